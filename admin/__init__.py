@@ -1,0 +1,7 @@
+"""Staff backend blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from admin import views  # noqa: E402,F401

@@ -1,0 +1,32 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(_l("请填写用户名。")), Length(max=64)])
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码。")), Length(max=256)])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(_l("请填写用户名。")), Length(max=64)])
+    display_name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=100)])
+    role = SelectField(_l("角色"), validators=[DataRequired()])
+    region_id = SelectField(_l("所属区划"), coerce=int, validators=[DataRequired()])
+    password = PasswordField(_l("密码"), validators=[Optional(), Length(max=256)])
+    active = BooleanField(_l("启用"), default=True)
+
+
+class RegionForm(FlaskForm):
+    code = StringField(_l("区划代码"), validators=[DataRequired(_l("请填写区划代码。")), Length(max=32)])
+    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=100)])
+    parent_id = SelectField(_l("上级区划"), coerce=int, validators=[DataRequired()])
+
+
+class RenameRegionForm(FlaskForm):
+    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=100)])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a POST button with its CSRF token."""

@@ -1,0 +1,153 @@
+"""Sunshine Dibao (阳光低保): the domain and the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, has_request_context, render_template, request, session
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from dibao import clock, config, db
+from dibao.errors import DomainError
+from dibao.extensions import babel, csrf, limiter, login_manager
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("zh_CN", "en")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(config.from_environment(Path(app.instance_path)))
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
+    clock.set_local_zone(app.config["TIMEZONE"])
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: app.config["TIMEZONE"])
+    _init_login(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+    _register_security_headers(app)
+
+    from dibao.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _select_locale() -> str:
+    chosen = session.get("lang") if has_request_context() else None
+    return chosen if chosen in LOCALES else "zh_CN"
+
+
+def _init_login(app: Flask) -> None:
+    from dibao import accounts
+
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.login_message = None  # the login page says why by itself
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load(user_id: str):
+        return accounts.load_user(db.session(), user_id)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from kiosk import bp as kiosk_bp
+    from portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _error_page(status: int, title: str, message: str):
+    template = "admin/error.html" if request.blueprint == "admin" else "portal/error.html"
+    return render_template(template, status=status, title=title, message=message), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        db.session().rollback()
+        titles = {400: _("无法办理"), 403: _("没有权限"), 404: _("没有找到"), 409: _("无法办理"), 410: _("已经结束")}
+        return _error_page(err.status, titles.get(err.status, _("无法办理")), str(err.message))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError):
+        return _error_page(400, _("页面已过期"), _("表单已过期或来源不明，请返回上一页刷新后重新提交。"))
+
+    @app.errorhandler(404)
+    def _not_found(err):
+        return _error_page(404, _("没有找到"), _("您要找的页面不存在。"))
+
+    @app.errorhandler(405)
+    def _method(err):
+        return _error_page(405, _("无法办理"), _("不支持这种请求方式。"))
+
+    @app.errorhandler(413)
+    def _too_large(err):
+        return _error_page(413, _("文件太大"), _("上传的内容超过了大小限制，请缩小后重试。"))
+
+    @app.errorhandler(429)
+    def _too_many(err):
+        return _error_page(429, _("请稍后再试"), _("操作太频繁，请稍等一会儿再试。"))
+
+    @app.errorhandler(500)
+    def _server_error(err):
+        return _error_page(500, _("系统出错"), _("系统暂时出错，您填写的内容没有保存。请稍后再试，或拨打服务热线。"))
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    @app.context_processor
+    def _globals():
+        return {
+            "hotline": app.config["HOTLINE"],
+            "public_url": app.config["PUBLIC_URL"],
+            "current_locale": str(get_locale()),
+            "now": clock.now(),
+        }
+
+    @app.template_filter("localtime")
+    def _localtime(instant, fmt: str = "%Y-%m-%d %H:%M"):
+        if instant is None:
+            return ""
+        return clock.to_local(instant).strftime(fmt)
+
+    @app.template_filter("localdate")
+    def _localdate(value, fmt: str = "%Y年%m月%d日"):
+        if value is None:
+            return ""
+        if hasattr(value, "tzinfo"):
+            value = clock.to_local(value)
+        return value.strftime(fmt)
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        if getattr(g, "noindex", False):
+            response.headers["X-Robots-Tag"] = "noindex, nofollow"
+        return response

@@ -1,0 +1,57 @@
+"""Configuration from the environment (see the table in README.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+def _secret_key(instance_path: Path) -> str:
+    """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""
+    env = os.environ.get("DIBAO_SECRET_KEY")
+    if env:
+        return env
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def from_environment(instance_path: Path) -> dict:
+    database_url = os.environ.get("DIBAO_DATABASE_URL") or f"sqlite:///{instance_path / 'dibao.sqlite3'}"
+    media = os.environ.get("DIBAO_MEDIA_DIR") or str(instance_path / "media")
+    redis_url = os.environ.get("DIBAO_REDIS_URL") or None
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": (os.environ.get("DIBAO_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
+        "MEDIA_DIR": media,
+        "REDIS_URL": redis_url,
+        "HOTLINE": os.environ.get("DIBAO_HOTLINE") or "12349",
+        # Staff sessions end after this much inactivity (checked on the server with the app clock).
+        "STAFF_IDLE_TIMEOUT": timedelta(minutes=int(os.environ.get("DIBAO_IDLE_MINUTES") or 30)),
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCKOUT": timedelta(minutes=15),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("DIBAO_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle expiry ends both
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
+        # Which notice rounds a deployment uses; the seed's county uses all three (DESIGN.md).
+        "NOTICE_LEVELS": tuple(
+            (os.environ.get("DIBAO_NOTICE_LEVELS") or "community,town,county").replace(" ", "").split(",")
+        ),
+        "NOTICE_WINDOW_DAYS": int(os.environ.get("DIBAO_NOTICE_WINDOW_DAYS") or 7),
+    }

@@ -1,0 +1,79 @@
+"""Regions (行政区划): the county → town → community tree with stable codes."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dibao import audit, scope
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import Region, RegionLevel, Role, User
+from dibao.models.region import CHILD_LEVEL
+
+CODE_RE = re.compile(r"^[0-9A-Za-z]{2,32}$")
+
+LEVEL_LABELS = {
+    RegionLevel.county: _l("县（区）"),
+    RegionLevel.town: _l("乡镇（街道）"),
+    RegionLevel.community: _l("社区（村）"),
+}
+
+
+def by_code(session: Session, code: str) -> Region:
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise NotFound(_l("没有找到该行政区划。"))
+    return region
+
+
+def create_region(
+    session: Session, actor: User | None, *, code: str, name: str, parent: Region | None
+) -> Region:
+    """Add a region under ``parent`` (``None`` creates a county; only the command line may)."""
+    if actor is not None:
+        if actor.role != Role.admin:
+            raise Forbidden(_l("只有系统管理员可以管理账号和行政区划。"))
+        if parent is None:
+            raise Forbidden(_l("新的县（区）只能由运维人员在命令行创建。"))
+        scope.require_in_scope(actor, parent)
+    code = code.strip()
+    name = name.strip()
+    if not CODE_RE.match(code):
+        raise Invalid(_l("区划代码只能由 2 到 32 位字母或数字组成。"), field="code")
+    if not name:
+        raise Invalid(_l("请填写名称。"), field="name")
+    if parent is not None and parent.level not in CHILD_LEVEL:
+        raise Invalid(_l("社区（村）下面不能再设下级区划。"), field="parent_id")
+    if session.scalar(select(Region.id).where(Region.code == code)) is not None:
+        raise Conflict(_l("区划代码已被使用。"), field="code")
+    level = RegionLevel.county if parent is None else CHILD_LEVEL[parent.level]
+    path = (parent.path if parent is not None else "/") + code + "/"
+    region = Region(code=code, name=name, level=level, parent=parent, path=path)
+    session.add(region)
+    session.flush()
+    audit.record(session, actor, "region_created", "region", region.id, region_id=region.id,
+                 details={"code": code, "name": name, "level": level.value},
+                 actor_name=None if actor else "命令行")
+    return region
+
+
+def rename_region(session: Session, actor: User, region: Region, name: str) -> Region:
+    if actor.role != Role.admin:
+        raise Forbidden(_l("只有系统管理员可以管理账号和行政区划。"))
+    scope.require_in_scope(actor, region)
+    name = name.strip()
+    if not name:
+        raise Invalid(_l("请填写名称。"), field="name")
+    if name != region.name:
+        audit.record(session, actor, "region_renamed", "region", region.id, region_id=region.id,
+                     details={"name": [region.name, name]})
+        region.name = name
+    return region
+
+
+def tree(session: Session, root: Region) -> list[Region]:
+    """The subtree under ``root`` in path order (parents before children)."""
+    return list(session.scalars(select(Region).where(scope.subtree_condition(root)).order_by(Region.path)))

@@ -1,0 +1,28 @@
+"""Alembic environment: the engine comes from the app (dibao.migrate), the metadata from dibao.models."""
+
+from alembic import context
+
+import dibao.models  # noqa: F401  (registers every model on the metadata)
+from dibao.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes["engine"]
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `dibao db upgrade`")
+run_migrations_online()

@@ -1,0 +1,7 @@
+"""Public portal blueprint (no login)."""
+
+from flask import Blueprint
+
+bp = Blueprint("portal", __name__)
+
+from portal import views  # noqa: E402,F401

@@ -1,0 +1,317 @@
+"""Issue 2: the app, its schema, staff accounts, scoping, the audit chain and the demo county."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select, text
+
+from dibao import db
+from dibao.db import Base
+from dibao.models import AuditEvent, Region, User
+from tests.conftest import csrf_token
+
+
+def test_models_and_migrations_agree(app):
+    """A model change without its migration fails here."""
+    with app.app_context():
+        with db.engine().connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_secret_key_generated_once_and_kept(tmp_path, monkeypatch):
+    from dibao.config import from_environment
+
+    monkeypatch.delenv("DIBAO_SECRET_KEY", raising=False)
+    first = from_environment(tmp_path)["SECRET_KEY"]
+    second = from_environment(tmp_path)["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("DIBAO_SECRET_KEY", "from-env")
+    assert from_environment(tmp_path)["SECRET_KEY"] == "from-env"
+
+
+def test_default_database_is_sqlite_under_instance(tmp_path, monkeypatch):
+    from dibao.config import from_environment
+
+    monkeypatch.delenv("DIBAO_DATABASE_URL", raising=False)
+    cfg = from_environment(tmp_path)
+    assert cfg["DATABASE_URL"] == f"sqlite:///{tmp_path / 'dibao.sqlite3'}"
+    assert cfg["TIMEZONE"] == "Asia/Shanghai"
+
+
+def test_sqlite_runs_in_wal_mode(app):
+    if not app.config["DATABASE_URL"].startswith("sqlite"):
+        return
+    with app.app_context():
+        assert db.session().execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_portal_home_is_chinese(client):
+    res = client.get("/")
+    html = res.get_data(as_text=True)
+    assert res.status_code == 200
+    assert 'lang="zh-CN"' in html
+    assert "阳光低保公示平台" in html
+    assert "12349" in html
+    assert "htmx-2.0.11.min.js" in html
+
+
+def test_english_catalogue(client):
+    client.get("/lang/en")
+    html = client.get("/admin/login").get_data(as_text=True)
+    assert "Staff login" in html
+    assert 'lang="en"' in html
+
+
+def test_login_and_logout(client, auth, world):
+    res = auth.login("staff_a1")
+    assert res.status_code == 302 and res.headers["Location"].endswith("/admin/")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "甲一专干" in page
+    auth.logout()
+    assert client.get("/admin/").status_code == 302
+
+
+def test_wrong_password_is_refused_without_saying_which_part(client, auth, world):
+    res = auth.login("staff_a1", "wrong-password")
+    assert res.status_code == 401
+    assert "用户名或密码不正确" in res.get_data(as_text=True)
+    res = auth.login("nobody", "wrong-password")
+    assert res.status_code == 401
+    assert "用户名或密码不正确" in res.get_data(as_text=True)
+
+
+def test_five_wrong_passwords_lock_the_account_for_15_minutes(client, auth, world, session, clock):
+    for _ in range(4):
+        assert auth.login("staff_a1", "wrong-password").status_code == 401
+    res = auth.login("staff_a1", "wrong-password")
+    assert res.status_code == 429
+    assert "锁定" in res.get_data(as_text=True)
+    # Even the right password is refused while locked.
+    res = auth.login("staff_a1")
+    assert res.status_code == 429
+    assert client.get("/admin/").status_code == 302
+    user = session.scalar(select(User).where(User.username == "staff_a1"))
+    assert user.locked_until == clock.now() + timedelta(minutes=15)
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_id == str(user.id))).all()
+    assert actions.count("login_failed") == 4 and "account_locked" in actions
+    clock.advance(minutes=15, seconds=1)
+    assert auth.login("staff_a1").status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(client, auth, world, session):
+    auth.login("admin")
+    before = session.scalar(select(func.count()).select_from(User))
+    res = client.post("/admin/users/new", data={
+        "username": "intruder", "display_name": "X", "role": "admin",
+        "region_id": world.regions["county"], "password": "a-long-password",
+    })
+    assert res.status_code == 400
+    assert "表单已过期" in res.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(User)) == before
+    # The login form is protected too.
+    res = client.post("/admin/login", data={"username": "admin", "password": "correct-horse-battery"})
+    assert res.status_code == 400
+
+
+def test_idle_session_expires(client, auth, world, clock):
+    auth.login("staff_a1")
+    clock.advance(minutes=29)
+    assert client.get("/admin/").status_code == 200
+    clock.advance(minutes=31)
+    res = client.get("/admin/")
+    assert res.status_code == 302 and "/admin/login" in res.headers["Location"]
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_creates_user_and_it_is_audited(client, auth, world, session):
+    auth.login("admin")
+    token = csrf_token(client, "/admin/users/new")
+    res = client.post("/admin/users/new", data={
+        "csrf_token": token, "username": "newstaff", "display_name": "新专干", "role": "community_staff",
+        "region_id": world.regions["comm_a2"], "password": "a-long-password",
+    })
+    assert res.status_code == 302
+    user = session.scalar(select(User).where(User.username == "newstaff"))
+    assert user.region_id == world.regions["comm_a2"]
+    assert user.password_hash.startswith("$argon2")
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "user_created",
+                                                    AuditEvent.object_id == str(user.id)))
+    assert event.actor_name == "管理员"
+
+
+def test_role_must_fit_the_region_level(client, auth, world, session):
+    auth.login("admin")
+    token = csrf_token(client, "/admin/users/new")
+    res = client.post("/admin/users/new", data={
+        "csrf_token": token, "username": "wrongplace", "display_name": "某某", "role": "county_approver",
+        "region_id": world.regions["comm_a1"], "password": "a-long-password",
+    })
+    assert res.status_code == 400
+    assert "该角色不能设在这一级行政区划" in res.get_data(as_text=True)
+    assert session.scalar(select(User).where(User.username == "wrongplace")) is None
+
+
+def listed_usernames(client) -> set[str]:
+    html = client.get("/admin/users/").get_data(as_text=True)
+    return set(re.findall(r'href="/admin/users/\d+">([^<]+)</a>', html))
+
+
+def test_community_staff_cannot_read_or_change_another_communitys_users(client, auth, world, session):
+    auth.login("staff_a1")
+    assert listed_usernames(client) == {"staff_a1"}
+    other = world.users["staff_b1"]
+    assert client.get(f"/admin/users/{other}").status_code == 404
+    token = csrf_token(client, "/admin/")
+    res = client.post(f"/admin/users/{other}/edit", data={
+        "csrf_token": token, "username": "staff_b1", "display_name": "被改了", "role": "admin",
+        "region_id": world.regions["comm_b1"], "active": "y",
+    })
+    assert res.status_code in (403, 404)
+    assert client.post(f"/admin/users/{other}/unlock", data={"csrf_token": token}).status_code in (403, 404)
+    assert client.get(f"/admin/regions/{world.regions['comm_b1']}").status_code == 404
+    session.expire_all()
+    assert session.get(User, other).display_name == "乙一专干"
+
+
+def test_town_reviewer_sees_only_their_towns_subtree(client, auth, world):
+    auth.login("town_a")
+    assert listed_usernames(client) == {"town_a", "staff_a1", "staff_a2"}
+    assert client.get(f"/admin/users/{world.users['staff_a2']}").status_code == 200
+    assert client.get(f"/admin/users/{world.users['staff_b1']}").status_code == 404
+
+
+def test_non_admin_cannot_manage_regions(client, auth, world, session):
+    auth.login("county")
+    token = csrf_token(client, "/admin/regions/")
+    res = client.post("/admin/regions/", data={"csrf_token": token, "code": "100002009", "name": "新社区",
+                                               "parent_id": world.regions["town_b"]})
+    assert res.status_code == 403
+    assert session.scalar(select(Region).where(Region.code == "100002009")) is None
+
+
+def test_admin_adds_a_community(client, auth, world, session):
+    auth.login("admin")
+    token = csrf_token(client, "/admin/regions/")
+    res = client.post("/admin/regions/", data={"csrf_token": token, "code": "100002009", "name": "新社区",
+                                               "parent_id": world.regions["town_b"]})
+    assert res.status_code == 302
+    region = session.scalar(select(Region).where(Region.code == "100002009"))
+    assert region.level.value == "community" and region.path == "/100/100002/100002009/"
+    res = client.post("/admin/regions/", data={"csrf_token": token, "code": "100002009", "name": "重复",
+                                               "parent_id": world.regions["town_b"]})
+    assert res.status_code == 409
+    assert "区划代码已被使用" in res.get_data(as_text=True)
+
+
+def test_audit_verify_passes_on_fresh_and_seeded_database(runner, world):
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
+
+
+def test_audit_log_refuses_updates(app, world):
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    with app.app_context():
+        sess = db.session()
+        with pytest.raises(DBAPIError):
+            sess.execute(text("UPDATE audit_event SET action = 'x'"))
+        sess.rollback()
+
+
+def test_audit_verify_names_the_tampered_row(app, runner, world):
+    with app.app_context():
+        sess = db.session()
+        ids = sess.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+        target = ids[len(ids) // 2]
+        # Someone with the database owner's powers gets past the append-only trigger...
+        if sess.get_bind().dialect.name == "postgresql":
+            sess.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+        else:
+            sess.execute(text("DROP TRIGGER audit_event_no_update"))
+        sess.execute(text("UPDATE audit_event SET details = '{\"role\": \"admin\"}' WHERE id = :id"), {"id": target})
+        sess.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"event {target}" in result.output
+
+
+def test_audit_verify_notices_a_deleted_row(app, runner, world):
+    with app.app_context():
+        sess = db.session()
+        ids = sess.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+        if sess.get_bind().dialect.name == "postgresql":
+            sess.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+        else:
+            sess.execute(text("DROP TRIGGER audit_event_no_delete"))
+        sess.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": ids[2]})
+        sess.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"event {ids[3]}" in result.output
+
+
+def test_create_user_command(runner, world, session):
+    result = runner.invoke(args=["create-user", "--username", "cli_user", "--name", "命令行用户", "--role",
+                                 "town_reviewer", "--region", "100002", "--password", "another-long-pw"])
+    assert result.exit_code == 0, result.output
+    user = session.scalar(select(User).where(User.username == "cli_user"))
+    assert user.region.code == "100002"
+    result = runner.invoke(args=["create-user", "--username", "cli_user", "--name", "重复", "--role",
+                                 "town_reviewer", "--region", "100002", "--password", "another-long-pw"])
+    assert result.exit_code != 0 and "用户名已被使用" in result.output
+
+
+def test_seed_demo_builds_a_county_and_is_safe_to_run_twice(runner, session):
+    from dibao.models import RegionLevel
+
+    first = runner.invoke(args=["seed-demo", "--seed", "7"])
+    assert first.exit_code == 0, first.output
+    assert "dibao-demo-2026" in first.output
+    levels = session.scalars(select(Region.level)).all()
+    assert levels.count(RegionLevel.county) == 1
+    assert levels.count(RegionLevel.town) >= 3
+    assert levels.count(RegionLevel.community) >= 12
+    users = session.scalars(select(User)).all()
+    assert {u.role.value for u in users} == {"admin", "county_approver", "town_reviewer", "community_staff"}
+    names = [u.display_name for u in users]
+    assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", n) for n in names), names
+    counts = (len(levels), len(users))
+    second = runner.invoke(args=["seed-demo", "--seed", "7"])
+    assert second.exit_code == 0
+    session.expire_all()
+    assert (len(session.scalars(select(Region)).all()), len(session.scalars(select(User)).all())) == counts
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_seed_demo_is_deterministic(app, tmp_path, migrated_templates):
+    """Two databases seeded with the same seed hold the same people."""
+    import shutil
+
+    from dibao import create_app
+    from tests.conftest import app_config
+
+    names = []
+    for i in range(2):
+        path = tmp_path / f"s{i}.sqlite3"
+        shutil.copyfile(migrated_templates["sqlite"], path)
+        other = create_app(app_config(f"sqlite:///{path}", tmp_path))
+        assert other.test_cli_runner().invoke(args=["seed-demo", "--seed", "11"]).exit_code == 0
+        with other.app_context():
+            names.append(db.session().scalars(select(User.display_name).order_by(User.username)).all())
+        other.extensions["dibao.engine"].dispose()
+    assert names[0] == names[1]
+
+
+def test_unknown_page_is_a_chinese_404(client):
+    res = client.get("/no/such/page")
+    assert res.status_code == 404
+    assert "您要找的页面不存在" in res.get_data(as_text=True)
