@@ -218,7 +218,7 @@ def update_user(
         user.session_version += 1
         user.locked_until = None
         user.failed_logins = 0
-        changes["password"] = "changed"
+        changes["password"] = "changed"  # noqa: S105 - an audit note, not a secret
     if changes:
         session.flush()
         audit.record(session, actor, "user_updated", "user", user.id, region_id=user.region_id, details=changes)

@@ -34,7 +34,7 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @with_appcontext
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Build or update the schema."""
     migrate.upgrade(db.engine(), revision)

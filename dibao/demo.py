@@ -9,8 +9,8 @@ import random
 from dataclasses import dataclass, field
 
 import click
-from flask.cli import with_appcontext
 from faker import Faker
+from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -6,10 +6,9 @@ not found (404) so that their existence is not revealed.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
-
-from flask_babel import lazy_gettext as _l
 
 from dibao.errors import NotFound
 from dibao.models import Region, User

@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from dibao import accounts, clock as app_clock, create_app, db, migrate
+from dibao import accounts, create_app, db, migrate
+from dibao import clock as app_clock
 from dibao.db import make_engine
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")

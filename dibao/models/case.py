@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dibao.db import Base, UTCDateTime
+from dibao.models.enumtype import enum_column
+from dibao.models.region import Region
+from dibao.models.user import User
+
+Money = Numeric(12, 2)
+
+
+class Stage(enum.StrEnum):
+    """Where a case stands in the seed's nine steps (DESIGN.md "The workflow")."""
+
+    applied = "applied"  # 个人申报，已受理
+    investigating = "investigating"  # 入户调查
+    community_review = "community_review"  # 民主评议 / 社区初审
+    awaiting_community_notice = "awaiting_community_notice"  # 待社区公示
+    community_notice = "community_notice"  # 社区公示中
+    town_review = "town_review"  # 乡镇审核（复查）
+    town_decision = "town_decision"  # 乡镇党委会议讨论
+    awaiting_town_notice = "awaiting_town_notice"  # 待乡镇公示
+    town_notice = "town_notice"  # 乡镇公示中
+    county_approval = "county_approval"  # 县民政局审批
+    awaiting_county_notice = "awaiting_county_notice"  # 待县级公示
+    county_notice = "county_notice"  # 县级公示中
+    active = "active"  # 在保
+    rejected = "rejected"  # 不予批准
+    exited = "exited"  # 退保
+
+
+class Level(enum.StrEnum):
+    """The three review levels; each has an opinion (三公布) and may have a notice round."""
+
+    community = "community"
+    town = "town"
+    county = "county"
+
+
+class WorkCapacity(enum.StrEnum):
+    full = "full"  # 有劳动能力
+    partial = "partial"  # 部分丧失
+    none = "none"  # 无劳动能力
+
+
+class Case(Base):
+    """低保申请 / 低保家庭: an application and, once approved, the household's ongoing record (一户一档)."""
+
+    __tablename__ = "dibao_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # 案卷号, e.g. 341399001001-2026-0007
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)  # the household's community
+    stage: Mapped[Stage] = enum_column(Stage, index=True)
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Head of household (户主). ID number and phone are for staff only: never public, masked in lists.
+    head_name: Mapped[str] = mapped_column(String(50))
+    head_id_number: Mapped[str] = mapped_column(String(18))
+    head_phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(200))
+    # The part of the address the public web may show (community / building level), kept by staff.
+    public_address: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[int] = mapped_column(Integer, default=1)  # 分类管理 1–4
+    close_relative_of_staff: Mapped[bool] = mapped_column(Boolean, default=False)  # 近亲属备案
+    no_income_no_capacity_no_supporter: Mapped[bool] = mapped_column(Boolean, default=False)  # 三无
+    # Household photo: a content-addressed media key, shown only where consent is recorded (PIPL Art. 25).
+    photo_key: Mapped[str | None] = mapped_column(String(80))
+    photo_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    photo_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Amount (保障金额), yuan per month. ``monthly_amount`` is what applies: the computed figure, or the
+    # override when staff gave one with a written reason.
+    computed_amount: Mapped[Decimal | None] = mapped_column(Money)
+    override_amount: Mapped[Decimal | None] = mapped_column(Money)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    monthly_amount: Mapped[Decimal | None] = mapped_column(Money)
+    household_income: Mapped[Decimal | None] = mapped_column(Money)  # counted monthly income of the household
+    marginal: Mapped[bool] = mapped_column(Boolean, default=False)  # 低保边缘
+
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # 受理: deadlines count from here
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payment_start: Mapped[date | None] = mapped_column(Date)  # first day of the month after approval
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+    grace_until: Mapped[date | None] = mapped_column(Date)  # 渐退期 end, at most 6 months
+    next_review_due: Mapped[date | None] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship()
+    members: Mapped[list[Member]] = relationship(back_populates="case", cascade="all, delete-orphan",
+                                                 order_by="Member.position")
+    opinions: Mapped[list[Opinion]] = relationship(back_populates="case", order_by="Opinion.id")
+
+    @property
+    def household_size(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        return f"<Case {self.number} {self.stage}>"
+
+
+class Member(Base):
+    """家庭成员 (the head of household is member 0, relation 本人)."""
+
+    __tablename__ = "case_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(50))
+    relation: Mapped[str] = mapped_column(String(20))  # 本人、配偶、子女、父母…
+    age: Mapped[int] = mapped_column(Integer)
+    id_number: Mapped[str | None] = mapped_column(String(18))
+    health: Mapped[str] = mapped_column(String(200), default="")  # staff only, never published
+    work_capacity: Mapped[WorkCapacity] = enum_column(WorkCapacity)
+    # Costs that may be deducted from income (illness, disability: REGULATIONS "Amount", A 13).
+    monthly_deduction: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    deduction_note: Mapped[str] = mapped_column(String(200), default="")
+
+    case: Mapped[Case] = relationship(back_populates="members")
+    incomes: Mapped[list[MemberIncome]] = relationship(back_populates="member", cascade="all, delete-orphan",
+                                                       order_by="MemberIncome.id")
+
+
+class MemberIncome(Base):
+    """A member's monthly income from one source; ``source`` decides whether it counts (entitlement)."""
+
+    __tablename__ = "member_income"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("case_member.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # wage, pension, business, farming, support, award, …
+    monthly_amount: Mapped[Decimal] = mapped_column(Money)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    member: Mapped[Member] = relationship(back_populates="incomes")
+
+
+class Decision(enum.StrEnum):
+    approve = "approve"  # 同意
+    reject = "reject"  # 不同意
+
+
+class Opinion(Base):
+    """初审意见 / 审核意见 / 审批结果: one level's signed opinion on a case (together the 三公布)."""
+
+    __tablename__ = "case_opinion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
+    level: Mapped[Level] = enum_column(Level)
+    decision: Mapped[Decision] = enum_column(Decision)
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    author_name: Mapped[str] = mapped_column(String(100))  # 谁调查、谁负责: kept even if the account goes
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # An opinion is superseded when an upheld objection sends the case back; the new one replaces it.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    case: Mapped[Case] = relationship(back_populates="opinions")
+    author: Mapped[User | None] = relationship()

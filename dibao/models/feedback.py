@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dibao.db import Base, UTCDateTime
+from dibao.models.case import Case
+from dibao.models.enumtype import enum_column
+from dibao.models.notice import NoticeEntry
+from dibao.models.region import Region
+from dibao.models.user import User
+
+
+class ReasonCategory(enum.StrEnum):
+    income_hidden = "income_hidden"  # 隐瞒收入
+    property = "property"  # 财产（住房、车辆等）
+    household = "household"  # 家庭成员情况不实
+    favouritism = "favouritism"  # 人情保、关系保
+    other = "other"
+
+
+class FeedbackStatus(enum.StrEnum):
+    received = "received"  # 已受理
+    checking = "checking"  # 核查中
+    decided = "decided"  # 已办结
+
+
+class Outcome(enum.StrEnum):
+    upheld = "upheld"  # 异议成立
+    partly_upheld = "partly_upheld"  # 部分成立
+    not_upheld = "not_upheld"  # 不成立
+
+
+class Objection(Base):
+    """异议: against one notice entry, filed while its window is open. An open objection holds the case."""
+
+    __tablename__ = "objection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("notice_entry.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)  # the household's community
+    category: Mapped[ReasonCategory] = enum_column(ReasonCategory)
+    description: Mapped[str] = mapped_column(Text)
+    # Private to staff; never public. A real-name submitter must be told the result (A 37).
+    submitter_name: Mapped[str | None] = mapped_column(String(50))
+    submitter_phone: Mapped[str | None] = mapped_column(String(20))
+    real_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[FeedbackStatus] = enum_column(FeedbackStatus, index=True)
+    outcome: Mapped[Outcome | None] = enum_column(Outcome, nullable=True)
+    check_notes: Mapped[str | None] = mapped_column(Text)  # staff only
+    public_answer: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[date] = mapped_column(Date)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    entry: Mapped[NoticeEntry] = relationship()
+    case: Mapped[Case] = relationship()
+    region: Mapped[Region] = relationship()
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class ReportSubject(enum.StrEnum):
+    recipient = "recipient"  # 保障对象
+    staff = "staff"  # 工作人员作风
+
+
+class Report(Base):
+    """举报: any time, about a recipient on the roster or about staff conduct."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
+    subject: Mapped[ReportSubject] = enum_column(ReportSubject)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("dibao_case.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    category: Mapped[ReasonCategory] = enum_column(ReasonCategory)
+    description: Mapped[str] = mapped_column(Text)
+    submitter_name: Mapped[str | None] = mapped_column(String(50))
+    submitter_phone: Mapped[str | None] = mapped_column(String(20))
+    real_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[FeedbackStatus] = enum_column(FeedbackStatus, index=True)
+    outcome: Mapped[Outcome | None] = enum_column(Outcome, nullable=True)
+    check_notes: Mapped[str | None] = mapped_column(Text)
+    public_answer: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[date] = mapped_column(Date)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case | None] = relationship()
+    region: Mapped[Region] = relationship()
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
