@@ -121,6 +121,7 @@ def _register_template_helpers(app: Flask) -> None:
             "public_url": app.config["PUBLIC_URL"],
             "current_locale": str(get_locale()),
             "now": clock.now(),
+            "has_endpoint": lambda endpoint: endpoint in app.view_functions,
         }
 
     @app.template_filter("localtime")

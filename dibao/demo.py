@@ -69,6 +69,11 @@ def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
             community = _region(session, f"{t_code}{c_index:03d}", c_name, town, result)
             _user(session, f"staff{t_index}{c_index:02d}", fake.name(), Role.community_staff, community, result)
     session.flush()
+    # Later steps, each owned by its issue and each safe to run twice:
+    # demo step: cases (issue 3)
+    # demo step: notices (issue 4)
+    # demo step: objections and reports (issue 5)
+    # demo step: kiosks (issue 6)
     return result
 
 

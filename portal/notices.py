@@ -1,0 +1,3 @@
+"""(placeholder: filled by the issue that owns it)"""
+
+from portal import bp  # noqa: F401
