@@ -1,0 +1,148 @@
+"""The one media pipeline: every untrusted image is decoded with limits and re-encoded without metadata.
+
+Files are content-addressed (the key is the SHA-256 of the re-encoded bytes), so a stored file never
+changes: a notice entry's snapshot can keep pointing at the photo that was published even if the case's
+photo is replaced later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from dibao.errors import Invalid
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: any real phone photo; far below a decompression bomb
+MAX_PDF_BYTES = 15 * 1024 * 1024
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"}
+RENDITIONS = {"thumb": 320, "display": 1280}
+KEY_RE = re.compile(r"^(img|doc)/[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|pdf)$")
+
+# Pillow's own bomb guard as a second line behind the explicit pixel check below.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+class MediaError(Invalid):
+    """A file we will not store; the message says why in plain Chinese."""
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    key: str
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    size: int = 0
+
+
+def _write(media_dir: str | os.PathLike, key: str, data: bytes) -> None:
+    path = Path(media_dir) / key
+    if path.exists():
+        return  # same content, same key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # atomic: a reader never sees half a file
+
+
+def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
+                 max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Decode untrusted bytes into a clean RGB image, or raise MediaError."""
+    if len(data) > max_bytes:
+        raise MediaError(_l("图片太大，请选择 %(mb)d MB 以内的图片。", mb=max_bytes // (1024 * 1024)))
+    if not data:
+        raise MediaError(_l("文件是空的，请重新选择。"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.format not in ALLOWED_FORMATS:
+                raise MediaError(_l("只能上传照片（JPEG、PNG、WebP 格式）。"))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise MediaError(_l("图片尺寸过大，无法处理，请换一张照片。"))
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return img.convert("RGB")
+    except MediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaError(_l("图片尺寸过大，无法处理，请换一张照片。")) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise MediaError(_l("无法识别这个文件，请上传照片（JPEG、PNG、WebP 格式）。")) from None
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # A fresh encode carries no EXIF, GPS, ICC or comments from the upload.
+    img.save(out, format="JPEG", quality=85, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def _key(kind: str, data: bytes, ext: str) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{kind}/{digest[:2]}/{digest}.{ext}"
+
+
+def store_image(data: bytes, media_dir: str | os.PathLike, *, max_bytes: int = MAX_IMAGE_BYTES,
+                max_pixels: int = MAX_IMAGE_PIXELS) -> StoredMedia:
+    """Validate, clean and store an image with its renditions; return its key."""
+    img = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    clean = _jpeg(img)
+    key = _key("img", clean, "jpg")
+    renditions = {}
+    for name, edge in RENDITIONS.items():
+        small = img.copy()
+        small.thumbnail((edge, edge))
+        renditions[name] = _jpeg(small)
+    _write(media_dir, key, clean)
+    for name, content in renditions.items():
+        _write(media_dir, rendition_key(key, name), content)
+    return StoredMedia(key=key, content_type="image/jpeg", width=img.width, height=img.height, size=len(clean))
+
+
+def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> StoredMedia:
+    """An attachment: an image (through store_image) or a PDF (checked by its header and size)."""
+    if data[:5] == b"%PDF-":
+        if len(data) > MAX_PDF_BYTES:
+            raise MediaError(_l("PDF 文件太大，请选择 %(mb)d MB 以内的文件。", mb=MAX_PDF_BYTES // (1024 * 1024)))
+        if b"%%EOF" not in data[-2048:]:
+            raise MediaError(_l("PDF 文件不完整，请重新导出后上传。"))
+        key = _key("doc", data, "pdf")
+        _write(media_dir, key, data)
+        return StoredMedia(key=key, content_type="application/pdf", size=len(data))
+    try:
+        return store_image(data, media_dir)
+    except MediaError as err:
+        if "无法识别" in str(err.message):
+            raise MediaError(_l("只能上传照片或 PDF 文件。")) from None
+        raise
+
+
+def rendition_key(key: str, rendition: str) -> str:
+    if rendition not in RENDITIONS:
+        raise ValueError(rendition)
+    return key.removesuffix(".jpg") + f".{rendition}.jpg"
+
+
+def media_path(media_dir: str | os.PathLike, key: str, rendition: str | None = None) -> Path:
+    """The file of a stored key (validated: a key never escapes the media folder)."""
+    if not KEY_RE.match(key):
+        raise MediaError(_l("文件不存在。"))
+    if rendition is not None:
+        key = rendition_key(key, rendition)
+    return Path(media_dir) / key
+
+
+def content_type(key: str) -> str:
+    return "application/pdf" if key.endswith(".pdf") else "image/jpeg"
