@@ -52,7 +52,7 @@ lint: $(VENV)/.installed
 
 ## make bench: throughput figures (see bench/README.md)
 bench: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 ## Re-extract messages and merge them into the catalogues (then translate and commit the .po files)
 translations: $(VENV)/.installed

@@ -1,0 +1,26 @@
+"""`make bench`: run every bench/bench_*.py (each prints its figures as ratios to the minimal endpoint)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    sys.path.insert(0, str(HERE))
+    only = sys.argv[1:]
+    scripts = sorted(p for p in HERE.glob("bench_*.py") if not only or p.stem.removeprefix("bench_") in only)
+    for script in scripts:
+        print(f"== {script.stem} ==", flush=True)
+        started = time.monotonic()
+        runpy.run_path(str(script), run_name="__main__")
+        print(f"   ({time.monotonic() - started:.0f} s)\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
