@@ -18,10 +18,18 @@ def _secret_key(instance_path: Path) -> str:
         return key_file.read_text().strip()
     key = secrets.token_urlsafe(48)
     instance_path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = instance_path / f".secret_key.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
-    return key
+    try:
+        # Two workers starting at once: the first link wins and both use its key.
+        os.link(tmp, key_file)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return key_file.read_text().strip()
 
 
 def from_environment(instance_path: Path) -> dict:
@@ -54,4 +62,6 @@ def from_environment(instance_path: Path) -> dict:
             (os.environ.get("DIBAO_NOTICE_LEVELS") or "community,town,county").replace(" ", "").split(",")
         ),
         "NOTICE_WINDOW_DAYS": int(os.environ.get("DIBAO_NOTICE_WINDOW_DAYS") or 7),
+        # Seconds between the app's own notice sweeps (dibao.sweep); 0 = off (run `dibao notices sweep` from cron).
+        "SWEEP_INTERVAL": float(os.environ.get("DIBAO_SWEEP_INTERVAL") or 60),
     }
