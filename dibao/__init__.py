@@ -40,6 +40,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_template_helpers(app)
     _register_security_headers(app)
 
+    from dibao import sweep
+
+    sweep.init_app(app)  # the periodic notice sweep (off under TESTING / DIBAO_SWEEP_INTERVAL=0)
     from dibao.cli import register_commands
 
     register_commands(app)

@@ -22,6 +22,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(create_region_command)
 
+    from dibao.sweep import notices_group
+
+    app.cli.add_command(notices_group)
     from dibao.demo import seed_demo_command
 
     app.cli.add_command(seed_demo_command)

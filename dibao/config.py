@@ -50,6 +50,8 @@ def from_environment(instance_path: Path) -> dict:
         "LOGIN_LOCKOUT": timedelta(minutes=15),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Public objection/report forms, per client address (Flask-Limiter syntax; the load bench raises it).
+        "FEEDBACK_RATE_LIMIT": os.environ.get("DIBAO_FEEDBACK_RATE_LIMIT") or "10 per minute;60 per hour",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("DIBAO_SECURE_COOKIES", "0") == "1",

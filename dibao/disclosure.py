@@ -9,7 +9,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dibao import audit, clock
+from dibao.errors import Forbidden, Invalid
 
 
 class Channel(enum.StrEnum):
@@ -101,6 +109,99 @@ def present(snapshot: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[s
     if policy.mode(channel, Field.opinion) == "show" and hasattr(snapshot, "opinion_text"):
         out["opinion_decision"] = snapshot.opinion_decision.value
         out["opinion_text"] = snapshot.opinion_text
+    return out
+
+
+CHANNEL_LABELS = {
+    Channel.kiosk: _l("社区公示终端"),
+    Channel.print: _l("纸质公示栏"),
+    Channel.web: _l("公众网站"),
+    Channel.api: _l("开放数据接口"),
+}
+FIELD_LABELS = {
+    Field.name: _l("户主姓名"),
+    Field.photo: _l("户主照片（仅限已书面同意的家庭）"),
+    Field.address: _l("家庭住址"),
+    Field.household_size: _l("家庭人口"),
+    Field.income: _l("家庭收入"),
+    Field.amount: _l("保障金额"),
+    Field.opinion: _l("审核意见"),
+}
+MODE_LABELS = {
+    "full": _l("完整显示"),
+    "masked": _l("部分遮挡（张*明）"),
+    "hidden": _l("不显示"),
+    "show": _l("显示"),
+    "public": _l("只显示到社区、楼栋"),
+}
+# Never published on any channel, whatever the policy says; shown on the policy page as a reminder.
+NEVER_PUBLISHED = (_l("身份证号码"), _l("电话号码"), _l("银行账户"), _l("家庭成员健康状况"))
+
+
+def load_policy(session: Session) -> Policy:
+    """The policy in force: the defaults of DESIGN.md overridden by the admin's rows."""
+    from dibao.models.disclosure import DisclosureRule
+
+    rules = {channel: dict(fields) for channel, fields in DEFAULT_POLICY.items()}
+    for row in session.scalars(select(DisclosureRule)):
+        try:
+            channel, field = Channel(row.channel), Field(row.field)
+        except ValueError:
+            continue  # a row of a channel/field this version no longer knows
+        if row.mode in FIELD_MODES[field]:
+            rules[channel][field] = row.mode
+    return Policy(rules)
+
+
+def policy_version(policy: Policy) -> str:
+    """A short stable text of the whole grid, for ETags of anything rendered with it."""
+    return ";".join(f"{c.value}:{f.value}={policy.mode(c, f)}" for c in Channel for f in Field)
+
+
+def save_policy(session: Session, actor, rules: dict[Channel, dict[Field, str]]) -> Policy:
+    """Replace the policy with ``rules`` (every channel × field). Only a system admin may do this."""
+    from dibao.models import Role
+    from dibao.models.disclosure import DisclosureRule
+
+    if actor is None or actor.role != Role.admin:
+        raise Forbidden(_l("只有系统管理员可以修改公开设置。"))
+    for channel in Channel:
+        for field in Field:
+            mode = rules.get(channel, {}).get(field)
+            if mode not in FIELD_MODES[field]:
+                raise Invalid(_l("“%(channel)s”的“%(field)s”设置无效。", channel=CHANNEL_LABELS[channel],
+                                 field=FIELD_LABELS[field]), field=f"{channel.value}-{field.value}")
+    before = load_policy(session)
+    existing = {(r.channel, r.field): r for r in session.scalars(select(DisclosureRule))}
+    changes = {}
+    now = clock.now()
+    for channel in Channel:
+        for field in Field:
+            mode = rules[channel][field]
+            row = existing.get((channel.value, field.value))
+            if row is None:
+                row = DisclosureRule(channel=channel.value, field=field.value, mode=mode)
+                session.add(row)
+            if before.mode(channel, field) != mode:
+                changes[f"{channel.value}.{field.value}"] = [before.mode(channel, field), mode]
+            row.mode = mode
+            row.updated_by_id = actor.id
+            row.updated_at = now
+    audit.record(session, actor, "disclosure_policy_saved", "disclosure_policy", None, details={"changes": changes})
+    session.flush()
+    return load_policy(session)
+
+
+def present_roster(case: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[str, Any]:
+    """A standing-roster line (公布: name, household size, amount — A 24) under a channel's policy.
+
+    Only those facts and the address go in; photo, income and opinion are not part of the roster.
+    """
+    line = SimpleNamespace(head_name=case.head_name, address=case.address,
+                           public_address=case.public_address or case.region.name,
+                           household_size=case.household_size, monthly_amount=case.monthly_amount)
+    out = present(line, channel, policy)
+    out.pop("household_income", None)
     return out
 
 

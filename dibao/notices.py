@@ -7,19 +7,33 @@ the sweep has run; the sweep only records the closing and moves the cases on.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, event, func, inspect, select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from dibao import audit, clock, workflow
-from dibao.errors import Conflict, Invalid
-from dibao.models import Case, Level, NoticeBatch, NoticeEntry, Opinion, Region, User
+from dibao import audit, clock, scope, workflow
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao.models import (
+    Case,
+    Level,
+    NoticeBatch,
+    NoticeEntry,
+    Opinion,
+    Region,
+    RegionLevel,
+    Role,
+    Stage,
+    User,
+)
 
 PUBLIC_ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud and typed from paper
 
@@ -156,3 +170,421 @@ def open_entries(session: Session, region: Region, at: datetime | None = None) -
         .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
     )
     return list(session.scalars(stmt))
+
+
+# --- immutability of the snapshot ------------------------------------------------------------------------
+
+SNAPSHOT_FIELDS = (
+    "head_name", "address", "public_address", "household_size", "household_income", "monthly_amount", "category",
+    "photo_key", "opinion_decision", "opinion_text", "opinion_author", "opinion_at", "case_id", "batch_id",
+    "region_id", "position", "public_id",
+)
+
+
+@event.listens_for(NoticeEntry, "before_update")
+def _snapshot_is_immutable(mapper, connection, target: NoticeEntry) -> None:
+    """What was published stays as published: only the withdrawal columns of an entry may change."""
+    state = inspect(target)
+    changed = [name for name in SNAPSHOT_FIELDS if state.attrs[name].history.has_changes()]
+    if changed:
+        raise Conflict(_l("已发布的公示内容不能修改（%(fields)s）。", fields=", ".join(changed)))
+
+
+# --- who publishes at which level ------------------------------------------------------------------------
+
+LEVEL_OF_REGION = {RegionLevel.community: Level.community, RegionLevel.town: Level.town,
+                   RegionLevel.county: Level.county}
+PUBLISHER_ROLES = {Role.community_staff, Role.town_reviewer, Role.county_approver}
+
+
+def publishing_level(user: User) -> Level:
+    """Community staff publish community notices, town reviewers town notices, county approvers county ones."""
+    if user.role not in PUBLISHER_ROLES:
+        raise Forbidden(_l("只有社区专干、乡镇审核人员和县级审批人员可以发布公示。"))
+    return LEVEL_OF_REGION[user.region.level]
+
+
+def awaiting_cases(session: Session, user: User) -> list[Case]:
+    """Cases in the user's region that wait for the notice of the user's level."""
+    level = publishing_level(user)
+    stmt = (
+        select(Case)
+        .join(Case.region)
+        .where(Case.stage == workflow.AWAITING_NOTICE[level], scope.subtree_condition(user.region))
+        .options(selectinload(Case.members), selectinload(Case.opinions))
+        .order_by(Region.path, Case.number)
+    )
+    return list(session.scalars(stmt))
+
+
+def selected_cases(session: Session, user: User, case_ids: Iterable[int]) -> list[Case]:
+    """The chosen cases, each checked to be in scope and waiting for this level's notice."""
+    level = publishing_level(user)
+    ids = list(dict.fromkeys(int(i) for i in case_ids))
+    if not ids:
+        raise Invalid(_l("请至少选择一户。"), field="cases")
+    found = {c.id: c for c in session.scalars(
+        select(Case).where(Case.id.in_(ids)).options(selectinload(Case.members), selectinload(Case.opinions)))}
+    cases = []
+    for case_id in ids:
+        case = found.get(case_id)
+        if case is None or not scope.can_see(user, case.region):
+            raise NotFound(_l("没有找到所选的案件。"))
+        if case.stage != workflow.AWAITING_NOTICE[level]:
+            raise Conflict(_l("案件“%(number)s”不在待公示阶段，不能列入公示。", number=case.number))
+        cases.append(case)
+    return cases
+
+
+def default_title(user: User, at: datetime | None = None) -> str:
+    level = publishing_level(user)
+    day = clock.to_local(at or clock.now())
+    return str(_l("%(region)s低保%(what)s公示（%(date)s）", region=user.region.name,
+                  what=ROUND_NAMES[level], date=f"{day.year}年{day.month}月{day.day}日"))
+
+
+ROUND_NAMES = {Level.community: _l("社区初审"), Level.town: _l("乡镇审核"), Level.county: _l("县级审批")}
+
+
+def preview_entries(cases: Sequence[Case], level: Level) -> list[SimpleNamespace]:
+    """What the entries would freeze if published now (for the preview of each channel)."""
+    out = []
+    for position, case in enumerate(cases):
+        opinion = current_opinion(case, level)
+        if opinion is None:
+            raise Conflict(_l("案件“%(number)s”还没有本级意见，不能公示。", number=case.number))
+        out.append(SimpleNamespace(public_id=f"preview-{position + 1}", position=position, region=case.region,
+                                   case=case, **snapshot(case, opinion)))
+    return out
+
+
+def publish(
+    session: Session,
+    user: User,
+    *,
+    case_ids: Iterable[int],
+    title: str,
+    opens_at: datetime | None = None,
+    window_days: int = 7,
+) -> NoticeBatch:
+    """Publish (or schedule) a board of the user's level in the user's region."""
+    level = publishing_level(user)
+    cases = selected_cases(session, user, case_ids)
+    if not 1 <= window_days <= 60:
+        raise Invalid(_l("公示天数应在 1 到 60 天之间。"), field="window_days")
+    return publish_batch(session, user, level=level, region=user.region, cases=cases, title=title,
+                         window_days=window_days, opens_at=opens_at)
+
+
+# --- status, staff views, withdrawal ---------------------------------------------------------------------
+
+class Status(enum.StrEnum):
+    scheduled = "scheduled"
+    open = "open"
+    closed = "closed"
+    withdrawn = "withdrawn"
+
+
+STATUS_LABELS = {Status.scheduled: _l("待发布"), Status.open: _l("公示中"), Status.closed: _l("已结束"),
+                 Status.withdrawn: _l("已撤回")}
+
+
+def batch_status(batch: NoticeBatch, at: datetime | None = None) -> Status:
+    at = at or clock.now()
+    if batch.withdrawn_at is not None:
+        return Status.withdrawn
+    if at < batch.opens_at:
+        return Status.scheduled
+    if at < batch.closes_at:
+        return Status.open
+    return Status.closed
+
+
+def entry_status(entry: NoticeEntry, at: datetime | None = None) -> Status:
+    if entry.withdrawn_at is not None:
+        return Status.withdrawn
+    return batch_status(entry.batch, at)
+
+
+def staff_batches(session: Session, user: User, status: Status | None = None) -> list[NoticeBatch]:
+    """Batches posted in the user's subtree or covering households in it, newest first."""
+    in_scope = select(NoticeEntry.batch_id).join(Region, NoticeEntry.region_id == Region.id).where(
+        scope.subtree_condition(user.region))
+    stmt = (
+        select(NoticeBatch)
+        .where(NoticeBatch.id.in_(in_scope))
+        .options(selectinload(NoticeBatch.entries))
+        .order_by(NoticeBatch.opens_at.desc(), NoticeBatch.id.desc())
+    )
+    batches = list(session.scalars(stmt))
+    if status is not None:
+        now = clock.now()
+        batches = [b for b in batches if batch_status(b, now) == status]
+    return batches
+
+
+def get_batch(session: Session, user: User, public_id: str) -> NoticeBatch:
+    batch = session.scalar(select(NoticeBatch).where(NoticeBatch.public_id == public_id))
+    if batch is None:
+        raise NotFound(_l("没有找到该公示。"))
+    if not scope.can_see(user, batch.region) and not any(scope.can_see(user, e.region) for e in batch.entries):
+        raise NotFound(_l("没有找到该公示。"))
+    return batch
+
+
+def _may_withdraw(user: User, batch: NoticeBatch) -> None:
+    if user.role not in PUBLISHER_ROLES | {Role.admin} or not scope.can_see(user, batch.region):
+        raise Forbidden(_l("只有发布公示的本级或上级工作人员可以撤回。"))
+
+
+def _reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise Invalid(_l("请写明撤回原因（至少 4 个字）。"), field="reason")
+    if len(reason) > 1000:
+        raise Invalid(_l("撤回原因请控制在 1000 字以内。"), field="reason")
+    return reason
+
+
+def withdraw_batch(session: Session, actor: User, batch: NoticeBatch, reason: str) -> None:
+    """Take a whole board down early (or cancel a scheduled one); its cases wait for a new notice."""
+    _may_withdraw(actor, batch)
+    reason = _reason(reason)
+    now = clock.now()
+    status = batch_status(batch, now)
+    if status == Status.withdrawn:
+        raise Conflict(_l("该公示已经撤回。"))
+    if status == Status.closed:
+        raise Conflict(_l("该公示已经结束，不能撤回。"))
+    batch.withdrawn_at = now
+    batch.withdrawn_reason = reason
+    batch.withdrawn_by_id = actor.id
+    for entry in batch.entries:
+        if entry.withdrawn_at is None:
+            workflow.notice_withdrawn(session, actor, entry.case, batch.level, batch.public_id)
+    audit.record(session, actor, "notice_batch_withdrawn", "notice_batch", batch.public_id,
+                 region_id=batch.region_id, details={"reason": reason, "was": status.value})
+
+
+def withdraw_entry(session: Session, actor: User, entry: NoticeEntry, reason: str) -> None:
+    """Take one household off a board early; the rest of the board stays."""
+    batch = entry.batch
+    _may_withdraw(actor, batch)
+    reason = _reason(reason)
+    now = clock.now()
+    status = entry_status(entry, now)
+    if status == Status.withdrawn:
+        raise Conflict(_l("该条公示已经撤回。"))
+    if status == Status.closed:
+        raise Conflict(_l("该公示已经结束，不能撤回。"))
+    entry.withdrawn_at = now
+    entry.withdrawn_reason = reason
+    entry.withdrawn_by_id = actor.id
+    workflow.notice_withdrawn(session, actor, entry.case, batch.level, batch.public_id)
+    audit.record(session, actor, "notice_entry_withdrawn_early", "notice_entry", entry.public_id,
+                 region_id=entry.region_id, details={"batch": batch.public_id, "reason": reason})
+
+
+def get_entry(session: Session, user: User, public_id: str) -> NoticeEntry:
+    entry = session.scalar(select(NoticeEntry).where(NoticeEntry.public_id == public_id))
+    if entry is None or not scope.can_see(user, entry.region):
+        raise NotFound(_l("没有找到该条公示。"))
+    return entry
+
+
+# --- the public side -------------------------------------------------------------------------------------
+
+def region_by_code(session: Session, code: str) -> Region:
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise NotFound(_l("没有找到这个地区。"))
+    return region
+
+
+def public_entry(session: Session, public_id: str, at: datetime | None = None) -> NoticeEntry:
+    """An entry as the public may see it: open, or Gone (410) once closed or withdrawn.
+
+    A scheduled entry is not public yet and is reported as not found.
+    """
+    at = at or clock.now()
+    entry = session.scalar(
+        select(NoticeEntry).where(NoticeEntry.public_id == public_id).options(joinedload(NoticeEntry.region)))
+    if entry is None:
+        raise NotFound(_l("没有找到这条公示，请核对编号。"))
+    status = entry_status(entry, at)
+    if status == Status.scheduled:
+        raise NotFound(_l("没有找到这条公示，请核对编号。"))
+    if status == Status.withdrawn:
+        when = entry.withdrawn_at or entry.batch.withdrawn_at
+        raise Gone(_l("这条公示已于%(date)s撤回，不再公开。如有疑问，请拨打社会救助服务热线。",
+                      date=_local_text(when)))
+    if status == Status.closed:
+        raise Gone(_l("这条公示的公示期已于%(date)s结束。按照规定，公示期满后公示内容不再公开。"
+                      "如有疑问，请拨打社会救助服务热线。", date=_local_text(entry.batch.closes_at)))
+    return entry
+
+
+def _local_text(instant: datetime) -> str:
+    local = clock.to_local(instant)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def time_left(closes_at: datetime, at: datetime | None = None) -> str:
+    """“还剩 N 天 M 小时”; in the last hour “还剩 M 分钟”."""
+    at = at or clock.now()
+    seconds = int((closes_at - at).total_seconds())
+    if seconds <= 0:
+        return str(_l("已结束"))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = max(1, rest // 60) if not days and not hours else rest // 60
+    if days:
+        return str(_l("还剩 %(days)d 天 %(hours)d 小时", days=days, hours=hours))
+    if hours:
+        return str(_l("还剩 %(hours)d 小时 %(minutes)d 分钟", hours=hours, minutes=minutes))
+    return str(_l("还剩 %(minutes)d 分钟", minutes=minutes))
+
+
+@dataclass
+class BoardGroup:
+    batch: NoticeBatch
+    entries: list[NoticeEntry] = field(default_factory=list)
+
+
+@dataclass
+class Board:
+    """The open entries of a region's subtree at ``at``, grouped by batch (and so by level)."""
+
+    region: Region | None
+    at: datetime
+    groups: list[BoardGroup]
+    next_boundary: datetime | None  # the next instant this board changes by itself (an opening or closing)
+
+    @property
+    def entries(self) -> list[NoticeEntry]:
+        return [e for g in self.groups for e in g.entries]
+
+    def etag_parts(self) -> list[str]:
+        parts = [self.region.code if self.region else "*",
+                 self.next_boundary.isoformat() if self.next_boundary else "-"]
+        for group in self.groups:
+            parts.append(f"{group.batch.public_id}:{group.batch.fingerprint}")
+            parts.extend(e.public_id for e in group.entries)
+        return parts
+
+
+LEVEL_ORDER = {Level.county: 0, Level.town: 1, Level.community: 2}
+
+
+def board(session: Session, region: Region | None, at: datetime | None = None) -> Board:
+    """One query: every live (open or scheduled) entry of the subtree; scheduled ones only give the boundary."""
+    at = at or clock.now()
+    stmt = (
+        select(NoticeEntry)
+        .join(NoticeEntry.batch)
+        .join(Region, NoticeEntry.region_id == Region.id)
+        .where(NoticeBatch.closes_at > at, NoticeBatch.withdrawn_at.is_(None), NoticeEntry.withdrawn_at.is_(None))
+        .options(joinedload(NoticeEntry.region))
+        .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
+    )
+    if region is not None:
+        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    groups: dict[int, BoardGroup] = {}
+    boundaries = []
+    for entry in session.scalars(stmt).unique():
+        batch = entry.batch
+        if batch.opens_at > at:
+            boundaries.append(batch.opens_at)
+            continue
+        boundaries.append(batch.closes_at)
+        groups.setdefault(batch.id, BoardGroup(batch)).entries.append(entry)
+    ordered = sorted(groups.values(), key=lambda g: (LEVEL_ORDER[g.batch.level], g.batch.opens_at, g.batch.id))
+    return Board(region, at, ordered, min(boundaries) if boundaries else None)
+
+
+def entry_photo_key(session: Session, public_id: str, allowed: bool, at: datetime | None = None) -> str:
+    """The photo of an open entry, for a channel that ``allowed`` photos; Gone once the entry is."""
+    entry = public_entry(session, public_id, at)
+    if not allowed or not entry.photo_key:
+        raise NotFound(_l("这条公示没有可公开的照片。"))
+    return entry.photo_key
+
+
+def roster(session: Session, region: Region | None) -> list[Case]:
+    """The standing list of current recipients (在保, 公布 without end date) in a subtree."""
+    stmt = (
+        select(Case)
+        .join(Case.region)
+        .where(Case.stage == Stage.active)
+        .options(selectinload(Case.members))
+        .order_by(Region.path, Case.head_name, Case.id)
+    )
+    if region is not None:
+        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    return list(session.scalars(stmt))
+
+
+# --- the sweep (dibao.sweep runs it; each step in its own short transaction) ------------------------------
+
+def due_batch_ids(session: Session, at: datetime) -> list[int]:
+    """Batches whose window has closed and whose closing is not recorded yet."""
+    stmt = select(NoticeBatch.id).where(
+        NoticeBatch.closes_at <= at, NoticeBatch.closing_recorded_at.is_(None), NoticeBatch.withdrawn_at.is_(None)
+    ).order_by(NoticeBatch.closes_at, NoticeBatch.id)
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class Closing:
+    batch: str
+    moved: list[str] = field(default_factory=list)  # case numbers moved to the next stage
+    held: list[str] = field(default_factory=list)  # case numbers held by an unresolved objection
+
+
+def close_batch(session: Session, batch_id: int, at: datetime) -> Closing | None:
+    """Record one batch's closing and move its cases on. Returns None when another sweep got there first.
+
+    The claim is one conditional UPDATE: of two sweeps running at once (two gunicorn workers), exactly one
+    sees its row count as 1; the other's UPDATE waits for the first to commit (row lock on PostgreSQL, the
+    write lock on SQLite) and then matches nothing.
+    """
+    claimed = session.execute(
+        update(NoticeBatch)
+        .where(NoticeBatch.id == batch_id, NoticeBatch.closing_recorded_at.is_(None),
+               NoticeBatch.withdrawn_at.is_(None), NoticeBatch.closes_at <= at)
+        .values(closing_recorded_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return None
+    batch = session.get(NoticeBatch, batch_id, populate_existing=True)
+    result = Closing(batch.public_id)
+    for entry in batch.entries:
+        if entry.withdrawn_at is not None:
+            continue
+        moved = workflow.notice_closed(session, entry.case, batch.level, batch.public_id)
+        (result.moved if moved else result.held).append(entry.case.number)
+    audit.record(session, None, "notice_batch_closed", "notice_batch", batch.public_id, region_id=batch.region_id,
+                 details={"moved": result.moved, "held": result.held})
+    return result
+
+
+def released_entry_ids(session: Session) -> list[int]:
+    """Entries of closed boards whose case is still in that notice stage (an objection held it) — candidates
+    to move on once the objection is decided. Only a case's latest entry counts."""
+    latest = select(func.max(NoticeEntry.id)).group_by(NoticeEntry.case_id)
+    stmt = (
+        select(NoticeEntry.id, NoticeBatch.level, Case.stage)
+        .join(NoticeEntry.batch)
+        .join(Case, NoticeEntry.case_id == Case.id)
+        .where(NoticeBatch.closing_recorded_at.is_not(None), NoticeEntry.withdrawn_at.is_(None),
+               Case.stage.in_(list(workflow.IN_NOTICE.values())), NoticeEntry.id.in_(latest))
+    )
+    return [row.id for row in session.execute(stmt) if row.stage == workflow.IN_NOTICE[row.level]]
+
+
+def release_entry(session: Session, entry_id: int) -> bool:
+    """Move on a case held past its window once nothing holds it any more. True if it moved."""
+    entry = session.get(NoticeEntry, entry_id)
+    case = session.scalar(select(Case).where(Case.id == entry.case_id).with_for_update())
+    return workflow.notice_closed(session, case, entry.batch.level, entry.batch.public_id)

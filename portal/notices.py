@@ -1,3 +1,229 @@
-"""(placeholder: filled by the issue that owns it)"""
+"""Public notice boards (张榜公示), the standing roster (公布), the 四公开 pages, entry photos, robots.txt.
 
-from portal import bp  # noqa: F401
+Every page here is public and shows only what ``dibao.disclosure`` hands it for the channel. Boards answer
+conditional requests with 304 (the ETag is computed from what is visible before anything is rendered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Response, current_app, g, make_response, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from dibao import content, db, disclosure, media, notices, qr, scope, workflow
+from dibao.disclosure import Channel
+from dibao.errors import NotFound
+from dibao.models import Region
+from dibao.web import render
+from portal import bp
+
+# --- shared helpers (also used by portal.api and portal.views) --------------------------------------------
+
+def policy() -> disclosure.Policy:
+    if "disclosure_policy" not in g:
+        g.disclosure_policy = disclosure.load_policy(db.session())
+    return g.disclosure_policy
+
+
+def etag_of(*parts) -> str:
+    text = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def conditional(etag: str, produce) -> Response:
+    """Answer 304 when the client has ``etag``; otherwise produce the response and tag it.
+
+    ``no-cache``: caches keep the copy but must ask each time, so a closing or withdrawal shows at once.
+    """
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = make_response(produce())
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def is_staff_for(region: Region | None) -> bool:
+    return bool(current_user.is_authenticated and region is not None and scope.can_see(current_user, region))
+
+
+def region_or_404(code: str | None) -> Region | None:
+    if not code:
+        return None
+    return notices.region_by_code(db.session(), code)
+
+
+def present_board(board: notices.Board, channel: Channel) -> list[dict]:
+    """The groups of a board as plain dicts: batch facts + each entry's disclosed fields."""
+    pol = policy()
+    groups = []
+    for group in board.groups:
+        batch = group.batch
+        groups.append({
+            "batch": batch,
+            "level_label": workflow.LEVEL_LABELS[batch.level],
+            "time_left": notices.time_left(batch.closes_at, board.at),
+            "entries": [{"public_id": e.public_id, "region": e.region, **disclosure.present(e, channel, pol)}
+                        for e in group.entries],
+        })
+        shown = set().union(*(item.keys() for item in groups[-1]["entries"]))
+        groups[-1]["columns"] = [key for key in COLUMNS if key in shown]
+    return groups
+
+
+COLUMNS = ("photo_key", "name", "address", "household_size", "household_income", "monthly_amount", "opinion_text")
+
+
+def board_etag(board: notices.Board, channel: Channel, view: str) -> str:
+    times = [notices.time_left(g.batch.closes_at, board.at) for g in board.groups]
+    return etag_of(view, channel.value, _locale(), disclosure.policy_version(policy()),
+                   *board.etag_parts(), *times)
+
+
+def _locale() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale())
+
+
+def _subregions(region: Region | None) -> list[Region]:
+    if region is None:
+        from sqlalchemy import select
+
+        return list(db.session().scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)))
+    return list(region.children)
+
+
+# --- boards -----------------------------------------------------------------------------------------------
+
+@bp.get("/notices/")
+@bp.get("/notices/<code>")
+def notice_board(code: str | None = None):
+    region = region_or_404(code)
+    board = notices.board(db.session(), region)
+
+    def produce():
+        g.noindex = True
+        return render("portal/notices.html", fragment="portal/_board.html", region=region,
+                      groups=present_board(board, Channel.web), board=board, subregions=_subregions(region),
+                      noindex=True)[0]
+
+    response = conditional(board_etag(board, Channel.web, "board"), produce)
+    g.noindex = True
+    return response
+
+
+@bp.get("/notices/e/<public_id>")
+def notice_entry(public_id: str):
+    entry = notices.public_entry(db.session(), public_id)
+    g.noindex = True
+    batch = entry.batch
+    return render("portal/entry.html", entry=entry, batch=batch, noindex=True,
+                  shown=disclosure.present(entry, Channel.web, policy()),
+                  level_label=workflow.LEVEL_LABELS[batch.level],
+                  time_left=notices.time_left(batch.closes_at))
+
+
+@bp.get("/notices/<code>/print")
+def notice_print(code: str):
+    """The printable board. Staff of the region get the print channel (the board posted in the community);
+    anyone else gets the public web disclosure, so the open web never shows more than the web policy."""
+    region = notices.region_by_code(db.session(), code)
+    board = notices.board(db.session(), region)
+    channel = Channel.print if is_staff_for(region) else Channel.web
+    paper = "a3" if request.args.get("size") == "a3" else "a4"
+    public_url = current_app.config["PUBLIC_URL"]
+
+    def produce():
+        groups = present_board(board, channel)
+        for group in groups:
+            for item in group["entries"]:
+                item["qr"] = qr.svg(qr.entry_target(public_url, item["public_id"]))
+                item["qr_target"] = qr.entry_target(public_url, item["public_id"])
+        board_url = qr.board_target(public_url, region.code)
+        return render("portal/print.html", region=region, groups=groups, board=board, channel=channel,
+                      paper=paper, board_qr=qr.svg(board_url, border=2), board_url=board_url, noindex=True,
+                      printed_at=board.at)[0]
+
+    response = conditional(board_etag(board, channel, f"print-{paper}"), produce)
+    g.noindex = True
+    return response
+
+
+# --- roster (公布) ----------------------------------------------------------------------------------------
+
+@bp.get("/roster/")
+@bp.get("/roster/<code>")
+def roster(code: str | None = None):
+    region = region_or_404(code)
+    cases = notices.roster(db.session(), region)
+    pol = policy()
+    parts = [f"{c.id}:{c.updated_at.isoformat()}:{c.monthly_amount}:{c.household_size}" for c in cases]
+
+    def produce():
+        lines = [{"region": c.region, **disclosure.present_roster(c, Channel.web, pol)} for c in cases]
+        total = sum((c.monthly_amount or 0) for c in cases)
+        people = sum(c.household_size for c in cases)
+        return render("portal/roster.html", region=region, lines=lines, total=total, people=people,
+                      subregions=_subregions(region), noindex=True)[0]
+
+    response = conditional(etag_of("roster", region.code if region else "*", _locale(),
+                                   disclosure.policy_version(pol), *parts), produce)
+    g.noindex = True
+    return response
+
+
+# --- 四公开 pages ----------------------------------------------------------------------------------------
+
+@bp.get("/policies/")
+def policies():
+    sess = db.session()
+    levels = workflow.notice_levels(current_app.config["NOTICE_LEVELS"])
+    return render("portal/policies.html", pages=content.all_pages(sess), steps=content.steps(levels),
+                  standards=content.standards(sess), window_days=current_app.config["NOTICE_WINDOW_DAYS"])
+
+
+@bp.get("/policies/<slug>")
+def policy_page(slug: str):
+    sess = db.session()
+    page = content.get_page(sess, slug)
+    levels = workflow.notice_levels(current_app.config["NOTICE_LEVELS"])
+    return render("portal/policy_page.html", page=page, pages=content.all_pages(sess),
+                  steps=content.steps(levels) if slug == "procedure" else None)
+
+
+# --- photos --------------------------------------------------------------------------------------------------
+
+@bp.get("/media/entry/<public_id>/photo")
+def entry_photo(public_id: str):
+    """A household photo, only while its entry is open and only for a channel that shows photos: staff of
+    the region (print channel) — the public web shows none by default. 410 once the entry is closed."""
+    sess = db.session()
+    entry = notices.public_entry(sess, public_id)
+    channel = Channel.print if is_staff_for(entry.region) else Channel.web
+    allowed = policy().mode(channel, disclosure.Field.photo) == "show"
+    key = notices.entry_photo_key(sess, public_id, allowed)
+    path = media.media_path(current_app.config["MEDIA_DIR"], key, "display")
+    if not path.exists():
+        raise NotFound(_("照片文件不存在。"))
+    g.noindex = True
+    response = send_file(path, mimetype="image/jpeg", conditional=False)
+    response.headers["Cache-Control"] = "private, no-store"  # it must disappear with the entry
+    return response
+
+
+@bp.get("/robots.txt")
+def robots():
+    lines = ["User-agent: *", "Allow: /$", "Allow: /policies/", "Disallow: /admin/", "Disallow: /kiosk/",
+             "Disallow: /notices/", "Disallow: /roster/", "Disallow: /media/", "Disallow: /api/",
+             "Disallow: /objections/", "Disallow: /track", ""]
+    response = Response("\n".join(lines), mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def url_for_board(region: Region | None) -> str:
+    return url_for("portal.notice_board", code=region.code) if region else url_for("portal.notice_board")

@@ -2,14 +2,33 @@ from __future__ import annotations
 
 from flask import redirect, request, session, url_for
 
-from dibao import LOCALES
+from dibao import LOCALES, db, notices
 from dibao.web import render
 from portal import bp
 
 
 @bp.get("/")
 def home():
-    return render("portal/home.html")
+    """Open notices by town and community, with the time left of the soonest-closing batch."""
+    board = notices.board(db.session(), None)
+    towns: dict[int, dict] = {}
+    for group in board.groups:
+        for entry in group.entries:
+            community = entry.region
+            town_region = community.parent or community
+            town = towns.setdefault(town_region.id, {"region": town_region, "count": 0, "communities": {}})
+            town["count"] += 1
+            item = town["communities"].setdefault(community.id, {"region": community, "count": 0, "closes": None})
+            item["count"] += 1
+            if item["closes"] is None or group.batch.closes_at < item["closes"]:
+                item["closes"] = group.batch.closes_at
+    ordered = []
+    for town in sorted(towns.values(), key=lambda t: t["region"].code):
+        communities = sorted(town["communities"].values(), key=lambda c: c["region"].code)
+        for c in communities:
+            c["time_left"] = notices.time_left(c["closes"], board.at)
+        ordered.append({**town, "communities": communities})
+    return render("portal/home.html", towns=ordered, open_count=len(board.entries))
 
 
 @bp.get("/lang/<code>")
