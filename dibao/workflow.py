@@ -1,22 +1,53 @@
-"""The case workflow: stages, the transitions between them, and the guards on each.
+"""The case workflow: stages, the transitions between them, who may take each step, and the guards.
 
 Every stage change goes through :func:`_move`, which checks the transition table and writes one audit
 event. Which notice rounds are used is configuration (``NOTICE_LEVELS``); a level without a notice round
-goes straight from its opinion to the next level's review.
+goes straight from its opinion to the next level's review (:func:`after_opinion`).
+
+The steps (DESIGN.md "The workflow"):
+
+    applied ──home visit──▶ investigating ──submit──▶ community_review ──panel opinion──▶ [community notice]
+    ──▶ town_review ──town check──▶ town_decision ──town meeting + opinion──▶ [town notice]
+    ──▶ county_approval ──county decision──▶ [county notice] ──▶ active ──exit──▶ exited
+
+Any review step may end in ``rejected`` with a written reason, recorded as that level's reject opinion.
+Guards: a home visit needs ≥ 2 investigators and ≥ 3 neighbour visits; each level's step needs the level
+below to have approved; an unresolved objection holds the case at every advance; a close relative of staff
+(近亲属) needs a county home visit before the county may approve.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import calendar
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock
-from dibao.errors import Conflict
-from dibao.models import Case, FeedbackStatus, Level, Objection, Stage, User
+from dibao import audit, clock, entitlement, scope
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import Case, Decision, FeedbackStatus, Level, Objection, Opinion, Role, Stage, User
+from dibao.models.records import (
+    CheckKind,
+    CheckRecord,
+    HomeVisit,
+    MeetingPerson,
+    NeighbourVisit,
+    PersonKind,
+    ReviewMeeting,
+    ReviewResult,
+    TownMeeting,
+    TownMeetingResult,
+    VisitInvestigator,
+)
+from dibao.models.region import RegionLevel
 
 STAGE_LABELS = {
     Stage.applied: _l("已受理"),
@@ -37,6 +68,8 @@ STAGE_LABELS = {
 }
 
 LEVEL_LABELS = {Level.community: _l("社区"), Level.town: _l("乡镇（街道）"), Level.county: _l("县民政局")}
+OPINION_TITLES = {Level.community: _l("初审意见"), Level.town: _l("审核意见"), Level.county: _l("审批结果")}
+DECISION_LABELS = {Decision.approve: _l("同意"), Decision.reject: _l("不同意")}
 
 # Each level's notice: the stage that waits for it, the stage while it is open.
 AWAITING_NOTICE = {
@@ -56,6 +89,18 @@ REVIEW_STAGES = {
     Stage.investigating, Stage.community_review, Stage.town_review, Stage.town_decision, Stage.county_approval,
 }
 CLOSED_STAGES = {Stage.rejected, Stage.exited}
+OPEN_STAGES = frozenset(Stage) - CLOSED_STAGES
+# Stages in which the county has not decided yet (the whole-case deadline runs).
+UNDECIDED_STAGES = frozenset({
+    Stage.applied, Stage.investigating, Stage.community_review, Stage.awaiting_community_notice,
+    Stage.community_notice, Stage.town_review, Stage.town_decision, Stage.awaiting_town_notice,
+    Stage.town_notice, Stage.county_approval,
+})
+# The level that owns a stage (its rejection is that level's opinion).
+STAGE_LEVEL = {
+    Stage.applied: Level.community, Stage.investigating: Level.community, Stage.community_review: Level.community,
+    Stage.town_review: Level.town, Stage.town_decision: Level.town, Stage.county_approval: Level.county,
+}
 
 TRANSITIONS: dict[Stage, set[Stage]] = {
     Stage.applied: {Stage.investigating, Stage.rejected},
@@ -75,8 +120,119 @@ TRANSITIONS: dict[Stage, set[Stage]] = {
     Stage.exited: set(),
 }
 
+# 分类管理: months between reviews for each category (seed: yearly, half-yearly, quarterly, monthly).
+REVIEW_MONTHS = {1: 12, 2: 6, 3: 3, 4: 1}
+CATEGORY_LABELS = {1: _l("一类（每年复核）"), 2: _l("二类（每半年复核）"), 3: _l("三类（每季度复核）"),
+                   4: _l("四类（每月复核）")}
+MAX_GRACE_MONTHS = 6
+MIN_INVESTIGATORS = 2
+MIN_NEIGHBOURS = 3
+MIN_REASON = 4  # characters of a written reason
 
-def notice_levels(config_levels: Iterable[str]) -> tuple[Level, ...]:
+
+# --- who may do what, where ---------------------------------------------------------------------------
+
+class Action(enum.StrEnum):
+    edit = "edit"  # 修改家庭信息、成员、收入、照片
+    home_visit = "home_visit"  # 入户调查
+    submit_review = "submit_review"  # 调查完毕，提交民主评议
+    community_review = "community_review"  # 民主评议 + 初审意见
+    town_check = "town_check"  # 乡镇审核（复查）
+    town_decision = "town_decision"  # 乡镇会议 + 审核意见
+    county_decision = "county_decision"  # 县级审批
+    reject = "reject"  # 不予批准（写明理由）
+    send_back = "send_back"  # 退回重新调查
+    periodic_review = "periodic_review"  # 定期复核
+    adjust_amount = "adjust_amount"  # 调整保障金额
+    grace = "grace"  # 渐退期
+    exit = "exit"  # 退保
+    document = "document"  # 上传材料
+
+
+ACTION_LABELS = {
+    Action.edit: _l("修改家庭信息"),
+    Action.home_visit: _l("记录入户调查"),
+    Action.submit_review: _l("调查完毕，提交民主评议"),
+    Action.community_review: _l("记录民主评议和初审意见"),
+    Action.town_check: _l("乡镇审核（复查）"),
+    Action.town_decision: _l("记录乡镇会议和审核意见"),
+    Action.county_decision: _l("县级审批"),
+    Action.reject: _l("不予批准"),
+    Action.send_back: _l("退回重新调查"),
+    Action.periodic_review: _l("定期复核"),
+    Action.adjust_amount: _l("调整保障金额"),
+    Action.grace: _l("设置渐退期"),
+    Action.exit: _l("退保"),
+    Action.document: _l("上传材料"),
+}
+
+_ALL_BEFORE_DECISION = frozenset({
+    Stage.applied, Stage.investigating, Stage.community_review, Stage.town_review, Stage.town_decision,
+    Stage.county_approval,
+})
+
+ACTION_RULES: dict[Action, dict[Role, frozenset[Stage]]] = {
+    Action.edit: {Role.community_staff: OPEN_STAGES},
+    Action.home_visit: {
+        Role.community_staff: frozenset({Stage.applied, Stage.investigating}),
+        Role.town_reviewer: frozenset({Stage.town_review}),
+        Role.county_approver: _ALL_BEFORE_DECISION,
+    },
+    Action.submit_review: {Role.community_staff: frozenset({Stage.investigating})},
+    Action.community_review: {Role.community_staff: frozenset({Stage.community_review})},
+    Action.town_check: {Role.town_reviewer: frozenset({Stage.town_review})},
+    Action.town_decision: {Role.town_reviewer: frozenset({Stage.town_decision})},
+    Action.county_decision: {Role.county_approver: frozenset({Stage.county_approval})},
+    Action.reject: {
+        Role.community_staff: frozenset({Stage.applied, Stage.investigating, Stage.community_review}),
+        Role.town_reviewer: frozenset({Stage.town_review, Stage.town_decision}),
+        Role.county_approver: frozenset({Stage.county_approval}),
+    },
+    Action.send_back: {
+        Role.town_reviewer: frozenset({Stage.town_review}),
+        Role.county_approver: frozenset({Stage.county_approval}),
+    },
+    Action.periodic_review: {Role.community_staff: frozenset({Stage.active})},
+    Action.adjust_amount: {Role.county_approver: frozenset({Stage.active})},
+    Action.grace: {Role.county_approver: frozenset({Stage.active})},
+    Action.exit: {Role.county_approver: frozenset({Stage.active})},
+    Action.document: {
+        Role.community_staff: frozenset(Stage),
+        Role.town_reviewer: frozenset(Stage),
+        Role.county_approver: frozenset(Stage),
+    },
+}
+
+
+def may(user: User, case: Case, action: Action) -> bool:
+    """Whether ``user`` may take ``action`` on ``case`` now (role, region and stage; not the guards)."""
+    stages = ACTION_RULES[action].get(user.role)
+    return bool(stages) and case.stage in stages and scope.can_see(user, case.region)
+
+
+def available_actions(user: User, case: Case) -> list[Action]:
+    return [action for action in Action if may(user, case, action)]
+
+
+def require(user: User, case: Case, action: Action) -> None:
+    """Refuse what the role, region or stage does not allow: out of region 404, wrong role 403,
+    wrong stage 409. Nothing has been changed when this raises."""
+    if not scope.can_see(user, case.region):
+        raise NotFound(_l("没有找到该案件。"))
+    stages = ACTION_RULES[action].get(user.role)
+    if not stages:
+        raise Forbidden(_l("您的岗位不能办理“%(action)s”。", action=ACTION_LABELS[action]))
+    if case.stage not in stages:
+        raise Conflict(_l("案件当前处于“%(stage)s”阶段，不能办理“%(action)s”。",
+                          stage=STAGE_LABELS[case.stage], action=ACTION_LABELS[action]))
+
+
+# --- small helpers -------------------------------------------------------------------------------------
+
+def notice_levels(config_levels: Iterable[str] | None = None) -> tuple[Level, ...]:
+    """The levels with a notice round: given, or the app's ``NOTICE_LEVELS``, or the seed's three."""
+    if config_levels is None:
+        config_levels = current_app.config["NOTICE_LEVELS"] if has_app_context() else tuple(Level)
     return tuple(Level(v) for v in config_levels if v)
 
 
@@ -91,6 +247,70 @@ def is_held(session: Session, case: Case) -> bool:
         exists().where(Objection.case_id == case.id, Objection.status != FeedbackStatus.decided)
     )
     return bool(session.scalar(stmt))
+
+
+def _not_held(session: Session, case: Case) -> None:
+    if is_held(session, case):
+        raise Conflict(_l("该户有尚未办结的异议，案件暂停推进；请先核查并办结异议。"))
+
+
+def current_opinion(case: Case, level: Level) -> Opinion | None:
+    for opinion in reversed(case.opinions):
+        if opinion.level == level and not opinion.superseded:
+            return opinion
+    return None
+
+
+def _require_approved(case: Case, level: Level) -> None:
+    opinion = current_opinion(case, level)
+    if opinion is None or opinion.decision != Decision.approve:
+        raise Conflict(_l("还没有%(level)s的同意意见，不能办理这一步。", level=LEVEL_LABELS[level]))
+
+
+def _text(value: str | None, *, field: str, message, minimum: int = 1, maximum: int = 4000) -> str:
+    value = (value or "").strip()
+    if len(value) < minimum:
+        raise Invalid(message, field=field)
+    if len(value) > maximum:
+        raise Invalid(_l("内容太长，请精简到 %(n)d 字以内。", n=maximum), field=field)
+    return value
+
+
+def _reason(value: str | None, field: str = "reason") -> str:
+    return _text(value, field=field, minimum=MIN_REASON,
+                 message=_l("请写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+
+
+def _names(values: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        name = (value or "").strip()
+        if name and name not in seen:
+            seen.append(name[:50])
+    return seen
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def first_of_next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def _opinion(session: Session, actor: User, case: Case, level: Level, decision: Decision, text: str) -> Opinion:
+    # A new opinion of a level replaces an earlier one of the same level (e.g. after a send-back).
+    for earlier in case.opinions:
+        if earlier.level == level and not earlier.superseded:
+            earlier.superseded = True
+    opinion = Opinion(case=case, level=level, decision=decision, text=text, author_id=actor.id,
+                      author_name=actor.display_name, created_at=clock.now())
+    session.add(opinion)
+    session.flush()
+    return opinion
 
 
 def _move(
@@ -111,6 +331,381 @@ def _move(
     case.updated_at = case.stage_changed_at
     audit.record(session, actor, action, "case", case.id, region_id=case.region_id,
                  details={"from": previous.value, "to": to.value, **(details or {})})
+
+
+# --- 入户调查 -------------------------------------------------------------------------------------------
+
+@dataclass
+class Neighbour:
+    name: str
+    relation: str
+    statement: str
+
+
+def record_home_visit(
+    session: Session,
+    actor: User,
+    case: Case,
+    *,
+    visited_on: date,
+    housing: str,
+    inquiry: str,
+    notes: str = "",
+    family_signed: bool = False,
+    investigators: Sequence[str],
+    neighbours: Sequence[Neighbour],
+) -> HomeVisit:
+    """一看二问三走访. The first visit moves an accepted case into investigation."""
+    require(actor, case, Action.home_visit)
+    names = _names(investigators)
+    if len(names) < MIN_INVESTIGATORS:
+        raise Invalid(_l("入户调查至少需要 %(n)d 名调查人员，请填写全部调查人员的姓名。", n=MIN_INVESTIGATORS),
+                      field="investigators")
+    visited = [n for n in neighbours if (n.name or "").strip() or (n.statement or "").strip()]
+    for n in visited:
+        if not (n.name or "").strip() or not (n.statement or "").strip():
+            raise Invalid(_l("每位走访对象都要填写姓名和了解到的情况。"), field="neighbours")
+    if len(visited) < MIN_NEIGHBOURS:
+        raise Invalid(_l("至少需要走访 %(n)d 户邻居（或村民、房东、用工单位），目前只有 %(m)d 户。",
+                         n=MIN_NEIGHBOURS, m=len(visited)), field="neighbours")
+    housing = _text(housing, field="housing", message=_l("请填写“一看”：住房和生活消费情况。"))
+    inquiry = _text(inquiry, field="inquiry", message=_l("请填写“二问”：就业、收入和健康情况。"))
+    if visited_on > clock.today():
+        raise Invalid(_l("调查日期不能晚于今天。"), field="visited_on")
+    if visited_on < clock.to_local(case.accepted_at).date():
+        raise Invalid(_l("调查日期不能早于受理日期。"), field="visited_on")
+    moves = case.stage == Stage.applied
+    if moves:
+        _not_held(session, case)
+    visit = HomeVisit(
+        case=case, visited_on=visited_on, housing=housing, inquiry=inquiry, notes=(notes or "").strip(),
+        family_signed=family_signed, county_level=actor.role == Role.county_approver
+        and actor.region.level == RegionLevel.county,
+        recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now(),
+    )
+    visit.investigators = [VisitInvestigator(position=i, name=name) for i, name in enumerate(names)]
+    visit.neighbours = [
+        NeighbourVisit(position=i, name=n.name.strip()[:50], relation=(n.relation or "").strip()[:100],
+                       statement=n.statement.strip())
+        for i, n in enumerate(visited)
+    ]
+    session.add(visit)
+    session.flush()
+    details = {"visit": visit.id, "investigators": names, "neighbours": len(visited),
+               "county_level": visit.county_level}
+    if moves:
+        _move(session, actor, case, Stage.investigating, action="home_visit_recorded", details=details)
+        visit.created_at = case.stage_changed_at
+    else:
+        case.updated_at = clock.now()
+        audit.record(session, actor, "home_visit_recorded", "case", case.id, region_id=case.region_id,
+                     details=details)
+    return visit
+
+
+def visits_since(session: Session, case: Case, since) -> list[HomeVisit]:
+    stmt = select(HomeVisit).where(HomeVisit.case_id == case.id, HomeVisit.created_at >= since)
+    return list(session.scalars(stmt))
+
+
+def submit_for_review(session: Session, actor: User, case: Case) -> None:
+    """Investigation done: the case goes to the community review panel."""
+    require(actor, case, Action.submit_review)
+    _not_held(session, case)
+    if not visits_since(session, case, case.stage_changed_at):
+        raise Conflict(_l("本轮调查还没有入户调查记录，请先记录入户调查。"))
+    _move(session, actor, case, Stage.community_review, action="submitted_for_review")
+
+
+# --- 民主评议 / 初审意见 -----------------------------------------------------------------------------------
+
+def new_review_meeting(session: Session, actor: User, case: Case, *, held_on: date, location: str,
+                       panel: Sequence[str], attendees: Sequence[str]) -> ReviewMeeting:
+    panel_names = _names(panel)
+    if len(panel_names) < 3:
+        raise Invalid(_l("民主评议小组至少需要 3 名成员，请逐行填写姓名。"), field="panel")
+    if held_on > clock.today():
+        raise Invalid(_l("评议日期不能晚于今天。"), field="held_on")
+    meeting = ReviewMeeting(region_id=case.region_id, held_on=held_on, location=(location or "").strip()[:200],
+                            recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
+    meeting.people = [MeetingPerson(position=i, kind=PersonKind.panel, name=n) for i, n in enumerate(panel_names)]
+    meeting.people += [MeetingPerson(position=100 + i, kind=PersonKind.attendee, name=n)
+                       for i, n in enumerate(_names(attendees))]
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def recent_review_meetings(session: Session, case: Case, limit: int = 10) -> list[ReviewMeeting]:
+    stmt = (select(ReviewMeeting).where(ReviewMeeting.region_id == case.region_id)
+            .order_by(ReviewMeeting.held_on.desc(), ReviewMeeting.id.desc()).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def record_community_review(
+    session: Session,
+    actor: User,
+    case: Case,
+    *,
+    decision: Decision,
+    opinion: str,
+    votes_for: int,
+    votes_against: int,
+    votes_abstain: int = 0,
+    meeting: ReviewMeeting | None = None,
+    meeting_id: int | None = None,
+    held_on: date | None = None,
+    location: str = "",
+    panel: Sequence[str] = (),
+    attendees: Sequence[str] = (),
+    levels: Iterable[Level] | None = None,
+) -> Opinion:
+    """The panel's result for this household and the community's signed 初审意见."""
+    require(actor, case, Action.community_review)
+    _not_held(session, case)
+    opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
+                    message=_l("请填写评议意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+    for name, value in (("votes_for", votes_for), ("votes_against", votes_against),
+                        ("votes_abstain", votes_abstain)):
+        if value is None or value < 0:
+            raise Invalid(_l("票数不能为负数。"), field=name)
+    if meeting is None and meeting_id:
+        meeting = session.get(ReviewMeeting, meeting_id)
+        if meeting is None or meeting.region_id != case.region_id:
+            raise NotFound(_l("没有找到该次评议会议。"))
+    if meeting is None:
+        if held_on is None:
+            raise Invalid(_l("请填写评议日期。"), field="held_on")
+        meeting = new_review_meeting(session, actor, case, held_on=held_on, location=location, panel=panel,
+                                     attendees=attendees)
+    total = votes_for + votes_against + votes_abstain
+    if total == 0:
+        raise Invalid(_l("请填写表决票数。"), field="votes_for")
+    if total > len(meeting.panel):
+        raise Invalid(_l("票数合计 %(total)d 超过了评议小组人数 %(n)d。", total=total, n=len(meeting.panel)),
+                      field="votes_for")
+    if decision == Decision.approve and votes_for * 2 <= total:
+        raise Invalid(_l("同意票未过半数，评议结果不能是“同意”。"), field="decision")
+    session.add(ReviewResult(meeting=meeting, case=case, decision=decision, opinion=opinion, votes_for=votes_for,
+                             votes_against=votes_against, votes_abstain=votes_abstain))
+    signed = _opinion(session, actor, case, Level.community, decision, opinion)
+    details = {"meeting": meeting.id, "votes": [votes_for, votes_against, votes_abstain], "opinion": signed.id}
+    if decision == Decision.reject:
+        _move(session, actor, case, Stage.rejected, action="case_rejected",
+              details={**details, "level": Level.community.value, "reason": opinion})
+    else:
+        _move(session, actor, case, after_opinion(Level.community, notice_levels(levels)),
+              action="community_review_recorded", details=details)
+    return signed
+
+
+# --- 乡镇审核 -----------------------------------------------------------------------------------------
+
+def record_town_check(session: Session, actor: User, case: Case, findings: str) -> CheckRecord:
+    """The town re-checks the materials (and may visit); its findings are written down."""
+    require(actor, case, Action.town_check)
+    _not_held(session, case)
+    _require_approved(case, Level.community)
+    findings = _text(findings, field="findings", minimum=MIN_REASON,
+                     message=_l("请填写复查情况（至少 %(n)d 个字）。", n=MIN_REASON))
+    record = CheckRecord(case_id=case.id, kind=CheckKind.town_check, findings=findings, author_id=actor.id,
+                         author_name=actor.display_name, created_at=clock.now())
+    session.add(record)
+    session.flush()
+    _move(session, actor, case, Stage.town_decision, action="town_check_recorded", details={"check": record.id})
+    return record
+
+
+def record_town_decision(
+    session: Session,
+    actor: User,
+    case: Case,
+    *,
+    held_on: date,
+    title: str,
+    participants: Sequence[str],
+    decision: Decision,
+    opinion: str,
+    levels: Iterable[Level] | None = None,
+) -> Opinion:
+    """The town meeting studies the household; its conclusion is the town's signed 审核意见."""
+    require(actor, case, Action.town_decision)
+    _not_held(session, case)
+    _require_approved(case, Level.community)
+    opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
+                    message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+    title = _text(title, field="title", message=_l("请填写会议名称。"), maximum=200)
+    names = _names(participants)
+    if len(names) < 3:
+        raise Invalid(_l("请逐行填写参会人员（至少 3 人）。"), field="participants")
+    if held_on > clock.today():
+        raise Invalid(_l("会议日期不能晚于今天。"), field="held_on")
+    meeting = TownMeeting(region_id=case.region.parent_id, held_on=held_on, title=title,
+                          participants="\n".join(names), recorded_by_id=actor.id,
+                          recorded_by_name=actor.display_name, created_at=clock.now())
+    session.add(meeting)
+    session.add(TownMeetingResult(meeting=meeting, case=case, decision=decision, conclusion=opinion))
+    signed = _opinion(session, actor, case, Level.town, decision, opinion)
+    details = {"meeting": meeting.id, "opinion": signed.id}
+    if decision == Decision.reject:
+        _move(session, actor, case, Stage.rejected, action="case_rejected",
+              details={**details, "level": Level.town.value, "reason": opinion})
+    else:
+        _move(session, actor, case, after_opinion(Level.town, notice_levels(levels)),
+              action="town_decision_recorded", details=details)
+    return signed
+
+
+# --- 县级审批 -----------------------------------------------------------------------------------------
+
+def has_county_visit(session: Session, case: Case) -> bool:
+    stmt = select(exists().where(HomeVisit.case_id == case.id, HomeVisit.county_level.is_(True)))
+    return bool(session.scalar(stmt))
+
+
+def record_county_decision(
+    session: Session,
+    actor: User,
+    case: Case,
+    *,
+    decision: Decision,
+    opinion: str,
+    override_amount: Decimal | None = None,
+    override_reason: str | None = None,
+    levels: Iterable[Level] | None = None,
+) -> Opinion:
+    """审批: approval fixes the amount, the start of payment (the month after) and the next review."""
+    require(actor, case, Action.county_decision)
+    _not_held(session, case)
+    _require_approved(case, Level.town)
+    if decision == Decision.reject:
+        opinion = _reason(opinion, field="opinion")
+        signed = _opinion(session, actor, case, Level.county, Decision.reject, opinion)
+        _move(session, actor, case, Stage.rejected, action="case_rejected",
+              details={"level": Level.county.value, "reason": opinion, "opinion": signed.id})
+        return signed
+    opinion = _text(opinion, field="opinion", minimum=2, message=_l("请填写审批意见。"))
+    if case.close_relative_of_staff and not has_county_visit(session, case):
+        raise Conflict(_l("该户是工作人员近亲属备案对象，须由县级工作人员入户调查后才能审批。"))
+    entitlement.set_override(case, override_amount, override_reason)
+    result = entitlement.refresh(session, case, update_payment=True)
+    if result.standard is None:
+        raise Conflict(_l("本地区还没有设置低保标准，无法核定金额；请管理员先设置低保标准。"))
+    if result.amount is None or result.amount <= 0:
+        raise Conflict(_l("核算的保障金额为 0，家庭人均收入不低于低保标准，不能批准；如有特殊情况请写明理由调整金额。"))
+    now = clock.now()
+    today = clock.today()
+    case.approved_at = now
+    case.payment_start = first_of_next_month(today)
+    case.next_review_due = add_months(today, REVIEW_MONTHS.get(case.category, 12))
+    signed = _opinion(session, actor, case, Level.county, Decision.approve, opinion)
+    _move(session, actor, case, after_opinion(Level.county, notice_levels(levels)), action="county_approved",
+          details={"opinion": signed.id, "amount": str(case.monthly_amount),
+                   "computed": str(result.computed), "override": str(override_amount) if override_amount else None,
+                   "payment_start": case.payment_start.isoformat()})
+    return signed
+
+
+# --- rejection and send-back -------------------------------------------------------------------------
+
+def reject(session: Session, actor: User, case: Case, reason: str) -> Opinion:
+    """不予批准 at the level that holds the case, with a written reason kept as that level's opinion."""
+    require(actor, case, Action.reject)
+    _not_held(session, case)
+    reason = _reason(reason)
+    level = STAGE_LEVEL[case.stage]
+    signed = _opinion(session, actor, case, level, Decision.reject, reason)
+    _move(session, actor, case, Stage.rejected, action="case_rejected",
+          details={"level": level.value, "reason": reason, "opinion": signed.id})
+    return signed
+
+
+def send_back(session: Session, actor: User, case: Case, reason: str) -> None:
+    """退回重新调查: the earlier opinions no longer stand; the case must be investigated and noticed again."""
+    require(actor, case, Action.send_back)
+    _not_held(session, case)
+    reason = _reason(reason)
+    for opinion in case.opinions:
+        opinion.superseded = True
+    _move(session, actor, case, Stage.investigating, action="sent_back", details={"reason": reason})
+
+
+# --- ongoing management ------------------------------------------------------------------------------
+
+def periodic_review(session: Session, actor: User, case: Case, *, findings: str, category: int) -> CheckRecord:
+    """分类管理复核: findings written down, category confirmed or changed, the next review scheduled."""
+    require(actor, case, Action.periodic_review)
+    findings = _text(findings, field="findings", minimum=MIN_REASON,
+                     message=_l("请填写复核情况（至少 %(n)d 个字）。", n=MIN_REASON))
+    if category not in REVIEW_MONTHS:
+        raise Invalid(_l("请选择分类（一至四类）。"), field="category")
+    result = entitlement.refresh(session, case, update_payment=False)
+    record = CheckRecord(case_id=case.id, kind=CheckKind.periodic_review, findings=findings,
+                         category_before=case.category, category_after=category,
+                         amount_before=case.monthly_amount, amount_after=result.computed,
+                         author_id=actor.id, author_name=actor.display_name, created_at=clock.now())
+    session.add(record)
+    case.category = category
+    case.next_review_due = add_months(clock.today(), REVIEW_MONTHS[category])
+    case.updated_at = clock.now()
+    session.flush()
+    audit.record(session, actor, "periodic_review", "case", case.id, region_id=case.region_id,
+                 details={"check": record.id, "category": [record.category_before, category],
+                          "next_review_due": case.next_review_due.isoformat(),
+                          "computed": str(result.computed)})
+    return record
+
+
+def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | None, reason: str) -> CheckRecord:
+    """Raise or cut the payment of an active household: only with a written reason (A 32).
+    ``amount`` None applies the freshly computed amount."""
+    require(actor, case, Action.adjust_amount)
+    reason = _reason(reason)
+    entitlement.set_override(case, amount, reason)
+    result = entitlement.refresh(session, case, update_payment=False)
+    new_amount = result.amount
+    if result.standard is None or new_amount is None:
+        raise Conflict(_l("本地区还没有设置低保标准，无法核定金额。"))
+    before = case.monthly_amount
+    case.monthly_amount = new_amount
+    case.updated_at = clock.now()
+    record = CheckRecord(case_id=case.id, kind=CheckKind.adjustment, findings=reason, amount_before=before,
+                         amount_after=new_amount, author_id=actor.id, author_name=actor.display_name,
+                         created_at=clock.now())
+    session.add(record)
+    session.flush()
+    audit.record(session, actor, "amount_adjusted", "case", case.id, region_id=case.region_id,
+                 details={"before": str(before), "after": str(new_amount), "reason": reason})
+    return record
+
+
+def start_grace(session: Session, actor: User, case: Case, *, months: int, reason: str) -> CheckRecord:
+    """渐退期: payment continues for at most 6 months after a member found work, then the case exits."""
+    require(actor, case, Action.grace)
+    reason = _reason(reason)
+    if not 1 <= months <= MAX_GRACE_MONTHS:
+        raise Invalid(_l("渐退期为 1 至 %(n)d 个月。", n=MAX_GRACE_MONTHS), field="months")
+    if case.grace_until is not None:
+        raise Conflict(_l("该户已在渐退期内（至 %(day)s）。", day=case.grace_until.isoformat()))
+    case.grace_until = add_months(clock.today(), months)
+    case.next_review_due = case.grace_until
+    case.updated_at = clock.now()
+    record = CheckRecord(case_id=case.id, kind=CheckKind.grace, findings=reason, author_id=actor.id,
+                         author_name=actor.display_name, created_at=clock.now())
+    session.add(record)
+    session.flush()
+    audit.record(session, actor, "grace_started", "case", case.id, region_id=case.region_id,
+                 details={"months": months, "grace_until": case.grace_until.isoformat(), "reason": reason})
+    return record
+
+
+def exit_case(session: Session, actor: User, case: Case, reason: str) -> None:
+    """退保 with a documented reason (the family must be told why)."""
+    require(actor, case, Action.exit)
+    _not_held(session, case)
+    reason = _reason(reason)
+    case.exit_reason = reason
+    _move(session, actor, case, Stage.exited, action="case_exited", details={"reason": reason})
 
 
 # --- the notice rounds (called by dibao.notices) -------------------------------------------------------

@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dibao.db import Base, UTCDateTime
@@ -69,6 +69,8 @@ class Case(Base):
     public_address: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[int] = mapped_column(Integer, default=1)  # 分类管理 1–4
     close_relative_of_staff: Mapped[bool] = mapped_column(Boolean, default=False)  # 近亲属备案
+    # 特殊情况: the whole case may take 45 working days instead of 30 (A 22).
+    special_case: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     no_income_no_capacity_no_supporter: Mapped[bool] = mapped_column(Boolean, default=False)  # 三无
     # Household photo: a content-addressed media key, shown only where consent is recorded (PIPL Art. 25).
     photo_key: Mapped[str | None] = mapped_column(String(80))

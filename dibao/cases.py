@@ -1,0 +1,649 @@
+"""Cases as records: registration, the household (members, incomes, photo), documents, the archive,
+deadlines in working days, the staff list and its search.
+
+Stage changes are not here: they are the workflow's (dibao.workflow). Every change here writes one audit
+event; edits of the household refresh the computed amount (dibao.entitlement).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from dibao import audit, clock, entitlement, media, scope, workdays, workflow
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import Case, Member, MemberIncome, Region, RegionLevel, Role, Stage, User, WorkCapacity
+from dibao.models.records import (
+    CheckRecord,
+    Document,
+    HomeVisit,
+    ReviewResult,
+    TownMeetingResult,
+)
+from dibao.workflow import Action
+
+HOME_VISIT_DAYS = 3  # 入户调查 within 3 working days of acceptance (A 15)
+COUNTY_DECISION_DAYS = 10  # county decision within 10 working days of receiving the town's report (A 20)
+WHOLE_CASE_DAYS = 30  # whole case within 30 working days (A 22)
+WHOLE_CASE_SPECIAL_DAYS = 45  # … 45 in special cases
+
+WORK_CAPACITY_LABELS = {WorkCapacity.full: _l("有劳动能力"), WorkCapacity.partial: _l("部分丧失劳动能力"),
+                        WorkCapacity.none: _l("无劳动能力")}
+RELATIONS = ["本人", "配偶", "子女", "父母", "祖父母", "孙子女", "兄弟姐妹", "其他"]
+
+EVENT_LABELS = {
+    "case_registered": _l("登记受理"),
+    "case_updated": _l("修改家庭信息"),
+    "member_added": _l("添加家庭成员"),
+    "member_updated": _l("修改家庭成员"),
+    "member_removed": _l("删除家庭成员"),
+    "income_added": _l("登记收入"),
+    "income_removed": _l("删除收入"),
+    "photo_set": _l("更新户照片"),
+    "photo_removed": _l("删除户照片"),
+    "document_added": _l("上传材料"),
+    "home_visit_recorded": _l("记录入户调查"),
+    "submitted_for_review": _l("提交民主评议"),
+    "community_review_recorded": _l("民主评议，社区初审同意"),
+    "town_check_recorded": _l("乡镇审核（复查）"),
+    "town_decision_recorded": _l("乡镇会议研究，审核同意"),
+    "county_approved": _l("县级审批同意"),
+    "case_rejected": _l("不予批准"),
+    "sent_back": _l("退回重新调查"),
+    "sent_back_by_objection": _l("异议成立，退回重新调查"),
+    "notice_published": _l("列入公示"),
+    "notice_closed": _l("公示期满"),
+    "notice_entry_withdrawn": _l("公示撤回"),
+    "periodic_review": _l("定期复核"),
+    "amount_adjusted": _l("调整保障金额"),
+    "grace_started": _l("进入渐退期"),
+    "case_exited": _l("退保"),
+}
+
+ID_RE = re.compile(r"^\d{17}[\dX]$")
+PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
+_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+_ID_CHECK = "10X98765432"
+
+
+# --- masking (lists never show full ID numbers or phones) -------------------------------------------
+
+def mask_id(value: str | None) -> str:
+    """35*************123 (first 2, last 3)."""
+    if not value:
+        return ""
+    if len(value) <= 5:
+        return "*" * len(value)
+    return value[:2] + "*" * (len(value) - 5) + value[-3:]
+
+
+def mask_phone(value: str | None) -> str:
+    """138****1234 (first 3, last 4)."""
+    if not value:
+        return ""
+    digits = value.replace("-", "")
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+def normalise_id_number(value: str | None, *, field: str = "head_id_number", required: bool = True) -> str | None:
+    """An 18-digit resident ID number with a valid check digit (catches typing mistakes)."""
+    value = (value or "").strip().upper().replace(" ", "")
+    if not value:
+        if required:
+            raise Invalid(_l("请填写身份证号码。"), field=field)
+        return None
+    if not ID_RE.match(value):
+        raise Invalid(_l("身份证号码应为 18 位（最后一位可以是 X）。"), field=field)
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != value[17]:
+        raise Invalid(_l("身份证号码校验不通过，请逐位核对。"), field=field)
+    try:
+        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise Invalid(_l("身份证号码中的出生日期不对，请核对。"), field=field) from None
+    return value
+
+
+def normalise_phone(value: str | None) -> str | None:
+    value = (value or "").strip().replace(" ", "")
+    if not value:
+        return None
+    if not PHONE_RE.match(value):
+        raise Invalid(_l("电话号码格式不对：手机 11 位，固定电话如 0551-12345678。"), field="head_phone")
+    return value
+
+
+def _required(value: str | None, field: str, message, maximum: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Invalid(message, field=field)
+    if len(value) > maximum:
+        raise Invalid(_l("内容太长，最多 %(n)d 个字。", n=maximum), field=field)
+    return value
+
+
+def _age(value: int | None) -> int:
+    if value is None or not 0 <= value <= 130:
+        raise Invalid(_l("请填写正确的年龄（0–130）。"), field="age")
+    return value
+
+
+def _category(value: int | None) -> int:
+    if value not in workflow.REVIEW_MONTHS:
+        raise Invalid(_l("请选择分类（一至四类）。"), field="category")
+    return int(value)
+
+
+# --- access -------------------------------------------------------------------------------------------
+
+def get_case(session: Session, user: User, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None or not scope.can_see(user, case.region):
+        raise NotFound(_l("没有找到该案件。"))
+    return case
+
+
+def may_register(user: User) -> bool:
+    return user.role == Role.community_staff and user.region.level == RegionLevel.community
+
+
+def _require_edit(actor: User, case: Case) -> None:
+    workflow.require(actor, case, Action.edit)
+
+
+def _next_number(session: Session, region: Region) -> str:
+    year = clock.today().year
+    prefix = f"{region.code}-{year}-"
+    count = session.scalar(select(func.count(Case.id)).where(Case.number.startswith(prefix, autoescape=True))) or 0
+    return f"{prefix}{count + 1:04d}"
+
+
+def _refresh_amount(session: Session, case: Case) -> None:
+    entitlement.refresh(session, case, update_payment=case.stage in workflow.UNDECIDED_STAGES)
+
+
+# --- registration and the household -------------------------------------------------------------------
+
+def register_case(
+    session: Session,
+    actor: User,
+    *,
+    head_name: str,
+    id_number: str,
+    phone: str | None,
+    address: str,
+    public_address: str = "",
+    category: int = 1,
+    close_relative: bool = False,
+    three_nos: bool = False,
+    special_case: bool = False,
+    head_age: int | None,
+    head_health: str = "",
+    head_work_capacity: WorkCapacity = WorkCapacity.full,
+) -> Case:
+    """个人申报，社区受理: the case is registered in the staff member's own community; acceptance starts
+    the deadlines. The head of household is member 0."""
+    if not may_register(actor):
+        raise Forbidden(_l("只有社区低保专干可以登记低保申请。"))
+    region = actor.region
+    head_name = _required(head_name, "head_name", _l("请填写户主姓名。"), 50)
+    id_number = normalise_id_number(id_number)
+    phone = normalise_phone(phone)
+    address = _required(address, "address", _l("请填写家庭住址。"), 200)
+    category = _category(category)
+    head_age = _age(head_age)
+    duplicate = session.scalar(
+        select(Case).where(Case.head_id_number == id_number, Case.stage.not_in(workflow.CLOSED_STAGES))
+    )
+    if duplicate is not None:
+        raise Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。", number=duplicate.number),
+                       field="head_id_number")
+    now = clock.now()
+    case = Case(
+        number=_next_number(session, region), region=region, stage=Stage.applied, stage_changed_at=now,
+        head_name=head_name, head_id_number=id_number, head_phone=phone, address=address,
+        public_address=(public_address or "").strip()[:200] or region.name, category=category,
+        close_relative_of_staff=close_relative, no_income_no_capacity_no_supporter=three_nos,
+        special_case=special_case, accepted_at=now, created_by_id=actor.id, created_at=now, updated_at=now,
+    )
+    session.add(case)
+    session.add(Member(case=case, position=0, name=head_name, relation="本人", age=head_age, id_number=id_number,
+                       health=(head_health or "").strip()[:200], work_capacity=head_work_capacity,
+                       monthly_deduction=Decimal("0"), deduction_note=""))
+    session.flush()
+    _refresh_amount(session, case)
+    audit.record(session, actor, "case_registered", "case", case.id, region_id=region.id,
+                 details={"number": case.number, "close_relative": close_relative, "special_case": special_case})
+    return case
+
+
+HOUSEHOLD_FIELDS = ("head_phone", "address", "public_address", "category", "close_relative_of_staff",
+                    "no_income_no_capacity_no_supporter", "special_case")
+
+
+def update_household(
+    session: Session,
+    actor: User,
+    case: Case,
+    *,
+    phone: str | None,
+    address: str,
+    public_address: str,
+    category: int,
+    close_relative: bool,
+    three_nos: bool,
+    special_case: bool,
+) -> list[str]:
+    """Change the household's details; returns the names of what changed (also in the audit event)."""
+    _require_edit(actor, case)
+    new = {
+        "head_phone": normalise_phone(phone),
+        "address": _required(address, "address", _l("请填写家庭住址。"), 200),
+        "public_address": (public_address or "").strip()[:200] or case.region.name,
+        "category": _category(category),
+        "close_relative_of_staff": bool(close_relative),
+        "no_income_no_capacity_no_supporter": bool(three_nos),
+        "special_case": bool(special_case),
+    }
+    if case.stage not in workflow.UNDECIDED_STAGES and new["category"] != case.category:
+        raise Conflict(_l("在保家庭的分类请通过“定期复核”调整。"), field="category")
+    changed = [name for name, value in new.items() if getattr(case, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(case, name, new[name])
+    case.updated_at = clock.now()
+    _refresh_amount(session, case)
+    audit.record(session, actor, "case_updated", "case", case.id, region_id=case.region_id,
+                 details={"changed": changed})
+    return changed
+
+
+def _member(case: Case, member_id: int) -> Member:
+    for member in case.members:
+        if member.id == member_id:
+            return member
+    raise NotFound(_l("没有找到该家庭成员。"))
+
+
+def add_member(session: Session, actor: User, case: Case, *, name: str, relation: str, age: int | None,
+               id_number: str | None, health: str, work_capacity: WorkCapacity,
+               deduction: Decimal | None, deduction_note: str) -> Member:
+    _require_edit(actor, case)
+    member = Member(case=case, position=max((m.position for m in case.members), default=-1) + 1,
+                    monthly_deduction=Decimal("0"), deduction_note="")
+    _fill_member(member, name=name, relation=relation, age=age, id_number=id_number, health=health,
+                 work_capacity=work_capacity, deduction=deduction, deduction_note=deduction_note)
+    if member.relation == "本人":
+        raise Invalid(_l("户主已经登记，请选择与户主的关系。"), field="relation")
+    session.add(member)
+    session.flush()
+    _refresh_amount(session, case)
+    audit.record(session, actor, "member_added", "case", case.id, region_id=case.region_id,
+                 details={"member": member.id, "name": member.name, "relation": member.relation})
+    return member
+
+
+def _fill_member(member: Member, *, name, relation, age, id_number, health, work_capacity, deduction,
+                 deduction_note) -> None:
+    member.name = _required(name, "name", _l("请填写成员姓名。"), 50)
+    member.relation = _required(relation, "relation", _l("请选择与户主的关系。"), 20)
+    member.age = _age(age)
+    member.id_number = normalise_id_number(id_number, field="id_number", required=False)
+    member.health = (health or "").strip()[:200]
+    member.work_capacity = WorkCapacity(work_capacity)
+    member.monthly_deduction = deduction if deduction is not None else Decimal("0")
+    note = (deduction_note or "").strip()[:200]
+    if member.monthly_deduction > 0 and not note:
+        raise Invalid(_l("扣减支出请注明原因（如因病、因残、就业成本）。"), field="deduction_note")
+    member.deduction_note = note
+
+
+def update_member(session: Session, actor: User, case: Case, member_id: int, **fields) -> Member:
+    _require_edit(actor, case)
+    member = _member(case, member_id)
+    if member.position == 0:
+        fields["relation"] = "本人"
+    elif fields.get("relation") == "本人":
+        raise Invalid(_l("户主已经登记，请选择与户主的关系。"), field="relation")
+    _fill_member(member, **fields)
+    if member.position == 0:
+        case.head_name = member.name
+        if member.id_number:
+            case.head_id_number = member.id_number
+    session.flush()
+    _refresh_amount(session, case)
+    audit.record(session, actor, "member_updated", "case", case.id, region_id=case.region_id,
+                 details={"member": member.id, "name": member.name})
+    return member
+
+
+def remove_member(session: Session, actor: User, case: Case, member_id: int) -> None:
+    _require_edit(actor, case)
+    member = _member(case, member_id)
+    if member.position == 0:
+        raise Conflict(_l("户主不能删除。"))
+    case.members.remove(member)
+    session.flush()
+    _refresh_amount(session, case)
+    audit.record(session, actor, "member_removed", "case", case.id, region_id=case.region_id,
+                 details={"member": member_id, "name": member.name})
+
+
+def add_income(session: Session, actor: User, case: Case, member_id: int, *, source: str, amount: Decimal,
+               note: str = "") -> MemberIncome:
+    _require_edit(actor, case)
+    member = _member(case, member_id)
+    if source not in entitlement.INCOME_SOURCES:
+        raise Invalid(_l("请选择收入类型。"), field="source")
+    income = MemberIncome(member=member, source=source, monthly_amount=amount, note=(note or "").strip()[:200])
+    session.add(income)
+    session.flush()
+    _refresh_amount(session, case)
+    audit.record(session, actor, "income_added", "case", case.id, region_id=case.region_id,
+                 details={"member": member.id, "source": source, "amount": str(amount)})
+    return income
+
+
+def remove_income(session: Session, actor: User, case: Case, income_id: int) -> None:
+    _require_edit(actor, case)
+    for member in case.members:
+        for income in member.incomes:
+            if income.id == income_id:
+                member.incomes.remove(income)
+                session.flush()
+                _refresh_amount(session, case)
+                audit.record(session, actor, "income_removed", "case", case.id, region_id=case.region_id,
+                             details={"member": member.id, "source": income.source,
+                                      "amount": str(income.monthly_amount)})
+                return
+    raise NotFound(_l("没有找到该笔收入。"))
+
+
+def set_photo(session: Session, actor: User, case: Case, *, data: bytes | None, consent: bool,
+              media_dir: str) -> None:
+    """The household photo and the recorded consent to show it on boards (PIPL Art. 25).
+
+    ``data`` None keeps the current photo and only records the consent choice."""
+    _require_edit(actor, case)
+    details: dict = {}
+    if data:
+        stored = media.store_image(data, media_dir)
+        case.photo_key = stored.key
+        details["photo"] = stored.key
+    if case.photo_key is None and consent:
+        raise Invalid(_l("请先上传户照片，再记录同意公示。"), field="photo")
+    if consent != case.photo_consent:
+        case.photo_consent = consent
+        case.photo_consent_at = clock.now() if consent else None
+        details["consent"] = consent
+    if not details:
+        return
+    case.updated_at = clock.now()
+    audit.record(session, actor, "photo_set", "case", case.id, region_id=case.region_id, details=details)
+
+
+def remove_photo(session: Session, actor: User, case: Case) -> None:
+    _require_edit(actor, case)
+    if case.photo_key is None:
+        return
+    case.photo_key = None
+    case.photo_consent = False
+    case.photo_consent_at = None
+    case.updated_at = clock.now()
+    audit.record(session, actor, "photo_removed", "case", case.id, region_id=case.region_id)
+
+
+# --- documents ----------------------------------------------------------------------------------------
+
+def add_document(session: Session, actor: User, case: Case, *, title: str, data: bytes, filename: str,
+                 media_dir: str) -> Document:
+    """An attachment (image or PDF) through the one media pipeline; a bad file stores nothing."""
+    workflow.require(actor, case, Action.document)
+    title = _required(title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100)
+    if not data:
+        raise Invalid(_l("请选择要上传的文件。"), field="file")
+    stored = media.store_document(data, filename or "", media_dir)
+    document = Document(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
+                        original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),
+                        uploaded_by_id=actor.id, uploaded_by_name=actor.display_name, created_at=clock.now())
+    session.add(document)
+    session.flush()
+    audit.record(session, actor, "document_added", "case", case.id, region_id=case.region_id,
+                 details={"document": document.id, "title": title, "type": stored.content_type})
+    return document
+
+
+def get_document(session: Session, user: User, document_id: int) -> tuple[Document, Case]:
+    document = session.get(Document, document_id)
+    if document is None:
+        raise NotFound(_l("没有找到该材料。"))
+    return document, get_case(session, user, document.case_id)
+
+
+def case_photo_key(session: Session, user: User, case_id: int) -> str:
+    case = get_case(session, user, case_id)
+    if not case.photo_key:
+        raise NotFound(_l("该户没有照片。"))
+    return case.photo_key
+
+
+# --- the archive (一户一档) -----------------------------------------------------------------------------
+
+@dataclass
+class Archive:
+    case: Case
+    visits: list[HomeVisit]
+    reviews: list[ReviewResult]
+    town_meetings: list[TownMeetingResult]
+    checks: list[CheckRecord]
+    documents: list[Document]
+    events: list
+    computation: entitlement.Computation
+    deadlines: list[Deadline]
+    held: bool
+
+
+def archive(session: Session, case: Case) -> Archive:
+    visits = list(session.scalars(
+        select(HomeVisit).where(HomeVisit.case_id == case.id)
+        .options(selectinload(HomeVisit.investigators), selectinload(HomeVisit.neighbours))
+        .order_by(HomeVisit.visited_on, HomeVisit.id)))
+    reviews = list(session.scalars(select(ReviewResult).where(ReviewResult.case_id == case.id)
+                                   .order_by(ReviewResult.id)))
+    town = list(session.scalars(select(TownMeetingResult).where(TownMeetingResult.case_id == case.id)
+                                .order_by(TownMeetingResult.id)))
+    checks = list(session.scalars(select(CheckRecord).where(CheckRecord.case_id == case.id)
+                                  .order_by(CheckRecord.id)))
+    documents = list(session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)))
+    return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, checks=checks,
+                   documents=documents, events=audit.events_for(session, "case", case.id),
+                   computation=entitlement.compute_for(session, case),
+                   deadlines=deadlines(case, visits), held=workflow.is_held(session, case))
+
+
+# --- deadlines in working days ------------------------------------------------------------------------
+
+@dataclass
+class Deadline:
+    key: str
+    label: str
+    start: date
+    due: date
+    done_on: date | None
+    today: date
+
+    @property
+    def overdue(self) -> bool:
+        return self.done_on is None and self.today > self.due
+
+    @property
+    def late(self) -> bool:
+        return self.done_on is not None and self.done_on > self.due
+
+    @property
+    def workdays_left(self) -> int:
+        return workdays.workdays_between(self.today, self.due)
+
+
+def _local(instant: datetime) -> date:
+    return clock.to_local(instant).date()
+
+
+def decided_on(case: Case) -> date | None:
+    if case.approved_at is not None:
+        return _local(case.approved_at)
+    if case.stage not in workflow.UNDECIDED_STAGES:
+        return _local(case.stage_changed_at)
+    return None
+
+
+def deadlines(case: Case, visits: list[HomeVisit]) -> list[Deadline]:
+    today = clock.today()
+    accepted = _local(case.accepted_at)
+    if visits:
+        visit_done: date | None = min(v.visited_on for v in visits)
+    elif case.stage == Stage.applied:
+        visit_done = None
+    else:  # moved on without a visit on file (data from before this system): not counted as overdue
+        visit_done = accepted
+    result = [Deadline("home_visit", str(_l("入户调查")), accepted,
+                       workdays.add_workdays(accepted, HOME_VISIT_DAYS), visit_done, today)]
+    if case.stage == Stage.county_approval:
+        received = _local(case.stage_changed_at)
+        result.append(Deadline("county", str(_l("县级审批")), received,
+                               workdays.add_workdays(received, COUNTY_DECISION_DAYS), None, today))
+    total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
+    result.append(Deadline("whole", str(_l("全部办结（%(n)d 个工作日）", n=total)), accepted,
+                           workdays.add_workdays(accepted, total), decided_on(case), today))
+    return result
+
+
+def _before(day: date) -> datetime:
+    """The UTC instant at which the local day after ``day`` starts: "on or before day" in SQL."""
+    return clock.local_midnight(date.fromordinal(day.toordinal() + 1))
+
+
+def overdue_conditions(today: date | None = None) -> dict[str, ColumnElement[bool]]:
+    """SQL conditions for each kind of overdue case (one comparison each, see workdays.latest_overdue_start)."""
+    today = today or clock.today()
+    visit_cut = _before(workdays.latest_overdue_start(today, HOME_VISIT_DAYS))
+    county_cut = _before(workdays.latest_overdue_start(today, COUNTY_DECISION_DAYS))
+    whole_cut = _before(workdays.latest_overdue_start(today, WHOLE_CASE_DAYS))
+    special_cut = _before(workdays.latest_overdue_start(today, WHOLE_CASE_SPECIAL_DAYS))
+    return {
+        "home_visit": and_(Case.stage == Stage.applied, Case.accepted_at < visit_cut),
+        "county": and_(Case.stage == Stage.county_approval, Case.stage_changed_at < county_cut),
+        "whole": and_(
+            Case.stage.in_(workflow.UNDECIDED_STAGES),
+            or_(and_(Case.special_case.is_(False), Case.accepted_at < whole_cut),
+                and_(Case.special_case.is_(True), Case.accepted_at < special_cut)),
+        ),
+    }
+
+
+OVERDUE_LABELS = {"home_visit": _l("入户调查超期"), "county": _l("县级审批超期"), "whole": _l("办结超期")}
+
+
+def _in_scope(user: User) -> ColumnElement[bool]:
+    return Case.region_id.in_(scope.region_ids_in_scope(user))
+
+
+def deadline_summary(session: Session, user: User) -> dict[str, int]:
+    """Overdue counts in the user's region, for the dashboard."""
+    counts = {}
+    for key, condition in overdue_conditions().items():
+        counts[key] = session.scalar(select(func.count(Case.id)).where(_in_scope(user), condition)) or 0
+    counts["review_due"] = session.scalar(select(func.count(Case.id)).where(
+        _in_scope(user), Case.stage == Stage.active, Case.next_review_due <= clock.today())) or 0
+    counts["open"] = session.scalar(select(func.count(Case.id)).where(
+        _in_scope(user), Case.stage.in_(workflow.UNDECIDED_STAGES))) or 0
+    return counts
+
+
+# --- the list -----------------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    items: list[Case]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(
+    session: Session,
+    user: User,
+    *,
+    q: str = "",
+    stage: str = "",
+    community_id: int | None = None,
+    overdue: str = "",
+    category: int | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> Page:
+    conditions: list[ColumnElement[bool]] = [_in_scope(user)]
+    q = (q or "").strip()[:50]
+    if q:
+        like = f"%{q}%"
+        conditions.append(or_(Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
+                              Case.head_id_number.like(like), Case.head_phone.like(like)))
+    if stage == "open":
+        conditions.append(Case.stage.in_(workflow.UNDECIDED_STAGES))
+    elif stage:
+        try:
+            conditions.append(Case.stage == Stage(stage))
+        except ValueError:
+            raise Invalid(_l("没有这个办理阶段。"), field="stage") from None
+    if community_id:
+        conditions.append(Case.region_id == community_id)
+    if category:
+        conditions.append(Case.category == category)
+    if overdue:
+        conds = overdue_conditions()
+        if overdue == "any":
+            conditions.append(or_(*conds.values()))
+        elif overdue in conds:
+            conditions.append(conds[overdue])
+        else:
+            conditions.append(false())
+    page = max(1, page)
+    total = session.scalar(select(func.count(Case.id)).where(*conditions)) or 0
+    stmt = (select(Case).where(*conditions).options(selectinload(Case.members))
+            .order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return Page(items=list(session.scalars(stmt)), total=total, page=page, per_page=per_page)
+
+
+def overdue_keys(case: Case) -> list[str]:
+    """Which deadlines a listed case has missed (computed per row; the list is one page long)."""
+    today = clock.today()
+    keys = []
+    accepted = _local(case.accepted_at)
+    if case.stage == Stage.applied and today > workdays.add_workdays(accepted, HOME_VISIT_DAYS):
+        keys.append("home_visit")
+    if case.stage == Stage.county_approval and today > workdays.add_workdays(
+            _local(case.stage_changed_at), COUNTY_DECISION_DAYS):
+        keys.append("county")
+    total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
+    if case.stage in workflow.UNDECIDED_STAGES and today > workdays.add_workdays(accepted, total):
+        keys.append("whole")
+    return keys
+
+
+def communities_in_scope(session: Session, user: User) -> list[Region]:
+    return [r for r in scope.regions_in_scope(session, user) if r.level == RegionLevel.community]

@@ -1,0 +1,277 @@
+"""The amount (保障金额) and the regional standard (低保标准).
+
+    monthly amount = (standard − counted monthly income per person) × household size, never below 0
+
+computed for the household as ``standard × size − counted income`` (the same formula without rounding
+the per-person figure first), in Decimal, rounded half up to 0.01 yuan.
+
+* Counted income excludes awards and scholarships, special-care pensions and assistance payments
+  (REGULATIONS "Amount", A 13); each member's allowed costs (illness, disability, work) are deducted.
+* A 三无 household (no income, no work capacity, no supporter) gets the full standard for every member.
+* Staff may override the computed amount only with a written reason.
+* A household that does not qualify but whose income per person is below 1.5 × the standard is marginal
+  (低保边缘).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dibao import audit, clock, scope
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import Case, Region, Role, User
+from dibao.models.records import Standard
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+MARGINAL_FACTOR = Decimal("1.5")
+
+# source code → (label, counted?)
+INCOME_SOURCES: dict[str, tuple[object, bool]] = {
+    "wage": (_l("工资性收入"), True),
+    "business": (_l("经营性收入"), True),
+    "farming": (_l("种养殖收入"), True),
+    "property": (_l("财产性收入（租金、利息）"), True),
+    "pension": (_l("养老金、退休金"), True),
+    "support": (_l("赡养费、抚（扶）养费"), True),
+    "other": (_l("其他收入"), True),
+    "award": (_l("奖励金、奖学金（不计入）"), False),
+    "special_care": (_l("优抚对象抚恤金、补助金（不计入）"), False),
+    "assistance": (_l("社会救助金、临时救助金（不计入）"), False),
+}
+
+
+def round_money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_money(text: str | Decimal | None, *, field_name: str, allow_empty: bool = False) -> Decimal | None:
+    """A yuan amount typed by staff: non-negative, at most two decimals."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        if allow_empty:
+            return None
+        raise Invalid(_l("请填写金额。"), field=field_name)
+    try:
+        value = Decimal(str(text).strip().replace(",", "").replace("，", ""))
+    except InvalidOperation:
+        raise Invalid(_l("金额格式不对，请填写数字，例如 780 或 780.50。"), field=field_name) from None
+    if not value.is_finite() or value < 0:
+        raise Invalid(_l("金额不能为负数。"), field=field_name)
+    if value != value.quantize(CENT):
+        raise Invalid(_l("金额最多保留两位小数（分）。"), field=field_name)
+    if value >= Decimal("1000000"):
+        raise Invalid(_l("金额过大，请核对。"), field=field_name)
+    return value.quantize(CENT)
+
+
+def source_label(source: str) -> str:
+    entry = INCOME_SOURCES.get(source)
+    return str(entry[0]) if entry else source
+
+
+def is_counted(source: str) -> bool:
+    entry = INCOME_SOURCES.get(source)
+    return entry[1] if entry else True  # an unknown source counts: never exclude by accident
+
+
+@dataclass
+class IncomeLine:
+    member: str
+    source: str
+    label: str
+    amount: Decimal
+    counted: bool
+    note: str = ""
+
+
+@dataclass
+class DeductionLine:
+    member: str
+    amount: Decimal
+    note: str
+
+
+@dataclass
+class Computation:
+    """Every step of the amount, for the case page and for the stored figures."""
+
+    size: int
+    standard: Decimal | None
+    standard_from: date | None = None
+    standard_region: str = ""
+    three_nos: bool = False
+    incomes: list[IncomeLine] = field(default_factory=list)
+    deductions: list[DeductionLine] = field(default_factory=list)
+    gross_income: Decimal = ZERO  # all incomes
+    excluded_income: Decimal = ZERO
+    counted_income: Decimal = ZERO  # gross − excluded
+    deduction_total: Decimal = ZERO
+    net_income: Decimal = ZERO  # max(counted − deductions, 0): the household's monthly income
+    per_person: Decimal = ZERO
+    gap_per_person: Decimal = ZERO
+    computed: Decimal | None = None
+    override: Decimal | None = None
+    override_reason: str | None = None
+    marginal: bool = False
+
+    @property
+    def amount(self) -> Decimal | None:
+        """What applies: the override when staff gave one, otherwise the computed figure."""
+        return self.override if self.override is not None else self.computed
+
+    @property
+    def qualifies(self) -> bool:
+        return self.computed is not None and self.computed > 0
+
+    @property
+    def household_standard(self) -> Decimal | None:
+        return None if self.standard is None else round_money(self.standard * self.size)
+
+    @property
+    def marginal_line(self) -> Decimal | None:
+        return None if self.standard is None else round_money(self.standard * MARGINAL_FACTOR)
+
+
+def compute(case: Case, standard: Decimal | None, *, standard_from: date | None = None,
+            standard_region: str = "") -> Computation:
+    size = len(case.members)
+    result = Computation(size=size, standard=standard, standard_from=standard_from,
+                         standard_region=standard_region, three_nos=case.no_income_no_capacity_no_supporter,
+                         override=case.override_amount, override_reason=case.override_reason)
+    for member in case.members:
+        for income in member.incomes:
+            counted = is_counted(income.source)
+            amount = Decimal(income.monthly_amount)
+            result.incomes.append(IncomeLine(member.name, income.source, source_label(income.source), amount,
+                                             counted, income.note or ""))
+            result.gross_income += amount
+            if not counted:
+                result.excluded_income += amount
+        if member.monthly_deduction and Decimal(member.monthly_deduction) > 0:
+            result.deductions.append(DeductionLine(member.name, Decimal(member.monthly_deduction),
+                                                   member.deduction_note or ""))
+            result.deduction_total += Decimal(member.monthly_deduction)
+    result.counted_income = result.gross_income - result.excluded_income
+    result.net_income = max(result.counted_income - result.deduction_total, ZERO)
+    if size:
+        result.per_person = round_money(result.net_income / size)
+    if standard is None or size == 0:
+        return result
+    if result.three_nos:
+        result.gap_per_person = standard
+        result.computed = round_money(standard * size)
+        return result
+    result.gap_per_person = max(standard - result.per_person, ZERO)
+    result.computed = max(round_money(standard * size - result.net_income), ZERO)
+    if not result.qualifies and result.net_income < standard * MARGINAL_FACTOR * size:
+        result.marginal = True
+    return result
+
+
+# --- standards ------------------------------------------------------------------------------------------
+
+def _ancestor_codes(region: Region) -> list[str]:
+    return [code for code in region.path.split("/") if code]
+
+
+def find_standard(session: Session, region: Region, on: date) -> Standard | None:
+    """The standard in force for ``region`` on ``on``: the nearest region up the tree that has one."""
+    codes = _ancestor_codes(region)
+    stmt = (
+        select(Standard)
+        .join(Region, Standard.region_id == Region.id)
+        .where(Region.code.in_(codes), Standard.effective_from <= on)
+        .order_by(func.length(Region.path).desc(), Standard.effective_from.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def compute_for(session: Session, case: Case, on: date | None = None) -> Computation:
+    on = on or clock.today()
+    standard = find_standard(session, case.region, on)
+    if standard is None:
+        return compute(case, None)
+    return compute(case, Decimal(standard.monthly_amount), standard_from=standard.effective_from,
+                   standard_region=standard.region.name)
+
+
+def refresh(session: Session, case: Case, *, update_payment: bool) -> Computation:
+    """Store the current computation on the case; ``update_payment`` also sets the amount that applies."""
+    session.flush()
+    session.refresh(case, attribute_names=["members"])
+    result = compute_for(session, case)
+    case.computed_amount = result.computed
+    case.household_income = round_money(result.net_income)
+    case.marginal = result.marginal
+    if update_payment:
+        case.monthly_amount = result.amount
+    return result
+
+
+def set_override(case: Case, amount: Decimal | None, reason: str | None) -> None:
+    """An override of the computed amount: only with a written reason. ``None`` removes it."""
+    if amount is None:
+        case.override_amount = None
+        case.override_reason = None
+        return
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise Invalid(_l("调整核算金额必须写明理由。"), field="override_reason")
+    case.override_amount = amount
+    case.override_reason = reason
+
+
+def _require_admin(actor: User) -> None:
+    if actor.role != Role.admin:
+        raise Forbidden(_l("只有系统管理员可以设置低保标准。"))
+
+
+def list_standards(session: Session, actor: User) -> list[Standard]:
+    stmt = (
+        select(Standard)
+        .join(Region, Standard.region_id == Region.id)
+        .where(scope.subtree_condition(actor.region))
+        .order_by(Region.path, Standard.effective_from.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def set_standard(session: Session, actor: User, *, region: Region, amount: Decimal, effective_from: date,
+                 note: str = "") -> Standard:
+    _require_admin(actor)
+    scope.require_in_scope(actor, region)
+    if amount <= 0:
+        raise Invalid(_l("低保标准必须大于 0。"), field="monthly_amount")
+    existing = session.scalar(select(Standard).where(Standard.region_id == region.id,
+                                                     Standard.effective_from == effective_from))
+    if existing is not None:
+        raise Conflict(_l("%(region)s 在 %(day)s 已有一条标准，请换一个生效日期。",
+                          region=region.name, day=effective_from.isoformat()), field="effective_from")
+    standard = Standard(region=region, monthly_amount=amount, effective_from=effective_from,
+                        note=note.strip()[:200], created_by_id=actor.id, created_at=clock.now())
+    session.add(standard)
+    session.flush()
+    audit.record(session, actor, "standard_set", "standard", standard.id, region_id=region.id,
+                 details={"region": region.code, "amount": str(amount), "effective_from": effective_from.isoformat()})
+    return standard
+
+
+def delete_standard(session: Session, actor: User, standard_id: int) -> None:
+    """Only a standard that has not yet taken effect may be removed (past ones are history)."""
+    _require_admin(actor)
+    standard = session.get(Standard, standard_id)
+    if standard is None or not scope.can_see(actor, standard.region):
+        raise NotFound(_l("没有找到该标准。"))
+    if standard.effective_from <= clock.today():
+        raise Conflict(_l("已经生效的标准不能删除；如需调整，请新增一条标准。"))
+    audit.record(session, actor, "standard_deleted", "standard", standard.id, region_id=standard.region_id,
+                 details={"amount": str(standard.monthly_amount),
+                          "effective_from": standard.effective_from.isoformat()})
+    session.delete(standard)

@@ -1,0 +1,99 @@
+"""Helpers for the case workflow tests (issue 3): drive cases through the real workflow functions."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from dibao import cases, clock, entitlement, workflow
+from dibao.models import Case, Decision, Region, User, WorkCapacity
+from dibao.workflow import Neighbour
+
+_ids = itertools.count(1)
+_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def valid_id(birth: str = "19600101", n: int | None = None) -> str:
+    base = f"340102{birth}{(n if n is not None else next(_ids)) % 1000:03d}"
+    return base + "10X98765432"[sum(int(d) * w for d, w in zip(base, _WEIGHTS, strict=True)) % 11]
+
+
+def user(session: Session, world, name: str) -> User:
+    return session.get(User, world.users[name])
+
+
+def region(session: Session, world, name: str) -> Region:
+    return session.get(Region, world.regions[name])
+
+
+def standard(session: Session, world, amount: str = "780.00") -> None:
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal(amount), effective_from=date(2026, 1, 1))
+
+
+def register(session: Session, staff: User, *, income: str = "600.00", members: int = 2, **kwargs) -> Case:
+    fields = {"head_name": "李桂兰", "id_number": valid_id(), "phone": "13912345678",
+              "address": "幸福路 8 号 2 单元 301 室", "public_address": "幸福路 8 号", "category": 2,
+              "head_age": 58, "head_health": "高血压", "head_work_capacity": WorkCapacity.partial}
+    fields.update(kwargs)
+    case = cases.register_case(session, staff, **fields)
+    if income:
+        cases.add_income(session, staff, case, case.members[0].id, source="wage", amount=Decimal(income))
+    for i in range(1, members):
+        cases.add_member(session, staff, case, name=f"李小{i}", relation="子女", age=12 + i, id_number=None,
+                         health="", work_capacity=WorkCapacity.none, deduction=None, deduction_note="")
+    return case
+
+
+def visit(session: Session, actor: User, case: Case, *, investigators=("张调查", "王调查"), neighbours=3,
+          **kwargs):
+    return workflow.record_home_visit(
+        session, actor, case, visited_on=kwargs.pop("visited_on", clock.today()),
+        housing=kwargs.pop("housing", "两居室旧房，家具简陋，无汽车"),
+        inquiry=kwargs.pop("inquiry", "户主打零工，月收入约 600 元；子女上学"),
+        notes="户主签字确认", family_signed=True, investigators=list(investigators),
+        neighbours=[Neighbour(f"邻居{i}", f"{i}01 室", "情况属实，生活困难") for i in range(neighbours)],
+        **kwargs)
+
+
+def community_review(session: Session, staff: User, case: Case, decision=Decision.approve, **kwargs):
+    params = {"held_on": clock.today(), "location": "社区会议室", "panel": ["评一", "评二", "评三", "评四", "评五"],
+              "attendees": ["镇民政办 刘干事"], "votes_for": 5, "votes_against": 0, "votes_abstain": 0,
+              "opinion": "经民主评议，同意上报。" if decision == Decision.approve else "家庭收入超过标准，不同意。"}
+    params.update(kwargs)
+    return workflow.record_community_review(session, staff, case, decision=decision, **params)
+
+
+def town_decision(session: Session, town: User, case: Case, decision=Decision.approve, **kwargs):
+    params = {"held_on": clock.today(), "title": "镇党委会议 2026年第3次", "participants": ["书记", "镇长", "委员"],
+              "opinion": "经镇党委会议研究，同意。" if decision == Decision.approve else "收入超标，不同意。"}
+    params.update(kwargs)
+    return workflow.record_town_decision(session, town, case, decision=decision, **params)
+
+
+def to_stage(session: Session, world, case: Case, stop, *, levels=()):
+    """Drive a registered case forward until it reaches ``stop`` (with no notice rounds)."""
+    from dibao.models import Stage
+
+    staff = user(session, world, "staff_a1")
+    town = user(session, world, "town_a")
+    county = user(session, world, "county")
+    steps = [
+        (Stage.applied, lambda: visit(session, staff, case)),
+        (Stage.investigating, lambda: workflow.submit_for_review(session, staff, case)),
+        (Stage.community_review, lambda: community_review(session, staff, case, levels=levels)),
+        (Stage.town_review, lambda: workflow.record_town_check(session, town, case, "材料齐全，复查属实。")),
+        (Stage.town_decision, lambda: town_decision(session, town, case, levels=levels)),
+        (Stage.county_approval, lambda: workflow.record_county_decision(
+            session, county, case, decision=Decision.approve, opinion="同意纳入低保。", levels=levels)),
+    ]
+    for stage, step in steps:
+        if case.stage == stop:
+            return case
+        assert case.stage == stage, (case.stage, stage)
+        step()
+    assert case.stage == stop
+    return case
