@@ -1,3 +1,181 @@
-"""(placeholder: filled by the issue that owns it)"""
+"""Staff inbox for objections and reports: list (with deadlines and overdue marks), detail, assign, record
+the check, decide with a public answer, record that a real-name submitter was told. All in the user's region."""
 
-from admin import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from admin import bp
+from dibao import clock, db, feedback, media
+from dibao.errors import DomainError, NotFound
+from dibao.models import FeedbackStatus, Outcome
+from dibao.models.feedback import Evidence
+from dibao.web import render
+from dibao.workflow import LEVEL_LABELS, STAGE_LABELS
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("承办人"), coerce=int, validate_choice=False)
+
+
+class CheckForm(FlaskForm):
+    notes = TextAreaField(_l("核查情况（仅工作人员可见）"), validators=[Length(max=4200)])
+
+
+class DecideForm(FlaskForm):
+    outcome = RadioField(_l("核查结论"), validate_choice=False)
+    public_answer = TextAreaField(_l("公开答复（反映人凭查询码可以看到，请勿写入个人信息）"), validators=[Length(max=4200)])
+
+
+class NotifyForm(FlaskForm):
+    how = StringField(_l("告知方式"), validators=[Length(max=500)])
+
+
+STATES = {
+    "open": _l("待办"),
+    "overdue": _l("已超期"),
+    "notify": _l("待告知实名反映人"),
+    "decided": _l("已办结"),
+    "all": _l("全部"),
+}
+
+
+def _labels() -> dict:
+    return {"category": feedback.CATEGORY_LABELS, "status": feedback.STATUS_LABELS,
+            "outcome": feedback.OUTCOME_LABELS, "report_outcome": feedback.REPORT_OUTCOME_LABELS,
+            "subject": feedback.SUBJECT_LABELS, "kind": feedback.KIND_LABELS, "stage": STAGE_LABELS,
+            "level": LEVEL_LABELS}
+
+
+@bp.get("/feedback/")
+@login_required
+def feedback_inbox():
+    state = request.args.get("state", "open")
+    if state not in STATES:
+        state = "open"
+    kind = request.args.get("kind") or None
+    if kind not in (None, "objection", "report"):
+        kind = None
+    sess = db.session()
+    items = feedback.inbox(sess, current_user, kind=kind, state=state)
+    return render("admin/feedback/inbox.html", items=items, state=state, kind=kind, states=STATES,
+                  counts=feedback.counts(sess, current_user), today=clock.today(), labels=_labels(),
+                  is_overdue=feedback.is_overdue, must_notify=feedback.must_notify)
+
+
+def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None):
+    sess = db.session()
+    assign_form = assign_form or AssignForm()
+    people = feedback.assignees(sess, current_user, item)
+    assign_form.assignee.choices = [(0, _("（未指定）"))] + [
+        (u.id, f"{u.display_name}（{u.region.name}）") for u in people]
+    if request.method == "GET" or assign_form.assignee.data is None:
+        assign_form.assignee.data = item.assigned_to_id or 0
+    decide_form = decide_form or DecideForm()
+    outcome_labels = feedback.OUTCOME_LABELS if item.kind == "objection" else feedback.REPORT_OUTCOME_LABELS
+    decide_form.outcome.choices = [(o.value, outcome_labels[o]) for o in Outcome]
+    return render("admin/feedback/detail.html", item=item, status=status, assign_form=assign_form,
+                  check_form=check_form or CheckForm(), decide_form=decide_form,
+                  notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
+                  overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
+                  can_decide=feedback.can_decide(current_user, item),
+                  decided=item.status == FeedbackStatus.decided,
+                  has_case_detail="admin.case_detail" in current_app.view_functions)
+
+
+@bp.get("/feedback/<kind>/<int:item_id>")
+@login_required
+def feedback_detail(kind: str, item_id: int):
+    item = feedback.get_item(db.session(), current_user, kind, item_id)
+    return _detail(item)
+
+
+def _act(kind: str, item_id: int, form_cls, form_arg: str, action, success: str):
+    """Run one staff action: validate its form, call the domain, commit once; on failure show the detail again."""
+    sess = db.session()
+    item = feedback.get_item(sess, current_user, kind, item_id)
+    form = form_cls()
+    if not form.validate_on_submit():
+        return _detail(item, status=400, **{form_arg: form})
+    try:
+        result = action(sess, item, form)
+        sess.commit()
+    except DomainError as err:
+        sess.rollback()
+        item = feedback.get_item(sess, current_user, kind, item_id)
+        target = getattr(form, err.field, None) if err.field else None
+        if target is not None:
+            target.errors = [*(target.errors or []), str(err.message)]
+        else:
+            form.form_errors.append(str(err.message))
+        return _detail(item, status=err.status, **{form_arg: form})
+    flash(success if not callable(success) else success(result), "success")
+    return redirect(url_for("admin.feedback_detail", kind=kind, item_id=item_id), code=303)
+
+
+@bp.post("/feedback/<kind>/<int:item_id>/assign")
+@login_required
+def feedback_assign(kind: str, item_id: int):
+    return _act(kind, item_id, AssignForm, "assign_form",
+                lambda s, item, f: feedback.assign(s, current_user, item, f.assignee.data or None),
+                _("承办人已保存。"))
+
+
+@bp.post("/feedback/<kind>/<int:item_id>/check")
+@login_required
+def feedback_check(kind: str, item_id: int):
+    return _act(kind, item_id, CheckForm, "check_form",
+                lambda s, item, f: feedback.record_check(s, current_user, item, f.notes.data or ""),
+                _("核查情况已记录。"))
+
+
+def _decided_message(moved: str | None) -> str:
+    if moved is None:
+        return _("已办结，答复已公开。")
+    from dibao.models import Stage
+
+    return _("已办结，答复已公开。案件已转入“%(stage)s”。", stage=STAGE_LABELS[Stage(moved)])
+
+
+@bp.post("/feedback/<kind>/<int:item_id>/decide")
+@login_required
+def feedback_decide(kind: str, item_id: int):
+    return _act(kind, item_id, DecideForm, "decide_form",
+                lambda s, item, f: feedback.decide(s, current_user, item, f.outcome.data or "",
+                                                   f.public_answer.data or ""),
+                _decided_message)
+
+
+@bp.post("/feedback/<kind>/<int:item_id>/notified")
+@login_required
+def feedback_notified(kind: str, item_id: int):
+    return _act(kind, item_id, NotifyForm, "notify_form",
+                lambda s, item, f: feedback.mark_notified(s, current_user, item, f.how.data or ""),
+                _("已记录告知情况。"))
+
+
+@bp.get("/feedback/evidence/<int:evidence_id>")
+@bp.get("/feedback/evidence/<int:evidence_id>/<rendition>")
+@login_required
+def feedback_evidence(evidence_id: int, rendition: str | None = None):
+    """An evidence photo, for staff who can see its objection or report (never public)."""
+    sess = db.session()
+    evidence = sess.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(_l("没有找到这张照片。"))
+    kind, parent_id = ("objection", evidence.objection_id) if evidence.objection_id else ("report", evidence.report_id)
+    feedback.get_item(sess, current_user, kind, parent_id)  # 404 outside the user's scope
+    if rendition not in (None, "thumb", "display"):
+        abort(404)
+    path = media.media_path(current_app.config["MEDIA_DIR"], evidence.media_key, rendition)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,3 +1,429 @@
-"""(placeholder: filled by the issue that owns it)"""
+"""Public objection and report forms, the receipt, tracking by code, and the short QR links (/q/<code>).
 
-from portal import bp  # noqa: F401
+No login. Each form works without JavaScript (a plain multipart POST, POST-redirect-GET to the receipt) and
+validates inline with htmx (each field posts the form to ``…/validate`` on change and gets its own fragment
+back). On any failure the form comes back with what the resident typed and a clear message.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+from flask import abort, current_app, g, make_response, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from dibao import clock, db, disclosure, feedback, notices, qr
+from dibao.errors import DomainError, NotFound
+from dibao.extensions import limiter
+from dibao.models import ReasonCategory, ReportSubject
+from dibao.web import is_htmx, render
+from portal import bp
+
+RECEIPT_KEY = "feedback_receipt"
+RECEIPT_SECONDS = 2 * 3600  # the receipt page shows the code for this long in the submitter's own browser
+
+
+# --- forms -------------------------------------------------------------------------------------------
+
+def _category_choices():
+    return [(c.value, feedback.CATEGORY_LABELS[c]) for c in ReasonCategory]
+
+
+class _FeedbackForm(FlaskForm):
+    category = RadioField(_l("反映的问题"), choices=_category_choices(), validate_choice=False)
+    description = TextAreaField(_l("具体情况"), validators=[Length(max=feedback.MAX_DESCRIPTION + 200)])
+    photos = MultipleFileField(_l("照片证据（可不传）"))
+    name = StringField(_l("您的姓名"), validators=[Optional(), Length(max=60)])
+    phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=30)])
+    # Honeypot: hidden from people by CSS and aria-hidden; a bot that fills every field is refused.
+    website = StringField(_l("网址（请勿填写）"))
+    submission_id = HiddenField()
+
+
+class ObjectionForm(_FeedbackForm):
+    entry = HiddenField()
+
+
+class ReportForm(_FeedbackForm):
+    subject = RadioField(_l("举报对象"), choices=[(s.value, feedback.SUBJECT_LABELS[s]) for s in ReportSubject],
+                         validate_choice=False, default=ReportSubject.recipient.value)
+    region = SelectField(_l("所在社区（村）"), validate_choice=False)
+    case = SelectField(_l("低保名单上的家庭"), validate_choice=False)
+    about = StringField(_l("被举报的人或单位"), validators=[Optional(), Length(max=220)])
+    entry = HiddenField()
+
+
+def _new_form(cls):
+    form = cls()
+    if not form.submission_id.data:
+        form.submission_id.data = secrets.token_urlsafe(18)
+    return form
+
+
+def _submission(form: _FeedbackForm, photos: list[bytes]) -> feedback.Submission:
+    return feedback.Submission(category=form.category.data or "", description=form.description.data or "",
+                               name=form.name.data or "", phone=form.phone.data or "", photos=photos,
+                               idempotency_key=form.submission_id.data)
+
+
+def _read_photos() -> tuple[list[bytes], str | None]:
+    """The chosen files (empty file inputs are skipped), or an error message for the photo field."""
+    files = [f for f in request.files.getlist("photos") if f and f.filename]
+    if len(files) > feedback.MAX_PHOTOS:
+        return [], _("最多上传 %(n)d 张照片。", n=feedback.MAX_PHOTOS)
+    photos = []
+    for index, file in enumerate(files, start=1):
+        data = file.read(feedback.MAX_PHOTO_BYTES + 1)
+        if len(data) > feedback.MAX_PHOTO_BYTES:
+            return [], _("第 %(n)d 张照片太大，请选择 %(mb)d MB 以内的照片。", n=index,
+                         mb=feedback.MAX_PHOTO_BYTES // (1024 * 1024))
+        photos.append(data)
+    return photos, None
+
+
+_FORM_LEVEL = {"entry", "submission_id", "website", "csrf_token", "_"}
+
+
+def _attach(form: FlaskForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None) if name not in _FORM_LEVEL else None
+        if field is not None:
+            field.errors = [*(field.errors or []), message]
+        else:
+            form.form_errors.append(message)
+
+
+def _files_were_chosen() -> bool:
+    return any(f and f.filename for f in request.files.getlist("photos"))
+
+
+def _honeypot_tripped(form: _FeedbackForm) -> bool:
+    return bool((form.website.data or "").strip())
+
+
+def _store_receipt(item) -> None:
+    session[RECEIPT_KEY] = {"code": item.tracking_code, "kind": item.kind, "at": clock.now().timestamp()}
+
+
+def _rate_limit() -> str:
+    return current_app.config.get("FEEDBACK_RATE_LIMIT") or "10 per minute;60 per hour"
+
+
+def _limit_exempt() -> bool:
+    # Re-showing the report form for another community is not a submission.
+    return request.form.get("action") == "refresh"
+
+
+def _breach(_limit):
+    """Over the limit: the same form, with what was typed and a plain message (429), instead of a bare error page."""
+    message = _("提交太频繁了，请稍等几分钟再提交。您填写的内容还在下面（照片需要重新选择）。")
+    if request.endpoint == "portal.objection_new":
+        form = ObjectionForm()
+        form.form_errors.append(message)
+        return make_response(_objection_page(form, request.args.get("entry") or form.entry.data, status=429))
+    form = ReportForm()
+    form.form_errors.append(message)
+    return make_response(_report_page(form, status=429))
+
+
+@bp.errorhandler(429)
+def _too_many(err):
+    response = getattr(err, "response", None)
+    if response is not None:
+        return response
+    return render("portal/error.html", status=429, title=_("请稍后再试"), message=_("操作太频繁，请稍等一会儿再试。"))
+
+
+# --- objections --------------------------------------------------------------------------------------
+
+def _days_left(entry) -> int:
+    return max(0, math.ceil((entry.batch.closes_at - clock.now()).total_seconds() / 86400))
+
+
+def _entry_view(sess, entry) -> dict:
+    policy = disclosure.load_policy(sess)
+    return {"entry": entry, "shown": disclosure.present(entry, disclosure.Channel.web, policy),
+            "state": feedback.entry_state(entry), "days_left": _days_left(entry),
+            "level_label": _level_label(entry.batch.level)}
+
+
+def _level_label(level):
+    from dibao.workflow import LEVEL_LABELS
+
+    return LEVEL_LABELS[level]
+
+
+def _objection_page(form: ObjectionForm, public_id: str | None, status: int = 200, photos_lost: bool = False):
+    sess = db.session()
+    entry = feedback.find_entry(sess, public_id)
+    g.noindex = True
+    ctx = _entry_view(sess, entry)
+    if ctx["state"] != "open":
+        ctx["closed_message"] = feedback.closed_message(entry)
+        status = status if status >= 400 else 200
+    form.entry.data = entry.public_id
+    return render("portal/feedback/objection_form.html", form=form, status=status, photos_lost=photos_lost,
+                  noindex=True, max_photos=feedback.MAX_PHOTOS,
+                  max_mb=feedback.MAX_PHOTO_BYTES // (1024 * 1024), **ctx)
+
+
+@bp.route("/objections/new", methods=["GET", "POST"])
+@limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach)
+def objection_new():
+    public_id = request.args.get("entry") or request.form.get("entry")
+    if request.method == "GET" and not public_id:
+        return _choose_entry()
+    form = ObjectionForm() if request.method == "POST" else _new_form(ObjectionForm)
+    if request.method == "GET":
+        return _objection_page(form, public_id)
+    if not form.validate_on_submit():
+        return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
+    if _honeypot_tripped(form):
+        form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
+        return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
+    photos, photo_error = _read_photos()
+    sub = _submission(form, photos)
+    errors = feedback.field_errors(sub)
+    if photo_error:
+        errors["photos"] = photo_error
+    if errors:
+        _attach(form, errors)
+        return _objection_page(form, public_id, status=413 if photo_error and "太大" in photo_error else 400,
+                               photos_lost=_files_were_chosen())
+    sess = db.session()
+    try:
+        receipt = feedback.submit_objection(sess, public_id, sub, media_dir=current_app.config["MEDIA_DIR"],
+                                            working_days=current_app.config.get(
+                                                "OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS))
+        sess.commit()
+    except IntegrityError:
+        sess.rollback()
+        item = feedback.find_by_key(sess, "objection", sub.idempotency_key)
+        if item is None:
+            raise
+        _store_receipt(item)
+        return redirect(url_for("portal.feedback_receipt"), code=303)
+    except DomainError as err:
+        sess.rollback()
+        if isinstance(err, NotFound) and err.field == "entry":
+            raise
+        _attach(form, {err.field or "_": str(err.message)})
+        return _objection_page(form, public_id, status=err.status, photos_lost=_files_were_chosen())
+    _store_receipt(receipt.item)
+    return redirect(url_for("portal.feedback_receipt"), code=303)
+
+
+def _choose_entry():
+    """Without an entry: pick one of a region's open entries (a board's QR code lands here), or type its number."""
+    sess = db.session()
+    region = None
+    entries = []
+    code = request.args.get("region")
+    if code:
+        region = feedback.find_region(sess, code)
+        policy = disclosure.load_policy(sess)
+        entries = [(e, disclosure.present(e, disclosure.Channel.web, policy), _days_left(e))
+                   for e in notices.open_entries(sess, region)]
+    g.noindex = True
+    return render("portal/feedback/choose_entry.html", region=region, entries=entries, noindex=True)
+
+
+@bp.post("/objections/validate")
+@limiter.limit("120 per minute")
+def objection_validate():
+    return _validate_field(ObjectionForm())
+
+
+@bp.post("/reports/validate")
+@limiter.limit("120 per minute")
+def report_validate():
+    return _validate_field(ReportForm())
+
+
+def _validate_field(form: _FeedbackForm):
+    """htmx: the fragment of the one field that changed, with its message (or none)."""
+    name = request.headers.get("HX-Trigger-Name") or request.form.get("_field") or ""
+    if name not in ("description", "name", "phone", "about"):
+        abort(400)
+    errors = feedback.field_errors(_submission(form, []))
+    if name in ("name", "phone"):  # the pair is one rule: show it on the field that is missing
+        errors = {k: v for k, v in errors.items() if k in ("name", "phone")}
+        if errors and name not in errors:
+            errors = {}
+    if name == "about" and len((form.about.data or "").strip()) > 200:
+        errors["about"] = _("“被举报的人或单位”最多 200 个字。")
+    _attach(form, {name: errors[name]} if name in errors else {})
+    endpoint = "portal.objection_validate" if isinstance(form, ObjectionForm) else "portal.report_validate"
+    return render("portal/feedback/_field.html", form=form, name=name, validate_url=url_for(endpoint))
+
+
+# --- reports -----------------------------------------------------------------------------------------
+
+def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False):
+    sess = db.session()
+    g.noindex = True
+    entry = None
+    entry_ctx: dict = {}
+    public_id = form.entry.data or request.args.get("entry")
+    if public_id:
+        entry = feedback.find_entry(sess, public_id)
+        entry_ctx = _entry_view(sess, entry)
+        form.entry.data = entry.public_id
+        form.region.data = entry.region.code
+        form.subject.data = ReportSubject.recipient.value
+    regions = feedback.report_regions(sess)
+    form.region.choices = [("", _("请选择"))] + [
+        (r.code, f"{'　' * (r.path.count('/') - 2)}{r.name}") for r in regions]
+    if not form.region.data and request.args.get("region"):
+        form.region.data = request.args.get("region")
+    region = next((r for r in regions if r.code == form.region.data), None)
+    policy = disclosure.load_policy(sess)
+    roster = feedback.roster_cases(sess, region) if region is not None and entry is None else []
+    choices = [("", _("不在名单中，或不清楚"))]
+    for case in roster:
+        line = disclosure.present_roster(case, disclosure.Channel.web, policy)
+        label = " · ".join(str(x) for x in (line.get("name"), line.get("address"),
+                                            _("%(n)d 人", n=line["household_size"]) if "household_size" in line
+                                            else None) if x)
+        choices.append((case.number, label or _("第 %(n)d 户", n=len(choices))))
+    form.case.choices = choices
+    return render("portal/feedback/report_form.html", form=form, status=status, photos_lost=photos_lost,
+                  noindex=True, region=region, max_photos=feedback.MAX_PHOTOS,
+                  max_mb=feedback.MAX_PHOTO_BYTES // (1024 * 1024), from_entry=entry is not None, **entry_ctx)
+
+
+@bp.route("/reports/new", methods=["GET", "POST"])
+@limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach, exempt_when=_limit_exempt)
+def report_new():
+    if request.method == "GET":
+        return _report_page(_new_form(ReportForm))
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _report_page(form, status=400, photos_lost=_files_were_chosen())
+    if request.form.get("action") == "refresh":  # another community chosen without JavaScript
+        form.case.data = ""
+        return _report_page(form, photos_lost=_files_were_chosen())
+    if _honeypot_tripped(form):
+        form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
+        return _report_page(form, status=400, photos_lost=_files_were_chosen())
+    photos, photo_error = _read_photos()
+    sub = _submission(form, photos)
+    errors = feedback.field_errors(sub)
+    if photo_error:
+        errors["photos"] = photo_error
+    if errors:
+        _attach(form, errors)
+        return _report_page(form, status=413 if photo_error and "太大" in photo_error else 400,
+                            photos_lost=_files_were_chosen())
+    sess = db.session()
+    try:
+        receipt = feedback.submit_report(
+            sess, sub, subject=form.subject.data or "", region_code=form.region.data,
+            case_number=form.case.data or None, entry_public_id=form.entry.data or None, about=form.about.data,
+            media_dir=current_app.config["MEDIA_DIR"],
+            working_days=current_app.config.get("REPORT_WORKING_DAYS", feedback.REPORT_WORKING_DAYS))
+        sess.commit()
+    except IntegrityError:
+        sess.rollback()
+        item = feedback.find_by_key(sess, "report", sub.idempotency_key)
+        if item is None:
+            raise
+        _store_receipt(item)
+        return redirect(url_for("portal.feedback_receipt"), code=303)
+    except DomainError as err:
+        sess.rollback()
+        _attach(form, {err.field or "_": str(err.message)})
+        return _report_page(form, status=err.status, photos_lost=_files_were_chosen())
+    _store_receipt(receipt.item)
+    return redirect(url_for("portal.feedback_receipt"), code=303)
+
+
+@bp.get("/reports/roster")
+def report_roster():
+    """htmx: the household list of the chosen community (the report form's second select)."""
+    form = ReportForm(formdata=None)
+    form.region.data = request.args.get("region") or ""
+    response = _report_page(form)
+    if not is_htmx():
+        return response
+    return render("portal/feedback/_roster_field.html", form=form)
+
+
+# --- receipt and tracking ----------------------------------------------------------------------------
+
+def _no_store(response):
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
+
+
+@bp.get("/receipt")
+def feedback_receipt():
+    """The code, once committed, in the submitter's own browser only (from the session, never the URL)."""
+    g.noindex = True
+    data = session.get(RECEIPT_KEY)
+    status = None
+    if data and clock.now().timestamp() - data.get("at", 0) <= RECEIPT_SECONDS:
+        try:
+            status = feedback.lookup(db.session(), data["code"])
+        except DomainError:
+            status = None
+    if status is None:
+        return _no_store(render("portal/feedback/receipt.html", info=None, noindex=True))
+    target = qr.tracking_target(current_app.config["PUBLIC_URL"], status.code)
+    return _no_store(render("portal/feedback/receipt.html", info=status, code=feedback.format_code(status.code),
+                            qr_svg=qr.svg(target), noindex=True, labels=_labels()))
+
+
+def _labels() -> dict:
+    return {"status": feedback.STATUS_LABELS, "outcome": feedback.OUTCOME_LABELS,
+            "report_outcome": feedback.REPORT_OUTCOME_LABELS, "kind": feedback.KIND_LABELS}
+
+
+@bp.get("/track")
+@limiter.limit("30 per minute")
+def track():
+    g.noindex = True
+    code = request.args.get("code")
+    if code is not None:
+        normal = feedback.normalise_code(code)
+        if feedback.CODE_RE.match(normal):
+            return redirect(url_for("portal.track_code", code=normal))
+        return render("portal/feedback/track.html", status=404 if normal else 400, typed=code, noindex=True,
+                      error=_("查询码不正确：查询码由 10 位数字和大写字母组成，例如 ABCDE-FGHJK。"))
+    return render("portal/feedback/track.html", typed="", error=None, noindex=True)
+
+
+@bp.get("/track/<code>")
+@limiter.limit("30 per minute")
+def track_code(code: str):
+    g.noindex = True
+    try:
+        status = feedback.lookup(db.session(), code)
+    except NotFound as err:
+        return render("portal/feedback/track.html", status=404, typed=code, error=str(err.message), noindex=True)
+    return _no_store(render("portal/feedback/track_status.html", info=status,
+                            code=feedback.format_code(status.code), labels=_labels(), noindex=True))
+
+
+# --- short QR links ----------------------------------------------------------------------------------
+
+@bp.get("/q/<code>")
+@bp.get("/Q/<code>", endpoint="short_link_upper")
+def short_link(code: str):
+    """A scanned code: E<entry> → its objection form, B<region> → the board's entries, T<code> → tracking."""
+    target = qr.resolve(code)
+    if target is None:
+        abort(404)
+    kind, value = target
+    if kind == "entry":
+        return redirect(url_for("portal.objection_new", entry=value))
+    if kind == "board":
+        return redirect(url_for("portal.objection_new", region=value))
+    return redirect(url_for("portal.track_code", code=value))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dibao.db import Base, UTCDateTime
@@ -59,12 +59,21 @@ class Objection(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The hidden per-form token: a double submit of one form finds the first row instead of adding one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A real-name submitter must be told the result (A 37): when staff recorded having done so.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     entry: Mapped[NoticeEntry] = relationship()
     case: Mapped[Case] = relationship()
     region: Mapped[Region] = relationship()
     assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    evidence: Mapped[list[Evidence]] = relationship(
+        primaryjoin="Evidence.objection_id == Objection.id", order_by="Evidence.position", viewonly=True)
+
+    kind = "objection"
 
 
 class ReportSubject(enum.StrEnum):
@@ -96,8 +105,39 @@ class Report(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When filed from a (possibly closed) notice entry: which one.
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("notice_entry.id"), index=True)
+    # Who or what is reported, in the resident's words (a staff member, an office, a household).
+    about: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case | None] = relationship()
+    entry: Mapped[NoticeEntry | None] = relationship()
     region: Mapped[Region] = relationship()
     assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    evidence: Mapped[list[Evidence]] = relationship(
+        primaryjoin="Evidence.report_id == Report.id", order_by="Evidence.position", viewonly=True)
+
+    kind = "report"
+
+
+class Evidence(Base):
+    """An evidence photo of an objection or a report (cleaned by dibao.media; staff only, never public)."""
+
+    __tablename__ = "feedback_evidence"
+    __table_args__ = (
+        CheckConstraint("(objection_id IS NULL) <> (report_id IS NULL)", name="one_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objection_id: Mapped[int | None] = mapped_column(ForeignKey("objection.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    media_key: Mapped[str] = mapped_column(String(80))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

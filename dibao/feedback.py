@@ -1,0 +1,572 @@
+"""Objections (异议) and reports (举报): filing them without an account, tracking them by code, handling them.
+
+An objection names one notice entry and is accepted only while that entry is open; until it is decided it
+holds the case (``workflow.is_held``). A report is about a recipient on the roster or about staff conduct and
+may be filed at any time. Both get a short unguessable tracking code once committed; the tracking page shows
+the status and the published answer, never the submitter's text, name or phone.
+
+Staff handle both in their region's subtree: assign, record the check, decide with a public answer, and tell
+a real-name submitter the result (A 37). Deadlines are counted in Chinese working days.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from dibao import audit, clock, media, notices, scope, workflow
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao.models import (
+    Case,
+    FeedbackStatus,
+    NoticeEntry,
+    Objection,
+    Outcome,
+    ReasonCategory,
+    Region,
+    Report,
+    ReportSubject,
+    Stage,
+    User,
+)
+from dibao.models.feedback import Evidence
+from dibao.models.region import RegionLevel
+
+TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, copied from a screen
+TRACKING_LENGTH = 10  # 32**10 ≈ 10**15 codes
+OBJECTION_WORKING_DAYS = 5  # an objection holds a case: answer it quickly
+REPORT_WORKING_DAYS = 15
+MAX_PHOTOS = 3
+MAX_PHOTO_BYTES = 6 * 1024 * 1024  # three of them fit in the request limit (MAX_CONTENT_LENGTH, 20 MB)
+MAX_DESCRIPTION = 2000
+MIN_DESCRIPTION = 5
+MIN_ANSWER = 5
+PUBLIC_ACTOR = "群众"  # the audit log's actor for a public submission (the submitter's name stays private)
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
+CODE_RE = re.compile(f"^[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}$")
+
+CATEGORY_LABELS = {
+    ReasonCategory.income_hidden: _l("隐瞒收入"),
+    ReasonCategory.property: _l("隐瞒财产（住房、车辆、存款等）"),
+    ReasonCategory.household: _l("家庭成员情况不实"),
+    ReasonCategory.favouritism: _l("人情保、关系保"),
+    ReasonCategory.other: _l("其他"),
+}
+STATUS_LABELS = {
+    FeedbackStatus.received: _l("已受理，等待核查"),
+    FeedbackStatus.checking: _l("正在核查"),
+    FeedbackStatus.decided: _l("已办结"),
+}
+OUTCOME_LABELS = {
+    Outcome.upheld: _l("异议成立"),
+    Outcome.partly_upheld: _l("部分成立"),
+    Outcome.not_upheld: _l("不成立"),
+}
+REPORT_OUTCOME_LABELS = {
+    Outcome.upheld: _l("举报属实"),
+    Outcome.partly_upheld: _l("部分属实"),
+    Outcome.not_upheld: _l("举报不属实"),
+}
+SUBJECT_LABELS = {ReportSubject.recipient: _l("低保对象"), ReportSubject.staff: _l("工作人员作风")}
+KIND_LABELS = {"objection": _l("异议"), "report": _l("举报")}
+
+Item = Objection | Report
+
+
+# --- codes and dates ---------------------------------------------------------------------------------
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+def normalise_code(text: str | None) -> str:
+    """What a resident typed (lower case, spaces, dashes) → the stored form."""
+    return re.sub(r"[\s\-_.·—]", "", (text or "")).upper()[:40]
+
+
+def format_code(code: str) -> str:
+    """ABCDE-FGHJK: two groups of five, easier to read out on the phone."""
+    return f"{code[:5]}-{code[5:]}" if len(code) == TRACKING_LENGTH else code
+
+
+def _unique_code(session: Session) -> str:
+    for _ in range(10):
+        code = new_tracking_code()
+        taken = session.scalar(select(Objection.id).where(Objection.tracking_code == code)) or session.scalar(
+            select(Report.id).where(Report.tracking_code == code))
+        if not taken:
+            return code
+    raise Conflict(_l("系统繁忙，请稍后再试。"))  # pragma: no cover - 10 collisions in 10**15
+
+
+def add_working_days(start: date, n: int) -> date:
+    """``n`` Chinese working days after ``start`` (make-up Saturdays count, holidays do not)."""
+    try:
+        from dibao.workdays import add_working_days as shared  # the issue-3 helper's calendar, when present
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared(start, n)
+    import chinese_calendar
+
+    day = start
+    added = 0
+    while added < n:
+        day += timedelta(days=1)
+        try:
+            working = chinese_calendar.is_workday(day)
+        except NotImplementedError:  # a year the calendar does not know yet: weekdays
+            working = day.weekday() < 5
+        if working:
+            added += 1
+    return day
+
+
+def is_overdue(item: Item, today: date | None = None) -> bool:
+    return item.status != FeedbackStatus.decided and (today or clock.today()) > item.deadline
+
+
+def must_notify(item: Item) -> bool:
+    """A real-name submitter who has not yet been told the decided result."""
+    return item.real_name and item.status == FeedbackStatus.decided and item.notified_at is None
+
+
+# --- the entry an objection names --------------------------------------------------------------------
+
+def find_entry(session: Session, public_id: str | None) -> NoticeEntry:
+    """A published entry by its public id (one that has not opened yet does not exist for the public)."""
+    public_id = (public_id or "").strip().lower()
+    entry = None
+    if public_id and len(public_id) <= 24:
+        entry = session.scalar(select(NoticeEntry).where(NoticeEntry.public_id == public_id))
+    if entry is None or entry.batch.opens_at > clock.now():
+        raise NotFound(_l("没有找到这条公示，请核对公示编号。"), field="entry")
+    return entry
+
+
+def entry_state(entry: NoticeEntry) -> str:
+    """``open``, ``withdrawn`` or ``closed``."""
+    if notices.is_open(entry):
+        return "open"
+    if entry.withdrawn_at is not None or entry.batch.withdrawn_at is not None:
+        return "withdrawn"
+    return "closed"
+
+
+def closed_message(entry: NoticeEntry) -> str:
+    if entry_state(entry) == "withdrawn":
+        return str(_l("这条公示已经撤回，不能再提出异议。如果您发现问题，可以向我们举报。"))
+    closes = clock.to_local(entry.batch.closes_at).strftime("%Y年%m月%d日 %H:%M")
+    return str(_l("这条公示已于 %(closes)s 结束，公示期外不能再提出异议。如果您发现问题，仍然可以向我们举报。",
+                  closes=closes))
+
+
+# --- what a resident submits -------------------------------------------------------------------------
+
+@dataclass
+class Submission:
+    """The plain values of an objection or report form (the view parses the request into this)."""
+
+    category: str = ""
+    description: str = ""
+    name: str = ""
+    phone: str = ""
+    photos: list[bytes] = field(default_factory=list)
+    idempotency_key: str | None = None
+
+
+@dataclass
+class Receipt:
+    item: Item
+    created: bool  # False: a double submit found the first one
+
+
+def _clean_text(value: str | None) -> str:
+    # Keep line breaks, drop other control characters (they have no place in a letter to the office).
+    return "".join(ch for ch in (value or "") if ch in "\n\t" or ch >= " ").replace("\r", "").strip()
+
+
+def field_errors(sub: Submission) -> dict[str, str]:
+    """Every problem with the common fields at once (the form shows each beside its field)."""
+    errors: dict[str, str] = {}
+    if sub.category not in {c.value for c in ReasonCategory}:
+        errors["category"] = str(_l("请选择反映的问题类型。"))
+    description = _clean_text(sub.description)
+    if len(description) < MIN_DESCRIPTION:
+        errors["description"] = str(_l("请写明您了解的情况（至少 %(n)d 个字）。", n=MIN_DESCRIPTION))
+    elif len(description) > MAX_DESCRIPTION:
+        errors["description"] = str(_l("情况说明最多 %(n)d 个字，请精简后再提交。", n=MAX_DESCRIPTION))
+    name = _clean_text(sub.name)
+    phone = _clean_phone(sub.phone)
+    if len(name) > 50:
+        errors["name"] = str(_l("姓名最多 50 个字。"))
+    if phone and not PHONE_RE.match(phone):
+        errors["phone"] = str(_l("请填写正确的手机号码（11 位）或带区号的固定电话。"))
+    if bool(name) != bool(phone) and "phone" not in errors and "name" not in errors:
+        errors["phone" if name else "name"] = str(
+            _l("实名反映请同时留下姓名和电话，以便告知核查结果；匿名反映请两项都不填。"))
+    if len(sub.photos) > MAX_PHOTOS:
+        errors["photos"] = str(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS))
+    return errors
+
+
+def _clean_phone(value: str | None) -> str:
+    return re.sub(r"[\s()（）]", "", value or "")
+
+
+def _validate(sub: Submission) -> tuple[ReasonCategory, str, str | None, str | None, bool]:
+    errors = field_errors(sub)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise Invalid(message, field=name)
+    name = _clean_text(sub.name) or None
+    phone = _clean_phone(sub.phone) or None
+    return ReasonCategory(sub.category), _clean_text(sub.description), name, phone, name is not None
+
+
+def check_photos(photos: list[bytes]) -> None:
+    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved)."""
+    if len(photos) > MAX_PHOTOS:
+        raise Invalid(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS), field="photos")
+    for index, data in enumerate(photos, start=1):
+        try:
+            media.decode_image(data, max_bytes=MAX_PHOTO_BYTES)
+        except media.MediaError as err:
+            raise media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message), field="photos") from None
+
+
+def _store_photos(session: Session, item: Item, photos: list[bytes], media_dir: str) -> None:
+    # Only called after check_photos passed for every photo. Files are content-addressed and written before
+    # the commit; if the commit then fails (a double submit racing its twin) they are the twin's own files,
+    # so they are left in place.
+    now = clock.now()
+    for position, data in enumerate(photos):
+        stored = media.store_image(data, media_dir, max_bytes=MAX_PHOTO_BYTES)
+        session.add(Evidence(objection_id=item.id if isinstance(item, Objection) else None,
+                             report_id=item.id if isinstance(item, Report) else None, position=position,
+                             media_key=stored.key, width=stored.width, height=stored.height, size=stored.size,
+                             created_at=now))
+
+
+def _existing(session: Session, model: type[Objection] | type[Report], key: str | None) -> Item | None:
+    if not key:
+        return None
+    return session.scalar(select(model).where(model.idempotency_key == key))
+
+
+def _key(sub: Submission) -> str | None:
+    key = (sub.idempotency_key or "").strip()
+    return key if KEY_RE.match(key) else None
+
+
+def submit_objection(session: Session, entry_public_id: str | None, sub: Submission, *, media_dir: str,
+                     working_days: int = OBJECTION_WORKING_DAYS) -> Receipt:
+    """File an objection against an open entry. A second submit of the same form returns the first."""
+    key = _key(sub)
+    existing = _existing(session, Objection, key)
+    if existing is not None:
+        return Receipt(existing, created=False)
+    entry = find_entry(session, entry_public_id)
+    if entry_state(entry) != "open":
+        raise Gone(closed_message(entry), field="entry")
+    category, description, name, phone, real_name = _validate(sub)
+    check_photos(sub.photos)
+    now = clock.now()
+    objection = Objection(
+        tracking_code=_unique_code(session), entry=entry, case_id=entry.case_id, region_id=entry.region_id,
+        category=category, description=description, submitter_name=name, submitter_phone=phone,
+        real_name=real_name, status=FeedbackStatus.received, deadline=add_working_days(clock.today(), working_days),
+        created_at=now, idempotency_key=key,
+    )
+    session.add(objection)
+    session.flush()
+    _store_photos(session, objection, sub.photos, media_dir)
+    audit.record(session, None, "objection_submitted", "objection", objection.tracking_code,
+                 region_id=objection.region_id, actor_name=PUBLIC_ACTOR,
+                 details={"entry": entry.public_id, "batch": entry.batch.public_id, "case": entry.case_id,
+                          "category": category.value, "real_name": real_name, "photos": len(sub.photos),
+                          "deadline": objection.deadline.isoformat()})
+    return Receipt(objection, created=True)
+
+
+def roster_cases(session: Session, region: Region) -> list[Case]:
+    """The households on a community's standing roster (在保), for the report form's list."""
+    stmt = select(Case).where(Case.region_id == region.id, Case.stage == Stage.active).order_by(Case.id)
+    return list(session.scalars(stmt))
+
+
+def report_regions(session: Session) -> list[Region]:
+    return list(session.scalars(select(Region).order_by(Region.path)))
+
+
+def find_region(session: Session, code: str | None) -> Region:
+    region = session.scalar(select(Region).where(Region.code == (code or "").strip())) if code else None
+    if region is None:
+        raise NotFound(_l("没有找到这个社区（村），请重新选择。"), field="region")
+    return region
+
+
+def submit_report(session: Session, sub: Submission, *, subject: str, region_code: str | None,
+                  case_number: str | None = None, entry_public_id: str | None = None, about: str | None = None,
+                  media_dir: str, working_days: int = REPORT_WORKING_DAYS) -> Receipt:
+    """File a report about a recipient on the roster (or on a notice) or about staff conduct."""
+    key = _key(sub)
+    existing = _existing(session, Report, key)
+    if existing is not None:
+        return Receipt(existing, created=False)
+    try:
+        report_subject = ReportSubject(subject)
+    except ValueError:
+        raise Invalid(_l("请选择举报的对象。"), field="subject") from None
+    entry = find_entry(session, entry_public_id) if entry_public_id else None
+    case = None
+    if entry is not None:
+        region, case = entry.region, entry.case
+    else:
+        try:
+            region = find_region(session, region_code)
+        except NotFound as err:
+            raise Invalid(err.message, field="region") from None
+        if report_subject == ReportSubject.recipient and case_number:
+            case = session.scalar(select(Case).where(Case.number == case_number.strip()))
+            if case is None or case.stage != Stage.active or case.region_id != region.id:
+                raise Invalid(_l("所选家庭不在该社区的低保名单上，请重新选择。"), field="case")
+    about = _clean_text(about) or None
+    if about is not None and len(about) > 200:
+        raise Invalid(_l("“被举报的人或单位”最多 200 个字。"), field="about")
+    if case is None and about is None:
+        message = (_l("请从名单中选择被举报的家庭，或写明被举报人的姓名、住址。")
+                   if report_subject == ReportSubject.recipient else
+                   _l("请写明被举报的工作人员或单位（知道多少写多少）。"))
+        raise Invalid(message, field="about")
+    category, description, name, phone, real_name = _validate(sub)
+    check_photos(sub.photos)
+    now = clock.now()
+    report = Report(
+        tracking_code=_unique_code(session), subject=report_subject, case_id=case.id if case else None,
+        entry_id=entry.id if entry else None, region_id=region.id, about=about, category=category,
+        description=description, submitter_name=name, submitter_phone=phone, real_name=real_name,
+        status=FeedbackStatus.received, deadline=add_working_days(clock.today(), working_days), created_at=now,
+        idempotency_key=key,
+    )
+    session.add(report)
+    session.flush()
+    _store_photos(session, report, sub.photos, media_dir)
+    audit.record(session, None, "report_submitted", "report", report.tracking_code, region_id=region.id,
+                 actor_name=PUBLIC_ACTOR,
+                 details={"subject": report_subject.value, "case": report.case_id,
+                          "entry": entry.public_id if entry else None, "category": category.value,
+                          "real_name": real_name, "photos": len(sub.photos),
+                          "deadline": report.deadline.isoformat()})
+    return Receipt(report, created=True)
+
+
+def find_by_key(session: Session, kind: str, key: str | None) -> Item | None:
+    """After a unique-key clash (two copies of one form at once): the copy that won."""
+    return _existing(session, Objection if kind == "objection" else Report, key if key and KEY_RE.match(key) else None)
+
+
+# --- tracking (public) -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PublicStatus:
+    """Everything the tracking page may show: no description, name, phone, notes or evidence."""
+
+    kind: str
+    code: str
+    submitted_at: Any
+    status: FeedbackStatus
+    deadline: date
+    outcome: Outcome | None
+    public_answer: str | None
+    decided_at: Any
+    about: str  # the notice title, or the report's subject kind
+    real_name: bool
+
+
+def lookup(session: Session, code: str | None) -> PublicStatus:
+    code = normalise_code(code)
+    item: Item | None = None
+    if CODE_RE.match(code):
+        item = session.scalar(select(Objection).where(Objection.tracking_code == code)) or session.scalar(
+            select(Report).where(Report.tracking_code == code))
+    if item is None:
+        raise NotFound(_l("没有找到这个查询码，请核对后重新输入（查询码由 10 位数字和大写字母组成）。"), field="code")
+    if isinstance(item, Objection):
+        about = item.entry.batch.title
+    else:
+        about = str(SUBJECT_LABELS[item.subject])
+    return PublicStatus(kind=item.kind, code=item.tracking_code, submitted_at=item.created_at, status=item.status,
+                        deadline=item.deadline, outcome=item.outcome,
+                        public_answer=item.public_answer if item.status == FeedbackStatus.decided else None,
+                        decided_at=item.decided_at, about=about, real_name=item.real_name)
+
+
+# --- the staff side ----------------------------------------------------------------------------------
+
+MODELS: dict[str, type[Objection] | type[Report]] = {"objection": Objection, "report": Report}
+
+
+def _scoped(model: type[Objection] | type[Report], user: User) -> Select:
+    return select(model).where(model.region_id.in_(scope.region_ids_in_scope(user)))
+
+
+def inbox(session: Session, user: User, *, kind: str | None = None, state: str = "open",
+          today: date | None = None) -> list[Item]:
+    """Objections and reports in the user's subtree. ``state``: open | overdue | notify | decided | all."""
+    today = today or clock.today()
+    items: list[Item] = []
+    for name, model in MODELS.items():
+        if kind and kind != name:
+            continue
+        stmt = _scoped(model, user)
+        if state in ("open", "overdue"):
+            stmt = stmt.where(model.status != FeedbackStatus.decided)
+        if state == "overdue":
+            stmt = stmt.where(model.deadline < today)
+        if state == "notify":
+            stmt = stmt.where(model.status == FeedbackStatus.decided, model.real_name.is_(True),
+                              model.notified_at.is_(None))
+        if state == "decided":
+            stmt = stmt.where(model.status == FeedbackStatus.decided)
+        items.extend(session.scalars(stmt.limit(500)))
+    if state == "decided":
+        items.sort(key=lambda i: i.decided_at, reverse=True)
+    else:
+        items.sort(key=lambda i: (i.status == FeedbackStatus.decided, i.deadline, i.created_at))
+    return items
+
+
+def counts(session: Session, user: User) -> dict[str, int]:
+    today = clock.today()
+    return {state: len(inbox(session, user, state=state, today=today)) for state in ("open", "overdue", "notify")}
+
+
+def get_item(session: Session, user: User, kind: str, item_id: int) -> Item:
+    model = MODELS.get(kind)
+    item = session.get(model, item_id) if model else None
+    if item is None or not scope.can_see(user, item.region):
+        raise NotFound(_l("没有找到这条记录。"))
+    return item
+
+
+def assignees(session: Session, user: User, item: Item) -> list[User]:
+    """Active accounts in the user's scope whose own region covers the item (they can see it)."""
+    stmt = (select(User).join(User.region).where(User.active.is_(True), scope.subtree_condition(user.region))
+            .order_by(Region.path, User.display_name))
+    return [u for u in session.scalars(stmt) if item.region.path.startswith(u.region.path)]
+
+
+def can_decide(user: User, item: Item) -> bool:
+    """An objection is answered by the level that posted the notice (or above); a report by a town or county."""
+    if not scope.can_see(user, item.region):
+        return False
+    if isinstance(item, Objection):
+        return item.entry.batch.region.path.startswith(user.region.path)
+    return user.region.level != RegionLevel.community
+
+
+def _require_open(item: Item) -> None:
+    if item.status == FeedbackStatus.decided:
+        raise Conflict(_l("这件已经办结，不能再修改。"))
+
+
+def assign(session: Session, actor: User, item: Item, assignee_id: int | None) -> None:
+    _require_open(item)
+    assignee = session.get(User, assignee_id) if assignee_id else None
+    if assignee_id and (assignee is None or assignee not in assignees(session, actor, item)):
+        raise Invalid(_l("请选择能够办理这件的工作人员。"), field="assignee")
+    previous = item.assigned_to_id
+    item.assigned_to_id = assignee.id if assignee else None
+    audit.record(session, actor, f"{item.kind}_assigned", item.kind, item.tracking_code, region_id=item.region_id,
+                 details={"from": previous, "to": item.assigned_to_id})
+
+
+def record_check(session: Session, actor: User, item: Item, notes: str) -> None:
+    """Add to the (staff-only) record of the check; the item is then being checked."""
+    _require_open(item)
+    notes = _clean_text(notes)
+    if len(notes) < 2:
+        raise Invalid(_l("请填写核查情况。"), field="notes")
+    if len(notes) > 4000:
+        raise Invalid(_l("核查情况最多 4000 个字。"), field="notes")
+    now = clock.now()
+    line = f"【{clock.to_local(now):%Y-%m-%d %H:%M} {actor.display_name}】{notes}"
+    item.check_notes = f"{item.check_notes}\n\n{line}" if item.check_notes else line
+    item.status = FeedbackStatus.checking
+    item.checked_at = now
+    if item.assigned_to_id is None:
+        item.assigned_to_id = actor.id
+    audit.record(session, actor, f"{item.kind}_check_recorded", item.kind, item.tracking_code,
+                 region_id=item.region_id, details={"length": len(notes)})
+
+
+def decide(session: Session, actor: User, item: Item, outcome: str, public_answer: str) -> str | None:
+    """Decide with a public answer; for an objection, apply the effect on the case.
+
+    Upheld or partly upheld: the published facts were wrong, so the case goes back to investigation and must be
+    noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the notice has already closed,
+    the case moves on as the sweep would have moved it (``workflow.notice_closed``). Returns the case's new stage
+    if it moved.
+    """
+    _require_open(item)
+    if not can_decide(actor, item):
+        raise Forbidden(_l("异议由发布公示的一级作出结论，举报由乡镇（街道）或县级作出结论；您可以记录核查情况。"))
+    try:
+        result = Outcome(outcome)
+    except ValueError:
+        raise Invalid(_l("请选择核查结论。"), field="outcome") from None
+    answer = _clean_text(public_answer)
+    if len(answer) < MIN_ANSWER:
+        raise Invalid(_l("请填写向群众公开的答复（至少 %(n)d 个字）。", n=MIN_ANSWER), field="public_answer")
+    if len(answer) > 4000:
+        raise Invalid(_l("答复最多 4000 个字。"), field="public_answer")
+    now = clock.now()
+    item.status = FeedbackStatus.decided
+    item.outcome = result
+    item.public_answer = answer
+    item.decided_by_id = actor.id
+    item.decided_at = now
+    moved: str | None = None
+    if isinstance(item, Objection):
+        session.flush()  # the hold ends before the workflow asks is_held
+        case = item.case
+        if result in (Outcome.upheld, Outcome.partly_upheld):
+            if Stage.investigating in workflow.TRANSITIONS[case.stage]:
+                workflow.objection_upheld(session, actor, case, item.tracking_code)
+                moved = case.stage.value
+        else:
+            batch = item.entry.batch
+            if batch.closes_at <= now and case.stage == workflow.IN_NOTICE[batch.level]:
+                if workflow.notice_closed(session, case, batch.level, batch.public_id):
+                    moved = case.stage.value
+    audit.record(session, actor, f"{item.kind}_decided", item.kind, item.tracking_code, region_id=item.region_id,
+                 details={"outcome": result.value, "case_stage": moved, "real_name": item.real_name})
+    return moved
+
+
+def mark_notified(session: Session, actor: User, item: Item, how: str) -> None:
+    """Record that a real-name submitter was told the result (A 37), and how."""
+    if not item.real_name:
+        raise Conflict(_l("匿名反映无需告知。"))
+    if item.status != FeedbackStatus.decided:
+        raise Conflict(_l("办结后才能告知结果。"))
+    if item.notified_at is not None:
+        raise Conflict(_l("已经记录过告知。"))
+    how = _clean_text(how)
+    if len(how) < 2:
+        raise Invalid(_l("请填写告知方式（如：电话告知本人）。"), field="how")
+    item.notified_at = clock.now()
+    line = f"【{clock.to_local(item.notified_at):%Y-%m-%d %H:%M} {actor.display_name}】{_l('已告知反映人：')}{how[:500]}"
+    item.check_notes = f"{item.check_notes}\n\n{line}" if item.check_notes else line
+    audit.record(session, actor, f"{item.kind}_submitter_notified", item.kind, item.tracking_code,
+                 region_id=item.region_id, details={"how": how[:500]})
