@@ -1,3 +1,299 @@
-"""(placeholder: filled by the issue that owns it)"""
+"""Staff side of the notices (张榜公示): compose, preview per channel, publish or schedule, withdraw; the
+disclosure policy editor and the 四公开 content pages (admin only)."""
 
-from admin import bp  # noqa: F401
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from flask import current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from admin import bp
+from dibao import clock, content, db, disclosure, notices, workflow
+from dibao.disclosure import Channel, Field
+from dibao.errors import DomainError, Invalid, NotFound
+from dibao.models import Role
+from dibao.web import render
+from portal.notices import present_group
+
+
+class ComposeForm(FlaskForm):
+    title = StringField(_l("公示标题"), validators=[DataRequired(_l("请填写公示标题。")), Length(max=200)])
+    window_days = IntegerField(_l("公示天数"), validators=[DataRequired(_l("请填写公示天数。")),
+                                                        NumberRange(1, 60, _l("公示天数应在 1 到 60 天之间。"))])
+    opens_at = DateTimeLocalField(_l("定时发布（不填则立即发布）"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    case_ids = HiddenField()  # carried from the preview to the publish step
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(_l("撤回原因"), validators=[DataRequired(_l("请写明撤回原因。")), Length(max=1000)])
+
+
+class ContentForm(FlaskForm):
+    title = StringField(_l("标题"), validators=[DataRequired(_l("请填写标题。")), Length(max=200)])
+    body = TextAreaField(_l("正文"), validators=[DataRequired(_l("请填写正文。")), Length(max=20000)])
+
+
+def _opens_at_utc(value: datetime | None) -> datetime | None:
+    """The form's local wall-clock time → an aware UTC instant (None = now)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=clock.local_zone()).astimezone(clock.now().tzinfo)
+
+
+def _case_ids() -> list[int]:
+    raw = request.form.getlist("case_id") or (request.form.get("case_ids") or "").split(",")
+    try:
+        return [int(x) for x in raw if x.strip()]
+    except ValueError:
+        raise Invalid(_l("所选案件无效。"), field="cases") from None
+
+
+# --- list and detail -----------------------------------------------------------------------------------
+
+@bp.get("/notices/", endpoint="notices")
+@login_required
+def notices_list():
+    status = request.args.get("status")
+    try:
+        wanted = notices.Status(status) if status else None
+    except ValueError:
+        wanted = None
+    batches = notices.staff_batches(db.session(), current_user, wanted)
+    now = clock.now()
+    rows = [{"batch": b, "status": notices.batch_status(b, now), "time_left": notices.time_left(b.closes_at, now)}
+            for b in batches]
+    can_publish = current_user.role in notices.PUBLISHER_ROLES
+    return render("admin/notices/list.html", rows=rows, current=wanted, statuses=notices.STATUS_LABELS,
+                  level_labels=workflow.LEVEL_LABELS, can_publish=can_publish)
+
+
+
+@bp.get("/notices/<public_id>")
+@login_required
+def notice_detail(public_id: str):
+    sess = db.session()
+    batch = notices.get_batch(sess, current_user, public_id)
+    now = clock.now()
+    entries = [{"entry": e, "status": notices.entry_status(e, now)} for e in batch.entries]
+    return render("admin/notices/detail.html", batch=batch, entries=entries, state=notices.batch_status(batch, now),
+                  statuses=notices.STATUS_LABELS, level_label=workflow.LEVEL_LABELS[batch.level],
+                  time_left=notices.time_left(batch.closes_at, now), form=WithdrawForm(),
+                  stage_labels=workflow.STAGE_LABELS)
+
+
+# --- compose → preview → publish / schedule -------------------------------------------------------------
+
+@bp.get("/notices/new")
+@login_required
+def notice_compose():
+    sess = db.session()
+    level = notices.publishing_level(current_user)
+    form = ComposeForm(formdata=None, title=request.args.get("title") or notices.default_title(current_user),
+                       window_days=request.args.get("window_days", type=int)
+                       or current_app.config["NOTICE_WINDOW_DAYS"])
+    cases = notices.awaiting_cases(sess, current_user)
+    selected = {int(x) for x in (request.args.get("case_ids") or "").split(",") if x.strip().isdigit()}
+    return render("admin/notices/compose.html", form=form, cases=cases, level=level,
+                  level_label=workflow.LEVEL_LABELS[level], selected=selected, stage_labels=workflow.STAGE_LABELS)
+
+
+def _compose_again(form: ComposeForm, err: DomainError | None, status: int):
+    sess = db.session()
+    sess.rollback()
+    level = notices.publishing_level(current_user)
+    if err is not None:
+        target = getattr(form, err.field, None) if err.field else None
+        if target is not None:
+            target.errors = [*target.errors, str(err.message)]
+        else:
+            form.form_errors.append(str(err.message))
+    try:
+        selected = set(_case_ids())
+    except DomainError:
+        selected = set()
+    return render("admin/notices/compose.html", form=form, cases=notices.awaiting_cases(sess, current_user),
+                  level=level, level_label=workflow.LEVEL_LABELS[level], selected=selected, status=status,
+                  stage_labels=workflow.STAGE_LABELS)
+
+
+@bp.post("/notices/preview")
+@login_required
+def notice_preview():
+    """Show the board exactly as each channel will: kiosk, printed board, web, API."""
+    form = ComposeForm()
+    if not form.validate_on_submit():
+        return _compose_again(form, None, 400)
+    sess = db.session()
+    try:
+        level = notices.publishing_level(current_user)
+        cases = notices.selected_cases(sess, current_user, _case_ids())
+        opens_at = _opens_at_utc(form.opens_at.data)
+        if opens_at is not None and opens_at < clock.now():
+            raise Invalid(_l("定时发布的时间不能早于现在。"), field="opens_at")
+        entries = notices.preview_entries(cases, level)
+    except DomainError as err:
+        return _compose_again(form, err, err.status)
+    start = opens_at or clock.now()
+    batch = SimpleNamespace(public_id="preview", title=form.title.data.strip(), level=level, region=current_user.region,
+                            opens_at=start, closes_at=start + timedelta(days=form.window_days.data),
+                            fingerprint=_("（发布时生成）"))
+    pol = disclosure.load_policy(sess)
+    channels = {ch: present_group(batch, entries, ch, start, pol) for ch in Channel}
+    api_sample = json.dumps([{k: v for k, v in disclosure.present(e, Channel.api, pol).items() if k != "photo_key"}
+                             for e in entries], ensure_ascii=False, indent=2)
+    form.case_ids.data = ",".join(str(c.id) for c in cases)
+    return render("admin/notices/preview.html", form=form, batch=batch, channels=channels, api_sample=api_sample,
+                  channel_labels=disclosure.CHANNEL_LABELS, level_label=workflow.LEVEL_LABELS[level],
+                  count=len(cases), scheduled=opens_at is not None)
+
+
+def _publish(require_schedule: bool):
+    form = ComposeForm()
+    if not form.validate_on_submit():
+        return _compose_again(form, None, 400)
+    sess = db.session()
+    opens_at = _opens_at_utc(form.opens_at.data)
+    try:
+        if require_schedule and opens_at is None:
+            raise Invalid(_l("请填写定时发布的时间。"), field="opens_at")
+        if opens_at is not None and opens_at < clock.now():
+            raise Invalid(_l("定时发布的时间不能早于现在。"), field="opens_at")
+        batch = notices.publish(sess, current_user, case_ids=_case_ids(), title=form.title.data,
+                                opens_at=opens_at, window_days=form.window_days.data)
+        sess.commit()
+    except DomainError as err:
+        return _compose_again(form, err, err.status)
+    if opens_at is not None and opens_at > clock.now():
+        flash(_("公示已排定，将于 %(when)s 自动发布。公示指纹：%(fp)s",
+                when=clock.to_local(opens_at).strftime("%Y-%m-%d %H:%M"), fp=batch.fingerprint), "success")
+    else:
+        flash(_("公示已发布，共 %(n)s 户。公示指纹：%(fp)s", n=len(batch.entries), fp=batch.fingerprint), "success")
+    return redirect(url_for("admin.notice_detail", public_id=batch.public_id))
+
+
+@bp.post("/notices/publish")
+@login_required
+def notice_publish():
+    return _publish(require_schedule=False)
+
+
+@bp.post("/notices/schedule")
+@login_required
+def notice_schedule():
+    return _publish(require_schedule=True)
+
+
+# --- withdrawal -------------------------------------------------------------------------------------------
+
+def _withdraw(public_id: str, entry_public_id: str | None):
+    sess = db.session()
+    batch = notices.get_batch(sess, current_user, public_id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            if entry_public_id:
+                entry = next((e for e in batch.entries if e.public_id == entry_public_id), None)
+                if entry is None:
+                    raise NotFound(_l("没有找到该条公示。"))
+                notices.withdraw_entry(sess, current_user, entry, form.reason.data)
+            else:
+                notices.withdraw_batch(sess, current_user, batch, form.reason.data)
+            sess.commit()
+        except DomainError as err:
+            sess.rollback()
+            flash(str(err.message), "error")
+            return redirect(url_for("admin.notice_detail", public_id=public_id))
+        flash(_("已撤回，相关案件回到待公示状态。"), "success")
+    else:
+        flash(_("请写明撤回原因。"), "error")
+    return redirect(url_for("admin.notice_detail", public_id=public_id))
+
+
+@bp.post("/notices/<public_id>/withdraw")
+@login_required
+def notice_withdraw(public_id: str):
+    return _withdraw(public_id, None)
+
+
+@bp.post("/notices/<public_id>/entries/<entry_public_id>/withdraw")
+@login_required
+def notice_entry_withdraw(public_id: str, entry_public_id: str):
+    return _withdraw(public_id, entry_public_id)
+
+
+# --- disclosure policy ---------------------------------------------------------------------------------
+
+@bp.route("/disclosure", methods=["GET", "POST"], endpoint="disclosure")
+@login_required
+def disclosure_policy():
+    sess = db.session()
+    form = FlaskForm()
+    status = 200
+    errors: list[str] = []
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            errors.append(_("表单已过期，请刷新后重试。"))
+            status = 400
+        else:
+            rules = {ch: {f: request.form.get(f"{ch.value}-{f.value}", "") for f in Field} for ch in Channel}
+            try:
+                disclosure.save_policy(sess, current_user, rules)
+                sess.commit()
+            except DomainError as err:
+                sess.rollback()
+                errors.append(str(err.message))
+                status = err.status
+            else:
+                flash(_("公开设置已保存，所有渠道立即生效。"), "success")
+                return redirect(url_for("admin.disclosure"))
+    return render("admin/notices/disclosure.html", form=form, policy=disclosure.load_policy(sess),
+                  channels=list(Channel), fields=list(Field), modes=disclosure.FIELD_MODES,
+                  channel_labels=disclosure.CHANNEL_LABELS, field_labels=disclosure.FIELD_LABELS,
+                  mode_labels=disclosure.MODE_LABELS, never=disclosure.NEVER_PUBLISHED,
+                  defaults=disclosure.DEFAULT, editable=current_user.role == Role.admin, errors=errors,
+                  status=status)
+
+
+
+# --- 四公开 content pages ----------------------------------------------------------------------------------
+
+@bp.get("/content/", endpoint="content")
+@login_required
+def content_pages():
+    return render("admin/notices/content_list.html", pages=content.all_pages(db.session()),
+                  editable=current_user.role == Role.admin)
+
+
+
+@bp.route("/content/<slug>", methods=["GET", "POST"])
+@login_required
+def content_edit(slug: str):
+    sess = db.session()
+    page = content.get_page(sess, slug)
+    form = ContentForm(title=page.title, body=page.body) if request.method == "GET" else ContentForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                content.save_page(sess, current_user, slug, form.title.data, form.body.data)
+                sess.commit()
+            except DomainError as err:
+                sess.rollback()
+                form.form_errors.append(str(err.message))
+                status = err.status
+            else:
+                flash(_("已保存，门户网站立即显示新内容。"), "success")
+                return redirect(url_for("admin.content"))
+        else:
+            status = 400
+    return render("admin/notices/content_edit.html", form=form, page=page, status=status,
+                  editable=current_user.role == Role.admin)

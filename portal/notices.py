@@ -56,22 +56,23 @@ def region_or_404(code: str | None) -> Region | None:
     return notices.region_by_code(db.session(), code)
 
 
+def present_group(batch, entries, channel: Channel, at, pol: disclosure.Policy | None = None) -> dict:
+    """One batch and its entries as a channel shows them (also used by the admin preview)."""
+    pol = pol or policy()
+    items = [{"public_id": e.public_id, "region": e.region, **disclosure.present(e, channel, pol)} for e in entries]
+    shown = set().union(*(item.keys() for item in items))
+    return {
+        "batch": batch,
+        "level_label": workflow.LEVEL_LABELS[batch.level],
+        "time_left": notices.time_left(batch.closes_at, at),
+        "entries": items,
+        "columns": [key for key in COLUMNS if key in shown],
+    }
+
+
 def present_board(board: notices.Board, channel: Channel) -> list[dict]:
     """The groups of a board as plain dicts: batch facts + each entry's disclosed fields."""
-    pol = policy()
-    groups = []
-    for group in board.groups:
-        batch = group.batch
-        groups.append({
-            "batch": batch,
-            "level_label": workflow.LEVEL_LABELS[batch.level],
-            "time_left": notices.time_left(batch.closes_at, board.at),
-            "entries": [{"public_id": e.public_id, "region": e.region, **disclosure.present(e, channel, pol)}
-                        for e in group.entries],
-        })
-        shown = set().union(*(item.keys() for item in groups[-1]["entries"]))
-        groups[-1]["columns"] = [key for key in COLUMNS if key in shown]
-    return groups
+    return [present_group(g.batch, g.entries, channel, board.at) for g in board.groups]
 
 
 COLUMNS = ("photo_key", "name", "address", "household_size", "household_income", "monthly_amount", "opinion_text")
