@@ -14,14 +14,14 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, media, notices, scope, workflow
+from dibao import audit, clock, media, notices, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from dibao.models import (
     Case,
@@ -110,25 +110,7 @@ def _unique_code(session: Session) -> str:
 
 def add_working_days(start: date, n: int) -> date:
     """``n`` Chinese working days after ``start`` (make-up Saturdays count, holidays do not)."""
-    try:
-        from dibao.workdays import add_working_days as shared  # the issue-3 helper's calendar, when present
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(start, n)
-    import chinese_calendar
-
-    day = start
-    added = 0
-    while added < n:
-        day += timedelta(days=1)
-        try:
-            working = chinese_calendar.is_workday(day)
-        except NotImplementedError:  # a year the calendar does not know yet: weekdays
-            working = day.weekday() < 5
-        if working:
-            added += 1
-    return day
+    return workdays.add_workdays(start, n)
 
 
 def is_overdue(item: Item, today: date | None = None) -> bool:

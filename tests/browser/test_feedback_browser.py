@@ -1,0 +1,102 @@
+"""Issue 5 in a real browser: scan a QR code off a screenshot, object, read back the tracking code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import select
+
+from dibao import notices
+from dibao.models import Level, Objection, Region
+from tests.factories import case_awaiting_notice
+
+pytestmark = pytest.mark.browser
+
+
+def _decode(path) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(path))]
+
+
+def test_scan_object_and_track_in_the_browser(page, live_server, live_app, session, world, screenshot_dir):
+    live_app.config["PUBLIC_URL"] = live_server.url  # the codes must point at this server
+    region = session.get(Region, world.regions["comm_a1"])
+    case = case_awaiting_notice(session, region, Level.community, head_name="周建国")
+    batch = notices.publish_batch(session, None, level=Level.community, region=region, cases=[case],
+                                  title="甲一社区低保对象公示")
+    session.commit()
+    entry_id = batch.entries[0].public_id
+
+    # 1. The printed board (issue 4) carries a QR code per entry; photograph it and decode the entry's code.
+    page.set_viewport_size({"width": 1000, "height": 1400})
+    page.goto(f"{live_server.url}/notices/100001001/print")
+    shot = screenshot_dir / "feedback-print-board.png"
+    page.screenshot(path=str(shot), full_page=True)
+    texts = _decode(shot)
+    entry_urls = [t for t in texts if t.upper().endswith(f"/Q/E{entry_id.upper()}")]
+    assert entry_urls, texts
+    assert entry_urls[0] == f"{live_server.url}/Q/E{entry_id}".upper()
+
+    # 2. Open what the camera read: it lands on the entry's objection form.
+    page.goto(entry_urls[0])
+    assert page.url == f"{live_server.url}/objections/new?entry={entry_id}"
+    assert page.get_by_role("heading", level=1).inner_text() == "对公示提出异议"
+    assert "周*国" in page.locator(".entry-card").inner_text()
+
+    # 3. Inline validation (htmx): a bad phone number is flagged as soon as the field is left.
+    page.get_by_label("隐瞒收入").check()
+    page.get_by_label("具体情况").fill("他家在镇上开了一家超市，收入不少。")
+    page.get_by_label("您的姓名").fill("钱七")
+    page.get_by_label("联系电话").fill("12345")
+    page.get_by_label("具体情况").focus()
+    error = page.locator("#field-phone .error")
+    error.wait_for()
+    assert "请填写正确的手机号码" in error.inner_text()
+    page.get_by_label("联系电话").fill("13912345678")
+    page.get_by_label("具体情况").focus()
+    error.wait_for(state="detached")
+    page.screenshot(path=str(screenshot_dir / "feedback-objection-form.png"), full_page=True)
+
+    # 4. Submit; the receipt shows the code and a QR code of the tracking page.
+    page.get_by_role("button", name="提交异议").click()
+    page.wait_for_url(f"{live_server.url}/receipt")
+    code = page.locator("[data-tracking-code]").get_attribute("data-tracking-code")
+    shown = page.locator(".receipt .code").inner_text()
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}", shown) and shown.replace("-", "") == code
+    receipt_shot = screenshot_dir / "feedback-receipt.png"
+    page.screenshot(path=str(receipt_shot), full_page=True)
+    assert _decode(receipt_shot) == [f"{live_server.url}/Q/T{code}".upper()]
+
+    stored = session.scalar(select(Objection).where(Objection.tracking_code == code))
+    assert stored is not None and stored.submitter_phone == "13912345678" and stored.real_name
+
+    # 5. Tracking by the code typed in by hand (lower case, with the dash).
+    page.goto(f"{live_server.url}/track")
+    page.get_by_label("查询码").fill(shown.lower())
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(f"{live_server.url}/track/{code}")
+    assert "已受理，等待核查" in page.locator("main").inner_text()
+    assert "钱七" not in page.content() and "13912345678" not in page.content()
+    page.screenshot(path=str(screenshot_dir / "feedback-track.png"), full_page=True)
+
+
+def test_objection_form_works_without_javascript(browser, live_server, session, world, screenshot_dir):
+    region = session.get(Region, world.regions["comm_a1"])
+    case = case_awaiting_notice(session, region, Level.community)
+    batch = notices.publish_batch(session, None, level=Level.community, region=region, cases=[case], title="公示")
+    session.commit()
+    context = browser.new_context(java_script_enabled=False, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/objections/new?entry={batch.entries[0].public_id}")
+    page.get_by_label("具体情况").fill("没有选类别就提交。")
+    page.get_by_role("button", name="提交异议").click()
+    assert "请选择反映的问题类型" in page.locator("main").inner_text()
+    assert page.get_by_label("具体情况").input_value() == "没有选类别就提交。"
+    page.get_by_label("人情保、关系保").check()
+    page.get_by_role("button", name="提交异议").click()
+    page.wait_for_url(f"{live_server.url}/receipt")
+    assert page.locator("[data-tracking-code]").count() == 1
+    page.screenshot(path=str(screenshot_dir / "feedback-receipt-nojs.png"), full_page=True)
+    context.close()
