@@ -29,6 +29,10 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(seed_demo_command)
 
+    from kiosk.cli import kiosk_group
+
+    app.cli.add_command(kiosk_group)
+
 
 @click.group("db", help="Database schema (Alembic migrations).")
 def db_group() -> None:

@@ -73,7 +73,9 @@ def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
     # demo step: cases (issue 3)
     # demo step: notices (issue 4)
     # demo step: objections and reports (issue 5)
-    # demo step: kiosks (issue 6)
+    from dibao.demo_kiosks import seed_kiosks  # demo step: kiosks (issue 6)
+
+    result.created += seed_kiosks(session, county)
     return result
 
 

@@ -1,0 +1,386 @@
+"""Community kiosks (公示终端): the registry, their polls, and the pages a kiosk rotates through.
+
+A kiosk is a screen in a community hall that opens ``/kiosk/<token>``. Its token opens that display and
+nothing else. Every poll records ``last_seen_at`` with one cheap UPDATE (no audit event: polls are not
+state changes); the admin sees a kiosk offline once it has missed three polls.
+
+The display rotates through *slides*: pages of :data:`PAGE_SIZE` open entries of the kiosk's community, in
+board order (:func:`dibao.notices.open_entries`), or, when nothing is open, the policy, the procedure and the
+standard. Each slide has an ETag computed from what it shows (without rendering it), so an unchanged poll
+is answered 304 cheaply; "还剩 N 天" is part of what a slide shows, so the ETag changes when N does.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dibao import audit, clock, disclosure, notices, qr, scope
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import Decision, Level, NoticeEntry, Region, RegionLevel, Role, User
+from dibao.models.disclosure import ContentPage, DisclosureRule
+from dibao.models.kiosk import Kiosk
+from dibao.models.records import Standard
+
+PAGE_SIZE = 4  # entries per page: fits both 1920×1080 (2×2) and 1080×1920 (1×4) at ≥ 28 px
+ROTATION_MIN = 5
+ROTATION_MAX = 600
+ROTATION_DEFAULT = 20
+MISSED_POLLS_OFFLINE = 3
+TOKEN_BYTES = 24  # 32 URL-safe characters
+TOKEN_MAX_LENGTH = 64
+
+
+class Status(enum.StrEnum):
+    online = "online"
+    offline = "offline"
+    never = "never"  # registered, never polled yet
+    revoked = "revoked"
+
+
+STATUS_LABELS = {
+    Status.online: _l("在线"),
+    Status.offline: _l("离线"),
+    Status.never: _l("从未连接"),
+    Status.revoked: _l("已停用"),
+}
+
+DECISION_LABELS = {Decision.approve: _l("同意"), Decision.reject: _l("不同意")}
+LEVEL_NOTICE_LABELS = {Level.community: _l("社区初审"), Level.town: _l("乡镇审核"), Level.county: _l("县级审批")}
+
+# The seed's nine steps (个人申报 … 三次张榜公示), shown on the procedure slide.
+PROCEDURE_STEPS = (
+    _l("个人申报"),
+    _l("社区入户调查"),
+    _l("民主评议小组初审"),
+    _l("社区张榜公示七天"),
+    _l("乡镇（街道）复查"),
+    _l("乡镇党委会议研究"),
+    _l("乡镇二次张榜公示"),
+    _l("县民政局审批"),
+    _l("县级三次张榜公示"),
+)
+
+DEFAULT_POLICY_TITLE = _l("什么是城市最低生活保障")
+DEFAULT_POLICY_BODY = _l(
+    "共同生活的家庭成员人均收入低于当地低保标准，且家庭财产状况符合规定的城市居民，可以申请最低生活保障。"
+    "申请人向户籍所在地的社区或乡镇（街道）提出书面申请，如实申报家庭收入和财产。"
+    "经入户调查、民主评议、审核审批，每一轮结果都张榜公示七天，接受群众监督。"
+)
+
+
+# --- the registry ------------------------------------------------------------------------------------
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def _require_admin(actor: User | None) -> None:
+    if actor is not None and actor.role != Role.admin:
+        raise Forbidden(_l("只有系统管理员可以登记和停用公示终端。"))
+
+
+def _check_settings(name: str, rotation_seconds: int) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(_l("请填写终端名称。"), field="name")
+    if len(name) > 100:
+        raise Invalid(_l("终端名称不能超过100个字。"), field="name")
+    if not ROTATION_MIN <= rotation_seconds <= ROTATION_MAX:
+        raise Invalid(_l("翻页间隔应在%(low)d到%(high)d秒之间。", low=ROTATION_MIN, high=ROTATION_MAX),
+                      field="rotation_seconds")
+    return name
+
+
+def register(session: Session, actor: User | None, *, name: str, region: Region,
+             rotation_seconds: int = ROTATION_DEFAULT) -> Kiosk:
+    """Register a kiosk for a community; its display URL is ``/kiosk/<token>``."""
+    _require_admin(actor)
+    if actor is not None:
+        scope.require_in_scope(actor, region)
+    name = _check_settings(name, rotation_seconds)
+    if region.level != RegionLevel.community:
+        raise Invalid(_l("公示终端只能登记到社区（村）。"), field="region_id")
+    now = clock.now()
+    kiosk = Kiosk(name=name, region=region, rotation_seconds=rotation_seconds, token=new_token(),
+                  created_at=now, created_by_id=actor.id if actor else None, polls=0)
+    session.add(kiosk)
+    session.flush()
+    audit.record(session, actor, "kiosk_registered", "kiosk", kiosk.id, region_id=region.id,
+                 details={"name": name, "region": region.code, "rotation_seconds": rotation_seconds})
+    return kiosk
+
+
+def update_settings(session: Session, actor: User | None, kiosk: Kiosk, *, name: str,
+                    rotation_seconds: int) -> Kiosk:
+    _require_admin(actor)
+    if kiosk.revoked:
+        raise Conflict(_l("该终端已停用。"))
+    name = _check_settings(name, rotation_seconds)
+    before = {"name": kiosk.name, "rotation_seconds": kiosk.rotation_seconds}
+    kiosk.name, kiosk.rotation_seconds = name, rotation_seconds
+    audit.record(session, actor, "kiosk_updated", "kiosk", kiosk.id, region_id=kiosk.region_id,
+                 details={"before": before, "after": {"name": name, "rotation_seconds": rotation_seconds}})
+    return kiosk
+
+
+def revoke(session: Session, actor: User | None, kiosk: Kiosk) -> Kiosk:
+    """Stop a kiosk: its URL shows the neutral "not registered" screen from its next poll on."""
+    _require_admin(actor)
+    if kiosk.revoked:
+        raise Conflict(_l("该终端已经停用。"))
+    kiosk.revoked_at = clock.now()
+    kiosk.revoked_by_id = actor.id if actor else None
+    audit.record(session, actor, "kiosk_revoked", "kiosk", kiosk.id, region_id=kiosk.region_id,
+                 details={"name": kiosk.name})
+    return kiosk
+
+
+def rotate_token(session: Session, actor: User | None, kiosk: Kiosk) -> Kiosk:
+    """Give a kiosk a new token (when its URL leaked): the old URL stops working at once."""
+    _require_admin(actor)
+    if kiosk.revoked:
+        raise Conflict(_l("该终端已停用，不能更换地址。"))
+    kiosk.token = new_token()
+    kiosk.token_rotated_at = clock.now()
+    audit.record(session, actor, "kiosk_token_rotated", "kiosk", kiosk.id, region_id=kiosk.region_id,
+                 details={"name": kiosk.name})
+    return kiosk
+
+
+def get(session: Session, actor: User, kiosk_id: int) -> Kiosk:
+    kiosk = session.get(Kiosk, kiosk_id)
+    if kiosk is None or not scope.can_see(actor, kiosk.region):
+        raise NotFound(_l("没有找到该终端。"))
+    return kiosk
+
+
+def list_kiosks(session: Session, actor: User | None, *, include_revoked: bool = True) -> list[Kiosk]:
+    """Kiosks in the actor's region subtree (all of them for ``None``: the CLI), by community then name."""
+    stmt = select(Kiosk).join(Kiosk.region).order_by(Region.path, Kiosk.name, Kiosk.id)
+    if actor is not None:
+        stmt = stmt.where(scope.subtree_condition(actor.region))
+    if not include_revoked:
+        stmt = stmt.where(Kiosk.revoked_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def display_url(public_url: str, kiosk: Kiosk) -> str:
+    return f"{public_url.rstrip('/')}/kiosk/{kiosk.token}"
+
+
+# --- polls and status --------------------------------------------------------------------------------
+
+def _plausible_token(token: str) -> bool:
+    return 0 < len(token) <= TOKEN_MAX_LENGTH and all(c.isascii() and (c.isalnum() or c in "-_") for c in token)
+
+
+def record_poll(session: Session, token: str, *, ip: str | None = None, at: datetime | None = None) -> bool:
+    """Note that the kiosk with ``token`` polled: one UPDATE by the unique token, no audit event.
+
+    Returns False for an unknown or revoked token. The UPDATE is the transaction's first statement, so on
+    SQLite it takes the write lock (waiting on the busy timeout) before any read snapshot exists.
+    """
+    if not _plausible_token(token):
+        return False
+    result = session.execute(
+        update(Kiosk)
+        .where(Kiosk.token == token, Kiosk.revoked_at.is_(None))
+        .values(last_seen_at=at or clock.now(), last_seen_ip=(ip or None) and ip[:45], polls=Kiosk.polls + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def by_token(session: Session, token: str) -> Kiosk:
+    """The active kiosk with ``token``; NotFound (the neutral screen) for an unknown or revoked token."""
+    kiosk = None
+    if _plausible_token(token):
+        kiosk = session.scalar(select(Kiosk).where(Kiosk.token == token, Kiosk.revoked_at.is_(None)))
+    if kiosk is None:
+        raise NotFound(_l("本终端尚未登记。"))
+    return kiosk
+
+
+def status(kiosk: Kiosk, at: datetime | None = None) -> Status:
+    """Online while the last poll is at most three rotation intervals old (offline after 3 missed polls)."""
+    if kiosk.revoked:
+        return Status.revoked
+    if kiosk.last_seen_at is None:
+        return Status.never
+    at = at or clock.now()
+    if at - kiosk.last_seen_at > timedelta(seconds=MISSED_POLLS_OFFLINE * kiosk.rotation_seconds):
+        return Status.offline
+    return Status.online
+
+
+# --- what a kiosk shows ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryView:
+    public_id: str
+    fields: dict[str, Any]  # dibao.disclosure.present(entry, Channel.kiosk): only what the kiosk may show
+    level: Level
+    level_label: str
+    batch_title: str
+    opens_at: datetime
+    closes_at: datetime
+    days_left: int
+    decision_label: str | None
+    qr_target: str
+
+    @property
+    def closes_at_iso(self) -> str:
+        """The closing instant for the page's own expiry check (ISO 8601, UTC)."""
+        return self.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Slide:
+    kind: str  # "entries" | "policy" | "procedure" | "standard"
+    index: int
+    total: int
+    open_count: int
+    entries: tuple[EntryView, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    etag: str = ""
+
+    @property
+    def next_index(self) -> int:
+        return (self.index + 1) % self.total
+
+
+def days_left(closes_at: datetime, at: datetime) -> int:
+    """"还剩 N 天": whole days, rounded up (the last day of the window says 1)."""
+    return max(1, math.ceil((closes_at - at).total_seconds() / 86400))
+
+
+def policy(session: Session) -> disclosure.Policy:
+    """The admin's disclosure policy (rows override DESIGN.md's defaults)."""
+    loader = getattr(disclosure, "load_policy", None)
+    if loader is not None:
+        return loader(session)
+    rules: dict[disclosure.Channel, dict[disclosure.Field, str]] = {}
+    for rule in session.scalars(select(DisclosureRule)):
+        try:
+            channel, fld = disclosure.Channel(rule.channel), disclosure.Field(rule.field)
+        except ValueError:
+            continue
+        if rule.mode in disclosure.FIELD_MODES[fld]:
+            rules.setdefault(channel, {})[fld] = rule.mode
+    return disclosure.Policy(rules)
+
+
+def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosure.Policy) -> EntryView:
+    fields = disclosure.present(entry, disclosure.Channel.kiosk, pol)
+    decision = fields.get("opinion_decision")
+    batch = entry.batch
+    return EntryView(
+        public_id=entry.public_id, fields=fields, level=batch.level,
+        level_label=str(LEVEL_NOTICE_LABELS[batch.level]), batch_title=batch.title,
+        opens_at=batch.opens_at, closes_at=batch.closes_at, days_left=days_left(batch.closes_at, at),
+        decision_label=str(DECISION_LABELS[Decision(decision)]) if decision else None,
+        qr_target=qr.entry_target(public_url, entry.public_id),
+    )
+
+
+def current_standard(session: Session, region: Region, at: datetime) -> Standard | None:
+    """The standard in force for ``region``: its own or its nearest ancestor's latest effective one."""
+    entitlement = _entitlement()
+    if entitlement is not None and hasattr(entitlement, "standard_for"):
+        try:
+            return entitlement.standard_for(session, region, clock.to_local(at).date())
+        except Exception:  # noqa: BLE001,S110 - the kiosk degrades to its own lookup
+            pass
+    codes = [c for c in region.path.split("/") if c]
+    rows = session.execute(
+        select(Standard, Region.path)
+        .join(Region, Standard.region_id == Region.id)
+        .where(Region.code.in_(codes), Standard.effective_from <= clock.to_local(at).date())
+    ).all()
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (len(r[1]), r[0].effective_from), reverse=True)
+    return rows[0][0]
+
+
+def _entitlement():
+    try:
+        from dibao import entitlement  # issue 3's module, when present
+    except ImportError:
+        return None
+    return entitlement
+
+
+def info_slides(session: Session, region: Region, at: datetime) -> list[tuple[str, dict[str, Any]]]:
+    page = session.scalar(select(ContentPage).where(ContentPage.slug == "policy"))
+    slides: list[tuple[str, dict[str, Any]]] = [
+        ("policy", {"title": page.title if page else str(DEFAULT_POLICY_TITLE),
+                    "body": _excerpt(page.body) if page else str(DEFAULT_POLICY_BODY)}),
+        ("procedure", {"steps": [str(s) for s in PROCEDURE_STEPS]}),
+    ]
+    standard = current_standard(session, region, at)
+    if standard is not None:
+        slides.append(("standard", {"amount": f"{Decimal(standard.monthly_amount):.2f}",
+                                    "effective_from": standard.effective_from.isoformat(),
+                                    "region": standard.region.name, "note": standard.note or ""}))
+    return slides
+
+
+def _excerpt(text: str, limit: int = 260) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: datetime | None = None) -> Slide:
+    """Slide ``index`` of the kiosk's rotation (wrapping around when the rotation has become shorter)."""
+    at = at or clock.now()
+    entries = notices.open_entries(session, kiosk.region, at)
+    if entries:
+        total = math.ceil(len(entries) / PAGE_SIZE)
+        index = index % total if index >= 0 else 0
+        pol = policy(session)
+        views = tuple(entry_view(e, at, public_url, pol)
+                      for e in entries[index * PAGE_SIZE:(index + 1) * PAGE_SIZE])
+        kind, data = "entries", {}
+    else:
+        infos = info_slides(session, kiosk.region, at)
+        total = len(infos)
+        index = index % total if index >= 0 else 0
+        kind, data = infos[index]
+        views = ()
+    made = Slide(kind=kind, index=index, total=total, open_count=len(entries), entries=views, data=data)
+    return replace(made, etag=slide_etag(kiosk, made))
+
+
+def slide_etag(kiosk: Kiosk, s: Slide) -> str:
+    """A digest of everything the slide shows (and of the kiosk settings its markup carries)."""
+    content = {
+        "kiosk": [kiosk.id, kiosk.token, kiosk.name, kiosk.rotation_seconds, kiosk.region.name, kiosk.region.code],
+        "slide": [s.kind, s.index, s.total, s.open_count],
+        "entries": [[e.public_id, e.fields, e.level.value, e.batch_title, e.closes_at.isoformat(), e.days_left,
+                     e.qr_target] for e in s.entries],
+        "data": s.data,
+    }
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def open_entry(session: Session, kiosk: Kiosk, entry_public_id: str, at: datetime | None = None) -> NoticeEntry:
+    """An entry open now in the kiosk's community (for its photo); NotFound otherwise."""
+    at = at or clock.now()
+    for entry in notices.open_entries(session, kiosk.region, at):
+        if entry.public_id == entry_public_id:
+            return entry
+    raise NotFound(_l("该公示已结束或不存在。"))

@@ -1,0 +1,232 @@
+// The kiosk display (templates/kiosk/display.html). It never goes blank and never shows an expired notice:
+// - the slide polls the next slide with htmx; on a 5xx or a network loss nothing is swapped, a small
+//   offline mark appears, and the same element retries on its next tick (recovery needs nothing);
+// - every entry carries its closing instant (data-closes-at, UTC) and is hidden here when the clock passes
+//   it, online or not; the clock is the browser's, corrected by the server's time (X-Server-Time);
+// - the last slide shown is kept in localStorage and a service worker (/kiosk/sw.js) keeps the shell,
+//   the assets and the slides, so a reload while offline shows the last content;
+// - tapping an entry shows it large with a big QR code; after 60 s without a touch the rotation is back.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  if (body.dataset.kioskStatus === "not-registered") {
+    // A revoked or unknown token: forget everything this screen kept.
+    try { Object.keys(localStorage).forEach(function (k) { if (k.indexOf("kiosk:") === 0) localStorage.removeItem(k); }); } catch (e) { /* ignore */ }
+    return;
+  }
+  var token = body.dataset.kioskToken;
+  if (!token) return;
+
+  var STORE = "kiosk:" + token;
+  var IDLE_MS = 60 * 1000;
+  var timeZone = body.dataset.timezone || "Asia/Shanghai";
+  var renderedAt = Number(body.dataset.serverNow) || 0;
+
+  function load() {
+    try { return JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
+  }
+  function save(data) {
+    try { localStorage.setItem(STORE, JSON.stringify(data)); } catch (e) { /* storage full or blocked */ }
+  }
+
+  // The clock: the browser's, corrected by the server's. A shell served from the worker's cache carries an
+  // old server time, so the larger of the shell's and the last learnt offset wins: if in doubt the kiosk
+  // believes it is later, and hides a closing entry early rather than late.
+  var stored = load();
+  var offset = renderedAt ? renderedAt - Date.now() : 0;
+  var lastServer = renderedAt;
+  if (stored && typeof stored.offset === "number") {
+    offset = Math.max(offset, stored.offset);
+    lastServer = Math.max(lastServer, stored.server || 0);
+  }
+  function now() { return Date.now() + offset; }
+
+  // --- restore: a shell older than the last slide shown (a reload served by the service worker) -------
+  if (stored && stored.html && stored.at > renderedAt) {
+    var current = document.getElementById("k-slide");
+    if (current) {
+      var holder = document.createElement("div");
+      holder.innerHTML = stored.html;
+      var restored = holder.querySelector("#k-slide");
+      if (restored) current.replaceWith(restored);
+    }
+    if (stored.at - renderedAt > 2000) setOffline(true);
+  }
+
+  // --- offline mark ----------------------------------------------------------------------------------
+  function setOffline(on) {
+    var mark = document.getElementById("k-offline");
+    if (mark) mark.hidden = !on;
+    body.classList.toggle("k-is-offline", on);
+  }
+
+  // --- header clock ------------------------------------------------------------------------------------
+  var dateFmt, timeFmt;
+  try {
+    dateFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: timeZone, year: "numeric", month: "2-digit", day: "2-digit", weekday: "long" });
+    timeFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  } catch (e) { dateFmt = timeFmt = null; }
+
+  function parts(fmt, d) {
+    var out = {};
+    fmt.formatToParts(d).forEach(function (p) { out[p.type] = p.value; });
+    return out;
+  }
+
+  function tickClock(t) {
+    if (!dateFmt) return;
+    var d = new Date(t);
+    var dp = parts(dateFmt, d);
+    var dateEl = document.getElementById("k-date");
+    var timeEl = document.getElementById("k-time");
+    if (dateEl) dateEl.textContent = dp.year + "年" + dp.month + "月" + dp.day + "日 " + dp.weekday;
+    if (timeEl) timeEl.textContent = timeFmt.format(d);
+  }
+
+  // --- expiry: hide what has closed, count the days down -------------------------------------------------
+  function expire(t) {
+    document.querySelectorAll("[data-closes-at]").forEach(function (el) {
+      var closes = Date.parse(el.dataset.closesAt);
+      if (isNaN(closes)) return;
+      if (t >= closes) {
+        el.hidden = true;
+        el.classList.add("k-expired");
+      } else {
+        var days = el.querySelector("[data-days]");
+        var n = String(Math.max(1, Math.ceil((closes - t) / 86400000)));
+        if (days && days.textContent !== n) days.textContent = n;
+      }
+    });
+    var slide = document.getElementById("k-slide");
+    if (slide && slide.dataset.kind === "entries") {
+      var entries = slide.querySelectorAll(".k-entry");
+      var visible = slide.querySelectorAll(".k-entry:not(.k-expired)");
+      var slot = slide.querySelector(".k-fallback-slot");
+      if (slot && entries.length && !visible.length && slot.hidden) {
+        // Every entry of this slide has closed (offline, or between polls): show the procedure instead.
+        var tpl = document.getElementById("k-fallback");
+        if (tpl) slot.appendChild(tpl.content.cloneNode(true));
+        slot.hidden = false;
+        var head = slide.querySelector(".k-slide-head");
+        if (head) head.hidden = true;
+      }
+    }
+    var open = document.querySelector("#k-detail-body .k-entry");
+    if (open && open.classList.contains("k-expired")) closeDetail();
+  }
+
+  function tick() {
+    var t = now();
+    tickClock(t);
+    expire(t);
+  }
+
+  // --- htmx: swap only good answers, keep the last content otherwise -----------------------------------
+  function isSlideEvent(evt) {
+    var elt = evt.detail && evt.detail.elt;
+    return elt && elt.id === "k-slide";
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (!isSlideEvent(evt)) return;
+    var xhr = evt.detail.xhr;
+    if (xhr.status === 404 && xhr.getResponseHeader("X-Kiosk-Status") === "not-registered") {
+      evt.detail.shouldSwap = false;
+      try { localStorage.removeItem(STORE); } catch (e) { /* ignore */ }
+      window.location.reload();
+      return;
+    }
+    if (xhr.status !== 200 || !/id="k-slide"/.test(xhr.responseText || "")) {
+      evt.detail.shouldSwap = false;
+      evt.detail.isError = false;
+      setOffline(true);
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    if (!isSlideEvent(evt)) return;
+    var xhr = evt.detail.xhr;
+    if (!evt.detail.successful || !xhr || xhr.status !== 200) { setOffline(true); return; }
+    if (xhr.getResponseHeader("X-Kiosk-Offline") === "1") { setOffline(true); return; }
+    var server = Number(xhr.getResponseHeader("X-Server-Time"));
+    if (server && server > lastServer) { lastServer = server; offset = server - Date.now(); }
+    setOffline(false);
+  });
+
+  ["htmx:sendError", "htmx:responseError", "htmx:timeout", "htmx:swapError"].forEach(function (name) {
+    document.addEventListener(name, function () { setOffline(true); });
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    tick(); // an entry that closed meanwhile never shows, not even for a second
+    var slide = document.getElementById("k-slide");
+    if (slide) save({ html: slide.outerHTML, at: now(), offset: offset, server: lastServer });
+  });
+
+  // --- touch: one entry large, back to the rotation after 60 s idle ---------------------------------------
+  var idleTimer = null;
+  var detail = document.getElementById("k-detail");
+  var detailBody = document.getElementById("k-detail-body");
+
+  function closeDetail() {
+    if (!detail || detail.hidden) return;
+    detail.hidden = true;
+    detailBody.innerHTML = "";
+    clearTimeout(idleTimer);
+  }
+
+  function touched() {
+    clearTimeout(idleTimer);
+    if (detail && !detail.hidden) idleTimer = setTimeout(closeDetail, IDLE_MS);
+  }
+
+  function openDetail(entry) {
+    if (!detail) return;
+    var copy = entry.cloneNode(true);
+    copy.removeAttribute("tabindex");
+    copy.removeAttribute("role");
+    copy.removeAttribute("aria-haspopup");
+    detailBody.innerHTML = "";
+    detailBody.appendChild(copy);
+    detail.hidden = false;
+    var close = document.getElementById("k-detail-close");
+    if (close) close.focus();
+    touched();
+  }
+
+  document.addEventListener("pointerdown", touched, true);
+  document.addEventListener("keydown", touched, true);
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest("#k-detail-close")) { closeDetail(); return; }
+    var entry = evt.target.closest("#k-slide .k-entry");
+    if (entry) openDetail(entry);
+  });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") { closeDetail(); return; }
+    if (evt.key !== "Enter" && evt.key !== " ") return;
+    var entry = evt.target.closest && evt.target.closest("#k-slide .k-entry");
+    if (entry) { evt.preventDefault(); openDetail(entry); }
+  });
+
+  // --- service worker: keeps the shell, assets and slides for a reload while offline ----------------------
+  function registerWorker() {
+    if (!("serviceWorker" in navigator) || !body.dataset.sw) return;
+    navigator.serviceWorker.register(body.dataset.sw, { scope: body.dataset.scope }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      var assets = [];
+      try { assets = JSON.parse(body.dataset.assets || "[]"); } catch (e) { /* ignore */ }
+      var slide = document.getElementById("k-slide");
+      var urls = assets.concat([location.pathname + location.search]);
+      if (slide && slide.getAttribute("hx-get")) urls.push(slide.getAttribute("hx-get"));
+      document.querySelectorAll("#k-slide img").forEach(function (img) { urls.push(img.getAttribute("src")); });
+      if (reg.active) reg.active.postMessage({ type: "precache", urls: urls });
+    }).catch(function () { /* no worker: the page still keeps its content while it stays open */ });
+  }
+
+  tick();
+  setInterval(tick, 1000);
+  if (document.readyState === "complete") registerWorker();
+  else window.addEventListener("load", registerWorker);
+})();
