@@ -71,8 +71,12 @@ def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
     session.flush()
     # Later steps, each owned by its issue and each safe to run twice:
     # demo step: cases (issue 3)
-    # demo step: notices (issue 4)
-    # demo step: objections and reports (issue 5)
+    from dibao.demo_notices import seed_notices  # demo step: notices (issue 4)
+
+    result.created += seed_notices(session, county, seed)
+    from dibao.demo_feedback import seed_feedback  # demo step: objections and reports (issue 5)
+
+    result.created += seed_feedback(session, county, seed)
     from dibao.demo_kiosks import seed_kiosks  # demo step: kiosks (issue 6)
 
     result.created += seed_kiosks(session, county)
