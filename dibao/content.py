@@ -136,7 +136,7 @@ def standards(session: Session) -> list[dict]:
     """Current 低保标准 per region, read from the case-work module when it exists (issue 3)."""
     try:
         from dibao import entitlement  # noqa: F401
-        from dibao.models import Standard  # type: ignore[attr-defined]
+        from dibao.models.records import Standard
     except ImportError:
         return []
     rows = []

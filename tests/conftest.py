@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from dibao import accounts, create_app, db, migrate
 from dibao import clock as app_clock
 from dibao.db import make_engine
+from tests.test_public_leaks import pytest_collection_modifyitems  # noqa: F401,E402 - issue 4: leak check runs last
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -1,0 +1,135 @@
+"""Issue 4: no public response of the whole suite carries an ID number or phone number of a household.
+
+How it works: importing this module (tests/conftest.py does, so it happens before any test runs) wraps
+``Flask.process_response``, so every response of every app the suite creates — test clients and the live
+server of the browser tests — passes by ``_record``. For each public (non-/admin) text response it keeps the
+long digit runs (the only place an ID or phone number can hide). The two tests here run last (see
+``pytest_collection_modifyitems``): the first seeds the demo county and crawls every public page it links to,
+learning the demo households' ID and phone numbers; the second checks every recorded run against them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from urllib.parse import urlsplit
+
+from flask import Flask, has_request_context, request
+from sqlalchemy import select
+
+from dibao import db
+
+TEXT_TYPES = {"text/html", "application/json", "text/plain", "text/csv", "application/xml", "image/svg+xml"}
+RUN = re.compile(r"[0-9Xx](?:[0-9Xx]|[ -](?=[0-9]))+[0-9Xx]")
+# Values a test household of tests/factories.py carries by default.
+FACTORY_SECRETS = {"110101195003071234", "13812345678"}
+
+RECORDED: dict[str, set[str]] = defaultdict(set)  # digit run -> paths that answered it
+DEMO_SECRETS: set[str] = set()
+PUBLIC_RESPONSES = {"count": 0}
+
+
+def _record(response) -> None:
+    if not has_request_context() or request.path.startswith("/admin"):
+        return
+    if response.mimetype not in TEXT_TYPES or response.direct_passthrough or response.is_streamed:
+        return
+    PUBLIC_RESPONSES["count"] += 1
+    text = response.get_data(as_text=True)
+    for match in RUN.finditer(text):
+        run = re.sub(r"[ -]", "", match.group())
+        if len(run) >= 11:
+            RECORDED[run].add(request.full_path)
+
+
+def install() -> None:
+    if getattr(Flask.process_response, "_leak_recorder", False):
+        return
+    original = Flask.process_response
+
+    def process_response(self, response):
+        response = original(self, response)
+        _record(response)
+        return response
+
+    process_response._leak_recorder = True  # type: ignore[attr-defined]
+    Flask.process_response = process_response  # type: ignore[method-assign]
+
+
+install()
+
+LAST = ("test_seed_demo_and_crawl_every_public_page", "test_no_public_response_leaks_id_or_phone_numbers")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Hook (imported into tests/conftest.py): run this module's two checks after everything else."""
+    late = [item for item in items if item.name.split("[")[0] in LAST]
+    late.sort(key=lambda item: LAST.index(item.name.split("[")[0]))
+    items[:] = [item for item in items if item not in late] + late
+
+
+def _links(html: str) -> list[str]:
+    return re.findall(r'(?:href|src)="([^"]+)"', html)
+
+
+def test_seed_demo_and_crawl_every_public_page(app, client, runner, clock):
+    from dibao.models import Case, Member, Objection, Report
+
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        sess = db.session()
+        for case in sess.scalars(select(Case)):
+            DEMO_SECRETS.update(v for v in (case.head_id_number, case.head_phone) if v)
+        DEMO_SECRETS.update(v for v in sess.scalars(select(Member.id_number)) if v)
+        for model in (Objection, Report):
+            DEMO_SECRETS.update(v for v in sess.scalars(select(model.submitter_phone)) if v)
+    DEMO_SECRETS.update(re.sub(r"\D", "", v) for v in list(DEMO_SECRETS))
+    assert len(DEMO_SECRETS) > 50  # the demo has households with ID and phone numbers
+
+    seen: set[str] = set()
+    queue = ["/", "/robots.txt", "/notices/", "/roster/", "/policies/", "/api/v1/notices", "/api/v1/roster",
+             "/api/v1/openapi.json"]
+    statuses: dict[int, int] = defaultdict(int)
+    while queue and len(seen) < 600:
+        url = queue.pop(0)
+        parts = urlsplit(url)
+        if parts.netloc or not url.startswith("/") or url in seen:
+            continue
+        if url.startswith(("/admin", "/static", "/lang", "/kiosk")):
+            continue
+        seen.add(url)
+        res = client.get(url)
+        statuses[res.status_code] += 1
+        assert res.status_code < 500, url
+        if res.mimetype == "text/html":
+            queue.extend(link.replace("&amp;", "&") for link in _links(res.get_data(as_text=True)))
+        elif res.mimetype == "application/json" and url.startswith("/api/v1/notices"):
+            queue.extend(urlsplit(u).path for u in re.findall(r'"url": ?"([^"]+)"', res.get_data(as_text=True)))
+    assert statuses[200] > 40, dict(statuses)
+    assert any(u.startswith("/notices/e/") for u in seen) and any(u.endswith("/print") for u in seen)
+
+
+def test_no_public_response_leaks_id_or_phone_numbers():
+    assert PUBLIC_RESPONSES["count"] > 100, "the recorder saw too few public responses to mean anything"
+    secrets = DEMO_SECRETS | FACTORY_SECRETS
+    leaks = {secret: sorted(paths)[:5] for run, paths in RECORDED.items() for secret in secrets if paths and secret in run}
+    assert leaks == {}
+
+
+def test_the_recorder_would_catch_a_leak():
+    """The check can fail: a public response carrying a phone number is recorded; an /admin one is not."""
+    probe = Flask("probe")
+    probe.add_url_rule("/p", "p", lambda: "<p>电话 138 1234 5678 身份证 110101195003071234</p>")
+    probe.add_url_rule("/admin/p", "ap", lambda: "<p>13900001111</p>")
+    with probe.test_client() as c:
+        c.get("/p")
+        c.get("/admin/p")
+    try:
+        assert "/p?" in RECORDED["13812345678"] and "/p?" in RECORDED["110101195003071234"]
+        assert "13900001111" not in RECORDED
+    finally:
+        for run in ("13812345678", "110101195003071234"):
+            RECORDED[run].discard("/p?")
+            if not RECORDED[run]:
+                del RECORDED[run]
