@@ -1,3 +1,738 @@
-"""(placeholder: filled by the issue that owns it)"""
+"""Staff screens for cases: the list (htmx live search), registration, the household archive (一户一档),
+one form for each workflow step, documents, and the standards screen (admin).
 
-from admin import bp  # noqa: F401
+Views are thin: parse, call one domain function (dibao.cases / dibao.workflow / dibao.entitlement), commit
+once, render. Only the actions ``workflow.available_actions`` allows are offered; every route checks again
+through the domain (out of region 404, wrong role 403, wrong stage 409; nothing changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from admin import bp
+from admin.views import _attach_error
+from dibao import cases, clock, db, entitlement, media, scope, workflow
+from dibao.errors import DomainError, Forbidden, Invalid
+from dibao.models import Decision, Role, WorkCapacity
+from dibao.web import render
+from dibao.workflow import Action
+
+CATEGORY_CHOICES = [(k, str(v)) for k, v in workflow.CATEGORY_LABELS.items()]
+CAPACITY_CHOICES = [(c.value, str(cases.WORK_CAPACITY_LABELS[c])) for c in WorkCapacity]
+DECISION_CHOICES = [(Decision.approve.value, _l("同意")), (Decision.reject.value, _l("不同意"))]
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").replace("，", "\n").replace("、", "\n").splitlines()
+            if line.strip()]
+
+
+# --- forms -------------------------------------------------------------------------------------------
+
+class HouseholdFields:
+    head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=20)])
+    address = StringField(_l("家庭住址（完整）"), validators=[DataRequired(_l("请填写家庭住址。")), Length(max=200)])
+    public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
+    category = SelectField(_l("分类管理"), coerce=int, choices=CATEGORY_CHOICES, default=1)
+    close_relative = BooleanField(_l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）"))
+    three_nos = BooleanField(_l("三无人员（无收入、无劳动能力、无赡养扶养抚养人）"))
+    special_case = BooleanField(_l("特殊情况（办理时限延长至 45 个工作日）"))
+
+
+class RegisterForm(FlaskForm, HouseholdFields):
+    head_name = StringField(_l("户主姓名"), validators=[DataRequired(_l("请填写户主姓名。")), Length(max=50)])
+    head_id_number = StringField(_l("户主身份证号码"), validators=[DataRequired(_l("请填写身份证号码。")),
+                                                              Length(max=20)])
+    head_age = IntegerField(_l("户主年龄"), validators=[InputRequired(_l("请填写户主年龄。")),
+                                                    NumberRange(0, 130, _l("请填写正确的年龄。"))])
+    head_health = StringField(_l("户主健康状况"), validators=[Optional(), Length(max=200)])
+    head_work_capacity = SelectField(_l("户主劳动能力"), choices=CAPACITY_CHOICES, default=WorkCapacity.full.value)
+
+
+class HouseholdForm(FlaskForm, HouseholdFields):
+    pass
+
+
+class MemberForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写成员姓名。")), Length(max=50)])
+    relation = SelectField(_l("与户主关系"), choices=[(r, r) for r in cases.RELATIONS if r != "本人"])
+    age = IntegerField(_l("年龄"), validators=[InputRequired(_l("请填写年龄。")),
+                                             NumberRange(0, 130, _l("请填写正确的年龄。"))])
+    id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
+    health = StringField(_l("健康状况"), validators=[Optional(), Length(max=200)])
+    work_capacity = SelectField(_l("劳动能力"), choices=CAPACITY_CHOICES)
+    deduction = StringField(_l("每月可扣减支出（元）"), validators=[Optional(), Length(max=20)])
+    deduction_note = StringField(_l("扣减原因（因病、因残、就业成本）"), validators=[Optional(), Length(max=200)])
+
+
+class IncomeForm(FlaskForm):
+    source = SelectField(_l("收入类型"), choices=[(k, str(v[0])) for k, v in entitlement.INCOME_SOURCES.items()])
+    amount = StringField(_l("月收入（元）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
+    note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(_l("户照片（JPEG、PNG）"))
+    consent = BooleanField(_l("户主已书面同意在社区公示栏和公示终端展示照片"))
+
+
+class DocumentForm(FlaskForm):
+    title = StringField(_l("材料名称"), validators=[DataRequired(_l("请填写材料名称，例如“低保申请书”。")),
+                                                Length(max=100)])
+    file = FileField(_l("文件（照片或 PDF）"))
+
+
+class NeighbourForm(Form):
+    name = StringField(_l("走访对象姓名"), validators=[Optional(), Length(max=50)])
+    relation = StringField(_l("关系或住址"), validators=[Optional(), Length(max=100)])
+    statement = TextAreaField(_l("了解到的情况"), validators=[Optional(), Length(max=2000)])
+
+
+class VisitForm(FlaskForm):
+    visited_on = DateField(_l("调查日期"), validators=[InputRequired(_l("请填写调查日期。"))])
+    investigators = TextAreaField(_l("调查人员（每行一人，至少 2 人）"), validators=[Length(max=500)])
+    housing = TextAreaField(_l("一看：住房条件、家庭生活用品和消费情况"), validators=[Length(max=4000)])
+    inquiry = TextAreaField(_l("二问：家庭成员就业、收入、健康状况"), validators=[Length(max=4000)])
+    neighbours = FieldList(FormField(NeighbourForm), min_entries=4, max_entries=8)
+    notes = TextAreaField(_l("调查笔录"), validators=[Optional(), Length(max=8000)])
+    family_signed = BooleanField(_l("调查人员和申请家庭已在调查记录上签字"))
+
+
+class CommunityReviewForm(FlaskForm):
+    meeting_id = SelectField(_l("评议会议"), coerce=int)
+    held_on = DateField(_l("评议日期"), validators=[Optional()])
+    location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
+    panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
+    attendees = TextAreaField(_l("列席人员（每行一人，如乡镇干部、驻村干部）"), validators=[Optional(), Length(max=1000)])
+    votes_for = IntegerField(_l("同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
+    votes_against = IntegerField(_l("不同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
+    votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional(), NumberRange(0, 99)])
+    decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    opinion = TextAreaField(_l("评议意见（社区初审意见，将随公示发布）"), validators=[Length(max=4000)])
+
+
+class TownCheckForm(FlaskForm):
+    findings = TextAreaField(_l("复查情况"), validators=[Length(max=4000)])
+
+
+class TownDecisionForm(FlaskForm):
+    title = StringField(_l("会议名称"), validators=[DataRequired(_l("请填写会议名称。")), Length(max=200)])
+    held_on = DateField(_l("会议日期"), validators=[InputRequired(_l("请填写会议日期。"))])
+    participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Length(max=2000)])
+    decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
+
+
+class CountyDecisionForm(FlaskForm):
+    decision = RadioField(_l("审批结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    opinion = TextAreaField(_l("审批意见（不同意时写明理由）"), validators=[Length(max=4000)])
+    override_amount = StringField(_l("调整后的月保障金额（元，不调整请留空）"), validators=[Optional(), Length(max=20)])
+    override_reason = TextAreaField(_l("调整理由"), validators=[Optional(), Length(max=2000)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("理由（将告知申请家庭）"), validators=[Length(max=4000)])
+
+
+class PeriodicReviewForm(FlaskForm):
+    findings = TextAreaField(_l("复核情况"), validators=[Length(max=4000)])
+    category = SelectField(_l("复核后分类"), coerce=int, choices=CATEGORY_CHOICES)
+
+
+class AdjustForm(FlaskForm):
+    amount = StringField(_l("新的月保障金额（元，留空则按最新收入重新核算）"), validators=[Optional(), Length(max=20)])
+    reason = TextAreaField(_l("调整理由（将告知家庭）"), validators=[Length(max=4000)])
+
+
+class GraceForm(FlaskForm):
+    months = IntegerField(_l("渐退期（月，最多 6 个月）"), validators=[InputRequired(_l("请填写月数。"))])
+    reason = TextAreaField(_l("理由"), validators=[Length(max=4000)])
+
+
+class StandardForm(FlaskForm):
+    region_id = SelectField(_l("适用区划"), coerce=int)
+    monthly_amount = StringField(_l("标准（元/人·月）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
+    effective_from = DateField(_l("生效日期"), validators=[InputRequired(_l("请填写生效日期。"))])
+    note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
+
+
+class ConfirmForm(FlaskForm):
+    pass
+
+
+# --- the list ----------------------------------------------------------------------------------------
+
+def _int_arg(name: str) -> int | None:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/cases/", endpoint="cases")
+@login_required
+def cases_list():
+    sess = db.session()
+    filters = {
+        "q": request.args.get("q", "").strip(),
+        "stage": request.args.get("stage", ""),
+        "community_id": _int_arg("community"),
+        "overdue": request.args.get("overdue", ""),
+        "category": _int_arg("category"),
+    }
+    result = cases.search(sess, current_user, page=_int_arg("page") or 1, **filters)
+    return render("admin/cases/list.html", fragment="admin/cases/_table.html", result=result, filters=filters,
+                  communities=cases.communities_in_scope(sess, current_user),
+                  stage_labels=workflow.STAGE_LABELS, overdue_labels=cases.OVERDUE_LABELS,
+                  category_labels=workflow.CATEGORY_LABELS, may_register=cases.may_register(current_user),
+                  mask_id=cases.mask_id, mask_phone=cases.mask_phone, overdue_keys=cases.overdue_keys)
+
+
+
+# --- registration ------------------------------------------------------------------------------------
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def case_new():
+    if not cases.may_register(current_user):
+        raise Forbidden(_l("只有社区低保专干可以登记低保申请。"))
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        sess = db.session()
+        try:
+            case = cases.register_case(
+                sess, current_user, head_name=form.head_name.data, id_number=form.head_id_number.data,
+                phone=form.head_phone.data, address=form.address.data, public_address=form.public_address.data,
+                category=form.category.data, close_relative=form.close_relative.data,
+                three_nos=form.three_nos.data, special_case=form.special_case.data, head_age=form.head_age.data,
+                head_health=form.head_health.data or "",
+                head_work_capacity=WorkCapacity(form.head_work_capacity.data),
+            )
+            sess.commit()
+        except DomainError as err:
+            sess.rollback()
+            _attach_error(form, _rename(err, {"head_phone": "head_phone"}))
+            status = err.status
+        else:
+            flash(_("已登记受理，案卷号 %(number)s。请继续登记家庭成员和收入。", number=case.number), "success")
+            return redirect(url_for("admin.case_detail", case_id=case.id))
+    elif request.method == "POST":
+        status = 400
+    return render("admin/cases/new.html", form=form, status=status)
+
+
+def _rename(err: DomainError, mapping: dict[str, str]) -> DomainError:
+    if err.field in mapping:
+        err.field = mapping[err.field]
+    return err
+
+
+# --- the archive -------------------------------------------------------------------------------------
+
+def _detail_context(sess, case, **extra):
+    actions = workflow.available_actions(current_user, case)
+    member_form = extra.pop("member_form", None) or MemberForm(formdata=None)
+    income_form = extra.pop("income_form", None) or IncomeForm(formdata=None)
+    return dict(
+        case=case, archive=cases.archive(sess, case), actions=actions, action_labels=workflow.ACTION_LABELS,
+        Action=Action, stage_labels=workflow.STAGE_LABELS, level_labels=workflow.LEVEL_LABELS,
+        opinion_titles=workflow.OPINION_TITLES, decision_labels=workflow.DECISION_LABELS,
+        capacity_labels=cases.WORK_CAPACITY_LABELS, category_labels=workflow.CATEGORY_LABELS,
+        event_labels=cases.EVENT_LABELS, source_label=entitlement.source_label,
+        member_form=member_form, income_form=income_form,
+        photo_form=extra.pop("photo_form", None) or PhotoForm(formdata=None, consent=case.photo_consent),
+        document_form=extra.pop("document_form", None) or DocumentForm(formdata=None),
+        confirm=ConfirmForm(), noindex=True, **extra,
+    )
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def case_detail(case_id: int):
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    return render("admin/cases/detail.html", **_detail_context(sess, case))
+
+
+def _back(case_id: int, anchor: str = ""):
+    return redirect(url_for("admin.case_detail", case_id=case_id) + (f"#{anchor}" if anchor else ""))
+
+
+def _archive_post(case_id: int, form_name: str, form, run: Callable, message: str, anchor: str):
+    """A small form on the archive page: on error the page is shown again with the message by the form."""
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    if form.validate_on_submit():
+        try:
+            run(sess, case)
+            sess.commit()
+        except DomainError as err:
+            sess.rollback()
+            if err.status in (403, 404):
+                raise
+            _attach_error(form, err)
+            status = err.status
+        else:
+            flash(message, "success")
+            return _back(case.id, anchor)
+    else:
+        status = 400
+    sess.refresh(case)
+    return render("admin/cases/detail.html", status=status, **_detail_context(sess, case, **{form_name: form}))
+
+
+@bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
+@login_required
+def case_edit(case_id: int):
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    workflow.require(current_user, case, Action.edit)
+    form = HouseholdForm(obj=case) if request.method == "GET" else HouseholdForm()
+    if request.method == "GET":
+        form.close_relative.data = case.close_relative_of_staff
+        form.three_nos.data = case.no_income_no_capacity_no_supporter
+        form.special_case.data = case.special_case
+    status = 200
+    if form.validate_on_submit():
+        try:
+            cases.update_household(sess, current_user, case, phone=form.head_phone.data, address=form.address.data,
+                                   public_address=form.public_address.data, category=form.category.data,
+                                   close_relative=form.close_relative.data, three_nos=form.three_nos.data,
+                                   special_case=form.special_case.data)
+            sess.commit()
+        except DomainError as err:
+            sess.rollback()
+            _attach_error(form, err)
+            status = err.status
+        else:
+            flash(_("家庭信息已保存。"), "success")
+            return _back(case.id)
+    elif request.method == "POST":
+        status = 400
+    return render("admin/cases/step.html", form=form, case=case, status=status, title=_("修改家庭信息"),
+                  intro=_("户主姓名和身份证号码请在“家庭成员”中修改户主一行。"), submit=_("保存"))
+
+
+def _member_fields(form: MemberForm) -> dict:
+    return dict(name=form.name.data, relation=form.relation.data, age=form.age.data, id_number=form.id_number.data,
+                health=form.health.data or "", work_capacity=WorkCapacity(form.work_capacity.data),
+                deduction=entitlement.parse_money(form.deduction.data, field_name="deduction", allow_empty=True),
+                deduction_note=form.deduction_note.data or "")
+
+
+@bp.post("/cases/<int:case_id>/members")
+@login_required
+def case_member_add(case_id: int):
+    form = MemberForm()
+
+    def run(sess, case):
+        cases.add_member(sess, current_user, case, **_member_fields(form))
+
+    return _archive_post(case_id, "member_form", form, run, _("已添加家庭成员。"), "members")
+
+
+@bp.route("/cases/<int:case_id>/members/<int:member_id>", methods=["GET", "POST"])
+@login_required
+def case_member_edit(case_id: int, member_id: int):
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    workflow.require(current_user, case, Action.edit)
+    member = cases._member(case, member_id)
+    form = MemberForm(obj=member) if request.method == "GET" else MemberForm()
+    if member.position == 0:
+        form.relation.choices = [("本人", "本人")]
+    if request.method == "GET":
+        form.work_capacity.data = member.work_capacity.value
+        form.deduction.data = str(member.monthly_deduction) if member.monthly_deduction else ""
+    status = 200
+    if form.validate_on_submit():
+        try:
+            cases.update_member(sess, current_user, case, member.id, **_member_fields(form))
+            sess.commit()
+        except DomainError as err:
+            sess.rollback()
+            _attach_error(form, err)
+            status = err.status
+        else:
+            flash(_("家庭成员已保存。"), "success")
+            return _back(case.id, "members")
+    elif request.method == "POST":
+        status = 400
+    return render("admin/cases/step.html", form=form, case=case, status=status,
+                  title=_("修改家庭成员：%(name)s", name=member.name), submit=_("保存"))
+
+
+@bp.post("/cases/<int:case_id>/members/<int:member_id>/delete")
+@login_required
+def case_member_delete(case_id: int, member_id: int):
+    form = ConfirmForm()
+    return _archive_post(case_id, "member_form", form,
+                         lambda sess, case: cases.remove_member(sess, current_user, case, member_id),
+                         _("已删除该家庭成员。"), "members")
+
+
+@bp.post("/cases/<int:case_id>/members/<int:member_id>/incomes")
+@login_required
+def case_income_add(case_id: int, member_id: int):
+    form = IncomeForm()
+
+    def run(sess, case):
+        amount = entitlement.parse_money(form.amount.data, field_name="amount")
+        cases.add_income(sess, current_user, case, member_id, source=form.source.data, amount=amount,
+                         note=form.note.data or "")
+
+    return _archive_post(case_id, "income_form", form, run, _("已登记收入。"), "members")
+
+
+@bp.post("/cases/<int:case_id>/incomes/<int:income_id>/delete")
+@login_required
+def case_income_delete(case_id: int, income_id: int):
+    return _archive_post(case_id, "income_form", ConfirmForm(),
+                         lambda sess, case: cases.remove_income(sess, current_user, case, income_id),
+                         _("已删除该笔收入。"), "members")
+
+
+@bp.post("/cases/<int:case_id>/photo")
+@login_required
+def case_photo(case_id: int):
+    form = PhotoForm()
+
+    def run(sess, case):
+        upload = request.files.get("photo")
+        data = upload.read() if upload and upload.filename else None
+        cases.set_photo(sess, current_user, case, data=data, consent=form.consent.data,
+                        media_dir=current_app.config["MEDIA_DIR"])
+
+    return _archive_post(case_id, "photo_form", form, run, _("户照片信息已保存。"), "photo")
+
+
+@bp.post("/cases/<int:case_id>/photo/delete")
+@login_required
+def case_photo_delete(case_id: int):
+    return _archive_post(case_id, "photo_form", ConfirmForm(),
+                         lambda sess, case: cases.remove_photo(sess, current_user, case),
+                         _("已删除户照片。"), "photo")
+
+
+@bp.get("/cases/<int:case_id>/photo/<rendition>")
+@login_required
+def case_photo_file(case_id: int, rendition: str):
+    if rendition not in media.RENDITIONS:
+        abort(404)
+    key = cases.case_photo_key(db.session(), current_user, case_id)
+    return _send(media.media_path(current_app.config["MEDIA_DIR"], key, rendition), "image/jpeg")
+
+
+def _send(path, mimetype: str, download_name: str | None = None):
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=mimetype, download_name=download_name, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/cases/<int:case_id>/documents")
+@login_required
+def case_document_add(case_id: int):
+    form = DocumentForm()
+
+    def run(sess, case):
+        upload = request.files.get("file")
+        data = upload.read() if upload and upload.filename else b""
+        cases.add_document(sess, current_user, case, title=form.title.data, data=data,
+                           filename=upload.filename if upload else "", media_dir=current_app.config["MEDIA_DIR"])
+
+    return _archive_post(case_id, "document_form", form, run, _("材料已上传。"), "documents")
+
+
+@bp.get("/cases/documents/<int:document_id>")
+@bp.get("/cases/documents/<int:document_id>/<rendition>")
+@login_required
+def case_document_file(document_id: int, rendition: str | None = None):
+    document, _case = cases.get_document(db.session(), current_user, document_id)
+    if rendition is not None and (rendition not in media.RENDITIONS or not document.is_image):
+        abort(404)
+    path = media.media_path(current_app.config["MEDIA_DIR"], document.media_key, rendition)
+    name = f"{document.title}.{'pdf' if document.content_type == 'application/pdf' else 'jpg'}"
+    return _send(path, document.content_type if rendition is None else "image/jpeg", download_name=name)
+
+
+# --- one form per step -------------------------------------------------------------------------------
+
+def _step(case_id: int, action: Action, form, run: Callable, *, title: str, message: str, template: str =
+          "admin/cases/step.html", prepare: Callable | None = None, **ctx):
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    workflow.require(current_user, case, action)
+    if prepare is not None:
+        prepare(sess, case, form)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            run(sess, case, form)
+            sess.commit()
+        except DomainError as err:
+            sess.rollback()
+            if err.status in (403, 404):
+                raise
+            _attach_error(form, err)
+            status = err.status
+            sess.refresh(case)
+        else:
+            flash(message, "success")
+            return _back(case.id)
+    elif request.method == "POST":
+        status = 400
+    return render(template, form=form, case=case, status=status, title=title,
+                  held=workflow.is_held(sess, case), stage_labels=workflow.STAGE_LABELS, **ctx)
+
+
+@bp.route("/cases/<int:case_id>/visit", methods=["GET", "POST"])
+@login_required
+def case_visit(case_id: int):
+    form = VisitForm()
+    if request.method == "GET":
+        form.visited_on.data = clock.today()
+        form.investigators.data = current_user.display_name + "\n"
+
+    def run(sess, case, f):
+        workflow.record_home_visit(
+            sess, current_user, case, visited_on=f.visited_on.data, housing=f.housing.data,
+            inquiry=f.inquiry.data, notes=f.notes.data or "", family_signed=f.family_signed.data,
+            investigators=_lines(f.investigators.data),
+            neighbours=[workflow.Neighbour(n.form.name.data or "", n.form.relation.data or "",
+                                           n.form.statement.data or "") for n in f.neighbours],
+        )
+
+    return _step(case_id, Action.home_visit, form, run, title=_("入户调查（一看二问三走访）"),
+                 message=_("入户调查记录已保存。"), template="admin/cases/visit.html")
+
+
+@bp.post("/cases/<int:case_id>/submit")
+@login_required
+def case_submit(case_id: int):
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        raise Invalid(_l("表单已过期，请刷新页面后重试。"))
+    workflow.submit_for_review(sess, current_user, case)
+    sess.commit()
+    flash(_("已提交民主评议。"), "success")
+    return _back(case.id)
+
+
+@bp.route("/cases/<int:case_id>/community-review", methods=["GET", "POST"])
+@login_required
+def case_community_review(case_id: int):
+    form = CommunityReviewForm()
+
+    def prepare(sess, case, f):
+        meetings = workflow.recent_review_meetings(sess, case)
+        f.meeting_id.choices = [(0, _("新的评议会议（在下面填写）"))] + [
+            (m.id, _("%(day)s %(place)s（%(n)d 名评议成员）", day=m.held_on.isoformat(), place=m.location,
+                     n=len(m.panel))) for m in meetings]
+        if request.method == "GET":
+            f.held_on.data = clock.today()
+
+    def run(sess, case, f):
+        workflow.record_community_review(
+            sess, current_user, case, decision=Decision(f.decision.data), opinion=f.opinion.data,
+            votes_for=f.votes_for.data, votes_against=f.votes_against.data, votes_abstain=f.votes_abstain.data or 0,
+            meeting_id=f.meeting_id.data or None, held_on=f.held_on.data, location=f.location.data or "",
+            panel=_lines(f.panel.data), attendees=_lines(f.attendees.data),
+            levels=workflow.notice_levels(current_app.config["NOTICE_LEVELS"]),
+        )
+
+    return _step(case_id, Action.community_review, form, run, prepare=prepare,
+                 title=_("民主评议和社区初审意见"), message=_("评议结果和初审意见已记录。"),
+                 intro=_("评议小组对本户的意见和表决票数；“不同意”时意见即为不予批准的理由。已有的评议会议可直接选择。"))
+
+
+@bp.route("/cases/<int:case_id>/town-check", methods=["GET", "POST"])
+@login_required
+def case_town_check(case_id: int):
+    return _step(case_id, Action.town_check, TownCheckForm(),
+                 lambda sess, case, f: workflow.record_town_check(sess, current_user, case, f.findings.data),
+                 title=_("乡镇审核（复查）"), message=_("复查情况已记录，请提交乡镇会议研究。"),
+                 intro=_("核对申请材料、入户调查记录和民主评议结果；需要时可入户复查。"))
+
+
+@bp.route("/cases/<int:case_id>/town-decision", methods=["GET", "POST"])
+@login_required
+def case_town_decision(case_id: int):
+    form = TownDecisionForm()
+    if request.method == "GET":
+        form.held_on.data = clock.today()
+
+    def run(sess, case, f):
+        workflow.record_town_decision(sess, current_user, case, held_on=f.held_on.data, title=f.title.data,
+                                      participants=_lines(f.participants.data), decision=Decision(f.decision.data),
+                                      opinion=f.opinion.data,
+                                      levels=workflow.notice_levels(current_app.config["NOTICE_LEVELS"]))
+
+    return _step(case_id, Action.town_decision, form, run, title=_("乡镇会议研究和审核意见"),
+                 message=_("乡镇审核意见已记录。"))
+
+
+@bp.route("/cases/<int:case_id>/county-decision", methods=["GET", "POST"])
+@login_required
+def case_county_decision(case_id: int):
+    def run(sess, case, f):
+        override = entitlement.parse_money(f.override_amount.data, field_name="override_amount", allow_empty=True)
+        workflow.record_county_decision(sess, current_user, case, decision=Decision(f.decision.data),
+                                        opinion=f.opinion.data, override_amount=override,
+                                        override_reason=f.override_reason.data,
+                                        levels=workflow.notice_levels(current_app.config["NOTICE_LEVELS"]))
+
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    return _step(case_id, Action.county_decision, CountyDecisionForm(), run, title=_("县级审批"),
+                 message=_("审批结果已记录。"), computation=entitlement.compute_for(sess, case),
+                 county_visit=workflow.has_county_visit(sess, case))
+
+
+@bp.route("/cases/<int:case_id>/reject", methods=["GET", "POST"])
+@login_required
+def case_reject(case_id: int):
+    return _step(case_id, Action.reject, ReasonForm(),
+                 lambda sess, case, f: workflow.reject(sess, current_user, case, f.reason.data),
+                 title=_("不予批准"), message=_("已作出不予批准的决定，理由已记入档案。"),
+                 intro=_("理由将作为本级意见记入档案，并书面告知申请家庭。"))
+
+
+@bp.route("/cases/<int:case_id>/send-back", methods=["GET", "POST"])
+@login_required
+def case_send_back(case_id: int):
+    return _step(case_id, Action.send_back, ReasonForm(),
+                 lambda sess, case, f: workflow.send_back(sess, current_user, case, f.reason.data),
+                 title=_("退回重新调查"), message=_("已退回社区重新调查。"),
+                 intro=_("退回后已有的各级意见失效，须重新入户调查、评议和公示。"))
+
+
+@bp.route("/cases/<int:case_id>/periodic-review", methods=["GET", "POST"])
+@login_required
+def case_periodic_review(case_id: int):
+    form = PeriodicReviewForm()
+
+    def prepare(sess, case, f):
+        if request.method == "GET":
+            f.category.data = case.category
+
+    return _step(case_id, Action.periodic_review, form,
+                 lambda sess, case, f: workflow.periodic_review(sess, current_user, case, findings=f.findings.data,
+                                                                category=f.category.data),
+                 prepare=prepare, title=_("定期复核"), message=_("复核情况已记录。"),
+                 intro=_("收入变化请先在“家庭成员”中更新；需要调整发放金额时由县民政局办理。"))
+
+
+@bp.route("/cases/<int:case_id>/adjust", methods=["GET", "POST"])
+@login_required
+def case_adjust(case_id: int):
+    def run(sess, case, f):
+        amount = entitlement.parse_money(f.amount.data, field_name="amount", allow_empty=True)
+        workflow.adjust_amount(sess, current_user, case, amount=amount, reason=f.reason.data)
+
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    return _step(case_id, Action.adjust_amount, AdjustForm(), run, title=_("调整保障金额"),
+                 message=_("保障金额已调整。"), computation=entitlement.compute_for(sess, case))
+
+
+@bp.route("/cases/<int:case_id>/grace", methods=["GET", "POST"])
+@login_required
+def case_grace(case_id: int):
+    return _step(case_id, Action.grace, GraceForm(),
+                 lambda sess, case, f: workflow.start_grace(sess, current_user, case, months=f.months.data,
+                                                            reason=f.reason.data),
+                 title=_("设置渐退期"), message=_("已进入渐退期。"),
+                 intro=_("家庭成员就业后收入超过标准的，可给予不超过 6 个月的渐退期，期满后办理退保。"))
+
+
+@bp.route("/cases/<int:case_id>/exit", methods=["GET", "POST"])
+@login_required
+def case_exit(case_id: int):
+    return _step(case_id, Action.exit, ReasonForm(),
+                 lambda sess, case, f: workflow.exit_case(sess, current_user, case, f.reason.data),
+                 title=_("退保"), message=_("已办理退保，理由已记入档案。"),
+                 intro=_("停发低保金须有法定理由，并告知家庭。"))
+
+
+# --- standards (admin) -------------------------------------------------------------------------------
+
+@bp.route("/standards/", methods=["GET", "POST"])
+@login_required
+def standards():
+    sess = db.session()
+    form = StandardForm()
+    form.region_id.choices = [(r.id, f"{'　' * (r.path.count('/') - 2)}{r.name}")
+                              for r in scope.regions_in_scope(sess, current_user)]
+    status = 200
+    if request.method == "POST":
+        if current_user.role != Role.admin:
+            raise Forbidden(_l("只有系统管理员可以设置低保标准。"))
+        if form.validate_on_submit():
+            try:
+                region = scope.get_region(sess, current_user, form.region_id.data)
+                amount = entitlement.parse_money(form.monthly_amount.data, field_name="monthly_amount")
+                entitlement.set_standard(sess, current_user, region=region, amount=amount,
+                                         effective_from=form.effective_from.data, note=form.note.data or "")
+                sess.commit()
+            except DomainError as err:
+                sess.rollback()
+                _attach_error(form, err)
+                status = err.status
+            else:
+                flash(_("低保标准已保存。"), "success")
+                return redirect(url_for("admin.standards"))
+        else:
+            status = 400
+    return render("admin/cases/standards.html", form=form, items=entitlement.list_standards(sess, current_user),
+                  today=clock.today(), is_admin=current_user.role == Role.admin, confirm=ConfirmForm(),
+                  status=status)
+
+
+@bp.post("/standards/<int:standard_id>/delete")
+@login_required
+def standard_delete(standard_id: int):
+    if not ConfirmForm().validate_on_submit():
+        raise Invalid(_l("表单已过期，请刷新页面后重试。"))
+    sess = db.session()
+    entitlement.delete_standard(sess, current_user, standard_id)
+    sess.commit()
+    flash(_("已删除尚未生效的标准。"), "success")
+    return redirect(url_for("admin.standards"))
+
+
+# --- the dashboard panel -----------------------------------------------------------------------------
+
+@bp.context_processor
+def _case_panel():
+    def case_deadline_summary():
+        if not current_user.is_authenticated:
+            return None
+        return cases.deadline_summary(db.session(), current_user)
+
+    return {"case_deadline_summary": case_deadline_summary, "case_overdue_labels": cases.OVERDUE_LABELS}
