@@ -270,10 +270,18 @@ def _media_files(app):
 
 
 def _bomb() -> bytes:
-    """A small PNG that declares a huge canvas (100 000 × 100 000 pixels)."""
-    out = io.BytesIO()
-    Image.new("1", (100_000, 100_000)).save(out, format="PNG", optimize=True)
-    return out.getvalue()
+    """A 20 kB PNG that declares a 100 000 × 100 000 pixel canvas of zeros (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    width = height = 100_000
+    row = b"\x00" * (1 + width // 8)  # filter byte + one row of 1-bit pixels
+    idat = zlib.compress(row * 2000, 9)  # the start of the image data; a decoder would inflate ~1.25 GB
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("payload, status, message", [
