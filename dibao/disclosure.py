@@ -143,7 +143,7 @@ def load_policy(session: Session) -> Policy:
     from dibao.models.disclosure import DisclosureRule
 
     rules = {channel: dict(fields) for channel, fields in DEFAULT_POLICY.items()}
-    for row in session.scalars(select(DisclosureRule)):
+    for row in session.execute(select(DisclosureRule.channel, DisclosureRule.field, DisclosureRule.mode)):
         try:
             channel, field = Channel(row.channel), Field(row.field)
         except ValueError:

@@ -502,6 +502,44 @@ def board(session: Session, region: Region | None, at: datetime | None = None) -
     return Board(region, at, ordered, min(boundaries) if boundaries else None)
 
 
+@dataclass
+class Signature:
+    """What a board shows, from a light column query: enough for its ETag without loading the entries."""
+
+    parts: list[str]
+    closes: list[datetime]  # closing instants of the open batches (their time left is on the page)
+    next_boundary: datetime | None
+
+
+def board_signature(session: Session, region: Region | None, at: datetime | None = None) -> Signature:
+    at = at or clock.now()
+    stmt = (
+        select(NoticeBatch.public_id, NoticeBatch.fingerprint, NoticeBatch.opens_at, NoticeBatch.closes_at,
+               NoticeEntry.public_id)
+        .join(NoticeEntry.batch)
+        .join(Region, NoticeEntry.region_id == Region.id)
+        .where(NoticeBatch.closes_at > at, NoticeBatch.withdrawn_at.is_(None), NoticeEntry.withdrawn_at.is_(None))
+        .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
+    )
+    if region is not None:
+        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    parts = [region.code if region else "*"]
+    closes: dict[str, datetime] = {}
+    boundaries = []
+    for batch_id, fp, opens_at, closes_at, entry_id in session.execute(stmt):
+        if opens_at > at:
+            boundaries.append(opens_at)
+            continue
+        boundaries.append(closes_at)
+        if batch_id not in closes:
+            closes[batch_id] = closes_at
+            parts.append(f"{batch_id}:{fp}")
+        parts.append(entry_id)
+    boundary = min(boundaries) if boundaries else None
+    parts.append(boundary.isoformat() if boundary else "-")
+    return Signature(parts, list(closes.values()), boundary)
+
+
 def entry_photo_key(session: Session, public_id: str, allowed: bool, at: datetime | None = None) -> str:
     """The photo of an open entry, for a channel that ``allowed`` photos; Gone once the entry is."""
     entry = public_entry(session, public_id, at)

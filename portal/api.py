@@ -70,10 +70,13 @@ def _entry_json(entry, pol) -> dict:
 @api_view
 def api_notices():
     region = region_or_404(request.args.get("region"))
-    board = notices.board(db.session(), region)
+    sess = db.session()
+    signature = notices.board_signature(sess, region)
+    at = clock.now()
     pol = policy()
 
     def produce():
+        board = notices.board(sess, region, at)
         return jsonify({
             "region": {"code": region.code, "name": region.full_name} if region else None,
             "generated_at": _iso(board.at),
@@ -83,9 +86,9 @@ def api_notices():
         })
 
     # seconds_left changes every second, so the tag uses the minute (the content otherwise changes only at
-    # the boundaries, which are part of the tag).
-    minute = board.at.replace(second=0, microsecond=0).isoformat()
-    return conditional(etag_of("api-notices", minute, disclosure.policy_version(pol), *board.etag_parts()), produce)
+    # the boundaries, which are part of the signature).
+    minute = at.replace(second=0, microsecond=0).isoformat()
+    return conditional(etag_of("api-notices", minute, disclosure.policy_version(pol), *signature.parts), produce)
 
 
 @bp.get("/api/v1/notices/<public_id>")

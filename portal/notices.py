@@ -10,9 +10,10 @@ import hashlib
 
 from flask import Response, current_app, g, make_response, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from dibao import content, db, disclosure, media, notices, qr, scope, workflow
+from dibao import clock, content, db, disclosure, media, notices, qr, scope, workflow
 from dibao.disclosure import Channel
 from dibao.errors import NotFound
 from dibao.models import Region
@@ -67,6 +68,7 @@ def present_group(batch, entries, channel: Channel, at, pol: disclosure.Policy |
         "time_left": notices.time_left(batch.closes_at, at),
         "entries": items,
         "columns": [key for key in COLUMNS if key in shown],
+        "labels": {key: str(label) for key, label in COLUMN_LABELS.items()},
     }
 
 
@@ -78,10 +80,16 @@ def present_board(board: notices.Board, channel: Channel) -> list[dict]:
 COLUMNS = ("photo_key", "name", "address", "household_size", "household_income", "monthly_amount", "opinion_text")
 
 
-def board_etag(board: notices.Board, channel: Channel, view: str) -> str:
-    times = [notices.time_left(g.batch.closes_at, board.at) for g in board.groups]
-    return etag_of(view, channel.value, _locale(), disclosure.policy_version(policy()),
-                   *board.etag_parts(), *times)
+COLUMN_LABELS = {
+    "photo_key": _l("照片"), "name": _l("户主姓名"), "address": _l("住址"), "household_size": _l("家庭人口"),
+    "household_income": _l("家庭月收入（元）"), "monthly_amount": _l("保障金额（元/月）"), "opinion_text": _l("意见"),
+}
+
+
+def signature_etag(signature: notices.Signature, channel: Channel, view: str, at) -> str:
+    """The ETag of a board: what is visible, the next window boundary, the time left shown, the policy."""
+    times = [notices.time_left(closes, at) for closes in signature.closes]
+    return etag_of(view, channel.value, _locale(), disclosure.policy_version(policy()), *signature.parts, *times)
 
 
 def _locale() -> str:
@@ -104,15 +112,18 @@ def _subregions(region: Region | None) -> list[Region]:
 @bp.get("/notices/<code>")
 def notice_board(code: str | None = None):
     region = region_or_404(code)
-    board = notices.board(db.session(), region)
+    sess = db.session()
+    signature = notices.board_signature(sess, region)
 
     def produce():
         g.noindex = True
+        board = notices.board(sess, region, at)
         return render("portal/notices.html", fragment="portal/_board.html", region=region,
                       groups=present_board(board, Channel.web), board=board, subregions=_subregions(region),
                       noindex=True)[0]
 
-    response = conditional(board_etag(board, Channel.web, "board"), produce)
+    at = clock.now()
+    response = conditional(signature_etag(signature, Channel.web, "board", at), produce)
     g.noindex = True
     return response
 
@@ -132,13 +143,16 @@ def notice_entry(public_id: str):
 def notice_print(code: str):
     """The printable board. Staff of the region get the print channel (the board posted in the community);
     anyone else gets the public web disclosure, so the open web never shows more than the web policy."""
-    region = notices.region_by_code(db.session(), code)
-    board = notices.board(db.session(), region)
+    sess = db.session()
+    region = notices.region_by_code(sess, code)
+    signature = notices.board_signature(sess, region)
+    at = clock.now()
     channel = Channel.print if is_staff_for(region) else Channel.web
     paper = "a3" if request.args.get("size") == "a3" else "a4"
     public_url = current_app.config["PUBLIC_URL"]
 
     def produce():
+        board = notices.board(sess, region, at)
         groups = present_board(board, channel)
         for group in groups:
             for item in group["entries"]:
@@ -149,7 +163,7 @@ def notice_print(code: str):
                       paper=paper, board_qr=qr.svg(board_url, border=2), board_url=board_url, noindex=True,
                       printed_at=board.at)[0]
 
-    response = conditional(board_etag(board, channel, f"print-{paper}"), produce)
+    response = conditional(signature_etag(signature, channel, f"print-{paper}", at), produce)
     g.noindex = True
     return response
 
