@@ -279,3 +279,34 @@ def test_periodic_sweep_is_off_in_tests_and_with_interval_zero(tmp_path, databas
     assert "dibao.sweep_stop" in app.extensions
     app.extensions["dibao.sweep_stop"].set()
     app.extensions["dibao.engine"].dispose()
+
+
+def test_concurrent_sweeps_in_threads_close_once(app, world, session, clock):
+    """Two sweeps started at the same moment (as two gunicorn workers would) record each closing once."""
+    import threading
+
+    batches = [publish_town_batch(session, 2, community=c)[0] for c in ("100001001", "100001002")]
+    clock.advance(days=7)
+    results, errors = [], []
+    start = threading.Barrier(2)
+
+    def run():
+        try:
+            start.wait()
+            results.append(sweep.run_sweep(app))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sum(len(r.closed) for r in results) == 2 and sum(r.moved for r in results) == 4
+    session.rollback()
+    for batch in batches:
+        closed = [e for e in audit.events_for(session, "notice_batch", batch.public_id)
+                  if e.action == "notice_batch_closed"]
+        assert len(closed) == 1
+    assert audit.verify(session).ok
