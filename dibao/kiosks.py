@@ -26,10 +26,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, disclosure, notices, qr, scope
+from dibao import audit, clock, content, disclosure, notices, qr, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import Decision, Level, NoticeEntry, Region, RegionLevel, Role, User
-from dibao.models.disclosure import ContentPage, DisclosureRule
+from dibao.models.disclosure import DisclosureRule
 from dibao.models.kiosk import Kiosk
 from dibao.models.records import Standard
 
@@ -58,27 +58,6 @@ STATUS_LABELS = {
 
 DECISION_LABELS = {Decision.approve: _l("同意"), Decision.reject: _l("不同意")}
 LEVEL_NOTICE_LABELS = {Level.community: _l("社区初审"), Level.town: _l("乡镇审核"), Level.county: _l("县级审批")}
-
-# The seed's nine steps (个人申报 … 三次张榜公示), shown on the procedure slide.
-PROCEDURE_STEPS = (
-    _l("个人申报"),
-    _l("社区入户调查"),
-    _l("民主评议小组初审"),
-    _l("社区张榜公示七天"),
-    _l("乡镇（街道）复查"),
-    _l("乡镇党委会议研究"),
-    _l("乡镇二次张榜公示"),
-    _l("县民政局审批"),
-    _l("县级三次张榜公示"),
-)
-
-DEFAULT_POLICY_TITLE = _l("什么是城市最低生活保障")
-DEFAULT_POLICY_BODY = _l(
-    "共同生活的家庭成员人均收入低于当地低保标准，且家庭财产状况符合规定的城市居民，可以申请最低生活保障。"
-    "申请人向户籍所在地的社区或乡镇（街道）提出书面申请，如实申报家庭收入和财产。"
-    "经入户调查、民主评议、审核审批，每一轮结果都张榜公示七天，接受群众监督。"
-)
-
 
 # --- the registry ------------------------------------------------------------------------------------
 
@@ -297,17 +276,18 @@ def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosur
 
 def current_standard(session: Session, region: Region, at: datetime) -> Standard | None:
     """The standard in force for ``region``: its own or its nearest ancestor's latest effective one."""
-    entitlement = _entitlement()
-    if entitlement is not None and hasattr(entitlement, "standard_for"):
-        try:
-            return entitlement.standard_for(session, region, clock.to_local(at).date())
-        except Exception:  # noqa: BLE001,S110 - the kiosk degrades to its own lookup
-            pass
+    on = clock.to_local(at).date()
+    try:
+        from dibao.entitlement import find_standard  # issue 3's module
+    except ImportError:
+        find_standard = None
+    if find_standard is not None:
+        return find_standard(session, region, on)
     codes = [c for c in region.path.split("/") if c]
     rows = session.execute(
         select(Standard, Region.path)
         .join(Region, Standard.region_id == Region.id)
-        .where(Region.code.in_(codes), Standard.effective_from <= clock.to_local(at).date())
+        .where(Region.code.in_(codes), Standard.effective_from <= on)
     ).all()
     if not rows:
         return None
@@ -315,20 +295,16 @@ def current_standard(session: Session, region: Region, at: datetime) -> Standard
     return rows[0][0]
 
 
-def _entitlement():
-    try:
-        from dibao import entitlement  # issue 3's module, when present
-    except ImportError:
-        return None
-    return entitlement
-
-
-def info_slides(session: Session, region: Region, at: datetime) -> list[tuple[str, dict[str, Any]]]:
-    page = session.scalar(select(ContentPage).where(ContentPage.slug == "policy"))
+def info_slides(session: Session, region: Region, at: datetime,
+                levels: tuple[Level, ...] = tuple(Level)) -> list[tuple[str, dict[str, Any]]]:
+    """What a kiosk shows when nothing is open: the policy (the admin's page, or the built-in text), the
+    procedure (the seed's nine steps, without the notice rounds this deployment does not use) and the
+    standard in force, when one is recorded."""
+    page = content.get_page(session, "policy")
+    paragraphs = [" ".join(lines) for kind, lines in page.blocks() if kind == "p"][:2]
     slides: list[tuple[str, dict[str, Any]]] = [
-        ("policy", {"title": page.title if page else str(DEFAULT_POLICY_TITLE),
-                    "body": _excerpt(page.body) if page else str(DEFAULT_POLICY_BODY)}),
-        ("procedure", {"steps": [str(s) for s in PROCEDURE_STEPS]}),
+        ("policy", {"title": page.title, "paragraphs": [_excerpt(p) for p in paragraphs]}),
+        ("procedure", {"steps": procedure_steps(levels)}),
     ]
     standard = current_standard(session, region, at)
     if standard is not None:
@@ -338,12 +314,18 @@ def info_slides(session: Session, region: Region, at: datetime) -> list[tuple[st
     return slides
 
 
-def _excerpt(text: str, limit: int = 260) -> str:
+def procedure_steps(levels: tuple[Level, ...] = tuple(Level)) -> list[str]:
+    """The seed's nine steps (dibao.content), without the notice rounds this deployment does not use."""
+    return [str(step["title"]) for step in content.steps(levels) if step["used"]]
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: datetime | None = None) -> Slide:
+def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: datetime | None = None,
+          levels: tuple[Level, ...] = tuple(Level)) -> Slide:
     """Slide ``index`` of the kiosk's rotation (wrapping around when the rotation has become shorter)."""
     at = at or clock.now()
     entries = notices.open_entries(session, kiosk.region, at)
@@ -355,7 +337,7 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
                       for e in entries[index * PAGE_SIZE:(index + 1) * PAGE_SIZE])
         kind, data = "entries", {}
     else:
-        infos = info_slides(session, kiosk.region, at)
+        infos = info_slides(session, kiosk.region, at, levels)
         total = len(infos)
         index = index % total if index >= 0 else 0
         kind, data = infos[index]

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from flask import abort, current_app, make_response, render_template, request, send_file
 
-from dibao import clock, db, kiosks, media, qr
+from dibao import clock, db, kiosks, media, qr, workflow
 from dibao.disclosure import Channel, present
 from dibao.errors import NotFound
+from dibao.models import Level
 from kiosk import bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,8 +81,12 @@ def _context(kiosk: kiosks.Kiosk, slide: kiosks.Slide) -> dict:
     return {
         "kiosk": kiosk, "slide": slide, "qr": qr_svg,
         "board_target": qr.board_target(public_url, kiosk.region.code),
-        "procedure_steps": [str(step) for step in kiosks.PROCEDURE_STEPS],
+        "procedure_steps": kiosks.procedure_steps(_levels()),
     }
+
+
+def _levels() -> tuple[Level, ...]:
+    return workflow.notice_levels(current_app.config["NOTICE_LEVELS"])
 
 
 @bp.get("/")
@@ -105,7 +110,8 @@ def display(token: str):
     if kiosk is None:
         return _not_registered()
     index = request.args.get("p", default=0, type=int) or 0
-    slide = kiosks.slide(db.session(), kiosk, max(index, 0), public_url=current_app.config["PUBLIC_URL"])
+    slide = kiosks.slide(db.session(), kiosk, max(index, 0), public_url=current_app.config["PUBLIC_URL"],
+                         levels=_levels())
     now = clock.now()
     response = make_response(render_template("kiosk/display.html", now=now, **_context(kiosk, slide)))
     return _common_headers(response)
@@ -116,7 +122,8 @@ def slide(token: str, index: int):
     kiosk = _poll(token)
     if kiosk is None:
         return _not_registered(fragment=True)
-    s = kiosks.slide(db.session(), kiosk, index, public_url=current_app.config["PUBLIC_URL"])
+    s = kiosks.slide(db.session(), kiosk, index, public_url=current_app.config["PUBLIC_URL"],
+                         levels=_levels())
     etag = _etag(s)
     if request.if_none_match.contains(etag):
         response = make_response("", 304)

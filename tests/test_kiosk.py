@@ -166,7 +166,9 @@ def test_nothing_open_shows_policy_procedure_and_standard(client, session, world
 
     assert kinds()[0] == ["policy", "procedure", "policy", "procedure"]  # no standard recorded: degrade
     procedure = client.get(f"/kiosk/{kiosk.token}/slide/1").get_data(as_text=True)
-    assert procedure.count("<li>") == 9 and "民主评议小组初审" in procedure and "县级三次张榜公示" in procedure
+    assert procedure.count("<li>") == 9 and "民主评议、初审" in procedure and "三次张榜公示" in procedure
+    policy = client.get(f"/kiosk/{kiosk.token}/slide/0").get_data(as_text=True)
+    assert "低保政策" in policy and "目前本社区没有正在公示的名单" in policy
 
     county = session.get(Region, world.regions["county"])
     session.add(Standard(region=county, monthly_amount=Decimal("720.00"), effective_from=T0.date(),
@@ -176,6 +178,12 @@ def test_nothing_open_shows_policy_procedure_and_standard(client, session, world
     assert found == ["policy", "procedure", "standard", "policy"]
     standard = client.get(f"/kiosk/{kiosk.token}/slide/2").get_data(as_text=True)
     assert "720.00" in standard and "元 / 人 / 月" in standard and "测试县" in standard
+
+
+def test_procedure_follows_the_notice_rounds_in_use(app, client, kiosk):
+    app.config["NOTICE_LEVELS"] = ("town",)  # the 2021 rules keep only the town notice
+    procedure = client.get(f"/kiosk/{kiosk.token}/slide/1").get_data(as_text=True)
+    assert procedure.count("<li>") == 7 and "社区张榜公示" not in procedure and "二次张榜公示" in procedure
 
 
 def test_disclosure_decides_what_the_kiosk_shows(client, session, world, kiosk, clock):

@@ -124,8 +124,10 @@
 
   // --- htmx: swap only good answers, keep the last content otherwise -----------------------------------
   function isSlideEvent(evt) {
-    var elt = evt.detail && evt.detail.elt;
-    return elt && elt.id === "k-slide";
+    // After an outerHTML swap htmx reports the parent as the element, so tell slide polls by their path.
+    var d = evt.detail || {};
+    var path = (d.pathInfo && d.pathInfo.requestPath) || (d.requestConfig && d.requestConfig.path) || "";
+    return path.indexOf("/slide/") !== -1 || (d.elt && d.elt.id === "k-slide");
   }
 
   document.addEventListener("htmx:beforeSwap", function (evt) {
