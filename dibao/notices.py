@@ -624,5 +624,5 @@ def released_entry_ids(session: Session) -> list[int]:
 def release_entry(session: Session, entry_id: int) -> bool:
     """Move on a case held past its window once nothing holds it any more. True if it moved."""
     entry = session.get(NoticeEntry, entry_id)
-    case = session.scalar(select(Case).where(Case.id == entry.case_id).with_for_update())
+    case = session.scalar(select(Case).where(Case.id == entry.case_id).with_for_update(of=Case))
     return workflow.notice_closed(session, case, entry.batch.level, entry.batch.public_id)
