@@ -191,3 +191,20 @@ def test_photo_410_when_withdrawn_and_none_without_consent(app, client, auth, wo
     notices.withdraw_batch(session, _user(session, "town_a"), batch, "重新公示测试")
     session.commit()
     assert client.get(f"/media/entry/{batch.entries[0].public_id}/photo").status_code == 410
+
+
+def test_policies_show_the_standards_in_force(client, world, session, clock):
+    from datetime import date
+    from decimal import Decimal
+
+    from dibao.models.records import Standard
+
+    county, town = _region(session, "100"), _region(session, "100001")
+    for region, amount, since in ((county, "780.00", date(2025, 7, 1)), (county, "820.00", date(2026, 1, 1)),
+                                  (town, "860.00", date(2026, 7, 1))):  # the town's is not in force yet
+        session.add(Standard(region=region, monthly_amount=Decimal(amount), effective_from=since, note="",
+                             created_at=clock.now()))
+    session.commit()
+    html = client.get("/policies/").get_data(as_text=True)
+    assert "820.00" in html and "2026年01月01日" in html
+    assert "780.00" not in html and "860.00" not in html
