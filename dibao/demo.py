@@ -70,7 +70,9 @@ def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
             _user(session, f"staff{t_index}{c_index:02d}", fake.name(), Role.community_staff, community, result)
     session.flush()
     # Later steps, each owned by its issue and each safe to run twice:
-    # demo step: cases (issue 3)
+    from dibao.demo_cases import seed_cases  # demo step: cases (issue 3)
+
+    result.created += seed_cases(session, fake, rng, county)
     from dibao.demo_notices import seed_notices  # demo step: notices (issue 4)
 
     result.created += seed_notices(session, county, seed)
