@@ -17,9 +17,10 @@ import hashlib
 import json
 import math
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -29,7 +30,6 @@ from sqlalchemy.orm import Session
 from dibao import audit, clock, content, disclosure, notices, qr, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import Decision, Level, NoticeEntry, Region, RegionLevel, Role, User
-from dibao.models.disclosure import DisclosureRule
 from dibao.models.kiosk import Kiosk
 from dibao.models.records import Standard
 
@@ -173,11 +173,11 @@ def record_poll(session: Session, token: str, *, ip: str | None = None, at: date
     """
     if not _plausible_token(token):
         return False
+    table = Kiosk.__table__  # a Core UPDATE: no ORM bookkeeping on the hottest path of the app
     result = session.execute(
-        update(Kiosk)
-        .where(Kiosk.token == token, Kiosk.revoked_at.is_(None))
-        .values(last_seen_at=at or clock.now(), last_seen_ip=(ip or None) and ip[:45], polls=Kiosk.polls + 1)
-        .execution_options(synchronize_session=False)
+        update(table)
+        .where(table.c.token == token, table.c.revoked_at.is_(None))
+        .values(last_seen_at=at or clock.now(), last_seen_ip=(ip or None) and ip[:45], polls=table.c.polls + 1)
     )
     return result.rowcount == 1
 
@@ -225,19 +225,32 @@ class EntryView:
         return self.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Slide:
+    """One slide of a rotation. Its ETag is computed from the entries' ids, batch fingerprints (which cover
+    every published value), closing instants and days left, the disclosure policy and the kiosk settings —
+    without building what is shown, so an unchanged poll costs no rendering. ``entries`` (what a template
+    shows) is built on first use."""
+
     kind: str  # "entries" | "policy" | "procedure" | "standard"
     index: int
     total: int
     open_count: int
-    entries: tuple[EntryView, ...] = ()
-    data: dict[str, Any] = field(default_factory=dict)
-    etag: str = ""
+    data: dict[str, Any]
+    etag: str
+    raw: tuple[NoticeEntry, ...] = ()
+    at: datetime | None = None
+    public_url: str = ""
+    policy: disclosure.Policy | None = None
 
     @property
     def next_index(self) -> int:
         return (self.index + 1) % self.total
+
+    @cached_property
+    def entries(self) -> tuple[EntryView, ...]:
+        assert self.at is not None and self.policy is not None or not self.raw
+        return tuple(entry_view(e, self.at, self.public_url, self.policy) for e in self.raw)
 
 
 def days_left(closes_at: datetime, at: datetime) -> int:
@@ -247,18 +260,7 @@ def days_left(closes_at: datetime, at: datetime) -> int:
 
 def policy(session: Session) -> disclosure.Policy:
     """The admin's disclosure policy (rows override DESIGN.md's defaults)."""
-    loader = getattr(disclosure, "load_policy", None)
-    if loader is not None:
-        return loader(session)
-    rules: dict[disclosure.Channel, dict[disclosure.Field, str]] = {}
-    for rule in session.scalars(select(DisclosureRule)):
-        try:
-            channel, fld = disclosure.Channel(rule.channel), disclosure.Field(rule.field)
-        except ValueError:
-            continue
-        if rule.mode in disclosure.FIELD_MODES[fld]:
-            rules.setdefault(channel, {})[fld] = rule.mode
-    return disclosure.Policy(rules)
+    return disclosure.load_policy(session)
 
 
 def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosure.Policy) -> EntryView:
@@ -329,34 +331,31 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
     """Slide ``index`` of the kiosk's rotation (wrapping around when the rotation has become shorter)."""
     at = at or clock.now()
     entries = notices.open_entries(session, kiosk.region, at)
+    pol = policy(session)
     if entries:
         total = math.ceil(len(entries) / PAGE_SIZE)
         index = index % total if index >= 0 else 0
-        pol = policy(session)
-        views = tuple(entry_view(e, at, public_url, pol)
-                      for e in entries[index * PAGE_SIZE:(index + 1) * PAGE_SIZE])
+        raw = tuple(entries[index * PAGE_SIZE:(index + 1) * PAGE_SIZE])
         kind, data = "entries", {}
     else:
         infos = info_slides(session, kiosk.region, at, levels)
         total = len(infos)
         index = index % total if index >= 0 else 0
         kind, data = infos[index]
-        views = ()
-    made = Slide(kind=kind, index=index, total=total, open_count=len(entries), entries=views, data=data)
-    return replace(made, etag=slide_etag(kiosk, made))
-
-
-def slide_etag(kiosk: Kiosk, s: Slide) -> str:
-    """A digest of everything the slide shows (and of the kiosk settings its markup carries)."""
+        raw = ()
     content = {
         "kiosk": [kiosk.id, kiosk.token, kiosk.name, kiosk.rotation_seconds, kiosk.region.name, kiosk.region.code],
-        "slide": [s.kind, s.index, s.total, s.open_count],
-        "entries": [[e.public_id, e.fields, e.level.value, e.batch_title, e.closes_at.isoformat(), e.days_left,
-                     e.qr_target] for e in s.entries],
-        "data": s.data,
+        "slide": [kind, index, total, len(entries)],
+        "entries": [[e.public_id, e.batch.fingerprint, e.batch.closes_at.isoformat(),
+                     days_left(e.batch.closes_at, at)] for e in raw],
+        "policy": disclosure.policy_version(pol),
+        "public_url": public_url,
+        "data": data,
     }
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    etag = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return Slide(kind=kind, index=index, total=total, open_count=len(entries), data=data, etag=etag, raw=raw,
+                 at=at, public_url=public_url, policy=pol)
 
 
 def open_entry(session: Session, kiosk: Kiosk, entry_public_id: str, at: datetime | None = None) -> NoticeEntry:
