@@ -17,7 +17,7 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from admin import bp
-from dibao import clock, content, db, disclosure, notices, workflow
+from dibao import clock, content, db, disclosure, notices, scope, workflow
 from dibao.disclosure import Channel, Field
 from dibao.errors import DomainError, Invalid, NotFound
 from dibao.models import Role
@@ -83,7 +83,9 @@ def notice_detail(public_id: str):
     sess = db.session()
     batch = notices.get_batch(sess, current_user, public_id)
     now = clock.now()
-    entries = [{"entry": e, "status": notices.entry_status(e, now)} for e in batch.entries]
+    # A community's staff see their own households of a town or county board, not their neighbours'.
+    entries = [{"entry": e, "status": notices.entry_status(e, now)} for e in batch.entries
+               if scope.can_see(current_user, e.region)]
     return render("admin/notices/detail.html", batch=batch, entries=entries, state=notices.batch_status(batch, now),
                   statuses=notices.STATUS_LABELS, level_label=workflow.LEVEL_LABELS[batch.level],
                   time_left=notices.time_left(batch.closes_at, now), form=WithdrawForm(),

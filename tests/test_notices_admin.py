@@ -181,3 +181,39 @@ def test_admin_nav_links(client, auth, world):
     for href in ("/admin/notices/", "/admin/disclosure", "/admin/content/"):
         assert href in html
     assert app_clock.now()  # the clock fixture is active
+
+
+def test_community_staff_see_only_their_households_of_a_town_board(client, auth, world, session, clock):
+    from dibao import notices as domain
+    from tests.test_notices import _user
+
+    own = case_awaiting_notice(session, _region(session, "100001001"), Level.town, head_name="本社区户")
+    neighbour = case_awaiting_notice(session, _region(session, "100001002"), Level.town, head_name="邻社区户")
+    session.commit()
+    batch = domain.publish(session, _user(session, "town_a"), case_ids=[own.id, neighbour.id], title="甲镇合并公示")
+    session.commit()
+    auth.login("staff_a1")
+    html = client.get(f"/admin/notices/{batch.public_id}").get_data(as_text=True)
+    assert "本社区户" in html and "邻社区户" not in html
+    auth.logout()
+    auth.login("staff_b1")
+    assert client.get(f"/admin/notices/{batch.public_id}").status_code == 404
+
+
+def test_preview_shows_the_photo_consent_without_a_broken_image(app, client, auth, world, session, clock):
+    import io
+
+    from PIL import Image
+
+    from dibao import media
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40)).save(buf, format="JPEG")
+    key = media.store_image(buf.getvalue(), app.config["MEDIA_DIR"]).key
+    case = case_awaiting_notice(session, _region(session, "100001001"), Level.town, photo_key=key, photo_consent=True)
+    session.commit()
+    auth.login("town_a")
+    token = csrf_token(client, "/admin/notices/new")
+    html = client.post("/admin/notices/preview", data={"csrf_token": token, "title": "t", "window_days": "7",
+                                                       "case_id": [str(case.id)]}).get_data(as_text=True)
+    assert "有照片，已书面同意公开" in html and "preview-1/photo" not in html
