@@ -109,6 +109,9 @@ def test_list_masks_and_searches_live(client, auth, session, seeded):
     assert "王建国" in html and "李桂兰" not in html and "<html" not in html
     full = client.get("/admin/cases/?q=王建").get_data(as_text=True)
     assert "<html" in full and "王建国" in full and "李桂兰" not in full
+    assert "HX-Request" in res.headers["Vary"]
+    restored = client.get("/admin/cases/?q=王建", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.get_data(as_text=True)  # the back button gets the whole page
 
 
 def test_valid_id_helper_makes_valid_numbers():
