@@ -2,6 +2,7 @@
 then sees both on the case page (the household archive)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.case_helpers import standard, valid_id
 
@@ -67,7 +68,10 @@ def test_register_and_record_home_visit(page, live_server, world, session, scree
     row = page.locator("table.case-table tbody tr").first
     assert id_number[:2] + "*" * 13 + id_number[-3:] in row.inner_text()
     assert "139****6666" in row.inner_text() and id_number not in page.content()
+    # Live search: typing (no button) swaps the table in place and pushes the URL.
+    page.get_by_label("搜索").fill("无此人")
+    expect(page.get_by_text("没有符合条件的案件。")).to_be_visible()
     page.get_by_label("搜索").fill("陈素")
-    page.wait_for_timeout(600)  # the live search is debounced by 300 ms
-    assert page.locator("table.case-table tbody tr").count() == 1
+    expect(page.locator("table.case-table tbody tr")).to_have_count(1)
+    assert "q=%E9%99%88%E7%B4%A0" in page.url
     page.screenshot(path=str(screenshot_dir / "case-list.png"), full_page=True)
