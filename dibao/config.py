@@ -44,6 +44,9 @@ def from_environment(instance_path: Path) -> dict:
         "MEDIA_DIR": media,
         "REDIS_URL": redis_url,
         "HOTLINE": os.environ.get("DIBAO_HOTLINE") or "12349",
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (rate limits key on the
+        # client address, so behind nginx this must be set or every resident shares one limit).
+        "PROXY_COUNT": int(os.environ.get("DIBAO_PROXY_COUNT") or 0),
         # Staff sessions end after this much inactivity (checked on the server with the app clock).
         "STAFF_IDLE_TIMEOUT": timedelta(minutes=int(os.environ.get("DIBAO_IDLE_MINUTES") or 30)),
         "LOGIN_MAX_FAILURES": 5,

@@ -3,10 +3,26 @@
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask import session
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
+
+
+class StaffLoginManager(LoginManager):
+    """Session protection only where a staff member is signed in.
+
+    Flask-Login's "strong" check also fires for anonymous visitors whose session holds just a CSRF token,
+    and then clears a remember cookie on every public response; residents have nothing to protect there.
+    """
+
+    def _session_protection_failed(self) -> bool:
+        if "_user_id" not in session:
+            return False
+        return super()._session_protection_failed()
+
+
 csrf = CSRFProtect()
-login_manager = LoginManager()
+login_manager = StaffLoginManager()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

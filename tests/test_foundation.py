@@ -315,3 +315,25 @@ def test_unknown_page_is_a_chinese_404(client):
     res = client.get("/no/such/page")
     assert res.status_code == 404
     assert "您要找的页面不存在" in res.get_data(as_text=True)
+
+
+def test_reading_public_pages_sets_no_cookie(client):
+    """A resident who only reads gets no session (and no stray remember-cookie clearing)."""
+    for path in ("/", "/notices/", "/policies/", "/"):
+        res = client.get(path)
+        assert res.status_code == 200
+        assert res.headers.getlist("Set-Cookie") == [], path
+
+
+def test_proxy_headers_are_trusted_only_when_configured(database_url, tmp_path):
+    from flask import request
+
+    from dibao import create_app
+    from tests.conftest import app_config
+
+    for count, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
+        application = create_app({**app_config(database_url, tmp_path), "PROXY_COUNT": count})
+        application.add_url_rule("/_who", "who", lambda: request.remote_addr)
+        res = application.test_client().get("/_who", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert res.get_data(as_text=True) == expected
+        application.extensions["dibao.engine"].dispose()
