@@ -14,6 +14,7 @@ from dibao import clock
 from dibao.models import Case, Decision, Level, Member, MemberIncome, Opinion, Region, Stage, WorkCapacity
 
 _seq = itertools.count(1)
+_LEVEL_NAMES = {Level.community: "经民主评议，社区", Level.town: "经复查，乡镇", Level.county: "经审核，县民政局"}
 
 
 def make_case(
@@ -52,7 +53,7 @@ def make_case(
         if i == 0 and income:
             session.add(MemberIncome(member=member, source="wage", monthly_amount=income))
     for level in opinion_levels:
-        session.add(Opinion(case=case, level=level, decision=Decision.approve, text=f"{level.value}同意纳入低保。",
+        session.add(Opinion(case=case, level=level, decision=Decision.approve, text=f"{_LEVEL_NAMES[level]}同意纳入低保。",
                             author_name="测试签名人", created_at=now))
     session.flush()
     return case

@@ -62,7 +62,7 @@ def test_display_shows_header_entries_days_left_qr_codes_and_how_to_object(clien
     assert 'id="k-date"' in html and "2026年03月18日 星期三" in html and ">10:00<" in html  # 02:00 UTC = 10:00 local
     assert slide_names(html) == NAMES[:2]
     assert "家庭人口" in html and "300.00 元" in html and "1290.00 元/月" in html
-    assert "社区初审意见：同意" in html and "community同意纳入低保。" in html
+    assert "社区初审意见：同意" in html and "经民主评议，社区同意纳入低保。" in html
     assert "还剩 <strong data-days>7</strong> 天" in html
     closes = (T0 + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert html.count(f'data-closes-at="{closes}"') == 2

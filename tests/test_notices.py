@@ -50,7 +50,7 @@ def test_publish_moves_cases_snapshots_and_fingerprints(world, session, clock):
     assert len(batch.fingerprint) == 64
     assert batch.fingerprint == notices.fingerprint(batch, batch.entries)
     entry = batch.entries[0]
-    assert entry.head_name == "王小明" and entry.opinion_text == "town同意纳入低保。"
+    assert entry.head_name == "王小明" and entry.opinion_text == "经复查，乡镇同意纳入低保。"
     assert [e.action for e in audit.events_for(session, "notice_batch", batch.public_id)] == [
         "notice_batch_published"]
 
