@@ -202,15 +202,12 @@ def cases_list():
         "category": _int_arg("category"),
     }
     result = cases.search(sess, current_user, page=_int_arg("page") or 1, **filters)
-    # htmx restoring a page from history (back button, cache miss) wants the whole page, not the table.
-    restoring = request.headers.get("HX-History-Restore-Request") == "true"
-    body, status = render("admin/cases/list.html", fragment=None if restoring else "admin/cases/_table.html",
-                          result=result, filters=filters,
-                          communities=cases.communities_in_scope(sess, current_user),
-                          stage_labels=workflow.STAGE_LABELS, overdue_labels=cases.OVERDUE_LABELS,
-                          category_labels=workflow.CATEGORY_LABELS, may_register=cases.may_register(current_user),
-                          mask_id=cases.mask_id, mask_phone=cases.mask_phone, overdue_keys=cases.overdue_keys)
-    return body, status, {"Vary": "HX-Request, HX-History-Restore-Request"}
+    return render("admin/cases/list.html", fragment="admin/cases/_table.html",
+                  result=result, filters=filters,
+                  communities=cases.communities_in_scope(sess, current_user),
+                  stage_labels=workflow.STAGE_LABELS, overdue_labels=cases.OVERDUE_LABELS,
+                  category_labels=workflow.CATEGORY_LABELS, may_register=cases.may_register(current_user),
+                  mask_id=cases.mask_id, mask_phone=cases.mask_phone, overdue_keys=cases.overdue_keys)
 
 
 # --- registration ------------------------------------------------------------------------------------

@@ -157,6 +157,8 @@ def _register_security_headers(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
         )
+        if getattr(g, "vary_on_htmx", False):
+            response.vary.update(("HX-Request", "HX-Boosted", "HX-History-Restore-Request"))
         if getattr(g, "noindex", False):
             response.headers["X-Robots-Tag"] = "noindex, nofollow"
         return response

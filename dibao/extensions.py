@@ -1,12 +1,11 @@
 """Flask extensions, created here and bound in the app factory."""
 
+from flask import session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask import session
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
-
 
 
 class StaffLoginManager(LoginManager):
