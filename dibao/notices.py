@@ -60,13 +60,6 @@ def is_open(entry: NoticeEntry, at: datetime | None = None) -> bool:
     )
 
 
-def current_opinion(case: Case, level: Level) -> Opinion | None:
-    for opinion in reversed(case.opinions):
-        if opinion.level == level and not opinion.superseded:
-            return opinion
-    return None
-
-
 def snapshot(case: Case, opinion: Opinion) -> dict:
     """What an entry freezes of a case: full values; disclosure decides per channel what is shown."""
     return {
@@ -143,7 +136,7 @@ def publish_batch(
     for position, case in enumerate(cases):
         if not case.region.path.startswith(region.path):
             raise Conflict(_l("案件“%(number)s”不在本辖区。", number=case.number))
-        opinion = current_opinion(case, level)
+        opinion = workflow.current_opinion(case, level)
         if opinion is None:
             raise Conflict(_l("案件“%(number)s”还没有本级意见，不能公示。", number=case.number))
         entry = NoticeEntry(public_id=new_public_id(), batch=batch, case=case, position=position,
@@ -250,7 +243,7 @@ def preview_entries(cases: Sequence[Case], level: Level) -> list[SimpleNamespace
     """What the entries would freeze if published now (for the preview of each channel)."""
     out = []
     for position, case in enumerate(cases):
-        opinion = current_opinion(case, level)
+        opinion = workflow.current_opinion(case, level)
         if opinion is None:
             raise Conflict(_l("案件“%(number)s”还没有本级意见，不能公示。", number=case.number))
         out.append(SimpleNamespace(public_id=f"preview-{position + 1}", position=position, region=case.region,
