@@ -7,7 +7,9 @@ deployment's local zone (``DIBAO_TIMEZONE``) is only used for display and for ca
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,3 +60,14 @@ def today() -> date:
 def local_midnight(day: date) -> datetime:
     """The UTC instant at which ``day`` starts locally."""
     return datetime(day.year, day.month, day.day, tzinfo=_local_zone).astimezone(UTC)
+
+
+@contextlib.contextmanager
+def travel(instant: datetime) -> Iterator[None]:
+    """Run a block as of ``instant``, then give the clock back (the demo builds its history this way)."""
+    previous = _frozen
+    set_now(instant)
+    try:
+        yield
+    finally:
+        set_now(previous)

@@ -11,7 +11,6 @@ inventing a notice board that never existed.
 
 from __future__ import annotations
 
-import contextlib
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -46,14 +45,6 @@ STATEMENTS = ["家里确实困难，平时很节省", "老两口身体不好，�
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
-@contextlib.contextmanager
-def _at(instant: datetime):
-    previous = clock._frozen  # noqa: SLF001 - the demo travels back in time, then gives the clock back
-    clock.set_now(instant)
-    try:
-        yield
-    finally:
-        clock.set_now(previous)
 
 
 def _id_number(rng: random.Random, birth: date) -> str:
@@ -78,7 +69,7 @@ def seed_cases(session: Session, fake: Faker, rng: random.Random, county: Region
         return 0
     now = clock.now()
     if session.scalar(select(Standard.id).where(Standard.region_id == county.id).limit(1)) is None:
-        with _at(now - timedelta(days=330)):
+        with clock.travel(now - timedelta(days=330)):
             entitlement.set_standard(session, admin, region=county, amount=STANDARD,
                                      effective_from=date(2026, 1, 1), note="阳光县民政局〔2025〕58号")
         following = date(clock.today().year + 1, 1, 1)
@@ -116,7 +107,7 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
     head = fake.name()
     size = rng.choice([1, 2, 2, 3, 3, 4])
     street, no = fake.street_name(), rng.randint(1, 120)
-    with _at(t):
+    with clock.travel(t):
         case = cases.register_case(
             session, staff, head_name=head, id_number=_id_number(rng, birth), phone=fake.phone_number(),
             address=f"{community.name}{street}{no}号{rng.randint(1, 12)}栋{rng.randint(1, 6)}0{rng.randint(1, 4)}室",
@@ -145,21 +136,21 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
     if target == Stage.applied:
         return case
 
-    with _at(step(1)):
+    with clock.travel(step(1)):
         _visit(session, rng, fake, staff, case)
     if target == Stage.rejected and index % 3 == 0:
-        with _at(step()):
+        with clock.travel(step()):
             workflow.reject(session, staff, case, REJECT_REASONS[index % 3])
         return case
     if target == Stage.investigating:
         return case
-    with _at(step()):
+    with clock.travel(step()):
         workflow.submit_for_review(session, staff, case)
     if target == Stage.community_review:
         return case
     panel = list(dict.fromkeys(fake.name() for _ in range(7)))
     against = rng.randint(0, 1)
-    with _at(step(2)):
+    with clock.travel(step(2)):
         workflow.record_community_review(
             session, staff, case, decision=Decision.approve, opinion="经民主评议，家庭人均收入低于当地低保标准，同意上报乡镇审核。",
             votes_for=len(panel) - against, votes_against=against, votes_abstain=0, held_on=clock.today(),
@@ -169,16 +160,16 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
         return case
     _pass_notice(case, Level.community, step(8))
     if target == Stage.rejected:
-        with _at(step()):
+        with clock.travel(step()):
             workflow.reject(session, town, case, REJECT_REASONS[index % 3])
         return case
     if target == Stage.town_review:
         return case
-    with _at(step()):
+    with clock.travel(step()):
         workflow.record_town_check(session, town, case, "复查申请材料和入户调查记录，情况属实，材料齐全。")
     if target == Stage.town_decision:
         return case
-    with _at(step(2)):
+    with clock.travel(step(2)):
         workflow.record_town_decision(
             session, town, case, held_on=clock.today(), title=f"{community.parent.name}党委会议",
             participants=[fake.name() for _ in range(5)], decision=Decision.approve,
@@ -187,20 +178,20 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
         return case
     _pass_notice(case, Level.town, step(8))
     if case.close_relative_of_staff:
-        with _at(step()):
+        with clock.travel(step()):
             _visit(session, rng, fake, county_user, case)
     if target == Stage.county_approval:
         if index % 2 == 0:  # one of them has waited longer than the 10 working days
             case.stage_changed_at = now - timedelta(days=18)
         return case
-    with _at(step(3)):
+    with clock.travel(step(3)):
         workflow.record_county_decision(session, county_user, case, decision=Decision.approve,
                                         opinion="经审核，符合最低生活保障条件，批准纳入低保。", levels=ALL_LEVELS)
     if target == Stage.awaiting_county_notice:
         return case
     _pass_notice(case, Level.county, step(8))
     if target == Stage.exited:
-        with _at(step(5)):
+        with clock.travel(step(5)):
             workflow.exit_case(session, county_user, case, "家庭成员已稳定就业，家庭人均收入超过低保标准。")
     return case
 

@@ -8,7 +8,6 @@ in tests/factories.py — the case workflow itself is exercised by the case demo
 
 from __future__ import annotations
 
-import contextlib
 import io
 import random
 from datetime import datetime, timedelta
@@ -43,15 +42,6 @@ OPINIONS = {
 AUTHORS = {Level.community: "社区评议小组", Level.town: "乡镇审核组", Level.county: "县民政局"}
 
 
-@contextlib.contextmanager
-def _at(instant: datetime):
-    """Publish as of ``instant`` (the demo's history), then give the clock back."""
-    previous = clock._frozen  # noqa: SLF001 - the demo is the only writer that travels in time
-    clock.set_now(instant)
-    try:
-        yield
-    finally:
-        clock.set_now(previous)
 
 
 def _photo(rng: random.Random) -> str | None:
@@ -134,7 +124,7 @@ def seed_notices(session: Session, county: Region, seed: int = 2026) -> int:
 
     def publish(actor: User | None, level: Level, region: Region, cases: list[Case], title: str, opens: datetime):
         nonlocal created
-        with _at(opens):
+        with clock.travel(opens):
             batch = notices.publish_batch(session, actor, level=level, region=region, cases=cases, title=title,
                                           window_days=7)
         created += 1 + len(cases)
