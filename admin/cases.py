@@ -28,6 +28,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from admin import bp
@@ -38,9 +39,10 @@ from dibao.models import Decision, Role, WorkCapacity
 from dibao.web import render
 from dibao.workflow import Action
 
-CATEGORY_CHOICES = [(k, str(v)) for k, v in workflow.CATEGORY_LABELS.items()]
-CAPACITY_CHOICES = [(c.value, str(cases.WORK_CAPACITY_LABELS[c])) for c in WorkCapacity]
-DECISION_CHOICES = [(Decision.approve.value, _l("同意")), (Decision.reject.value, _l("不同意"))]
+CATEGORY_CHOICES = [SelectChoice(k, str(v)) for k, v in workflow.CATEGORY_LABELS.items()]
+CAPACITY_CHOICES = [SelectChoice(c.value, str(cases.WORK_CAPACITY_LABELS[c])) for c in WorkCapacity]
+DECISION_CHOICES = [SelectChoice(Decision.approve.value, _l("同意")),
+                    SelectChoice(Decision.reject.value, _l("不同意"))]
 
 
 def _lines(text: str | None) -> list[str]:
@@ -76,7 +78,7 @@ class HouseholdForm(FlaskForm, HouseholdFields):
 
 class MemberForm(FlaskForm):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写成员姓名。")), Length(max=50)])
-    relation = SelectField(_l("与户主关系"), choices=[(r, r) for r in cases.RELATIONS if r != "本人"])
+    relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"])
     age = IntegerField(_l("年龄"), validators=[InputRequired(_l("请填写年龄。")),
                                              NumberRange(0, 130, _l("请填写正确的年龄。"))])
     id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
@@ -87,7 +89,8 @@ class MemberForm(FlaskForm):
 
 
 class IncomeForm(FlaskForm):
-    source = SelectField(_l("收入类型"), choices=[(k, str(v[0])) for k, v in entitlement.INCOME_SOURCES.items()])
+    source = SelectField(_l("收入类型"),
+                         choices=[SelectChoice(k, str(v[0])) for k, v in entitlement.INCOME_SOURCES.items()])
     amount = StringField(_l("月收入（元）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
     note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
 
@@ -362,7 +365,7 @@ def case_member_edit(case_id: int, member_id: int):
     member = cases._member(case, member_id)
     form = MemberForm(obj=member) if request.method == "GET" else MemberForm()
     if member.position == 0:
-        form.relation.choices = [("本人", "本人")]
+        form.relation.choices = [SelectChoice("本人", "本人")]
     if request.method == "GET":
         form.work_capacity.data = member.work_capacity.value
         form.deduction.data = str(member.monthly_deduction) if member.monthly_deduction else ""
@@ -551,9 +554,9 @@ def case_community_review(case_id: int):
 
     def prepare(sess, case, f):
         meetings = workflow.recent_review_meetings(sess, case)
-        f.meeting_id.choices = [(0, _("新的评议会议（在下面填写）"))] + [
-            (m.id, _("%(day)s %(place)s（%(n)d 名评议成员）", day=m.held_on.isoformat(), place=m.location,
-                     n=len(m.panel))) for m in meetings]
+        f.meeting_id.choices = [SelectChoice(0, _("新的评议会议（在下面填写）"))] + [
+            SelectChoice(m.id, _("%(day)s %(place)s（%(n)d 名评议成员）", day=m.held_on.isoformat(), place=m.location,
+                                n=len(m.panel))) for m in meetings]
         if request.method == "GET":
             f.held_on.data = clock.today()
 
@@ -687,7 +690,7 @@ def case_exit(case_id: int):
 def standards():
     sess = db.session()
     form = StandardForm()
-    form.region_id.choices = [(r.id, f"{'　' * (r.path.count('/') - 2)}{r.name}")
+    form.region_id.choices = [SelectChoice(r.id, f"{'　' * (r.path.count('/') - 2)}{r.name}")
                               for r in scope.regions_in_scope(sess, current_user)]
     status = 200
     if request.method == "POST":

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from admin import bp
@@ -73,13 +74,13 @@ def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decid
     sess = db.session()
     assign_form = assign_form or AssignForm()
     people = feedback.assignees(sess, current_user, item)
-    assign_form.assignee.choices = [(0, _("（未指定）"))] + [
-        (u.id, f"{u.display_name}（{u.region.name}）") for u in people]
+    assign_form.assignee.choices = [SelectChoice(0, _("（未指定）"))] + [
+        SelectChoice(u.id, f"{u.display_name}（{u.region.name}）") for u in people]
     if request.method == "GET" or assign_form.assignee.data is None:
         assign_form.assignee.data = item.assigned_to_id or 0
     decide_form = decide_form or DecideForm()
     outcome_labels = feedback.OUTCOME_LABELS if item.kind == "objection" else feedback.REPORT_OUTCOME_LABELS
-    decide_form.outcome.choices = [(o.value, outcome_labels[o]) for o in Outcome]
+    decide_form.outcome.choices = [SelectChoice(o.value, outcome_labels[o]) for o in Outcome]
     return render("admin/feedback/detail.html", item=item, status=status, assign_form=assign_form,
                   check_form=check_form or CheckForm(), decide_form=decide_form,
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from admin import bp
@@ -37,9 +38,9 @@ class KioskForm(KioskSettingsForm):
     region_id = SelectField(_l("所在社区（村）"), coerce=int, validators=[DataRequired(_l("请选择社区。"))])
 
 
-def _communities() -> list[tuple[int, str]]:
-    return [(r.id, f"{r.full_name}（{r.code}）") for r in scope.regions_in_scope(db.session(), current_user)
-            if r.level == RegionLevel.community]
+def _communities() -> list[SelectChoice]:
+    return [SelectChoice(r.id, f"{r.full_name}（{r.code}）")
+            for r in scope.regions_in_scope(db.session(), current_user) if r.level == RegionLevel.community]
 
 
 def _rows(items):

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
 from admin import bp
 from admin.forms import ConfirmForm, LoginForm, RegionForm, RenameRegionForm, UserForm
@@ -98,9 +99,9 @@ def dashboard():
 # --- users -------------------------------------------------------------------------------------------
 
 def _user_form_choices(form: UserForm) -> None:
-    form.role.choices = [(r.value, str(accounts.ROLE_LABELS[r])) for r in Role]
+    form.role.choices = [SelectChoice(r.value, str(accounts.ROLE_LABELS[r])) for r in Role]
     form.region_id.choices = [
-        (r.id, f"{'　' * (r.path.count('/') - 2)}{r.name}（{r.code}）")
+        SelectChoice(r.id, f"{'　' * (r.path.count('/') - 2)}{r.name}（{r.code}）")
         for r in scope.regions_in_scope(db.session(), current_user)
     ]
 
@@ -201,7 +202,7 @@ def region_list():
 def _region_form() -> RegionForm:
     form = RegionForm()
     form.parent_id.choices = [
-        (r.id, f"{r.name}（{r.code}）")
+        SelectChoice(r.id, f"{r.name}（{r.code}）")
         for r in scope.regions_in_scope(db.session(), current_user)
         if r.level.value != "community"
     ]

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from dibao import clock, db, disclosure, feedback, notices, qr
@@ -32,7 +33,7 @@ RECEIPT_SECONDS = 2 * 3600  # the receipt page shows the code for this long in t
 # --- forms -------------------------------------------------------------------------------------------
 
 def _category_choices():
-    return [(c.value, feedback.CATEGORY_LABELS[c]) for c in ReasonCategory]
+    return [SelectChoice(c.value, feedback.CATEGORY_LABELS[c]) for c in ReasonCategory]
 
 
 class _FeedbackForm(FlaskForm):
@@ -51,7 +52,8 @@ class ObjectionForm(_FeedbackForm):
 
 
 class ReportForm(_FeedbackForm):
-    subject = RadioField(_l("举报对象"), choices=[(s.value, feedback.SUBJECT_LABELS[s]) for s in ReportSubject],
+    subject = RadioField(_l("举报对象"),
+                         choices=[SelectChoice(s.value, feedback.SUBJECT_LABELS[s]) for s in ReportSubject],
                          validate_choice=False, default=ReportSubject.recipient.value)
     region = SelectField(_l("所在社区（村）"), validate_choice=False)
     case = SelectField(_l("低保名单上的家庭"), validate_choice=False)
@@ -278,20 +280,20 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False)
         form.region.data = entry.region.code
         form.subject.data = ReportSubject.recipient.value
     regions = feedback.report_regions(sess)
-    form.region.choices = [("", _("请选择"))] + [
-        (r.code, f"{'　' * (r.path.count('/') - 2)}{r.name}") for r in regions]
+    form.region.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(r.code, f"{'　' * (r.path.count('/') - 2)}{r.name}") for r in regions]
     if not form.region.data and request.args.get("region"):
         form.region.data = request.args.get("region")
     region = next((r for r in regions if r.code == form.region.data), None)
     policy = disclosure.load_policy(sess)
     roster = feedback.roster_cases(sess, region) if region is not None and entry is None else []
-    choices = [("", _("不在名单中，或不清楚"))]
+    choices = [SelectChoice("", _("不在名单中，或不清楚"))]
     for case in roster:
         line = disclosure.present_roster(case, disclosure.Channel.web, policy)
         label = " · ".join(str(x) for x in (line.get("name"), line.get("address"),
                                             _("%(n)d 人", n=line["household_size"]) if "household_size" in line
                                             else None) if x)
-        choices.append((case.number, label or _("第 %(n)d 户", n=len(choices))))
+        choices.append(SelectChoice(case.number, label or _("第 %(n)d 户", n=len(choices))))
     form.case.choices = choices
     return render("portal/feedback/report_form.html", form=form, status=status, photos_lost=photos_lost,
                   noindex=True, region=region, max_photos=feedback.MAX_PHOTOS,
