@@ -39,8 +39,8 @@ from dibao.models import Decision, Role, WorkCapacity
 from dibao.web import render
 from dibao.workflow import Action
 
-CATEGORY_CHOICES = [SelectChoice(k, str(v)) for k, v in workflow.CATEGORY_LABELS.items()]
-CAPACITY_CHOICES = [SelectChoice(c.value, str(cases.WORK_CAPACITY_LABELS[c])) for c in WorkCapacity]
+CATEGORY_CHOICES = [SelectChoice(k, v) for k, v in workflow.CATEGORY_LABELS.items()]
+CAPACITY_CHOICES = [SelectChoice(c.value, cases.WORK_CAPACITY_LABELS[c]) for c in WorkCapacity]
 DECISION_CHOICES = [SelectChoice(Decision.approve.value, _l("同意")),
                     SelectChoice(Decision.reject.value, _l("不同意"))]
 
@@ -90,7 +90,7 @@ class MemberForm(FlaskForm):
 
 class IncomeForm(FlaskForm):
     source = SelectField(_l("收入类型"),
-                         choices=[SelectChoice(k, str(v[0])) for k, v in entitlement.INCOME_SOURCES.items()])
+                         choices=[SelectChoice(k, v[0]) for k, v in entitlement.INCOME_SOURCES.items()])
     amount = StringField(_l("月收入（元）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
     note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
 

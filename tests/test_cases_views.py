@@ -316,3 +316,12 @@ def test_standards_screen_is_for_admins(client, auth, session, seeded):
     assert res.status_code == 403
     fresh(session)
     assert session.scalar(select(func.count(Standard.id))) == 2
+
+
+def test_case_form_choices_follow_the_chosen_language(client, auth, world):
+    """Module-level choice labels stay lazy: staff who chose English see English options."""
+    auth.login("staff_a1")
+    client.get("/lang/en")
+    html = client.get("/admin/cases/new").get_data(as_text=True)
+    assert "Able to work" in html
+    assert "有劳动能力" not in html
