@@ -21,6 +21,8 @@ translations/en/LC_MESSAGES/messages.mo: translations/en/LC_MESSAGES/messages.po
 	$(BIN)/pybabel compile --use-fuzzy -d translations
 
 ## make run: venv, install, migrate the SQLite database, seed the demo once, serve on http://127.0.0.1:$(PORT)
+# QR codes and kiosk URLs are built on the public URL: by default, where `make run` serves.
+run: export DIBAO_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
 	$(BIN)/dibao db upgrade
 	@if [ ! -f instance/.demo-seeded ]; then $(BIN)/dibao seed-demo && touch instance/.demo-seeded; \
@@ -28,6 +30,7 @@ run: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
 	@echo
 	@echo "  Portal:   http://127.0.0.1:$(PORT)/"
 	@echo "  Staff:    http://127.0.0.1:$(PORT)/admin/login   (user: admin, password: dibao-demo-2026)"
+	@echo "  Kiosks:   $(BIN)/dibao kiosk list   (one display URL per demo community)"
 	@echo
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - 'dibao:create_app()'
 
