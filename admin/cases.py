@@ -32,9 +32,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from admin import bp
-from admin.views import _attach_error
+from admin.forms import save
 from dibao import cases, clock, db, entitlement, media, scope, workflow
-from dibao.errors import DomainError, Forbidden, Invalid
+from dibao.errors import Forbidden, Invalid
 from dibao.models import Decision, Role, WorkCapacity
 from dibao.web import render
 from dibao.workflow import Action
@@ -223,33 +223,20 @@ def case_new():
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
-        sess = db.session()
-        try:
-            case = cases.register_case(
-                sess, current_user, head_name=form.head_name.data, id_number=form.head_id_number.data,
-                phone=form.head_phone.data, address=form.address.data, public_address=form.public_address.data,
-                category=form.category.data, close_relative=form.close_relative.data,
-                three_nos=form.three_nos.data, special_case=form.special_case.data, head_age=form.head_age.data,
-                head_health=form.head_health.data or "",
-                head_work_capacity=WorkCapacity(form.head_work_capacity.data),
-            )
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, _rename(err, {"head_phone": "head_phone"}))
-            status = err.status
-        else:
+        case, status = save(form, lambda sess: cases.register_case(
+            sess, current_user, head_name=form.head_name.data, id_number=form.head_id_number.data,
+            phone=form.head_phone.data, address=form.address.data, public_address=form.public_address.data,
+            category=form.category.data, close_relative=form.close_relative.data,
+            three_nos=form.three_nos.data, special_case=form.special_case.data, head_age=form.head_age.data,
+            head_health=form.head_health.data or "",
+            head_work_capacity=WorkCapacity(form.head_work_capacity.data),
+        ))
+        if status is None:
             flash(_("已登记受理，案卷号 %(number)s。请继续登记家庭成员和收入。", number=case.number), "success")
             return redirect(url_for("admin.case_detail", case_id=case.id))
     elif request.method == "POST":
         status = 400
     return render("admin/cases/new.html", form=form, status=status)
-
-
-def _rename(err: DomainError, mapping: dict[str, str]) -> DomainError:
-    if err.field in mapping:
-        err.field = mapping[err.field]
-    return err
 
 
 # --- the archive -------------------------------------------------------------------------------------
@@ -288,16 +275,8 @@ def _archive_post(case_id: int, form_name: str, form, run: Callable, message: st
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
     if form.validate_on_submit():
-        try:
-            run(sess, case)
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            if err.status in (403, 404):
-                raise
-            _attach_error(form, err)
-            status = err.status
-        else:
+        status = save(form, lambda sess: run(sess, case), refusals_propagate=True)[1]
+        if status is None:
             flash(message, "success")
             return _back(case.id, anchor)
     else:
@@ -319,17 +298,13 @@ def case_edit(case_id: int):
         form.special_case.data = case.special_case
     status = 200
     if form.validate_on_submit():
-        try:
-            cases.update_household(sess, current_user, case, phone=form.head_phone.data, address=form.address.data,
-                                   public_address=form.public_address.data, category=form.category.data,
-                                   close_relative=form.close_relative.data, three_nos=form.three_nos.data,
-                                   special_case=form.special_case.data)
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, err)
-            status = err.status
-        else:
+        status = save(form, lambda sess: cases.update_household(
+            sess, current_user, case, phone=form.head_phone.data, address=form.address.data,
+            public_address=form.public_address.data, category=form.category.data,
+            close_relative=form.close_relative.data, three_nos=form.three_nos.data,
+            special_case=form.special_case.data,
+        ))[1]
+        if status is None:
             flash(_("家庭信息已保存。"), "success")
             return _back(case.id)
     elif request.method == "POST":
@@ -371,14 +346,9 @@ def case_member_edit(case_id: int, member_id: int):
         form.deduction.data = str(member.monthly_deduction) if member.monthly_deduction else ""
     status = 200
     if form.validate_on_submit():
-        try:
-            cases.update_member(sess, current_user, case, member.id, **_member_fields(form))
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, err)
-            status = err.status
-        else:
+        status = save(form, lambda sess: cases.update_member(sess, current_user, case, member.id,
+                                                             **_member_fields(form)))[1]
+        if status is None:
             flash(_("家庭成员已保存。"), "success")
             return _back(case.id, "members")
     elif request.method == "POST":
@@ -493,19 +463,11 @@ def _step(case_id: int, action: Action, form, run: Callable, *, title: str, mess
         prepare(sess, case, form)
     status = 200
     if form.validate_on_submit():
-        try:
-            run(sess, case, form)
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            if err.status in (403, 404):
-                raise
-            _attach_error(form, err)
-            status = err.status
-            sess.refresh(case)
-        else:
+        status = save(form, lambda sess: run(sess, case, form), refusals_propagate=True)[1]
+        if status is None:
             flash(message, "success")
             return _back(case.id)
+        sess.refresh(case)
     elif request.method == "POST":
         status = 400
     return render(template, form=form, case=case, status=status, title=title,
@@ -697,17 +659,12 @@ def standards():
         if current_user.role != Role.admin:
             raise Forbidden(_l("只有系统管理员可以设置低保标准。"))
         if form.validate_on_submit():
-            try:
-                region = scope.get_region(sess, current_user, form.region_id.data)
-                amount = entitlement.parse_money(form.monthly_amount.data, field_name="monthly_amount")
-                entitlement.set_standard(sess, current_user, region=region, amount=amount,
-                                         effective_from=form.effective_from.data, note=form.note.data or "")
-                sess.commit()
-            except DomainError as err:
-                sess.rollback()
-                _attach_error(form, err)
-                status = err.status
-            else:
+            status = save(form, lambda sess: entitlement.set_standard(
+                sess, current_user, region=scope.get_region(sess, current_user, form.region_id.data),
+                amount=entitlement.parse_money(form.monthly_amount.data, field_name="monthly_amount"),
+                effective_from=form.effective_from.data, note=form.note.data or "",
+            ))[1]
+            if status is None:
                 flash(_("低保标准已保存。"), "success")
                 return redirect(url_for("admin.standards"))
         else:

@@ -16,10 +16,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from admin import bp
-from admin.forms import ConfirmForm
-from admin.views import _attach_error, admin_required
+from admin.forms import ConfirmForm, save
+from admin.views import admin_required
 from dibao import clock, db, kiosks, qr, scope
-from dibao.errors import DomainError
 from dibao.models import RegionLevel, Role
 from dibao.web import render
 
@@ -63,17 +62,11 @@ def kiosk_new():
     form.region_id.choices = _communities()
     status = 200
     if form.validate_on_submit():
-        sess = db.session()
-        try:
-            region = scope.get_region(sess, current_user, form.region_id.data)
-            kiosk = kiosks.register(sess, current_user, name=form.name.data, region=region,
-                                    rotation_seconds=form.rotation_seconds.data)
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, err)
-            status = err.status
-        else:
+        kiosk, status = save(form, lambda sess: kiosks.register(
+            sess, current_user, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
+            region=scope.get_region(sess, current_user, form.region_id.data),
+        ))
+        if status is None:
             flash(_("终端“%(name)s”已登记。请在终端的浏览器中打开下面的地址。", name=kiosk.name), "success")
             return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
     elif request.method == "POST":
@@ -94,15 +87,10 @@ def kiosk_detail(kiosk_id: int):
             return render("admin/error.html", status=403, title=_("没有权限"),
                           message=_("只有系统管理员可以登记和停用公示终端。"))
         if form.validate_on_submit():
-            try:
-                kiosks.update_settings(sess, current_user, kiosk, name=form.name.data,
-                                       rotation_seconds=form.rotation_seconds.data)
-                sess.commit()
-            except DomainError as err:
-                sess.rollback()
-                _attach_error(form, err)
-                status = err.status
-            else:
+            status = save(form, lambda sess: kiosks.update_settings(
+                sess, current_user, kiosk, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
+            ))[1]
+            if status is None:
                 flash(_("已保存。"), "success")
                 return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
         else:

@@ -9,9 +9,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
 from admin import bp
-from admin.forms import ConfirmForm, LoginForm, RegionForm, RenameRegionForm, UserForm
+from admin.forms import ConfirmForm, LoginForm, RegionForm, RenameRegionForm, UserForm, save
 from dibao import accounts, clock, db, regions, scope
-from dibao.errors import DomainError
 from dibao.extensions import limiter
 from dibao.models import Role
 from dibao.web import render
@@ -127,19 +126,12 @@ def user_new():
     _user_form_choices(form)
     status = 200
     if form.validate_on_submit():
-        sess = db.session()
-        try:
-            region = scope.get_region(sess, current_user, form.region_id.data)
-            user = accounts.create_user(
-                sess, current_user, username=form.username.data, display_name=form.display_name.data,
-                password=form.password.data or "", role=Role(form.role.data), region=region,
-            )
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, err)
-            status = err.status
-        else:
+        user, status = save(form, lambda sess: accounts.create_user(
+            sess, current_user, username=form.username.data, display_name=form.display_name.data,
+            password=form.password.data or "", role=Role(form.role.data),
+            region=scope.get_region(sess, current_user, form.region_id.data),
+        ))
+        if status is None:
             flash(_("账号 %(name)s 已创建。", name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     elif request.method == "POST":
@@ -159,18 +151,12 @@ def user_edit(user_id: int):
         form.role.data = user.role.value
     status = 200
     if form.validate_on_submit():
-        try:
-            region = scope.get_region(sess, current_user, form.region_id.data)
-            accounts.update_user(
-                sess, current_user, user, display_name=form.display_name.data, role=Role(form.role.data),
-                region=region, active=form.active.data, new_password=form.password.data or None,
-            )
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, err)
-            status = err.status
-        else:
+        status = save(form, lambda sess: accounts.update_user(
+            sess, current_user, user, display_name=form.display_name.data, role=Role(form.role.data),
+            region=scope.get_region(sess, current_user, form.region_id.data), active=form.active.data,
+            new_password=form.password.data or None,
+        ))[1]
+        if status is None:
             flash(_("账号 %(name)s 已保存。", name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     elif request.method == "POST":
@@ -216,18 +202,14 @@ def region_create():
     sess = db.session()
     status = 400
     if form.validate_on_submit():
-        try:
-            parent = scope.get_region(sess, current_user, form.parent_id.data)
-            region = regions.create_region(sess, current_user, code=form.code.data, name=form.name.data,
-                                           parent=parent)
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            _attach_error(form, err)
-            status = err.status
-        else:
+        region, error = save(form, lambda sess: regions.create_region(
+            sess, current_user, code=form.code.data, name=form.name.data,
+            parent=scope.get_region(sess, current_user, form.parent_id.data),
+        ))
+        if error is None:
             flash(_("已添加 %(name)s。", name=region.name), "success")
             return redirect(url_for("admin.region_list"))
+        status = error
     items = regions.tree(sess, current_user.region)
     return render("admin/regions.html", regions=items, level_labels=regions.LEVEL_LABELS, form=form,
                   status=status)
@@ -245,14 +227,8 @@ def region_detail(region_id: int):
             return render("admin/error.html", status=403, title=_("没有权限"),
                           message=_("只有系统管理员可以管理账号和行政区划。"))
         if form.validate_on_submit():
-            try:
-                regions.rename_region(sess, current_user, region, form.name.data)
-                sess.commit()
-            except DomainError as err:
-                sess.rollback()
-                _attach_error(form, err)
-                status = err.status
-            else:
+            status = save(form, lambda sess: regions.rename_region(sess, current_user, region, form.name.data))[1]
+            if status is None:
                 flash(_("已保存。"), "success")
                 return redirect(url_for("admin.region_detail", region_id=region.id))
         else:
@@ -260,11 +236,3 @@ def region_detail(region_id: int):
     return render("admin/region_detail.html", region=region, form=form, level_labels=regions.LEVEL_LABELS,
                   status=status)
 
-
-def _attach_error(form, err: DomainError) -> None:
-    """Show a domain error beside its field, or above the form."""
-    field = getattr(form, err.field, None) if err.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(err.message)]
-    else:
-        form.form_errors.append(str(err.message))
