@@ -223,7 +223,8 @@ def check_photos(photos: list[bytes]) -> None:
         try:
             media.decode_image(data, max_bytes=MAX_PHOTO_BYTES)
         except media.MediaError as err:
-            raise media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message), field="photos") from None
+            raise media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message), reason=err.reason,
+                                   field="photos") from None
 
 
 def _store_photos(session: Session, item: Item, photos: list[bytes], media_dir: str) -> None:

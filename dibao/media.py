@@ -32,7 +32,12 @@ Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
 class MediaError(Invalid):
-    """A file we will not store; the message says why in plain Chinese."""
+    """A file we will not store; the message says why in plain Chinese, ``reason`` says it to the code
+    (the message is translated, so callers never compare its text)."""
+
+    def __init__(self, message, *, reason: str, field: str | None = None):
+        super().__init__(message, field=field)
+        self.reason = reason  # empty | too_large | not_image | too_many_pixels | pdf_too_large | pdf_incomplete
 
 
 @dataclass(frozen=True)
@@ -58,18 +63,19 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
                  max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Decode untrusted bytes into a clean RGB image, or raise MediaError."""
     if len(data) > max_bytes:
-        raise MediaError(_l("图片太大，请选择 %(mb)d MB 以内的图片。", mb=max_bytes // (1024 * 1024)))
+        raise MediaError(_l("图片太大，请选择 %(mb)d MB 以内的图片。", mb=max_bytes // (1024 * 1024)),
+                         reason="too_large")
     if not data:
-        raise MediaError(_l("文件是空的，请重新选择。"))
+        raise MediaError(_l("文件是空的，请重新选择。"), reason="empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             if img.format not in ALLOWED_FORMATS:
-                raise MediaError(_l("只能上传照片（JPEG、PNG、WebP 格式）。"))
+                raise MediaError(_l("只能上传照片（JPEG、PNG、WebP 格式）。"), reason="not_image")
             width, height = img.size
             if width * height > max_pixels:
-                raise MediaError(_l("图片尺寸过大，无法处理，请换一张照片。"))
+                raise MediaError(_l("图片尺寸过大，无法处理，请换一张照片。"), reason="too_many_pixels")
             img.seek(0)
             img.load()
             img = ImageOps.exif_transpose(img)
@@ -77,9 +83,9 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaError(_l("图片尺寸过大，无法处理，请换一张照片。")) from None
+        raise MediaError(_l("图片尺寸过大，无法处理，请换一张照片。"), reason="too_many_pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise MediaError(_l("无法识别这个文件，请上传照片（JPEG、PNG、WebP 格式）。")) from None
+        raise MediaError(_l("无法识别这个文件，请上传照片（JPEG、PNG、WebP 格式）。"), reason="not_image") from None
 
 
 def _jpeg(img: Image.Image) -> bytes:
@@ -115,17 +121,18 @@ def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> 
     """An attachment: an image (through store_image) or a PDF (checked by its header and size)."""
     if data[:5] == b"%PDF-":
         if len(data) > MAX_PDF_BYTES:
-            raise MediaError(_l("PDF 文件太大，请选择 %(mb)d MB 以内的文件。", mb=MAX_PDF_BYTES // (1024 * 1024)))
+            raise MediaError(_l("PDF 文件太大，请选择 %(mb)d MB 以内的文件。", mb=MAX_PDF_BYTES // (1024 * 1024)),
+                             reason="pdf_too_large")
         if b"%%EOF" not in data[-2048:]:
-            raise MediaError(_l("PDF 文件不完整，请重新导出后上传。"))
+            raise MediaError(_l("PDF 文件不完整，请重新导出后上传。"), reason="pdf_incomplete")
         key = _key("doc", data, "pdf")
         _write(media_dir, key, data)
         return StoredMedia(key=key, content_type="application/pdf", size=len(data))
     try:
         return store_image(data, media_dir)
     except MediaError as err:
-        if "无法识别" in str(err.message):
-            raise MediaError(_l("只能上传照片或 PDF 文件。")) from None
+        if err.reason == "not_image":
+            raise MediaError(_l("只能上传照片或 PDF 文件。"), reason="not_image") from None
         raise
 
 
@@ -138,7 +145,7 @@ def rendition_key(key: str, rendition: str) -> str:
 def media_path(media_dir: str | os.PathLike, key: str, rendition: str | None = None) -> Path:
     """The file of a stored key (validated: a key never escapes the media folder)."""
     if not KEY_RE.match(key):
-        raise MediaError(_l("文件不存在。"))
+        raise MediaError(_l("文件不存在。"), reason="not_found")
     if rendition is not None:
         key = rendition_key(key, rendition)
     return Path(media_dir) / key

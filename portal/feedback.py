@@ -74,19 +74,20 @@ def _submission(form: _FeedbackForm, photos: list[bytes]) -> feedback.Submission
                                idempotency_key=form.submission_id.data)
 
 
-def _read_photos() -> tuple[list[bytes], str | None]:
-    """The chosen files (empty file inputs are skipped), or an error message for the photo field."""
+def _read_photos() -> tuple[list[bytes], str | None, int]:
+    """The chosen files (empty file inputs are skipped), or an error message for the photo field and the
+    status it answers with (413 for a photo that is too large)."""
     files = [f for f in request.files.getlist("photos") if f and f.filename]
     if len(files) > feedback.MAX_PHOTOS:
-        return [], _("最多上传 %(n)d 张照片。", n=feedback.MAX_PHOTOS)
+        return [], _("最多上传 %(n)d 张照片。", n=feedback.MAX_PHOTOS), 400
     photos = []
     for index, file in enumerate(files, start=1):
         data = file.read(feedback.MAX_PHOTO_BYTES + 1)
         if len(data) > feedback.MAX_PHOTO_BYTES:
             return [], _("第 %(n)d 张照片太大，请选择 %(mb)d MB 以内的照片。", n=index,
-                         mb=feedback.MAX_PHOTO_BYTES // (1024 * 1024))
+                         mb=feedback.MAX_PHOTO_BYTES // (1024 * 1024)), 413
         photos.append(data)
-    return photos, None
+    return photos, None, 400
 
 
 _FORM_LEVEL = {"entry", "submission_id", "website", "csrf_token", "_"}
@@ -189,14 +190,14 @@ def objection_new():
     if _honeypot_tripped(form):
         form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
         return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
-    photos, photo_error = _read_photos()
+    photos, photo_error, photo_status = _read_photos()
     sub = _submission(form, photos)
     errors = feedback.field_errors(sub)
     if photo_error:
         errors["photos"] = photo_error
     if errors:
         _attach(form, errors)
-        return _objection_page(form, public_id, status=413 if photo_error and "太大" in photo_error else 400,
+        return _objection_page(form, public_id, status=photo_status,
                                photos_lost=_files_were_chosen())
     sess = db.session()
     try:
@@ -314,14 +315,14 @@ def report_new():
     if _honeypot_tripped(form):
         form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
         return _report_page(form, status=400, photos_lost=_files_were_chosen())
-    photos, photo_error = _read_photos()
+    photos, photo_error, photo_status = _read_photos()
     sub = _submission(form, photos)
     errors = feedback.field_errors(sub)
     if photo_error:
         errors["photos"] = photo_error
     if errors:
         _attach(form, errors)
-        return _report_page(form, status=413 if photo_error and "太大" in photo_error else 400,
+        return _report_page(form, status=photo_status,
                             photos_lost=_files_were_chosen())
     sess = db.session()
     try:

@@ -106,3 +106,15 @@ def test_qr_png_decodes_to_its_url():
     results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert [r.text for r in results] == ["http://dibao.test/q/eabc234"]
     assert qr.svg("x").startswith("<svg")
+
+
+def test_refusals_do_not_depend_on_the_language(app, tmp_path):
+    """Callers decide by ``reason``, never by the (translated) message."""
+    from flask import session
+
+    with app.test_request_context():
+        session["lang"] = "en"
+        with pytest.raises(media.MediaError) as err:
+            media.store_document(b"PK\x03\x04 a zip", "x.docx", tmp_path)
+        assert str(err.value.message) == "Only photos or PDF files can be uploaded."
+    assert err.value.reason == "not_image"
