@@ -187,39 +187,14 @@ def objection_new():
         return _objection_page(form, public_id)
     if not form.validate_on_submit():
         return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
-    if _honeypot_tripped(form):
-        form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
-        return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
-    photos, photo_error, photo_status = _read_photos()
-    sub = _submission(form, photos)
-    errors = feedback.field_errors(sub)
-    if photo_error:
-        errors["photos"] = photo_error
-    if errors:
-        _attach(form, errors)
-        return _objection_page(form, public_id, status=photo_status,
-                               photos_lost=_files_were_chosen())
-    sess = db.session()
-    try:
-        receipt = feedback.submit_objection(sess, public_id, sub, media_dir=current_app.config["MEDIA_DIR"],
-                                            working_days=current_app.config.get(
-                                                "OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS))
-        sess.commit()
-    except IntegrityError:
-        sess.rollback()
-        item = feedback.find_by_key(sess, "objection", sub.idempotency_key)
-        if item is None:
-            raise
-        _store_receipt(item)
-        return redirect(url_for("portal.feedback_receipt"), code=303)
-    except DomainError as err:
-        sess.rollback()
-        if isinstance(err, NotFound) and err.field == "entry":
-            raise
-        _attach(form, {err.field or "_": str(err.message)})
-        return _objection_page(form, public_id, status=err.status, photos_lost=_files_were_chosen())
-    _store_receipt(receipt.item)
-    return redirect(url_for("portal.feedback_receipt"), code=303)
+    return _accept(
+        form, "objection",
+        lambda sess, sub: feedback.submit_objection(
+            sess, public_id, sub, media_dir=current_app.config["MEDIA_DIR"],
+            working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS)),
+        lambda status: _objection_page(form, public_id, status=status, photos_lost=_files_were_chosen()),
+        missing_entry_is_404=True,
+    )
 
 
 def _choose_entry():
@@ -312,9 +287,26 @@ def report_new():
     if request.form.get("action") == "refresh":  # another community chosen without JavaScript
         form.case.data = ""
         return _report_page(form, photos_lost=_files_were_chosen())
+    return _accept(
+        form, "report",
+        lambda sess, sub: feedback.submit_report(
+            sess, sub, subject=form.subject.data or "", region_code=form.region.data,
+            case_number=form.case.data or None, entry_public_id=form.entry.data or None, about=form.about.data,
+            media_dir=current_app.config["MEDIA_DIR"],
+            working_days=current_app.config.get("REPORT_WORKING_DAYS", feedback.REPORT_WORKING_DAYS)),
+        lambda status: _report_page(form, status=status, photos_lost=_files_were_chosen()),
+    )
+
+
+def _accept(form: FlaskForm, kind: str, submit, again, *, missing_entry_is_404: bool = False):
+    """What both forms do once they validate: honeypot, photos, field checks, then the request's one commit.
+
+    ``submit(sess, submission)`` stores it; ``again(status)`` shows the form again with what was typed. A
+    double submit that lost the race to its twin (the idempotency key is unique) gets the twin's receipt.
+    """
     if _honeypot_tripped(form):
         form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
-        return _report_page(form, status=400, photos_lost=_files_were_chosen())
+        return again(400)
     photos, photo_error, photo_status = _read_photos()
     sub = _submission(form, photos)
     errors = feedback.field_errors(sub)
@@ -322,28 +314,23 @@ def report_new():
         errors["photos"] = photo_error
     if errors:
         _attach(form, errors)
-        return _report_page(form, status=photo_status,
-                            photos_lost=_files_were_chosen())
+        return again(photo_status)
     sess = db.session()
     try:
-        receipt = feedback.submit_report(
-            sess, sub, subject=form.subject.data or "", region_code=form.region.data,
-            case_number=form.case.data or None, entry_public_id=form.entry.data or None, about=form.about.data,
-            media_dir=current_app.config["MEDIA_DIR"],
-            working_days=current_app.config.get("REPORT_WORKING_DAYS", feedback.REPORT_WORKING_DAYS))
+        item = submit(sess, sub).item
         sess.commit()
     except IntegrityError:
         sess.rollback()
-        item = feedback.find_by_key(sess, "report", sub.idempotency_key)
+        item = feedback.find_by_key(sess, kind, sub.idempotency_key)
         if item is None:
             raise
-        _store_receipt(item)
-        return redirect(url_for("portal.feedback_receipt"), code=303)
     except DomainError as err:
         sess.rollback()
+        if missing_entry_is_404 and isinstance(err, NotFound) and err.field == "entry":
+            raise
         _attach(form, {err.field or "_": str(err.message)})
-        return _report_page(form, status=err.status, photos_lost=_files_were_chosen())
-    _store_receipt(receipt.item)
+        return again(err.status)
+    _store_receipt(item)
     return redirect(url_for("portal.feedback_receipt"), code=303)
 
 
