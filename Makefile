@@ -32,7 +32,7 @@ run: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
 	@echo "  Staff:    http://127.0.0.1:$(PORT)/admin/login   (user: admin, password: dibao-demo-2026)"
 	@echo "  Kiosks:   $(BIN)/dibao kiosk list   (one display URL per demo community)"
 	@echo
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - 'dibao:create_app()'
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - dibao.wsgi:app
 
 ## Debian packages the browser tests need (Chromium and CJK fonts), installed when missing.
 system-deps:

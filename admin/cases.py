@@ -9,189 +9,47 @@ through the domain (out of region 404, wrong role 403, wrong stage 409; nothing 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import (
-    BooleanField,
-    DateField,
-    FieldList,
-    Form,
-    FormField,
-    IntegerField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from admin import bp
-from admin.forms import save
-from dibao import cases, clock, db, entitlement, media, scope, workflow
-from dibao.errors import Forbidden, Invalid
-from dibao.models import Decision, Role, WorkCapacity
-from dibao.web import render
+from admin.forms import ConfirmForm, lines
+from admin.forms.cases import (
+    AdjustForm,
+    CommunityReviewForm,
+    CountyDecisionForm,
+    DocumentForm,
+    GraceForm,
+    HouseholdForm,
+    IncomeForm,
+    MemberForm,
+    PeriodicReviewForm,
+    PhotoForm,
+    ReasonForm,
+    RegisterForm,
+    StandardForm,
+    TownCheckForm,
+    TownDecisionForm,
+    VisitForm,
+)
+from dibao import cases, clock, db, entitlement, identity, media, scope, workflow
+from dibao.errors import Forbidden
+from dibao.models import Case, Decision, Role, WorkCapacity
+from dibao.web import int_arg, perform, render, submit
 from dibao.workflow import Action
 
-CATEGORY_CHOICES = [SelectChoice(k, v) for k, v in workflow.CATEGORY_LABELS.items()]
-CAPACITY_CHOICES = [SelectChoice(c.value, cases.WORK_CAPACITY_LABELS[c]) for c in WorkCapacity]
-DECISION_CHOICES = [SelectChoice(Decision.approve.value, _l("同意")),
-                    SelectChoice(Decision.reject.value, _l("不同意"))]
 
-
-def _lines(text: str | None) -> list[str]:
-    return [line.strip() for line in (text or "").replace("，", "\n").replace("、", "\n").splitlines()
-            if line.strip()]
-
-
-# --- forms -------------------------------------------------------------------------------------------
-
-class HouseholdFields:
-    head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=20)])
-    address = StringField(_l("家庭住址（完整）"), validators=[DataRequired(_l("请填写家庭住址。")), Length(max=200)])
-    public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
-    category = SelectField(_l("分类管理"), coerce=int, choices=CATEGORY_CHOICES, default=1)
-    close_relative = BooleanField(_l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）"))
-    three_nos = BooleanField(_l("三无人员（无收入、无劳动能力、无赡养扶养抚养人）"))
-    special_case = BooleanField(_l("特殊情况（办理时限延长至 45 个工作日）"))
-
-
-class RegisterForm(FlaskForm, HouseholdFields):
-    head_name = StringField(_l("户主姓名"), validators=[DataRequired(_l("请填写户主姓名。")), Length(max=50)])
-    head_id_number = StringField(_l("户主身份证号码"), validators=[DataRequired(_l("请填写身份证号码。")),
-                                                              Length(max=20)])
-    head_age = IntegerField(_l("户主年龄"), validators=[InputRequired(_l("请填写户主年龄。")),
-                                                    NumberRange(0, 130, _l("请填写正确的年龄。"))])
-    head_health = StringField(_l("户主健康状况"), validators=[Optional(), Length(max=200)])
-    head_work_capacity = SelectField(_l("户主劳动能力"), choices=CAPACITY_CHOICES, default=WorkCapacity.full.value)
-
-
-class HouseholdForm(FlaskForm, HouseholdFields):
-    pass
-
-
-class MemberForm(FlaskForm):
-    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写成员姓名。")), Length(max=50)])
-    relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"])
-    age = IntegerField(_l("年龄"), validators=[InputRequired(_l("请填写年龄。")),
-                                             NumberRange(0, 130, _l("请填写正确的年龄。"))])
-    id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
-    health = StringField(_l("健康状况"), validators=[Optional(), Length(max=200)])
-    work_capacity = SelectField(_l("劳动能力"), choices=CAPACITY_CHOICES)
-    deduction = StringField(_l("每月可扣减支出（元）"), validators=[Optional(), Length(max=20)])
-    deduction_note = StringField(_l("扣减原因（因病、因残、就业成本）"), validators=[Optional(), Length(max=200)])
-
-
-class IncomeForm(FlaskForm):
-    source = SelectField(_l("收入类型"),
-                         choices=[SelectChoice(k, v[0]) for k, v in entitlement.INCOME_SOURCES.items()])
-    amount = StringField(_l("月收入（元）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
-    note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
-
-
-class PhotoForm(FlaskForm):
-    photo = FileField(_l("户照片（JPEG、PNG）"))
-    consent = BooleanField(_l("户主已书面同意在社区公示栏和公示终端展示照片"))
-
-
-class DocumentForm(FlaskForm):
-    title = StringField(_l("材料名称"), validators=[DataRequired(_l("请填写材料名称，例如“低保申请书”。")),
-                                                Length(max=100)])
-    file = FileField(_l("文件（照片或 PDF）"))
-
-
-class NeighbourForm(Form):
-    name = StringField(_l("走访对象姓名"), validators=[Optional(), Length(max=50)])
-    relation = StringField(_l("关系或住址"), validators=[Optional(), Length(max=100)])
-    statement = TextAreaField(_l("了解到的情况"), validators=[Optional(), Length(max=2000)])
-
-
-class VisitForm(FlaskForm):
-    visited_on = DateField(_l("调查日期"), validators=[InputRequired(_l("请填写调查日期。"))])
-    investigators = TextAreaField(_l("调查人员（每行一人，至少 2 人）"), validators=[Length(max=500)])
-    housing = TextAreaField(_l("一看：住房条件、家庭生活用品和消费情况"), validators=[Length(max=4000)])
-    inquiry = TextAreaField(_l("二问：家庭成员就业、收入、健康状况"), validators=[Length(max=4000)])
-    neighbours = FieldList(FormField(NeighbourForm), min_entries=4, max_entries=8)
-    notes = TextAreaField(_l("调查笔录"), validators=[Optional(), Length(max=8000)])
-    family_signed = BooleanField(_l("调查人员和申请家庭已在调查记录上签字"))
-
-
-class CommunityReviewForm(FlaskForm):
-    meeting_id = SelectField(_l("评议会议"), coerce=int)
-    held_on = DateField(_l("评议日期"), validators=[Optional()])
-    location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
-    panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
-    attendees = TextAreaField(_l("列席人员（每行一人，如乡镇干部、驻村干部）"), validators=[Optional(), Length(max=1000)])
-    votes_for = IntegerField(_l("同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
-    votes_against = IntegerField(_l("不同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
-    votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional(), NumberRange(0, 99)])
-    decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
-    opinion = TextAreaField(_l("评议意见（社区初审意见，将随公示发布）"), validators=[Length(max=4000)])
-
-
-class TownCheckForm(FlaskForm):
-    findings = TextAreaField(_l("复查情况"), validators=[Length(max=4000)])
-
-
-class TownDecisionForm(FlaskForm):
-    title = StringField(_l("会议名称"), validators=[DataRequired(_l("请填写会议名称。")), Length(max=200)])
-    held_on = DateField(_l("会议日期"), validators=[InputRequired(_l("请填写会议日期。"))])
-    participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Length(max=2000)])
-    decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
-    opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
-
-
-class CountyDecisionForm(FlaskForm):
-    decision = RadioField(_l("审批结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
-    opinion = TextAreaField(_l("审批意见（不同意时写明理由）"), validators=[Length(max=4000)])
-    override_amount = StringField(_l("调整后的月保障金额（元，不调整请留空）"), validators=[Optional(), Length(max=20)])
-    override_reason = TextAreaField(_l("调整理由"), validators=[Optional(), Length(max=2000)])
-
-
-class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("理由（将告知申请家庭）"), validators=[Length(max=4000)])
-
-
-class PeriodicReviewForm(FlaskForm):
-    findings = TextAreaField(_l("复核情况"), validators=[Length(max=4000)])
-    category = SelectField(_l("复核后分类"), coerce=int, choices=CATEGORY_CHOICES)
-
-
-class AdjustForm(FlaskForm):
-    amount = StringField(_l("新的月保障金额（元，留空则按最新收入重新核算）"), validators=[Optional(), Length(max=20)])
-    reason = TextAreaField(_l("调整理由（将告知家庭）"), validators=[Length(max=4000)])
-
-
-class GraceForm(FlaskForm):
-    months = IntegerField(_l("渐退期（月，最多 6 个月）"), validators=[InputRequired(_l("请填写月数。"))])
-    reason = TextAreaField(_l("理由"), validators=[Length(max=4000)])
-
-
-class StandardForm(FlaskForm):
-    region_id = SelectField(_l("适用区划"), coerce=int)
-    monthly_amount = StringField(_l("标准（元/人·月）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
-    effective_from = DateField(_l("生效日期"), validators=[InputRequired(_l("请填写生效日期。"))])
-    note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
-
-
-class ConfirmForm(FlaskForm):
-    pass
+def _levels():
+    """The notice rounds this deployment uses (the workflow takes them as an argument)."""
+    return workflow.notice_levels(current_app.config["NOTICE_LEVELS"])
 
 
 # --- the list ----------------------------------------------------------------------------------------
-
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args.get(name, ""))
-    except ValueError:
-        return None
-
 
 @bp.get("/cases/", endpoint="cases")
 @login_required
@@ -200,17 +58,17 @@ def cases_list():
     filters = {
         "q": request.args.get("q", "").strip(),
         "stage": request.args.get("stage", ""),
-        "community_id": _int_arg("community"),
+        "community_id": int_arg("community"),
         "overdue": request.args.get("overdue", ""),
-        "category": _int_arg("category"),
+        "category": int_arg("category"),
     }
-    result = cases.search(sess, current_user, page=_int_arg("page") or 1, **filters)
+    result = cases.search(sess, current_user, page=int_arg("page") or 1, **filters)
     return render("admin/cases/list.html", fragment="admin/cases/_table.html",
                   result=result, filters=filters,
                   communities=cases.communities_in_scope(sess, current_user),
                   stage_labels=workflow.STAGE_LABELS, overdue_labels=cases.OVERDUE_LABELS,
                   category_labels=workflow.CATEGORY_LABELS, may_register=cases.may_register(current_user),
-                  mask_id=cases.mask_id, mask_phone=cases.mask_phone, overdue_keys=cases.overdue_keys)
+                  mask_id=identity.mask_id, mask_phone=identity.mask_phone, overdue_keys=cases.overdue_keys)
 
 
 # --- registration ------------------------------------------------------------------------------------
@@ -221,33 +79,76 @@ def case_new():
     if not cases.may_register(current_user):
         raise Forbidden(_l("只有社区低保专干可以登记低保申请。"))
     form = RegisterForm()
-    status = 200
-    if form.validate_on_submit():
-        case, status = save(form, lambda sess: cases.register_case(
-            sess, current_user, head_name=form.head_name.data, id_number=form.head_id_number.data,
-            phone=form.head_phone.data, address=form.address.data, public_address=form.public_address.data,
-            category=form.category.data, close_relative=form.close_relative.data,
-            three_nos=form.three_nos.data, special_case=form.special_case.data, head_age=form.head_age.data,
-            head_health=form.head_health.data or "",
-            head_work_capacity=WorkCapacity(form.head_work_capacity.data),
-        ))
-        if status is None:
-            flash(_("已登记受理，案卷号 %(number)s。请继续登记家庭成员和收入。", number=case.number), "success")
-            return redirect(url_for("admin.case_detail", case_id=case.id))
-    elif request.method == "POST":
-        status = 400
-    return render("admin/cases/new.html", form=form, status=status)
+    done = submit(form, lambda sess: cases.register_case(
+        sess, current_user, head_name=form.head_name.data, head_id_number=form.head_id_number.data,
+        head_phone=form.head_phone.data, address=form.address.data, public_address=form.public_address.data,
+        category=form.category.data, close_relative_of_staff=form.close_relative_of_staff.data,
+        no_income_no_capacity_no_supporter=form.no_income_no_capacity_no_supporter.data,
+        special_case=form.special_case.data, head_age=form.head_age.data,
+        head_health=form.head_health.data or "",
+        head_work_capacity=WorkCapacity(form.head_work_capacity.data),
+    ))
+    if done.ok:
+        flash(_("已登记受理，案卷号 %(number)s。请继续登记家庭成员和收入。", number=done.value.number), "success")
+        return redirect(url_for("admin.case_detail", case_id=done.value.id))
+    return render("admin/cases/new.html", form=form, status=done.status)
 
 
 # --- the archive -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ActionLink:
+    """How the case page offers an action: a link to its step page, or a one-click POST button."""
+
+    action: Action
+    label: str
+    url: str
+    post: bool = False
+    primary: bool = True
+
+
+# The screen of each workflow action (the page offers exactly what ``workflow.available_actions`` allows).
+# ``None``: the action lives on the archive page itself (documents, members, photo) instead of a step page.
+ACTION_ENDPOINTS: dict[Action, tuple[str, bool] | None] = {
+    Action.home_visit: ("admin.case_visit", False),
+    Action.submit_review: ("admin.case_submit", True),
+    Action.community_review: ("admin.case_community_review", False),
+    Action.town_check: ("admin.case_town_check", False),
+    Action.town_decision: ("admin.case_town_decision", False),
+    Action.county_decision: ("admin.case_county_decision", False),
+    Action.reject: ("admin.case_reject", False),
+    Action.send_back: ("admin.case_send_back", False),
+    Action.periodic_review: ("admin.case_periodic_review", False),
+    Action.adjust_amount: ("admin.case_adjust", False),
+    Action.grace: ("admin.case_grace", False),
+    Action.exit: ("admin.case_exit", False),
+    Action.edit: ("admin.case_edit", False),
+    Action.document: None,
+}
+# Actions that end or undo work are offered as plain (not primary) buttons.
+SECONDARY_ACTIONS = {Action.reject, Action.send_back, Action.exit, Action.edit}
+
+
+def action_links(case: Case, actions: list[Action]) -> list[ActionLink]:
+    links = []
+    for action in actions:
+        route = ACTION_ENDPOINTS[action]
+        if route is None:
+            continue
+        endpoint, post = route
+        links.append(ActionLink(action, str(workflow.ACTION_LABELS[action]), url_for(endpoint, case_id=case.id),
+                                post=post, primary=action not in SECONDARY_ACTIONS))
+    return sorted(links, key=lambda link: not link.primary)  # the next step first
+
 
 def _detail_context(sess, case, **extra):
     actions = workflow.available_actions(current_user, case)
     member_form = extra.pop("member_form", None) or MemberForm(formdata=None)
     income_form = extra.pop("income_form", None) or IncomeForm(formdata=None)
     return dict(
-        case=case, archive=cases.archive(sess, case), actions=actions, action_labels=workflow.ACTION_LABELS,
-        Action=Action, stage_labels=workflow.STAGE_LABELS, level_labels=workflow.LEVEL_LABELS,
+        case=case, archive=cases.archive(sess, case), actions=actions, links=action_links(case, actions),
+        action_labels=workflow.ACTION_LABELS,
+        Action=Action, stage_labels=workflow.STAGE_LABELS, level_labels=workflow.REVIEWER_LABELS,
         opinion_titles=workflow.OPINION_TITLES, decision_labels=workflow.DECISION_LABELS,
         capacity_labels=cases.WORK_CAPACITY_LABELS, category_labels=workflow.CATEGORY_LABELS,
         event_labels=cases.EVENT_LABELS, source_label=entitlement.source_label,
@@ -274,15 +175,13 @@ def _archive_post(case_id: int, form_name: str, form, run: Callable, message: st
     """A small form on the archive page: on error the page is shown again with the message by the form."""
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
-    if form.validate_on_submit():
-        status = save(form, lambda sess: run(sess, case), refusals_propagate=True)[1]
-        if status is None:
-            flash(message, "success")
-            return _back(case.id, anchor)
-    else:
-        status = 400
+    done = submit(form, lambda sess: run(sess, case))
+    if done.ok:
+        flash(message, "success")
+        return _back(case.id, anchor)
     sess.refresh(case)
-    return render("admin/cases/detail.html", status=status, **_detail_context(sess, case, **{form_name: form}))
+    return render("admin/cases/detail.html", status=done.status,
+                  **_detail_context(sess, case, **{form_name: form}))
 
 
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -292,24 +191,17 @@ def case_edit(case_id: int):
     case = cases.get_case(sess, current_user, case_id)
     workflow.require(current_user, case, Action.edit)
     form = HouseholdForm(obj=case) if request.method == "GET" else HouseholdForm()
-    if request.method == "GET":
-        form.close_relative.data = case.close_relative_of_staff
-        form.three_nos.data = case.no_income_no_capacity_no_supporter
-        form.special_case.data = case.special_case
-    status = 200
-    if form.validate_on_submit():
-        status = save(form, lambda sess: cases.update_household(
-            sess, current_user, case, phone=form.head_phone.data, address=form.address.data,
-            public_address=form.public_address.data, category=form.category.data,
-            close_relative=form.close_relative.data, three_nos=form.three_nos.data,
-            special_case=form.special_case.data,
-        ))[1]
-        if status is None:
-            flash(_("家庭信息已保存。"), "success")
-            return _back(case.id)
-    elif request.method == "POST":
-        status = 400
-    return render("admin/cases/step.html", form=form, case=case, status=status, title=_("修改家庭信息"),
+    done = submit(form, lambda sess: cases.update_household(
+        sess, current_user, case, head_phone=form.head_phone.data, address=form.address.data,
+        public_address=form.public_address.data, category=form.category.data,
+        close_relative_of_staff=form.close_relative_of_staff.data,
+        no_income_no_capacity_no_supporter=form.no_income_no_capacity_no_supporter.data,
+        special_case=form.special_case.data,
+    ))
+    if done.ok:
+        flash(_("家庭信息已保存。"), "success")
+        return _back(case.id)
+    return render("admin/cases/step.html", form=form, case=case, status=done.status, title=_("修改家庭信息"),
                   intro=_("户主姓名和身份证号码请在“家庭成员”中修改户主一行。"), submit=_("保存"))
 
 
@@ -337,23 +229,19 @@ def case_member_edit(case_id: int, member_id: int):
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
     workflow.require(current_user, case, Action.edit)
-    member = cases._member(case, member_id)
+    member = cases.get_member(case, member_id)
     form = MemberForm(obj=member) if request.method == "GET" else MemberForm()
     if member.position == 0:
         form.relation.choices = [SelectChoice("本人", "本人")]
     if request.method == "GET":
         form.work_capacity.data = member.work_capacity.value
         form.deduction.data = str(member.monthly_deduction) if member.monthly_deduction else ""
-    status = 200
-    if form.validate_on_submit():
-        status = save(form, lambda sess: cases.update_member(sess, current_user, case, member.id,
-                                                             **_member_fields(form)))[1]
-        if status is None:
-            flash(_("家庭成员已保存。"), "success")
-            return _back(case.id, "members")
-    elif request.method == "POST":
-        status = 400
-    return render("admin/cases/step.html", form=form, case=case, status=status,
+    done = submit(form, lambda sess: cases.update_member(sess, current_user, case, member.id,
+                                                         **_member_fields(form)))
+    if done.ok:
+        flash(_("家庭成员已保存。"), "success")
+        return _back(case.id, "members")
+    return render("admin/cases/step.html", form=form, case=case, status=done.status,
                   title=_("修改家庭成员：%(name)s", name=member.name), submit=_("保存"))
 
 
@@ -461,16 +349,13 @@ def _step(case_id: int, action: Action, form, run: Callable, *, title: str, mess
     workflow.require(current_user, case, action)
     if prepare is not None:
         prepare(sess, case, form)
-    status = 200
-    if form.validate_on_submit():
-        status = save(form, lambda sess: run(sess, case, form), refusals_propagate=True)[1]
-        if status is None:
-            flash(message, "success")
-            return _back(case.id)
-        sess.refresh(case)
-    elif request.method == "POST":
-        status = 400
-    return render(template, form=form, case=case, status=status, title=title,
+    done = submit(form, lambda sess: run(sess, case, form))
+    if done.ok:
+        flash(message, "success")
+        return _back(case.id)
+    sess.refresh(case)
+    ctx.setdefault("county_visit", None)  # only the county decision knows it
+    return render(template, form=form, case=case, status=done.status, title=title,
                   held=workflow.is_held(sess, case), stage_labels=workflow.STAGE_LABELS, **ctx)
 
 
@@ -486,7 +371,7 @@ def case_visit(case_id: int):
         workflow.record_home_visit(
             sess, current_user, case, visited_on=f.visited_on.data, housing=f.housing.data,
             inquiry=f.inquiry.data, notes=f.notes.data or "", family_signed=f.family_signed.data,
-            investigators=_lines(f.investigators.data),
+            investigators=lines(f.investigators.data),
             neighbours=[workflow.Neighbour(n.form.name.data or "", n.form.relation.data or "",
                                            n.form.statement.data or "") for n in f.neighbours],
         )
@@ -498,13 +383,8 @@ def case_visit(case_id: int):
 @bp.post("/cases/<int:case_id>/submit")
 @login_required
 def case_submit(case_id: int):
-    sess = db.session()
-    case = cases.get_case(sess, current_user, case_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        raise Invalid(_l("表单已过期，请刷新页面后重试。"))
-    workflow.submit_for_review(sess, current_user, case)
-    sess.commit()
+    case = cases.get_case(db.session(), current_user, case_id)
+    perform(lambda sess: workflow.submit_for_review(sess, current_user, case))
     flash(_("已提交民主评议。"), "success")
     return _back(case.id)
 
@@ -527,8 +407,8 @@ def case_community_review(case_id: int):
             sess, current_user, case, decision=Decision(f.decision.data), opinion=f.opinion.data,
             votes_for=f.votes_for.data, votes_against=f.votes_against.data, votes_abstain=f.votes_abstain.data or 0,
             meeting_id=f.meeting_id.data or None, held_on=f.held_on.data, location=f.location.data or "",
-            panel=_lines(f.panel.data), attendees=_lines(f.attendees.data),
-            levels=workflow.notice_levels(current_app.config["NOTICE_LEVELS"]),
+            panel=lines(f.panel.data), attendees=lines(f.attendees.data),
+            levels=_levels(),
         )
 
     return _step(case_id, Action.community_review, form, run, prepare=prepare,
@@ -554,9 +434,9 @@ def case_town_decision(case_id: int):
 
     def run(sess, case, f):
         workflow.record_town_decision(sess, current_user, case, held_on=f.held_on.data, title=f.title.data,
-                                      participants=_lines(f.participants.data), decision=Decision(f.decision.data),
+                                      participants=lines(f.participants.data), decision=Decision(f.decision.data),
                                       opinion=f.opinion.data,
-                                      levels=workflow.notice_levels(current_app.config["NOTICE_LEVELS"]))
+                                      levels=_levels())
 
     return _step(case_id, Action.town_decision, form, run, title=_("乡镇会议研究和审核意见"),
                  message=_("乡镇审核意见已记录。"))
@@ -570,7 +450,7 @@ def case_county_decision(case_id: int):
         workflow.record_county_decision(sess, current_user, case, decision=Decision(f.decision.data),
                                         opinion=f.opinion.data, override_amount=override,
                                         override_reason=f.override_reason.data,
-                                        levels=workflow.notice_levels(current_app.config["NOTICE_LEVELS"]))
+                                        levels=_levels())
 
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
@@ -654,45 +534,24 @@ def standards():
     form = StandardForm()
     form.region_id.choices = [SelectChoice(r.id, f"{'　' * (r.path.count('/') - 2)}{r.name}")
                               for r in scope.regions_in_scope(sess, current_user)]
-    status = 200
-    if request.method == "POST":
-        if current_user.role != Role.admin:
-            raise Forbidden(_l("只有系统管理员可以设置低保标准。"))
-        if form.validate_on_submit():
-            status = save(form, lambda sess: entitlement.set_standard(
-                sess, current_user, region=scope.get_region(sess, current_user, form.region_id.data),
-                amount=entitlement.parse_money(form.monthly_amount.data, field_name="monthly_amount"),
-                effective_from=form.effective_from.data, note=form.note.data or "",
-            ))[1]
-            if status is None:
-                flash(_("低保标准已保存。"), "success")
-                return redirect(url_for("admin.standards"))
-        else:
-            status = 400
+    if request.method == "POST":  # everyone reads the standards; only an admin may post, whatever the input
+        scope.require_admin(current_user, entitlement.ADMIN_ONLY)
+    done = submit(form, lambda sess: entitlement.set_standard(
+        sess, current_user, region=scope.get_region(sess, current_user, form.region_id.data),
+        amount=entitlement.parse_money(form.monthly_amount.data, field_name="monthly_amount"),
+        effective_from=form.effective_from.data, note=form.note.data or "",
+    ))
+    if done.ok:
+        flash(_("低保标准已保存。"), "success")
+        return redirect(url_for("admin.standards"))
     return render("admin/cases/standards.html", form=form, items=entitlement.list_standards(sess, current_user),
                   today=clock.today(), is_admin=current_user.role == Role.admin, confirm=ConfirmForm(),
-                  status=status)
+                  status=done.status)
 
 
 @bp.post("/standards/<int:standard_id>/delete")
 @login_required
 def standard_delete(standard_id: int):
-    if not ConfirmForm().validate_on_submit():
-        raise Invalid(_l("表单已过期，请刷新页面后重试。"))
-    sess = db.session()
-    entitlement.delete_standard(sess, current_user, standard_id)
-    sess.commit()
+    perform(lambda sess: entitlement.delete_standard(sess, current_user, standard_id))
     flash(_("已删除尚未生效的标准。"), "success")
     return redirect(url_for("admin.standards"))
-
-
-# --- the dashboard panel -----------------------------------------------------------------------------
-
-@bp.context_processor
-def _case_panel():
-    def case_deadline_summary():
-        if not current_user.is_authenticated:
-            return None
-        return cases.deadline_summary(db.session(), current_user)
-
-    return {"case_deadline_summary": case_deadline_summary, "case_overdue_labels": cases.OVERDUE_LABELS}

@@ -7,36 +7,16 @@ from flask import abort, current_app, flash, redirect, request, send_file, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length
 
 from admin import bp
-from dibao import clock, db, feedback, media
-from dibao.errors import DomainError, NotFound
-from dibao.models import FeedbackStatus, Outcome
+from admin.forms.feedback import AssignForm, CheckForm, DecideForm, NotifyForm
+from dibao import clock, db, feedback, media, scope
+from dibao.errors import NotFound
+from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
-from dibao.web import render
-from dibao.workflow import LEVEL_LABELS, STAGE_LABELS
-
-
-class AssignForm(FlaskForm):
-    assignee = SelectField(_l("承办人"), coerce=int, validate_choice=False)
-
-
-class CheckForm(FlaskForm):
-    notes = TextAreaField(_l("核查情况（仅工作人员可见）"), validators=[Length(max=4200)])
-
-
-class DecideForm(FlaskForm):
-    outcome = RadioField(_l("核查结论"), validate_choice=False)
-    public_answer = TextAreaField(_l("公开答复（反映人凭查询码可以看到，请勿写入个人信息）"), validators=[Length(max=4200)])
-
-
-class NotifyForm(FlaskForm):
-    how = StringField(_l("告知方式"), validators=[Length(max=500)])
-
+from dibao.web import render, submit
+from dibao.workflow import REVIEWER_LABELS, STAGE_LABELS
 
 STATES = {
     "open": _l("待办"),
@@ -51,7 +31,7 @@ def _labels() -> dict:
     return {"category": feedback.CATEGORY_LABELS, "status": feedback.STATUS_LABELS,
             "outcome": feedback.OUTCOME_LABELS, "report_outcome": feedback.REPORT_OUTCOME_LABELS,
             "subject": feedback.SUBJECT_LABELS, "kind": feedback.KIND_LABELS, "stage": STAGE_LABELS,
-            "level": LEVEL_LABELS}
+            "level": REVIEWER_LABELS}
 
 
 @bp.get("/feedback/")
@@ -86,8 +66,7 @@ def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decid
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
                   overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
                   can_decide=feedback.can_decide(current_user, item),
-                  decided=item.status == FeedbackStatus.decided,
-                  has_case_detail="admin.case_detail" in current_app.view_functions)
+                  decided=item.status == FeedbackStatus.decided)
 
 
 @bp.get("/feedback/<kind>/<int:item_id>")
@@ -97,26 +76,15 @@ def feedback_detail(kind: str, item_id: int):
     return _detail(item)
 
 
-def _act(kind: str, item_id: int, form_cls, form_arg: str, action, success: str):
-    """Run one staff action: validate its form, call the domain, commit once; on failure show the detail again."""
-    sess = db.session()
-    item = feedback.get_item(sess, current_user, kind, item_id)
+def _act(kind: str, item_id: int, form_cls, form_arg: str, action, success):
+    """Run one staff action through its form; on a refusal show the detail page again with the message."""
+    item = feedback.get_item(db.session(), current_user, kind, item_id)
     form = form_cls()
-    if not form.validate_on_submit():
-        return _detail(item, status=400, **{form_arg: form})
-    try:
-        result = action(sess, item, form)
-        sess.commit()
-    except DomainError as err:
-        sess.rollback()
-        item = feedback.get_item(sess, current_user, kind, item_id)
-        target = getattr(form, err.field, None) if err.field else None
-        if target is not None:
-            target.errors = [*(target.errors or []), str(err.message)]
-        else:
-            form.form_errors.append(str(err.message))
-        return _detail(item, status=err.status, **{form_arg: form})
-    flash(success if not callable(success) else success(result), "success")
+    done = submit(form, lambda sess: action(sess, item, form))
+    if not done.ok:
+        item = feedback.get_item(db.session(), current_user, kind, item_id)
+        return _detail(item, status=done.status, **{form_arg: form})
+    flash(success if not callable(success) else success(done.value), "success")
     return redirect(url_for("admin.feedback_detail", kind=kind, item_id=item_id), code=303)
 
 
@@ -139,8 +107,6 @@ def feedback_check(kind: str, item_id: int):
 def _decided_message(moved: str | None) -> str:
     if moved is None:
         return _("已办结，答复已公开。")
-    from dibao.models import Stage
-
     return _("已办结，答复已公开。案件已转入“%(stage)s”。", stage=STAGE_LABELS[Stage(moved)])
 
 
@@ -167,7 +133,7 @@ def feedback_notified(kind: str, item_id: int):
 def feedback_evidence(evidence_id: int, rendition: str | None = None):
     """An evidence photo, for staff who can see its objection or report (never public)."""
     sess = db.session()
-    evidence = sess.get(Evidence, evidence_id)
+    evidence = sess.get(Evidence, evidence_id) if evidence_id <= scope.MAX_ID else None
     if evidence is None:
         raise NotFound(_l("没有找到这张照片。"))
     kind, parent_id = ("objection", evidence.objection_id) if evidence.objection_id else ("report", evidence.report_id)

@@ -6,40 +6,23 @@ registers, edits, revokes or re-keys one, and only an admin sees a display URL (
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from admin import bp
-from admin.forms import ConfirmForm, save
+from admin.forms import ConfirmForm
+from admin.forms.kiosks import KioskForm, KioskSettingsForm
 from admin.views import admin_required
 from dibao import clock, db, kiosks, qr, scope
-from dibao.models import RegionLevel, Role
-from dibao.web import render
-
-
-class KioskSettingsForm(FlaskForm):
-    name = StringField(_l("终端名称"), validators=[DataRequired(_l("请填写终端名称。")), Length(max=100)])
-    rotation_seconds = IntegerField(
-        _l("翻页间隔（秒）"), default=kiosks.ROTATION_DEFAULT,
-        validators=[InputRequired(_l("请填写翻页间隔。")),
-                    NumberRange(kiosks.ROTATION_MIN, kiosks.ROTATION_MAX,
-                                _l("翻页间隔应在%(min)s到%(max)s秒之间。"))],
-    )
-
-
-class KioskForm(KioskSettingsForm):
-    region_id = SelectField(_l("所在社区（村）"), coerce=int, validators=[DataRequired(_l("请选择社区。"))])
+from dibao.models import Level, Role
+from dibao.web import perform, render, submit
 
 
 def _communities() -> list[SelectChoice]:
     return [SelectChoice(r.id, f"{r.full_name}（{r.code}）")
-            for r in scope.regions_in_scope(db.session(), current_user) if r.level == RegionLevel.community]
+            for r in scope.regions_in_scope(db.session(), current_user) if r.level == Level.community]
 
 
 def _rows(items):
@@ -60,18 +43,14 @@ def kiosks_index():
 def kiosk_new():
     form = KioskForm()
     form.region_id.choices = _communities()
-    status = 200
-    if form.validate_on_submit():
-        kiosk, status = save(form, lambda sess: kiosks.register(
-            sess, current_user, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
-            region=scope.get_region(sess, current_user, form.region_id.data),
-        ))
-        if status is None:
-            flash(_("终端“%(name)s”已登记。请在终端的浏览器中打开下面的地址。", name=kiosk.name), "success")
-            return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
-    elif request.method == "POST":
-        status = 400
-    return render("admin/kiosks/form.html", form=form, status=status)
+    done = submit(form, lambda sess: kiosks.register(
+        sess, current_user, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
+        region=scope.get_region(sess, current_user, form.region_id.data),
+    ))
+    if done.ok:
+        flash(_("终端“%(name)s”已登记。请在终端的浏览器中打开下面的地址。", name=done.value.name), "success")
+        return redirect(url_for("admin.kiosk_detail", kiosk_id=done.value.id))
+    return render("admin/kiosks/form.html", form=form, status=done.status)
 
 
 @bp.route("/kiosks/<int:kiosk_id>", methods=["GET", "POST"])
@@ -81,34 +60,24 @@ def kiosk_detail(kiosk_id: int):
     kiosk = kiosks.get(sess, current_user, kiosk_id)
     is_admin = current_user.role == Role.admin
     form = KioskSettingsForm(obj=kiosk)
-    status = 200
-    if request.method == "POST":
-        if not is_admin:
-            return render("admin/error.html", status=403, title=_("没有权限"),
-                          message=_("只有系统管理员可以登记和停用公示终端。"))
-        if form.validate_on_submit():
-            status = save(form, lambda sess: kiosks.update_settings(
-                sess, current_user, kiosk, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
-            ))[1]
-            if status is None:
-                flash(_("已保存。"), "success")
-                return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
-        else:
-            status = 400
+    done = submit(form, lambda sess: kiosks.update_settings(
+        sess, current_user, kiosk, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
+    ))
+    if done.ok:
+        flash(_("已保存。"), "success")
+        return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
     url = kiosks.display_url(current_app.config["PUBLIC_URL"], kiosk) if is_admin and not kiosk.revoked else None
     return render("admin/kiosks/detail.html", kiosk=kiosk, state=kiosks.status(kiosk), form=form,
                   status_labels=kiosks.STATUS_LABELS, is_admin=is_admin, url=url,
-                  url_qr=qr.svg(url) if url else None, confirm=ConfirmForm(), status=status,
+                  url_qr=qr.svg(url) if url else None, confirm=ConfirmForm(), status=done.status,
                   offline_after=kiosks.MISSED_POLLS_OFFLINE * kiosk.rotation_seconds)
 
 
 @bp.post("/kiosks/<int:kiosk_id>/revoke")
 @admin_required
 def kiosk_revoke(kiosk_id: int):
-    sess = db.session()
-    kiosk = kiosks.get(sess, current_user, kiosk_id)
-    kiosks.revoke(sess, current_user, kiosk)
-    sess.commit()
+    kiosk = kiosks.get(db.session(), current_user, kiosk_id)
+    perform(lambda sess: kiosks.revoke(sess, current_user, kiosk))
     flash(_("终端“%(name)s”已停用，它的地址从下一次刷新起显示“本终端尚未登记”。", name=kiosk.name), "success")
     return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
 
@@ -116,9 +85,7 @@ def kiosk_revoke(kiosk_id: int):
 @bp.post("/kiosks/<int:kiosk_id>/rotate")
 @admin_required
 def kiosk_rotate(kiosk_id: int):
-    sess = db.session()
-    kiosk = kiosks.get(sess, current_user, kiosk_id)
-    kiosks.rotate_token(sess, current_user, kiosk)
-    sess.commit()
+    kiosk = kiosks.get(db.session(), current_user, kiosk_id)
+    perform(lambda sess: kiosks.rotate_token(sess, current_user, kiosk))
     flash(_("已为终端“%(name)s”生成新地址，旧地址已失效。请在终端上打开新地址。", name=kiosk.name), "success")
     return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))

@@ -12,34 +12,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField, TextAreaField
-from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from admin import bp
-from dibao import clock, content, db, disclosure, notices, scope, workflow
+from admin.forms.notices import ComposeForm, ContentForm, WithdrawForm
+from dibao import clock, content, db, disclosure, i18n, notices, scope, workflow
 from dibao.disclosure import Channel, Field
 from dibao.errors import DomainError, Invalid, NotFound
 from dibao.models import Role
-from dibao.web import render
-from portal.notices import present_group
-
-
-class ComposeForm(FlaskForm):
-    title = StringField(_l("公示标题"), validators=[DataRequired(_l("请填写公示标题。")), Length(max=200)])
-    window_days = IntegerField(_l("公示天数"), validators=[DataRequired(_l("请填写公示天数。")),
-                                                        NumberRange(1, 60, _l("公示天数应在 1 到 60 天之间。"))])
-    opens_at = DateTimeLocalField(_l("定时发布（不填则立即发布）"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    case_ids = HiddenField()  # carried from the preview to the publish step
-
-
-class WithdrawForm(FlaskForm):
-    reason = TextAreaField(_l("撤回原因"), validators=[DataRequired(_l("请写明撤回原因。")), Length(max=1000)])
-
-
-class ContentForm(FlaskForm):
-    title = StringField(_l("标题"), validators=[DataRequired(_l("请填写标题。")), Length(max=200)])
-    body = TextAreaField(_l("正文"), validators=[DataRequired(_l("请填写正文。")), Length(max=20000)])
+from dibao.web import render, submit
 
 
 def _opens_at_utc(value: datetime | None) -> datetime | None:
@@ -55,6 +35,15 @@ def _case_ids() -> list[int]:
         return [int(x) for x in raw if x.strip()]
     except ValueError:
         raise Invalid(_l("所选案件无效。"), field="cases") from None
+
+
+def _scheduled_time(form: ComposeForm, *, required: bool = False) -> datetime | None:
+    opens_at = _opens_at_utc(form.opens_at.data)
+    if required and opens_at is None:
+        raise Invalid(_l("请填写定时发布的时间。"), field="opens_at")
+    if opens_at is not None and opens_at < clock.now():
+        raise Invalid(_l("定时发布的时间不能早于现在。"), field="opens_at")
+    return opens_at
 
 
 # --- list and detail -----------------------------------------------------------------------------------
@@ -73,8 +62,7 @@ def notices_list():
             for b in batches]
     can_publish = current_user.role in notices.PUBLISHER_ROLES
     return render("admin/notices/list.html", rows=rows, current=wanted, statuses=notices.STATUS_LABELS,
-                  level_labels=workflow.LEVEL_LABELS, can_publish=can_publish)
-
+                  level_labels=workflow.REVIEWER_LABELS, can_publish=can_publish)
 
 
 @bp.get("/notices/<public_id>")
@@ -87,96 +75,79 @@ def notice_detail(public_id: str):
     entries = [{"entry": e, "status": notices.entry_status(e, now)} for e in batch.entries
                if scope.can_see(current_user, e.region)]
     return render("admin/notices/detail.html", batch=batch, entries=entries, state=notices.batch_status(batch, now),
-                  statuses=notices.STATUS_LABELS, level_label=workflow.LEVEL_LABELS[batch.level],
+                  statuses=notices.STATUS_LABELS, level_label=workflow.REVIEWER_LABELS[batch.level],
                   time_left=notices.time_left(batch.closes_at, now), form=WithdrawForm(),
                   stage_labels=workflow.STAGE_LABELS)
 
 
 # --- compose → preview → publish / schedule -------------------------------------------------------------
 
+def _compose(form: ComposeForm, selected: set[int], status: int = 200):
+    sess = db.session()
+    level = notices.publishing_level(current_user)
+    return render("admin/notices/compose.html", form=form, cases=notices.awaiting_cases(sess, current_user),
+                  level=level, level_label=workflow.REVIEWER_LABELS[level], selected=selected, status=status,
+                  stage_labels=workflow.STAGE_LABELS)
+
+
+def _selected_ids() -> set[int]:
+    try:
+        return set(_case_ids())
+    except DomainError:
+        return set()
+
+
 @bp.get("/notices/new")
 @login_required
 def notice_compose():
-    sess = db.session()
-    level = notices.publishing_level(current_user)
     form = ComposeForm(formdata=None, title=request.args.get("title") or notices.default_title(current_user),
                        window_days=request.args.get("window_days", type=int)
                        or current_app.config["NOTICE_WINDOW_DAYS"])
-    cases = notices.awaiting_cases(sess, current_user)
     selected = {int(x) for x in (request.args.get("case_ids") or "").split(",") if x.strip().isdigit()}
-    return render("admin/notices/compose.html", form=form, cases=cases, level=level,
-                  level_label=workflow.LEVEL_LABELS[level], selected=selected, stage_labels=workflow.STAGE_LABELS)
-
-
-def _compose_again(form: ComposeForm, err: DomainError | None, status: int):
-    sess = db.session()
-    sess.rollback()
-    level = notices.publishing_level(current_user)
-    if err is not None:
-        target = getattr(form, err.field, None) if err.field else None
-        if target is not None:
-            target.errors = [*target.errors, str(err.message)]
-        else:
-            form.form_errors.append(str(err.message))
-    try:
-        selected = set(_case_ids())
-    except DomainError:
-        selected = set()
-    return render("admin/notices/compose.html", form=form, cases=notices.awaiting_cases(sess, current_user),
-                  level=level, level_label=workflow.LEVEL_LABELS[level], selected=selected, status=status,
-                  stage_labels=workflow.STAGE_LABELS)
+    return _compose(form, selected)
 
 
 @bp.post("/notices/preview")
 @login_required
 def notice_preview():
-    """Show the board exactly as each channel will: kiosk, printed board, web, API."""
+    """Show the board exactly as each channel will: kiosk, printed board, web, API. Nothing is written."""
     form = ComposeForm()
-    if not form.validate_on_submit():
-        return _compose_again(form, None, 400)
-    sess = db.session()
-    try:
+
+    def build(sess):
         level = notices.publishing_level(current_user)
         cases = notices.selected_cases(sess, current_user, _case_ids())
-        opens_at = _opens_at_utc(form.opens_at.data)
-        if opens_at is not None and opens_at < clock.now():
-            raise Invalid(_l("定时发布的时间不能早于现在。"), field="opens_at")
-        entries = notices.preview_entries(cases, level)
-    except DomainError as err:
-        return _compose_again(form, err, err.status)
+        return level, cases, _scheduled_time(form), notices.preview_entries(cases, level)
+
+    done = submit(form, build)  # writes nothing; its domain errors go on the form like a publish's
+    if not done.ok:
+        return _compose(form, _selected_ids(), done.status)
+    level, cases, opens_at, entries = done.value
+    sess = db.session()
     start = opens_at or clock.now()
     batch = SimpleNamespace(public_id="preview", title=form.title.data.strip(), level=level, region=current_user.region,
                             opens_at=start, closes_at=start + timedelta(days=form.window_days.data),
                             fingerprint=_("（发布时生成）"))
     pol = disclosure.load_policy(sess)
-    channels = {ch: present_group(batch, entries, ch, start, pol) for ch in Channel}
+    channels = {ch: disclosure.present_group(batch, entries, ch, start, pol) for ch in Channel}
     api_sample = json.dumps([{k: v for k, v in disclosure.present(e, Channel.api, pol).items() if k != "photo_key"}
                              for e in entries], ensure_ascii=False, indent=2)
     form.case_ids.data = ",".join(str(c.id) for c in cases)
     return render("admin/notices/preview.html", form=form, batch=batch, channels=channels, api_sample=api_sample,
-                  channel_labels=disclosure.CHANNEL_LABELS, level_label=workflow.LEVEL_LABELS[level],
+                  channel_labels=disclosure.CHANNEL_LABELS, level_label=workflow.REVIEWER_LABELS[level],
                   count=len(cases), scheduled=opens_at is not None)
 
 
 def _publish(require_schedule: bool):
     form = ComposeForm()
-    if not form.validate_on_submit():
-        return _compose_again(form, None, 400)
-    sess = db.session()
-    opens_at = _opens_at_utc(form.opens_at.data)
-    try:
-        if require_schedule and opens_at is None:
-            raise Invalid(_l("请填写定时发布的时间。"), field="opens_at")
-        if opens_at is not None and opens_at < clock.now():
-            raise Invalid(_l("定时发布的时间不能早于现在。"), field="opens_at")
-        batch = notices.publish(sess, current_user, case_ids=_case_ids(), title=form.title.data,
-                                opens_at=opens_at, window_days=form.window_days.data)
-        sess.commit()
-    except DomainError as err:
-        return _compose_again(form, err, err.status)
-    if opens_at is not None and opens_at > clock.now():
+    done = submit(form, lambda sess: notices.publish(
+        sess, current_user, case_ids=_case_ids(), title=form.title.data,
+        opens_at=_scheduled_time(form, required=require_schedule), window_days=form.window_days.data))
+    if not done.ok:
+        return _compose(form, _selected_ids(), done.status)
+    batch = done.value
+    if batch.opens_at > clock.now():
         flash(_("公示已排定，将于 %(when)s 自动发布。公示指纹：%(fp)s",
-                when=clock.to_local(opens_at).strftime("%Y-%m-%d %H:%M"), fp=batch.fingerprint), "success")
+                when=i18n.localtime(batch.opens_at), fp=batch.fingerprint), "success")
     else:
         flash(_("公示已发布，共 %(n)s 户。公示指纹：%(fp)s", n=len(batch.entries), fp=batch.fingerprint), "success")
     return redirect(url_for("admin.notice_detail", public_id=batch.public_id))
@@ -197,26 +168,23 @@ def notice_schedule():
 # --- withdrawal -------------------------------------------------------------------------------------------
 
 def _withdraw(public_id: str, entry_public_id: str | None):
-    sess = db.session()
-    batch = notices.get_batch(sess, current_user, public_id)
+    batch = notices.get_batch(db.session(), current_user, public_id)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            if entry_public_id:
-                entry = next((e for e in batch.entries if e.public_id == entry_public_id), None)
-                if entry is None:
-                    raise NotFound(_l("没有找到该条公示。"))
-                notices.withdraw_entry(sess, current_user, entry, form.reason.data)
-            else:
-                notices.withdraw_batch(sess, current_user, batch, form.reason.data)
-            sess.commit()
-        except DomainError as err:
-            sess.rollback()
-            flash(str(err.message), "error")
-            return redirect(url_for("admin.notice_detail", public_id=public_id))
+
+    def change(sess):
+        if entry_public_id is None:
+            return notices.withdraw_batch(sess, current_user, batch, form.reason.data)
+        entry = next((e for e in batch.entries if e.public_id == entry_public_id), None)
+        if entry is None:
+            raise NotFound(_l("没有找到该条公示。"))
+        return notices.withdraw_entry(sess, current_user, entry, form.reason.data)
+
+    done = submit(form, change)
+    if done.ok:
         flash(_("已撤回，相关案件回到待公示状态。"), "success")
-    else:
-        flash(_("请写明撤回原因。"), "error")
+    else:  # the detail page has the form; its message goes there as a flash
+        for message in [*form.form_errors, *form.reason.errors] or [_("请写明撤回原因。")]:
+            flash(str(message), "error")
     return redirect(url_for("admin.notice_detail", public_id=public_id))
 
 
@@ -239,31 +207,21 @@ def notice_entry_withdraw(public_id: str, entry_public_id: str):
 def disclosure_policy():
     sess = db.session()
     form = FlaskForm()
-    status = 200
-    errors: list[str] = []
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            errors.append(_("表单已过期，请刷新后重试。"))
-            status = 400
-        else:
-            rules = {ch: {f: request.form.get(f"{ch.value}-{f.value}", "") for f in Field} for ch in Channel}
-            try:
-                disclosure.save_policy(sess, current_user, rules)
-                sess.commit()
-            except DomainError as err:
-                sess.rollback()
-                errors.append(str(err.message))
-                status = err.status
-            else:
-                flash(_("公开设置已保存，所有渠道立即生效。"), "success")
-                return redirect(url_for("admin.disclosure"))
+    done = submit(form, lambda sess: disclosure.save_policy(
+        sess, current_user,
+        {ch: {f: request.form.get(f"{ch.value}-{f.value}", "") for f in Field} for ch in Channel}))
+    if done.ok:
+        flash(_("公开设置已保存，所有渠道立即生效。"), "success")
+        return redirect(url_for("admin.disclosure"))
+    errors = [str(e) for e in form.form_errors]
+    if done.status == 400 and not errors:
+        errors.append(_("表单已过期，请刷新后重试。"))
     return render("admin/notices/disclosure.html", form=form, policy=disclosure.load_policy(sess),
                   channels=list(Channel), fields=list(Field), modes=disclosure.FIELD_MODES,
                   channel_labels=disclosure.CHANNEL_LABELS, field_labels=disclosure.FIELD_LABELS,
                   mode_labels=disclosure.MODE_LABELS, never=disclosure.NEVER_PUBLISHED,
                   defaults=disclosure.DEFAULT, editable=current_user.role == Role.admin, errors=errors,
-                  status=status)
-
+                  status=done.status)
 
 
 # --- 四公开 content pages ----------------------------------------------------------------------------------
@@ -275,27 +233,14 @@ def content_pages():
                   editable=current_user.role == Role.admin)
 
 
-
 @bp.route("/content/<slug>", methods=["GET", "POST"])
 @login_required
 def content_edit(slug: str):
-    sess = db.session()
-    page = content.get_page(sess, slug)
+    page = content.get_page(db.session(), slug)
     form = ContentForm(title=page.title, body=page.body) if request.method == "GET" else ContentForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                content.save_page(sess, current_user, slug, form.title.data, form.body.data)
-                sess.commit()
-            except DomainError as err:
-                sess.rollback()
-                form.form_errors.append(str(err.message))
-                status = err.status
-            else:
-                flash(_("已保存，门户网站立即显示新内容。"), "success")
-                return redirect(url_for("admin.content"))
-        else:
-            status = 400
-    return render("admin/notices/content_edit.html", form=form, page=page, status=status,
+    done = submit(form, lambda sess: content.save_page(sess, current_user, slug, form.title.data, form.body.data))
+    if done.ok:
+        flash(_("已保存，门户网站立即显示新内容。"), "success")
+        return redirect(url_for("admin.content"))
+    return render("admin/notices/content_edit.html", form=form, page=page, status=done.status,
                   editable=current_user.role == Role.admin)

@@ -5,15 +5,17 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
 from admin import bp
-from admin.forms import ConfirmForm, LoginForm, RegionForm, RenameRegionForm, UserForm, save
-from dibao import accounts, clock, db, regions, scope
+from admin.forms import ConfirmForm
+from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserForm
+from dibao import accounts, cases, clock, db, regions, scope
 from dibao.extensions import limiter
 from dibao.models import Role
-from dibao.web import render
+from dibao.web import perform, render, submit
 
 
 @bp.before_request
@@ -33,12 +35,12 @@ def _idle_expiry():
 
 
 def admin_required(view):
+    """Pages only a system admin opens (the domain checks each change again)."""
+
     @wraps(view)
     @login_required
     def wrapped(*args, **kwargs):
-        if current_user.role != Role.admin:
-            return render("admin/error.html", status=403, title=_("没有权限"),
-                          message=_("只有系统管理员可以管理账号和行政区划。"))
+        scope.require_admin(current_user, accounts.ADMIN_ONLY)
         return view(*args, **kwargs)
 
     return wrapped
@@ -56,28 +58,19 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
-    error = None
-    status = 200
-    if form.validate_on_submit():
-        sess = db.session()
-        try:
-            user = accounts.authenticate(
-                sess, form.username.data, form.password.data,
-                current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"],
-            )
-        except accounts.LoginRefused as refused:
-            sess.commit()  # the failure count and its audit event are kept
-            error = str(refused.message)
-            status = 429 if refused.locked else 401
-        else:
-            sess.commit()
-            session.clear()
-            login_user(user)
-            session["last_seen"] = clock.now().timestamp()
-            return redirect(_safe_next(request.args.get("next")))
-    elif request.method == "POST":
-        status = 400
-    return render("admin/login.html", form=form, error=error, status=status)
+    done = submit(form, lambda sess: accounts.authenticate(
+        sess, form.username.data, form.password.data,
+        current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"],
+    ))
+    attempt = done.value
+    if attempt is not None and attempt.user is not None:
+        session.clear()
+        login_user(attempt.user)
+        session["last_seen"] = clock.now().timestamp()
+        return redirect(_safe_next(request.args.get("next")))
+    if attempt is not None:
+        return render("admin/login.html", form=form, error=attempt.refusal, status=429 if attempt.locked else 401)
+    return render("admin/login.html", form=form, error=None, status=done.status)
 
 
 @bp.post("/logout")
@@ -92,7 +85,22 @@ def logout():
 @bp.get("/")
 @login_required
 def dashboard():
-    return render("admin/dashboard.html", role_label=accounts.ROLE_LABELS[current_user.role])
+    return render("admin/dashboard.html", role_label=accounts.ROLE_LABELS[current_user.role],
+                  case_summary=cases.deadline_summary(db.session(), current_user),
+                  overdue_labels=cases.OVERDUE_LABELS)
+
+
+# The staff navigation, in order (each area adds its screen here).
+NAV = [
+    ("admin.cases", _l("低保案件")), ("admin.notices", _l("公示")), ("admin.feedback_inbox", _l("异议与举报")),
+    ("admin.standards", _l("低保标准")), ("admin.disclosure", _l("公开设置")), ("admin.content", _l("政策与程序")),
+    ("admin.kiosks", _l("公示终端")), ("admin.users", _l("账号")), ("admin.region_list", _l("行政区划")),
+]
+
+
+@bp.context_processor
+def _navigation():
+    return {"admin_nav": NAV}
 
 
 # --- users -------------------------------------------------------------------------------------------
@@ -124,19 +132,15 @@ def user_detail(user_id: int):
 def user_new():
     form = UserForm()
     _user_form_choices(form)
-    status = 200
-    if form.validate_on_submit():
-        user, status = save(form, lambda sess: accounts.create_user(
-            sess, current_user, username=form.username.data, display_name=form.display_name.data,
-            password=form.password.data or "", role=Role(form.role.data),
-            region=scope.get_region(sess, current_user, form.region_id.data),
-        ))
-        if status is None:
-            flash(_("账号 %(name)s 已创建。", name=user.username), "success")
-            return redirect(url_for("admin.user_detail", user_id=user.id))
-    elif request.method == "POST":
-        status = 400
-    return render("admin/user_form.html", form=form, user=None, status=status)
+    done = submit(form, lambda sess: accounts.create_user(
+        sess, current_user, username=form.username.data, display_name=form.display_name.data,
+        password=form.password.data or "", role=Role(form.role.data),
+        region=scope.get_region(sess, current_user, form.region_id.data),
+    ))
+    if done.ok:
+        flash(_("账号 %(name)s 已创建。", name=done.value.username), "success")
+        return redirect(url_for("admin.user_detail", user_id=done.value.id))
+    return render("admin/user_form.html", form=form, user=None, status=done.status)
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -149,28 +153,22 @@ def user_edit(user_id: int):
     form.username.data = user.username  # the username never changes
     if request.method == "GET":
         form.role.data = user.role.value
-    status = 200
-    if form.validate_on_submit():
-        status = save(form, lambda sess: accounts.update_user(
-            sess, current_user, user, display_name=form.display_name.data, role=Role(form.role.data),
-            region=scope.get_region(sess, current_user, form.region_id.data), active=form.active.data,
-            new_password=form.password.data or None,
-        ))[1]
-        if status is None:
-            flash(_("账号 %(name)s 已保存。", name=user.username), "success")
-            return redirect(url_for("admin.user_detail", user_id=user.id))
-    elif request.method == "POST":
-        status = 400
-    return render("admin/user_form.html", form=form, user=user, status=status)
+    done = submit(form, lambda sess: accounts.update_user(
+        sess, current_user, user, display_name=form.display_name.data, role=Role(form.role.data),
+        region=scope.get_region(sess, current_user, form.region_id.data), active=form.active.data,
+        new_password=form.password.data or None,
+    ))
+    if done.ok:
+        flash(_("账号 %(name)s 已保存。", name=user.username), "success")
+        return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render("admin/user_form.html", form=form, user=user, status=done.status)
 
 
 @bp.post("/users/<int:user_id>/unlock")
 @admin_required
 def user_unlock(user_id: int):
-    sess = db.session()
-    user = accounts.get_user(sess, current_user, user_id)
-    accounts.unlock_user(sess, current_user, user)
-    sess.commit()
+    user = accounts.get_user(db.session(), current_user, user_id)
+    perform(lambda sess: accounts.unlock_user(sess, current_user, user))
     flash(_("账号 %(name)s 已解锁。", name=user.username), "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
@@ -199,20 +197,16 @@ def _region_form() -> RegionForm:
 @admin_required
 def region_create():
     form = _region_form()
-    sess = db.session()
-    status = 400
-    if form.validate_on_submit():
-        region, error = save(form, lambda sess: regions.create_region(
-            sess, current_user, code=form.code.data, name=form.name.data,
-            parent=scope.get_region(sess, current_user, form.parent_id.data),
-        ))
-        if error is None:
-            flash(_("已添加 %(name)s。", name=region.name), "success")
-            return redirect(url_for("admin.region_list"))
-        status = error
-    items = regions.tree(sess, current_user.region)
+    done = submit(form, lambda sess: regions.create_region(
+        sess, current_user, code=form.code.data, name=form.name.data,
+        parent=scope.get_region(sess, current_user, form.parent_id.data),
+    ))
+    if done.ok:
+        flash(_("已添加 %(name)s。", name=done.value.name), "success")
+        return redirect(url_for("admin.region_list"))
+    items = regions.tree(db.session(), current_user.region)
     return render("admin/regions.html", regions=items, level_labels=regions.LEVEL_LABELS, form=form,
-                  status=status)
+                  status=done.status)
 
 
 @bp.route("/regions/<int:region_id>", methods=["GET", "POST"])
@@ -221,18 +215,10 @@ def region_detail(region_id: int):
     sess = db.session()
     region = scope.get_region(sess, current_user, region_id)
     form = RenameRegionForm(obj=region)
-    status = 200
-    if request.method == "POST":
-        if current_user.role != Role.admin:
-            return render("admin/error.html", status=403, title=_("没有权限"),
-                          message=_("只有系统管理员可以管理账号和行政区划。"))
-        if form.validate_on_submit():
-            status = save(form, lambda sess: regions.rename_region(sess, current_user, region, form.name.data))[1]
-            if status is None:
-                flash(_("已保存。"), "success")
-                return redirect(url_for("admin.region_detail", region_id=region.id))
-        else:
-            status = 400
+    done = submit(form, lambda sess: regions.rename_region(sess, current_user, region, form.name.data))
+    if done.ok:
+        flash(_("已保存。"), "success")
+        return redirect(url_for("admin.region_detail", region_id=region.id))
     return render("admin/region_detail.html", region=region, form=form, level_labels=regions.LEVEL_LABELS,
-                  status=status)
+                  status=done.status)
 

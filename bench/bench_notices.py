@@ -13,7 +13,7 @@ COMMUNITY = "990001001"
 
 def arrange(url: str) -> None:
     from dibao import clock, db, notices, regions
-    from dibao.demo_notices import _household
+    from dibao.demo.notices import _household
     from dibao.models import Level
 
     with app_context(url):

@@ -9,12 +9,11 @@ from flask import Flask, g, has_request_context, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from dibao import clock, config, db
+from dibao import clock, config, db, i18n
 from dibao.errors import DomainError
 from dibao.extensions import babel, csrf, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALES = ("zh_CN", "en")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -45,9 +44,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_template_helpers(app)
     _register_security_headers(app)
 
-    from dibao import sweep
-
-    sweep.init_app(app)  # the periodic notice sweep (off under TESTING / DIBAO_SWEEP_INTERVAL=0)
     from dibao.cli import register_commands
 
     register_commands(app)
@@ -56,7 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _select_locale() -> str:
     chosen = session.get("lang") if has_request_context() else None
-    return chosen if chosen in LOCALES else "zh_CN"
+    return chosen if chosen in config.LOCALES else "zh_CN"
 
 
 def _init_login(app: Flask) -> None:
@@ -129,22 +125,10 @@ def _register_template_helpers(app: Flask) -> None:
             "public_url": app.config["PUBLIC_URL"],
             "current_locale": str(get_locale()),
             "now": clock.now(),
-            "has_endpoint": lambda endpoint: endpoint in app.view_functions,
         }
 
-    @app.template_filter("localtime")
-    def _localtime(instant, fmt: str = "%Y-%m-%d %H:%M"):
-        if instant is None:
-            return ""
-        return clock.to_local(instant).strftime(fmt)
-
-    @app.template_filter("localdate")
-    def _localdate(value, fmt: str = "%Y年%m月%d日"):
-        if value is None:
-            return ""
-        if hasattr(value, "tzinfo"):
-            value = clock.to_local(value)
-        return value.strftime(fmt)
+    app.add_template_filter(i18n.localdate, "localdate")
+    app.add_template_filter(i18n.localtime, "localtime")
 
 
 def _register_security_headers(app: Flask) -> None:

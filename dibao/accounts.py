@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Region, RegionLevel, Role, User
+from dibao.errors import Conflict, Invalid
+from dibao.models import Level, Region, Role, User
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same (no user enumeration by timing).
@@ -23,10 +24,10 @@ USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
 
 # The lowest region level at which a role makes sense.
 ROLE_LEVELS = {
-    Role.community_staff: {RegionLevel.community},
-    Role.town_reviewer: {RegionLevel.town},
-    Role.county_approver: {RegionLevel.county},
-    Role.admin: {RegionLevel.county, RegionLevel.town, RegionLevel.community},
+    Role.community_staff: {Level.community},
+    Role.town_reviewer: {Level.town},
+    Role.county_approver: {Level.county},
+    Role.admin: {Level.county, Level.town, Level.community},
 }
 
 ROLE_LABELS = {
@@ -35,6 +36,8 @@ ROLE_LABELS = {
     Role.county_approver: _l("县民政局审批人员"),
     Role.admin: _l("系统管理员"),
 }
+
+ADMIN_ONLY = _l("只有系统管理员可以管理账号和行政区划。")
 
 
 def hash_password(password: str) -> str:
@@ -46,17 +49,20 @@ def check_password_strength(password: str) -> None:
         raise Invalid(_l("密码至少需要 %(n)d 个字符。", n=MIN_PASSWORD_LENGTH), field="password")
 
 
-class LoginRefused(Exception):
-    """Wrong credentials or a locked account; the message never says which part was wrong."""
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The answer to a login: the user, or the refusal (which never says which part was wrong). A refusal is
+    not an error of the request: its failure count and audit event are kept (committed) all the same."""
 
-    def __init__(self, message: str, locked: bool = False):
-        super().__init__(message)
-        self.message = message
-        self.locked = locked
+    user: User | None
+    refusal: str | None = None
+    locked: bool = False
 
 
-def authenticate(session: Session, username: str, password: str, max_failures: int, lockout) -> User:
+def authenticate(session: Session, username: str, password: str, max_failures: int, lockout) -> LoginAttempt:
     """Check a login. Counts failures; the ``max_failures``-th failure locks the account for ``lockout``."""
+    wrong = str(_l("用户名或密码不正确。"))
+    locked = str(_l("连续输错密码次数过多，账号已锁定 15 分钟，请稍后再试。"))
     now = clock.now()
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
@@ -65,10 +71,10 @@ def authenticate(session: Session, username: str, password: str, max_failures: i
         except VerificationError:
             pass
         audit.record(session, None, "login_failed", "user", None, details={"username": username[:64]})
-        raise LoginRefused(_l("用户名或密码不正确。"))
+        return LoginAttempt(None, wrong)
     if user.locked_until is not None and user.locked_until > now:
         audit.record(session, None, "login_refused_locked", "user", user.id, region_id=user.region_id)
-        raise LoginRefused(_l("连续输错密码次数过多，账号已锁定 15 分钟，请稍后再试。"), locked=True)
+        return LoginAttempt(None, locked, locked=True)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -80,19 +86,19 @@ def authenticate(session: Session, username: str, password: str, max_failures: i
             details["locked_until"] = user.locked_until.isoformat()
             audit.record(session, None, "account_locked", "user", user.id, region_id=user.region_id,
                          details=details)
-            raise LoginRefused(_l("连续输错密码次数过多，账号已锁定 15 分钟，请稍后再试。"), locked=True) from None
+            return LoginAttempt(None, locked, locked=True)
         audit.record(session, None, "login_failed", "user", user.id, region_id=user.region_id, details=details)
-        raise LoginRefused(_l("用户名或密码不正确。")) from None
+        return LoginAttempt(None, wrong)
     if not user.active:
         audit.record(session, None, "login_refused_inactive", "user", user.id, region_id=user.region_id)
-        raise LoginRefused(_l("用户名或密码不正确。"))
+        return LoginAttempt(None, wrong)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     audit.record(session, user, "login", "user", user.id, region_id=user.region_id)
-    return user
+    return LoginAttempt(user)
 
 
 def load_user(session: Session, user_id: str) -> User | None:
@@ -110,11 +116,6 @@ def load_user(session: Session, user_id: str) -> User | None:
 
 # --- management -------------------------------------------------------------------------------------
 
-def _require_admin(actor: User) -> None:
-    if actor.role != Role.admin:
-        raise Forbidden(_l("只有系统管理员可以管理账号和行政区划。"))
-
-
 def _check_role_region(role: Role, region: Region) -> None:
     if region.level not in ROLE_LEVELS[role]:
         raise Invalid(_l("该角色不能设在这一级行政区划。"), field="region_id")
@@ -131,10 +132,7 @@ def list_users(session: Session, actor: User) -> list[User]:
 
 
 def get_user(session: Session, actor: User, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None or not scope.can_see(actor, user.region):
-        raise NotFound(_l("没有找到该账号。"))
-    return user
+    return scope.get(session, actor, User, user_id, _l("没有找到该账号。"))
 
 
 def create_user(
@@ -149,7 +147,7 @@ def create_user(
 ) -> User:
     """Create a staff account. ``actor`` None is the command line (the operator of the machine)."""
     if actor is not None:
-        _require_admin(actor)
+        scope.require_admin(actor, ADMIN_ONLY)
         scope.require_in_scope(actor, region)
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
@@ -190,7 +188,7 @@ def update_user(
     active: bool,
     new_password: str | None = None,
 ) -> User:
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     scope.require_in_scope(actor, user.region)
     scope.require_in_scope(actor, region)
     if user.id == actor.id and (not active or role != Role.admin):
@@ -226,7 +224,7 @@ def update_user(
 
 
 def unlock_user(session: Session, actor: User, user: User) -> None:
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     scope.require_in_scope(actor, user.region)
     user.locked_until = None
     user.failed_logins = 0

@@ -7,7 +7,6 @@ event; edits of the household refresh the computed amount (dibao.entitlement).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Case, Member, MemberIncome, Region, RegionLevel, Role, Stage, User, WorkCapacity
+from dibao.identity import normalise_id_number, normalise_phone
+from dibao.models import Case, Level, Member, MemberIncome, Region, Role, Stage, User, WorkCapacity
 from dibao.models.records import (
-    CheckRecord,
+    CaseRecord,
     Document,
     HomeVisit,
     ReviewResult,
@@ -66,63 +66,6 @@ EVENT_LABELS = {
     "case_exited": _l("退保"),
 }
 
-ID_RE = re.compile(r"^\d{17}[\dX]$")
-PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
-_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-_ID_CHECK = "10X98765432"
-
-
-# --- masking (lists never show full ID numbers or phones) -------------------------------------------
-
-def mask_id(value: str | None) -> str:
-    """35*************123 (first 2, last 3)."""
-    if not value:
-        return ""
-    if len(value) <= 5:
-        return "*" * len(value)
-    return value[:2] + "*" * (len(value) - 5) + value[-3:]
-
-
-def mask_phone(value: str | None) -> str:
-    """138****1234 (first 3, last 4)."""
-    if not value:
-        return ""
-    digits = value.replace("-", "")
-    if len(digits) <= 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
-# --- validation ---------------------------------------------------------------------------------------
-
-def normalise_id_number(value: str | None, *, field: str = "head_id_number", required: bool = True) -> str | None:
-    """An 18-digit resident ID number with a valid check digit (catches typing mistakes)."""
-    value = (value or "").strip().upper().replace(" ", "")
-    if not value:
-        if required:
-            raise Invalid(_l("请填写身份证号码。"), field=field)
-        return None
-    if not ID_RE.match(value):
-        raise Invalid(_l("身份证号码应为 18 位（最后一位可以是 X）。"), field=field)
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != value[17]:
-        raise Invalid(_l("身份证号码校验不通过，请逐位核对。"), field=field)
-    try:
-        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        raise Invalid(_l("身份证号码中的出生日期不对，请核对。"), field=field) from None
-    return value
-
-
-def normalise_phone(value: str | None) -> str | None:
-    value = (value or "").strip().replace(" ", "")
-    if not value:
-        return None
-    if not PHONE_RE.match(value):
-        raise Invalid(_l("电话号码格式不对：手机 11 位，固定电话如 0551-12345678。"), field="head_phone")
-    return value
-
-
 def _required(value: str | None, field: str, message, maximum: int) -> str:
     value = (value or "").strip()
     if not value:
@@ -147,14 +90,11 @@ def _category(value: int | None) -> int:
 # --- access -------------------------------------------------------------------------------------------
 
 def get_case(session: Session, user: User, case_id: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None or not scope.can_see(user, case.region):
-        raise NotFound(_l("没有找到该案件。"))
-    return case
+    return scope.get(session, user, Case, case_id, _l("没有找到该案件。"))
 
 
 def may_register(user: User) -> bool:
-    return user.role == Role.community_staff and user.region.level == RegionLevel.community
+    return user.role == Role.community_staff and user.region.level == Level.community
 
 
 def _require_edit(actor: User, case: Case) -> None:
@@ -179,13 +119,13 @@ def register_case(
     actor: User,
     *,
     head_name: str,
-    id_number: str,
-    phone: str | None,
+    head_id_number: str,
+    head_phone: str | None,
     address: str,
     public_address: str = "",
     category: int = 1,
-    close_relative: bool = False,
-    three_nos: bool = False,
+    close_relative_of_staff: bool = False,
+    no_income_no_capacity_no_supporter: bool = False,
     special_case: bool = False,
     head_age: int | None,
     head_health: str = "",
@@ -197,8 +137,8 @@ def register_case(
         raise Forbidden(_l("只有社区低保专干可以登记低保申请。"))
     region = actor.region
     head_name = _required(head_name, "head_name", _l("请填写户主姓名。"), 50)
-    id_number = normalise_id_number(id_number)
-    phone = normalise_phone(phone)
+    id_number = normalise_id_number(head_id_number)
+    phone = normalise_phone(head_phone)
     address = _required(address, "address", _l("请填写家庭住址。"), 200)
     category = _category(category)
     head_age = _age(head_age)
@@ -213,7 +153,8 @@ def register_case(
         number=_next_number(session, region), region=region, stage=Stage.applied, stage_changed_at=now,
         head_name=head_name, head_id_number=id_number, head_phone=phone, address=address,
         public_address=(public_address or "").strip()[:200] or region.name, category=category,
-        close_relative_of_staff=close_relative, no_income_no_capacity_no_supporter=three_nos,
+        close_relative_of_staff=close_relative_of_staff,
+        no_income_no_capacity_no_supporter=no_income_no_capacity_no_supporter,
         special_case=special_case, accepted_at=now, created_by_id=actor.id, created_at=now, updated_at=now,
     )
     session.add(case)
@@ -223,12 +164,9 @@ def register_case(
     session.flush()
     _refresh_amount(session, case)
     audit.record(session, actor, "case_registered", "case", case.id, region_id=region.id,
-                 details={"number": case.number, "close_relative": close_relative, "special_case": special_case})
+                 details={"number": case.number, "close_relative": close_relative_of_staff,
+                          "special_case": special_case})
     return case
-
-
-HOUSEHOLD_FIELDS = ("head_phone", "address", "public_address", "category", "close_relative_of_staff",
-                    "no_income_no_capacity_no_supporter", "special_case")
 
 
 def update_household(
@@ -236,23 +174,23 @@ def update_household(
     actor: User,
     case: Case,
     *,
-    phone: str | None,
+    head_phone: str | None,
     address: str,
     public_address: str,
     category: int,
-    close_relative: bool,
-    three_nos: bool,
+    close_relative_of_staff: bool,
+    no_income_no_capacity_no_supporter: bool,
     special_case: bool,
 ) -> list[str]:
     """Change the household's details; returns the names of what changed (also in the audit event)."""
     _require_edit(actor, case)
     new = {
-        "head_phone": normalise_phone(phone),
+        "head_phone": normalise_phone(head_phone),
         "address": _required(address, "address", _l("请填写家庭住址。"), 200),
         "public_address": (public_address or "").strip()[:200] or case.region.name,
         "category": _category(category),
-        "close_relative_of_staff": bool(close_relative),
-        "no_income_no_capacity_no_supporter": bool(three_nos),
+        "close_relative_of_staff": bool(close_relative_of_staff),
+        "no_income_no_capacity_no_supporter": bool(no_income_no_capacity_no_supporter),
         "special_case": bool(special_case),
     }
     if case.stage not in workflow.UNDECIDED_STAGES and new["category"] != case.category:
@@ -269,7 +207,7 @@ def update_household(
     return changed
 
 
-def _member(case: Case, member_id: int) -> Member:
+def get_member(case: Case, member_id: int) -> Member:
     for member in case.members:
         if member.id == member_id:
             return member
@@ -311,7 +249,7 @@ def _fill_member(member: Member, *, name, relation, age, id_number, health, work
 
 def update_member(session: Session, actor: User, case: Case, member_id: int, **fields) -> Member:
     _require_edit(actor, case)
-    member = _member(case, member_id)
+    member = get_member(case, member_id)
     if member.position == 0:
         fields["relation"] = "本人"
     elif fields.get("relation") == "本人":
@@ -330,7 +268,7 @@ def update_member(session: Session, actor: User, case: Case, member_id: int, **f
 
 def remove_member(session: Session, actor: User, case: Case, member_id: int) -> None:
     _require_edit(actor, case)
-    member = _member(case, member_id)
+    member = get_member(case, member_id)
     if member.position == 0:
         raise Conflict(_l("户主不能删除。"))
     case.members.remove(member)
@@ -343,7 +281,7 @@ def remove_member(session: Session, actor: User, case: Case, member_id: int) -> 
 def add_income(session: Session, actor: User, case: Case, member_id: int, *, source: str, amount: Decimal,
                note: str = "") -> MemberIncome:
     _require_edit(actor, case)
-    member = _member(case, member_id)
+    member = get_member(case, member_id)
     if source not in entitlement.INCOME_SOURCES:
         raise Invalid(_l("请选择收入类型。"), field="source")
     income = MemberIncome(member=member, source=source, monthly_amount=amount, note=(note or "").strip()[:200])
@@ -425,7 +363,7 @@ def add_document(session: Session, actor: User, case: Case, *, title: str, data:
 
 
 def get_document(session: Session, user: User, document_id: int) -> tuple[Document, Case]:
-    document = session.get(Document, document_id)
+    document = session.get(Document, document_id) if 0 < document_id <= scope.MAX_ID else None
     if document is None:
         raise NotFound(_l("没有找到该材料。"))
     return document, get_case(session, user, document.case_id)
@@ -446,7 +384,7 @@ class Archive:
     visits: list[HomeVisit]
     reviews: list[ReviewResult]
     town_meetings: list[TownMeetingResult]
-    checks: list[CheckRecord]
+    records: list[CaseRecord]
     documents: list[Document]
     events: list
     computation: entitlement.Computation
@@ -463,10 +401,10 @@ def archive(session: Session, case: Case) -> Archive:
                                    .order_by(ReviewResult.id)))
     town = list(session.scalars(select(TownMeetingResult).where(TownMeetingResult.case_id == case.id)
                                 .order_by(TownMeetingResult.id)))
-    checks = list(session.scalars(select(CheckRecord).where(CheckRecord.case_id == case.id)
-                                  .order_by(CheckRecord.id)))
+    records = list(session.scalars(select(CaseRecord).where(CaseRecord.case_id == case.id)
+                                  .order_by(CaseRecord.id)))
     documents = list(session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)))
-    return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, checks=checks,
+    return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, records=records,
                    documents=documents, events=audit.events_for(session, "case", case.id),
                    computation=entitlement.compute_for(session, case),
                    deadlines=deadlines(case, visits), held=workflow.is_held(session, case))
@@ -646,4 +584,4 @@ def overdue_keys(case: Case) -> list[str]:
 
 
 def communities_in_scope(session: Session, user: User) -> list[Region]:
-    return [r for r in scope.regions_in_scope(session, user) if r.level == RegionLevel.community]
+    return [r for r in scope.regions_in_scope(session, user) if r.level == Level.community]

@@ -7,6 +7,9 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+# Interface languages; Chinese is the source language of every message.
+LOCALES = ("zh_CN", "en")
+
 
 def _secret_key(instance_path: Path) -> str:
     """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""

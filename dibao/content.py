@@ -14,10 +14,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock
-from dibao.errors import Forbidden, Invalid, NotFound
-from dibao.models import Level, Role, User
+from dibao import audit, clock, scope
+from dibao.errors import Invalid, NotFound
+from dibao.models import Level, User
 from dibao.models.disclosure import ContentPage
+from dibao.models.records import Standard
 
 SLUGS = ("policy", "procedure", "rights")
 
@@ -104,8 +105,7 @@ def all_pages(session: Session) -> list[Page]:
 
 
 def save_page(session: Session, actor: User, slug: str, title: str, body: str) -> Page:
-    if actor.role != Role.admin:
-        raise Forbidden(_l("只有系统管理员可以修改政策与程序页面。"))
+    scope.require_admin(actor, _l("只有系统管理员可以修改政策与程序页面。"))
     if slug not in SLUGS:
         raise NotFound(_l("没有找到这个页面。"))
     title, body = (title or "").strip(), (body or "").strip()
@@ -133,23 +133,13 @@ def steps(levels_with_notice: tuple[Level, ...]) -> list[dict]:
 
 
 def standards(session: Session) -> list[dict]:
-    """Current 低保标准 per region, read from the case-work module when it exists (issue 3)."""
-    try:
-        from dibao import entitlement  # noqa: F401
-        from dibao.models.records import Standard
-    except ImportError:
-        return []
-    rows = []
+    """The 低保标准 in force today per region that has set one (the 四公开 page shows them)."""
     today = clock.today()
-    try:
-        items = session.scalars(select(Standard).order_by(Standard.effective_from.desc()))
-        seen: set = set()
-        for st in items:
-            if st.effective_from > today or st.region_id in seen:
-                continue
+    rows = []
+    seen: set[int] = set()
+    for st in session.scalars(select(Standard).where(Standard.effective_from <= today)
+                              .order_by(Standard.effective_from.desc())):
+        if st.region_id not in seen:
             seen.add(st.region_id)
             rows.append({"region": st.region, "amount": st.monthly_amount, "since": st.effective_from})
-    except Exception:  # noqa: BLE001 - the model's shape is the other issue's; degrade to "not published yet"
-        session.rollback()
-        return []
     return sorted(rows, key=lambda r: r["region"].path)

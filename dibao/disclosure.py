@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock
+from dibao import audit, clock, notices, scope, workflow
 from dibao.errors import Forbidden, Invalid
 
 
@@ -160,11 +161,11 @@ def policy_version(policy: Policy) -> str:
 
 def save_policy(session: Session, actor, rules: dict[Channel, dict[Field, str]]) -> Policy:
     """Replace the policy with ``rules`` (every channel × field). Only a system admin may do this."""
-    from dibao.models import Role
     from dibao.models.disclosure import DisclosureRule
 
-    if actor is None or actor.role != Role.admin:
+    if actor is None:
         raise Forbidden(_l("只有系统管理员可以修改公开设置。"))
+    scope.require_admin(actor, _l("只有系统管理员可以修改公开设置。"))
     for channel in Channel:
         for field in Field:
             mode = rules.get(channel, {}).get(field)
@@ -207,3 +208,32 @@ def present_roster(case: Any, channel: Channel, policy: Policy = DEFAULT) -> dic
 
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
+
+
+# --- boards: a batch and its entries as a channel shows them --------------------------------------------------
+
+COLUMNS = ("photo_key", "name", "address", "household_size", "household_income", "monthly_amount", "opinion_text")
+COLUMN_LABELS = {
+    "photo_key": _l("照片"), "name": _l("户主姓名"), "address": _l("住址"), "household_size": _l("家庭人口"),
+    "household_income": _l("家庭月收入（元）"), "monthly_amount": _l("保障金额（元/月）"), "opinion_text": _l("意见"),
+}
+
+
+def present_group(batch: Any, entries: Any, channel: Channel, at: datetime, policy: Policy) -> dict[str, Any]:
+    """One batch and its entries as a channel shows them: the boards of the portal, the print board and the
+    staff preview of each channel all use this."""
+    items = [{"public_id": e.public_id, "region": e.region, **present(e, channel, policy)} for e in entries]
+    shown = set().union(*(item.keys() for item in items))
+    return {
+        "batch": batch,
+        "level_label": workflow.REVIEWER_LABELS[batch.level],
+        "time_left": notices.time_left(batch.closes_at, at),
+        "entries": items,
+        "columns": [key for key in COLUMNS if key in shown],
+        "labels": {key: str(label) for key, label in COLUMN_LABELS.items()},
+    }
+
+
+def present_board(board: Any, channel: Channel, policy: Policy) -> list[dict[str, Any]]:
+    """Every group of a board (dibao.notices.Board) as :func:`present_group` shows it."""
+    return [present_group(g.batch, g.entries, channel, board.at, policy) for g in board.groups]

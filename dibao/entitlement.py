@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Case, Region, Role, User
+from dibao.errors import Conflict, Invalid
+from dibao.models import Case, Region, User
 from dibao.models.records import Standard
 
 CENT = Decimal("0.01")
@@ -45,6 +45,8 @@ INCOME_SOURCES: dict[str, tuple[object, bool]] = {
     "special_care": (_l("优抚对象抚恤金、补助金（不计入）"), False),
     "assistance": (_l("社会救助金、临时救助金（不计入）"), False),
 }
+
+ADMIN_ONLY = _l("只有系统管理员可以设置低保标准。")
 
 
 def round_money(value: Decimal) -> Decimal:
@@ -105,7 +107,7 @@ class Computation:
     standard: Decimal | None
     standard_from: date | None = None
     standard_region: str = ""
-    three_nos: bool = False
+    no_income_no_capacity_no_supporter: bool = False  # 三无
     incomes: list[IncomeLine] = field(default_factory=list)
     deductions: list[DeductionLine] = field(default_factory=list)
     gross_income: Decimal = ZERO  # all incomes
@@ -142,7 +144,7 @@ def compute(case: Case, standard: Decimal | None, *, standard_from: date | None 
             standard_region: str = "") -> Computation:
     size = len(case.members)
     result = Computation(size=size, standard=standard, standard_from=standard_from,
-                         standard_region=standard_region, three_nos=case.no_income_no_capacity_no_supporter,
+                         standard_region=standard_region, no_income_no_capacity_no_supporter=case.no_income_no_capacity_no_supporter,
                          override=case.override_amount, override_reason=case.override_reason)
     for member in case.members:
         for income in member.incomes:
@@ -163,7 +165,7 @@ def compute(case: Case, standard: Decimal | None, *, standard_from: date | None 
         result.per_person = round_money(result.net_income / size)
     if standard is None or size == 0:
         return result
-    if result.three_nos:
+    if result.no_income_no_capacity_no_supporter:
         result.gap_per_person = standard
         result.computed = round_money(standard * size)
         return result
@@ -228,11 +230,6 @@ def set_override(case: Case, amount: Decimal | None, reason: str | None) -> None
     case.override_reason = reason
 
 
-def _require_admin(actor: User) -> None:
-    if actor.role != Role.admin:
-        raise Forbidden(_l("只有系统管理员可以设置低保标准。"))
-
-
 def list_standards(session: Session, actor: User) -> list[Standard]:
     stmt = (
         select(Standard)
@@ -245,7 +242,7 @@ def list_standards(session: Session, actor: User) -> list[Standard]:
 
 def set_standard(session: Session, actor: User, *, region: Region, amount: Decimal, effective_from: date,
                  note: str = "") -> Standard:
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     scope.require_in_scope(actor, region)
     if amount <= 0:
         raise Invalid(_l("低保标准必须大于 0。"), field="monthly_amount")
@@ -265,10 +262,8 @@ def set_standard(session: Session, actor: User, *, region: Region, amount: Decim
 
 def delete_standard(session: Session, actor: User, standard_id: int) -> None:
     """Only a standard that has not yet taken effect may be removed (past ones are history)."""
-    _require_admin(actor)
-    standard = session.get(Standard, standard_id)
-    if standard is None or not scope.can_see(actor, standard.region):
-        raise NotFound(_l("没有找到该标准。"))
+    scope.require_admin(actor, ADMIN_ONLY)
+    standard = scope.get(session, actor, Standard, standard_id, _l("没有找到该标准。"))
     if standard.effective_from <= clock.today():
         raise Conflict(_l("已经生效的标准不能删除；如需调整，请新增一条标准。"))
     audit.record(session, actor, "standard_deleted", "standard", standard.id, region_id=standard.region_id,

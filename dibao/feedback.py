@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, media, notices, scope, workdays, workflow
+from dibao import audit, clock, i18n, identity, media, notices, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from dibao.models import (
     Case,
@@ -37,7 +37,7 @@ from dibao.models import (
     User,
 )
 from dibao.models.feedback import Evidence
-from dibao.models.region import RegionLevel
+from dibao.models.region import Level
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, copied from a screen
 TRACKING_LENGTH = 10  # 32**10 ≈ 10**15 codes
@@ -51,7 +51,6 @@ MIN_ANSWER = 5
 PUBLIC_ACTOR = "群众"  # the audit log's actor for a public submission (the submitter's name stays private)
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
 CODE_RE = re.compile(f"^[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}$")
 
 CATEGORY_LABELS = {
@@ -135,19 +134,10 @@ def find_entry(session: Session, public_id: str | None) -> NoticeEntry:
     return entry
 
 
-def entry_state(entry: NoticeEntry) -> str:
-    """``open``, ``withdrawn`` or ``closed``."""
-    if notices.is_open(entry):
-        return "open"
-    if entry.withdrawn_at is not None or entry.batch.withdrawn_at is not None:
-        return "withdrawn"
-    return "closed"
-
-
 def closed_message(entry: NoticeEntry) -> str:
-    if entry_state(entry) == "withdrawn":
+    if notices.entry_status(entry) == notices.Status.withdrawn:
         return str(_l("这条公示已经撤回，不能再提出异议。如果您发现问题，可以向我们举报。"))
-    closes = clock.to_local(entry.batch.closes_at).strftime("%Y年%m月%d日 %H:%M")
+    closes = i18n.localtime(entry.batch.closes_at)
     return str(_l("这条公示已于 %(closes)s 结束，公示期外不能再提出异议。如果您发现问题，仍然可以向我们举报。",
                   closes=closes))
 
@@ -188,11 +178,14 @@ def field_errors(sub: Submission) -> dict[str, str]:
     elif len(description) > MAX_DESCRIPTION:
         errors["description"] = str(_l("情况说明最多 %(n)d 个字，请精简后再提交。", n=MAX_DESCRIPTION))
     name = _clean_text(sub.name)
-    phone = _clean_phone(sub.phone)
+    phone = (sub.phone or "").strip()
     if len(name) > 50:
         errors["name"] = str(_l("姓名最多 50 个字。"))
-    if phone and not PHONE_RE.match(phone):
-        errors["phone"] = str(_l("请填写正确的手机号码（11 位）或带区号的固定电话。"))
+    if phone:
+        try:
+            identity.normalise_phone(phone, field="phone")
+        except Invalid:
+            errors["phone"] = str(_l("请填写正确的手机号码（11 位）或带区号的固定电话。"))
     if bool(name) != bool(phone) and "phone" not in errors and "name" not in errors:
         errors["phone" if name else "name"] = str(
             _l("实名反映请同时留下姓名和电话，以便告知核查结果；匿名反映请两项都不填。"))
@@ -201,17 +194,13 @@ def field_errors(sub: Submission) -> dict[str, str]:
     return errors
 
 
-def _clean_phone(value: str | None) -> str:
-    return re.sub(r"[\s()（）]", "", value or "")
-
-
 def _validate(sub: Submission) -> tuple[ReasonCategory, str, str | None, str | None, bool]:
     errors = field_errors(sub)
     if errors:
         name, message = next(iter(errors.items()))
         raise Invalid(message, field=name)
     name = _clean_text(sub.name) or None
-    phone = _clean_phone(sub.phone) or None
+    phone = identity.normalise_phone(sub.phone, field="phone")
     return ReasonCategory(sub.category), _clean_text(sub.description), name, phone, name is not None
 
 
@@ -259,7 +248,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     if existing is not None:
         return Receipt(existing, created=False)
     entry = find_entry(session, entry_public_id)
-    if entry_state(entry) != "open":
+    if notices.entry_status(entry) != notices.Status.open:
         raise Gone(closed_message(entry), field="entry")
     category, description, name, phone, real_name = _validate(sub)
     check_photos(sub.photos)
@@ -436,10 +425,9 @@ def counts(session: Session, user: User) -> dict[str, int]:
 
 def get_item(session: Session, user: User, kind: str, item_id: int) -> Item:
     model = MODELS.get(kind)
-    item = session.get(model, item_id) if model else None
-    if item is None or not scope.can_see(user, item.region):
+    if model is None:
         raise NotFound(_l("没有找到这条记录。"))
-    return item
+    return scope.get(session, user, model, item_id, _l("没有找到这条记录。"))
 
 
 def assignees(session: Session, user: User, item: Item) -> list[User]:
@@ -455,7 +443,7 @@ def can_decide(user: User, item: Item) -> bool:
         return False
     if isinstance(item, Objection):
         return item.entry.batch.region.path.startswith(user.region.path)
-    return user.region.level != RegionLevel.community
+    return user.region.level != Level.community
 
 
 def _require_open(item: Item) -> None:
@@ -498,7 +486,7 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
 
     Upheld or partly upheld: the published facts were wrong, so the case goes back to investigation and must be
     noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the notice has already closed,
-    the case moves on as the sweep would have moved it (``workflow.notice_closed``). Returns the case's new stage
+    the case moves on as the sweep would have moved it (``notices.release_case``). Returns the case's new stage
     if it moved.
     """
     _require_open(item)
@@ -527,11 +515,8 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
             if Stage.investigating in workflow.TRANSITIONS[case.stage]:
                 workflow.objection_upheld(session, actor, case, item.tracking_code)
                 moved = case.stage.value
-        else:
-            batch = item.entry.batch
-            if batch.closes_at <= now and case.stage == workflow.IN_NOTICE[batch.level]:
-                if workflow.notice_closed(session, case, batch.level, batch.public_id):
-                    moved = case.stage.value
+        elif notices.release_case(session, case, now):
+            moved = case.stage.value
     audit.record(session, actor, f"{item.kind}_decided", item.kind, item.tracking_code, region_id=item.region_id,
                  details={"outcome": result.value, "case_stage": moved, "real_name": item.real_name})
     return moved

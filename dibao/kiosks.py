@@ -27,11 +27,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, content, disclosure, notices, qr, scope
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Decision, Level, NoticeEntry, Region, RegionLevel, Role, User
+from dibao import audit, clock, content, disclosure, entitlement, notices, qr, scope, workflow
+from dibao.errors import Conflict, Invalid, NotFound
+from dibao.models import Decision, Level, NoticeEntry, Region, User
 from dibao.models.kiosk import Kiosk
-from dibao.models.records import Standard
 
 PAGE_SIZE = 4  # entries per page: fits both 1920×1080 (2×2) and 1080×1920 (1×4) at ≥ 28 px
 ROTATION_MIN = 5
@@ -40,6 +39,8 @@ ROTATION_DEFAULT = 20
 MISSED_POLLS_OFFLINE = 3
 TOKEN_BYTES = 24  # 32 URL-safe characters
 TOKEN_MAX_LENGTH = 64
+
+ADMIN_ONLY = _l("只有系统管理员可以登记和停用公示终端。")
 
 
 class Status(enum.StrEnum):
@@ -56,18 +57,11 @@ STATUS_LABELS = {
     Status.revoked: _l("已停用"),
 }
 
-DECISION_LABELS = {Decision.approve: _l("同意"), Decision.reject: _l("不同意")}
-LEVEL_NOTICE_LABELS = {Level.community: _l("社区初审"), Level.town: _l("乡镇审核"), Level.county: _l("县级审批")}
 
 # --- the registry ------------------------------------------------------------------------------------
 
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and actor.role != Role.admin:
-        raise Forbidden(_l("只有系统管理员可以登记和停用公示终端。"))
 
 
 def _check_settings(name: str, rotation_seconds: int) -> str:
@@ -85,11 +79,11 @@ def _check_settings(name: str, rotation_seconds: int) -> str:
 def register(session: Session, actor: User | None, *, name: str, region: Region,
              rotation_seconds: int = ROTATION_DEFAULT) -> Kiosk:
     """Register a kiosk for a community; its display URL is ``/kiosk/<token>``."""
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     if actor is not None:
         scope.require_in_scope(actor, region)
     name = _check_settings(name, rotation_seconds)
-    if region.level != RegionLevel.community:
+    if region.level != Level.community:
         raise Invalid(_l("公示终端只能登记到社区（村）。"), field="region_id")
     now = clock.now()
     kiosk = Kiosk(name=name, region=region, rotation_seconds=rotation_seconds, token=new_token(),
@@ -103,7 +97,7 @@ def register(session: Session, actor: User | None, *, name: str, region: Region,
 
 def update_settings(session: Session, actor: User | None, kiosk: Kiosk, *, name: str,
                     rotation_seconds: int) -> Kiosk:
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     if kiosk.revoked:
         raise Conflict(_l("该终端已停用。"))
     name = _check_settings(name, rotation_seconds)
@@ -116,7 +110,7 @@ def update_settings(session: Session, actor: User | None, kiosk: Kiosk, *, name:
 
 def revoke(session: Session, actor: User | None, kiosk: Kiosk) -> Kiosk:
     """Stop a kiosk: its URL shows the neutral "not registered" screen from its next poll on."""
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     if kiosk.revoked:
         raise Conflict(_l("该终端已经停用。"))
     kiosk.revoked_at = clock.now()
@@ -128,7 +122,7 @@ def revoke(session: Session, actor: User | None, kiosk: Kiosk) -> Kiosk:
 
 def rotate_token(session: Session, actor: User | None, kiosk: Kiosk) -> Kiosk:
     """Give a kiosk a new token (when its URL leaked): the old URL stops working at once."""
-    _require_admin(actor)
+    scope.require_admin(actor, ADMIN_ONLY)
     if kiosk.revoked:
         raise Conflict(_l("该终端已停用，不能更换地址。"))
     kiosk.token = new_token()
@@ -139,10 +133,7 @@ def rotate_token(session: Session, actor: User | None, kiosk: Kiosk) -> Kiosk:
 
 
 def get(session: Session, actor: User, kiosk_id: int) -> Kiosk:
-    kiosk = session.get(Kiosk, kiosk_id)
-    if kiosk is None or not scope.can_see(actor, kiosk.region):
-        raise NotFound(_l("没有找到该终端。"))
-    return kiosk
+    return scope.get(session, actor, Kiosk, kiosk_id, _l("没有找到该终端。"))
 
 
 def list_kiosks(session: Session, actor: User | None, *, include_revoked: bool = True) -> list[Kiosk]:
@@ -269,32 +260,11 @@ def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosur
     batch = entry.batch
     return EntryView(
         public_id=entry.public_id, fields=fields, level=batch.level,
-        level_label=str(LEVEL_NOTICE_LABELS[batch.level]), batch_title=batch.title,
+        level_label=str(notices.ROUND_LABELS[batch.level]), batch_title=batch.title,
         opens_at=batch.opens_at, closes_at=batch.closes_at, days_left=days_left(batch.closes_at, at),
-        decision_label=str(DECISION_LABELS[Decision(decision)]) if decision else None,
+        decision_label=str(workflow.DECISION_LABELS[Decision(decision)]) if decision else None,
         qr_target=qr.entry_target(public_url, entry.public_id),
     )
-
-
-def current_standard(session: Session, region: Region, at: datetime) -> Standard | None:
-    """The standard in force for ``region``: its own or its nearest ancestor's latest effective one."""
-    on = clock.to_local(at).date()
-    try:
-        from dibao.entitlement import find_standard  # issue 3's module
-    except ImportError:
-        find_standard = None
-    if find_standard is not None:
-        return find_standard(session, region, on)
-    codes = [c for c in region.path.split("/") if c]
-    rows = session.execute(
-        select(Standard, Region.path)
-        .join(Region, Standard.region_id == Region.id)
-        .where(Region.code.in_(codes), Standard.effective_from <= on)
-    ).all()
-    if not rows:
-        return None
-    rows.sort(key=lambda r: (len(r[1]), r[0].effective_from), reverse=True)
-    return rows[0][0]
 
 
 def info_slides(session: Session, region: Region, at: datetime,
@@ -308,7 +278,7 @@ def info_slides(session: Session, region: Region, at: datetime,
         ("policy", {"title": page.title, "paragraphs": [_excerpt(p) for p in paragraphs]}),
         ("procedure", {"steps": procedure_steps(levels)}),
     ]
-    standard = current_standard(session, region, at)
+    standard = entitlement.find_standard(session, region, clock.to_local(at).date())
     if standard is not None:
         slides.append(("standard", {"amount": f"{Decimal(standard.monthly_amount):.2f}",
                                     "effective_from": standard.effective_from.isoformat(),

@@ -1,8 +1,9 @@
 """Notice batches (张榜公示) and their windows.
 
 An entry is public while ``opens_at <= now < closes_at`` and neither it nor its batch is withdrawn. This is
-decided at read time (:func:`open_condition`), so an entry disappears at its closing second whether or not
-the sweep has run; the sweep only records the closing and moves the cases on.
+decided at read time (:func:`entry_status` for one entry, :func:`_live` in every query), so an entry
+disappears at its closing second whether or not the sweep has run; the sweep only records the closing and
+moves the cases on. This module owns the window: nothing else decides whether an entry is open.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, event, func, inspect, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from dibao import audit, clock, scope, workflow
+from dibao import audit, clock, i18n, scope, workflow
 from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from dibao.models import (
     Case,
@@ -29,7 +30,6 @@ from dibao.models import (
     NoticeEntry,
     Opinion,
     Region,
-    RegionLevel,
     Role,
     Stage,
     User,
@@ -40,24 +40,6 @@ PUBLIC_ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read al
 
 def new_public_id(length: int = 10) -> str:
     return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(length))
-
-
-def open_condition(at: datetime) -> ColumnElement[bool]:
-    """SQL condition: the entry (joined with its batch) is public at ``at``."""
-    return and_(
-        NoticeBatch.opens_at <= at,
-        NoticeBatch.closes_at > at,
-        NoticeBatch.withdrawn_at.is_(None),
-        NoticeEntry.withdrawn_at.is_(None),
-    )
-
-
-def is_open(entry: NoticeEntry, at: datetime | None = None) -> bool:
-    at = at or clock.now()
-    batch = entry.batch
-    return (
-        batch.opens_at <= at < batch.closes_at and batch.withdrawn_at is None and entry.withdrawn_at is None
-    )
 
 
 def snapshot(case: Case, opinion: Opinion) -> dict:
@@ -152,17 +134,21 @@ def publish_batch(
     return batch
 
 
-def open_entries(session: Session, region: Region, at: datetime | None = None) -> list[NoticeEntry]:
+def _live(stmt, region: Region | None, at: datetime):
+    """Restrict a select over notice entries to the live ones of ``region``'s subtree at ``at``: not withdrawn,
+    batch not closed (open now, or scheduled). The one place the boards, the kiosk and the forms look."""
+    stmt = (stmt.join(NoticeEntry.batch).join(Region, NoticeEntry.region_id == Region.id)
+            .where(NoticeBatch.closes_at > at, NoticeBatch.withdrawn_at.is_(None), NoticeEntry.withdrawn_at.is_(None))
+            .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position))
+    if region is not None:
+        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    return stmt
+
+
+def open_entries(session: Session, region: Region | None, at: datetime | None = None) -> list[NoticeEntry]:
     """Open entries of households in ``region``'s subtree, batch by batch, in board order."""
     at = at or clock.now()
-    stmt = (
-        select(NoticeEntry)
-        .join(NoticeEntry.batch)
-        .join(Region, NoticeEntry.region_id == Region.id)
-        .where(open_condition(at), Region.path.startswith(region.path, autoescape=True))
-        .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
-    )
-    return list(session.scalars(stmt))
+    return list(session.scalars(_live(select(NoticeEntry), region, at).where(NoticeBatch.opens_at <= at)))
 
 
 # --- immutability of the snapshot ------------------------------------------------------------------------
@@ -185,8 +171,8 @@ def _snapshot_is_immutable(mapper, connection, target: NoticeEntry) -> None:
 
 # --- who publishes at which level ------------------------------------------------------------------------
 
-LEVEL_OF_REGION = {RegionLevel.community: Level.community, RegionLevel.town: Level.town,
-                   RegionLevel.county: Level.county}
+# The name of each level's notice round (on boards, kiosks and in default titles).
+ROUND_LABELS = {Level.community: _l("社区初审"), Level.town: _l("乡镇审核"), Level.county: _l("县级审批")}
 PUBLISHER_ROLES = {Role.community_staff, Role.town_reviewer, Role.county_approver}
 
 
@@ -194,7 +180,7 @@ def publishing_level(user: User) -> Level:
     """Community staff publish community notices, town reviewers town notices, county approvers county ones."""
     if user.role not in PUBLISHER_ROLES:
         raise Forbidden(_l("只有社区专干、乡镇审核人员和县级审批人员可以发布公示。"))
-    return LEVEL_OF_REGION[user.region.level]
+    return user.region.level
 
 
 def awaiting_cases(session: Session, user: User) -> list[Case]:
@@ -231,12 +217,10 @@ def selected_cases(session: Session, user: User, case_ids: Iterable[int]) -> lis
 
 def default_title(user: User, at: datetime | None = None) -> str:
     level = publishing_level(user)
-    day = clock.to_local(at or clock.now())
     return str(_l("%(region)s低保%(what)s公示（%(date)s）", region=user.region.name,
-                  what=ROUND_NAMES[level], date=f"{day.year}年{day.month}月{day.day}日"))
+                  what=ROUND_LABELS[level], date=i18n.localdate(at or clock.now())))
 
 
-ROUND_NAMES = {Level.community: _l("社区初审"), Level.town: _l("乡镇审核"), Level.county: _l("县级审批")}
 
 
 def preview_entries(cases: Sequence[Case], level: Level) -> list[SimpleNamespace]:
@@ -410,16 +394,11 @@ def public_entry(session: Session, public_id: str, at: datetime | None = None) -
     if status == Status.withdrawn:
         when = entry.withdrawn_at or entry.batch.withdrawn_at
         raise Gone(_l("这条公示已于%(date)s撤回，不再公开。如有疑问，请拨打社会救助服务热线。",
-                      date=_local_text(when)))
+                      date=i18n.localtime(when, "long")))
     if status == Status.closed:
         raise Gone(_l("这条公示的公示期已于%(date)s结束。按照规定，公示期满后公示内容不再公开。"
-                      "如有疑问，请拨打社会救助服务热线。", date=_local_text(entry.batch.closes_at)))
+                      "如有疑问，请拨打社会救助服务热线。", date=i18n.localtime(entry.batch.closes_at, "long")))
     return entry
-
-
-def _local_text(instant: datetime) -> str:
-    local = clock.to_local(instant)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def time_left(closes_at: datetime, at: datetime | None = None) -> str:
@@ -472,16 +451,7 @@ LEVEL_ORDER = {Level.county: 0, Level.town: 1, Level.community: 2}
 def board(session: Session, region: Region | None, at: datetime | None = None) -> Board:
     """One query: every live (open or scheduled) entry of the subtree; scheduled ones only give the boundary."""
     at = at or clock.now()
-    stmt = (
-        select(NoticeEntry)
-        .join(NoticeEntry.batch)
-        .join(Region, NoticeEntry.region_id == Region.id)
-        .where(NoticeBatch.closes_at > at, NoticeBatch.withdrawn_at.is_(None), NoticeEntry.withdrawn_at.is_(None))
-        .options(joinedload(NoticeEntry.region))
-        .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
-    )
-    if region is not None:
-        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    stmt = _live(select(NoticeEntry).options(joinedload(NoticeEntry.region)), region, at)
     groups: dict[int, BoardGroup] = {}
     boundaries = []
     for entry in session.scalars(stmt).unique():
@@ -506,16 +476,8 @@ class Signature:
 
 def board_signature(session: Session, region: Region | None, at: datetime | None = None) -> Signature:
     at = at or clock.now()
-    stmt = (
-        select(NoticeBatch.public_id, NoticeBatch.fingerprint, NoticeBatch.opens_at, NoticeBatch.closes_at,
-               NoticeEntry.public_id)
-        .join(NoticeEntry.batch)
-        .join(Region, NoticeEntry.region_id == Region.id)
-        .where(NoticeBatch.closes_at > at, NoticeBatch.withdrawn_at.is_(None), NoticeEntry.withdrawn_at.is_(None))
-        .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
-    )
-    if region is not None:
-        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    stmt = _live(select(NoticeBatch.public_id, NoticeBatch.fingerprint, NoticeBatch.opens_at, NoticeBatch.closes_at,
+                        NoticeEntry.public_id), region, at)
     parts = [region.code if region else "*"]
     closes: dict[str, datetime] = {}
     boundaries = []
@@ -615,7 +577,19 @@ def released_entry_ids(session: Session) -> list[int]:
 
 
 def release_entry(session: Session, entry_id: int) -> bool:
-    """Move on a case held past its window once nothing holds it any more. True if it moved."""
+    """The sweep's step for one held case: lock the case row, then :func:`release_case`."""
     entry = session.get(NoticeEntry, entry_id)
     case = session.scalar(select(Case).where(Case.id == entry.case_id).with_for_update(of=Case))
+    return release_case(session, case)
+
+
+def release_case(session: Session, case: Case, at: datetime | None = None) -> bool:
+    """Move on a case that an objection held past its notice window, once nothing holds it any more (the
+    objection was decided and not upheld). The one place this happens: the sweep and the decision both call
+    it. True if the case moved."""
+    at = at or clock.now()
+    entry = session.scalar(select(NoticeEntry).where(NoticeEntry.case_id == case.id)
+                           .order_by(NoticeEntry.id.desc()).limit(1))
+    if entry is None or entry_status(entry, at) != Status.closed:
+        return False
     return workflow.notice_closed(session, case, entry.batch.level, entry.batch.public_id)

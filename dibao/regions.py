@@ -10,15 +10,15 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Region, RegionLevel, Role, User
+from dibao.models import Level, Region, User
 from dibao.models.region import CHILD_LEVEL
 
 CODE_RE = re.compile(r"^[0-9A-Za-z]{2,32}$")
 
 LEVEL_LABELS = {
-    RegionLevel.county: _l("县（区）"),
-    RegionLevel.town: _l("乡镇（街道）"),
-    RegionLevel.community: _l("社区（村）"),
+    Level.county: _l("县（区）"),
+    Level.town: _l("乡镇（街道）"),
+    Level.community: _l("社区（村）"),
 }
 
 
@@ -33,9 +33,8 @@ def create_region(
     session: Session, actor: User | None, *, code: str, name: str, parent: Region | None
 ) -> Region:
     """Add a region under ``parent`` (``None`` creates a county; only the command line may)."""
+    scope.require_admin(actor, _l("只有系统管理员可以管理账号和行政区划。"))
     if actor is not None:
-        if actor.role != Role.admin:
-            raise Forbidden(_l("只有系统管理员可以管理账号和行政区划。"))
         if parent is None:
             raise Forbidden(_l("新的县（区）只能由运维人员在命令行创建。"))
         scope.require_in_scope(actor, parent)
@@ -49,7 +48,7 @@ def create_region(
         raise Invalid(_l("社区（村）下面不能再设下级区划。"), field="parent_id")
     if session.scalar(select(Region.id).where(Region.code == code)) is not None:
         raise Conflict(_l("区划代码已被使用。"), field="code")
-    level = RegionLevel.county if parent is None else CHILD_LEVEL[parent.level]
+    level = Level.county if parent is None else CHILD_LEVEL[parent.level]
     path = (parent.path if parent is not None else "/") + code + "/"
     region = Region(code=code, name=name, level=level, parent=parent, path=path)
     session.add(region)
@@ -61,8 +60,7 @@ def create_region(
 
 
 def rename_region(session: Session, actor: User, region: Region, name: str) -> Region:
-    if actor.role != Role.admin:
-        raise Forbidden(_l("只有系统管理员可以管理账号和行政区划。"))
+    scope.require_admin(actor, _l("只有系统管理员可以管理账号和行政区划。"))
     scope.require_in_scope(actor, region)
     name = name.strip()
     if not name:

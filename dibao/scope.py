@@ -1,17 +1,23 @@
-"""Region scoping, as a rule of the domain: a user sees and changes only their region's subtree.
+"""Region scoping and roles, as rules of the domain: a user sees and changes only their region's subtree.
 
 Views never filter by region themselves; they ask here. Objects outside the scope are reported as
-not found (404) so that their existence is not revealed.
+not found (404) so that their existence is not revealed. :func:`get` is the one way to load a staff-side
+object by id; :func:`require_admin` the one check for the system admin's screens.
 """
 
 from __future__ import annotations
+
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from dibao.errors import NotFound
-from dibao.models import Region, User
+from dibao.errors import Forbidden, NotFound
+from dibao.models import Region, Role, User
+
+T = TypeVar("T")
+MAX_ID = 2**63 - 1  # the largest key a database holds; a larger number in a URL simply names nothing
 
 
 def subtree_condition(root: Region) -> ColumnElement[bool]:
@@ -32,13 +38,32 @@ def can_see(user: User, region: Region) -> bool:
     return region.path.startswith(user.region.path)
 
 
+def region_of(obj: Any) -> Region:
+    """The region an object belongs to: a region itself, or its ``region`` (a household's community, a kiosk's
+    community, a user's region …)."""
+    return obj if isinstance(obj, Region) else obj.region
+
+
+def get(session: Session, user: User, model: type[T], ident: int | None, message=None) -> T:
+    """The object of ``model`` with primary key ``ident`` if it lies in the user's scope; NotFound otherwise
+    (also for ids no database can hold)."""
+    obj = session.get(model, ident) if isinstance(ident, int) and 0 < ident <= MAX_ID else None
+    if obj is None or not can_see(user, region_of(obj)):
+        raise NotFound(message or _l("没有找到该记录。"))
+    return obj
+
+
 def get_region(session: Session, user: User, region_id: int) -> Region:
-    region = session.get(Region, region_id)
-    if region is None or not can_see(user, region):
-        raise NotFound(_l("没有找到该行政区划。"))
-    return region
+    return get(session, user, Region, region_id, _l("没有找到该行政区划。"))
 
 
 def require_in_scope(user: User, region: Region) -> None:
     if not can_see(user, region):
         raise NotFound(_l("没有找到该记录。"))
+
+
+def require_admin(actor: User | None, message) -> None:
+    """The system admin's work (accounts, regions, standards, kiosks). ``None`` is the command line, whose
+    operator runs the machine."""
+    if actor is not None and actor.role != Role.admin:
+        raise Forbidden(message)

@@ -8,7 +8,7 @@ sweep moves them once their objection is decided and not upheld.
 It runs in three ways, all safe together:
 
 * ``dibao notices sweep`` — once, e.g. from cron: ``*/5 * * * * cd /srv/dibao && .venv/bin/dibao notices sweep``;
-* by the app itself: a daemon thread per process, started with the first request, every
+* by the app itself: a daemon thread per worker process, started by the WSGI entry point (``dibao.wsgi``), every
   ``DIBAO_SWEEP_INTERVAL`` seconds (default 60; ``0`` turns it off — then use cron);
 * several processes at once (gunicorn workers, cron): every batch is claimed by one conditional UPDATE in
   its own short transaction, so each closing is recorded once and each case moves once.
@@ -84,26 +84,22 @@ def _loop(app: Flask, interval: float, stop: threading.Event) -> None:
             log.exception("notice sweep failed")
 
 
-def init_app(app: Flask) -> None:
-    """Start the periodic sweep with this process's first request (so CLI commands never start it).
+def start(app: Flask) -> threading.Thread | None:
+    """Start this process's periodic sweep (the WSGI entry point ``dibao.wsgi`` calls it once per worker).
 
-    Off under TESTING and with DIBAO_SWEEP_INTERVAL=0.
+    Not under TESTING and not with DIBAO_SWEEP_INTERVAL=0; CLI commands never start it.
     """
     interval = float(app.config.get("SWEEP_INTERVAL", 60))
     if app.config.get("TESTING") or interval <= 0:
-        return
-    app.extensions["dibao.sweep_stop"] = stop = threading.Event()
-
-    @app.before_request
-    def _start_sweep_thread() -> None:
+        return None
+    with _lock:
         if id(app) in _started:
-            return
-        with _lock:
-            if id(app) in _started:
-                return
-            _started.add(id(app))
-            threading.Thread(target=_loop, args=(app, interval, stop), name="dibao-notice-sweep",
-                             daemon=True).start()
+            return None
+        _started.add(id(app))
+    app.extensions["dibao.sweep_stop"] = stop = threading.Event()
+    thread = threading.Thread(target=_loop, args=(app, interval, stop), name="dibao-notice-sweep", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 """The few helpers every blueprint shares (the only request-aware code under dibao/).
 
-``render`` is the one place that decides between a full page and an htmx fragment.
+``render`` is the one place that decides between a full page and an htmx fragment; ``perform`` the one place
+a request commits, and where a domain error becomes the form's message or the error page's status.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from flask import g, render_template, request
+from sqlalchemy.orm import Session
+
+from dibao import db
+from dibao.errors import DomainError
 
 
 def is_htmx() -> bool:
@@ -27,3 +34,71 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
         g.vary_on_htmx = True  # one URL, two bodies: caches must key on the htmx headers
     name = fragment if fragment is not None and is_htmx() else template
     return render_template(name, **context), status
+
+
+# --- the one commit point ------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What :func:`perform` did: the domain function's result, or the status of its refusal."""
+
+    value: T | None = None
+    status: int | None = None  # None: done and committed
+
+    @property
+    def ok(self) -> bool:
+        return self.status is None
+
+
+def attach_error(form: Any, err: DomainError) -> None:
+    """Show a domain error beside its field, or above the form."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*(field.errors or []), str(err.message)]
+    else:
+        form.form_errors.append(str(err.message))
+
+
+def perform(change: Callable[[Session], T], form: Any | None = None) -> Outcome[T]:
+    """Run one domain change and commit it: the request's one commit (domain functions only flush).
+
+    On a domain error nothing is kept: the transaction rolls back. With a ``form`` the message is shown on it
+    and the refusal's status returned, so the view renders the form again; refusals of scope and permission
+    (404, 403) and any error without a form go to the app's error page, which answers with their status.
+    """
+    session = db.session()
+    try:
+        value = change(session)
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        if form is None or err.status in (403, 404):
+            raise
+        attach_error(form, err)
+        return Outcome(status=err.status)
+    except BaseException:
+        session.rollback()
+        raise
+    return Outcome(value=value)
+
+
+def submit(form: Any, change: Callable[[Session], T]) -> Outcome[T]:
+    """A form view's whole decision: not submitted → status 200 (show the form); invalid → 400; otherwise
+    :func:`perform` the change with the form catching its errors. ``ok`` only when committed."""
+    if not form.is_submitted():
+        return Outcome(status=200)
+    if not form.validate():
+        return Outcome(status=400)
+    return perform(change, form)
+
+
+def int_arg(name: str) -> int | None:
+    """A positive whole number from the query string, or None (also for one no database key can reach)."""
+    value = request.args.get(name, "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    number = int(value)
+    return number if number > 0 else None

@@ -26,7 +26,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -35,19 +34,18 @@ from dibao import audit, clock, entitlement, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import Case, Decision, FeedbackStatus, Level, Objection, Opinion, Role, Stage, User
 from dibao.models.records import (
-    CheckKind,
-    CheckRecord,
+    CaseRecord,
     HomeVisit,
     MeetingPerson,
     NeighbourVisit,
     PersonKind,
+    RecordKind,
     ReviewMeeting,
     ReviewResult,
     TownMeeting,
     TownMeetingResult,
     VisitInvestigator,
 )
-from dibao.models.region import RegionLevel
 
 STAGE_LABELS = {
     Stage.applied: _l("已受理"),
@@ -67,7 +65,8 @@ STAGE_LABELS = {
     Stage.exited: _l("已退保"),
 }
 
-LEVEL_LABELS = {Level.community: _l("社区"), Level.town: _l("乡镇（街道）"), Level.county: _l("县民政局")}
+# The body that reviews, opines and notices at each level.
+REVIEWER_LABELS = {Level.community: _l("社区"), Level.town: _l("乡镇（街道）"), Level.county: _l("县民政局")}
 OPINION_TITLES = {Level.community: _l("初审意见"), Level.town: _l("审核意见"), Level.county: _l("审批结果")}
 DECISION_LABELS = {Decision.approve: _l("同意"), Decision.reject: _l("不同意")}
 
@@ -107,14 +106,14 @@ TRANSITIONS: dict[Stage, set[Stage]] = {
     Stage.investigating: {Stage.community_review, Stage.rejected},
     Stage.community_review: {Stage.awaiting_community_notice, Stage.town_review, Stage.rejected},
     Stage.awaiting_community_notice: {Stage.community_notice},
-    Stage.community_notice: {Stage.town_review, Stage.investigating},
+    Stage.community_notice: {Stage.town_review, Stage.investigating, Stage.awaiting_community_notice},
     Stage.town_review: {Stage.town_decision, Stage.rejected, Stage.investigating},
     Stage.town_decision: {Stage.awaiting_town_notice, Stage.county_approval, Stage.rejected},
     Stage.awaiting_town_notice: {Stage.town_notice},
-    Stage.town_notice: {Stage.county_approval, Stage.investigating},
+    Stage.town_notice: {Stage.county_approval, Stage.investigating, Stage.awaiting_town_notice},
     Stage.county_approval: {Stage.awaiting_county_notice, Stage.active, Stage.rejected, Stage.investigating},
     Stage.awaiting_county_notice: {Stage.county_notice},
-    Stage.county_notice: {Stage.active, Stage.investigating},
+    Stage.county_notice: {Stage.active, Stage.investigating, Stage.awaiting_county_notice},
     Stage.active: {Stage.exited, Stage.investigating},
     Stage.rejected: set(),
     Stage.exited: set(),
@@ -229,11 +228,13 @@ def require(user: User, case: Case, action: Action) -> None:
 
 # --- small helpers -------------------------------------------------------------------------------------
 
-def notice_levels(config_levels: Iterable[str] | None = None) -> tuple[Level, ...]:
-    """The levels with a notice round: given, or the app's ``NOTICE_LEVELS``, or the seed's three."""
-    if config_levels is None:
-        config_levels = current_app.config["NOTICE_LEVELS"] if has_app_context() else tuple(Level)
+def notice_levels(config_levels: Iterable[str]) -> tuple[Level, ...]:
+    """The levels with a notice round, from the deployment's ``NOTICE_LEVELS`` (the callers pass it in)."""
     return tuple(Level(v) for v in config_levels if v)
+
+
+# The seed's three rounds: what the domain assumes when a caller does not say (DESIGN.md "The workflow").
+ALL_LEVELS: tuple[Level, ...] = (Level.community, Level.town, Level.county)
 
 
 def after_opinion(level: Level, levels_with_notice: Iterable[Level]) -> Stage:
@@ -264,7 +265,7 @@ def current_opinion(case: Case, level: Level) -> Opinion | None:
 def _require_approved(case: Case, level: Level) -> None:
     opinion = current_opinion(case, level)
     if opinion is None or opinion.decision != Decision.approve:
-        raise Conflict(_l("还没有%(level)s的同意意见，不能办理这一步。", level=LEVEL_LABELS[level]))
+        raise Conflict(_l("还没有%(level)s的同意意见，不能办理这一步。", level=REVIEWER_LABELS[level]))
 
 
 def _text(value: str | None, *, field: str, message, minimum: int = 1, maximum: int = 4000) -> str:
@@ -380,7 +381,7 @@ def record_home_visit(
     visit = HomeVisit(
         case=case, visited_on=visited_on, housing=housing, inquiry=inquiry, notes=(notes or "").strip(),
         family_signed=family_signed, county_level=actor.role == Role.county_approver
-        and actor.region.level == RegionLevel.county,
+        and actor.region.level == Level.county,
         recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now(),
     )
     visit.investigators = [VisitInvestigator(position=i, name=name) for i, name in enumerate(names)]
@@ -458,7 +459,7 @@ def record_community_review(
     location: str = "",
     panel: Sequence[str] = (),
     attendees: Sequence[str] = (),
-    levels: Iterable[Level] | None = None,
+    levels: Iterable[Level] = ALL_LEVELS,
 ) -> Opinion:
     """The panel's result for this household and the community's signed 初审意见."""
     require(actor, case, Action.community_review)
@@ -494,21 +495,21 @@ def record_community_review(
         _move(session, actor, case, Stage.rejected, action="case_rejected",
               details={**details, "level": Level.community.value, "reason": opinion})
     else:
-        _move(session, actor, case, after_opinion(Level.community, notice_levels(levels)),
+        _move(session, actor, case, after_opinion(Level.community, levels),
               action="community_review_recorded", details=details)
     return signed
 
 
 # --- 乡镇审核 -----------------------------------------------------------------------------------------
 
-def record_town_check(session: Session, actor: User, case: Case, findings: str) -> CheckRecord:
+def record_town_check(session: Session, actor: User, case: Case, findings: str) -> CaseRecord:
     """The town re-checks the materials (and may visit); its findings are written down."""
     require(actor, case, Action.town_check)
     _not_held(session, case)
     _require_approved(case, Level.community)
     findings = _text(findings, field="findings", minimum=MIN_REASON,
                      message=_l("请填写复查情况（至少 %(n)d 个字）。", n=MIN_REASON))
-    record = CheckRecord(case_id=case.id, kind=CheckKind.town_check, findings=findings, author_id=actor.id,
+    record = CaseRecord(case_id=case.id, kind=RecordKind.town_check, findings=findings, author_id=actor.id,
                          author_name=actor.display_name, created_at=clock.now())
     session.add(record)
     session.flush()
@@ -526,7 +527,7 @@ def record_town_decision(
     participants: Sequence[str],
     decision: Decision,
     opinion: str,
-    levels: Iterable[Level] | None = None,
+    levels: Iterable[Level] = ALL_LEVELS,
 ) -> Opinion:
     """The town meeting studies the household; its conclusion is the town's signed 审核意见."""
     require(actor, case, Action.town_decision)
@@ -551,7 +552,7 @@ def record_town_decision(
         _move(session, actor, case, Stage.rejected, action="case_rejected",
               details={**details, "level": Level.town.value, "reason": opinion})
     else:
-        _move(session, actor, case, after_opinion(Level.town, notice_levels(levels)),
+        _move(session, actor, case, after_opinion(Level.town, levels),
               action="town_decision_recorded", details=details)
     return signed
 
@@ -572,7 +573,7 @@ def record_county_decision(
     opinion: str,
     override_amount: Decimal | None = None,
     override_reason: str | None = None,
-    levels: Iterable[Level] | None = None,
+    levels: Iterable[Level] = ALL_LEVELS,
 ) -> Opinion:
     """审批: approval fixes the amount, the start of payment (the month after) and the next review."""
     require(actor, case, Action.county_decision)
@@ -599,7 +600,7 @@ def record_county_decision(
     case.payment_start = first_of_next_month(today)
     case.next_review_due = add_months(today, REVIEW_MONTHS.get(case.category, 12))
     signed = _opinion(session, actor, case, Level.county, Decision.approve, opinion)
-    _move(session, actor, case, after_opinion(Level.county, notice_levels(levels)), action="county_approved",
+    _move(session, actor, case, after_opinion(Level.county, levels), action="county_approved",
           details={"opinion": signed.id, "amount": str(case.monthly_amount),
                    "computed": str(result.computed), "override": str(override_amount) if override_amount else None,
                    "payment_start": case.payment_start.isoformat()})
@@ -632,7 +633,7 @@ def send_back(session: Session, actor: User, case: Case, reason: str) -> None:
 
 # --- ongoing management ------------------------------------------------------------------------------
 
-def periodic_review(session: Session, actor: User, case: Case, *, findings: str, category: int) -> CheckRecord:
+def periodic_review(session: Session, actor: User, case: Case, *, findings: str, category: int) -> CaseRecord:
     """分类管理复核: findings written down, category confirmed or changed, the next review scheduled."""
     require(actor, case, Action.periodic_review)
     findings = _text(findings, field="findings", minimum=MIN_REASON,
@@ -640,7 +641,7 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
     if category not in REVIEW_MONTHS:
         raise Invalid(_l("请选择分类（一至四类）。"), field="category")
     result = entitlement.refresh(session, case, update_payment=False)
-    record = CheckRecord(case_id=case.id, kind=CheckKind.periodic_review, findings=findings,
+    record = CaseRecord(case_id=case.id, kind=RecordKind.periodic_review, findings=findings,
                          category_before=case.category, category_after=category,
                          amount_before=case.monthly_amount, amount_after=result.computed,
                          author_id=actor.id, author_name=actor.display_name, created_at=clock.now())
@@ -656,7 +657,7 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
     return record
 
 
-def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | None, reason: str) -> CheckRecord:
+def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | None, reason: str) -> CaseRecord:
     """Raise or cut the payment of an active household: only with a written reason (A 32).
     ``amount`` None applies the freshly computed amount."""
     require(actor, case, Action.adjust_amount)
@@ -669,7 +670,7 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
     before = case.monthly_amount
     case.monthly_amount = new_amount
     case.updated_at = clock.now()
-    record = CheckRecord(case_id=case.id, kind=CheckKind.adjustment, findings=reason, amount_before=before,
+    record = CaseRecord(case_id=case.id, kind=RecordKind.adjustment, findings=reason, amount_before=before,
                          amount_after=new_amount, author_id=actor.id, author_name=actor.display_name,
                          created_at=clock.now())
     session.add(record)
@@ -679,7 +680,7 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
     return record
 
 
-def start_grace(session: Session, actor: User, case: Case, *, months: int, reason: str) -> CheckRecord:
+def start_grace(session: Session, actor: User, case: Case, *, months: int, reason: str) -> CaseRecord:
     """渐退期: payment continues for at most 6 months after a member found work, then the case exits."""
     require(actor, case, Action.grace)
     reason = _reason(reason)
@@ -690,7 +691,7 @@ def start_grace(session: Session, actor: User, case: Case, *, months: int, reaso
     case.grace_until = add_months(clock.today(), months)
     case.next_review_due = case.grace_until
     case.updated_at = clock.now()
-    record = CheckRecord(case_id=case.id, kind=CheckKind.grace, findings=reason, author_id=actor.id,
+    record = CaseRecord(case_id=case.id, kind=RecordKind.grace, findings=reason, author_id=actor.id,
                          author_name=actor.display_name, created_at=clock.now())
     session.add(record)
     session.flush()
@@ -727,10 +728,8 @@ def notice_closed(session: Session, case: Case, level: Level, batch_public_id: s
 def notice_withdrawn(session: Session, actor: User | None, case: Case, level: Level, batch_public_id: str) -> None:
     """A withdrawn entry puts the case back to wait for a new notice of the same level."""
     if case.stage == IN_NOTICE[level]:
-        case.stage = AWAITING_NOTICE[level]
-        case.stage_changed_at = clock.now()
-        audit.record(session, actor, "notice_entry_withdrawn", "case", case.id, region_id=case.region_id,
-                     details={"batch": batch_public_id, "to": case.stage.value})
+        _move(session, actor, case, AWAITING_NOTICE[level], action="notice_entry_withdrawn",
+              details={"batch": batch_public_id})
 
 
 def objection_upheld(session: Session, actor: User | None, case: Case, objection_code: str) -> None:

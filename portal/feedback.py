@@ -152,14 +152,14 @@ def _days_left(entry) -> int:
 def _entry_view(sess, entry) -> dict:
     policy = disclosure.load_policy(sess)
     return {"entry": entry, "shown": disclosure.present(entry, disclosure.Channel.web, policy),
-            "state": feedback.entry_state(entry), "days_left": _days_left(entry),
+            "state": notices.entry_status(entry), "days_left": _days_left(entry),
             "level_label": _level_label(entry.batch.level)}
 
 
 def _level_label(level):
-    from dibao.workflow import LEVEL_LABELS
+    from dibao.workflow import REVIEWER_LABELS
 
-    return LEVEL_LABELS[level]
+    return REVIEWER_LABELS[level]
 
 
 def _objection_page(form: ObjectionForm, public_id: str | None, status: int = 200, photos_lost: bool = False):

@@ -10,7 +10,6 @@ import hashlib
 
 from flask import Response, current_app, g, make_response, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from dibao import clock, content, db, disclosure, media, notices, qr, scope, workflow
@@ -57,33 +56,8 @@ def region_or_404(code: str | None) -> Region | None:
     return notices.region_by_code(db.session(), code)
 
 
-def present_group(batch, entries, channel: Channel, at, pol: disclosure.Policy | None = None) -> dict:
-    """One batch and its entries as a channel shows them (also used by the admin preview)."""
-    pol = pol or policy()
-    items = [{"public_id": e.public_id, "region": e.region, **disclosure.present(e, channel, pol)} for e in entries]
-    shown = set().union(*(item.keys() for item in items))
-    return {
-        "batch": batch,
-        "level_label": workflow.LEVEL_LABELS[batch.level],
-        "time_left": notices.time_left(batch.closes_at, at),
-        "entries": items,
-        "columns": [key for key in COLUMNS if key in shown],
-        "labels": {key: str(label) for key, label in COLUMN_LABELS.items()},
-    }
-
-
 def present_board(board: notices.Board, channel: Channel) -> list[dict]:
-    """The groups of a board as plain dicts: batch facts + each entry's disclosed fields."""
-    return [present_group(g.batch, g.entries, channel, board.at) for g in board.groups]
-
-
-COLUMNS = ("photo_key", "name", "address", "household_size", "household_income", "monthly_amount", "opinion_text")
-
-
-COLUMN_LABELS = {
-    "photo_key": _l("照片"), "name": _l("户主姓名"), "address": _l("住址"), "household_size": _l("家庭人口"),
-    "household_income": _l("家庭月收入（元）"), "monthly_amount": _l("保障金额（元/月）"), "opinion_text": _l("意见"),
-}
+    return disclosure.present_board(board, channel, policy())
 
 
 def signature_etag(signature: notices.Signature, channel: Channel, view: str, at) -> str:
@@ -135,7 +109,7 @@ def notice_entry(public_id: str):
     batch = entry.batch
     return render("portal/entry.html", entry=entry, batch=batch, noindex=True,
                   shown=disclosure.present(entry, Channel.web, policy()),
-                  level_label=workflow.LEVEL_LABELS[batch.level],
+                  level_label=workflow.REVIEWER_LABELS[batch.level],
                   time_left=notices.time_left(batch.closes_at))
 
 

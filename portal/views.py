@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from flask import redirect, request, session, url_for
 
-from dibao import LOCALES, db, notices
+from dibao import db, notices
+from dibao.config import LOCALES
 from dibao.web import render
 from portal import bp
 

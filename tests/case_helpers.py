@@ -9,16 +9,16 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from dibao import cases, clock, entitlement, workflow
+from dibao.identity import with_check_digit
 from dibao.models import Case, Decision, Region, User, WorkCapacity
 from dibao.workflow import Neighbour
 
 _ids = itertools.count(1)
-_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
 def valid_id(birth: str = "19600101", n: int | None = None) -> str:
     base = f"340102{birth}{(n if n is not None else next(_ids)) % 1000:03d}"
-    return base + "10X98765432"[sum(int(d) * w for d, w in zip(base, _WEIGHTS, strict=True)) % 11]
+    return with_check_digit(base)
 
 
 def user(session: Session, world, name: str) -> User:
@@ -35,7 +35,7 @@ def standard(session: Session, world, amount: str = "780.00") -> None:
 
 
 def register(session: Session, staff: User, *, income: str = "600.00", members: int = 2, **kwargs) -> Case:
-    fields = {"head_name": "李桂兰", "id_number": valid_id(), "phone": "13912345678",
+    fields = {"head_name": "李桂兰", "head_id_number": valid_id(), "head_phone": "13912345678",
               "address": "幸福路 8 号 2 单元 301 室", "public_address": "幸福路 8 号", "category": 2,
               "head_age": 58, "head_health": "高血压", "head_work_capacity": WorkCapacity.partial}
     fields.update(kwargs)

@@ -95,8 +95,8 @@ def test_only_community_staff_may_register(client, auth, seeded):
 
 def test_list_masks_and_searches_live(client, auth, session, seeded):
     staff = user(session, seeded, "staff_a1")
-    register(session, staff, head_name="李桂兰", id_number="350102196001011234", phone="13812341234")
-    register(session, staff, head_name="王建国", id_number=valid_id())
+    register(session, staff, head_name="李桂兰", head_id_number="350102196001011234", head_phone="13812341234")
+    register(session, staff, head_name="王建国", head_id_number=valid_id())
     session.commit()
     auth.login("staff_a1")
     page = client.get("/admin/cases/").get_data(as_text=True)
@@ -115,7 +115,7 @@ def test_list_masks_and_searches_live(client, auth, session, seeded):
 
 
 def test_valid_id_helper_makes_valid_numbers():
-    from dibao.cases import normalise_id_number
+    from dibao.identity import normalise_id_number
 
     assert normalise_id_number("350102196001011234") == "350102196001011234"
     assert normalise_id_number(valid_id()) is not None
@@ -126,8 +126,8 @@ def test_list_filters(client, auth, session, seeded, clock):
     clock.set(datetime(2026, 2, 12, 2, tzinfo=UTC))  # accepted Thu 12 Feb, before the Spring Festival
     late = register(session, staff, head_name="超期户", category=3)
     clock.set(datetime(2026, 3, 18, 2, tzinfo=UTC))
-    fresh = register(session, staff, head_name="新申请", id_number=valid_id())
-    other = register(session, user(session, seeded, "staff_a2"), head_name="甲二户", id_number=valid_id())
+    fresh = register(session, staff, head_name="新申请", head_id_number=valid_id())
+    other = register(session, user(session, seeded, "staff_a2"), head_name="甲二户", head_id_number=valid_id())
     session.commit()
     auth.login("county")
     page = client.get("/admin/cases/?overdue=home_visit").get_data(as_text=True)
@@ -146,7 +146,7 @@ def test_list_filters(client, auth, session, seeded, clock):
 def test_dashboard_shows_overdue_counts_for_the_users_region(client, auth, session, seeded, clock):
     clock.set(datetime(2026, 2, 12, 2, tzinfo=UTC))
     register(session, user(session, seeded, "staff_a1"), head_name="超期户")
-    register(session, user(session, seeded, "staff_b1"), head_name="乙户", id_number=valid_id())
+    register(session, user(session, seeded, "staff_b1"), head_name="乙户", head_id_number=valid_id())
     session.commit()
     clock.set(datetime(2026, 3, 18, 2, tzinfo=UTC))
     auth.login("town_a")
@@ -229,7 +229,7 @@ def test_county_decision_page_shows_the_computation(client, auth, session, seede
     case = session.get(Case, case.id)
     assert case.stage == Stage.awaiting_county_notice and case.monthly_amount == Decimal("960.00")
     page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
-    assert "2026年04月" in page  # payment starts the month after approval
+    assert "2026年4月" in page  # payment starts the month after approval
 
 
 def _png(size=(40, 30)):

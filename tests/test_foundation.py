@@ -271,15 +271,15 @@ def test_create_user_command(runner, world, session):
 
 
 def test_seed_demo_builds_a_county_and_is_safe_to_run_twice(runner, session):
-    from dibao.models import RegionLevel
+    from dibao.models import Level
 
     first = runner.invoke(args=["seed-demo", "--seed", "7"])
     assert first.exit_code == 0, first.output
     assert "dibao-demo-2026" in first.output
     levels = session.scalars(select(Region.level)).all()
-    assert levels.count(RegionLevel.county) == 1
-    assert levels.count(RegionLevel.town) >= 3
-    assert levels.count(RegionLevel.community) >= 12
+    assert levels.count(Level.county) == 1
+    assert levels.count(Level.town) >= 3
+    assert levels.count(Level.community) >= 12
     users = session.scalars(select(User)).all()
     assert {u.role.value for u in users} == {"admin", "county_approver", "town_reviewer", "community_staff"}
     names = [u.display_name for u in users]

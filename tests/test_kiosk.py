@@ -59,7 +59,7 @@ def test_display_shows_header_entries_days_left_qr_codes_and_how_to_object(clien
     assert res.status_code == 200
     assert "<h1>甲一社区</h1>" in html
     assert "12349" in html  # the hotline, in the header and the footer
-    assert 'id="k-date"' in html and "2026年03月18日 星期三" in html and ">10:00<" in html  # 02:00 UTC = 10:00 local
+    assert 'id="k-date"' in html and "2026年3月18日 星期三" in html and ">10:00<" in html  # 02:00 UTC = 10:00 local
     assert slide_names(html) == NAMES[:2]
     assert "家庭人口" in html and "300.00 元" in html and "1290.00 元/月" in html
     assert "社区初审意见：同意" in html and "经民主评议，社区同意纳入低保。" in html

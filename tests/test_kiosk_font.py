@@ -13,13 +13,13 @@ FONTS = [ROOT / "static" / "fonts" / name for name in
 
 
 def _kiosk_text() -> str:
-    from dibao import content, kiosks
+    from dibao import content, kiosks, notices, workflow
     from dibao.demo import TOWNS
 
     text = "".join(p.read_text() for p in (ROOT / "templates" / "kiosk").glob("*.html"))
     text += "".join(str(label) for label in kiosks.STATUS_LABELS.values())
-    text += "".join(str(label) for label in kiosks.LEVEL_NOTICE_LABELS.values())
-    text += "".join(str(label) for label in kiosks.DECISION_LABELS.values())
+    text += "".join(str(label) for label in notices.ROUND_LABELS.values())
+    text += "".join(str(label) for label in workflow.DECISION_LABELS.values())
     text += "".join(str(title) + str(body) for title, body, _level in content.STEPS)
     text += "".join(title + body for title, body in content.DEFAULTS.values())
     text += "".join(t[1] + "".join(t[2]) for t in TOWNS) + "0123456789年月日星期一二三四五六日还剩天"

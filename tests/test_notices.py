@@ -96,8 +96,8 @@ def test_window_edges_a_second_before_and_at_closing(world, session, clock):
     assert notices.open_entries(session, region, closes) == []
     assert notices.board(session, region, closes - timedelta(seconds=1)).entries
     assert notices.board(session, region, closes).entries == []
-    assert notices.is_open(batch.entries[0], closes - timedelta(seconds=1))
-    assert not notices.is_open(batch.entries[0], closes)
+    assert notices.entry_status(batch.entries[0], closes - timedelta(seconds=1)) == notices.Status.open
+    assert notices.entry_status(batch.entries[0], closes) == notices.Status.closed
 
 
 def test_scheduled_batch_is_invisible_until_it_opens(world, session, clock):
@@ -268,16 +268,25 @@ def test_sweep_cli_command(runner, world, session, clock):
 
 
 def test_periodic_sweep_is_off_in_tests_and_with_interval_zero(tmp_path, database_url, monkeypatch):
-    from dibao import create_app
+    """The WSGI entry point starts one sweep thread per worker; never under TESTING or with interval 0."""
+    from dibao import create_app, sweep
     from tests.conftest import app_config
 
     cfg = {**app_config(database_url, tmp_path), "TESTING": False, "SWEEP_INTERVAL": 0}
     app = create_app(cfg)
-    assert "dibao.sweep_stop" not in app.extensions
+    assert sweep.start(app) is None and "dibao.sweep_stop" not in app.extensions
+    app.extensions["dibao.engine"].dispose()
+    app = create_app({**cfg, "TESTING": True, "SWEEP_INTERVAL": 3600})
+    assert sweep.start(app) is None
     app.extensions["dibao.engine"].dispose()
     app = create_app({**cfg, "SWEEP_INTERVAL": 3600})
-    assert "dibao.sweep_stop" in app.extensions
+    assert "dibao.sweep_stop" not in app.extensions  # creating an app starts nothing
+    thread = sweep.start(app)
+    assert thread is not None and thread.is_alive() and thread.daemon
+    assert sweep.start(app) is None  # once per app
     app.extensions["dibao.sweep_stop"].set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
     app.extensions["dibao.engine"].dispose()
 
 

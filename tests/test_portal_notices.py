@@ -206,5 +206,5 @@ def test_policies_show_the_standards_in_force(client, world, session, clock):
                              created_at=clock.now()))
     session.commit()
     html = client.get("/policies/").get_data(as_text=True)
-    assert "820.00" in html and "2026年01月01日" in html
+    assert "820.00" in html and "2026年1月1日" in html
     assert "780.00" not in html and "860.00" not in html

@@ -121,13 +121,17 @@ def test_notice_levels_are_configuration(session, w):
     assert case.stage == Stage.active  # no county notice round
 
 
-def test_notice_levels_default_from_app_config(app, session, w):
-    app.config["NOTICE_LEVELS"] = ("county",)
+def test_notice_levels_are_passed_in_and_default_to_the_seeds_three(app, session, w):
+    app.config["NOTICE_LEVELS"] = ("county",)  # the domain never reads the app's config
     case = register(session, w.staff)
     to_stage(session, w.world, case, Stage.community_review)
     with app.app_context():
         community_review(session, w.staff, case)
-    assert case.stage == Stage.town_review
+    assert case.stage == Stage.awaiting_community_notice
+    other = register(session, w.staff, head_id_number=valid_id())
+    to_stage(session, w.world, other, Stage.community_review)
+    community_review(session, w.staff, other, levels=workflow.notice_levels(("county",)))
+    assert other.stage == Stage.town_review
 
 
 # --- home visit guards -----------------------------------------------------------------------------
@@ -210,7 +214,7 @@ def test_review_meeting_records_panel_attendees_and_votes(session, w):
     result = session.scalars(select(ReviewResult)).one()
     assert (result.votes_for, result.votes_against, result.votes_abstain) == (4, 1, 0)
     # A second household can be reviewed at the same meeting.
-    other = register(session, w.staff, id_number=valid_id())
+    other = register(session, w.staff, head_id_number=valid_id())
     to_stage(session, w.world, other, Stage.community_review)
     community_review(session, w.staff, other, meeting_id=meeting.id, held_on=None, panel=[], levels=ALL3)
     assert session.scalar(select(func.count(ReviewMeeting.id))) == 1
@@ -358,7 +362,7 @@ def test_upheld_objection_sends_back_and_the_case_is_noticed_again(session, w):
 # --- close relatives of staff -----------------------------------------------------------------------
 
 def test_close_relative_needs_a_county_home_visit(session, w):
-    case = register(session, w.staff, close_relative=True)
+    case = register(session, w.staff, close_relative_of_staff=True)
     to_stage(session, w.world, case, Stage.county_approval)
     session.commit()
     with pytest.raises(Conflict, match="近亲属"):
@@ -373,7 +377,7 @@ def test_close_relative_needs_a_county_home_visit(session, w):
 
 
 def test_community_visit_does_not_count_as_county_visit(session, w):
-    case = register(session, w.staff, close_relative=True)
+    case = register(session, w.staff, close_relative_of_staff=True)
     to_stage(session, w.world, case, Stage.investigating)
     assert not workflow.has_county_visit(session, case)
 
@@ -395,7 +399,7 @@ def test_payment_starts_the_month_after_approval_across_the_year_end(session, w,
     to_stage(session, w.world, case, Stage.active)
     assert case.payment_start == date(2027, 1, 1)
     clock.set(datetime(2026, 12, 31, 16, 30, tzinfo=UTC))  # 00:30 on 1 Jan local
-    other = register(session, w.staff, id_number=valid_id())
+    other = register(session, w.staff, head_id_number=valid_id())
     to_stage(session, w.world, other, Stage.active)
     assert other.payment_start == date(2027, 2, 1)
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dibao.db import Base, UTCDateTime
 from dibao.models.enumtype import enum_column
-from dibao.models.region import Region
+from dibao.models.region import Level, Region
 from dibao.models.user import User
 
 Money = Numeric(12, 2)
@@ -33,14 +33,6 @@ class Stage(enum.StrEnum):
     active = "active"  # 在保
     rejected = "rejected"  # 不予批准
     exited = "exited"  # 退保
-
-
-class Level(enum.StrEnum):
-    """The three review levels; each has an opinion (三公布) and may have a notice round."""
-
-    community = "community"
-    town = "town"
-    county = "county"
 
 
 class WorkCapacity(enum.StrEnum):

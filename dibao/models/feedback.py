@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import ClassVar
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from dibao.db import Base, UTCDateTime
 from dibao.models.case import Case
@@ -34,16 +35,13 @@ class Outcome(enum.StrEnum):
     not_upheld = "not_upheld"  # 不成立
 
 
-class Objection(Base):
-    """异议: against one notice entry, filed while its window is open. An open objection holds the case."""
-
-    __tablename__ = "objection"
+class FeedbackItem:
+    """What an objection and a report share: the tracking code, the household's community, what the resident
+    wrote, who may be told the result, and how staff handled it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("notice_entry.id"), index=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)  # the household's community
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     category: Mapped[ReasonCategory] = enum_column(ReasonCategory)
     description: Mapped[str] = mapped_column(Text)
     # Private to staff; never public. A real-name submitter must be told the result (A 37).
@@ -62,16 +60,39 @@ class Objection(Base):
     # The hidden per-form token: a double submit of one form finds the first row instead of adding one.
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # A real-name submitter must be told the result (A 37): when staff recorded having done so.
+    # When staff recorded having told a real-name submitter the result (A 37).
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    kind: ClassVar[str]
+
+    @declared_attr
+    def region(cls) -> Mapped[Region]:
+        return relationship()
+
+    @declared_attr
+    def assigned_to(cls) -> Mapped[User | None]:
+        return relationship(foreign_keys=f"{cls.__name__}.assigned_to_id")
+
+    @declared_attr
+    def decided_by(cls) -> Mapped[User | None]:
+        return relationship(foreign_keys=f"{cls.__name__}.decided_by_id")
+
+    @declared_attr
+    def evidence(cls) -> Mapped[list[Evidence]]:
+        return relationship(primaryjoin=f"Evidence.{cls.__tablename__}_id == {cls.__name__}.id",
+                            order_by="Evidence.position", viewonly=True)
+
+
+class Objection(FeedbackItem, Base):
+    """异议: against one notice entry, filed while its window is open. An open objection holds the case."""
+
+    __tablename__ = "objection"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("notice_entry.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
 
     entry: Mapped[NoticeEntry] = relationship()
     case: Mapped[Case] = relationship()
-    region: Mapped[Region] = relationship()
-    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
-    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
-    evidence: Mapped[list[Evidence]] = relationship(
-        primaryjoin="Evidence.objection_id == Objection.id", order_by="Evidence.position", viewonly=True)
 
     kind = "objection"
 
@@ -81,45 +102,20 @@ class ReportSubject(enum.StrEnum):
     staff = "staff"  # 工作人员作风
 
 
-class Report(Base):
+class Report(FeedbackItem, Base):
     """举报: any time, about a recipient on the roster or about staff conduct."""
 
     __tablename__ = "report"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
     subject: Mapped[ReportSubject] = enum_column(ReportSubject)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("dibao_case.id"), index=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
-    category: Mapped[ReasonCategory] = enum_column(ReasonCategory)
-    description: Mapped[str] = mapped_column(Text)
-    submitter_name: Mapped[str | None] = mapped_column(String(50))
-    submitter_phone: Mapped[str | None] = mapped_column(String(20))
-    real_name: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[FeedbackStatus] = enum_column(FeedbackStatus, index=True)
-    outcome: Mapped[Outcome | None] = enum_column(Outcome, nullable=True)
-    check_notes: Mapped[str | None] = mapped_column(Text)
-    public_answer: Mapped[str | None] = mapped_column(Text)
-    deadline: Mapped[date] = mapped_column(Date)
-    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When filed from a (possibly closed) notice entry: which one.
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("notice_entry.id"), index=True)
     # Who or what is reported, in the resident's words (a staff member, an office, a household).
     about: Mapped[str | None] = mapped_column(String(200))
-    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case | None] = relationship()
     entry: Mapped[NoticeEntry | None] = relationship()
-    region: Mapped[Region] = relationship()
-    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
-    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
-    evidence: Mapped[list[Evidence]] = relationship(
-        primaryjoin="Evidence.report_id == Report.id", order_by="Evidence.position", viewonly=True)
 
     kind = "report"
 

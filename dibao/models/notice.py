@@ -7,9 +7,9 @@ from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dibao.db import Base, UTCDateTime
-from dibao.models.case import Case, Decision, Level, Money
+from dibao.models.case import Case, Decision, Money
 from dibao.models.enumtype import enum_column
-from dibao.models.region import Region
+from dibao.models.region import Level, Region
 from dibao.models.user import User
 
 

@@ -170,21 +170,24 @@ class TownMeetingResult(Base):
     case: Mapped[Case] = relationship()
 
 
-class CheckKind(enum.StrEnum):
+class RecordKind(enum.StrEnum):
+    """What a written record in a household's archive is about (more kinds come with dynamic management)."""
+
     town_check = "town_check"  # 乡镇审核（复查）
     periodic_review = "periodic_review"  # 分类管理定期复核
     grace = "grace"  # 渐退期
     adjustment = "adjustment"  # 调整保障金额
 
 
-class CheckRecord(Base):
-    """A written check of a case: the town's re-check, an active household's periodic review, a grace period."""
+class CaseRecord(Base):
+    """A written record in the household's archive (一户一档): the town's re-check, a periodic review, the start of
+    a grace period, an adjustment of the amount — what was found, what changed, and who wrote it."""
 
-    __tablename__ = "check_record"
+    __tablename__ = "case_record"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[CheckKind] = enum_column(CheckKind)
+    kind: Mapped[RecordKind] = enum_column(RecordKind)
     findings: Mapped[str] = mapped_column(Text)
     category_before: Mapped[int | None] = mapped_column(Integer)
     category_after: Mapped[int | None] = mapped_column(Integer)

@@ -8,14 +8,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from dibao.db import Base
 
 
-class RegionLevel(enum.StrEnum):
-    county = "county"
-    town = "town"
-    community = "community"
+class Level(enum.StrEnum):
+    """The three levels, bottom up: a region's level, and the level that reviews, opines and notices a case
+    (each level has an opinion, together the 三公布, and may have a notice round)."""
+
+    community = "community"  # 社区（村）
+    town = "town"  # 乡镇（街道）
+    county = "county"  # 县（区）
 
 
 # The level a child of each level has.
-CHILD_LEVEL = {RegionLevel.county: RegionLevel.town, RegionLevel.town: RegionLevel.community}
+CHILD_LEVEL = {Level.county: Level.town, Level.town: Level.community}
 
 
 class Region(Base):
@@ -30,7 +33,7 @@ class Region(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    level: Mapped[RegionLevel] = mapped_column(Enum(RegionLevel, native_enum=False, length=16))
+    level: Mapped[Level] = mapped_column(Enum(Level, native_enum=False, length=16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     path: Mapped[str] = mapped_column(String(400), index=True)
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import clock, notices, workflow
+from dibao.demo import people
 from dibao.models import (
     Case,
     Decision,
@@ -28,7 +29,6 @@ from dibao.models import (
     NoticeBatch,
     Opinion,
     Region,
-    RegionLevel,
     User,
     WorkCapacity,
 )
@@ -70,7 +70,7 @@ def _household(session: Session, fake: Faker, rng: random.Random, community: Reg
     head = fake.name()
     case = Case(
         number=number, region=community, stage=workflow.AWAITING_NOTICE[level], stage_changed_at=at,
-        head_name=head, head_id_number=fake.ssn(), head_phone=fake.phone_number(),
+        head_name=head, head_id_number=people.id_number(fake.random, fake.date_of_birth(minimum_age=20, maximum_age=85)), head_phone=people.mobile(fake.random),
         address=f"{community.name}{street}{no}号{building}栋{rng.randint(1, 4)}单元{rng.randint(1, 6)}0{rng.randint(1, 4)}室",
         public_address=f"{community.name}{street}{no}号{building}栋", category=rng.randint(1, 4),
         photo_key=_photo(rng) if consent else None, photo_consent=consent, photo_consent_at=at if consent else None,
@@ -81,7 +81,7 @@ def _household(session: Session, fake: Faker, rng: random.Random, community: Reg
     relations = ["本人", "配偶", "子女", "父母"]
     for i in range(size):
         member = Member(case=case, position=i, name=head if i == 0 else fake.name(), relation=relations[i],
-                        age=rng.randint(8, 80), id_number=case.head_id_number if i == 0 else fake.ssn(),
+                        age=rng.randint(8, 80), id_number=case.head_id_number if i == 0 else None,
                         health="", work_capacity=rng.choice(list(WorkCapacity)), monthly_deduction=Decimal("0"),
                         deduction_note="")
         session.add(member)
@@ -96,7 +96,7 @@ def _household(session: Session, fake: Faker, rng: random.Random, community: Reg
 
 def seed_notices(session: Session, county: Region, seed: int = 2026) -> int:
     """Returns the number of records created (0 on a second run)."""
-    towns = [r for r in county.children if r.level == RegionLevel.town]
+    towns = [r for r in county.children if r.level == Level.town]
     if not towns:
         return 0
     codes = [county.code] + [t.code for t in towns]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from dibao import feedback, notices
 from dibao.models import Objection, Region, Report, Stage, User
 from dibao.models.case import Case
-from dibao.models.region import RegionLevel
+from dibao.models.region import Level
 
 KEY = "demo-feedback-{n:02d}-sunshine"
 
@@ -65,7 +65,7 @@ def seed_feedback(session: Session, county: Region, seed: int = 2026) -> int:
             if action == "not_upheld":
                 feedback.decide(session, staff, objection, "not_upheld",
                                 "经入户核查和走访邻居，该户与村干部无亲属关系，评议程序符合规定，异议不成立。")
-    towns = [r for r in county.children if r.level == RegionLevel.town]
+    towns = [r for r in county.children if r.level == Level.town]
     communities = [c for t in towns for c in t.children]
     if not communities:
         return created

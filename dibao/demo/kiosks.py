@@ -6,14 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import kiosks
-from dibao.models import Region, RegionLevel
+from dibao.models import Level, Region
 from dibao.models.kiosk import Kiosk
 
 
 def seed_kiosks(session: Session, county: Region) -> int:
     """Register a kiosk in every community of ``county`` that has none yet; returns how many were added."""
     communities = session.scalars(
-        select(Region).where(Region.level == RegionLevel.community, Region.path.startswith(county.path))
+        select(Region).where(Region.level == Level.community, Region.path.startswith(county.path))
         .order_by(Region.path)
     ).all()
     have = set(session.scalars(select(Kiosk.region_id).where(Kiosk.revoked_at.is_(None))))

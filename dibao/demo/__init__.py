@@ -1,5 +1,8 @@
 """``dibao seed-demo``: a realistic, deterministic demo county (Faker zh_CN, fixed seed), safe to run twice.
 
+The steps live beside this module (cases, notices, feedback, kiosks); ``people`` makes valid demo ID and
+phone numbers. Nothing here is imported by the running app except the command.
+
 Everything is found by its stable code or username before it is created, so a second run adds nothing.
 """
 
@@ -69,19 +72,13 @@ def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
             community = _region(session, f"{t_code}{c_index:03d}", c_name, town, result)
             _user(session, f"staff{t_index}{c_index:02d}", fake.name(), Role.community_staff, community, result)
     session.flush()
-    # Later steps, each owned by its issue and each safe to run twice:
-    from dibao.demo_cases import seed_cases  # demo step: cases (issue 3)
+    # Later steps, each safe to run twice, in a fixed order (they draw from the same random sources).
+    from dibao.demo import cases, feedback, kiosks, notices
 
-    result.created += seed_cases(session, fake, rng, county)
-    from dibao.demo_notices import seed_notices  # demo step: notices (issue 4)
-
-    result.created += seed_notices(session, county, seed)
-    from dibao.demo_feedback import seed_feedback  # demo step: objections and reports (issue 5)
-
-    result.created += seed_feedback(session, county, seed)
-    from dibao.demo_kiosks import seed_kiosks  # demo step: kiosks (issue 6)
-
-    result.created += seed_kiosks(session, county)
+    result.created += cases.seed_cases(session, fake, rng, county)
+    result.created += notices.seed_notices(session, county, seed)
+    result.created += feedback.seed_feedback(session, county, seed)
+    result.created += kiosks.seed_kiosks(session, county)
     return result
 
 

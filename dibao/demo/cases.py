@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import cases, clock, entitlement, workflow
-from dibao.models import Case, Decision, Level, Region, RegionLevel, Role, Stage, User, WorkCapacity
+from dibao.demo import people
+from dibao.models import Case, Decision, Level, Region, Role, Stage, User, WorkCapacity
 from dibao.models.records import Standard
 
 STANDARD = Decimal("780.00")
-ALL_LEVELS = (Level.community, Level.town, Level.county)
 
 # (target stage, how many) — about sixty households, with plenty waiting for each notice round.
 PLAN = [
@@ -42,14 +42,8 @@ HOUSING = ["老旧平房两间，屋顶漏雨，家具陈旧，无大件电器",
 INQUIRY = ["户主患慢性病，长期服药，无固定工作；配偶打零工", "户主残疾，无劳动能力；子女在读书",
            "夫妻均已退休，退休金较低，一人患重病"]
 STATEMENTS = ["家里确实困难，平时很节省", "老两口身体不好，常去医院", "没见他们家有车，也没做生意", "情况属实"]
-_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
-
-
-def _id_number(rng: random.Random, birth: date) -> str:
-    base = f"341399{birth:%Y%m%d}{rng.randint(0, 999):03d}"
-    return base + "10X98765432"[sum(int(d) * w for d, w in zip(base, _WEIGHTS, strict=True)) % 11]
 
 
 def _staff(session: Session, region: Region, role: Role) -> User | None:
@@ -58,7 +52,7 @@ def _staff(session: Session, region: Region, role: Role) -> User | None:
 
 def seed_cases(session: Session, fake: Faker, rng: random.Random, county: Region) -> int:
     """Returns the number of cases created (0 when the county already has cases)."""
-    communities = [c for t in county.children if t.level == RegionLevel.town for c in t.children]
+    communities = [c for t in county.children if t.level == Level.town for c in t.children]
     if not communities:
         return 0
     if session.scalar(select(Case.id).where(Case.region_id.in_([c.id for c in communities])).limit(1)):
@@ -109,10 +103,11 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
     street, no = fake.street_name(), rng.randint(1, 120)
     with clock.travel(t):
         case = cases.register_case(
-            session, staff, head_name=head, id_number=_id_number(rng, birth), phone=fake.phone_number(),
+            session, staff, head_name=head, head_id_number=people.id_number(rng, birth), head_phone=people.mobile(fake.random),
             address=f"{community.name}{street}{no}号{rng.randint(1, 12)}栋{rng.randint(1, 6)}0{rng.randint(1, 4)}室",
             public_address=f"{community.name}{street}{no}号", category=rng.choice([1, 1, 2, 2, 3, 4]),
-            close_relative=index % 17 == 5, three_nos=size == 1 and index % 3 == 0,
+            close_relative_of_staff=index % 17 == 5,
+            no_income_no_capacity_no_supporter=size == 1 and index % 3 == 0,
             special_case=index % 11 == 7, head_age=clock.today().year - birth.year,
             head_health=rng.choice(["健康", "高血压", "糖尿病", "腿部残疾（三级）", "慢性肾病"]),
             head_work_capacity=rng.choice(list(WorkCapacity)))
@@ -155,7 +150,7 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
             session, staff, case, decision=Decision.approve, opinion="经民主评议，家庭人均收入低于当地低保标准，同意上报乡镇审核。",
             votes_for=len(panel) - against, votes_against=against, votes_abstain=0, held_on=clock.today(),
             location=f"{community.name}党群服务中心", panel=panel,
-            attendees=[f"{community.parent.name}民政办 {fake.name()}"], levels=ALL_LEVELS)
+            attendees=[f"{community.parent.name}民政办 {fake.name()}"], levels=workflow.ALL_LEVELS)
     if target == Stage.awaiting_community_notice:
         return case
     _pass_notice(case, Level.community, step(8))
@@ -173,7 +168,7 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
         workflow.record_town_decision(
             session, town, case, held_on=clock.today(), title=f"{community.parent.name}党委会议",
             participants=[fake.name() for _ in range(5)], decision=Decision.approve,
-            opinion="经乡镇党委会议研究，同意纳入低保，报县民政局审批。", levels=ALL_LEVELS)
+            opinion="经乡镇党委会议研究，同意纳入低保，报县民政局审批。", levels=workflow.ALL_LEVELS)
     if target == Stage.awaiting_town_notice:
         return case
     _pass_notice(case, Level.town, step(8))
@@ -186,7 +181,7 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
         return case
     with clock.travel(step(3)):
         workflow.record_county_decision(session, county_user, case, decision=Decision.approve,
-                                        opinion="经审核，符合最低生活保障条件，批准纳入低保。", levels=ALL_LEVELS)
+                                        opinion="经审核，符合最低生活保障条件，批准纳入低保。", levels=workflow.ALL_LEVELS)
     if target == Stage.awaiting_county_notice:
         return case
     _pass_notice(case, Level.county, step(8))

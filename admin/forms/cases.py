@@ -1,0 +1,157 @@
+"""The forms of the case screens: registration, the household, and one form for each workflow step."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from dibao import cases, entitlement, workflow
+from dibao.models import Decision, WorkCapacity
+
+CATEGORY_CHOICES = [SelectChoice(k, v) for k, v in workflow.CATEGORY_LABELS.items()]
+CAPACITY_CHOICES = [SelectChoice(c.value, cases.WORK_CAPACITY_LABELS[c]) for c in WorkCapacity]
+DECISION_CHOICES = [SelectChoice(Decision.approve.value, _l("同意")),
+                    SelectChoice(Decision.reject.value, _l("不同意"))]
+
+
+class HouseholdFields:
+    head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=20)])
+    address = StringField(_l("家庭住址（完整）"), validators=[DataRequired(_l("请填写家庭住址。")), Length(max=200)])
+    public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
+    category = SelectField(_l("分类管理"), coerce=int, choices=CATEGORY_CHOICES, default=1)
+    close_relative_of_staff = BooleanField(_l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）"))
+    no_income_no_capacity_no_supporter = BooleanField(_l("三无人员（无收入、无劳动能力、无赡养扶养抚养人）"))
+    special_case = BooleanField(_l("特殊情况（办理时限延长至 45 个工作日）"))
+
+
+class RegisterForm(FlaskForm, HouseholdFields):
+    head_name = StringField(_l("户主姓名"), validators=[DataRequired(_l("请填写户主姓名。")), Length(max=50)])
+    head_id_number = StringField(_l("户主身份证号码"), validators=[DataRequired(_l("请填写身份证号码。")),
+                                                              Length(max=20)])
+    head_age = IntegerField(_l("户主年龄"), validators=[InputRequired(_l("请填写户主年龄。")),
+                                                    NumberRange(0, 130, _l("请填写正确的年龄。"))])
+    head_health = StringField(_l("户主健康状况"), validators=[Optional(), Length(max=200)])
+    head_work_capacity = SelectField(_l("户主劳动能力"), choices=CAPACITY_CHOICES, default=WorkCapacity.full.value)
+
+
+class HouseholdForm(FlaskForm, HouseholdFields):
+    pass
+
+
+class MemberForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写成员姓名。")), Length(max=50)])
+    relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"])
+    age = IntegerField(_l("年龄"), validators=[InputRequired(_l("请填写年龄。")),
+                                             NumberRange(0, 130, _l("请填写正确的年龄。"))])
+    id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
+    health = StringField(_l("健康状况"), validators=[Optional(), Length(max=200)])
+    work_capacity = SelectField(_l("劳动能力"), choices=CAPACITY_CHOICES)
+    deduction = StringField(_l("每月可扣减支出（元）"), validators=[Optional(), Length(max=20)])
+    deduction_note = StringField(_l("扣减原因（因病、因残、就业成本）"), validators=[Optional(), Length(max=200)])
+
+
+class IncomeForm(FlaskForm):
+    source = SelectField(_l("收入类型"),
+                         choices=[SelectChoice(k, v[0]) for k, v in entitlement.INCOME_SOURCES.items()])
+    amount = StringField(_l("月收入（元）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
+    note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(_l("户照片（JPEG、PNG）"))
+    consent = BooleanField(_l("户主已书面同意在社区公示栏和公示终端展示照片"))
+
+
+class DocumentForm(FlaskForm):
+    title = StringField(_l("材料名称"), validators=[DataRequired(_l("请填写材料名称，例如“低保申请书”。")),
+                                                Length(max=100)])
+    file = FileField(_l("文件（照片或 PDF）"))
+
+
+class NeighbourForm(Form):
+    name = StringField(_l("走访对象姓名"), validators=[Optional(), Length(max=50)])
+    relation = StringField(_l("关系或住址"), validators=[Optional(), Length(max=100)])
+    statement = TextAreaField(_l("了解到的情况"), validators=[Optional(), Length(max=2000)])
+
+
+class VisitForm(FlaskForm):
+    visited_on = DateField(_l("调查日期"), validators=[InputRequired(_l("请填写调查日期。"))])
+    investigators = TextAreaField(_l("调查人员（每行一人，至少 2 人）"), validators=[Length(max=500)])
+    housing = TextAreaField(_l("一看：住房条件、家庭生活用品和消费情况"), validators=[Length(max=4000)])
+    inquiry = TextAreaField(_l("二问：家庭成员就业、收入、健康状况"), validators=[Length(max=4000)])
+    neighbours = FieldList(FormField(NeighbourForm), min_entries=4, max_entries=8)
+    notes = TextAreaField(_l("调查笔录"), validators=[Optional(), Length(max=8000)])
+    family_signed = BooleanField(_l("调查人员和申请家庭已在调查记录上签字"))
+
+
+class CommunityReviewForm(FlaskForm):
+    meeting_id = SelectField(_l("评议会议"), coerce=int)
+    held_on = DateField(_l("评议日期"), validators=[Optional()])
+    location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
+    panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
+    attendees = TextAreaField(_l("列席人员（每行一人，如乡镇干部、驻村干部）"), validators=[Optional(), Length(max=1000)])
+    votes_for = IntegerField(_l("同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
+    votes_against = IntegerField(_l("不同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
+    votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional(), NumberRange(0, 99)])
+    decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    opinion = TextAreaField(_l("评议意见（社区初审意见，将随公示发布）"), validators=[Length(max=4000)])
+
+
+class TownCheckForm(FlaskForm):
+    findings = TextAreaField(_l("复查情况"), validators=[Length(max=4000)])
+
+
+class TownDecisionForm(FlaskForm):
+    title = StringField(_l("会议名称"), validators=[DataRequired(_l("请填写会议名称。")), Length(max=200)])
+    held_on = DateField(_l("会议日期"), validators=[InputRequired(_l("请填写会议日期。"))])
+    participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Length(max=2000)])
+    decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
+
+
+class CountyDecisionForm(FlaskForm):
+    decision = RadioField(_l("审批结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    opinion = TextAreaField(_l("审批意见（不同意时写明理由）"), validators=[Length(max=4000)])
+    override_amount = StringField(_l("调整后的月保障金额（元，不调整请留空）"), validators=[Optional(), Length(max=20)])
+    override_reason = TextAreaField(_l("调整理由"), validators=[Optional(), Length(max=2000)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("理由（将告知申请家庭）"), validators=[Length(max=4000)])
+
+
+class PeriodicReviewForm(FlaskForm):
+    findings = TextAreaField(_l("复核情况"), validators=[Length(max=4000)])
+    category = SelectField(_l("复核后分类"), coerce=int, choices=CATEGORY_CHOICES)
+
+
+class AdjustForm(FlaskForm):
+    amount = StringField(_l("新的月保障金额（元，留空则按最新收入重新核算）"), validators=[Optional(), Length(max=20)])
+    reason = TextAreaField(_l("调整理由（将告知家庭）"), validators=[Length(max=4000)])
+
+
+class GraceForm(FlaskForm):
+    months = IntegerField(_l("渐退期（月，最多 6 个月）"), validators=[InputRequired(_l("请填写月数。"))])
+    reason = TextAreaField(_l("理由"), validators=[Length(max=4000)])
+
+
+class StandardForm(FlaskForm):
+    region_id = SelectField(_l("适用区划"), coerce=int)
+    monthly_amount = StringField(_l("标准（元/人·月）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
+    effective_from = DateField(_l("生效日期"), validators=[InputRequired(_l("请填写生效日期。"))])
+    note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])

@@ -1,0 +1,21 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("承办人"), coerce=int, validate_choice=False)
+
+
+class CheckForm(FlaskForm):
+    notes = TextAreaField(_l("核查情况（仅工作人员可见）"), validators=[Length(max=4200)])
+
+
+class DecideForm(FlaskForm):
+    outcome = RadioField(_l("核查结论"), validate_choice=False)
+    public_answer = TextAreaField(_l("公开答复（反映人凭查询码可以看到，请勿写入个人信息）"), validators=[Length(max=4200)])
+
+
+class NotifyForm(FlaskForm):
+    how = StringField(_l("告知方式"), validators=[Length(max=500)])

@@ -1,0 +1,22 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class ComposeForm(FlaskForm):
+    title = StringField(_l("公示标题"), validators=[DataRequired(_l("请填写公示标题。")), Length(max=200)])
+    window_days = IntegerField(_l("公示天数"), validators=[DataRequired(_l("请填写公示天数。")),
+                                                        NumberRange(1, 60, _l("公示天数应在 1 到 60 天之间。"))])
+    opens_at = DateTimeLocalField(_l("定时发布（不填则立即发布）"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    case_ids = HiddenField()  # carried from the preview to the publish step
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(_l("撤回原因"), validators=[DataRequired(_l("请写明撤回原因。")), Length(max=1000)])
+
+
+class ContentForm(FlaskForm):
+    title = StringField(_l("标题"), validators=[DataRequired(_l("请填写标题。")), Length(max=200)])
+    body = TextAreaField(_l("正文"), validators=[DataRequired(_l("请填写正文。")), Length(max=20000)])
