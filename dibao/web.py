@@ -55,11 +55,16 @@ class Outcome(Generic[T]):
 
 def attach_error(form: Any, err: DomainError) -> None:
     """Show a domain error beside its field, or above the form."""
-    field = getattr(form, err.field, None) if err.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*(field.errors or []), str(err.message)]
+    attach_message(form, err.field, str(err.message))
+
+
+def attach_message(form: Any, field_name: str | None, message: str) -> None:
+    """A message beside the named field, or above the form (also for a field the page does not show)."""
+    field = getattr(form, field_name, None) if field_name else None
+    if field is not None and hasattr(field, "errors") and field.type not in ("HiddenField", "CSRFTokenField"):
+        field.errors = [*(field.errors or []), message]
     else:
-        form.form_errors.append(str(err.message))
+        form.form_errors.append(message)
 
 
 def perform(change: Callable[[Session], T], form: Any | None = None) -> Outcome[T]:

@@ -22,6 +22,7 @@ from dibao import clock, db, kiosks, media, qr, workflow
 from dibao.disclosure import Channel, present
 from dibao.errors import NotFound
 from dibao.models import Level
+from dibao.web import perform
 from kiosk import bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +69,9 @@ def _common_headers(response):
 
 def _poll(token: str) -> kiosks.Kiosk | None:
     """Record the poll (one UPDATE, committed at once) and load the kiosk; None when not registered."""
-    session = db.session()
-    if not kiosks.record_poll(session, token, ip=request.remote_addr):
-        session.rollback()
+    if not perform(lambda session: kiosks.record_poll(session, token, ip=request.remote_addr)).value:
         return None
-    session.commit()
-    return kiosks.by_token(session, token)
+    return kiosks.by_token(db.session(), token)
 
 
 def _context(kiosk: kiosks.Kiosk, slide: kiosks.Slide) -> dict:

@@ -12,53 +12,20 @@ import secrets
 
 from flask import abort, current_app, g, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
-from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
 
 from dibao import clock, db, disclosure, feedback, notices, qr
 from dibao.errors import DomainError, NotFound
 from dibao.extensions import limiter
-from dibao.models import ReasonCategory, ReportSubject
-from dibao.web import is_htmx, render
+from dibao.models import ReportSubject
+from dibao.web import attach_message, is_htmx, perform, render
 from portal import bp
+from portal.forms import FeedbackForm, ObjectionForm, ReportForm
 
 RECEIPT_KEY = "feedback_receipt"
 RECEIPT_SECONDS = 2 * 3600  # the receipt page shows the code for this long in the submitter's own browser
-
-
-# --- forms -------------------------------------------------------------------------------------------
-
-def _category_choices():
-    return [SelectChoice(c.value, feedback.CATEGORY_LABELS[c]) for c in ReasonCategory]
-
-
-class _FeedbackForm(FlaskForm):
-    category = RadioField(_l("反映的问题"), choices=_category_choices(), validate_choice=False)
-    description = TextAreaField(_l("具体情况"), validators=[Length(max=feedback.MAX_DESCRIPTION + 200)])
-    photos = MultipleFileField(_l("照片证据（可不传）"))
-    name = StringField(_l("您的姓名"), validators=[Optional(), Length(max=60)])
-    phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=30)])
-    # Honeypot: hidden from people by CSS and aria-hidden; a bot that fills every field is refused.
-    website = StringField(_l("网址（请勿填写）"))
-    submission_id = HiddenField()
-
-
-class ObjectionForm(_FeedbackForm):
-    entry = HiddenField()
-
-
-class ReportForm(_FeedbackForm):
-    subject = RadioField(_l("举报对象"),
-                         choices=[SelectChoice(s.value, feedback.SUBJECT_LABELS[s]) for s in ReportSubject],
-                         validate_choice=False, default=ReportSubject.recipient.value)
-    region = SelectField(_l("所在社区（村）"), validate_choice=False)
-    case = SelectField(_l("低保名单上的家庭"), validate_choice=False)
-    about = StringField(_l("被举报的人或单位"), validators=[Optional(), Length(max=220)])
-    entry = HiddenField()
 
 
 def _new_form(cls):
@@ -68,7 +35,7 @@ def _new_form(cls):
     return form
 
 
-def _submission(form: _FeedbackForm, photos: list[bytes]) -> feedback.Submission:
+def _submission(form: FeedbackForm, photos: list[bytes]) -> feedback.Submission:
     return feedback.Submission(category=form.category.data or "", description=form.description.data or "",
                                name=form.name.data or "", phone=form.phone.data or "", photos=photos,
                                idempotency_key=form.submission_id.data)
@@ -90,23 +57,16 @@ def _read_photos() -> tuple[list[bytes], str | None, int]:
     return photos, None, 400
 
 
-_FORM_LEVEL = {"entry", "submission_id", "website", "csrf_token", "_"}
-
-
 def _attach(form: FlaskForm, errors: dict[str, str]) -> None:
     for name, message in errors.items():
-        field = getattr(form, name, None) if name not in _FORM_LEVEL else None
-        if field is not None:
-            field.errors = [*(field.errors or []), message]
-        else:
-            form.form_errors.append(message)
+        attach_message(form, name, message)
 
 
 def _files_were_chosen() -> bool:
     return any(f and f.filename for f in request.files.getlist("photos"))
 
 
-def _honeypot_tripped(form: _FeedbackForm) -> bool:
+def _honeypot_tripped(form: FeedbackForm) -> bool:
     return bool((form.website.data or "").strip())
 
 
@@ -193,7 +153,6 @@ def objection_new():
             sess, public_id, sub, media_dir=current_app.config["MEDIA_DIR"],
             working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS)),
         lambda status: _objection_page(form, public_id, status=status, photos_lost=_files_were_chosen()),
-        missing_entry_is_404=True,
     )
 
 
@@ -224,7 +183,7 @@ def report_validate():
     return _validate_field(ReportForm())
 
 
-def _validate_field(form: _FeedbackForm):
+def _validate_field(form: FeedbackForm):
     """htmx: the fragment of the one field that changed, with its message (or none)."""
     name = request.headers.get("HX-Trigger-Name") or request.form.get("_field") or ""
     if name not in ("description", "name", "phone", "about"):
@@ -298,7 +257,7 @@ def report_new():
     )
 
 
-def _accept(form: FlaskForm, kind: str, submit, again, *, missing_entry_is_404: bool = False):
+def _accept(form: FlaskForm, kind: str, submit, again):
     """What both forms do once they validate: honeypot, photos, field checks, then the request's one commit.
 
     ``submit(sess, submission)`` stores it; ``again(status)`` shows the form again with what was typed. A
@@ -315,21 +274,16 @@ def _accept(form: FlaskForm, kind: str, submit, again, *, missing_entry_is_404: 
     if errors:
         _attach(form, errors)
         return again(photo_status)
-    sess = db.session()
     try:
-        item = submit(sess, sub).item
-        sess.commit()
-    except IntegrityError:
-        sess.rollback()
-        item = feedback.find_by_key(sess, kind, sub.idempotency_key)
+        done = perform(lambda sess: submit(sess, sub).item, form)
+    except IntegrityError:  # the twin of a double submit committed first: show its receipt
+        item = feedback.find_by_key(db.session(), kind, sub.idempotency_key)
         if item is None:
             raise
-    except DomainError as err:
-        sess.rollback()
-        if missing_entry_is_404 and isinstance(err, NotFound) and err.field == "entry":
-            raise
-        _attach(form, {err.field or "_": str(err.message)})
-        return again(err.status)
+    else:
+        if not done.ok:
+            return again(done.status)
+        item = done.value
     _store_receipt(item)
     return redirect(url_for("portal.feedback_receipt"), code=303)
 
