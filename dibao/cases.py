@@ -1,4 +1,4 @@
-"""Cases as records: registration, the household (members, incomes, photo), documents, the archive,
+"""Cases as records: registration, the household (members, incomes, photo), attachments, the archive,
 deadlines in working days, the staff list and its search.
 
 Stage changes are not here: they are the workflow's (dibao.workflow). Every change here writes one audit
@@ -32,8 +32,8 @@ from dibao.models import (
     WorkCapacity,
 )
 from dibao.models.records import (
+    Attachment,
     CaseRecord,
-    Document,
     HomeVisit,
     ReviewResult,
     TownMeetingResult,
@@ -59,7 +59,8 @@ EVENT_LABELS = {
     "income_removed": _l("删除收入"),
     "photo_set": _l("更新户照片"),
     "photo_removed": _l("删除户照片"),
-    "document_added": _l("上传材料"),
+    "document_added": _l("上传材料"),  # before the attachments were named so
+    "attachment_added": _l("上传材料"),
     "home_visit_recorded": _l("记录入户调查"),
     "submitted_for_review": _l("提交民主评议"),
     "community_review_recorded": _l("民主评议，社区初审同意"),
@@ -354,31 +355,31 @@ def remove_photo(session: Session, actor: User, case: Case) -> None:
     audit.record(session, actor, "photo_removed", "case", case.id, region_id=case.region_id)
 
 
-# --- documents ----------------------------------------------------------------------------------------
+# --- attachments (材料) ----------------------------------------------------------------------------------------
 
-def add_document(session: Session, actor: User, case: Case, *, title: str, data: bytes, filename: str,
-                 media_dir: str) -> Document:
+def add_attachment(session: Session, actor: User, case: Case, *, title: str, data: bytes, filename: str,
+                   media_dir: str) -> Attachment:
     """An attachment (image or PDF) through the one media pipeline; a bad file stores nothing."""
-    workflow.require(actor, case, Action.document)
+    workflow.require(actor, case, Action.attach)
     title = _required(title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100)
     if not data:
         raise Invalid(_l("请选择要上传的文件。"), field="file")
     stored = media.store_document(data, filename or "", media_dir)
-    document = Document(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
-                        original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),
-                        uploaded_by_id=actor.id, uploaded_by_name=actor.display_name, created_at=clock.now())
-    session.add(document)
+    attachment = Attachment(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
+                            original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),
+                            uploaded_by_id=actor.id, uploaded_by_name=actor.display_name, created_at=clock.now())
+    session.add(attachment)
     session.flush()
-    audit.record(session, actor, "document_added", "case", case.id, region_id=case.region_id,
-                 details={"document": document.id, "title": title, "type": stored.content_type})
-    return document
+    audit.record(session, actor, "attachment_added", "case", case.id, region_id=case.region_id,
+                 details={"attachment": attachment.id, "title": title, "type": stored.content_type})
+    return attachment
 
 
-def get_document(session: Session, user: User, document_id: int) -> tuple[Document, Case]:
-    document = session.get(Document, document_id) if 0 < document_id <= scope.MAX_ID else None
-    if document is None:
+def get_attachment(session: Session, user: User, attachment_id: int) -> tuple[Attachment, Case]:
+    attachment = session.get(Attachment, attachment_id) if 0 < attachment_id <= scope.MAX_ID else None
+    if attachment is None:
         raise NotFound(_l("没有找到该材料。"))
-    return document, get_case(session, user, document.case_id)
+    return attachment, get_case(session, user, attachment.case_id)
 
 
 def case_photo_key(session: Session, user: User, case_id: int) -> str:
@@ -397,7 +398,7 @@ class Archive:
     reviews: list[ReviewResult]
     town_meetings: list[TownMeetingResult]
     records: list[CaseRecord]
-    documents: list[Document]
+    attachments: list[Attachment]
     events: list
     computation: entitlement.Computation
     deadlines: list[Deadline]
@@ -416,9 +417,10 @@ def archive(session: Session, case: Case) -> Archive:
                                 .order_by(TownMeetingResult.id)))
     records = list(session.scalars(select(CaseRecord).where(CaseRecord.case_id == case.id)
                                   .order_by(CaseRecord.id)))
-    documents = list(session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)))
+    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == case.id)
+                                       .order_by(Attachment.id)))
     return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, records=records,
-                   documents=documents, events=audit.events_for(session, "case", case.id),
+                   attachments=attachments, events=audit.events_for(session, "case", case.id),
                    computation=entitlement.compute_for(session, case),
                    deadlines=deadlines(case, visits), held=workflow.is_held(session, case),
                    periods=entitlement.periods(session, case))

@@ -156,7 +156,7 @@ class Action(enum.StrEnum):
     adjust_amount = "adjust_amount"  # 调整保障金额
     grace = "grace"  # 渐退期
     exit = "exit"  # 退保
-    document = "document"  # 上传材料
+    attach = "attach"  # 上传材料
 
 
 ACTION_LABELS = {
@@ -173,7 +173,7 @@ ACTION_LABELS = {
     Action.adjust_amount: _l("调整保障金额"),
     Action.grace: _l("设置渐退期"),
     Action.exit: _l("退保"),
-    Action.document: _l("上传材料"),
+    Action.attach: _l("上传材料"),
 }
 
 _ALL_BEFORE_DECISION = frozenset({
@@ -206,7 +206,7 @@ ACTION_RULES: dict[Action, dict[Role, frozenset[Stage]]] = {
     Action.adjust_amount: {Role.county_approver: frozenset({Stage.active})},
     Action.grace: {Role.county_approver: frozenset({Stage.active})},
     Action.exit: {Role.county_approver: frozenset({Stage.active})},
-    Action.document: {
+    Action.attach: {
         Role.community_staff: frozenset(Stage),
         Role.town_reviewer: frozenset(Stage),
         Role.county_approver: frozenset(Stage),

@@ -77,7 +77,7 @@ class PhotoForm(FlaskForm):
     consent = BooleanField(_l("户主已书面同意在社区公示栏和公示终端展示照片"))
 
 
-class DocumentForm(FlaskForm):
+class AttachmentForm(FlaskForm):
     title = StringField(_l("材料名称"), validators=[DataRequired(_l("请填写材料名称，例如“低保申请书”。")),
                                                 Length(max=100)])
     file = FileField(_l("文件（照片或 PDF）"))
