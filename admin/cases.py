@@ -28,6 +28,7 @@ from admin.forms.cases import (
     HouseholdForm,
     IncomeForm,
     MemberForm,
+    PaymentAccountForm,
     PeriodicReviewForm,
     PhotoForm,
     ReasonForm,
@@ -156,6 +157,8 @@ def _detail_context(sess, case, **extra):
         member_form=member_form, income_form=income_form,
         photo_form=extra.pop("photo_form", None) or PhotoForm(formdata=None, consent=case.photo_consent),
         attachment_form=extra.pop("attachment_form", None) or AttachmentForm(formdata=None),
+        account_form=extra.pop("account_form", None) or _account_form(case),
+        account_kind_labels=cases.ACCOUNT_KIND_LABELS, mask_account=identity.mask_account,
         confirm=ConfirmForm(), noindex=True, **extra,
     )
 
@@ -313,6 +316,26 @@ def _send(path, mimetype: str, download_name: str | None = None):
     response = send_file(path, mimetype=mimetype, download_name=download_name, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _account_form(case: Case) -> PaymentAccountForm:
+    account = case.payment_account
+    form = PaymentAccountForm(formdata=None, obj=account)
+    form.number.data = ""  # the full number is never sent back to the page
+    if account is not None:
+        form.kind.data = account.kind.value
+    return form
+
+
+@bp.post("/cases/<int:case_id>/account")
+@login_required
+def case_account(case_id: int):
+    form = PaymentAccountForm()
+    return _archive_post(case_id, "account_form", form,
+                         lambda sess, case: cases.set_payment_account(
+                             sess, current_user, case, kind=form.kind.data, bank_name=form.bank_name.data,
+                             holder_name=form.holder_name.data, number=form.number.data),
+                         _("发放账户已保存。"), "account")
 
 
 @bp.post("/cases/<int:case_id>/attachments")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.identity import normalise_id_number, normalise_phone
+from dibao.identity import mask_account, normalise_account_number, normalise_id_number, normalise_phone
 from dibao.models import (
     AmountPeriod,
     Case,
@@ -31,6 +31,7 @@ from dibao.models import (
     User,
     WorkCapacity,
 )
+from dibao.models.payment import AccountKind, PaymentAccount
 from dibao.models.records import (
     Attachment,
     CaseRecord,
@@ -59,6 +60,7 @@ EVENT_LABELS = {
     "income_removed": _l("删除收入"),
     "photo_set": _l("更新户照片"),
     "photo_removed": _l("删除户照片"),
+    "payment_account_set": _l("登记发放账户"),
     "document_added": _l("上传材料"),  # before the attachments were named so
     "attachment_added": _l("上传材料"),
     "home_visit_recorded": _l("记录入户调查"),
@@ -353,6 +355,35 @@ def remove_photo(session: Session, actor: User, case: Case) -> None:
     case.photo_consent_at = None
     case.updated_at = clock.now()
     audit.record(session, actor, "photo_removed", "case", case.id, region_id=case.region_id)
+
+
+# --- the payment account (发放账户) --------------------------------------------------------------------
+
+ACCOUNT_KIND_LABELS = {
+    AccountKind.bank_card: _l("银行卡"),
+    AccountKind.social_security_card: _l("社会保障卡"),
+    AccountKind.benefit_card: _l("惠民惠农“一卡通”"),
+}
+
+
+def set_payment_account(session: Session, actor: User, case: Case, *, kind: AccountKind, bank_name: str,
+                        holder_name: str, number: str) -> PaymentAccount:
+    """Record (or replace) where the household is paid. The audit event keeps only the masked number."""
+    _require_edit(actor, case)
+    kind = AccountKind(kind)
+    number = normalise_account_number(number, luhn_checked=kind == AccountKind.bank_card)
+    bank_name = _required(bank_name, "bank_name", _l("请填写开户银行。"), 100)
+    holder_name = _required(holder_name, "holder_name", _l("请填写账户户名。"), 50)
+    account = case.payment_account or PaymentAccount(case=case)
+    before = mask_account(account.number) if account.number else None
+    account.kind, account.bank_name, account.holder_name, account.number = kind, bank_name, holder_name, number
+    account.updated_by_id, account.updated_by_name, account.updated_at = actor.id, actor.display_name, clock.now()
+    session.add(account)
+    case.updated_at = clock.now()
+    session.flush()
+    audit.record(session, actor, "payment_account_set", "case", case.id, region_id=case.region_id,
+                 details={"kind": kind.value, "bank": bank_name, "number": [before, mask_account(number)]})
+    return account
 
 
 # --- attachments (材料) ----------------------------------------------------------------------------------------

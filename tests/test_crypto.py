@@ -12,6 +12,7 @@ from tests.case_helpers import register, user, valid_id
 
 
 def _stored(session, sql: str, **params):
+    session.rollback()  # see what the requests committed since
     return session.execute(text(sql), params).scalar()
 
 
@@ -106,3 +107,65 @@ def test_the_data_key_lives_outside_the_database_with_owner_only_access(tmp_path
     assert (tmp_path / "data_key").stat().st_mode & 0o777 == 0o600
     assert crypto.load_key(tmp_path) == key  # created once, then read
     assert crypto.load_key(tmp_path, "configured") == "configured"
+
+
+# --- payment accounts (issue 11, item 3) -------------------------------------------------------------------
+
+CARD = "6222021234567890128"  # a bank card number with a valid Luhn digit
+
+
+def _account_form(client, case_id, **fields):
+    from tests.conftest import csrf_token
+
+    data = {"csrf_token": csrf_token(client, f"/admin/cases/{case_id}"), "kind": "bank_card",
+            "bank_name": "中国工商银行阳光支行", "holder_name": "李桂兰", "number": CARD, **fields}
+    return client.post(f"/admin/cases/{case_id}/account", data=data)
+
+
+def test_a_payment_account_is_validated_encrypted_and_masked(app, session, world, client, auth):
+    case = register(session, user(session, world, "staff_a1"))
+    session.commit()
+    auth.login("staff_a1")
+    bad = _account_form(client, case.id, number="6222021234567890123")
+    assert bad.status_code == 400 and "校验不通过" in bad.get_data(as_text=True)
+    assert _stored(session, "SELECT count(*) FROM payment_account") == 0
+    assert _account_form(client, case.id).status_code == 302
+    raw = _stored(session, "SELECT number FROM payment_account")
+    assert raw.startswith("enc1:") and CARD not in raw
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "6222 **** **** 0128" in page and CARD not in page
+    detail = _stored(session, "SELECT details FROM audit_event WHERE action = 'payment_account_set'")
+    assert CARD not in detail and "0128" in detail
+    from dibao.models.payment import PaymentAccount
+
+    session.expire_all()
+    assert session.query(PaymentAccount).filter(PaymentAccount.number_hash == crypto.blind_index(CARD)).one().number \
+        == CARD
+
+
+def test_only_the_community_staff_of_the_household_record_its_account(app, session, world, client, auth):
+    case = register(session, user(session, world, "staff_a1"))
+    session.commit()
+    for who, status in (("staff_b1", 404), ("town_a", 403), ("county", 403)):
+        auth.login(who)
+        assert _account_form(client, case.id).status_code == status, who
+        auth.logout()
+    assert _stored(session, "SELECT count(*) FROM payment_account") == 0
+
+
+@pytest.mark.parametrize("kind,number,ok", [
+    ("bank_card", "6222 0212 3456 7890 128", True),
+    ("bank_card", "622202123456", False),  # 12 digits, wrong check digit
+    ("social_security_card", "123456789", True),  # no Luhn for these cards
+    ("benefit_card", "12ab5678", False),
+    ("benefit_card", "1234567", False),
+])
+def test_account_number_rules(app, kind, number, ok):
+    from dibao.errors import Invalid
+    from dibao.identity import normalise_account_number
+
+    if ok:
+        assert normalise_account_number(number, luhn_checked=kind == "bank_card").isdigit()
+    else:
+        with pytest.raises(Invalid):
+            normalise_account_number(number, luhn_checked=kind == "bank_card")

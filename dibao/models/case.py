@@ -3,6 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -12,6 +13,9 @@ from dibao.db import Base, UTCDateTime
 from dibao.models.enumtype import enum_column
 from dibao.models.region import Level, Region
 from dibao.models.user import User
+
+if TYPE_CHECKING:
+    from dibao.models.payment import PaymentAccount
 
 Money = Numeric(12, 2)
 
@@ -96,6 +100,7 @@ class Case(Base):
     members: Mapped[list[Member]] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                  order_by="Member.position")
     opinions: Mapped[list[Opinion]] = relationship(back_populates="case", order_by="Opinion.id")
+    payment_account: Mapped[PaymentAccount | None] = relationship(back_populates="case", cascade="all, delete-orphan")
 
     @property
     def household_size(self) -> int:
