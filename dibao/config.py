@@ -7,34 +7,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from dibao import crypto
+from dibao import crypto, keys
 
 # Interface languages; Chinese is the source language of every message.
 LOCALES = ("zh_CN", "en")
-
-
-def _secret_key(instance_path: Path) -> str:
-    """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""
-    env = os.environ.get("DIBAO_SECRET_KEY")
-    if env:
-        return env
-    key_file = instance_path / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    instance_path.mkdir(parents=True, exist_ok=True)
-    tmp = instance_path / f".secret_key.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    try:
-        # Two workers starting at once: the first link wins and both use its key.
-        os.link(tmp, key_file)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return key_file.read_text().strip()
 
 
 def from_environment(instance_path: Path) -> dict:
@@ -42,9 +18,10 @@ def from_environment(instance_path: Path) -> dict:
     media = os.environ.get("DIBAO_MEDIA_DIR") or str(instance_path / "media")
     redis_url = os.environ.get("DIBAO_REDIS_URL") or None
     return {
-        "SECRET_KEY": _secret_key(instance_path),
+        "SECRET_KEY": keys.instance_key(instance_path, "secret_key", os.environ.get("DIBAO_SECRET_KEY"),
+                                        lambda: secrets.token_urlsafe(48)),
         # Encrypts ID numbers and payment accounts at rest (dibao.crypto); kept outside the database.
-        "DATA_KEY": crypto.load_key(instance_path, os.environ.get("DIBAO_DATA_KEY")),
+        "DATA_KEY": keys.instance_key(instance_path, "data_key", os.environ.get("DIBAO_DATA_KEY"), crypto.new_key),
         "DATABASE_URL": database_url,
         "PUBLIC_URL": (os.environ.get("DIBAO_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
