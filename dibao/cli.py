@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from dibao import audit, db, migrate
 
@@ -43,9 +43,11 @@ def db_group() -> None:
 @with_appcontext
 @click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
-    """Build or update the schema."""
+    """Build or update the schema (and checkpoint the audit log as it stands, unkeyed events included)."""
     migrate.upgrade(db.engine(), revision)
     click.echo(f"database at {revision}")
+    if inspect(db.engine()).has_table("audit_event"):
+        _checkpoint()
 
 
 @db_group.command("downgrade")
@@ -77,14 +79,35 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def audit_verify() -> None:
-    """Check the whole chain; exit 1 and name the first broken event if it was tampered with."""
-    report = audit.verify(db.session())
-    if report.ok:
-        click.echo(f"audit chain intact: {report.checked} events")
+    """Check the whole chain against its hashes, the audit key and the checkpoints outside the database;
+    exit 1 and name the first broken event, or what is missing."""
+    path = current_app.config["AUDIT_CHECKPOINTS"]
+    checkpoints, unreadable = audit.read_checkpoints(path)
+    report = audit.verify(db.session(), checkpoints=checkpoints)
+    if unreadable:
+        click.echo(f"checkpoint file {path}: lines {', '.join(map(str, unreadable))} cannot be read", err=True)
+    if report.ok and not unreadable:
+        click.echo(f"audit chain intact: {report.checked} events, {report.checkpoints} checkpoints agree")
         return
-    click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
-               f"({report.checked} events before it are intact)", err=True)
+    if not report.ok:
+        click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
+                   f"({report.checked} events before it are intact)", err=True)
     raise SystemExit(1)
+
+
+def _checkpoint() -> None:
+    path = current_app.config["AUDIT_CHECKPOINTS"]
+    checkpoint = audit.write_checkpoint(db.session(), path)
+    db.session().rollback()  # read only
+    click.echo(f"audit checkpoint written to {path}: {checkpoint.count} events, head {checkpoint.hash}")
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint() -> None:
+    """Append the log's count and head hash to the checkpoint file (the sweep also does it every
+    DIBAO_AUDIT_CHECKPOINT_MINUTES). Copy that file off the machine: it is what shows deleted events."""
+    _checkpoint()
 
 
 @click.command("create-user")

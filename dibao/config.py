@@ -10,18 +10,22 @@ from pathlib import Path
 # Interface languages; Chinese is the source language of every message.
 LOCALES = ("zh_CN", "en")
 
+# The demo county's published password (README, `make run`); a production deployment refuses it at login.
+DEMO_PASSWORD = "dibao-demo-2026"  # noqa: S105 - public on purpose, for the demo accounts only
 
-def _secret_key(instance_path: Path) -> str:
-    """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""
-    env = os.environ.get("DIBAO_SECRET_KEY")
-    if env:
-        return env
-    key_file = instance_path / "secret_key"
+
+def instance_key(instance_path: Path, name: str, env: str) -> str:
+    """``env`` from the environment, or a key generated on first start and kept in ``instance/<name>`` (mode
+    600; never a constant). Every such ``*_key`` file belongs in the backup (``dibao backup``)."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    key_file = instance_path / name
     if key_file.exists():
         return key_file.read_text().strip()
     key = secrets.token_urlsafe(48)
     instance_path.mkdir(parents=True, exist_ok=True)
-    tmp = instance_path / f".secret_key.{os.getpid()}"
+    tmp = instance_path / f".{name}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
@@ -35,10 +39,16 @@ def _secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _secret_key(instance_path: Path) -> str:
+    """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""
+    return instance_key(instance_path, "secret_key", "DIBAO_SECRET_KEY")
+
+
 def from_environment(instance_path: Path) -> dict:
     database_url = os.environ.get("DIBAO_DATABASE_URL") or f"sqlite:///{instance_path / 'dibao.sqlite3'}"
     media = os.environ.get("DIBAO_MEDIA_DIR") or str(instance_path / "media")
     redis_url = os.environ.get("DIBAO_REDIS_URL") or None
+    env = (os.environ.get("DIBAO_ENV") or "development").strip().lower()
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "DATABASE_URL": database_url,
@@ -72,4 +82,14 @@ def from_environment(instance_path: Path) -> dict:
         "NOTICE_WINDOW_DAYS": int(os.environ.get("DIBAO_NOTICE_WINDOW_DAYS") or 7),
         # Seconds between the app's own notice sweeps (dibao.sweep); 0 = off (run `dibao notices sweep` from cron).
         "SWEEP_INTERVAL": float(os.environ.get("DIBAO_SWEEP_INTERVAL") or 60),
+        # The audit chain is keyed (HMAC-SHA256) with a secret kept outside the database, and its count and
+        # head are written to an append-only file outside the database (dibao.audit, docs/operations.md).
+        "AUDIT_KEY": instance_key(instance_path, "audit_key", "DIBAO_AUDIT_KEY"),
+        "AUDIT_CHECKPOINTS": os.environ.get("DIBAO_AUDIT_CHECKPOINTS") or str(instance_path / "audit-checkpoints.log"),
+        "AUDIT_CHECKPOINT_MINUTES": float(os.environ.get("DIBAO_AUDIT_CHECKPOINT_MINUTES") or 10),
+        # "production" refuses the demo's published password at login and refuses `dibao seed-demo` outright.
+        "ENV": env,
+        "REFUSED_PASSWORDS": (DEMO_PASSWORD,) if env == "production" else (),
+        # Where pg_dump/pg_restore live when they are not on PATH (e.g. /usr/lib/postgresql/15/bin).
+        "PG_BINDIR": os.environ.get("DIBAO_PG_BINDIR") or None,
     }
