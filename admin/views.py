@@ -61,6 +61,7 @@ def login():
     done = submit(form, lambda sess: accounts.authenticate(
         sess, form.username.data, form.password.data,
         current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"],
+        refused_passwords=current_app.config["REFUSED_PASSWORDS"],
     ))
     attempt = done.value
     if attempt is not None and attempt.user is not None:
