@@ -152,6 +152,7 @@ def _detail_context(sess, case, **extra):
         opinion_titles=workflow.OPINION_TITLES, decision_labels=workflow.DECISION_LABELS,
         capacity_labels=cases.WORK_CAPACITY_LABELS, category_labels=workflow.CATEGORY_LABELS,
         event_labels=cases.EVENT_LABELS, source_label=entitlement.source_label,
+        amount_change_labels=entitlement.AMOUNT_CHANGE_LABELS,
         member_form=member_form, income_form=income_form,
         photo_form=extra.pop("photo_form", None) or PhotoForm(formdata=None, consent=case.photo_consent),
         document_form=extra.pop("document_form", None) or DocumentForm(formdata=None),

@@ -16,9 +16,21 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
+from dibao.crypto import blind_index
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.identity import normalise_id_number, normalise_phone
-from dibao.models import Case, Level, Member, MemberIncome, Region, Role, Stage, User, WorkCapacity
+from dibao.models import (
+    AmountPeriod,
+    Case,
+    Level,
+    Member,
+    MemberIncome,
+    Region,
+    Role,
+    Stage,
+    User,
+    WorkCapacity,
+)
 from dibao.models.records import (
     CaseRecord,
     Document,
@@ -143,7 +155,7 @@ def register_case(
     category = _category(category)
     head_age = _age(head_age)
     duplicate = session.scalar(
-        select(Case).where(Case.head_id_number == id_number, Case.stage.not_in(workflow.CLOSED_STAGES))
+        select(Case).where(Case.head_id_hash == blind_index(id_number), Case.stage.not_in(workflow.CLOSED_STAGES))
     )
     if duplicate is not None:
         raise Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。", number=duplicate.number),
@@ -390,6 +402,7 @@ class Archive:
     computation: entitlement.Computation
     deadlines: list[Deadline]
     held: bool
+    periods: list[AmountPeriod]
 
 
 def archive(session: Session, case: Case) -> Archive:
@@ -407,7 +420,8 @@ def archive(session: Session, case: Case) -> Archive:
     return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, records=records,
                    documents=documents, events=audit.events_for(session, "case", case.id),
                    computation=entitlement.compute_for(session, case),
-                   deadlines=deadlines(case, visits), held=workflow.is_held(session, case))
+                   deadlines=deadlines(case, visits), held=workflow.is_held(session, case),
+                   periods=entitlement.periods(session, case))
 
 
 # --- deadlines in working days ------------------------------------------------------------------------
@@ -539,8 +553,14 @@ def search(
     q = (q or "").strip()[:50]
     if q:
         like = f"%{q}%"
-        conditions.append(or_(Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
-                              Case.head_id_number.like(like), Case.head_phone.like(like)))
+        found = [Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
+                 Case.head_phone.like(like)]
+        # ID numbers are encrypted: a whole number is found by its keyed hash (the head's or a member's).
+        id_hash = blind_index(q.upper().replace(" ", "")) if len(q.replace(" ", "")) == 18 else None
+        if id_hash:
+            found += [Case.head_id_hash == id_hash,
+                      Case.id.in_(select(Member.case_id).where(Member.id_number_hash == id_hash))]
+        conditions.append(or_(*found))
     if stage == "open":
         conditions.append(Case.stage.in_(workflow.UNDECIDED_STAGES))
     elif stage:

@@ -7,6 +7,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from dibao import crypto
+
 # Interface languages; Chinese is the source language of every message.
 LOCALES = ("zh_CN", "en")
 
@@ -51,6 +53,8 @@ def from_environment(instance_path: Path) -> dict:
     env = (os.environ.get("DIBAO_ENV") or "development").strip().lower()
     return {
         "SECRET_KEY": _secret_key(instance_path),
+        # Encrypts ID numbers and payment accounts at rest (dibao.crypto); kept outside the database.
+        "DATA_KEY": crypto.load_key(instance_path, os.environ.get("DIBAO_DATA_KEY")),
         "DATABASE_URL": database_url,
         "PUBLIC_URL": (os.environ.get("DIBAO_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
