@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,16 +17,16 @@ LOCALES = ("zh_CN", "en")
 DEMO_PASSWORD = "dibao-demo-2026"  # noqa: S105 - public on purpose, for the demo accounts only
 
 
-def instance_key(instance_path: Path, name: str, env: str) -> str:
-    """``env`` from the environment, or a key generated on first start and kept in ``instance/<name>`` (mode
-    600; never a constant). Every such ``*_key`` file belongs in the backup (``dibao backup``)."""
-    value = os.environ.get(env)
-    if value:
-        return value
+def instance_key(instance_path: Path, name: str, configured: str | None,
+                 new: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
+    """The ``configured`` key (from the environment), or one made by ``new`` on first start and kept in
+    ``instance/<name>`` (mode 600; never a constant). Every such ``*_key`` file goes into ``dibao backup``."""
+    if configured:
+        return configured
     key_file = instance_path / name
     if key_file.exists():
         return key_file.read_text().strip()
-    key = secrets.token_urlsafe(48)
+    key = new()
     instance_path.mkdir(parents=True, exist_ok=True)
     tmp = instance_path / f".{name}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -43,7 +44,7 @@ def instance_key(instance_path: Path, name: str, env: str) -> str:
 
 def _secret_key(instance_path: Path) -> str:
     """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""
-    return instance_key(instance_path, "secret_key", "DIBAO_SECRET_KEY")
+    return instance_key(instance_path, "secret_key", os.environ.get("DIBAO_SECRET_KEY"))
 
 
 def from_environment(instance_path: Path) -> dict:
@@ -88,7 +89,7 @@ def from_environment(instance_path: Path) -> dict:
         "SWEEP_INTERVAL": float(os.environ.get("DIBAO_SWEEP_INTERVAL") or 60),
         # The audit chain is keyed (HMAC-SHA256) with a secret kept outside the database, and its count and
         # head are written to an append-only file outside the database (dibao.audit, docs/operations.md).
-        "AUDIT_KEY": instance_key(instance_path, "audit_key", "DIBAO_AUDIT_KEY"),
+        "AUDIT_KEY": instance_key(instance_path, "audit_key", os.environ.get("DIBAO_AUDIT_KEY")),
         "AUDIT_CHECKPOINTS": os.environ.get("DIBAO_AUDIT_CHECKPOINTS") or str(instance_path / "audit-checkpoints.log"),
         "AUDIT_CHECKPOINT_MINUTES": float(os.environ.get("DIBAO_AUDIT_CHECKPOINT_MINUTES") or 10),
         # "production" refuses the demo's published password at login and refuses `dibao seed-demo` outright.
