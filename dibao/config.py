@@ -12,11 +12,14 @@ from dibao import crypto, keys
 # Interface languages; Chinese is the source language of every message.
 LOCALES = ("zh_CN", "en")
 
+# The demo county's published password (README, `make run`); a production deployment refuses it at login.
+DEMO_PASSWORD = "dibao-demo-2026"  # noqa: S105 - public on purpose, for the demo accounts only
 
 def from_environment(instance_path: Path) -> dict:
     database_url = os.environ.get("DIBAO_DATABASE_URL") or f"sqlite:///{instance_path / 'dibao.sqlite3'}"
     media = os.environ.get("DIBAO_MEDIA_DIR") or str(instance_path / "media")
     redis_url = os.environ.get("DIBAO_REDIS_URL") or None
+    env = (os.environ.get("DIBAO_ENV") or "development").strip().lower()
     return {
         "SECRET_KEY": keys.instance_key(instance_path, "secret_key", os.environ.get("DIBAO_SECRET_KEY"),
                                         lambda: secrets.token_urlsafe(48)),
@@ -53,4 +56,15 @@ def from_environment(instance_path: Path) -> dict:
         "NOTICE_WINDOW_DAYS": int(os.environ.get("DIBAO_NOTICE_WINDOW_DAYS") or 7),
         # Seconds between the app's own notice sweeps (dibao.sweep); 0 = off (run `dibao notices sweep` from cron).
         "SWEEP_INTERVAL": float(os.environ.get("DIBAO_SWEEP_INTERVAL") or 60),
+        # The audit chain is keyed (HMAC-SHA256) with a secret kept outside the database, and its count and
+        # head are written to an append-only file outside the database (dibao.audit, docs/operations.md).
+        "AUDIT_KEY": keys.instance_key(instance_path, "audit_key", os.environ.get("DIBAO_AUDIT_KEY"),
+                                       lambda: secrets.token_urlsafe(48)),
+        "AUDIT_CHECKPOINTS": os.environ.get("DIBAO_AUDIT_CHECKPOINTS") or str(instance_path / "audit-checkpoints.log"),
+        "AUDIT_CHECKPOINT_MINUTES": float(os.environ.get("DIBAO_AUDIT_CHECKPOINT_MINUTES") or 10),
+        # "production" refuses the demo's published password at login and refuses `dibao seed-demo` outright.
+        "ENV": env,
+        "REFUSED_PASSWORDS": (DEMO_PASSWORD,) if env == "production" else (),
+        # Where pg_dump/pg_restore live when they are not on PATH (e.g. /usr/lib/postgresql/15/bin).
+        "PG_BINDIR": os.environ.get("DIBAO_PG_BINDIR") or None,
     }

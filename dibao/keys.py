@@ -1,5 +1,5 @@
-"""Secrets kept outside the database and the code: from the environment, or a file under instance/ that is
-created once (mode 600) and then read by every worker."""
+"""Secrets kept outside the database and the code: from the environment, or a file ``instance/<name>_key`` that
+is created once (mode 600) and then read by every worker. ``dibao backup`` takes every such ``*_key`` file."""
 
 from __future__ import annotations
 
