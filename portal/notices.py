@@ -138,6 +138,8 @@ def notice_print(code: str):
                       printed_at=board.at)[0]
 
     response = conditional(signature_etag(signature, channel, f"print-{paper}", at), produce)
+    if channel == Channel.print:  # the staff's board shows full names: never kept by a browser or proxy
+        response.headers["Cache-Control"] = "private, no-store"
     g.noindex = True
     return response
 

@@ -7,10 +7,11 @@ from dibao.models.case import Case, Decision, Member, MemberIncome, Opinion, Sta
 from dibao.models.feedback import FeedbackStatus, Objection, Outcome, ReasonCategory, Report, ReportSubject
 from dibao.models.notice import NoticeBatch, NoticeEntry
 from dibao.models.region import Level, Region
-from dibao.models.user import Role, User
+from dibao.models.user import LoginThrottle, Role, StaffSession, User
 
 __all__ = [
     "AuditEvent", "Base", "Case", "Decision", "FeedbackStatus", "Level", "Member", "MemberIncome",
     "NoticeBatch", "NoticeEntry", "Objection", "Opinion", "Outcome", "ReasonCategory", "Region",
     "Level", "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
+    "LoginThrottle", "StaffSession",
 ]
