@@ -110,7 +110,7 @@ def _days_left(entry) -> int:
 
 
 def _entry_view(sess, entry) -> dict:
-    policy = disclosure.load_policy(sess)
+    policy = disclosure.load_policy(sess, entry.region)
     return {"entry": entry, "shown": disclosure.present(entry, disclosure.Channel.web, policy),
             "state": notices.entry_status(entry), "days_left": _days_left(entry),
             "level_label": _level_label(entry.batch.level)}
@@ -164,7 +164,7 @@ def _choose_entry():
     code = request.args.get("region")
     if code:
         region = feedback.find_region(sess, code)
-        policy = disclosure.load_policy(sess)
+        policy = disclosure.load_policy(sess, region)
         entries = [(e, disclosure.present(e, disclosure.Channel.web, policy), _days_left(e))
                    for e in notices.open_entries(sess, region)]
     g.noindex = True
@@ -220,7 +220,7 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False)
     if not form.region.data and request.args.get("region"):
         form.region.data = request.args.get("region")
     region = next((r for r in regions if r.code == form.region.data), None)
-    policy = disclosure.load_policy(sess)
+    policy = disclosure.load_policy(sess, region)
     roster = feedback.roster_cases(sess, region) if region is not None and entry is None else []
     choices = [SelectChoice("", _("不在名单中，或不清楚"))]
     for case in roster:
