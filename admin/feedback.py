@@ -10,12 +10,13 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from admin import bp
+from admin.forms import ConfirmForm
 from admin.forms.feedback import AssignForm, CheckForm, DecideForm, NotifyForm
 from dibao import clock, db, feedback, media, scope
 from dibao.errors import NotFound
 from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
-from dibao.web import render, submit
+from dibao.web import perform, render, submit
 from dibao.workflow import REVIEWER_LABELS, STAGE_LABELS
 
 STATES = {
@@ -50,7 +51,8 @@ def feedback_inbox():
                   is_overdue=feedback.is_overdue, must_notify=feedback.must_notify)
 
 
-def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None):
+def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None,
+            contact: tuple[str, str] | None = None):
     sess = db.session()
     assign_form = assign_form or AssignForm()
     people = feedback.assignees(sess, current_user, item)
@@ -65,7 +67,7 @@ def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decid
                   check_form=check_form or CheckForm(), decide_form=decide_form,
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
                   overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
-                  can_decide=feedback.can_decide(current_user, item),
+                  can_decide=feedback.can_decide(current_user, item), contact=contact, confirm=ConfirmForm(),
                   decided=item.status == FeedbackStatus.decided)
 
 
@@ -125,6 +127,15 @@ def feedback_notified(kind: str, item_id: int):
     return _act(kind, item_id, NotifyForm, "notify_form",
                 lambda s, item, f: feedback.mark_notified(s, current_user, item, f.how.data or ""),
                 _("已记录告知情况。"))
+
+
+@bp.post("/feedback/report/<int:item_id>/contact")
+@login_required
+def feedback_contact(item_id: int):
+    """A real-name reporter's name and phone, shown to the deciding level only; each look is audited."""
+    item = feedback.get_item(db.session(), current_user, "report", item_id)
+    done = perform(lambda sess: feedback.reporter_contact(sess, current_user, item))
+    return _detail(item, contact=done.value)
 
 
 @bp.get("/feedback/evidence/<int:evidence_id>")

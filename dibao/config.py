@@ -58,7 +58,8 @@ def from_environment(instance_path: Path) -> dict:
         "LOGIN_FREE_FAILURES": 5,
         "LOGIN_FREE_FAILURES_PER_CLIENT": 20,
         "LOGIN_MAX_DELAY": timedelta(hours=1),
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Limits are shared by every worker and server: through Redis when configured, else the database.
+        "RATELIMIT_STORAGE_URI": redis_url or "dibao+db://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Public objection/report forms, per client address (Flask-Limiter syntax; the load bench raises it).
         "FEEDBACK_RATE_LIMIT": os.environ.get("DIBAO_FEEDBACK_RATE_LIMIT") or "10 per minute;60 per hour",
