@@ -63,6 +63,9 @@ def from_environment(instance_path: Path) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         # Public objection/report forms, per client address (Flask-Limiter syntax; the load bench raises it).
         "FEEDBACK_RATE_LIMIT": os.environ.get("DIBAO_FEEDBACK_RATE_LIMIT") or "10 per minute;60 per hour",
+        # An open objection holds its case: one client may hold at most this many entries with open objections
+        # filed within a day (dibao.feedback.check_hold); 0 turns the cap off.
+        "OBJECTION_HOLD_CAP": int(os.environ.get("DIBAO_OBJECTION_HOLD_CAP") or 5),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("DIBAO_SECURE_COOKIES", "0") == "1",

@@ -14,15 +14,15 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, i18n, identity, media, notices, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooMany
 from dibao.models import (
     Case,
     FeedbackStatus,
@@ -242,8 +242,10 @@ def _key(sub: Submission) -> str | None:
 
 
 def submit_objection(session: Session, entry_public_id: str | None, sub: Submission, *, media_dir: str,
-                     working_days: int = OBJECTION_WORKING_DAYS) -> Receipt:
-    """File an objection against an open entry. A second submit of the same form returns the first."""
+                     working_days: int = OBJECTION_WORKING_DAYS, client_key: str | None = None,
+                     hold_cap: int | None = None) -> Receipt:
+    """File an objection against an open entry. A second submit of the same form returns the first.
+    ``client_key``/``hold_cap``: how many entries one client may hold with open objections (:func:`check_hold`)."""
     key = _key(sub)
     existing = _existing(session, Objection, key)
     if existing is not None:
@@ -253,12 +255,13 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
         raise Gone(closed_message(entry), field="entry")
     category, description, name, phone, real_name = _validate(sub)
     check_photos(sub.photos)
+    check_hold(session, entry, client_key, hold_cap)
     now = clock.now()
     objection = Objection(
         tracking_code=_unique_code(session), entry=entry, case_id=entry.case_id, region_id=entry.region_id,
         category=category, description=description, submitter_name=name, submitter_phone=phone,
         real_name=real_name, status=FeedbackStatus.received, deadline=add_working_days(clock.today(), working_days),
-        created_at=now, idempotency_key=key,
+        created_at=now, idempotency_key=key, client_key=client_key,
     )
     session.add(objection)
     session.flush()
@@ -616,3 +619,45 @@ def reporter_contact(session: Session, actor: User, report: Report) -> tuple[str
         raise Conflict(_l("这是匿名举报，没有联系方式。"))
     audit.record(session, actor, "report_contact_viewed", "report", report.tracking_code, region_id=report.region_id)
     return report.submitter_name or "", report.submitter_phone
+
+
+# --- flooding: one client cannot hold many cases, duplicates are closed together ------------------------------
+
+HOLD_WINDOW = timedelta(days=1)
+
+
+def check_hold(session: Session, entry: NoticeEntry, client_key: str | None, cap: int | None) -> None:
+    """An open objection holds its case, so one client may hold at most ``cap`` entries with open objections
+    filed in the last day (another objection to an entry the client already holds adds nothing)."""
+    if not client_key or not cap:
+        return
+    held = session.scalar(
+        select(func.count(func.distinct(Objection.entry_id))).where(
+            Objection.client_key == client_key, Objection.status != FeedbackStatus.decided,
+            Objection.created_at > clock.now() - HOLD_WINDOW, Objection.entry_id != entry.id))
+    if held >= cap:
+        raise TooMany(_l("从同一网络提出、仍在核查中的异议，一天内最多涉及 %(n)d 条公示。您已经提出的异议我们都会核查；"
+                         "如果还有其他情况，请明天再提，或者拨打服务热线反映。", n=cap), field="entry")
+
+
+def open_objections_on(session: Session, user: User, entry_id: int) -> list[Objection]:
+    """The open objections against one entry that the user can see (duplicates are often filed together)."""
+    stmt = _scoped(Objection, user).where(Objection.entry_id == entry_id, Objection.status != FeedbackStatus.decided)
+    items = list(session.scalars(stmt.order_by(Objection.created_at, Objection.id)))
+    if not items:
+        raise NotFound(_l("这条公示没有未办结的异议。"))
+    return items
+
+
+def decide_together(session: Session, actor: User, entry_id: int, objection_ids: list[int], outcome: str,
+                    public_answer: str) -> tuple[list[Objection], str | None]:
+    """Close several objections against one entry with one decision and one public answer: each is decided
+    (and audited) as :func:`decide` would, so the case moves once, when the last hold ends."""
+    open_items = {item.id: item for item in open_objections_on(session, actor, entry_id)}
+    chosen = [open_items[i] for i in dict.fromkeys(objection_ids) if i in open_items]
+    if len(chosen) != len(set(objection_ids)) or not chosen:
+        raise Invalid(_l("请勾选这条公示下仍未办结的异议。"), field="objection_ids")
+    moved: str | None = None
+    for item in chosen:
+        moved = decide(session, actor, item, outcome, public_answer) or moved
+    return chosen, moved

@@ -6,12 +6,13 @@ a request commits, and where a domain error becomes the form's message or the er
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 from sqlalchemy.orm import Session
 
 from dibao import db
@@ -146,3 +147,10 @@ def safe_next(target: str | None, default: str, *, prefix: str = "/") -> str:
     if base and not (target == base or target.startswith((base + "/", base + "?", base + "#"))):
         return default
     return target
+
+
+def client_key() -> str:
+    """A keyed hash of the client's address (as the trusted proxies report it): what counts per client without
+    the address itself being stored."""
+    secret = str(current_app.secret_key).encode()
+    return hmac.new(secret, (request.remote_addr or "").encode(), "sha256").hexdigest()

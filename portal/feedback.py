@@ -20,7 +20,7 @@ from dibao import clock, db, disclosure, feedback, notices, qr
 from dibao.errors import DomainError, NotFound
 from dibao.extensions import limiter
 from dibao.models import ReportSubject
-from dibao.web import attach_message, is_htmx, perform, render
+from dibao.web import attach_message, client_key, is_htmx, perform, render
 from portal import bp
 from portal.forms import FeedbackForm, ObjectionForm, ReportForm
 
@@ -151,7 +151,8 @@ def objection_new():
         form, "objection",
         lambda sess, sub: feedback.submit_objection(
             sess, public_id, sub, media_dir=current_app.config["MEDIA_DIR"],
-            working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS)),
+            working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS),
+            client_key=client_key(), hold_cap=current_app.config["OBJECTION_HOLD_CAP"]),
         lambda status: _objection_page(form, public_id, status=status, photos_lost=_files_were_chosen()),
     )
 
