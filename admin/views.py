@@ -42,7 +42,7 @@ def _idle_expiry():
     """End a staff session after a period without requests (measured with the app clock), and clear the
     cookie of one that ended on the server (logged out elsewhere, or past its absolute lifetime)."""
     if not current_user.is_authenticated:
-        if "_user_id" in session:
+        if "_user_id" in session and request.method == "GET":  # (a POST keeps its form's CSRF token)
             logout_user()
             _restart_session()
             flash(_("登录已失效，为保护信息安全请重新登录。"), "warning")

@@ -6,7 +6,10 @@ may be filed at any time. Both get a short unguessable tracking code once commit
 the status and the published answer, never the submitter's text, name or phone.
 
 Staff handle both in their region's subtree: assign, record the check, decide with a public answer, and tell
-a real-name submitter the result (A 37). Deadlines are counted in Chinese working days.
+a real-name submitter the result (A 37). Deadlines are counted in Chinese working days. A report about staff
+conduct is handled one level above the office it is about and never by the staff it names; a reporter's name
+and phone are for the deciding level only. One client may hold only a few entries with open objections, and
+duplicate objections on an entry are closed together.
 """
 
 from __future__ import annotations

@@ -113,6 +113,12 @@ def test_one_client_guessing_many_accounts_is_slowed_down(app, client, world):
     assert login(app.test_client(), "town_a", address="198.51.100.8").status_code == 302
 
 
+def test_a_flood_of_login_posts_gets_the_same_answer_too(app, client, world):
+    answers = {(res.status_code, refusal(res)) for res in
+               (login(client, f"clerk{n}", "guess-guess-guess", address="192.0.2.1") for n in range(22))}
+    assert answers == {(401, str(accounts.LOGIN_REFUSED))}  # past 20 a minute too: no 429 that tells apart
+
+
 def test_admin_lifts_the_delay(client, auth, world, session):
     other = client.application.test_client()
     for _ in range(6):

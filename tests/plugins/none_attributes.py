@@ -1,6 +1,6 @@
 """Issue 9 item 7: no page rendered anywhere in the suite carries an attribute printed as ``="None"``.
 
-Like the public-leak recorder (tests/test_public_leaks.py), importing this plugin wraps ``Flask.process_response``
+Like the public-leak recorder (tests/test_public_leaks.py), this plugin records through tests/plugins/responses.py,
 so every HTML response of every app the suite creates — test clients and the browser tests' live server — is
 looked at; ``tests/test_forms_render.py::test_no_page_renders_a_none_attribute`` runs last and reads the record.
 """
@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import Flask, has_request_context, request
+from flask import has_request_context, request
+
+from tests.plugins import responses
 
 NONE_ATTRIBUTE = re.compile(r'[\w:-]+="None"')
 FOUND: dict[str, set[str]] = {}  # attribute text -> paths that rendered it
@@ -28,21 +30,7 @@ def _record(response) -> None:
         FOUND.setdefault(match.group(), set()).add(request.full_path)
 
 
-def install() -> None:
-    if getattr(Flask.process_response, "_none_recorder", False):
-        return
-    original = Flask.process_response
-
-    def process_response(self, response):
-        response = original(self, response)
-        _record(response)
-        return response
-
-    process_response._none_recorder = True  # type: ignore[attr-defined]
-    Flask.process_response = process_response  # type: ignore[method-assign]
-
-
-install()
+responses.on_response(_record)
 
 
 @pytest.hookimpl(trylast=True)
