@@ -55,6 +55,7 @@ ROLE_LABELS = {
 
 ADMIN_ONLY = _l("只有系统管理员可以管理账号和行政区划。")
 # One answer for an unknown name, a wrong password and a throttled attempt (same status, same words).
+SESSION_RECORDS_KEPT = timedelta(days=90)  # ended sessions are kept this long (who was signed in when)
 # Where the view keeps the token of the server-side staff session in the signed cookie.
 SESSION_TOKEN_KEY = "staff_session"  # noqa: S105 - a key name, not a secret
 LOGIN_REFUSED = _l("用户名或密码不正确，或者尝试太频繁。请核对后稍等片刻再试。")
@@ -166,6 +167,8 @@ def authenticate(session: Session, username: str, password: str, *, client: str 
     if not correct or not user.active:
         failures = {key.split(":")[0]: _count_failure(session, key, rows[key], now, free, policy)
                     for key, free in keys.items()}
+        if secrets.randbelow(50) == 0:  # now and then, forget the failures of names nobody tried for a day
+            session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - policy.forget_after))
         action = "login_refused_inactive" if correct else "login_failed"
         audit.record(session, None, action, "user", user.id if user else None,
                      details={"username": name, "client": client, "failures": failures}, **subject)
@@ -175,6 +178,8 @@ def authenticate(session: Session, username: str, password: str, *, client: str 
     if account_key(name) in keys:  # signed in past the account's throttle: its failures were the user's own
         session.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(name)))
     user.last_login_at = now
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id,
+                                               StaffSession.expires_at < now - SESSION_RECORDS_KEPT))
     token = secrets.token_urlsafe(32)
     record = StaffSession(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=now + lifetime)
     session.add(record)
