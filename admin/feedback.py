@@ -3,6 +3,8 @@ the check, decide with a public answer, record that a real-name submitter was to
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,12 +12,13 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from admin import bp
-from admin.forms.feedback import AssignForm, CheckForm, DecideForm, NotifyForm
+from admin.forms import ConfirmForm
+from admin.forms.feedback import AssignForm, CheckForm, DecideForm, DecideTogetherForm, NotifyForm
 from dibao import clock, db, feedback, media, scope
 from dibao.errors import NotFound
 from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
-from dibao.web import render, submit
+from dibao.web import perform, render, submit
 from dibao.workflow import REVIEWER_LABELS, STAGE_LABELS
 
 STATES = {
@@ -45,13 +48,16 @@ def feedback_inbox():
         kind = None
     sess = db.session()
     items = feedback.inbox(sess, current_user, kind=kind, state=state)
+    open_per_entry = Counter(i.entry_id for i in items if i.kind == "objection" and i.status != FeedbackStatus.decided)
     return render("admin/feedback/inbox.html", items=items, state=state, kind=kind, states=STATES,
+                  open_per_entry=open_per_entry,
                   counts=feedback.counts(sess, current_user), today=clock.today(), labels=_labels(),
                   is_overdue=feedback.is_overdue, must_notify=feedback.must_notify,
                   deadline_estimated=lambda item: feedback.deadline_estimated(sess, item))
 
 
-def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None):
+def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None,
+            contact: tuple[str, str] | None = None):
     sess = db.session()
     assign_form = assign_form or AssignForm()
     people = feedback.assignees(sess, current_user, item)
@@ -62,12 +68,14 @@ def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decid
     decide_form = decide_form or DecideForm()
     outcome_labels = feedback.OUTCOME_LABELS if item.kind == "objection" else feedback.REPORT_OUTCOME_LABELS
     decide_form.outcome.choices = [SelectChoice(o.value, outcome_labels[o]) for o in Outcome]
-    return render("admin/feedback/detail.html", item=item, status=status, assign_form=assign_form,
+    others = [o for o in feedback.inbox(sess, current_user, kind="objection")
+              if item.kind == "objection" and o.entry_id == item.entry_id and o.id != item.id]
+    return render("admin/feedback/detail.html", item=item, status=status, assign_form=assign_form, others=others,
                   check_form=check_form or CheckForm(), decide_form=decide_form,
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
                   overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
                   deadline_estimated=feedback.deadline_estimated(sess, item),
-                  can_decide=feedback.can_decide(current_user, item),
+                  can_decide=feedback.can_decide(current_user, item), contact=contact, confirm=ConfirmForm(),
                   decided=item.status == FeedbackStatus.decided)
 
 
@@ -127,6 +135,38 @@ def feedback_notified(kind: str, item_id: int):
     return _act(kind, item_id, NotifyForm, "notify_form",
                 lambda s, item, f: feedback.mark_notified(s, current_user, item, f.how.data or ""),
                 _("已记录告知情况。"))
+
+
+@bp.route("/feedback/entries/<int:entry_id>/decide", methods=["GET", "POST"])
+@login_required
+def feedback_decide_together(entry_id: int):
+    """Close duplicate objections against one entry with one decision (each one decided and audited)."""
+    sess = db.session()
+    items = feedback.open_objections_on(sess, current_user, entry_id)
+    form = DecideTogetherForm()
+    form.outcome.choices = [SelectChoice(o.value, feedback.OUTCOME_LABELS[o]) for o in Outcome]
+    if request.method == "GET":
+        form.objection_ids.data = [item.id for item in items]
+    done = submit(form, lambda sess: feedback.decide_together(
+        sess, current_user, entry_id, form.objection_ids.data or [], form.outcome.data or "",
+        form.public_answer.data or ""))
+    if done.ok:
+        decided, moved = done.value
+        flash(_("已一并办结 %(n)d 件异议，答复已公开。", n=len(decided)) + (
+            "" if moved is None else _("案件已转入“%(stage)s”。", stage=STAGE_LABELS[Stage(moved)])), "success")
+        return redirect(url_for("admin.feedback_inbox", kind="objection"), code=303)
+    items = feedback.open_objections_on(db.session(), current_user, entry_id)
+    return render("admin/feedback/together.html", items=items, entry=items[0].entry, form=form, status=done.status,
+                  labels=_labels(), can_decide=feedback.can_decide(current_user, items[0]))
+
+
+@bp.post("/feedback/report/<int:item_id>/contact")
+@login_required
+def feedback_contact(item_id: int):
+    """A real-name reporter's name and phone, shown to the deciding level only; each look is audited."""
+    item = feedback.get_item(db.session(), current_user, "report", item_id)
+    done = perform(lambda sess: feedback.reporter_contact(sess, current_user, item))
+    return _detail(item, contact=done.value)
 
 
 @bp.get("/feedback/evidence/<int:evidence_id>")

@@ -18,7 +18,6 @@ from admin.forms.notices import ComposeForm, ContentForm, WithdrawForm
 from dibao import clock, content, db, disclosure, i18n, notices, scope, workflow
 from dibao.disclosure import Channel, Field
 from dibao.errors import DomainError, Invalid, NotFound
-from dibao.models import Role
 from dibao.web import render, submit
 
 
@@ -127,7 +126,7 @@ def notice_preview():
     batch = SimpleNamespace(public_id="preview", title=form.title.data.strip(), level=level, region=current_user.region,
                             opens_at=start, closes_at=start + timedelta(days=form.window_days.data),
                             fingerprint=_("（发布时生成）"))
-    pol = disclosure.load_policy(sess)
+    pol = disclosure.load_policy(sess, current_user.region)
     channels = {ch: disclosure.present_group(batch, entries, ch, start, pol) for ch in Channel}
     api_sample = json.dumps([{k: v for k, v in disclosure.present(e, Channel.api, pol).items() if k != "photo_key"}
                              for e in entries], ensure_ascii=False, indent=2)
@@ -205,22 +204,24 @@ def notice_entry_withdraw(public_id: str, entry_public_id: str):
 @bp.route("/disclosure", methods=["GET", "POST"], endpoint="disclosure")
 @login_required
 def disclosure_policy():
+    """The county's disclosure policy: its admin changes it, everyone else in the county reads it."""
     sess = db.session()
+    county = scope.county_of(current_user.region)
     form = FlaskForm()
     done = submit(form, lambda sess: disclosure.save_policy(
-        sess, current_user,
+        sess, current_user, county,
         {ch: {f: request.form.get(f"{ch.value}-{f.value}", "") for f in Field} for ch in Channel}))
     if done.ok:
-        flash(_("公开设置已保存，所有渠道立即生效。"), "success")
+        flash(_("公开设置已保存，本县所有渠道立即生效。"), "success")
         return redirect(url_for("admin.disclosure"))
     errors = [str(e) for e in form.form_errors]
     if done.status == 400 and not errors:
         errors.append(_("表单已过期，请刷新后重试。"))
-    return render("admin/notices/disclosure.html", form=form, policy=disclosure.load_policy(sess),
-                  channels=list(Channel), fields=list(Field), modes=disclosure.FIELD_MODES,
+    return render("admin/notices/disclosure.html", form=form, policy=disclosure.load_policy(sess, county),
+                  county=county, channels=list(Channel), fields=list(Field), modes=disclosure.FIELD_MODES,
                   channel_labels=disclosure.CHANNEL_LABELS, field_labels=disclosure.FIELD_LABELS,
                   mode_labels=disclosure.MODE_LABELS, never=disclosure.NEVER_PUBLISHED,
-                  defaults=disclosure.DEFAULT, editable=current_user.role == Role.admin, errors=errors,
+                  defaults=disclosure.DEFAULT, editable=disclosure.can_change(current_user, county), errors=errors,
                   status=done.status)
 
 
@@ -229,18 +230,21 @@ def disclosure_policy():
 @bp.get("/content/", endpoint="content")
 @login_required
 def content_pages():
-    return render("admin/notices/content_list.html", pages=content.all_pages(db.session()),
-                  editable=current_user.role == Role.admin)
+    county = scope.county_of(current_user.region)
+    return render("admin/notices/content_list.html", pages=content.all_pages(db.session(), county), county=county,
+                  editable=content.can_change(current_user, county))
 
 
 @bp.route("/content/<slug>", methods=["GET", "POST"])
 @login_required
 def content_edit(slug: str):
-    page = content.get_page(db.session(), slug)
+    county = scope.county_of(current_user.region)
+    page = content.get_page(db.session(), slug, county)
     form = ContentForm(title=page.title, body=page.body) if request.method == "GET" else ContentForm()
-    done = submit(form, lambda sess: content.save_page(sess, current_user, slug, form.title.data, form.body.data))
+    done = submit(form, lambda sess: content.save_page(sess, current_user, county, slug, form.title.data,
+                                                       form.body.data))
     if done.ok:
         flash(_("已保存，门户网站立即显示新内容。"), "success")
         return redirect(url_for("admin.content"))
-    return render("admin/notices/content_edit.html", form=form, page=page, status=done.status,
-                  editable=current_user.role == Role.admin)
+    return render("admin/notices/content_edit.html", form=form, page=page, status=done.status, county=county,
+                  editable=content.can_change(current_user, county))

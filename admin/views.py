@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from functools import wraps
-from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import current_app, flash, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms.fields.choices import SelectChoice
 
 from admin import bp
@@ -15,23 +15,57 @@ from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserFo
 from dibao import accounts, cases, clock, db, regions, scope, workdays
 from dibao.extensions import limiter
 from dibao.models import Role
-from dibao.web import perform, render, submit
+from dibao.web import perform, render, safe_next, submit
+
+DEVICE_COOKIE = "dibao_staff_device"  # accounts that signed in from this browser before (signed ids)
+DEVICE_MAX_AGE = 180 * 24 * 3600
+KEPT_ACROSS_LOGIN = ("lang",)  # what a visitor chose before signing in (or out) stays chosen
+
+
+def _restart_session() -> None:
+    """A fresh cookie session (no fixation of a pre-login session), keeping the visitor's language."""
+    kept = {key: session[key] for key in KEPT_ACROSS_LOGIN if key in session}
+    session.clear()
+    session.update(kept)
+
+
+def _end_staff_session(reason: str) -> None:
+    token = session.get(accounts.SESSION_TOKEN_KEY)
+    user = current_user if current_user.is_authenticated else None
+    perform(lambda sess: accounts.end_session(sess, user, token, reason))
+    logout_user()
+    _restart_session()
 
 
 @bp.before_request
 def _idle_expiry():
-    """End a staff session after a period without requests (measured with the app clock)."""
+    """End a staff session after a period without requests (measured with the app clock), and clear the
+    cookie of one that ended on the server (logged out elsewhere, or past its absolute lifetime)."""
     if not current_user.is_authenticated:
+        if "_user_id" in session and request.method == "GET":  # (a POST keeps its form's CSRF token)
+            logout_user()
+            _restart_session()
+            flash(_("登录已失效，为保护信息安全请重新登录。"), "warning")
+            if request.endpoint != "admin.login":
+                return redirect(url_for("admin.login", next=request.full_path))
         return None
     now = clock.now().timestamp()
     last = session.get("last_seen")
     if last is not None and now - last > current_app.config["STAFF_IDLE_TIMEOUT"].total_seconds():
-        logout_user()
-        session.clear()
+        _end_staff_session("idle")
         flash(_("您已长时间未操作，为保护信息安全已自动退出，请重新登录。"), "warning")
         return redirect(url_for("admin.login", next=request.full_path))
     session["last_seen"] = now
     return None
+
+
+@bp.after_request
+def _no_store(response):
+    """Staff pages hold personal data: no browser or proxy keeps a copy (the back button after logout shows
+    nothing). A response that set its own rule (``private, no-store``) keeps it."""
+    if "no-store" not in (response.headers.get("Cache-Control") or ""):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def admin_required(view):
@@ -46,39 +80,77 @@ def admin_required(view):
     return wrapped
 
 
-def _safe_next(target: str | None) -> str:
-    if target and not urlsplit(target).netloc and target.startswith("/admin"):
-        return target
-    return url_for("admin.dashboard")
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="dibao-staff-device")
+
+
+def _trusted_user_ids() -> frozenset[int]:
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return frozenset()
+    try:
+        ids = _device_serializer().loads(raw, max_age=DEVICE_MAX_AGE)
+    except BadSignature:
+        return frozenset()
+    return frozenset(i for i in ids if isinstance(i, int)) if isinstance(ids, list) else frozenset()
+
+
+def _remember_device(response, user_id: int) -> None:
+    ids = [user_id] + [i for i in sorted(_trusted_user_ids()) if i != user_id][:4]
+    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(ids), max_age=DEVICE_MAX_AGE, path="/admin",
+                        httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+
+
+def _throttle_policy() -> accounts.ThrottlePolicy:
+    config = current_app.config
+    return accounts.ThrottlePolicy(account_free=config["LOGIN_FREE_FAILURES"],
+                                   client_free=config["LOGIN_FREE_FAILURES_PER_CLIENT"],
+                                   max_delay=config["LOGIN_MAX_DELAY"])
+
+
+def _login_flood(_limit):
+    """Too many login posts from one address: the same page, status and words as any refused login."""
+    form = LoginForm()
+    return make_response(render("admin/login.html", form=form, error=str(accounts.LOGIN_REFUSED), status=401))
+
+
+@bp.errorhandler(429)
+def _too_many(err):
+    response = getattr(err, "response", None)
+    if response is not None:
+        return response
+    return render("admin/error.html", status=429, title=_("请稍后再试"), message=_("操作太频繁，请稍等一会儿再试。"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@limiter.limit("20 per minute", methods=["POST"], on_breach=_login_flood)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
     done = submit(form, lambda sess: accounts.authenticate(
-        sess, form.username.data, form.password.data,
-        current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"],
-        refused_passwords=current_app.config["REFUSED_PASSWORDS"],
+        sess, form.username.data, form.password.data, client=request.remote_addr,
+        lifetime=current_app.config["STAFF_SESSION_LIFETIME"], policy=_throttle_policy(),
+        trusted_user_ids=_trusted_user_ids(), refused_passwords=current_app.config["REFUSED_PASSWORDS"],
     ))
     attempt = done.value
     if attempt is not None and attempt.user is not None:
-        session.clear()
+        _restart_session()
         login_user(attempt.user)
+        session[accounts.SESSION_TOKEN_KEY] = attempt.token
         session["last_seen"] = clock.now().timestamp()
-        return redirect(_safe_next(request.args.get("next")))
+        response = redirect(safe_next(request.args.get("next"), url_for("admin.dashboard"), prefix="/admin"))
+        _remember_device(response, attempt.user.id)
+        return response
     if attempt is not None:
-        return render("admin/login.html", form=form, error=attempt.refusal, status=429 if attempt.locked else 401)
+        return render("admin/login.html", form=form, error=attempt.refusal, status=401)
     return render("admin/login.html", form=form, error=None, status=done.status)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    session.clear()
+    _end_staff_session("logout")
     flash(_("您已安全退出。"), "info")
     return redirect(url_for("admin.login"))
 
@@ -121,15 +193,19 @@ def _user_form_choices(form: UserForm) -> None:
 @bp.get("/users/")
 @login_required
 def users():
-    items = accounts.list_users(db.session(), current_user)
-    return render("admin/users.html", users=items, role_labels=accounts.ROLE_LABELS)
+    sess = db.session()
+    items = accounts.list_users(sess, current_user)
+    return render("admin/users.html", users=items, role_labels=accounts.ROLE_LABELS,
+                  restricted=accounts.login_restricted_until(sess, items))
 
 
 @bp.get("/users/<int:user_id>")
 @login_required
 def user_detail(user_id: int):
-    user = accounts.get_user(db.session(), current_user, user_id)
-    return render("admin/user_detail.html", user=user, role_labels=accounts.ROLE_LABELS, confirm=ConfirmForm())
+    sess = db.session()
+    user = accounts.get_user(sess, current_user, user_id)
+    return render("admin/user_detail.html", user=user, role_labels=accounts.ROLE_LABELS, confirm=ConfirmForm(),
+                  restricted_until=accounts.login_restricted_until(sess, [user]).get(user.id))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -174,7 +250,7 @@ def user_edit(user_id: int):
 def user_unlock(user_id: int):
     user = accounts.get_user(db.session(), current_user, user_id)
     perform(lambda sess: accounts.unlock_user(sess, current_user, user))
-    flash(_("账号 %(name)s 已解锁。", name=user.username), "success")
+    flash(_("已解除账号 %(name)s 的登录限制。", name=user.username), "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 

@@ -67,7 +67,7 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_id: str):
-        return accounts.load_user(db.session(), user_id)
+        return accounts.load_user(db.session(), user_id, session.get(accounts.SESSION_TOKEN_KEY))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -36,12 +36,20 @@ def from_environment(instance_path: Path) -> dict:
         "PROXY_COUNT": int(os.environ.get("DIBAO_PROXY_COUNT") or 0),
         # Staff sessions end after this much inactivity (checked on the server with the app clock).
         "STAFF_IDLE_TIMEOUT": timedelta(minutes=int(os.environ.get("DIBAO_IDLE_MINUTES") or 30)),
-        "LOGIN_MAX_FAILURES": 5,
-        "LOGIN_LOCKOUT": timedelta(minutes=15),
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Sessions also end this long after login, however busy (the server keeps each session: dibao.accounts).
+        "STAFF_SESSION_LIFETIME": timedelta(hours=float(os.environ.get("DIBAO_SESSION_HOURS") or 12)),
+        # Failed logins allowed per account name / per client address before each retry waits 2^k seconds.
+        "LOGIN_FREE_FAILURES": 5,
+        "LOGIN_FREE_FAILURES_PER_CLIENT": 20,
+        "LOGIN_MAX_DELAY": timedelta(hours=1),
+        # Limits are shared by every worker and server: through Redis when configured, else the database.
+        "RATELIMIT_STORAGE_URI": redis_url or "dibao+db://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Public objection/report forms, per client address (Flask-Limiter syntax; the load bench raises it).
         "FEEDBACK_RATE_LIMIT": os.environ.get("DIBAO_FEEDBACK_RATE_LIMIT") or "10 per minute;60 per hour",
+        # An open objection holds its case: one client may hold at most this many entries with open objections
+        # filed within a day (dibao.feedback.check_hold); 0 turns the cap off.
+        "OBJECTION_HOLD_CAP": int(os.environ.get("DIBAO_OBJECTION_HOLD_CAP") or 5),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("DIBAO_SECURE_COOKIES", "0") == "1",

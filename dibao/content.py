@@ -1,6 +1,7 @@
-"""四公开 content pages: the policy, the procedure and the rights of applicants, edited by an admin.
+"""四公开 content pages: the policy, the procedure and the rights of applicants, per county, edited by that
+county's admin (town and community admins read them).
 
-Until an admin saves a page, the portal shows the built-in text below, so a fresh deployment is never
+Until the county's admin saves a page, the portal shows the built-in text below, so a fresh deployment is never
 empty. Bodies are plain text (paragraphs separated by blank lines, "- " starts a list item); they are
 escaped when shown, never rendered as HTML.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
 from dibao.errors import Invalid, NotFound
-from dibao.models import Level, User
+from dibao.models import Level, Region, User
 from dibao.models.disclosure import ContentPage
 from dibao.models.records import Standard
 
@@ -90,22 +91,41 @@ class Page:
         return out
 
 
-def get_page(session: Session, slug: str) -> Page:
+def _county(session: Session, region: Region | None) -> Region | None:
+    """Whose pages to show: the county of ``region``; without one, the deployment's county if it has one."""
+    if region is not None:
+        return scope.county_of(region)
+    counties = session.scalars(select(Region).where(Region.parent_id.is_(None)).limit(2)).all()
+    return counties[0] if len(counties) == 1 else None
+
+
+def get_page(session: Session, slug: str, region: Region | None = None) -> Page:
+    """A page as the county of ``region`` has it (or the built-in text, until that county saves its own)."""
     if slug not in SLUGS:
         raise NotFound(_l("没有找到这个页面。"))
-    row = session.scalar(select(ContentPage).where(ContentPage.slug == slug))
+    county = _county(session, region)
+    row = None if county is None else session.scalar(
+        select(ContentPage).where(ContentPage.region_id == county.id, ContentPage.slug == slug))
     if row is not None:
         return Page(slug, row.title, row.body, row.updated_at, saved=True)
     title, body = DEFAULTS[slug]
     return Page(slug, title, body)
 
 
-def all_pages(session: Session) -> list[Page]:
-    return [get_page(session, slug) for slug in SLUGS]
+def all_pages(session: Session, region: Region | None = None) -> list[Page]:
+    return [get_page(session, slug, region) for slug in SLUGS]
 
 
-def save_page(session: Session, actor: User, slug: str, title: str, body: str) -> Page:
-    scope.require_admin(actor, _l("只有系统管理员可以修改政策与程序页面。"))
+OWNER_ONLY = _l("政策与程序页面由县（区）系统管理员修改；乡镇（街道）、社区的账号只能查看。")
+
+
+def can_change(actor: User | None, county: Region) -> bool:
+    return scope.owns_county_settings(actor, county)
+
+
+def save_page(session: Session, actor: User, county: Region, slug: str, title: str, body: str) -> Page:
+    """Save ``county``'s version of a page. Only that county's admin may."""
+    scope.require_county_settings_owner(actor, county, OWNER_ONLY)
     if slug not in SLUGS:
         raise NotFound(_l("没有找到这个页面。"))
     title, body = (title or "").strip(), (body or "").strip()
@@ -113,16 +133,17 @@ def save_page(session: Session, actor: User, slug: str, title: str, body: str) -
         raise Invalid(_l("请填写标题（200 字以内）。"), field="title")
     if not body or len(body) > 20000:
         raise Invalid(_l("请填写正文（20000 字以内）。"), field="body")
-    row = session.scalar(select(ContentPage).where(ContentPage.slug == slug))
+    row = session.scalar(select(ContentPage).where(ContentPage.region_id == county.id, ContentPage.slug == slug))
     if row is None:
-        row = ContentPage(slug=slug, position=SLUGS.index(slug), title=title, body=body)
+        row = ContentPage(region_id=county.id, slug=slug, position=SLUGS.index(slug), title=title, body=body)
         session.add(row)
     row.title, row.body = title, body
     row.updated_by_id = actor.id
     row.updated_at = clock.now()
-    audit.record(session, actor, "content_page_saved", "content_page", slug, details={"title": title})
+    audit.record(session, actor, "content_page_saved", "content_page", f"{county.code}/{slug}",
+                 region_id=county.id, details={"title": title})
     session.flush()
-    return get_page(session, slug)
+    return get_page(session, slug, county)
 
 
 def steps(levels_with_notice: tuple[Level, ...]) -> list[dict]:

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, notices, scope, workflow
-from dibao.errors import Forbidden, Invalid
+from dibao.errors import Invalid
+from dibao.models import Region, User
 
 
 class Channel(enum.StrEnum):
@@ -139,19 +140,43 @@ MODE_LABELS = {
 NEVER_PUBLISHED = (_l("身份证号码"), _l("电话号码"), _l("银行账户"), _l("家庭成员健康状况"))
 
 
-def load_policy(session: Session) -> Policy:
-    """The policy in force: the defaults of DESIGN.md overridden by the admin's rows."""
+def _county_rules(session: Session) -> dict[int, dict[Channel, dict[Field, str]]]:
+    """Every county's grid: DESIGN.md's defaults overridden by that county's rows."""
     from dibao.models.disclosure import DisclosureRule
 
-    rules = {channel: dict(fields) for channel, fields in DEFAULT_POLICY.items()}
-    for row in session.execute(select(DisclosureRule.channel, DisclosureRule.field, DisclosureRule.mode)):
+    counties = session.scalars(select(Region.id).where(Region.parent_id.is_(None)))
+    grids = {county_id: {ch: dict(fields) for ch, fields in DEFAULT_POLICY.items()} for county_id in counties}
+    rows = session.execute(select(DisclosureRule.region_id, DisclosureRule.channel, DisclosureRule.field,
+                                  DisclosureRule.mode))
+    for row in rows:
         try:
             channel, field = Channel(row.channel), Field(row.field)
         except ValueError:
             continue  # a row of a channel/field this version no longer knows
-        if row.mode in FIELD_MODES[field]:
-            rules[channel][field] = row.mode
-    return Policy(rules)
+        if row.region_id in grids and row.mode in FIELD_MODES[field]:
+            grids[row.region_id][channel][field] = row.mode
+    return grids
+
+
+def strictest(policies: list[Policy]) -> Policy:
+    """Per channel and field the mode that shows least (modes are listed from most to least shown)."""
+    if not policies:
+        return DEFAULT
+    return Policy({ch: {f: max((p.mode(ch, f) for p in policies), key=FIELD_MODES[f].index) for f in Field}
+                   for ch in Channel})
+
+
+def load_policy(session: Session, region: Region | None) -> Policy:
+    """The policy in force where ``region`` lies: its county's (the county of the board, entry or kiosk shown).
+
+    ``None`` is a page spanning every county (the whole deployment's board or API): it gets the strictest of
+    the counties' policies, so no household is ever shown more than its own county allows.
+    """
+    grids = _county_rules(session)
+    if region is not None:
+        grid = grids.get(scope.county_of(region).id)
+        return Policy(grid) if grid is not None else DEFAULT
+    return strictest([Policy(grid) for grid in grids.values()])
 
 
 def policy_version(policy: Policy) -> str:
@@ -159,21 +184,29 @@ def policy_version(policy: Policy) -> str:
     return ";".join(f"{c.value}:{f.value}={policy.mode(c, f)}" for c in Channel for f in Field)
 
 
-def save_policy(session: Session, actor, rules: dict[Channel, dict[Field, str]]) -> Policy:
-    """Replace the policy with ``rules`` (every channel × field). Only a system admin may do this."""
+OWNER_ONLY = _l("公开设置由县（区）系统管理员修改；乡镇（街道）、社区的账号只能查看。")
+
+
+def can_change(actor: User | None, county: Region) -> bool:
+    return scope.owns_county_settings(actor, county)
+
+
+def save_policy(session: Session, actor: User | None, county: Region,
+                rules: dict[Channel, dict[Field, str]]) -> Policy:
+    """Replace ``county``'s policy with ``rules`` (every channel × field). Only that county's admin may."""
     from dibao.models.disclosure import DisclosureRule
 
-    if actor is None:
-        raise Forbidden(_l("只有系统管理员可以修改公开设置。"))
-    scope.require_admin(actor, _l("只有系统管理员可以修改公开设置。"))
+    scope.require_county_settings_owner(actor, county, OWNER_ONLY)
+    assert actor is not None  # the owner check refuses the command line
     for channel in Channel:
         for field in Field:
             mode = rules.get(channel, {}).get(field)
             if mode not in FIELD_MODES[field]:
                 raise Invalid(_l("“%(channel)s”的“%(field)s”设置无效。", channel=CHANNEL_LABELS[channel],
                                  field=FIELD_LABELS[field]), field=f"{channel.value}-{field.value}")
-    before = load_policy(session)
-    existing = {(r.channel, r.field): r for r in session.scalars(select(DisclosureRule))}
+    before = load_policy(session, county)
+    existing = {(r.channel, r.field): r
+                for r in session.scalars(select(DisclosureRule).where(DisclosureRule.region_id == county.id))}
     changes = {}
     now = clock.now()
     for channel in Channel:
@@ -181,16 +214,17 @@ def save_policy(session: Session, actor, rules: dict[Channel, dict[Field, str]])
             mode = rules[channel][field]
             row = existing.get((channel.value, field.value))
             if row is None:
-                row = DisclosureRule(channel=channel.value, field=field.value, mode=mode)
+                row = DisclosureRule(region_id=county.id, channel=channel.value, field=field.value, mode=mode)
                 session.add(row)
             if before.mode(channel, field) != mode:
                 changes[f"{channel.value}.{field.value}"] = [before.mode(channel, field), mode]
             row.mode = mode
             row.updated_by_id = actor.id
             row.updated_at = now
-    audit.record(session, actor, "disclosure_policy_saved", "disclosure_policy", None, details={"changes": changes})
+    audit.record(session, actor, "disclosure_policy_saved", "disclosure_policy", county.code, region_id=county.id,
+                 details={"changes": changes})
     session.flush()
-    return load_policy(session)
+    return load_policy(session, county)
 
 
 def present_roster(case: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[str, Any]:

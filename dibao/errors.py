@@ -30,3 +30,7 @@ class Conflict(DomainError):
 
 class Gone(DomainError):
     status = 410
+
+
+class TooMany(DomainError):
+    status = 429

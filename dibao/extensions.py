@@ -7,6 +7,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
+from dibao import ratelimits  # noqa: F401 - registers the dibao+db:// storage of shared limits
+
 
 class StaffLoginManager(LoginManager):
     """Session protection only where a staff member is signed in.

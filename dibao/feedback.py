@@ -6,7 +6,10 @@ may be filed at any time. Both get a short unguessable tracking code once commit
 the status and the published answer, never the submitter's text, name or phone.
 
 Staff handle both in their region's subtree: assign, record the check, decide with a public answer, and tell
-a real-name submitter the result (A 37). Deadlines are counted in Chinese working days.
+a real-name submitter the result (A 37). Deadlines are counted in Chinese working days. A report about staff
+conduct is handled one level above the office it is about and never by the staff it names; a reporter's name
+and phone are for the deciding level only. One client may hold only a few entries with open objections, and
+duplicate objections on an entry are closed together.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, i18n, identity, media, notices, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooMany
 from dibao.models import (
     Case,
     FeedbackStatus,
@@ -33,6 +36,7 @@ from dibao.models import (
     Region,
     Report,
     ReportSubject,
+    Role,
     Stage,
     User,
 )
@@ -248,8 +252,10 @@ def _key(sub: Submission) -> str | None:
 
 
 def submit_objection(session: Session, entry_public_id: str | None, sub: Submission, *, media_dir: str,
-                     working_days: int = OBJECTION_WORKING_DAYS) -> Receipt:
-    """File an objection against an open entry. A second submit of the same form returns the first."""
+                     working_days: int = OBJECTION_WORKING_DAYS, client_key: str | None = None,
+                     hold_cap: int | None = None) -> Receipt:
+    """File an objection against an open entry. A second submit of the same form returns the first.
+    ``client_key``/``hold_cap``: how many entries one client may hold with open objections (:func:`check_hold`)."""
     key = _key(sub)
     existing = _existing(session, Objection, key)
     if existing is not None:
@@ -259,13 +265,14 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
         raise Gone(closed_message(entry), field="entry")
     category, description, name, phone, real_name = _validate(sub)
     check_photos(sub.photos)
+    check_hold(session, entry, client_key, hold_cap)
     now = clock.now()
     objection = Objection(
         tracking_code=_unique_code(session), entry=entry, case_id=entry.case_id, region_id=entry.region_id,
         category=category, description=description, submitter_name=name, submitter_phone=phone,
         real_name=real_name, status=FeedbackStatus.received,
         deadline=add_working_days(clock.today(), working_days, workdays.calendar(session, entry.region)),
-        created_at=now, idempotency_key=key,
+        created_at=now, idempotency_key=key, client_key=client_key,
     )
     session.add(objection)
     session.flush()
@@ -339,10 +346,12 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
         deadline=add_working_days(clock.today(), working_days, workdays.calendar(session, region)),
         idempotency_key=key,
     )
+    if report_subject == ReportSubject.staff:
+        route_staff_report(session, report, region)
     session.add(report)
     session.flush()
     _store_photos(session, report, sub.photos, media_dir)
-    audit.record(session, None, "report_submitted", "report", report.tracking_code, region_id=region.id,
+    audit.record(session, None, "report_submitted", "report", report.tracking_code, region_id=report.region_id,
                  actor_name=PUBLIC_ACTOR,
                  details={"subject": report_subject.value, "case": report.case_id,
                           "entry": entry.public_id if entry else None, "category": category.value,
@@ -401,6 +410,60 @@ def _scoped(model: type[Objection] | type[Report], user: User) -> Select:
     return select(model).where(model.region_id.in_(scope.region_ids_in_scope(user)))
 
 
+# --- reports about staff: routed above the people they name ----------------------------------------------
+
+def _named_accounts(session: Session, county: Region, words: str | None) -> list[User]:
+    """Active accounts of the county whose name the resident wrote (names of one character match too much)."""
+    if not words:
+        return []
+    stmt = select(User).join(User.region).where(User.active.is_(True), scope.subtree_condition(county))
+    return [u for u in session.scalars(stmt) if len(u.display_name) >= 2 and u.display_name in words]
+
+
+def _common_ancestor(region: Region, other: Region) -> Region:
+    while not region.contains(other) and region.parent is not None:
+        region = region.parent
+    return region
+
+
+def route_staff_report(session: Session, report: Report, chosen: Region) -> None:
+    """A report about staff conduct goes to the level above the office it is about, never to the people named.
+
+    The office is the region the resident chose (a community, a town, the county), widened to take in every
+    account the resident named in "被举报的人或单位"; the highest-placed of them is recorded as the account
+    reported. The report then belongs to the office's parent: a community's staff → its town, a town's → the
+    county, so nobody whose scope is only the office sees it. The county office has no level above it in this
+    system: reports about it stay at the county, handled by the county's system admins only (see :func:`is_about`).
+    """
+    office = chosen
+    people = _named_accounts(session, scope.county_of(chosen), report.about)
+    for person in people:
+        office = _common_ancestor(office, person.region)
+    top = min(people, key=lambda u: (u.region.path.count("/"), u.id), default=None)
+    report.reported_region_id = office.id
+    report.reported_user_id = top.id if top is not None else None
+    report.region_id = office.parent_id or office.id
+
+
+def is_about(user: User, item: Item) -> bool:
+    """Whether ``item`` is a report about ``user``'s conduct: the account it names, anyone the resident named in
+    their words, or anyone whose scope is only the office reported (at the county office, all but the county's
+    system admins). Such a user never sees, is assigned or decides it."""
+    if not isinstance(item, Report) or item.subject != ReportSubject.staff:
+        return False
+    if item.reported_user_id == user.id:
+        return True
+    if item.about and len(user.display_name) >= 2 and user.display_name in item.about:
+        return True
+    if item.reported_region_id is not None and item.reported_region_id == user.region_id:
+        return not (user.role == Role.admin and user.region.parent_id is None)
+    return False
+
+
+def can_see(user: User, item: Item) -> bool:
+    return scope.can_see(user, item.region) and not is_about(user, item)
+
+
 def inbox(session: Session, user: User, *, kind: str | None = None, state: str = "open",
           today: date | None = None) -> list[Item]:
     """Objections and reports in the user's subtree. ``state``: open | overdue | notify | decided | all."""
@@ -419,7 +482,7 @@ def inbox(session: Session, user: User, *, kind: str | None = None, state: str =
                               model.notified_at.is_(None))
         if state == "decided":
             stmt = stmt.where(model.status == FeedbackStatus.decided)
-        items.extend(session.scalars(stmt.limit(500)))
+        items.extend(i for i in session.scalars(stmt.limit(500)) if not is_about(user, i))
     if state == "decided":
         items.sort(key=lambda i: i.decided_at, reverse=True)
     else:
@@ -436,19 +499,23 @@ def get_item(session: Session, user: User, kind: str, item_id: int) -> Item:
     model = MODELS.get(kind)
     if model is None:
         raise NotFound(_l("没有找到这条记录。"))
-    return scope.get(session, user, model, item_id, _l("没有找到这条记录。"))
+    item = scope.get(session, user, model, item_id, _l("没有找到这条记录。"))
+    if is_about(user, item):  # a report about this user's own conduct does not exist for them
+        raise NotFound(_l("没有找到这条记录。"))
+    return item
 
 
 def assignees(session: Session, user: User, item: Item) -> list[User]:
-    """Active accounts in the user's scope whose own region covers the item (they can see it)."""
+    """Active accounts in the user's scope who can see the item (never the staff a report is about)."""
     stmt = (select(User).join(User.region).where(User.active.is_(True), scope.subtree_condition(user.region))
             .order_by(Region.path, User.display_name))
-    return [u for u in session.scalars(stmt) if item.region.path.startswith(u.region.path)]
+    return [u for u in session.scalars(stmt) if can_see(u, item)]
 
 
 def can_decide(user: User, item: Item) -> bool:
-    """An objection is answered by the level that posted the notice (or above); a report by a town or county."""
-    if not scope.can_see(user, item.region):
+    """An objection is answered by the level that posted the notice (or above); a report by a town or county
+    (a report about staff: by the level it was routed to, never by the staff it names)."""
+    if not can_see(user, item):
         return False
     if isinstance(item, Objection):
         return item.entry.batch.region.path.startswith(user.region.path)
@@ -533,6 +600,8 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
 
 def mark_notified(session: Session, actor: User, item: Item, how: str) -> None:
     """Record that a real-name submitter was told the result (A 37), and how."""
+    if isinstance(item, Report) and not can_decide(actor, item):
+        raise Forbidden(CONTACT_DECIDERS_ONLY)
     if not item.real_name:
         raise Conflict(_l("匿名反映无需告知。"))
     if item.status != FeedbackStatus.decided:
@@ -547,3 +616,60 @@ def mark_notified(session: Session, actor: User, item: Item, how: str) -> None:
     item.check_notes = f"{item.check_notes}\n\n{line}" if item.check_notes else line
     audit.record(session, actor, f"{item.kind}_submitter_notified", item.kind, item.tracking_code,
                  region_id=item.region_id, details={"how": how[:500]})
+
+
+CONTACT_DECIDERS_ONLY = _l("举报人的姓名和电话只有作出结论的一级可以查看，告知结果也由这一级负责。")
+
+
+def reporter_contact(session: Session, actor: User, report: Report) -> tuple[str, str]:
+    """The name and phone of a real-name reporter, for the deciding level only; every look is audited."""
+    if not isinstance(report, Report):
+        raise NotFound(_l("没有找到这条记录。"))
+    if not can_decide(actor, report):
+        raise Forbidden(CONTACT_DECIDERS_ONLY)
+    if not report.real_name or not report.submitter_phone:
+        raise Conflict(_l("这是匿名举报，没有联系方式。"))
+    audit.record(session, actor, "report_contact_viewed", "report", report.tracking_code, region_id=report.region_id)
+    return report.submitter_name or "", report.submitter_phone
+
+
+# --- flooding: one client cannot hold many cases, duplicates are closed together ------------------------------
+
+HOLD_WINDOW = timedelta(days=1)
+
+
+def check_hold(session: Session, entry: NoticeEntry, client_key: str | None, cap: int | None) -> None:
+    """An open objection holds its case, so one client may hold at most ``cap`` entries with open objections
+    filed in the last day (another objection to an entry the client already holds adds nothing)."""
+    if not client_key or not cap:
+        return
+    held = session.scalar(
+        select(func.count(func.distinct(Objection.entry_id))).where(
+            Objection.client_key == client_key, Objection.status != FeedbackStatus.decided,
+            Objection.created_at > clock.now() - HOLD_WINDOW, Objection.entry_id != entry.id))
+    if held >= cap:
+        raise TooMany(_l("从同一网络提出、仍在核查中的异议，一天内最多涉及 %(n)d 条公示。您已经提出的异议我们都会核查；"
+                         "如果还有其他情况，请明天再提，或者拨打服务热线反映。", n=cap), field="entry")
+
+
+def open_objections_on(session: Session, user: User, entry_id: int) -> list[Objection]:
+    """The open objections against one entry that the user can see (duplicates are often filed together)."""
+    stmt = _scoped(Objection, user).where(Objection.entry_id == entry_id, Objection.status != FeedbackStatus.decided)
+    items = list(session.scalars(stmt.order_by(Objection.created_at, Objection.id)))
+    if not items:
+        raise NotFound(_l("这条公示没有未办结的异议。"))
+    return items
+
+
+def decide_together(session: Session, actor: User, entry_id: int, objection_ids: list[int], outcome: str,
+                    public_answer: str) -> tuple[list[Objection], str | None]:
+    """Close several objections against one entry with one decision and one public answer: each is decided
+    (and audited) as :func:`decide` would, so the case moves once, when the last hold ends."""
+    open_items = {item.id: item for item in open_objections_on(session, actor, entry_id)}
+    chosen = [open_items[i] for i in dict.fromkeys(objection_ids) if i in open_items]
+    if len(chosen) != len(set(objection_ids)) or not chosen:
+        raise Invalid(_l("请勾选这条公示下仍未办结的异议。"), field="objection_ids")
+    moved: str | None = None
+    for item in chosen:
+        moved = decide(session, actor, item, outcome, public_answer) or moved
+    return chosen, moved

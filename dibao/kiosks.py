@@ -249,9 +249,9 @@ def days_left(closes_at: datetime, at: datetime) -> int:
     return max(1, math.ceil((closes_at - at).total_seconds() / 86400))
 
 
-def policy(session: Session) -> disclosure.Policy:
-    """The admin's disclosure policy (rows override DESIGN.md's defaults)."""
-    return disclosure.load_policy(session)
+def policy(session: Session, region: Region) -> disclosure.Policy:
+    """The disclosure policy of the kiosk's county (its rows override DESIGN.md's defaults)."""
+    return disclosure.load_policy(session, region)
 
 
 def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosure.Policy) -> EntryView:
@@ -272,7 +272,7 @@ def info_slides(session: Session, region: Region, at: datetime,
     """What a kiosk shows when nothing is open: the policy (the admin's page, or the built-in text), the
     procedure (the seed's nine steps, without the notice rounds this deployment does not use) and the
     standard in force, when one is recorded."""
-    page = content.get_page(session, "policy")
+    page = content.get_page(session, "policy", region)
     paragraphs = [" ".join(lines) for kind, lines in page.blocks() if kind == "p"][:2]
     slides: list[tuple[str, dict[str, Any]]] = [
         ("policy", {"title": page.title, "paragraphs": [_excerpt(p) for p in paragraphs]}),
@@ -301,7 +301,7 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
     """Slide ``index`` of the kiosk's rotation (wrapping around when the rotation has become shorter)."""
     at = at or clock.now()
     entries = notices.open_entries(session, kiosk.region, at)
-    pol = policy(session)
+    pol = policy(session, kiosk.region)
     if entries:
         total = math.ceil(len(entries) / PAGE_SIZE)
         index = index % total if index >= 0 else 0

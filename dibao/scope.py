@@ -67,3 +67,25 @@ def require_admin(actor: User | None, message) -> None:
     operator runs the machine."""
     if actor is not None and actor.role != Role.admin:
         raise Forbidden(message)
+
+
+def county_of(region: Region) -> Region:
+    """The county at the top of a region's chain: the owner of county-wide settings (disclosure, content)."""
+    while region.parent is not None:
+        region = region.parent
+    return region
+
+
+def owns_county_settings(actor: User | None, county: Region) -> bool:
+    """A county's settings (its disclosure policy, its content pages) are changed only by an admin whose scope
+    is that whole county; town and community admins read them."""
+    return actor is not None and actor.role == Role.admin and actor.region_id == county.id
+
+
+def require_county_settings_owner(actor: User | None, county: Region, message) -> None:
+    """Another county's settings do not exist for the actor (404); their own county's they may only read
+    unless they own them (403)."""
+    if actor is not None and county_of(actor.region).id != county.id:
+        raise NotFound(_l("没有找到该记录。"))
+    if not owns_county_settings(actor, county):
+        raise Forbidden(message)

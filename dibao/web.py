@@ -6,11 +6,13 @@ a request commits, and where a domain error becomes the form's message or the er
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import unquote, urlsplit
 
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 from sqlalchemy.orm import Session
 
 from dibao import db
@@ -107,3 +109,48 @@ def int_arg(name: str) -> int | None:
         return None
     number = int(value)
     return number if number > 0 else None
+
+
+# --- where to go next ----------------------------------------------------------------------------------
+
+def _local_path(value: str) -> bool:
+    """A path on this site and nothing a browser could read as another host: no scheme or host, no "//" or
+    "/\\" at the start, no backslash, whitespace or control character anywhere (browsers drop tabs and line
+    breaks and read "\\" as "/", so "/%09/evil.example" would become "//evil.example")."""
+    if not value.startswith("/") or value[1:2] in ("/", "\\"):
+        return False
+    if any(ch <= " " or ch in "\\\x7f" for ch in value):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, default: str, *, prefix: str = "/") -> str:
+    """``target`` (a ``next=`` parameter) if it is a local path under ``prefix``, else ``default``.
+
+    Checked as given and again after percent-decoding (twice), so an encoded "//", "\\" or line break cannot
+    slip through a later decoding step. Only ASCII: anything else is refused rather than normalised.
+    """
+    if not target or len(target) > 2000 or not target.isascii():
+        return default
+    value = target
+    for _ in range(3):
+        if not _local_path(value):
+            return default
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    else:
+        return default
+    base = prefix.rstrip("/")
+    if base and not (target == base or target.startswith((base + "/", base + "?", base + "#"))):
+        return default
+    return target
+
+
+def client_key() -> str:
+    """A keyed hash of the client's address (as the trusted proxies report it): what counts per client without
+    the address itself being stored."""
+    secret = str(current_app.secret_key).encode()
+    return hmac.new(secret, (request.remote_addr or "").encode(), "sha256").hexdigest()

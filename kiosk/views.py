@@ -140,7 +140,7 @@ def photo(token: str, entry_id: str):
         entry = kiosks.open_entry(session, kiosk, entry_id)
     except NotFound:
         abort(404)
-    key = present(entry, Channel.kiosk, kiosks.policy(session)).get("photo_key")
+    key = present(entry, Channel.kiosk, kiosks.policy(session, kiosk.region)).get("photo_key")
     if not key:
         abort(404)
     path = media.media_path(current_app.config["MEDIA_DIR"], key, "display")

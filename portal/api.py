@@ -73,7 +73,7 @@ def api_notices():
     sess = db.session()
     signature = notices.board_signature(sess, region)
     at = clock.now()
-    pol = policy()
+    pol = policy(region)
 
     def produce():
         board = notices.board(sess, region, at)
@@ -95,7 +95,7 @@ def api_notices():
 @api_view
 def api_notice(public_id: str):
     entry = notices.public_entry(db.session(), public_id)
-    pol = policy()
+    pol = policy(entry.region)
     at = clock.now()
     minute = at.replace(second=0, microsecond=0).isoformat()
 
@@ -111,7 +111,7 @@ def api_notice(public_id: str):
 def api_roster():
     region = region_or_404(request.args.get("region"))
     cases = notices.roster(db.session(), region)
-    pol = policy()
+    pol = policy(region)
 
     def produce():
         return jsonify({

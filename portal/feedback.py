@@ -20,7 +20,7 @@ from dibao import clock, db, disclosure, feedback, notices, qr
 from dibao.errors import DomainError, NotFound
 from dibao.extensions import limiter
 from dibao.models import ReportSubject
-from dibao.web import attach_message, is_htmx, perform, render
+from dibao.web import attach_message, client_key, is_htmx, perform, render
 from portal import bp
 from portal.forms import FeedbackForm, ObjectionForm, ReportForm
 
@@ -110,7 +110,7 @@ def _days_left(entry) -> int:
 
 
 def _entry_view(sess, entry) -> dict:
-    policy = disclosure.load_policy(sess)
+    policy = disclosure.load_policy(sess, entry.region)
     return {"entry": entry, "shown": disclosure.present(entry, disclosure.Channel.web, policy),
             "state": notices.entry_status(entry), "days_left": _days_left(entry),
             "level_label": _level_label(entry.batch.level)}
@@ -151,7 +151,8 @@ def objection_new():
         form, "objection",
         lambda sess, sub: feedback.submit_objection(
             sess, public_id, sub, media_dir=current_app.config["MEDIA_DIR"],
-            working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS)),
+            working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS),
+            client_key=client_key(), hold_cap=current_app.config["OBJECTION_HOLD_CAP"]),
         lambda status: _objection_page(form, public_id, status=status, photos_lost=_files_were_chosen()),
     )
 
@@ -164,7 +165,7 @@ def _choose_entry():
     code = request.args.get("region")
     if code:
         region = feedback.find_region(sess, code)
-        policy = disclosure.load_policy(sess)
+        policy = disclosure.load_policy(sess, region)
         entries = [(e, disclosure.present(e, disclosure.Channel.web, policy), _days_left(e))
                    for e in notices.open_entries(sess, region)]
     g.noindex = True
@@ -220,7 +221,7 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False)
     if not form.region.data and request.args.get("region"):
         form.region.data = request.args.get("region")
     region = next((r for r in regions if r.code == form.region.data), None)
-    policy = disclosure.load_policy(sess)
+    policy = disclosure.load_policy(sess, region)
     roster = feedback.roster_cases(sess, region) if region is not None and entry is None else []
     choices = [SelectChoice("", _("不在名单中，或不清楚"))]
     for case in roster:

@@ -21,10 +21,13 @@ from portal import bp
 
 # --- shared helpers (also used by portal.api and portal.views) --------------------------------------------
 
-def policy() -> disclosure.Policy:
-    if "disclosure_policy" not in g:
-        g.disclosure_policy = disclosure.load_policy(db.session())
-    return g.disclosure_policy
+def policy(region: Region | None) -> disclosure.Policy:
+    """The disclosure policy of the county ``region`` lies in (None: every county's strictest), once a request."""
+    cache = g.setdefault("disclosure_policies", {})
+    key = scope.county_of(region).id if region is not None else None
+    if key not in cache:
+        cache[key] = disclosure.load_policy(db.session(), region)
+    return cache[key]
 
 
 def etag_of(*parts) -> str:
@@ -57,13 +60,14 @@ def region_or_404(code: str | None) -> Region | None:
 
 
 def present_board(board: notices.Board, channel: Channel) -> list[dict]:
-    return disclosure.present_board(board, channel, policy())
+    return disclosure.present_board(board, channel, policy(board.region))
 
 
-def signature_etag(signature: notices.Signature, channel: Channel, view: str, at) -> str:
+def signature_etag(signature: notices.Signature, channel: Channel, view: str, at, region: Region | None) -> str:
     """The ETag of a board: what is visible, the next window boundary, the time left shown, the policy."""
     times = [notices.time_left(closes, at) for closes in signature.closes]
-    return etag_of(view, channel.value, _locale(), disclosure.policy_version(policy()), *signature.parts, *times)
+    return etag_of(view, channel.value, _locale(), disclosure.policy_version(policy(region)), *signature.parts,
+                   *times)
 
 
 def _locale() -> str:
@@ -97,7 +101,7 @@ def notice_board(code: str | None = None):
                       noindex=True)[0]
 
     at = clock.now()
-    response = conditional(signature_etag(signature, Channel.web, "board", at), produce)
+    response = conditional(signature_etag(signature, Channel.web, "board", at, region), produce)
     g.noindex = True
     return response
 
@@ -108,7 +112,7 @@ def notice_entry(public_id: str):
     g.noindex = True
     batch = entry.batch
     return render("portal/entry.html", entry=entry, batch=batch, noindex=True,
-                  shown=disclosure.present(entry, Channel.web, policy()),
+                  shown=disclosure.present(entry, Channel.web, policy(entry.region)),
                   level_label=workflow.REVIEWER_LABELS[batch.level],
                   time_left=notices.time_left(batch.closes_at))
 
@@ -137,7 +141,9 @@ def notice_print(code: str):
                       paper=paper, board_qr=qr.svg(board_url, border=2), board_url=board_url, noindex=True,
                       printed_at=board.at)[0]
 
-    response = conditional(signature_etag(signature, channel, f"print-{paper}", at), produce)
+    response = conditional(signature_etag(signature, channel, f"print-{paper}", at, region), produce)
+    if channel == Channel.print:  # the staff's board shows full names: never kept by a browser or proxy
+        response.headers["Cache-Control"] = "private, no-store"
     g.noindex = True
     return response
 
@@ -149,7 +155,7 @@ def notice_print(code: str):
 def roster(code: str | None = None):
     region = region_or_404(code)
     cases = notices.roster(db.session(), region)
-    pol = policy()
+    pol = policy(region)
     parts = [f"{c.id}:{c.updated_at.isoformat()}:{c.monthly_amount}:{c.household_size}" for c in cases]
 
     def produce():
@@ -193,7 +199,7 @@ def entry_photo(public_id: str):
     sess = db.session()
     entry = notices.public_entry(sess, public_id)
     channel = Channel.print if is_staff_for(entry.region) else Channel.web
-    allowed = policy().mode(channel, disclosure.Field.photo) == "show"
+    allowed = policy(entry.region).mode(channel, disclosure.Field.photo) == "show"
     key = notices.entry_photo_key(sess, public_id, allowed)
     path = media.media_path(current_app.config["MEDIA_DIR"], key, "display")
     if not path.exists():

@@ -25,6 +25,8 @@ from dibao import clock as app_clock
 from dibao.db import make_engine
 from tests.test_public_leaks import pytest_collection_modifyitems  # noqa: F401,E402 - issue 4: leak check runs last
 
+pytest_plugins = ["tests.plugins.none_attributes"]  # issue 9: no page renders ="None" (its check runs last)
+
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -78,14 +78,15 @@ def _grid(**changes):
 def test_admin_policy_overrides_defaults_and_is_audited(app, world, session):
     admin = session.scalar(select(User).where(User.username == "admin"))
     county = session.scalar(select(User).where(User.username == "county"))
-    assert disclosure.load_policy(session).mode(Channel.web, Field.name) == "masked"
+    region = admin.region
+    assert disclosure.load_policy(session, region).mode(Channel.web, Field.name) == "masked"
     with pytest.raises(Forbidden):
-        disclosure.save_policy(session, county, _grid(web__name="full"))
+        disclosure.save_policy(session, county, region, _grid(web__name="full"))
     with pytest.raises(Invalid):
-        disclosure.save_policy(session, admin, _grid(web__photo="masked"))
-    disclosure.save_policy(session, admin, _grid(web__name="hidden", kiosk__income="hidden"))
+        disclosure.save_policy(session, admin, region, _grid(web__photo="masked"))
+    disclosure.save_policy(session, admin, region, _grid(web__name="hidden", kiosk__income="hidden"))
     session.commit()
-    policy = disclosure.load_policy(session)
+    policy = disclosure.load_policy(session, region)
     assert policy.mode(Channel.web, Field.name) == "hidden" and policy.mode(Channel.kiosk, Field.income) == "hidden"
     assert "name" not in present(SNAP, Channel.web, policy)
     assert "household_income" not in present(SNAP, Channel.kiosk, policy)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from dibao import feedback, notices, qr
 from dibao.models import AuditEvent, FeedbackStatus, Level, Objection, Outcome, Region, Report, Stage
 from dibao.models.feedback import Evidence
-from tests.conftest import csrf_token
+from tests.conftest import Auth, csrf_token
 from tests.factories import case_awaiting_notice, make_case
 
 # --- arranging ---------------------------------------------------------------------------------------
@@ -347,8 +347,10 @@ def test_payloads_are_escaped_on_staff_and_tracking_pages(client, session, world
     session.rollback()
     report = session.scalar(select(Report))
 
+    town = client.application.test_client()  # a report about a community's staff is handled by its town
+    Auth(town).login("town_a")
     pages = [client.get(url), client.get("/admin/feedback/?state=all"),
-             client.get(f"/admin/feedback/report/{report.id}"), client.get(f"/track/{code}"),
+             town.get(f"/admin/feedback/report/{report.id}"), client.get(f"/track/{code}"),
              client.get(f"/track/{report.tracking_code}")]
     for page in pages:
         html = page.get_data(as_text=True)

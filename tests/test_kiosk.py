@@ -191,8 +191,10 @@ def test_disclosure_decides_what_the_kiosk_shows(client, session, world, kiosk, 
     html = client.get(f"/kiosk/{kiosk.token}").get_data(as_text=True)
     assert "456.00 元" in html and "隐私户" in html
     session.add_all([
-        DisclosureRule(channel="kiosk", field="income", mode="hidden", updated_at=clock.now()),
-        DisclosureRule(channel="kiosk", field="name", mode="masked", updated_at=clock.now()),
+        DisclosureRule(region_id=world.regions["county"], channel="kiosk", field="income", mode="hidden",
+                       updated_at=clock.now()),
+        DisclosureRule(region_id=world.regions["county"], channel="kiosk", field="name", mode="masked",
+                       updated_at=clock.now()),
     ])
     session.commit()
     html = client.get(f"/kiosk/{kiosk.token}").get_data(as_text=True)

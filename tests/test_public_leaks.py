@@ -1,8 +1,8 @@
 """Issue 4: no public response of the whole suite carries an ID number or phone number of a household.
 
-How it works: importing this module (tests/conftest.py does, so it happens before any test runs) wraps
-``Flask.process_response``, so every response of every app the suite creates — test clients and the live
-server of the browser tests — passes by ``_record``. For each public (non-/admin) text response it keeps the
+How it works: importing this module (tests/conftest.py does, so it happens before any test runs) registers
+``_record`` with tests/plugins/responses.py, so every response of every app the suite creates — test clients
+and the live server of the browser tests — passes by ``_record``. For each public (non-/admin) text response it keeps the
 long digit runs (the only place an ID or phone number can hide). The two tests here run last (see
 ``pytest_collection_modifyitems``): the first seeds the demo county and crawls every public page it links to,
 learning the demo households' ID and phone numbers; the second checks every recorded run against them.
@@ -18,6 +18,7 @@ from flask import Flask, has_request_context, request
 from sqlalchemy import select
 
 from dibao import db
+from tests.plugins import responses
 
 TEXT_TYPES = {"text/html", "application/json", "text/plain", "text/csv", "application/xml", "image/svg+xml"}
 RUN = re.compile(r"[0-9Xx](?:[0-9Xx]|[ -](?=[0-9]))+[0-9Xx]")
@@ -42,21 +43,7 @@ def _record(response) -> None:
             RECORDED[run].add(request.full_path)
 
 
-def install() -> None:
-    if getattr(Flask.process_response, "_leak_recorder", False):
-        return
-    original = Flask.process_response
-
-    def process_response(self, response):
-        response = original(self, response)
-        _record(response)
-        return response
-
-    process_response._leak_recorder = True  # type: ignore[attr-defined]
-    Flask.process_response = process_response  # type: ignore[method-assign]
-
-
-install()
+responses.on_response(_record)
 
 LAST = ("test_seed_demo_and_crawl_every_public_page", "test_no_public_response_leaks_id_or_phone_numbers")
 

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
 
 
@@ -19,3 +19,9 @@ class DecideForm(FlaskForm):
 
 class NotifyForm(FlaskForm):
     how = StringField(_l("告知方式"), validators=[Length(max=500)])
+
+
+class DecideTogetherForm(DecideForm):
+    """One decision for several objections against the same entry (duplicates)."""
+
+    objection_ids = SelectMultipleField(_l("一并办结的异议"), coerce=int, validate_choice=False)

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models. Import every model module here so Alembic and the mappers see them all."""
 
 from dibao.db import Base
-from dibao.models import disclosure, kiosk, payment, records  # noqa: F401  (their classes register on Base)
+from dibao.models import disclosure, kiosk, limits, payment, records  # noqa: F401  (their classes register on Base)
 from dibao.models.audit import AuditEvent
 from dibao.models.calendar import CalendarDay, HolidayCalendar
 from dibao.models.case import (
@@ -18,11 +18,11 @@ from dibao.models.case import (
 from dibao.models.feedback import FeedbackStatus, Objection, Outcome, ReasonCategory, Report, ReportSubject
 from dibao.models.notice import NoticeBatch, NoticeEntry
 from dibao.models.region import Level, Region
-from dibao.models.user import Role, User
+from dibao.models.user import LoginThrottle, Role, StaffSession, User
 
 __all__ = [
     "AmountChange", "AmountPeriod", "AuditEvent", "Base", "Case", "Decision", "FeedbackStatus", "Level", "Member",
     "MemberIncome", "NoticeBatch", "NoticeEntry", "Objection", "Opinion", "Outcome", "ReasonCategory", "Region",
     "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
-    "CalendarDay", "HolidayCalendar",
+    "CalendarDay", "HolidayCalendar", "LoginThrottle", "StaffSession",
 ]

@@ -67,7 +67,7 @@ class FeedbackItem:
 
     @declared_attr
     def region(cls) -> Mapped[Region]:
-        return relationship()
+        return relationship(foreign_keys=f"{cls.__name__}.region_id")
 
     @declared_attr
     def assigned_to(cls) -> Mapped[User | None]:
@@ -90,6 +90,9 @@ class Objection(FeedbackItem, Base):
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("notice_entry.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
+    # A keyed hash of the submitting client's address (never the address): how many entries one client holds
+    # with open objections is capped (dibao.feedback.hold_limit).
+    client_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     entry: Mapped[NoticeEntry] = relationship()
     case: Mapped[Case] = relationship()
@@ -113,9 +116,15 @@ class Report(FeedbackItem, Base):
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("notice_entry.id"), index=True)
     # Who or what is reported, in the resident's words (a staff member, an office, a household).
     about: Mapped[str | None] = mapped_column(String(200))
+    # A report about staff conduct: the office (region) whose staff it is about, and the account it names, if
+    # one could be recognised. ``region_id`` is then the level above, which handles it (dibao.feedback).
+    reported_region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    reported_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     case: Mapped[Case | None] = relationship()
     entry: Mapped[NoticeEntry | None] = relationship()
+    reported_region: Mapped[Region | None] = relationship(foreign_keys=[reported_region_id])
+    reported_user: Mapped[User | None] = relationship(foreign_keys=[reported_user_id])
 
     kind = "report"
 

@@ -11,7 +11,7 @@ def test_staff_login_in_the_browser(page, live_server, world, screenshot_dir):
     page.get_by_label("用户名").fill("staff_a1")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录").click()
-    assert page.get_by_role("alert").inner_text().strip() == "用户名或密码不正确。"
+    assert page.get_by_role("alert").inner_text().strip() == "用户名或密码不正确，或者尝试太频繁。请核对后稍等片刻再试。"
 
     page.get_by_label("密码").fill(world.password)
     page.get_by_role("button", name="登录").click()
