@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from dibao import audit, cases, clock, feedback, jobs, notices, scope, workflow
+from dibao import audit, cases, clock, feedback, jobs, notices, scope, stats, workflow
 from dibao.errors import NotFound
 from dibao.identity import mask_account
 from dibao.models import Case, Member, Objection, Region, Report, Stage, User
@@ -315,3 +316,13 @@ def feedback_export(session: Session, user: User, params: dict) -> Iterator[Shee
                                lambda r: (str(feedback.SUBJECT_LABELS[r.subject]),
                                           f"{r.case.head_name} {r.case.number}" if r.case else "", r.about or ""),
                                feedback.REPORT_OUTCOME_LABELS))
+
+
+@export("stats", _l("统计"), filters=("month",))
+def stats_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
+    """The statistics page's figures, one sheet each, with the same numbers as its tables."""
+    month = stats.parse_month(params.get("month"), clock.today())
+    for figure in stats.staff_figures(session, user, month):
+        columns = [Col(figure.headers[0], width=24), *[Col(h, NUMBER, 12) for h in figure.headers[1:]]]
+        rows = ([float(v) if isinstance(v, Decimal) else v for v in row] for row in figure.rows)
+        yield Sheet(figure.title, columns, rows, len(figure.rows))
