@@ -76,7 +76,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]
 def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, title: str,
                width: int = 640, height: int = 260) -> Markup:
     """Lines over months, with a dot on each value."""
-    left, right, top, bottom = 64, 12, 28, 40
+    left, right, top, bottom = 64, 30, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((float(v or 0) for s in series for v in s[1]), default=0))
     body = _axis(left, top, plot_w, plot_h, top_value)

@@ -300,6 +300,9 @@ class PublicCell:
     households: int | None  # None: suppressed
     persons: int | None
     money: Decimal | None
+    # Why a cell is not shown: "small" (1 or 2 households), or "complement" (hidden so that a total cannot give a
+    # small neighbour away; it is not small itself, so it does not say "<3").
+    reason: str | None = None
 
     @property
     def suppressed(self) -> bool:
@@ -307,7 +310,7 @@ class PublicCell:
 
     def display(self, what: str) -> str:
         if self.households is None:
-            return f"<{SMALL}" if what == "households" else "—"
+            return f"<{SMALL}" if what == "households" and self.reason == "small" else "*" if what == "households" else "—"
         value = getattr(self, what)
         return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
 
@@ -317,12 +320,14 @@ def suppress(cells: dict[int, Cell]) -> dict[int, PublicCell]:
     not shown) so no household can be singled out; when exactly one cell of the column is suppressed, the next
     smallest is too, or the total would give it away."""
     small = {rid for rid, c in cells.items() if 0 < c.households < SMALL}
+    complement = set()
     if len(small) == 1:
         others = sorted((c.households, rid) for rid, c in cells.items() if rid not in small and c.households > 0)
         if others:
-            small.add(others[0][1])
-    return {rid: PublicCell(None, None, None) if rid in small else PublicCell(c.households, c.persons, c.money)
-            for rid, c in cells.items()}
+            complement.add(others[0][1])
+    return {rid: PublicCell(None, None, None, "small") if rid in small
+            else PublicCell(None, None, None, "complement") if rid in complement
+            else PublicCell(c.households, c.persons, c.money) for rid, c in cells.items()}
 
 
 @dataclass
@@ -348,7 +353,7 @@ def public_table(session: Session, region: Region | None, month: date, n: int = 
         cells[m] = suppress(column)
         total = data.total(m)
         # A total of 1 or 2 households would single them out as much as a cell would.
-        totals[m] = PublicCell(None, None, None) if 0 < total.households < SMALL else PublicCell(
+        totals[m] = PublicCell(None, None, None, "small") if 0 < total.households < SMALL else PublicCell(
             total.households, total.persons, total.money)
     return PublicTable(region=region, regions=data.regions, months=data.months, cells=cells, totals=totals)
 

@@ -55,7 +55,8 @@ def api_stats():
 
     def number(cell: stats.PublicCell) -> dict:
         return {"households": cell.households, "persons": cell.persons,
-                "amount": f"{cell.money:.2f}" if cell.money is not None else None, "suppressed": cell.suppressed}
+                "amount": f"{cell.money:.2f}" if cell.money is not None else None, "suppressed": cell.suppressed,
+                "suppressed_because": cell.reason}
 
     def produce():
         return jsonify({

@@ -43,7 +43,7 @@ def test_suppression_hides_small_cells_and_the_cell_a_total_would_reveal():
     shown = stats.suppress(column)
     assert shown[1].display("households") == "5" and shown[1].display("money") == "2500.00"
     assert shown[2].display("households") == "<3" and shown[2].display("persons") == "—"
-    assert shown[3].suppressed  # the only other small-enough cell: 10 − 5 would give 1 + 4 away otherwise
+    assert shown[3].suppressed and shown[3].display("households") == "*"  # 10 − 5 − 4 would give the 1 away
     assert shown[4].display("households") == "0"  # nobody to single out
     two_small = stats.suppress({1: stats.Cell(5), 2: stats.Cell(1), 3: stats.Cell(2)})
     assert [c.suppressed for c in two_small.values()] == [False, True, True]
@@ -55,7 +55,7 @@ def test_the_public_page_shows_fewer_than_three_households_as_less_than_three(cl
     a1 = re.search(r"甲一社区</th>\s*<td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", table)
     a2 = re.search(r"甲二社区</th>\s*<td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", table)
     assert a2.groups() == ("&lt;3", "—")
-    assert a1.groups() == ("&lt;3", "—")  # with a2 hidden, the total would give a1 away: hidden too
+    assert a1.groups() == ("*", "—")  # with a2 hidden, the total would give a2 away through a1: hidden too
     total = re.search(r"合计</th><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)",
                       table)
     assert total.groups() == ("5", "10", "2500.00")
@@ -71,9 +71,11 @@ def test_the_open_data_api_publishes_the_same_suppressed_table(client, world, pa
     conforms(data, response_schema("/api/v1/stats"))
     march = {r["region"]["code"]: r for r in data["rows"] if r["month"] == "2026-03"}
     assert march["100001002"] == {"region": {"code": "100001002", "name": "甲二社区"}, "month": "2026-03",
-                                  "households": None, "persons": None, "amount": None, "suppressed": True}
+                                  "households": None, "persons": None, "amount": None, "suppressed": True,
+                                  "suppressed_because": "small"}
     assert data["totals"][-1] == {"month": "2026-03", "households": 5, "persons": 10, "amount": "2500.00",
-                                  "suppressed": False}
+                                  "suppressed": False, "suppressed_because": None}
+    assert march["100001001"]["suppressed_because"] == "complement"
     december = [t for t in data["totals"] if t["month"] == "2025-12"][0]
     assert december["households"] == 0  # paid from January on
     assert client.get("/api/v1/stats?region=nowhere").status_code == 404
