@@ -406,6 +406,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     seen_ids: dict[str, tuple[int, str]] = {}  # id number → (row, household key)
     drafts: list[HouseholdDraft] = []
     done = 0
+    phase = str(_l("正在检查"))
     for key, rows in groups.items():
         heads = [(n, r) for n, r in rows if _relation(get(r, "relation")) == "本人"]
         if not heads:
@@ -434,7 +435,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
             if draft is not None and len(members) == len(rows):  # every person of it checked out
                 drafts.append(draft)
         done += len(rows)
-        progress(done, report.rows, str(_l("正在检查")))
+        progress(done, report.rows, phase)
     report.households = len(groups)
     report.persons = sum(len(rows) for rows in groups.values())
     _check_database(session, seen_ids, out)
@@ -704,9 +705,13 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
             "created_by_id": actor.id if actor else None, "created_at": now, "updated_at": now,
         })
     total = len(drafts)
-    progress(0, total, str(_l("正在导入")))
-    case_ids = list(session.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True), case_rows)) \
-        if case_rows else []
+    phase = str(_l("正在导入"))
+    progress(0, total, phase)
+    # Core inserts of many rows at once (the column types still encrypt and convert): the ORM's unit of work per
+    # object would cost more than the checks themselves.
+    cases_table, members_table = Case.__table__, Member.__table__
+    case_ids = list(session.scalars(insert(cases_table).returning(cases_table.c.id, sort_by_parameter_order=True),
+                                    case_rows)) if case_rows else []
     member_rows = []
     for case_id, draft in zip(case_ids, drafts, strict=True):
         for position, person in enumerate(draft.members):
@@ -716,7 +721,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
                 "health": person.health, "work_capacity": person.work_capacity,
                 "monthly_deduction": Decimal("0"), "deduction_note": "",
             })
-    member_ids = list(session.scalars(insert(Member).returning(Member.id, sort_by_parameter_order=True),
+    member_ids = list(session.scalars(insert(members_table).returning(members_table.c.id, sort_by_parameter_order=True),
                                       member_rows)) if member_rows else []
     people = iter(member_ids)
     income_rows, account_rows, period_rows = [], [], []
@@ -739,14 +744,14 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
                             "created_by_name": actor_name, "created_at": now})
     for model, rows in ((MemberIncome, income_rows), (PaymentAccount, account_rows), (AmountPeriod, period_rows)):
         if rows:
-            session.execute(insert(model), rows)
+            session.execute(insert(model.__table__), rows)
     for done, (case_id, draft, row) in enumerate(zip(case_ids, drafts, case_rows, strict=True), start=1):
         audit.record(session, actor, "case_imported", "case", case_id, region_id=draft.region.id, details={
             "number": row["number"], "job": job_id, "file": filename, "row": draft.head_row,
             "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),
             "computed": str(row["computed_amount"]) if row["computed_amount"] is not None else None,
             "members": len(draft.members)})
-        progress(done, total, str(_l("正在导入")))
+        progress(done, total, phase)
     report.imported = total
     return report
 
