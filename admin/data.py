@@ -7,7 +7,7 @@ Every long step is a job (dibao.jobs) run by the worker; these views only start,
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from admin import bp
@@ -82,21 +82,20 @@ def _kind_label(item: Job) -> str:
     return str(spec.label) if spec else item.kind
 
 
-@bp.post("/jobs/<int:job_id>/cancel")
-@login_required
-def job_cancel(job_id: int):
-    item = _job(job_id)
-    perform(lambda sess: jobs.cancel(sess, current_user, item, jobs.queue()))
-    flash(_("已请求取消；任务停止后不会留下任何改动。"), "info")
-    return redirect(url_for("admin.job", job_id=job_id))
+# A job's two buttons: the domain function and what the user is told.
+JOB_ACTIONS = {
+    "cancel": (jobs.cancel, _l("已请求取消；任务停止后不会留下任何改动。")),
+    "rerun": (jobs.rerun, _l("任务已重新排队。")),
+}
 
 
-@bp.post("/jobs/<int:job_id>/rerun")
+@bp.post("/jobs/<int:job_id>/<any(cancel, rerun):action>")
 @login_required
-def job_rerun(job_id: int):
+def job_action(job_id: int, action: str):
     item = _job(job_id)
-    perform(lambda sess: jobs.rerun(sess, current_user, item, jobs.queue()))
-    flash(_("任务已重新排队。"), "info")
+    change, message = JOB_ACTIONS[action]
+    perform(lambda sess: change(sess, current_user, item, jobs.queue()))
+    flash(str(message), "info")
     return redirect(url_for("admin.job", job_id=job_id))
 
 

@@ -295,3 +295,31 @@ def test_a_running_job_is_cancelled_at_its_next_progress_report_and_leaves_nothi
         assert session.scalar(select(Region).where(Region.code == "777")) is None
     finally:
         jobs.KINDS.pop("test_writes")
+
+
+def test_a_queued_job_is_cancelled_at_once_and_another_users_job_cannot_be_touched(app, client, auth, world,
+                                                                                    session, tmp_path, runner):
+    standard(session, world)
+    session.commit()
+    auth.login("county")
+    job_id = _job_id(_upload(client, write(tmp_path / "roster.xlsx", clean_rows(3, ["100001001"]))))
+    auth.logout()
+    # Another user (even the admin) neither cancels nor runs it again: not found, nothing changed.
+    auth.login("admin")
+    token = csrf_token(client, "/admin/data/")
+    assert client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/admin/jobs/{job_id}/rerun", data={"csrf_token": token}).status_code == 404
+    auth.logout()
+    _fresh(session)
+    assert session.get(Job, job_id).status == JobStatus.queued
+    auth.login("county")
+    response = client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(client, "/admin/data/")})
+    assert response.status_code == 302
+    _fresh(session)
+    assert session.get(Job, job_id).status == JobStatus.cancelled
+    result = runner.invoke(args=["worker", "--burst"])  # the queued task finds its job cancelled and does nothing
+    assert result.exit_code == 0 and "ran 1 jobs" in result.output
+    _fresh(session)
+    assert session.get(Job, job_id).status == JobStatus.cancelled and session.get(Job, job_id).attempts == 0
+    page = client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    assert "已取消" in page and "重新运行" in page
