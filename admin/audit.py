@@ -3,7 +3,7 @@ hash chain's status (the same check as ``dibao audit verify``) loaded beside it.
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -38,4 +38,7 @@ def audit_viewer():
 def audit_chain():
     """The chain check, loaded by the page after it is shown (it reads every event)."""
     audit_log.require_view(current_user)
-    return render("admin/audit/_chain.html", report=audit.verify(db.session()))
+    # The same check as `dibao audit verify`: the hashes, the audit key and the checkpoints kept outside.
+    checkpoints, unreadable = audit.read_checkpoints(current_app.config["AUDIT_CHECKPOINTS"])
+    return render("admin/audit/_chain.html", report=audit.verify(db.session(), checkpoints=checkpoints),
+                  unreadable=unreadable)

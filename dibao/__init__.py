@@ -9,7 +9,7 @@ from flask import Flask, g, has_request_context, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from dibao import clock, config, crypto, db, i18n, jobs
+from dibao import audit, clock, config, crypto, db, i18n, jobs
 from dibao.errors import DomainError
 from dibao.extensions import babel, csrf, limiter, login_manager
 
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
     clock.set_local_zone(app.config["TIMEZONE"])
+    audit.set_key(app.config["AUDIT_KEY"])
     crypto.use_key(app.config["DATA_KEY"])
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

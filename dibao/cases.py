@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
@@ -454,7 +454,8 @@ def archive(session: Session, case: Case) -> Archive:
     return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, records=records,
                    attachments=attachments, events=audit.events_for(session, "case", case.id),
                    computation=entitlement.compute_for(session, case),
-                   deadlines=deadlines(case, visits), held=workflow.is_held(session, case),
+                   deadlines=deadlines(case, visits, workdays.calendar(session, case.region)),
+                   held=workflow.is_held(session, case),
                    periods=entitlement.periods(session, case))
 
 
@@ -468,6 +469,12 @@ class Deadline:
     due: date
     done_on: date | None
     today: date
+    calendar: workdays.Calendar = workdays.PACKAGE
+
+    @property
+    def estimated(self) -> bool:
+        """Counted Monday–Friday: the county's holiday calendar does not reach the due date (按周一至周五估算)."""
+        return not self.calendar.covers(self.start, self.due)
 
     @property
     def overdue(self) -> bool:
@@ -479,7 +486,7 @@ class Deadline:
 
     @property
     def workdays_left(self) -> int:
-        return workdays.workdays_between(self.today, self.due)
+        return self.calendar.workdays_between(self.today, self.due)
 
 
 def _local(instant: datetime) -> date:
@@ -494,7 +501,7 @@ def decided_on(case: Case) -> date | None:
     return None
 
 
-def deadlines(case: Case, visits: list[HomeVisit]) -> list[Deadline]:
+def deadlines(case: Case, visits: list[HomeVisit], calendar: workdays.Calendar = workdays.PACKAGE) -> list[Deadline]:
     today = clock.today()
     accepted = _local(case.accepted_at)
     if visits:
@@ -504,14 +511,14 @@ def deadlines(case: Case, visits: list[HomeVisit]) -> list[Deadline]:
     else:  # moved on without a visit on file (data from before this system): not counted as overdue
         visit_done = accepted
     result = [Deadline("home_visit", str(_l("入户调查")), accepted,
-                       workdays.add_workdays(accepted, HOME_VISIT_DAYS), visit_done, today)]
+                       calendar.add_workdays(accepted, HOME_VISIT_DAYS), visit_done, today, calendar)]
     if case.stage == Stage.county_approval:
         received = _local(case.stage_changed_at)
         result.append(Deadline("county", str(_l("县级审批")), received,
-                               workdays.add_workdays(received, COUNTY_DECISION_DAYS), None, today))
+                               calendar.add_workdays(received, COUNTY_DECISION_DAYS), None, today, calendar))
     total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
     result.append(Deadline("whole", str(_l("全部办结（%(n)d 个工作日）", n=total)), accepted,
-                           workdays.add_workdays(accepted, total), decided_on(case), today))
+                           calendar.add_workdays(accepted, total), decided_on(case), today, calendar))
     return result
 
 
@@ -520,13 +527,15 @@ def _before(day: date) -> datetime:
     return clock.local_midnight(date.fromordinal(day.toordinal() + 1))
 
 
-def overdue_conditions(today: date | None = None) -> dict[str, ColumnElement[bool]]:
-    """SQL conditions for each kind of overdue case (one comparison each, see workdays.latest_overdue_start)."""
+def overdue_conditions(today: date | None = None, calendar: workdays.Calendar = workdays.PACKAGE
+                       ) -> dict[str, ColumnElement[bool]]:
+    """SQL conditions for each kind of overdue case (one comparison each, see Calendar.latest_overdue_start);
+    ``calendar`` is the county's (a user's scope lies within one county)."""
     today = today or clock.today()
-    visit_cut = _before(workdays.latest_overdue_start(today, HOME_VISIT_DAYS))
-    county_cut = _before(workdays.latest_overdue_start(today, COUNTY_DECISION_DAYS))
-    whole_cut = _before(workdays.latest_overdue_start(today, WHOLE_CASE_DAYS))
-    special_cut = _before(workdays.latest_overdue_start(today, WHOLE_CASE_SPECIAL_DAYS))
+    visit_cut = _before(calendar.latest_overdue_start(today, HOME_VISIT_DAYS))
+    county_cut = _before(calendar.latest_overdue_start(today, COUNTY_DECISION_DAYS))
+    whole_cut = _before(calendar.latest_overdue_start(today, WHOLE_CASE_DAYS))
+    special_cut = _before(calendar.latest_overdue_start(today, WHOLE_CASE_SPECIAL_DAYS))
     return {
         "home_visit": and_(Case.stage == Stage.applied, Case.accepted_at < visit_cut),
         "county": and_(Case.stage == Stage.county_approval, Case.stage_changed_at < county_cut),
@@ -548,7 +557,8 @@ def _in_scope(user: User) -> ColumnElement[bool]:
 def deadline_summary(session: Session, user: User) -> dict[str, int]:
     """Overdue counts in the user's region, for the dashboard."""
     counts = {}
-    for key, condition in overdue_conditions().items():
+    calendar = workdays.calendar(session, user.region)
+    for key, condition in overdue_conditions(calendar=calendar).items():
         counts[key] = session.scalar(select(func.count(Case.id)).where(_in_scope(user), condition)) or 0
     counts["review_due"] = session.scalar(select(func.count(Case.id)).where(
         _in_scope(user), Case.stage == Stage.active, Case.next_review_due <= clock.today())) or 0
@@ -607,7 +617,7 @@ def search(
     if category:
         conditions.append(Case.category == category)
     if overdue:
-        conds = overdue_conditions()
+        conds = overdue_conditions(calendar=workdays.calendar(session, user.region))
         if overdue == "any":
             conditions.append(or_(*conds.values()))
         elif overdue in conds:
@@ -624,15 +634,17 @@ def search(
 def overdue_keys(case: Case) -> list[str]:
     """Which deadlines a listed case has missed (computed per row; the list is one page long)."""
     today = clock.today()
+    session = object_session(case)
+    calendar = workdays.calendar(session, case.region) if session is not None else workdays.PACKAGE
     keys = []
     accepted = _local(case.accepted_at)
-    if case.stage == Stage.applied and today > workdays.add_workdays(accepted, HOME_VISIT_DAYS):
+    if case.stage == Stage.applied and today > calendar.add_workdays(accepted, HOME_VISIT_DAYS):
         keys.append("home_visit")
-    if case.stage == Stage.county_approval and today > workdays.add_workdays(
+    if case.stage == Stage.county_approval and today > calendar.add_workdays(
             _local(case.stage_changed_at), COUNTY_DECISION_DAYS):
         keys.append("county")
     total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
-    if case.stage in workflow.UNDECIDED_STAGES and today > workdays.add_workdays(accepted, total):
+    if case.stage in workflow.UNDECIDED_STAGES and today > calendar.add_workdays(accepted, total):
         keys.append("whole")
     return keys
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -32,29 +30,11 @@ _index_key: bytes | None = None
 
 
 class KeyMissing(RuntimeError):
-    pass
+    """No data key installed, or one that does not open the stored values."""
 
 
-def load_key(instance_path: Path, configured: str | None = None) -> str:
-    """The data key: the configured one, or the instance file (created once, readable by the owner only)."""
-    if configured:
-        return configured
-    key_file = instance_path / "data_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    tmp = instance_path / f".data_key.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    try:
-        os.link(tmp, key_file)  # two workers starting at once: the first link wins, both read it
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return key_file.read_text().strip()
+def new_key() -> str:
+    return Fernet.generate_key().decode()
 
 
 def use_key(key: str) -> None:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from dibao import clock, notices
+from dibao import audit, clock, notices
 
 log = logging.getLogger("dibao.sweep")
 
@@ -63,7 +63,15 @@ def run_sweep(app: Flask, at: datetime | None = None) -> SweepResult:
             if notices.release_entry(session, entry_id):
                 result.released.append(entry_id)
             session.commit()
+    _audit_checkpoint(app)
     return result
+
+
+def _audit_checkpoint(app: Flask) -> None:
+    """The audit log's count and head, outside the database, every DIBAO_AUDIT_CHECKPOINT_MINUTES (when it moved)."""
+    with app.extensions["dibao.sessions"]() as reader:
+        audit.write_checkpoint(reader, app.config["AUDIT_CHECKPOINTS"],
+                               every=timedelta(minutes=app.config["AUDIT_CHECKPOINT_MINUTES"]))
 
 
 # --- the app's own periodic sweep -------------------------------------------------------------------------

@@ -102,11 +102,16 @@ def test_the_migration_encrypts_numbers_stored_in_clear(tmp_path):
     engine.dispose()
 
 
-def test_the_data_key_lives_outside_the_database_with_owner_only_access(tmp_path):
-    key = crypto.load_key(tmp_path)
+def test_the_data_key_lives_outside_the_database_with_owner_only_access(tmp_path, monkeypatch):
+    from dibao import config
+
+    monkeypatch.delenv("DIBAO_DATA_KEY", raising=False)
+    key = config.from_environment(tmp_path)["DATA_KEY"]
     assert (tmp_path / "data_key").stat().st_mode & 0o777 == 0o600
-    assert crypto.load_key(tmp_path) == key  # created once, then read
-    assert crypto.load_key(tmp_path, "configured") == "configured"
+    assert config.from_environment(tmp_path)["DATA_KEY"] == key  # created once, then read by every worker
+    crypto.use_key(key)  # a valid Fernet key
+    monkeypatch.setenv("DIBAO_DATA_KEY", new := crypto.new_key())
+    assert config.from_environment(tmp_path)["DATA_KEY"] == new
 
 
 # --- payment accounts (issue 11, item 3) -------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from dibao.db import Base
 from dibao.models import disclosure, job, kiosk, payment, records  # noqa: F401  (their classes register on Base)
 from dibao.models.audit import AuditEvent
+from dibao.models.calendar import CalendarDay, HolidayCalendar
 from dibao.models.case import (
     AmountChange,
     AmountPeriod,
@@ -23,4 +24,5 @@ __all__ = [
     "AmountChange", "AmountPeriod", "AuditEvent", "Base", "Case", "Decision", "FeedbackStatus", "Level", "Member",
     "MemberIncome", "NoticeBatch", "NoticeEntry", "Objection", "Opinion", "Outcome", "ReasonCategory", "Region",
     "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
+    "CalendarDay", "HolidayCalendar",
 ]
