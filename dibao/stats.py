@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dibao import cases, clock, entitlement, feedback, scope, workflow
+from dibao import cases, clock, entitlement, feedback, scope, workdays, workflow
 from dibao.models import (
     Case,
     Decision,
@@ -268,13 +268,14 @@ def deadline_figures(session: Session, user: User, since: date) -> list[StepFigu
     first_visit = dict(session.execute(
         select(HomeVisit.case_id, func.min(HomeVisit.visited_on)).join(Case, HomeVisit.case_id == Case.id)
         .where(in_scope).group_by(HomeVisit.case_id)).all())
+    calendar = workdays.calendar(session, user.region)  # the county's working days
     steps = {"home_visit": StepFigures("home_visit", str(_l("入户调查（3 个工作日内）"))),
              "whole": StepFigures("whole", str(_l("全部办结（30 / 45 个工作日内）"))),
              "county": StepFigures("county", str(_l("县级审批（10 个工作日内，办理中）")))}
     for case in rows:
         visit = first_visit.get(case.id)
         visits = [_Visit(visit)] if visit else []
-        for deadline in cases.deadlines(case, visits):  # type: ignore[arg-type]
+        for deadline in cases.deadlines(case, visits, calendar):  # type: ignore[arg-type]
             step = steps[deadline.key]
             if deadline.done_on is None:
                 if deadline.overdue:
