@@ -218,7 +218,7 @@ def template(session: Session, actor: User | None) -> bytes:
     notes.set_column(1, 1, 70)
     notes.set_column(2, 2, 24)
     notes.write_row(0, 0, ["列名", "填写要求", "示例（户主行）"], head)
-    example = {"household": "1", "relation": "本人", "name": "李桂兰", "id_number": "340102195606150021",
+    example = {"household": "1", "relation": "本人", "name": "李桂兰", "id_number": "340102195606150022",
                "work_capacity": "部分丧失劳动能力", "health": "高血压", "income": "450", "income_source": "养老金、退休金",
                "community_code": communities[0].code if communities else "", "phone": "13912345678",
                "address": "幸福路 8 号 2 单元 301 室", "public_address": "幸福路 8 号", "category": "2",
