@@ -72,7 +72,7 @@ def import_file(url: str, path: Path) -> tuple[float, int]:
         return time.perf_counter() - started, report.imported
 
 
-def floor(url: str, rows: list[dict]) -> float:
+def floor(url: str, rows: list[dict]) -> tuple[float, float]:
     """What the rules require per row, alone: the ID check (stdnum) of every person, the phone check
     (phonenumbers), Fernet encryption and the keyed hash of every ID number and account, and one hash-chained audit
     event per household (dibao.audit.record) — rolled back."""
@@ -87,7 +87,7 @@ def floor(url: str, rows: list[dict]) -> float:
         sess = db.session()
         actor = sess.scalar(select(User).where(User.username == "benchcounty"))
         started = time.perf_counter()
-        for n, row in enumerate(rows):
+        for row in rows:
             number = normalise_id_number(row["id_number"], required=False)
             encrypt(number)
             blind_index(number)
@@ -96,10 +96,13 @@ def floor(url: str, rows: list[dict]) -> float:
                 normalise_phone(row["phone"])
                 encrypt(row["account_number"])
                 blind_index(row["account_number"])
-                audit.record(sess, actor, "case_imported", "case", n, region_id=None, details={"row": n})
-        elapsed = time.perf_counter() - started
+        checks = time.perf_counter() - started
+        started = time.perf_counter()
+        for n in range(HOUSEHOLDS):
+            audit.record(sess, actor, "case_imported", "case", n, region_id=None, details={"row": n})
+        events = time.perf_counter() - started
         sess.rollback()
-        return elapsed
+        return checks, events
 
 
 if __name__ == "__main__":
@@ -113,9 +116,9 @@ if __name__ == "__main__":
     base = baseline(url, path)
     took, imported = import_file(url, path)
     assert imported == HOUSEHOLDS, imported
-    required = floor(url, rows)
+    checks, events = floor(url, rows)
     print(f"file: {HOUSEHOLDS} households, {len(rows)} rows, {path.stat().st_size // 1024} KiB xlsx")
     print(f"read (calamine) + bare executemany of the rows   {base:7.2f} s   1.00 ×")
     print(f"import of {HOUSEHOLDS} households (check + write)  {took:7.2f} s   {took / base:4.2f} ×   (target ≤ 3 ×)")
-    print(f"  of which the per-row work the rules require     {required:7.2f} s   {required / base:4.2f} ×   "
-          "(ID and phone checks, encryption, keyed hashes, one audit event per household)")
+    print(f"  the ID and phone checks, encryption and keyed hashes alone   {checks:7.2f} s   {checks / base:4.2f} ×")
+    print(f"  one audit event per household alone (dibao.audit.record)   {events:7.2f} s   {events / base:4.2f} ×")

@@ -37,7 +37,6 @@ from flask_babel import lazy_gettext as _l
 from python_calamine import CalamineError, CalamineWorkbook
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
-from stdnum.cn import ric
 
 from dibao import audit, cases, clock, entitlement, jobs, scope, workflow
 from dibao.crypto import blind_index
@@ -485,8 +484,9 @@ def _check_person(number: int, row: list[Any], get, out: _Rows, sources: dict[st
             out.error(number, "age", "invalid", _l("请填写正确的年龄（0–130）。"))
             ok = False
     elif id_number:
-        born = ric.get_birth_date(id_number)
-        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        # The birth date is digits 7–14 of a number normalise_id_number has just checked.
+        year, month, day = int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])
+        age = today.year - year - ((today.month, today.day) < (month, day))
     elif ok:
         out.error(number, "age", "required", _l("没有身份证号码时请填写年龄。"))
         ok = False
@@ -654,6 +654,15 @@ def _as_case(draft: HouseholdDraft) -> SimpleNamespace:
 
 # --- importing -----------------------------------------------------------------------------------------------
 
+def _hash_of(known: dict[str, str], id_number: str | None) -> str | None:
+    """The keyed hash of an ID number, computed once (the head's goes on the case and on member 0)."""
+    if id_number is None:
+        return None
+    if id_number not in known:
+        known[id_number] = blind_index(id_number)
+    return known[id_number]
+
+
 def next_review(approved_on: date, category: int, today: date) -> date:
     """The first date on the category's review schedule, counted from the approval, that is today or later."""
     months = workflow.REVIEW_MONTHS.get(category, 12)
@@ -676,6 +685,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     now = clock.now()
     today = clock.today()
     numbers: dict[int, int] = {}  # community id → last case number used this year
+    hashes: dict[str, str] = {}  # the heads' keyed hashes, for their member rows too
     case_rows = []
     for draft in drafts:
         region = draft.region
@@ -691,7 +701,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
         case_rows.append({
             "number": f"{region.code}-{today.year}-{numbers[region.id]:04d}", "region_id": region.id,
             "stage": Stage.active, "stage_changed_at": approved_at, "head_name": head.name,
-            "head_id_number": head.id_number, "head_id_hash": blind_index(head.id_number),
+            "head_id_number": head.id_number, "head_id_hash": _hash_of(hashes, head.id_number),
             "head_phone": draft.phone, "address": draft.address, "public_address": draft.public_address,
             "category": draft.category, "close_relative_of_staff": False, "special_case": False,
             "no_income_no_capacity_no_supporter": draft.no_income_no_capacity_no_supporter, "photo_consent": False,
@@ -717,7 +727,8 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
         for position, person in enumerate(draft.members):
             member_rows.append({
                 "case_id": case_id, "position": position, "name": person.name, "relation": person.relation,
-                "age": person.age, "id_number": person.id_number, "id_number_hash": blind_index(person.id_number),
+                "age": person.age, "id_number": person.id_number,
+                "id_number_hash": _hash_of(hashes, person.id_number),
                 "health": person.health, "work_capacity": person.work_capacity,
                 "monthly_deduction": Decimal("0"), "deduction_note": "",
             })
