@@ -21,6 +21,7 @@ translations/en/LC_MESSAGES/messages.mo: translations/en/LC_MESSAGES/messages.po
 	$(BIN)/pybabel compile --use-fuzzy -d translations
 
 ## make run: venv, install, migrate the SQLite database, seed the demo once, serve on http://127.0.0.1:$(PORT)
+## with the background-job worker (imports, exports) beside gunicorn; Ctrl-C stops both
 # QR codes and kiosk URLs are built on the public URL: by default, where `make run` serves.
 run: export DIBAO_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
@@ -31,8 +32,11 @@ run: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
 	@echo "  Portal:   http://127.0.0.1:$(PORT)/"
 	@echo "  Staff:    http://127.0.0.1:$(PORT)/admin/login   (user: admin, password: dibao-demo-2026)"
 	@echo "  Kiosks:   $(BIN)/dibao kiosk list   (one display URL per demo community)"
+	@echo "  Jobs:     $(BIN)/dibao worker runs beside the web server (imports, exports; queue in instance/jobs/)"
 	@echo
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - dibao.wsgi:app
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	 $(BIN)/dibao worker & worker=$$!; \
+	 $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - dibao.wsgi:app
 
 ## Debian packages the browser tests need (Chromium and CJK fonts), installed when missing.
 system-deps:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from admin import calendar, cases, feedback, kiosks, notices, views  # noqa: E402,F401
+from admin import audit, calendar, cases, data, feedback, kiosks, notices, stats, views  # noqa: E402,F401

@@ -171,6 +171,7 @@ NAV = [
     ("admin.cases", _l("低保案件")), ("admin.notices", _l("公示")), ("admin.feedback_inbox", _l("异议与举报")),
     ("admin.standards", _l("低保标准")), ("admin.disclosure", _l("公开设置")), ("admin.content", _l("政策与程序")),
     ("admin.kiosks", _l("公示终端")), ("admin.users", _l("账号")), ("admin.region_list", _l("行政区划")),
+    ("admin.stats_page", _l("统计")), ("admin.data", _l("导入导出")), ("admin.audit_viewer", _l("审计日志")),
 ]
 NAV.append(("admin.calendar", _l("节假日安排")))
 

@@ -9,7 +9,7 @@ from flask import Flask, g, has_request_context, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from dibao import audit, clock, config, crypto, db, i18n
+from dibao import audit, clock, config, crypto, db, i18n, jobs
 from dibao.errors import DomainError
 from dibao.extensions import babel, csrf, limiter, login_manager
 
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
+    jobs.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: app.config["TIMEZONE"])

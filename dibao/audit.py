@@ -22,7 +22,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,24 +100,47 @@ def record(
     actor_name: str | None = None,
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction: it commits or rolls back with the change."""
+    return record_many(session, actor, [Entry(action, object_type, object_id, region_id, details, actor_name)])[0]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event to append with :func:`record_many` (the arguments of :func:`record`)."""
+
+    action: str
+    object_type: str
+    object_id: Any = None
+    region_id: int | None = None
+    details: dict[str, Any] | None = None
+    actor_name: str | None = None
+
+
+def record_many(session: Session, actor: User | None, entries: Iterable[Entry]) -> list[AuditEvent]:
+    """Append several events of one actor in order, chained, with one lock, one look at the head and one flush
+    (an import of 10,000 households writes 10,000 events: one round trip each would cost more than the import)."""
     _lock_chain(session)
-    last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    event = AuditEvent(
-        at=clock.now(),
-        actor_id=actor.id if actor is not None else None,
-        actor_name=actor_name or (actor.display_name if actor is not None else SYSTEM_ACTOR),
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        region_id=region_id,
-        details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True, default=str),
-        prev_hash=last or GENESIS,
-        hash_scheme=SCHEME_HMAC if _key is not None else SCHEME_SHA256,
-    )
-    event.hash = _digest(event, _key)
-    session.add(event)
+    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS
+    at = clock.now()
+    scheme = SCHEME_HMAC if _key is not None else SCHEME_SHA256
+    events = []
+    for entry in entries:
+        event = AuditEvent(
+            at=at,
+            actor_id=actor.id if actor is not None else None,
+            actor_name=entry.actor_name or (actor.display_name if actor is not None else SYSTEM_ACTOR),
+            action=entry.action,
+            object_type=entry.object_type,
+            object_id=None if entry.object_id is None else str(entry.object_id),
+            region_id=entry.region_id,
+            details=json.dumps(entry.details or {}, ensure_ascii=False, sort_keys=True, default=str),
+            prev_hash=prev,
+            hash_scheme=scheme,
+        )
+        event.hash = prev = _digest(event, _key)
+        events.append(event)
+    session.add_all(events)
     session.flush()
-    return event
+    return events
 
 
 # --- checkpoints: the count and head, outside the database ---------------------------------------------

@@ -79,6 +79,7 @@ EVENT_LABELS = {
     "amount_adjusted": _l("调整保障金额"),
     "grace_started": _l("进入渐退期"),
     "case_exited": _l("退保"),
+    "case_imported": _l("导入原有名册（在保）"),
 }
 
 def _required(value: str | None, field: str, message, maximum: int) -> str:

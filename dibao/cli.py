@@ -35,6 +35,14 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(kiosk_group)
 
+    from dibao.jobs import worker_command
+
+    app.cli.add_command(worker_command)
+
+    from dibao.imports import import_group
+
+    app.cli.add_command(import_group)
+
 
 @click.group("db", help="Database schema (Alembic migrations).")
 def db_group() -> None:

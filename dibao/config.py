@@ -29,6 +29,8 @@ def from_environment(instance_path: Path) -> dict:
         "PUBLIC_URL": (os.environ.get("DIBAO_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
         "MEDIA_DIR": media,
+        # Uploaded import files, finished exports and (without Redis) the task queue's SQLite file (dibao.jobs).
+        "JOBS_DIR": os.environ.get("DIBAO_JOBS_DIR") or str(instance_path / "jobs"),
         "REDIS_URL": redis_url,
         "HOTLINE": os.environ.get("DIBAO_HOTLINE") or "12349",
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (rate limits key on the

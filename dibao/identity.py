@@ -53,12 +53,14 @@ def normalise_phone(value: str | None, *, field: str = "head_phone") -> str | No
         number = phonenumbers.parse(raw, "CN")
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or number.country_code != 86 or not phonenumbers.is_valid_number(number):
+    # number_type is UNKNOWN exactly when is_valid_number is false; asking once (and formatting only landlines)
+    # halves the cost of a roster import's phone column.
+    kind = phonenumbers.number_type(number) if number is not None and number.country_code == 86 else None
+    if kind in (None, phonenumbers.PhoneNumberType.UNKNOWN):
         raise Invalid(_l("电话号码格式不对：手机 11 位，固定电话如 0551-12345678。"), field=field)
-    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
-    if phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.MOBILE,
-                                             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+    if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         return str(number.national_number)
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
     return national if "-" in national else _with_area_dash(national)
 
 

@@ -110,6 +110,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
         "MEDIA_DIR": str(tmp_path / "media"),
+        "JOBS_DIR": str(tmp_path / "jobs"),
         "PUBLIC_URL": "http://dibao.test",
         "RATELIMIT_STORAGE_URI": "memory://",
         "AUDIT_KEY": "test-audit-key",

@@ -223,3 +223,20 @@ def test_deleting_every_row_is_refused(app, world):
         with pytest.raises(DBAPIError, match="append-only"):
             sess.execute(text("DELETE FROM audit_event"))
         sess.rollback()
+
+
+def test_many_events_appended_at_once_chain_like_single_ones(app, runner, world, session):
+    """record_many (one lock, one look at the head, one flush) writes the same chain record would."""
+    before = audit.head(session).count
+    events = audit.record_many(session, None, [audit.Entry("bulk_test", "thing", i, details={"n": i})
+                                               for i in range(5)])
+    audit.record(session, None, "after_bulk", "thing", 99)
+    session.commit()
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert audit.head(session).count == before + 6
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    _bypass_append_only(session)
+    session.execute(text("UPDATE audit_event SET details = '{\"n\": 7}' WHERE action = 'bulk_test' AND object_id = '2'"))
+    session.commit()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 1

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models. Import every model module here so Alembic and the mappers see them all."""
 
 from dibao.db import Base
-from dibao.models import disclosure, kiosk, limits, payment, records  # noqa: F401  (their classes register on Base)
+from dibao.models import disclosure, job, kiosk, limits, payment, records  # noqa: F401  (their classes register on Base)
 from dibao.models.audit import AuditEvent
 from dibao.models.calendar import CalendarDay, HolidayCalendar
 from dibao.models.case import (

@@ -1,0 +1,9 @@
+"""Forms of the data screens: uploading a roster to import."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("名册文件（Excel .xlsx / .xls 或 CSV）"))

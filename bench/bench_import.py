@@ -1,0 +1,124 @@
+"""Importing 10,000 households (dibao.imports, the confirm step: read, check, write, one audit event each) as a
+ratio to reading the same file with the same reader (python-calamine) plus a bare ``executemany`` of the same
+rows into a table of the same columns, measured in the same run on the same SQLite database. Target: ≤ 3×."""
+
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, app_context, prepared_sqlite
+
+sys.path.insert(0, str(ROOT))
+
+HOUSEHOLDS = 10_000
+COMMUNITIES = [f"990001{i:03d}" for i in range(1, 11)]
+
+
+def arrange(url: str) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from dibao import accounts, db, entitlement, regions
+    from dibao.models import Role
+
+    with app_context(url):
+        sess = db.session()
+        county = regions.create_region(sess, None, code="990", name="基准县", parent=None)
+        town = regions.create_region(sess, None, code="990001", name="基准镇", parent=county)
+        for code in COMMUNITIES:
+            regions.create_region(sess, None, code=code, name=f"基准{code[-3:]}社区", parent=town)
+        password = secrets.token_urlsafe(16)
+        admin = accounts.create_user(sess, None, username="benchadmin", display_name="基准管理员",
+                                     password=password, role=Role.admin, region=county)
+        accounts.create_user(sess, None, username="benchcounty", display_name="基准审批", password=password,
+                             role=Role.county_approver, region=county)
+        entitlement.set_standard(sess, admin, region=county, amount=Decimal("780"), effective_from=date(2020, 1, 1))
+        sess.commit()
+
+
+def baseline(url: str, path: Path) -> float:
+    """The same reader, then the rows as they are into a scratch table with one executemany."""
+    from sqlalchemy import create_engine
+
+    from dibao.imports import read_table
+
+    engine = create_engine(url)
+    started = time.perf_counter()
+    table = read_table(path, path.name)
+    width = len(table[0])
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute(f"CREATE TABLE IF NOT EXISTS scratch ({', '.join(f'c{i} TEXT' for i in range(width))})")
+        raw.executemany(f"INSERT INTO scratch VALUES ({', '.join('?' * width)})", table[1:])  # noqa: S608
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
+def import_file(url: str, path: Path) -> tuple[float, int]:
+    from sqlalchemy import select
+
+    from dibao import db, imports
+    from dibao.models import User
+
+    with app_context(url, JOBS_DIR=str(path.parent)):
+        sess = db.session()
+        actor = sess.scalar(select(User).where(User.username == "benchcounty"))
+        started = time.perf_counter()
+        report = imports.import_roster(sess, actor, path, path.name)
+        sess.commit()
+        return time.perf_counter() - started, report.imported
+
+
+def floor(url: str, rows: list[dict]) -> tuple[float, float]:
+    """What the rules require per row, alone: the ID check (stdnum) of every person, the phone check
+    (phonenumbers), Fernet encryption and the keyed hash of every ID number and account, and one hash-chained audit
+    event per household (dibao.audit.record) — rolled back."""
+    from sqlalchemy import select
+
+    from dibao import audit, db
+    from dibao.crypto import blind_index, encrypt
+    from dibao.identity import normalise_id_number, normalise_phone
+    from dibao.models import User
+
+    with app_context(url):
+        sess = db.session()
+        actor = sess.scalar(select(User).where(User.username == "benchcounty"))
+        started = time.perf_counter()
+        for row in rows:
+            number = normalise_id_number(row["id_number"], required=False)
+            encrypt(number)
+            blind_index(number)
+            if row["relation"] == "本人":
+                encrypt(number)  # the head's number is on the case too
+                normalise_phone(row["phone"])
+                encrypt(row["account_number"])
+                blind_index(row["account_number"])
+        checks = time.perf_counter() - started
+        started = time.perf_counter()
+        for n in range(HOUSEHOLDS):
+            audit.record(sess, actor, "case_imported", "case", n, region_id=None, details={"row": n})
+        events = time.perf_counter() - started
+        sess.rollback()
+        return checks, events
+
+
+if __name__ == "__main__":
+    from tests.roster_files import clean_rows, write
+
+    workdir = Path(tempfile.mkdtemp(prefix="dibao-bench-import-"))
+    url = prepared_sqlite(str(workdir))
+    arrange(url)
+    rows = clean_rows(HOUSEHOLDS, COMMUNITIES)
+    path = write(workdir / "roster.xlsx", rows)
+    base = baseline(url, path)
+    took, imported = import_file(url, path)
+    assert imported == HOUSEHOLDS, imported
+    checks, events = floor(url, rows)
+    print(f"file: {HOUSEHOLDS} households, {len(rows)} rows, {path.stat().st_size // 1024} KiB xlsx")
+    print(f"read (calamine) + bare executemany of the rows   {base:7.2f} s   1.00 ×")
+    print(f"import of {HOUSEHOLDS} households (check + write)  {took:7.2f} s   {took / base:4.2f} ×   (target ≤ 3 ×)")
+    print(f"  the ID and phone checks, encryption and keyed hashes alone   {checks:7.2f} s   {checks / base:4.2f} ×")
+    print(f"  one audit event per household alone (dibao.audit.record)   {events:7.2f} s   {events / base:4.2f} ×")

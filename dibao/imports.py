@@ -1,0 +1,910 @@
+"""Importing a county's existing roster (原有低保名册导入) from xlsx, xls or csv.
+
+The file is one row per person (the template's sheet "低保名册"): the rows of a household share its 户编号, the
+head of household's row (与户主关系 = 本人) carries the household's columns (community, address, category,
+approval date, amount, payment account). Every household becomes an active case (在保) in its community, with
+its members, incomes, payment account, the amount period payment runs read, and the next review on its
+category's schedule; each gets one audit event ``case_imported``, which is also its "imported" line in the
+archive.
+
+Two steps, each a background job (dibao.jobs): the check (dry run) lists every problem by row and column and
+changes nothing; the import checks again (the database may have changed since) and writes everything in one
+transaction — all the file's households or none. ``dibao import roster FILE [--dry-run]`` runs the same steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import click
+import xlsxwriter
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from python_calamine import CalamineError, CalamineWorkbook
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from dibao import audit, cases, clock, entitlement, jobs, scope, workflow
+from dibao.crypto import blind_index
+from dibao.errors import DomainError, Forbidden, Invalid
+from dibao.identity import normalise_account_number, normalise_id_number, normalise_phone
+from dibao.models import (
+    AmountChange,
+    AmountPeriod,
+    Case,
+    Level,
+    Member,
+    MemberIncome,
+    Region,
+    Role,
+    Stage,
+    User,
+    WorkCapacity,
+)
+from dibao.models.job import Job
+from dibao.models.payment import AccountKind, PaymentAccount
+
+MAX_ROWS = 200_000
+SHEET = "低保名册"
+ALLOWED_SUFFIXES = (".xlsx", ".xls", ".csv")
+IMPORT_REASON = "导入原有名册"
+AUDIT_CHUNK = 500  # audit events appended per round trip while importing
+
+
+# --- the file format (the template's headers are the format itself: Chinese in every language) -------------
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    hint: str
+    head_only: bool = False  # read from the head of household's row only
+    text: bool = False  # kept as text in the template (long digit strings must not become numbers)
+    width: int = 12
+    choices: tuple[str, ...] = ()
+
+
+WORK_CAPACITY_VALUES = {"有劳动能力": WorkCapacity.full, "部分丧失劳动能力": WorkCapacity.partial,
+                        "无劳动能力": WorkCapacity.none}
+ACCOUNT_KIND_VALUES = {"银行卡": AccountKind.bank_card, "社会保障卡": AccountKind.social_security_card,
+                       "一卡通": AccountKind.benefit_card}
+CATEGORY_VALUES = {"1": 1, "2": 2, "3": 3, "4": 4, "一类": 1, "二类": 2, "三类": 3, "四类": 4}
+YES_NO = {"是": True, "否": False, "": False}
+
+COLUMNS: tuple[Column, ...] = (
+    Column("household", "户编号", "同一户的各行填相同的编号（如原系统的家庭编号，或 1、2、3…）", text=True, width=10),
+    Column("relation", "与户主关系", "户主本人一行填“本人”，每户必须有且只有一行“本人”", width=10,
+           choices=tuple(cases.RELATIONS)),
+    Column("name", "姓名", "", width=10),
+    Column("id_number", "身份证号码", "18 位；户主必填，其他成员尽量填写。请保持文本格式，不要让 Excel 改成科学计数法",
+           text=True, width=21),
+    Column("age", "年龄", "可不填：按身份证号码中的出生日期计算", width=6),
+    Column("work_capacity", "劳动能力", "有劳动能力 / 部分丧失劳动能力 / 无劳动能力；不填按“有劳动能力”", width=16,
+           choices=tuple(WORK_CAPACITY_VALUES)),
+    Column("health", "健康状况", "如 高血压、二级肢体残疾", width=14),
+    Column("income", "月收入（元）", "该成员每月收入，没有填 0 或不填", width=12),
+    Column("income_source", "收入类型", "工资性收入、养老金、退休金等；不填按“工资性收入”", width=16),
+    Column("community_code", "社区代码", "户主行必填：社区（村）的区划代码，见“社区代码”表", head_only=True, text=True,
+           width=14),
+    Column("phone", "联系电话", "手机 11 位，固定电话如 0551-12345678", head_only=True, text=True, width=14),
+    Column("address", "家庭住址", "户主行必填：完整住址", head_only=True, width=26),
+    Column("public_address", "公示地址", "到小区或楼栋；不填按社区名称", head_only=True, width=16),
+    Column("category", "分类", "1–4（一类每年复核、二类每半年、三类每季度、四类每月）", head_only=True, width=6,
+           choices=("1", "2", "3", "4")),
+    Column("no_income_no_capacity_no_supporter", "三无人员", "是 / 否", head_only=True, width=8, choices=("是", "否")),
+    Column("approved_on", "审批日期", "户主行必填：县级审批同意的日期，如 2024-06-15", head_only=True, width=12),
+    Column("monthly_amount", "月保障金额（元）", "户主行必填：目前每月发放的金额", head_only=True, width=14),
+    Column("account_kind", "账户类型", "银行卡 / 社会保障卡 / 一卡通；没有账户的整组不填", head_only=True, width=10,
+           choices=tuple(ACCOUNT_KIND_VALUES)),
+    Column("bank_name", "开户银行", "", head_only=True, width=16),
+    Column("holder_name", "账户户名", "", head_only=True, width=10),
+    Column("account_number", "账号", "银行卡号会校验最后一位", head_only=True, text=True, width=22),
+)
+HEADER_OF = {c.key: c.header for c in COLUMNS}
+REQUIRED_HEADERS = ("household", "relation", "name", "id_number", "community_code", "address", "approved_on",
+                    "monthly_amount")
+
+
+def _normal_header(text: Any) -> str:
+    value = str(text or "").strip().replace(" ", "").replace("*", "").replace("＊", "")
+    return value.replace("(", "（").replace(")", "）")
+
+
+KEY_OF_HEADER = {_normal_header(c.header): c.key for c in COLUMNS}
+
+
+# --- the report --------------------------------------------------------------------------------------------
+
+@dataclass
+class Problem:
+    row: int  # the spreadsheet's row number (the headers are row 1); 0 for the whole file
+    column: str  # the header, or "" for the whole row
+    code: str
+    message: str
+    warning: bool = False
+
+
+@dataclass
+class Report:
+    filename: str
+    rows: int = 0
+    households: int = 0
+    persons: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    imported: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.warning]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {"filename": self.filename, "rows": self.rows, "households": self.households,
+                "persons": self.persons, "imported": self.imported, "problems": [asdict(p) for p in self.problems]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        return cls(filename=data.get("filename", ""), rows=data.get("rows", 0), households=data.get("households", 0),
+                   persons=data.get("persons", 0), imported=data.get("imported", 0),
+                   problems=[Problem(**p) for p in data.get("problems", [])])
+
+
+# --- who may import --------------------------------------------------------------------------------------
+
+def may_import(user: User | None) -> bool:
+    """The county (its approvers, and the system admin setting the county up). ``None`` is the command line."""
+    return user is None or user.role in (Role.county_approver, Role.admin)
+
+
+def require_import(user: User | None) -> None:
+    if not may_import(user):
+        raise Forbidden(_l("只有县民政局或系统管理员可以导入原有名册。"))
+
+
+def _communities(session: Session, actor: User | None) -> dict[str, Region]:
+    stmt = select(Region).where(Region.level == Level.community)
+    if actor is not None:
+        stmt = stmt.where(scope.subtree_condition(actor.region))
+    return {r.code: r for r in session.scalars(stmt)}
+
+
+# --- the template ----------------------------------------------------------------------------------------
+
+def template(session: Session, actor: User | None) -> bytes:
+    """The xlsx template: the roster sheet with Chinese headers (text columns kept as text, drop-down lists),
+    a sheet explaining each column with an example, and the community codes the user may import into."""
+    require_import(actor)
+    communities = sorted(_communities(session, actor).values(), key=lambda r: r.path)
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
+    required = book.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1, "text_wrap": True, "valign": "top"})
+    text = book.add_format({"num_format": "@"})
+    sheet = book.add_worksheet(SHEET)
+    for i, col in enumerate(COLUMNS):
+        sheet.set_column(i, i, col.width, text if col.text else None)
+        sheet.write_string(0, i, col.header, required if col.key in REQUIRED_HEADERS else head)
+        if col.hint:
+            sheet.write_comment(0, i, col.hint)
+        if col.choices:
+            sheet.data_validation(1, i, MAX_ROWS, i, {"validate": "list", "source": list(col.choices),
+                                                      "ignore_blank": True})
+    sheet.freeze_panes(1, 0)
+    sheet.set_row(0, 32)
+
+    notes = book.add_worksheet("填写说明")
+    notes.set_column(0, 0, 18)
+    notes.set_column(1, 1, 70)
+    notes.set_column(2, 2, 24)
+    notes.write_row(0, 0, ["列名", "填写要求", "示例（户主行）"], head)
+    example = {"household": "1", "relation": "本人", "name": "李桂兰", "id_number": "340102195606150022",
+               "work_capacity": "部分丧失劳动能力", "health": "高血压", "income": "450", "income_source": "养老金、退休金",
+               "community_code": communities[0].code if communities else "", "phone": "13912345678",
+               "address": "幸福路 8 号 2 单元 301 室", "public_address": "幸福路 8 号", "category": "2",
+               "no_income_no_capacity_no_supporter": "否", "approved_on": "2024-06-15", "monthly_amount": "330.00",
+               "account_kind": "银行卡", "bank_name": "中国农业银行", "holder_name": "李桂兰",
+               "account_number": "6228480402564890018"}
+    for i, col in enumerate(COLUMNS, start=1):
+        need = "必填。" if col.key in REQUIRED_HEADERS else ""
+        where = "只读户主行。" if col.head_only else ""
+        notes.write_row(i, 0, [col.header, f"{need}{where}{col.hint}", example.get(col.key, "")])
+    notes.write_string(len(COLUMNS) + 2, 0, "说明")
+    notes.write_string(len(COLUMNS) + 2, 1, "每人一行；同一户的成员填相同的户编号。导入前系统先检查整个文件并列出每一处问题，"
+                                            "没有问题才能确认导入；导入时全部成功或全部不导入。也可以另存为 CSV（UTF-8 或 GBK）后上传。")
+
+    codes = book.add_worksheet("社区代码")
+    codes.set_column(0, 0, 16, text)
+    codes.set_column(1, 2, 24)
+    codes.write_row(0, 0, ["社区代码", "社区（村）", "乡镇（街道）"], head)
+    for i, region in enumerate(communities, start=1):
+        codes.write_string(i, 0, region.code)
+        codes.write_row(i, 1, [region.name, region.parent.name if region.parent else ""])
+    book.close()
+    return out.getvalue()
+
+
+# --- reading the file ------------------------------------------------------------------------------------
+
+def read_table(path: Path, filename: str) -> list[list[Any]]:
+    """Every row of the file's roster sheet (the first sheet, or the one named 低保名册), headers first."""
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".csv":
+        raw = path.read_bytes()
+        for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV in GBK
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise Invalid(_l("无法识别 CSV 文件的编码，请另存为 UTF-8 或 GBK 编码。"), field="file")
+        return list(csv.reader(io.StringIO(text)))
+    if suffix not in ALLOWED_SUFFIXES:
+        raise Invalid(_l("请上传 Excel（.xlsx、.xls）或 CSV 文件。"), field="file")
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        sheet = book.get_sheet_by_name(SHEET) if SHEET in book.sheet_names else book.get_sheet_by_index(0)
+        return sheet.to_python(skip_empty_area=False)
+    except (CalamineError, OSError, ValueError):
+        raise Invalid(_l("文件打不开或已损坏，请确认是 Excel 或 CSV 文件。"), field="file") from None
+
+
+def _cell(value: Any) -> str:
+    """A cell as text: numbers Excel stored as 1.0 lose the .0; dates stay dates (handled by the caller)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()[:10]
+    return str(value).strip()
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _cell(value)
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+# --- checking -----------------------------------------------------------------------------------------------
+
+@dataclass
+class PersonDraft:
+    row: int
+    name: str
+    relation: str
+    age: int
+    id_number: str | None
+    work_capacity: WorkCapacity
+    health: str
+    income: Decimal
+    income_source: str
+
+
+@dataclass
+class HouseholdDraft:
+    key: str
+    head_row: int
+    region: Region
+    phone: str | None
+    address: str
+    public_address: str
+    category: int
+    no_income_no_capacity_no_supporter: bool
+    approved_on: date
+    amount: Decimal
+    account: dict | None
+    members: list[PersonDraft]
+    computation: entitlement.Computation | None = None
+
+
+class _Rows:
+    """Collects the problems of one check, in row order."""
+
+    def __init__(self, report: Report):
+        self.report = report
+
+    def error(self, row: int, key: str, code: str, message: Any) -> None:
+        self.report.problems.append(Problem(row, HEADER_OF.get(key, key), code, str(message)))
+
+    def warn(self, row: int, key: str, code: str, message: Any) -> None:
+        self.report.problems.append(Problem(row, HEADER_OF.get(key, key), code, str(message), warning=True))
+
+
+def check(session: Session, actor: User | None, path: Path, filename: str,
+          progress: Callable[..., None] | None = None) -> tuple[Report, list[HouseholdDraft]]:
+    """Read and check the whole file; returns the report and, when it has no errors, the households."""
+    require_import(actor)
+    progress = progress or (lambda *a, **k: None)
+    report = Report(filename=filename)
+    table = read_table(path, filename)
+    with force_locale("zh_CN"):  # the file's words are Chinese whatever the user's language
+        drafts = _check_table(session, actor, table, report, progress)
+    report.problems.sort(key=lambda p: (p.row, p.warning))
+    return report, (drafts if report.ok else [])
+
+
+def _header_keys(header: list[Any], out: _Rows) -> dict[str, int]:
+    keys: dict[str, int] = {}
+    for index, text in enumerate(header):
+        key = KEY_OF_HEADER.get(_normal_header(text))
+        if key and key not in keys:
+            keys[key] = index
+    missing = [HEADER_OF[k] for k in REQUIRED_HEADERS if k not in keys]
+    if missing:
+        out.error(1, "", "columns_missing", _l("缺少必填的列：%(names)s。请使用系统提供的模板。", names="、".join(missing)))
+    return keys
+
+
+def _check_table(session: Session, actor: User | None, table: list[list[Any]], report: Report,
+                 progress: Callable[..., None]) -> list[HouseholdDraft]:
+    out = _Rows(report)
+    if not table or not any(_cell(v) for v in table[0]):
+        out.error(1, "", "empty", _l("文件是空的，或第一行不是列名。"))
+        return []
+    keys = _header_keys(table[0], out)
+    if report.errors:
+        return []
+    body = table[1:]
+    while body and not any(_cell(v) for v in body[-1]):
+        body.pop()
+    if len(body) > MAX_ROWS:
+        out.error(0, "", "too_many", _l("一次最多导入 %(n)d 行，请分批导入。", n=MAX_ROWS))
+        return []
+    report.rows = len(body)
+    communities = _communities(session, actor)
+    sources = {str(label[0]): code for code, label in entitlement.INCOME_SOURCES.items()}
+    today = clock.today()
+
+    def get(row: list[Any], key: str) -> Any:
+        index = keys.get(key)
+        return row[index] if index is not None and index < len(row) else ""
+
+    groups: dict[str, list[tuple[int, list[Any]]]] = defaultdict(list)
+    for offset, row in enumerate(body):
+        number = offset + 2
+        if not any(_cell(v) for v in row):
+            continue
+        household = _cell(get(row, "household"))
+        if not household:
+            out.error(number, "household", "required", _l("请填写户编号。"))
+            continue
+        groups[household].append((number, row))
+
+    seen_ids: dict[str, tuple[int, str]] = {}  # id number → (row, household key)
+    drafts: list[HouseholdDraft] = []
+    done = 0
+    phase = str(_l("正在检查"))
+    for key, rows in groups.items():
+        heads = [(n, r) for n, r in rows if _relation(get(r, "relation")) == "本人"]
+        if not heads:
+            out.error(rows[0][0], "relation", "no_head", _l("户编号 %(key)s 没有户主行（与户主关系为“本人”）。", key=key))
+        elif len(heads) > 1:
+            out.error(heads[1][0], "relation", "two_heads", _l("户编号 %(key)s 有两行“本人”，每户只能有一个户主。", key=key))
+        members = []
+        for number, row in sorted(rows, key=lambda item: _relation(get(item[1], "relation")) != "本人"):
+            person = _check_person(number, row, get, out, sources, today)
+            if person is None:
+                continue
+            if person.id_number:
+                earlier = seen_ids.get(person.id_number)
+                if earlier is not None and earlier[1] == key:
+                    out.error(number, "id_number", "id_duplicate_file",
+                              _l("身份证号码与第 %(row)d 行重复。", row=earlier[0]))
+                elif earlier is not None:
+                    out.error(number, "id_number", "member_two_households",
+                              _l("此人已在第 %(row)d 行的另一户（户编号 %(key)s）中，一人只能属于一户。",
+                                 row=earlier[0], key=earlier[1]))
+                else:
+                    seen_ids[person.id_number] = (number, key)
+            members.append(person)
+        if len(heads) == 1:
+            draft = _check_household(heads[0][0], heads[0][1], key, get, out, communities, members, today)
+            if draft is not None and len(members) == len(rows):  # every person of it checked out
+                drafts.append(draft)
+        done += len(rows)
+        progress(done, report.rows, phase)
+    report.households = len(groups)
+    report.persons = sum(len(rows) for rows in groups.values())
+    _check_database(session, seen_ids, out)
+    # Only a household without errors can be imported; only its amount is worth a warning.
+    wrong = {p.row for p in report.errors}
+    drafts = [d for d in drafts if not any(m.row in wrong for m in d.members) and d.head_row not in wrong]
+    _check_amounts(session, drafts, out)
+    return drafts
+
+
+def _relation(value: Any) -> str:
+    text = _cell(value)
+    return "本人" if text == "户主" else text  # many rosters write 户主 for the head's own row
+
+
+def _check_person(number: int, row: list[Any], get, out: _Rows, sources: dict[str, str],
+                  today: date) -> PersonDraft | None:
+    ok = True
+    name = _cell(get(row, "name"))
+    if not name:
+        out.error(number, "name", "required", _l("请填写姓名。"))
+        ok = False
+    elif len(name) > 50:
+        out.error(number, "name", "invalid", _l("姓名太长。"))
+        ok = False
+    relation = _relation(get(row, "relation"))
+    if relation not in cases.RELATIONS:
+        out.error(number, "relation", "invalid" if relation else "required",
+                  _l("与户主关系应为：%(names)s。", names="、".join(cases.RELATIONS)))
+        ok = False
+    raw_id = get(row, "id_number")
+    id_number = None
+    if isinstance(raw_id, float) and raw_id >= 1e15:
+        out.error(number, "id_number", "id_check", _l("身份证号码被 Excel 存成了数字，后几位已丢失；请把该列设为文本格式后重新填写。"))
+        ok = False
+    else:
+        try:
+            id_number = normalise_id_number(_cell(raw_id), field="id_number", required=relation == "本人")
+        except DomainError as err:
+            out.error(number, "id_number", "id_check", err.message)
+            ok = False
+    age_text = _cell(get(row, "age"))
+    age = None
+    if age_text:
+        age = int(age_text) if age_text.isdigit() and int(age_text) <= 130 else None
+        if age is None:
+            out.error(number, "age", "invalid", _l("请填写正确的年龄（0–130）。"))
+            ok = False
+    elif id_number:
+        # The birth date is digits 7–14 of a number normalise_id_number has just checked.
+        year, month, day = int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])
+        age = today.year - year - ((today.month, today.day) < (month, day))
+    elif ok:
+        out.error(number, "age", "required", _l("没有身份证号码时请填写年龄。"))
+        ok = False
+    capacity_text = _cell(get(row, "work_capacity"))
+    capacity = WORK_CAPACITY_VALUES.get(capacity_text or "有劳动能力")
+    if capacity is None:
+        out.error(number, "work_capacity", "invalid", _l("劳动能力应为：有劳动能力、部分丧失劳动能力或无劳动能力。"))
+        ok = False
+    health = _cell(get(row, "health"))[:200]
+    income = Decimal("0")
+    try:
+        income = entitlement.parse_money(_cell(get(row, "income")), field_name="income", allow_empty=True) or income
+    except DomainError as err:
+        out.error(number, "income", "invalid", err.message)
+        ok = False
+    source_text = _cell(get(row, "income_source"))
+    source = sources.get(source_text) or (source_text if source_text in entitlement.INCOME_SOURCES else None)
+    if source_text and source is None:
+        out.error(number, "income_source", "invalid", _l("收入类型应为模板中列出的一种，如“工资性收入”。"))
+        ok = False
+    if not ok:
+        return None
+    return PersonDraft(row=number, name=name, relation=relation, age=age or 0, id_number=id_number,
+                       work_capacity=capacity or WorkCapacity.full, health=health, income=income,
+                       income_source=source or "wage")
+
+
+def _check_household(number: int, row: list[Any], key: str, get, out: _Rows, communities: dict[str, Region],
+                     members: list[PersonDraft], today: date) -> HouseholdDraft | None:
+    count = len(out.report.problems)
+    code = _cell(get(row, "community_code"))
+    region = communities.get(code)
+    if not code:
+        out.error(number, "community_code", "required", _l("请填写社区代码。"))
+    elif region is None:
+        out.error(number, "community_code", "community_unknown",
+                  _l("社区代码 %(code)s 不存在，或不在您的管辖范围内。", code=code))
+    phone = None
+    try:
+        phone = normalise_phone(_cell(get(row, "phone")), field="phone")
+    except DomainError as err:
+        out.error(number, "phone", "invalid", err.message)
+    address = _cell(get(row, "address"))
+    if not address:
+        out.error(number, "address", "required", _l("请填写家庭住址。"))
+    category = CATEGORY_VALUES.get(_cell(get(row, "category")) or "1")
+    if category is None:
+        out.error(number, "category", "invalid", _l("分类应为 1、2、3 或 4。"))
+    three_no = YES_NO.get(_cell(get(row, "no_income_no_capacity_no_supporter")))
+    if three_no is None:
+        out.error(number, "no_income_no_capacity_no_supporter", "invalid", _l("三无人员请填“是”或“否”。"))
+    approved_on = _date(get(row, "approved_on"))
+    if not _cell(get(row, "approved_on")):
+        out.error(number, "approved_on", "required", _l("请填写审批日期。"))
+    elif approved_on is None:
+        out.error(number, "approved_on", "invalid", _l("审批日期格式不对，请填写如 2024-06-15。"))
+    elif approved_on > today:
+        out.error(number, "approved_on", "invalid", _l("审批日期不能晚于今天。"))
+    amount = None
+    try:
+        amount = entitlement.parse_money(_cell(get(row, "monthly_amount")), field_name="monthly_amount")
+        if amount is not None and amount <= 0:
+            out.error(number, "monthly_amount", "invalid", _l("在保家庭的月保障金额应大于 0。"))
+    except DomainError as err:
+        out.error(number, "monthly_amount", "required" if not _cell(get(row, "monthly_amount")) else "invalid",
+                  err.message)
+    account = _check_account(number, row, get, out)
+    if len(out.report.problems) > count or region is None or approved_on is None or amount is None:
+        return None
+    return HouseholdDraft(key=key, head_row=number, region=region, phone=phone, address=address[:200],
+                          public_address=_cell(get(row, "public_address"))[:200] or region.name,
+                          category=category or 1, no_income_no_capacity_no_supporter=bool(three_no),
+                          approved_on=approved_on, amount=amount, account=account, members=members)
+
+
+def _check_account(number: int, row: list[Any], get, out: _Rows) -> dict | None:
+    values = {k: _cell(get(row, k)) for k in ("account_kind", "bank_name", "holder_name", "account_number")}
+    if not any(values.values()):
+        return None
+    kind = ACCOUNT_KIND_VALUES.get(values["account_kind"] or "银行卡")
+    if kind is None:
+        out.error(number, "account_kind", "invalid", _l("账户类型应为：银行卡、社会保障卡或一卡通。"))
+        return None
+    ok = True
+    for key, message in (("bank_name", _l("请填写开户银行。")), ("holder_name", _l("请填写账户户名。"))):
+        if not values[key]:
+            out.error(number, key, "required", message)
+            ok = False
+    raw = get(row, "account_number")
+    if isinstance(raw, float) and raw >= 1e15:
+        out.error(number, "account_number", "invalid", _l("账号被 Excel 存成了数字，后几位已丢失；请把该列设为文本格式后重新填写。"))
+        return None
+    try:
+        account_number = normalise_account_number(values["account_number"], luhn_checked=kind == AccountKind.bank_card)
+    except DomainError as err:
+        out.error(number, "account_number", "invalid", err.message)
+        return None
+    if not ok:
+        return None
+    return {"kind": kind, "bank_name": values["bank_name"][:100], "holder_name": values["holder_name"][:50],
+            "number": account_number}
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Rows) -> None:
+    """ID numbers already on file: as the head of an open case, or as a member of one (a member in two
+    households). Closed cases (rejected, exited) do not count, as at registration."""
+    by_hash = {blind_index(id_number): (row, id_number) for id_number, (row, _key) in seen.items()}
+    hashes = list(by_hash)
+    open_stages = [s for s in Stage if s not in workflow.CLOSED_STAGES]
+    heads: dict[str, str] = {}
+    members: dict[str, str] = {}
+    for chunk in _chunks(hashes):
+        for id_hash, number in session.execute(select(Case.head_id_hash, Case.number).where(
+                Case.head_id_hash.in_(chunk), Case.stage.in_(open_stages))):
+            heads[id_hash] = number
+        for id_hash, number in session.execute(
+                select(Member.id_number_hash, Case.number).join(Case, Member.case_id == Case.id)
+                .where(Member.id_number_hash.in_(chunk), Case.stage.in_(open_stages))):
+            members.setdefault(id_hash, number)
+    for id_hash, (row, _id) in sorted(by_hash.items(), key=lambda item: item[1][0]):
+        if id_hash in heads:
+            out.error(row, "id_number", "id_in_database",
+                      _l("该身份证号码已有在办或在保的案件（%(number)s），不能重复导入。", number=heads[id_hash]))
+        elif id_hash in members:
+            out.error(row, "id_number", "member_two_households",
+                      _l("此人已是在册家庭（%(number)s）的成员，一人只能属于一户。", number=members[id_hash]))
+
+
+def _check_amounts(session: Session, drafts: list[HouseholdDraft], out: _Rows) -> None:
+    """The formula (dibao.entitlement) under the standard in force today: a different amount is a warning —
+    the file's amount is what the household is paid, and it is imported as an override with that reason."""
+    standards: dict[int, Any] = {}
+    today = clock.today()
+    for draft in drafts:
+        if draft.region.id not in standards:
+            standards[draft.region.id] = entitlement.find_standard(session, draft.region, today)
+        standard = standards[draft.region.id]
+        if standard is None:
+            out.warn(draft.head_row, "monthly_amount", "no_standard",
+                     _l("%(region)s还没有设置低保标准，无法核对金额；将按文件中的金额导入。", region=draft.region.name))
+            continue
+        draft.computation = entitlement.compute(_as_case(draft), Decimal(standard.monthly_amount),
+                                                standard_from=standard.effective_from)
+        computed = draft.computation.computed
+        if computed is not None and computed != draft.amount:
+            out.warn(draft.head_row, "monthly_amount", "amount_differs",
+                     _l("月保障金额 %(amount)s 元与按标准核算的 %(computed)s 元不一致；将按文件中的金额导入，并记为调整金额。",
+                        amount=draft.amount, computed=computed))
+
+
+def _as_case(draft: HouseholdDraft) -> SimpleNamespace:
+    """What entitlement.compute reads of a case, for a household not yet saved."""
+    members = [SimpleNamespace(name=m.name, monthly_deduction=Decimal("0"), deduction_note="",
+                               incomes=[SimpleNamespace(source=m.income_source, monthly_amount=m.income, note="")]
+                               if m.income else [])
+               for m in draft.members]
+    return SimpleNamespace(members=members, no_income_no_capacity_no_supporter=draft.no_income_no_capacity_no_supporter,
+                           override_amount=None, override_reason=None)
+
+
+# --- importing -----------------------------------------------------------------------------------------------
+
+def _hash_of(known: dict[str, str], id_number: str | None) -> str | None:
+    """The keyed hash of an ID number, computed once (the head's goes on the case and on member 0)."""
+    if id_number is None:
+        return None
+    if id_number not in known:
+        known[id_number] = blind_index(id_number)
+    return known[id_number]
+
+
+def next_review(approved_on: date, category: int, today: date) -> date:
+    """The first date on the category's review schedule, counted from the approval, that is today or later."""
+    months = workflow.REVIEW_MONTHS.get(category, 12)
+    step = 1
+    while (due := workflow.add_months(approved_on, months * step)) < today:
+        step += 1
+    return due
+
+
+def import_roster(session: Session, actor: User | None, path: Path, filename: str, *, job_id: int | None = None,
+                  progress: Callable[..., None] | None = None) -> Report:
+    """Check the file again and, if it has no errors, write every household in the caller's transaction (the
+    caller commits once: all or nothing)."""
+    progress = progress or (lambda *a, **k: None)
+    report, drafts = check(session, actor, path, filename, progress)
+    if not report.ok:
+        first = report.errors[0]
+        raise Invalid(_l("文件中有 %(n)d 处错误（第一处：第 %(row)d 行 %(column)s：%(message)s），没有导入任何家庭。请重新检查文件。",
+                         n=len(report.errors), row=first.row, column=first.column or "—", message=first.message))
+    now = clock.now()
+    today = clock.today()
+    numbers: dict[int, int] = {}  # community id → last case number used this year
+    hashes: dict[str, str] = {}  # the heads' keyed hashes, for their member rows too
+    case_rows = []
+    for draft in drafts:
+        region = draft.region
+        if region.id not in numbers:
+            first_number = cases._next_number(session, region)
+            numbers[region.id] = int(first_number.rsplit("-", 1)[1]) - 1
+        numbers[region.id] += 1
+        head = draft.members[0]
+        approved_at = clock.local_midnight(draft.approved_on)
+        result = draft.computation
+        computed = result.computed if result else None
+        override = draft.amount if computed is not None and computed != draft.amount else None
+        case_rows.append({
+            "number": f"{region.code}-{today.year}-{numbers[region.id]:04d}", "region_id": region.id,
+            "stage": Stage.active, "stage_changed_at": approved_at, "head_name": head.name,
+            "head_id_number": head.id_number, "head_id_hash": _hash_of(hashes, head.id_number),
+            "head_phone": draft.phone, "address": draft.address, "public_address": draft.public_address,
+            "category": draft.category, "close_relative_of_staff": False, "special_case": False,
+            "no_income_no_capacity_no_supporter": draft.no_income_no_capacity_no_supporter, "photo_consent": False,
+            "computed_amount": computed, "override_amount": override,
+            "override_reason": f"{IMPORT_REASON}时的核定金额" if override is not None else None,
+            "monthly_amount": draft.amount,
+            "household_income": entitlement.round_money(result.net_income) if result else None,
+            "marginal": bool(result and result.marginal), "accepted_at": approved_at, "approved_at": approved_at,
+            "payment_start": entitlement.next_month(draft.approved_on),
+            "next_review_due": next_review(draft.approved_on, draft.category, today),
+            "created_by_id": actor.id if actor else None, "created_at": now, "updated_at": now,
+        })
+    total = len(drafts)
+    phase = str(_l("正在导入"))
+    progress(0, total, phase)
+    # Core inserts of many rows at once (the column types still encrypt and convert): the ORM's unit of work per
+    # object would cost more than the checks themselves.
+    cases_table, members_table = Case.__table__, Member.__table__
+    case_ids = list(session.scalars(insert(cases_table).returning(cases_table.c.id, sort_by_parameter_order=True),
+                                    case_rows)) if case_rows else []
+    member_rows = []
+    for case_id, draft in zip(case_ids, drafts, strict=True):
+        for position, person in enumerate(draft.members):
+            member_rows.append({
+                "case_id": case_id, "position": position, "name": person.name, "relation": person.relation,
+                "age": person.age, "id_number": person.id_number,
+                "id_number_hash": _hash_of(hashes, person.id_number),
+                "health": person.health, "work_capacity": person.work_capacity,
+                "monthly_deduction": Decimal("0"), "deduction_note": "",
+            })
+    member_ids = list(session.scalars(insert(members_table).returning(members_table.c.id, sort_by_parameter_order=True),
+                                      member_rows)) if member_rows else []
+    people = iter(member_ids)
+    income_rows, account_rows, period_rows = [], [], []
+    actor_name = actor.display_name if actor else audit.SYSTEM_ACTOR
+    for case_id, draft in zip(case_ids, drafts, strict=True):
+        for person in draft.members:
+            member_id = next(people)
+            if person.income:
+                income_rows.append({"member_id": member_id, "source": person.income_source,
+                                    "monthly_amount": person.income, "note": ""})
+        if draft.account:
+            account_rows.append({"case_id": case_id, **draft.account, "number_hash": blind_index(draft.account["number"]),
+                                 "updated_by_id": actor.id if actor else None, "updated_by_name": actor_name,
+                                 "updated_at": now})
+        # What entitlement.start_period writes for an approval; these households have no earlier period, so its
+        # ordering check has nothing to compare with and the rows go in at once.
+        period_rows.append({"case_id": case_id, "starts_on": entitlement.next_month(draft.approved_on),
+                            "amount": entitlement.round_money(draft.amount), "change": AmountChange.approved,
+                            "reason": IMPORT_REASON, "created_by_id": actor.id if actor else None,
+                            "created_by_name": actor_name, "created_at": now})
+    for model, rows in ((MemberIncome, income_rows), (PaymentAccount, account_rows), (AmountPeriod, period_rows)):
+        if rows:
+            session.execute(insert(model.__table__), rows)
+    entries = [audit.Entry("case_imported", "case", case_id, draft.region.id, {
+        "number": row["number"], "job": job_id, "file": filename, "row": draft.head_row,
+        "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),
+        "computed": str(row["computed_amount"]) if row["computed_amount"] is not None else None,
+        "members": len(draft.members)}) for case_id, draft, row in zip(case_ids, drafts, case_rows, strict=True)]
+    for start in range(0, total, AUDIT_CHUNK):  # one audit event a household, appended a chunk at a time
+        audit.record_many(session, actor, entries[start:start + AUDIT_CHUNK])
+        progress(min(start + AUDIT_CHUNK, total), total, phase)
+    report.imported = total
+    return report
+
+
+# --- the two jobs and how they start -----------------------------------------------------------------------
+
+def save_upload(files: Path, data: bytes, filename: str) -> str:
+    """Keep an uploaded file for its jobs (the check and the import read the same bytes)."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
+        raise Invalid(_l("请上传 Excel（.xlsx、.xls）或 CSV 文件。"), field="file")
+    if not data:
+        raise Invalid(_l("请选择要上传的文件。"), field="file")
+    name = f"uploads/{secrets.token_hex(12)}{suffix}"
+    target = files / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return name
+
+
+def start_check(session: Session, actor: User | None, *, data: bytes, filename: str, files: Path) -> Job:
+    """Upload → a check job (dry run)."""
+    require_import(actor)
+    upload = save_upload(files, data, filename)
+    name = Path(filename).name[:120]
+    return jobs.start(session, actor, "roster_check", {"upload": upload, "filename": name},
+                      title=str(_l("名册检查：%(name)s", name=name)))
+
+
+def confirm(session: Session, actor: User | None, checked: Job) -> Job:
+    """Confirm a clean check → the import job, on the same file."""
+    require_import(actor)
+    if checked.created_by_id != (actor.id if actor else None) or checked.kind != "roster_check":
+        raise Invalid(_l("没有找到该检查结果。"))
+    report = Report.from_dict(json.loads(checked.result or "{}"))
+    if checked.status != "done" or not report.ok:
+        raise Invalid(_l("只有检查通过（没有错误）的文件才能导入。"))
+    if report.households == 0:
+        raise Invalid(_l("文件中没有可以导入的家庭。"))
+    params = json.loads(checked.params)
+    return jobs.start(session, actor, "roster_import", {**params, "checked_job": checked.id},
+                      title=str(_l("名册导入：%(name)s", name=params["filename"])))
+
+
+@jobs.kind("roster_check", _l("名册检查"), writes=False)
+def _run_check(session: Session, actor: User | None, params: dict, progress: jobs.Progress) -> dict:
+    report, _drafts = check(session, actor, progress.files / params["upload"], params["filename"], progress)
+    return report.to_dict()
+
+
+@jobs.kind("roster_import", _l("名册导入"))
+def _run_import(session: Session, actor: User | None, params: dict, progress: jobs.Progress) -> dict:
+    report = import_roster(session, actor, progress.files / params["upload"], params["filename"],
+                           job_id=progress.job_id, progress=progress)
+    return {**report.to_dict(), "problems": [asdict(p) for p in report.warnings]}
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+@click.group("import", help="Import data (原有名册).")
+def import_group() -> None:
+    pass
+
+
+@import_group.command("roster")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="check the file and list every problem; change nothing")
+@click.option("--user", "username", default=None, help="import as this staff account (its region is the scope)")
+@with_appcontext
+def import_roster_command(file: Path, dry_run: bool, username: str | None) -> None:
+    """Check a roster file and list every problem (the web page's report), then, without --dry-run and with no
+    errors, import it: all households or none. Both steps run here with a progress bar."""
+    from dibao import db
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    session = db.session()
+    actor = session.scalar(select(User).where(User.username == username)) if username else None
+    if username and actor is None:
+        raise click.ClickException(f"no user {username}")
+    try:
+        job = _commit_here(session, lambda: start_check(session, actor, data=file.read_bytes(), filename=file.name,
+                                                      files=jobs.files_dir(app)))
+    except DomainError as err:
+        raise click.ClickException(str(err.message)) from None
+    checked = _run_with_bar(app, session, job.id)
+    report = Report.from_dict(json.loads(checked.result or "{}"))
+    click.echo(format_report(report) if checked.result else checked.error)
+    if checked.status != "done" or not report.ok:
+        raise SystemExit(1)
+    if dry_run:
+        return
+    try:
+        job = _commit_here(session, lambda: confirm(session, actor, checked))
+    except DomainError as err:
+        raise click.ClickException(str(err.message)) from None
+    imported = _run_with_bar(app, session, job.id)
+    if imported.status != "done":
+        click.echo(imported.error, err=True)
+        raise SystemExit(1)
+    click.echo(f"imported {json.loads(imported.result)['imported']} households")
+
+
+def _commit_here(session: Session, make: Callable[[], Job]) -> Job:
+    job = make()
+    session.info.pop(jobs._PENDING, None)  # run in this process, not by a worker
+    session.commit()
+    return job
+
+
+def _run_with_bar(app, session: Session, job_id: int) -> Job:
+    """Run the job in this process, drawing the progress it reports to the queue's storage."""
+    import threading
+
+    queue: jobs.Queue = app.extensions["dibao.jobs"]
+
+    def work():
+        with app.app_context():
+            jobs.run(app, job_id)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    with click.progressbar(length=100, label="进度", show_percent=True, file=sys.stderr) as bar:
+        shown = 0
+        while thread.is_alive():
+            thread.join(0.2)
+            live = queue.live(job_id)
+            if live and live.total:
+                pct = min(100, live.done * 100 // live.total)
+                bar.label = live.message or "进度"
+                bar.update(pct - shown)
+                shown = pct
+        bar.update(100 - shown)
+    session.expire_all()
+    return session.get(Job, job_id)
+
+
+def format_report(report: Report) -> str:
+    lines = [f"{report.filename}: {report.rows} 行, {report.households} 户, {report.persons} 人; "
+             f"{len(report.errors)} 处错误, {len(report.warnings)} 处提示"]
+    for p in report.problems:
+        where = f"第 {p.row} 行" if p.row else "文件"
+        lines.append(f"{'提示' if p.warning else '错误'}  {where}  {p.column or '—'}  {p.message}")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Public statistics (/stats/, ★): households, persons and monthly money per region and month, with small cells
+suppressed (fewer than 3 households shows "<3") so no household can be singled out; the same table in the
+open-data API (/api/v1/stats)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+
+from dibao import charts, clock, db, stats
+from dibao.web import render
+from portal import bp
+from portal.api import api_view
+from portal.notices import conditional, etag_of, region_or_404
+
+
+def _table(code: str | None) -> stats.PublicTable:
+    region = region_or_404(code)
+    month = stats.parse_month(request.args.get("month"), clock.today())
+    return stats.public_table(db.session(), region, month)
+
+
+def _signature(table: stats.PublicTable, *extra) -> str:
+    cells = [f"{m}:{rid}:{c.households}:{c.persons}:{c.money}" for m, col in table.cells.items() for rid, c in col.items()]
+    return etag_of("stats", table.region.code if table.region else "*", *extra, *cells)
+
+
+@bp.get("/stats/")
+@bp.get("/stats/<code>")
+def public_stats(code: str | None = None):
+    table = _table(code)
+    last = table.months[-1]
+    labels = [stats.month_label(m) for m in table.months]
+    shown = [t.households or 0 for t in table.totals.values()]
+    households = _("户数")
+    chart = charts.line_chart(labels, [(households, shown)], title=_("近 %(n)d 个月在保户数", n=len(labels)))
+    latest = [(r, table.cells[last][r.id]) for r in table.regions]
+    # A suppressed cell is drawn as no bar; its table cell says "<3".
+    bars = charts.bar_chart([r.name for r, _c in latest], [(households, [c.households or 0 for _r, c in latest])],
+                            title=_("%(month)s 各地区在保户数", month=stats.month_label(last)))
+
+    def produce():
+        from flask_babel import get_locale
+
+        return render("portal/stats.html", table=table, last=last, latest=latest, month_label=stats.month_label,
+                      chart=chart, bars=bars, small=stats.SMALL, locale=str(get_locale()))[0]
+
+    return conditional(_signature(table, "page", request.args.get("month", "")), produce)
+
+
+@bp.get("/api/v1/stats")
+@api_view
+def api_stats():
+    table = _table(request.args.get("region"))
+
+    def number(cell: stats.PublicCell) -> dict:
+        return {"households": cell.households, "persons": cell.persons,
+                "amount": f"{cell.money:.2f}" if cell.money is not None else None, "suppressed": cell.suppressed,
+                "suppressed_because": cell.reason}
+
+    def produce():
+        return jsonify({
+            "region": {"code": table.region.code, "name": table.region.full_name} if table.region else None,
+            "small_cell_threshold": stats.SMALL,
+            "months": [stats.month_label(m) for m in table.months],
+            "rows": [{"region": {"code": r.code, "name": r.name}, "month": stats.month_label(m),
+                      **number(table.cells[m][r.id])} for m in table.months for r in table.regions],
+            "totals": [{"month": stats.month_label(m), **number(table.totals[m])} for m in table.months],
+        })
+
+    return conditional(_signature(table, "api", request.args.get("month", "")), produce)

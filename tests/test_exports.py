@@ -1,0 +1,155 @@
+"""Issue 12: exports to xlsx hold what the user may see and nothing more — a community clerk's export holds only
+their community; full ID numbers and phones as on the case page, accounts masked; written by a job."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
+
+from dibao import clock, exports, notices
+from dibao.models import (
+    AuditEvent,
+    FeedbackStatus,
+    Level,
+    ReasonCategory,
+    Region,
+    Report,
+    ReportSubject,
+    Stage,
+)
+from dibao.models.payment import AccountKind, PaymentAccount
+from tests.case_helpers import valid_id
+from tests.conftest import csrf_token
+from tests.factories import case_awaiting_notice, make_case
+
+
+def _region(session, world, name) -> Region:
+    return session.get(Region, world.regions[name])
+
+
+@pytest.fixture
+def households(session, world):
+    """An active household in each community (a1 with a payment account), and an applied one in a1."""
+    made = {}
+    for i, name in enumerate(("comm_a1", "comm_a2", "comm_b1")):
+        made[name] = make_case(session, _region(session, world, name), stage=Stage.active, head_name=f"户主{name[-2:]}",
+                               id_number=valid_id(n=700 + i), phone=f"1391234567{i}")
+    session.add(PaymentAccount(case=made["comm_a1"], kind=AccountKind.bank_card, bank_name="中国农业银行",
+                               holder_name="户主a1", number="6228480402564890018", updated_by_name="测试",
+                               updated_at=clock.now()))
+    made["applied"] = make_case(session, _region(session, world, "comm_a1"), stage=Stage.applied, head_name="申请人",
+                                id_number=valid_id(n=710))
+    session.commit()
+    return made
+
+
+def export(app, client, name: str, **filters) -> list[list]:
+    """Start the export as the signed-in user, run the queue, download the file; the sheets' rows."""
+    response = client.post(f"/admin/data/exports/{name}", data={"csrf_token": csrf_token(client, "/admin/data/"),
+                                                                 **filters})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    job_id = int(re.search(r"/admin/jobs/(\d+)", response.headers["Location"]).group(1))
+    app.extensions["dibao.jobs"].drain()
+    page = client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    assert "下载 Excel" in page, page
+    file = client.get(f"/admin/jobs/{job_id}/file")
+    assert file.status_code == 200 and file.mimetype == exports.XLSX
+    assert file.headers["Cache-Control"] == "private, no-store"
+    book = CalamineWorkbook.from_filelike(io.BytesIO(file.data))
+    return {sheet: book.get_sheet_by_name(sheet).to_python() for sheet in book.sheet_names}, job_id
+
+
+def test_a_community_clerks_roster_export_holds_only_their_community(app, client, auth, world, households):
+    auth.login("staff_a1")
+    sheets, _job = export(app, client, "roster")
+    rows = sheets["在保家庭名册"]
+    assert rows[0][:5] == ["乡镇（街道）", "社区（村）", "案卷号", "户主", "身份证号码"]
+    assert [r[3] for r in rows[1:]] == ["户主a1"]
+    line = rows[1]
+    assert line[4] == households["comm_a1"].head_id_number  # staff see the full number on the case page
+    assert line[5] == "13912345670"
+    assert line[12] == "银行卡 中国农业银行 6228 **** **** 0018"  # masked, as on the case page
+    assert "6228480402564890018" not in str(rows)
+
+
+def test_a_town_sees_its_communities_and_the_county_everything(app, client, auth, world, households):
+    auth.login("town_a")
+    sheets, _job = export(app, client, "roster")
+    assert sorted(r[3] for r in sheets["在保家庭名册"][1:]) == ["户主a1", "户主a2"]
+    auth.logout()
+    auth.login("county")
+    sheets, _job = export(app, client, "roster")
+    assert sorted(r[3] for r in sheets["在保家庭名册"][1:]) == ["户主a1", "户主a2", "户主b1"]
+
+
+def test_the_case_list_export_keeps_the_filters_of_the_page(app, client, auth, world, households):
+    auth.login("staff_a1")
+    sheets, _job = export(app, client, "cases", stage="applied")
+    assert [r[1] for r in sheets["低保案件"][1:]] == ["申请人"]
+    sheets, _job = export(app, client, "cases")
+    assert sorted(r[1] for r in sheets["低保案件"][1:]) == ["户主a1", "申请人"]
+
+
+def test_notice_and_feedback_exports_hold_only_the_users_households(app, client, auth, world, session, households):
+    a1 = case_awaiting_notice(session, _region(session, world, "comm_a1"), Level.town, head_name="公示甲一",
+                              id_number=valid_id(n=720))
+    a2 = case_awaiting_notice(session, _region(session, world, "comm_a2"), Level.town, head_name="公示甲二",
+                              id_number=valid_id(n=721))
+    notices.publish_batch(session, None, level=Level.town, region=_region(session, world, "town_a"), cases=[a1, a2],
+                          title="甲镇审核公示")
+    for name, text in (("comm_a1", "甲一的举报"), ("comm_b1", "乙一的举报")):
+        session.add(Report(tracking_code=f"RPT{name[-2:].upper()}23456", region_id=world.regions[name],
+                           category=ReasonCategory.income_hidden, description=text, real_name=True,
+                           submitter_name="王实名", submitter_phone="13700001111", status=FeedbackStatus.received,
+                           deadline=date(2026, 4, 1), created_at=clock.now(), subject=ReportSubject.recipient))
+    session.commit()
+    auth.login("staff_a1")
+    sheets, _job = export(app, client, "notices")
+    assert [r[1] for r in sheets["公示批次"][1:]] == ["甲镇审核公示"]
+    assert [r[3] for r in sheets["公示名单"][1:]] == ["公示甲一"]  # not the neighbouring community's household
+    sheets, _job = export(app, client, "feedback")
+    assert [r[3] for r in sheets["举报"][1:]] == ["甲一的举报"]
+    assert sheets["举报"][1][4:6] == ["王实名", "13700001111"]
+    assert len(sheets["异议"]) == 1  # headers only
+
+
+def test_an_export_is_audited_and_its_file_is_its_starters_own(app, client, auth, world, session, households):
+    auth.login("staff_a1")
+    _sheets, job_id = export(app, client, "roster")
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "data_exported"))
+    assert event.object_id == "roster" and event.actor_name == "甲一专干" and '"rows": 1' in event.details
+    auth.logout()
+    auth.login("staff_a2")
+    assert client.get(f"/admin/jobs/{job_id}/file").status_code == 404
+    assert client.get(f"/admin/jobs/{job_id}").status_code == 404
+    assert client.post("/admin/data/exports/nothing", data={"csrf_token": csrf_token(client, "/admin/data/")}
+                       ).status_code == 404
+
+
+def test_text_people_typed_stays_text_never_a_formula(tmp_path):
+    path = tmp_path / "out.xlsx"
+    columns = [exports.Col("住址")]
+    exports.write_xlsx(path, [exports.Sheet("t", columns, [('=HYPERLINK("http://x","y")',), ("=1+1",)])])
+    import zipfile
+
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml  # no formula cells
+
+
+def test_the_roster_export_streams_rows_from_the_database(app, session, world, households):
+    """The sheet's rows come from an iterator over the query (nothing collects them into a list first)."""
+    with app.app_context():
+        from dibao.models import User
+
+        staff = session.get(User, world.users["county"])
+        sheet = next(exports.roster_export(session, staff, {}))
+        assert not isinstance(sheet.rows, list | tuple)
+        assert sheet.total == 3
+        first = next(iter(sheet.rows))
+        assert first[9] == float(Decimal("1290.00")) and first[3] == "户主a1"

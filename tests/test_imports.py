@@ -1,0 +1,325 @@
+"""Issue 12: importing an existing roster — template, dry run listing every problem by row and column, confirm,
+all or nothing, a killed worker leaves nothing and the job runs again, the command line gives the same report."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from python_calamine import CalamineWorkbook
+from sqlalchemy import func, select
+
+from dibao import imports, jobs
+from dibao.models import AmountPeriod, AuditEvent, Case, Member, MemberIncome, Stage
+from dibao.models.job import Job, JobStatus
+from dibao.models.payment import PaymentAccount
+from tests.case_helpers import register, standard, user
+from tests.conftest import csrf_token
+from tests.roster_files import bank_card, clean_rows, household, person_id, write
+
+
+def _queue(app) -> jobs.Queue:
+    return app.extensions["dibao.jobs"]
+
+
+def _upload(client, path, name=None):
+    token = csrf_token(client, "/admin/data/")
+    with open(path, "rb") as fh:
+        return client.post("/admin/data/import", data={"csrf_token": token, "file": (fh, name or path.name)},
+                           content_type="multipart/form-data")
+
+
+def _job_id(response) -> int:
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return int(re.search(r"/admin/jobs/(\d+)", response.headers["Location"]).group(1))
+
+
+def _fresh(session) -> None:
+    """A new read snapshot (SQLite keeps the old one for an open transaction) and no cached rows."""
+    session.rollback()
+    session.expire_all()
+
+
+def _count(session, model) -> int:
+    _fresh(session)
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def county(app, client, auth, world, session):
+    standard(session, world)
+    session.commit()
+    auth.login("county")
+    return client
+
+
+def test_template_has_the_chinese_headers_and_the_users_community_codes(county):
+    response = county.get("/admin/data/import/template.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    book = CalamineWorkbook.from_filelike(io.BytesIO(response.data))
+    assert book.sheet_names == ["低保名册", "填写说明", "社区代码"]
+    headers = book.get_sheet_by_name("低保名册").to_python()[0]
+    assert headers == [c.header for c in imports.COLUMNS]
+    assert headers[:4] == ["户编号", "与户主关系", "姓名", "身份证号码"]
+    codes = [row[0] for row in book.get_sheet_by_name("社区代码").to_python()[1:]]
+    assert codes == ["100001001", "100001002", "100002001"]
+
+
+def test_every_kind_of_row_error_is_reported_by_row_and_column_and_nothing_is_imported(app, county, world, session,
+                                                                                      tmp_path):
+    staff = user(session, world, "staff_a1")
+    existing = register(session, staff, head_id_number=person_id(900), members=1)
+    member_elsewhere = person_id(901)
+    from dibao import cases
+    from dibao.models import WorkCapacity
+
+    cases.add_member(session, staff, existing, name="王小", relation="子女", age=20, id_number=member_elsewhere,
+                     health="", work_capacity=WorkCapacity.full, deduction=None, deduction_note="")
+    session.commit()
+    bad_digit = person_id(1)[:-1] + ("0" if person_id(1)[-1] != "0" else "1")
+    rows = [
+        *household("1", "100001001", bad_digit),  # row 2: bad check digit
+        *household("2", "999999999", person_id(2)),  # row 3: unknown community code
+        *household("3", "100001001", person_id(3), members=[{"name": "甲", "id_number": person_id(3)}]),  # 4, 5 dup
+        *household("4", "100001001", person_id(4), members=[{"name": "乙", "id_number": person_id(5)}],
+                  monthly_amount="1110.00"),  # rows 6, 7: a good household
+        *household("5", "100001001", person_id(6), members=[{"name": "乙", "id_number": person_id(5)}]),  # 8, 9 two homes
+        *household("6", "100001001", person_id(900)),  # row 10: head already in the database
+        *household("7", "100001001", person_id(7), members=[{"name": "丙", "id_number": member_elsewhere}]),  # 11, 12
+        *household("8", "100001002", person_id(8), monthly_amount="500.00"),  # row 13: amount ≠ formula (warning)
+    ]
+    job_id = _job_id(_upload(county, write(tmp_path / "roster.xlsx", rows)))
+    assert _queue(app).drain() == 1
+    page = county.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+
+    job = session.get(Job, job_id)
+    report = imports.Report.from_dict(json.loads(job.result))
+    found = {(p.row, p.column, p.code, p.warning) for p in report.problems}
+    assert found == {
+        (2, "身份证号码", "id_check", False),
+        (3, "社区代码", "community_unknown", False),
+        (5, "身份证号码", "id_duplicate_file", False),
+        (9, "身份证号码", "member_two_households", False),
+        (10, "身份证号码", "id_in_database", False),
+        (12, "身份证号码", "member_two_households", False),
+        (13, "月保障金额（元）", "amount_differs", True),
+    }
+    assert "身份证号码校验不通过" in page and "社区代码 999999999 不存在" in page
+    assert "身份证号码与第 4 行重复" in page and "此人已在第 7 行的另一户（户编号 4）中" in page
+    assert "月保障金额 500.00 元与按标准核算的 330.00 元不一致" in page
+    assert "确认导入" not in page and "文件有错误，不能导入" in page
+    # A check changes nothing, and a file with errors cannot be confirmed.
+    assert _count(session, Case) == 1
+    response = county.post(f"/admin/jobs/{job_id}/confirm", data={"csrf_token": csrf_token(county, "/admin/data/")})
+    assert response.status_code == 400
+    assert _count(session, Case) == 1 and _count(session, Job) == 1
+
+
+def test_a_clean_file_imports_completely_as_active_households_on_the_roster_and_review_schedule(
+        app, county, world, session, tmp_path):
+    rows = clean_rows(300, ["100001001", "100001002", "100002001"])
+    rows[0]["monthly_amount"] = "400.00"  # a warning: imported as given, kept as an override
+    check_id = _job_id(_upload(county, write(tmp_path / "roster.csv", rows, fmt="csv")))
+    _queue(app).drain()
+    page = county.get(f"/admin/jobs/{check_id}").get_data(as_text=True)
+    assert "检查通过" in page and "错误 0 处" in page and "提示 1 处" in page
+    response = county.post(f"/admin/jobs/{check_id}/confirm", data={"csrf_token": csrf_token(county, "/admin/data/")})
+    import_id = _job_id(response)
+    assert _queue(app).drain() == 1
+    page = county.get(f"/admin/jobs/{import_id}").get_data(as_text=True)
+    assert "已导入 300 户（600 人）" in page
+
+    _fresh(session)
+    assert session.get(Job, import_id).status == JobStatus.done
+    assert session.scalar(select(func.count(Case.id)).where(Case.stage == Stage.active)) == 300
+    assert _count(session, Member) == 600
+    assert _count(session, MemberIncome) == 300
+    assert _count(session, PaymentAccount) == 300
+    assert _count(session, AmountPeriod) == 300
+    assert session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "case_imported")) == 300
+    first = session.scalar(select(Case).where(Case.head_name == "户主0"))
+    assert first.monthly_amount == Decimal("400.00") and first.computed_amount == Decimal("330.00")
+    assert first.override_amount == Decimal("400.00")
+    assert first.payment_start == date(2025, 7, 1)
+    assert first.next_review_due == date(2026, 6, 15)  # category 1: yearly from the approval, the next one ahead
+    assert first.members[0].id_number == person_id(1) and first.payment_account.number == bank_card(0)
+    period = session.scalar(select(AmountPeriod).where(AmountPeriod.case_id == first.id))
+    assert (period.starts_on, period.amount, period.change.value) == (date(2025, 7, 1), Decimal("400.00"), "approved")
+    monthly = session.scalar(select(Case).where(Case.head_name == "户主3"))
+    assert monthly.category == 4 and monthly.next_review_due == date(2026, 4, 15)
+    # On the public roster, in the archive ("导入原有名册") and on the staff list.
+    roster = county.get("/roster/100001001").get_data(as_text=True)
+    assert "户*0" in roster and "共 100 户" in roster  # the public web masks the name
+    archive = county.get(f"/admin/cases/{first.id}").get_data(as_text=True)
+    assert "导入原有名册" in archive
+
+
+def test_a_worker_killed_mid_import_leaves_no_household_and_the_job_runs_again(app, county, world, session,
+                                                                                tmp_path, clock, monkeypatch):
+    rows = clean_rows(40, ["100001001"])
+    check_id = _job_id(_upload(county, write(tmp_path / "roster.xlsx", rows)))
+    _queue(app).drain()
+    import_id = _job_id(county.post(f"/admin/jobs/{check_id}/confirm",
+                                    data={"csrf_token": csrf_token(county, "/admin/data/")}))
+
+    class Killed(BaseException):
+        """What SIGKILL does to the worker: nothing after this point runs (no except, no cleanup)."""
+
+    real_call = jobs.Progress.__call__
+
+    def dies_while_writing(self, done, total=None, message=""):
+        if message == "正在导入" and done > 0:  # after the rows went in, before the commit
+            raise Killed
+        return real_call(self, done, total, message)
+
+    monkeypatch.setattr(jobs.Progress, "__call__", dies_while_writing)
+    with pytest.raises(Killed):
+        _queue(app).drain()
+    monkeypatch.setattr(jobs.Progress, "__call__", real_call)
+
+    assert _count(session, Case) == 0 and _count(session, Member) == 0 and _count(session, AmountPeriod) == 0
+    assert session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "case_imported")) == 0
+    job = session.get(Job, import_id)
+    assert job.status == JobStatus.running
+    page = county.get(f"/admin/jobs/{import_id}").get_data(as_text=True)
+    assert "重新运行" not in page  # still taken for running …
+    clock.advance(jobs.STALE_AFTER + timedelta(seconds=1))
+    page = county.get(f"/admin/jobs/{import_id}").get_data(as_text=True)
+    assert "已中断" in page and "重新运行" in page  # … until its worker has been silent too long
+    response = county.post(f"/admin/jobs/{import_id}/rerun", data={"csrf_token": csrf_token(county, "/admin/data/")})
+    assert response.status_code == 302
+    assert _queue(app).drain() == 1
+    session.rollback()
+    assert session.get(Job, import_id).status == JobStatus.done
+    assert session.get(Job, import_id).attempts == 2
+    assert _count(session, Case) == 40
+
+
+def test_the_import_checks_again_and_refuses_what_changed_since_the_dry_run(app, county, world, session, tmp_path):
+    rows = household("1", "100001001", person_id(31))
+    check_id = _job_id(_upload(county, write(tmp_path / "roster.xlsx", rows)))
+    _queue(app).drain()
+    register(session, user(session, world, "staff_a1"), head_id_number=person_id(31))  # registered meanwhile
+    session.commit()
+    import_id = _job_id(county.post(f"/admin/jobs/{check_id}/confirm",
+                                    data={"csrf_token": csrf_token(county, "/admin/data/")}))
+    _queue(app).drain()
+    job = session.get(Job, import_id)
+    assert job.status == JobStatus.failed and "没有导入任何家庭" in job.error
+    page = county.get(f"/admin/jobs/{import_id}").get_data(as_text=True)
+    assert "已有在办或在保的案件" in page  # the failure is shown to the user who started the job
+    assert _count(session, Case) == 1
+
+
+def test_only_the_county_imports_and_only_into_its_own_communities(app, client, auth, world, session, tmp_path):
+    standard(session, world)
+    session.commit()
+    path = write(tmp_path / "roster.xlsx", household("1", "100001001", person_id(41)))
+    for name in ("staff_a1", "town_a"):
+        auth.login(name)
+        assert client.get("/admin/data/import/template.xlsx").status_code == 403
+        assert _upload(client, path).status_code == 403
+        auth.logout()
+    assert _count(session, Job) == 0
+    # Another county's approver: the community is not theirs, so the code is unknown to them.
+    from dibao import accounts, regions
+    from dibao.models import Role
+
+    other = regions.create_region(session, None, code="200", name="另一县", parent=None)
+    accounts.create_user(session, None, username="county2", display_name="另一县审批", password=world.password,
+                         role=Role.county_approver, region=other)
+    session.commit()
+    auth.login("county2")
+    job_id = _job_id(_upload(client, path))
+    _queue(app).drain()
+    assert "社区代码 100001001 不存在，或不在您的管辖范围内" in client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    auth.logout()
+    # A job is its starter's own: another user does not find it.
+    auth.login("county")
+    assert client.get(f"/admin/jobs/{job_id}").status_code == 404
+    assert client.post(f"/admin/jobs/{job_id}/confirm",
+                       data={"csrf_token": csrf_token(client, "/admin/data/")}).status_code == 404
+
+
+def test_an_upload_that_is_not_a_spreadsheet_is_refused_with_a_message(county, tmp_path, session):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    response = _upload(county, path)
+    assert response.status_code == 400
+    assert "请上传 Excel（.xlsx、.xls）或 CSV 文件" in response.get_data(as_text=True)
+    assert _count(session, Job) == 0
+
+
+def test_the_command_line_gives_the_same_report_and_imports(app, runner, world, session, tmp_path):
+    standard(session, world)
+    session.commit()
+    bad = write(tmp_path / "bad.xlsx", household("1", "999999999", person_id(51)))
+    result = runner.invoke(args=["import", "roster", str(bad), "--dry-run"])
+    assert result.exit_code == 1
+    assert "错误  第 2 行  社区代码  社区代码 999999999 不存在，或不在您的管辖范围内。" in result.output
+    good = write(tmp_path / "good.xlsx", clean_rows(5, ["100001001"]))
+    result = runner.invoke(args=["import", "roster", str(good), "--dry-run"])
+    assert result.exit_code == 0 and "0 处错误" in result.output
+    assert _count(session, Case) == 0
+    result = runner.invoke(args=["import", "roster", str(good), "--user", "county"])
+    assert result.exit_code == 0, result.output
+    assert "imported 5 households" in result.output
+    assert _count(session, Case) == 5
+
+
+def test_a_running_job_is_cancelled_at_its_next_progress_report_and_leaves_nothing(app, world, session):
+    """The framework itself, with a job kind of the test's own that writes and then finds itself cancelled."""
+    from dibao import regions
+
+    @jobs.kind("test_writes", "测试")
+    def _writes(sess, actor, params, progress):
+        regions.create_region(sess, None, code="777", name="不该留下", parent=None)
+        _queue(app).request_cancel(progress.job_id)
+        progress(1, 2, "一半")
+        raise AssertionError("not reached")
+
+    try:
+        job = jobs.start(session, user(session, world, "county"), "test_writes", {}, title="测试")
+        session.commit()
+        assert jobs.run(app, job.id) == JobStatus.cancelled
+        _fresh(session)
+        assert session.get(Job, job.id).status == JobStatus.cancelled
+        assert session.get(Job, job.id).error == "已由本人取消，没有留下任何改动。"
+        from dibao.models import Region
+
+        assert session.scalar(select(Region).where(Region.code == "777")) is None
+    finally:
+        jobs.KINDS.pop("test_writes")
+
+
+def test_a_queued_job_is_cancelled_at_once_and_another_users_job_cannot_be_touched(app, client, auth, world,
+                                                                                    session, tmp_path, runner):
+    standard(session, world)
+    session.commit()
+    auth.login("county")
+    job_id = _job_id(_upload(client, write(tmp_path / "roster.xlsx", clean_rows(3, ["100001001"]))))
+    auth.logout()
+    # Another user (even the admin) neither cancels nor runs it again: not found, nothing changed.
+    auth.login("admin")
+    token = csrf_token(client, "/admin/data/")
+    assert client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/admin/jobs/{job_id}/rerun", data={"csrf_token": token}).status_code == 404
+    auth.logout()
+    _fresh(session)
+    assert session.get(Job, job_id).status == JobStatus.queued
+    auth.login("county")
+    response = client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(client, "/admin/data/")})
+    assert response.status_code == 302
+    _fresh(session)
+    assert session.get(Job, job_id).status == JobStatus.cancelled
+    result = runner.invoke(args=["worker", "--burst"])  # the queued task finds its job cancelled and does nothing
+    assert result.exit_code == 0 and "ran 1 jobs" in result.output
+    _fresh(session)
+    assert session.get(Job, job_id).status == JobStatus.cancelled and session.get(Job, job_id).attempts == 0
+    page = client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    assert "已取消" in page and "重新运行" in page
