@@ -99,8 +99,8 @@ def present(snapshot: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[s
         out["address"] = snapshot.address
     elif addr_mode == "public":
         out["address"] = snapshot.public_address
-    if policy.mode(channel, Field.photo) == "show" and getattr(snapshot, "photo_key", None):
-        out["photo_key"] = snapshot.photo_key
+    if policy.mode(channel, Field.photo) == "show" and (photo_key := notices.shown_photo_key(snapshot)):
+        out["photo_key"] = photo_key  # only while consent stands (decided at read time)
     if policy.mode(channel, Field.household_size) == "show":
         out["household_size"] = snapshot.household_size
     if policy.mode(channel, Field.income) == "show":

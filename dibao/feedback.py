@@ -21,12 +21,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, i18n, identity, media, notices, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao import audit, clock, identity, media, notices, scope, workdays, workflow
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import (
     Case,
     FeedbackStatus,
-    NoticeEntry,
     Objection,
     Outcome,
     ReasonCategory,
@@ -119,27 +118,6 @@ def is_overdue(item: Item, today: date | None = None) -> bool:
 def must_notify(item: Item) -> bool:
     """A real-name submitter who has not yet been told the decided result."""
     return item.real_name and item.status == FeedbackStatus.decided and item.notified_at is None
-
-
-# --- the entry an objection names --------------------------------------------------------------------
-
-def find_entry(session: Session, public_id: str | None) -> NoticeEntry:
-    """A published entry by its public id (one that has not opened yet does not exist for the public)."""
-    public_id = (public_id or "").strip().lower()
-    entry = None
-    if public_id and len(public_id) <= 24:
-        entry = session.scalar(select(NoticeEntry).where(NoticeEntry.public_id == public_id))
-    if entry is None or entry.batch.opens_at > clock.now():
-        raise NotFound(_l("没有找到这条公示，请核对公示编号。"), field="entry")
-    return entry
-
-
-def closed_message(entry: NoticeEntry) -> str:
-    if notices.entry_status(entry) == notices.Status.withdrawn:
-        return str(_l("这条公示已经撤回，不能再提出异议。如果您发现问题，可以向我们举报。"))
-    closes = i18n.localtime(entry.batch.closes_at)
-    return str(_l("这条公示已于 %(closes)s 结束，公示期外不能再提出异议。如果您发现问题，仍然可以向我们举报。",
-                  closes=closes))
 
 
 # --- what a resident submits -------------------------------------------------------------------------
@@ -247,9 +225,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     existing = _existing(session, Objection, key)
     if existing is not None:
         return Receipt(existing, created=False)
-    entry = find_entry(session, entry_public_id)
-    if notices.entry_status(entry) != notices.Status.open:
-        raise Gone(closed_message(entry), field="entry")
+    entry = notices.public_entry(session, entry_public_id)  # open, or 404/410 with nothing of the snapshot
     category, description, name, phone, real_name = _validate(sub)
     check_photos(sub.photos)
     now = clock.now()
@@ -299,7 +275,7 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
         report_subject = ReportSubject(subject)
     except ValueError:
         raise Invalid(_l("请选择举报的对象。"), field="subject") from None
-    entry = find_entry(session, entry_public_id) if entry_public_id else None
+    entry = notices.public_entry(session, entry_public_id) if entry_public_id else None
     case = None
     if entry is not None:
         region, case = entry.region, entry.case

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import and_, event, func, inspect, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dibao import audit, clock, i18n, scope, workflow
@@ -378,19 +378,24 @@ def region_by_code(session: Session, code: str) -> Region:
     return region
 
 
-def public_entry(session: Session, public_id: str, at: datetime | None = None) -> NoticeEntry:
+def public_entry(session: Session, public_id: str | None, at: datetime | None = None) -> NoticeEntry:
     """An entry as the public may see it: open, or Gone (410) once closed or withdrawn.
 
-    A scheduled entry is not public yet and is reported as not found.
+    The one gate of every public URL that names an entry (page, API, photos, QR target, objection and report
+    forms): past it, nothing of the snapshot is shown. A scheduled entry is not public yet and is reported as
+    not found. ``public_id`` is what was typed or scanned (case and spaces do not matter).
     """
     at = at or clock.now()
-    entry = session.scalar(
-        select(NoticeEntry).where(NoticeEntry.public_id == public_id).options(joinedload(NoticeEntry.region)))
+    public_id = (public_id or "").strip().lower()
+    entry = None
+    if 0 < len(public_id) <= 24 and all(ch in PUBLIC_ID_ALPHABET for ch in public_id):
+        entry = session.scalar(
+            select(NoticeEntry).where(NoticeEntry.public_id == public_id).options(joinedload(NoticeEntry.region)))
     if entry is None:
-        raise NotFound(_l("没有找到这条公示，请核对编号。"))
+        raise NotFound(_l("没有找到这条公示，请核对编号。"), field="entry")
     status = entry_status(entry, at)
     if status == Status.scheduled:
-        raise NotFound(_l("没有找到这条公示，请核对编号。"))
+        raise NotFound(_l("没有找到这条公示，请核对编号。"), field="entry")
     if status == Status.withdrawn:
         when = entry.withdrawn_at or entry.batch.withdrawn_at
         raise Gone(_l("这条公示已于%(date)s撤回，不再公开。如有疑问，请拨打社会救助服务热线。",
@@ -476,12 +481,16 @@ class Signature:
 
 def board_signature(session: Session, region: Region | None, at: datetime | None = None) -> Signature:
     at = at or clock.now()
+    # Whether each entry's photo is shown now (shown_photo_key, in SQL): withdrawn consent changes the tag.
+    photo_shown = and_(NoticeEntry.photo_key.is_not(None), Case.photo_consent.is_(True),
+                       Case.photo_key == NoticeEntry.photo_key)
     stmt = _live(select(NoticeBatch.public_id, NoticeBatch.fingerprint, NoticeBatch.opens_at, NoticeBatch.closes_at,
-                        NoticeEntry.public_id), region, at)
+                        NoticeEntry.public_id, photo_shown), region, at).join_from(
+        NoticeEntry, Case, NoticeEntry.case_id == Case.id)
     parts = [region.code if region else "*"]
     closes: dict[str, datetime] = {}
     boundaries = []
-    for batch_id, fp, opens_at, closes_at, entry_id in session.execute(stmt):
+    for batch_id, fp, opens_at, closes_at, entry_id, photo in session.execute(stmt):
         if opens_at > at:
             boundaries.append(opens_at)
             continue
@@ -489,18 +498,31 @@ def board_signature(session: Session, region: Region | None, at: datetime | None
         if batch_id not in closes:
             closes[batch_id] = closes_at
             parts.append(f"{batch_id}:{fp}")
-        parts.append(entry_id)
+        parts.append(f"{entry_id}:p" if photo else entry_id)
     boundary = min(boundaries) if boundaries else None
     parts.append(boundary.isoformat() if boundary else "-")
     return Signature(parts, list(closes.values()), boundary)
 
 
+def shown_photo_key(entry) -> str | None:
+    """The photo an entry may show now: its snapshot's photo, only while the household's case still has that
+    very photo with consent recorded. Withdrawn consent (or a deleted or replaced photo) is honoured on the
+    next request on every channel, although the snapshot itself never changes (PIPL Art. 15: consent may be
+    withdrawn at any time). Works on anything with ``photo_key`` and ``case`` (an entry, a preview)."""
+    key = getattr(entry, "photo_key", None)
+    if not key:
+        return None
+    case = getattr(entry, "case", None)
+    return key if case is not None and case.photo_consent and case.photo_key == key else None
+
+
 def entry_photo_key(session: Session, public_id: str, allowed: bool, at: datetime | None = None) -> str:
     """The photo of an open entry, for a channel that ``allowed`` photos; Gone once the entry is."""
     entry = public_entry(session, public_id, at)
-    if not allowed or not entry.photo_key:
+    key = shown_photo_key(entry)
+    if not allowed or not key:
         raise NotFound(_l("这条公示没有可公开的照片。"))
-    return entry.photo_key
+    return key
 
 
 def roster(session: Session, region: Region | None) -> list[Case]:

@@ -30,7 +30,11 @@ def api_view(view):
             response = view(*args, **kwargs)
         except DomainError as err:
             db.session().rollback()
-            response = jsonify(error=ERROR_CODES.get(err.status, "error"), message=str(err.message))
+            body = {"error": ERROR_CODES.get(err.status, "error"), "message": str(err.message)}
+            if err.status == 410:  # a closed or withdrawn entry: its date (in the message), where to turn now
+                base = current_app.config["PUBLIC_URL"]
+                body.update(hotline=current_app.config["HOTLINE"], report_url=f"{base}/reports/new")
+            response = jsonify(body)
             response.status_code = err.status
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
@@ -103,7 +107,7 @@ def api_notice(public_id: str):
         return jsonify({**_entry_json(entry, pol), "batch": _batch_json(entry.batch, at)})
 
     return conditional(etag_of("api-notice", entry.public_id, entry.batch.fingerprint, minute,
-                               disclosure.policy_version(pol)), produce)
+                               disclosure.policy_version(pol), notices.shown_photo_key(entry)), produce)
 
 
 @bp.get("/api/v1/roster")

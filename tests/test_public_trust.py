@@ -1,0 +1,148 @@
+"""Issue 9 (items 1–4): what the public sees of a household ends when its notice ends, when an objection is
+upheld, when its amount is 0 without a written reason, and when its photo consent is withdrawn."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from dibao import kiosks, media, notices
+from dibao.models import Level, Objection, Region, Report, User
+from tests.factories import case_awaiting_notice
+from tests.test_feedback import form_fields, objection_data
+
+# A household whose every published value is distinctive enough to be searched for in a response.
+HOUSEHOLD = {"head_name": "欧阳秀珍", "address": "甲一社区梧桐巷88号3单元502室", "members": 5,
+             "amount": Decimal("2468.00"), "income": Decimal("135.00")}
+SNAPSHOT_VALUES = ("欧阳秀珍", "欧**珍", "梧桐巷", "2468", "5 人", '"household_size": 5', "经复查，乡镇同意纳入低保")
+
+
+def jpeg(color=(90, 120, 150)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (60, 80), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _region(session, world, name="comm_a1") -> Region:
+    return session.get(Region, world.regions[name])
+
+
+def publish_household(app, session, world, *, opens_at=None, photo=True):
+    """One town-level entry of HOUSEHOLD (with a consented photo), the only one of its community."""
+    stored = media.store_image(jpeg(), app.config["MEDIA_DIR"]) if photo else None
+    case = case_awaiting_notice(session, _region(session, world), Level.town, head_name=HOUSEHOLD["head_name"],
+                                address=HOUSEHOLD["address"], members=HOUSEHOLD["members"],
+                                amount=HOUSEHOLD["amount"], income=HOUSEHOLD["income"],
+                                photo_key=stored.key if stored else None, photo_consent=bool(stored))
+    batch = notices.publish_batch(session, None, level=Level.town, region=_region(session, world, "town_a"),
+                                  cases=[case], title="甲镇低保审核公示", opens_at=opens_at)
+    kiosk = kiosks.register(session, None, name="活动室公示屏", region=_region(session, world))
+    session.commit()
+    return batch.entries[0], kiosk
+
+
+def entry_urls(entry, kiosk) -> dict[str, str]:
+    """Every public URL that names the entry (GET)."""
+    pid = entry.public_id
+    return {
+        "page": f"/notices/e/{pid}",
+        "api": f"/api/v1/notices/{pid}",
+        "photo": f"/media/entry/{pid}/photo",
+        "kiosk photo": f"/kiosk/{kiosk.token}/photo/{pid}",
+        "QR": f"/Q/E{pid.upper()}",
+        "short link": f"/q/E{pid}",
+        "objection form": f"/objections/new?entry={pid}",
+        "report form": f"/reports/new?entry={pid}",
+    }
+
+
+def board_urls(kiosk) -> dict[str, str]:
+    """Public URLs that list the community's entries: they stay up, without the entry."""
+    return {
+        "choose-entry list": "/objections/new?region=100001001",
+        "print board": "/notices/100001001/print",
+        "board": "/notices/100001001",
+        "API list": "/api/v1/notices?region=100001001",
+        "kiosk": f"/kiosk/{kiosk.token}",
+    }
+
+
+def leaked(text: str) -> list[str]:
+    return [value for value in SNAPSHOT_VALUES if value in text]
+
+
+def walk(client, entry, kiosk, objection: dict, report: dict) -> dict[str, tuple[int, list[str]]]:
+    """Every public URL of the entry, GET and the two POSTs: status and the snapshot values in the body."""
+    seen = {}
+    for name, url in {**entry_urls(entry, kiosk), **board_urls(kiosk)}.items():
+        res = client.get(url)
+        seen[name] = (res.status_code, leaked(res.get_data(as_text=True)))
+    for name, url, data in (("objection POST", f"/objections/new?entry={entry.public_id}", objection),
+                            ("report POST", "/reports/new", report)):
+        res = client.post(url, data=dict(data))
+        seen[name] = (res.status_code, leaked(res.get_data(as_text=True)))
+    return seen
+
+
+def forms(client, entry):
+    objection = objection_data(client, entry.public_id)
+    report = {**form_fields(client, f"/reports/new?entry={entry.public_id}"), "entry": entry.public_id,
+              "subject": "recipient", "category": "household", "description": "家里实际住着七口人，有车。",
+              "name": "", "phone": "", "website": ""}
+    return objection, report
+
+
+ENTRY_URLS = ("page", "api", "photo", "kiosk photo", "QR", "short link", "objection form", "report form",
+              "objection POST", "report POST")
+
+
+@pytest.mark.parametrize("ending", ["closed", "withdrawn"])
+def test_a_closed_or_withdrawn_entry_leaves_every_public_channel(app, client, session, world, clock, ending):
+    entry, kiosk = publish_household(app, session, world)
+    objection, report = forms(client, entry)
+
+    # While open, the channels show the household (so the check below can fail).
+    assert client.get(f"/notices/e/{entry.public_id}").status_code == 200
+    assert leaked(client.get(f"/notices/e/{entry.public_id}").get_data(as_text=True))
+    assert leaked(client.get(f"/kiosk/{kiosk.token}").get_data(as_text=True))
+    assert leaked(client.get("/objections/new?region=100001001").get_data(as_text=True))
+    assert client.get(f"/kiosk/{kiosk.token}/photo/{entry.public_id}").status_code == 200
+    assert client.get(f"/Q/E{entry.public_id.upper()}").status_code == 302
+
+    if ending == "closed":
+        clock.set(entry.batch.closes_at)
+        date_text = "公示期已于2026年3月25日"
+    else:
+        clock.advance(days=2)
+        notices.withdraw_entry(session, session.get(User, world.users["town_a"]), entry, "材料有误，重新公示")
+        session.commit()
+        date_text = "已于2026年3月20日"
+    seen = walk(client, entry, kiosk, objection, report)
+
+    assert {name: seen[name][0] for name in ENTRY_URLS} == dict.fromkeys(ENTRY_URLS, 410)
+    assert all(seen[name][0] == 200 for name in board_urls(kiosk))
+    assert {name: values for name, (_, values) in seen.items() if values} == {}
+    # The 410 page: the date, the hotline and how to report — and nothing else of the entry.
+    page = client.get(f"/notices/e/{entry.public_id}").get_data(as_text=True)
+    assert date_text in page and 'href="tel:12349"' in page and 'href="/reports/new"' in page
+    gone = client.get(f"/api/v1/notices/{entry.public_id}").get_json()
+    assert gone["error"] == "gone" and date_text in gone["message"] and gone["hotline"] == "12349"
+    assert gone["report_url"] == "http://dibao.test/reports/new"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Objection)) == 0
+    assert session.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_an_entry_that_never_was_public_is_not_found_everywhere(app, client, session, world, clock):
+    entry, kiosk = publish_household(app, session, world, opens_at=clock.now() + timedelta(days=1))
+    statuses = {name: client.get(url).status_code for name, url in entry_urls(entry, kiosk).items()}
+    assert statuses == dict.fromkeys(statuses, 404)
+    for url in board_urls(kiosk).values():
+        assert leaked(client.get(url).get_data(as_text=True)) == []
+    assert re.search(r"[0-9]{4}年", client.get(f"/notices/e/{entry.public_id}").get_data(as_text=True)) is None
