@@ -146,3 +146,98 @@ def test_an_entry_that_never_was_public_is_not_found_everywhere(app, client, ses
     for url in board_urls(kiosk).values():
         assert leaked(client.get(url).get_data(as_text=True)) == []
     assert re.search(r"[0-9]{4}年", client.get(f"/notices/e/{entry.public_id}").get_data(as_text=True)) is None
+
+
+# --- 4. withdrawn photo consent ----------------------------------------------------------------------
+
+
+def _age_media_files(app, seconds=2 * 3600):
+    """Make every stored file look older than the media gc's grace period."""
+    import os
+    import time
+    from pathlib import Path
+
+    for path in Path(app.config["MEDIA_DIR"]).rglob("*.jpg"):
+        os.utime(path, (time.time() - seconds, time.time() - seconds))
+
+
+def _media_files(app) -> set[str]:
+    from pathlib import Path
+
+    root = Path(app.config["MEDIA_DIR"])
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("how", ["consent unticked", "photo deleted"])
+def test_withdrawn_photo_consent_takes_the_photo_off_every_channel_at_once(app, client, auth, session, world,
+                                                                          runner, how):
+    from dibao import cases, disclosure
+    from dibao.models import Case
+
+    entry, kiosk = publish_household(app, session, world)
+    admin = session.get(User, world.users["admin"])
+    rules = {c: {f: disclosure.DEFAULT.mode(c, f) for f in disclosure.Field} for c in disclosure.Channel}
+    for channel in (disclosure.Channel.web, disclosure.Channel.api):  # so every channel has a photo to lose
+        rules[channel][disclosure.Field.photo] = "show"
+    disclosure.save_policy(session, admin, rules)
+    session.commit()
+    key = entry.photo_key
+    kiosk_photo = f"/kiosk/{kiosk.token}/photo/{entry.public_id}"
+    web_photo = f"/media/entry/{entry.public_id}/photo"
+    auth.login("town_a")  # staff of the region see the print channel (photos) on the portal
+
+    def shown() -> dict[str, object]:
+        slide = client.get(f"/kiosk/{kiosk.token}/slide/0", headers={"If-None-Match": etags.get("slide", "")})
+        etags["slide"] = slide.headers["ETag"].strip('"')
+        board = client.get("/notices/100001001/print", headers={"If-None-Match": etags.get("print", "")})
+        etags["print"] = board.headers["ETag"].strip('"')
+        return {
+            "kiosk photo": client.get(kiosk_photo).status_code,
+            "web photo": client.get(web_photo).status_code,
+            "kiosk display": "k-photo" in client.get(f"/kiosk/{kiosk.token}").get_data(as_text=True),
+            "kiosk slide": slide.status_code,  # 304 would keep the cached slide with its photo
+            "print board": board.status_code == 200 and web_photo in board.get_data(as_text=True),
+            "entry page": web_photo in client.get(f"/notices/e/{entry.public_id}").get_data(as_text=True),
+            "API": "photo_url" in client.get(f"/api/v1/notices/{entry.public_id}").get_json(),
+        }
+
+    etags: dict[str, str] = {}
+    assert shown() == {"kiosk photo": 200, "web photo": 200, "kiosk display": True, "kiosk slide": 200,
+                       "print board": True, "entry page": True, "API": True}
+    assert shown()["kiosk slide"] == 304  # unchanged: the kiosk keeps its copy
+
+    case = session.get(Case, entry.case_id)
+    staff = session.get(User, world.users["staff_a1"])
+    if how == "consent unticked":
+        cases.set_photo(session, staff, case, data=None, consent=False, media_dir=app.config["MEDIA_DIR"])
+    else:
+        cases.remove_photo(session, staff, case)
+    session.commit()
+
+    assert shown() == {"kiosk photo": 404, "web photo": 404, "kiosk display": False, "kiosk slide": 200,
+                       "print board": False, "entry page": False, "API": False}
+    session.expire_all()
+    assert session.get(type(entry), entry.id).photo_key == key  # the snapshot itself is unchanged
+
+    # The files: kept while the case has the photo (even without consent), deleted once nothing references them.
+    _age_media_files(app)
+    result = runner.invoke(args=["media", "gc"])
+    assert result.exit_code == 0, result.output
+    if how == "consent unticked":
+        assert "0 unreferenced files deleted" in result.output and key in _media_files(app)
+    else:
+        assert "3 unreferenced files deleted" in result.output  # the photo and its two renditions
+        assert _media_files(app) == set()
+
+
+def test_media_gc_keeps_what_is_referenced_and_what_is_fresh(app, session, world):
+    from dibao import sweep
+
+    entry, _ = publish_household(app, session, world)
+    orphan = media.store_image(jpeg((10, 200, 10)), app.config["MEDIA_DIR"])
+    assert sweep.run_sweep(app).media_deleted == []  # just written: an upload may not be committed yet
+    _age_media_files(app)
+    deleted = sweep.run_sweep(app).media_deleted
+    assert sorted(deleted) == sorted([orphan.key, media.rendition_key(orphan.key, "thumb"),
+                                      media.rendition_key(orphan.key, "display")])
+    assert entry.photo_key in _media_files(app)
