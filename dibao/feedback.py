@@ -458,12 +458,13 @@ def record_check(session: Session, actor: User, item: Item, notes: str) -> None:
 
 
 def decide(session: Session, actor: User, item: Item, outcome: str, public_answer: str) -> str | None:
-    """Decide with a public answer; for an objection, apply the effect on the case.
+    """Decide with a public answer; for an objection, apply the effect on the entry and the case.
 
-    Upheld or partly upheld: the published facts were wrong, so the case goes back to investigation and must be
-    noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the notice has already closed,
-    the case moves on as the sweep would have moved it (``notices.release_case``). Returns the case's new stage
-    if it moved.
+    Upheld or partly upheld: the published facts were wrong, so the entry comes off every board at once with
+    the public answer as the reason (``notices.withdraw_for_objection``), and the case goes back to
+    investigation and must be noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the
+    notice has already closed, the case moves on as the sweep would have moved it (``notices.release_case``).
+    Returns the case's new stage if it moved.
     """
     _require_open(item)
     if not can_decide(actor, item):
@@ -488,6 +489,7 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
         session.flush()  # the hold ends before the workflow asks is_held
         case = item.case
         if result in (Outcome.upheld, Outcome.partly_upheld):
+            notices.withdraw_for_objection(session, actor, case, answer, item.tracking_code)
             if Stage.investigating in workflow.TRANSITIONS[case.stage]:
                 workflow.objection_upheld(session, actor, case, item.tracking_code)
                 moved = case.stage.value

@@ -354,12 +354,31 @@ def withdraw_entry(session: Session, actor: User, entry: NoticeEntry, reason: st
         raise Conflict(_l("该条公示已经撤回。"))
     if status == Status.closed:
         raise Conflict(_l("该公示已经结束，不能撤回。"))
+    _take_down(session, actor, entry, reason, now)
+    workflow.notice_withdrawn(session, actor, entry.case, batch.level, batch.public_id)
+
+
+def _take_down(session: Session, actor: User | None, entry: NoticeEntry, reason: str, now: datetime,
+               **details) -> None:
+    """The withdrawal of one entry (off every board, kiosk, page and API from this instant), audited."""
     entry.withdrawn_at = now
     entry.withdrawn_reason = reason
-    entry.withdrawn_by_id = actor.id
-    workflow.notice_withdrawn(session, actor, entry.case, batch.level, batch.public_id)
+    entry.withdrawn_by_id = actor.id if actor else None
     audit.record(session, actor, "notice_entry_withdrawn_early", "notice_entry", entry.public_id,
-                 region_id=entry.region_id, details={"batch": batch.public_id, "reason": reason})
+                 region_id=entry.region_id, details={"batch": entry.batch.public_id, "reason": reason, **details})
+
+
+def withdraw_for_objection(session: Session, actor: User | None, case: Case, public_answer: str,
+                           objection_code: str) -> list[NoticeEntry]:
+    """An upheld objection: what was published about the household was wrong, so every entry of the case that
+    is still live (open or scheduled) comes off the boards at once, with the public answer as the reason.
+    The case's own move (back to investigation) is the objection's decision, not this."""
+    now = clock.now()
+    entries = [e for e in session.scalars(select(NoticeEntry).where(NoticeEntry.case_id == case.id))
+               if entry_status(e, now) in (Status.open, Status.scheduled)]
+    for entry in entries:
+        _take_down(session, actor, entry, public_answer, now, objection=objection_code)
+    return entries
 
 
 def get_entry(session: Session, user: User, public_id: str) -> NoticeEntry:

@@ -4,6 +4,7 @@ upheld, when its amount is 0 without a written reason, and when its photo consen
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -241,3 +242,56 @@ def test_media_gc_keeps_what_is_referenced_and_what_is_fresh(app, session, world
     assert sorted(deleted) == sorted([orphan.key, media.rendition_key(orphan.key, "thumb"),
                                       media.rendition_key(orphan.key, "display")])
     assert entry.photo_key in _media_files(app)
+
+
+# --- 2. an upheld objection ------------------------------------------------------------------------------
+
+
+def _object(client, entry) -> Objection:
+    res = client.post(f"/objections/new?entry={entry.public_id}", data=objection_data(client, entry.public_id))
+    assert res.status_code == 303
+    return res
+
+
+@pytest.mark.parametrize("outcome", ["upheld", "partly_upheld"])
+def test_an_upheld_objection_takes_the_entry_off_every_board_at_once(app, client, auth, session, world, outcome):
+    from dibao.models import AuditEvent, NoticeEntry, Stage
+    from tests.conftest import csrf_token
+
+    entry, kiosk = publish_household(app, session, world)
+    _object(client, entry)
+    objection = session.scalar(select(Objection))
+    answer = "经入户核查，该户有经营收入未申报，异议成立，已退回重新调查。"
+    auth.login("town_a")
+    url = f"/admin/feedback/objection/{objection.id}"
+    res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": outcome,
+                                             "public_answer": answer})
+    assert res.status_code == 303
+    auth.logout()
+
+    # Still inside its window, the entry is gone from every channel on the next request.
+    assert client.get(f"/notices/e/{entry.public_id}").status_code == 410
+    assert client.get(f"/api/v1/notices/{entry.public_id}").status_code == 410
+    for url in board_urls(kiosk).values():
+        assert leaked(client.get(url).get_data(as_text=True)) == [], url
+    session.rollback()
+    withdrawn = session.get(NoticeEntry, entry.id)
+    assert withdrawn.withdrawn_reason == answer and withdrawn.withdrawn_by_id == world.users["town_a"]
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "notice_entry_withdrawn_early",
+                                                   AuditEvent.object_id == entry.public_id))
+    details = json.loads(event.details)
+    assert details["reason"] == answer and details["objection"] == objection.tracking_code
+    assert withdrawn.case.stage == Stage.investigating  # and the case still goes back to investigation
+
+
+def test_an_objection_not_upheld_leaves_the_entry_on_the_board(app, client, auth, session, world):
+    from tests.conftest import csrf_token
+
+    entry, _ = publish_household(app, session, world)
+    _object(client, entry)
+    objection = session.scalar(select(Objection))
+    auth.login("town_a")
+    url = f"/admin/feedback/objection/{objection.id}"
+    client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "not_upheld",
+                                       "public_answer": "经核查，该户收入情况属实，异议不成立。"})
+    assert client.get(f"/notices/e/{entry.public_id}").status_code == 200
