@@ -408,10 +408,12 @@ def case_community_review(case_id: int):
             votes_for=f.votes_for.data, votes_against=f.votes_against.data, votes_abstain=f.votes_abstain.data or 0,
             meeting_id=f.meeting_id.data or None, held_on=f.held_on.data, location=f.location.data or "",
             panel=lines(f.panel.data), attendees=lines(f.attendees.data),
-            levels=_levels(),
+            levels=_levels(), override_reason=f.override_reason.data,
         )
 
+    case = cases.get_case(db.session(), current_user, case_id)
     return _step(case_id, Action.community_review, form, run, prepare=prepare,
+                 computation=entitlement.compute_for(db.session(), case),
                  title=_("民主评议和社区初审意见"), message=_("评议结果和初审意见已记录。"),
                  intro=_("评议小组对本户的意见和表决票数；“不同意”时意见即为不予批准的理由。已有的评议会议可直接选择。"))
 
@@ -435,11 +437,12 @@ def case_town_decision(case_id: int):
     def run(sess, case, f):
         workflow.record_town_decision(sess, current_user, case, held_on=f.held_on.data, title=f.title.data,
                                       participants=lines(f.participants.data), decision=Decision(f.decision.data),
-                                      opinion=f.opinion.data,
+                                      opinion=f.opinion.data, override_reason=f.override_reason.data,
                                       levels=_levels())
 
+    case = cases.get_case(db.session(), current_user, case_id)
     return _step(case_id, Action.town_decision, form, run, title=_("乡镇会议研究和审核意见"),
-                 message=_("乡镇审核意见已记录。"))
+                 message=_("乡镇审核意见已记录。"), computation=entitlement.compute_for(db.session(), case))
 
 
 @bp.route("/cases/<int:case_id>/county-decision", methods=["GET", "POST"])

@@ -110,6 +110,8 @@ def present(snapshot: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[s
     if policy.mode(channel, Field.opinion) == "show" and hasattr(snapshot, "opinion_text"):
         out["opinion_decision"] = snapshot.opinion_decision.value
         out["opinion_text"] = snapshot.opinion_text
+        if getattr(snapshot, "opinion_override_reason", None):  # "同意" although the amount is 0: why
+            out["opinion_override_reason"] = snapshot.opinion_override_reason
     return out
 
 

@@ -57,11 +57,20 @@ def snapshot(case: Case, opinion: Opinion) -> dict:
         "opinion_text": opinion.text,
         "opinion_author": opinion.author_name,
         "opinion_at": opinion.created_at,
+        "opinion_override_reason": opinion.override_reason,
     }
 
 
 def fingerprint(batch: NoticeBatch, entries: Sequence[NoticeEntry]) -> str:
     """SHA-256 over the published content, shown wherever the batch is shown so copies can be compared."""
+    def published(e: NoticeEntry) -> dict:
+        out = {"id": e.public_id, "name": e.head_name, "address": e.address, "size": e.household_size,
+               "income": str(e.household_income), "amount": str(e.monthly_amount),
+               "decision": e.opinion_decision.value, "opinion": e.opinion_text, "photo": e.photo_key}
+        if e.opinion_override_reason:  # only when there is one: earlier fingerprints stay reproducible
+            out["override_reason"] = e.opinion_override_reason
+        return out
+
     content = {
         "batch": batch.public_id,
         "level": batch.level.value,
@@ -69,14 +78,7 @@ def fingerprint(batch: NoticeBatch, entries: Sequence[NoticeEntry]) -> str:
         "title": batch.title,
         "opens_at": batch.opens_at.isoformat(),
         "closes_at": batch.closes_at.isoformat(),
-        "entries": [
-            {
-                "id": e.public_id, "name": e.head_name, "address": e.address, "size": e.household_size,
-                "income": str(e.household_income), "amount": str(e.monthly_amount),
-                "decision": e.opinion_decision.value, "opinion": e.opinion_text, "photo": e.photo_key,
-            }
-            for e in entries
-        ],
+        "entries": [published(e) for e in entries],
     }
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -156,7 +158,7 @@ def open_entries(session: Session, region: Region | None, at: datetime | None = 
 SNAPSHOT_FIELDS = (
     "head_name", "address", "public_address", "household_size", "household_income", "monthly_amount", "category",
     "photo_key", "opinion_decision", "opinion_text", "opinion_author", "opinion_at", "case_id", "batch_id",
-    "region_id", "position", "public_id",
+    "region_id", "position", "public_id", "opinion_override_reason",
 )
 
 

@@ -295,3 +295,94 @@ def test_an_objection_not_upheld_leaves_the_entry_on_the_board(app, client, auth
     client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "not_upheld",
                                        "public_answer": "经核查，该户收入情况属实，异议不成立。"})
     assert client.get(f"/notices/e/{entry.public_id}").status_code == 200
+
+
+# --- 3. no public approval of a household whose amount is 0 ---------------------------------------------
+
+
+def _zero_amount_case(session, world):
+    """A household of two whose counted income (2 × 900 yuan) is above the standard (780 yuan per person)."""
+    from dibao.models import Stage
+    from tests.case_helpers import register, standard, to_stage, user
+
+    standard(session, world)
+    case = register(session, user(session, world, "staff_a1"), income="1800.00", members=2)
+    to_stage(session, world, case, Stage.community_review)
+    session.commit()
+    return case
+
+
+def test_community_and_town_refuse_to_approve_a_zero_amount_without_a_written_reason(app, client, session, world,
+                                                                                     auth, clock):
+    from dibao import workflow
+    from dibao.errors import Invalid
+    from dibao.models import Case, Decision, Stage
+    from tests.case_helpers import community_review, town_decision, user
+    from tests.conftest import csrf_token
+
+    case = _zero_amount_case(session, world)
+    staff = user(session, world, "staff_a1")
+    # The staff form offers the override field and shows the amount; without a reason "同意" is refused.
+    auth.login("staff_a1")
+    url = f"/admin/cases/{case.id}/community-review"
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="override_reason"' in page and "特殊情况说明" in page
+    res = client.post(url, data={"csrf_token": csrf_token(client, url), "meeting_id": "0",
+                                 "held_on": "2026-03-18", "location": "社区会议室",
+                                 "panel": "评一\n评二\n评三", "votes_for": "3", "votes_against": "0",
+                                 "votes_abstain": "0", "decision": "approve", "opinion": "同意上报。"})
+    assert res.status_code == 400 and "保障金额为 0" in res.get_data(as_text=True)
+    session.rollback()
+    case = session.get(Case, case.id)
+    assert case.stage == Stage.community_review and not case.opinions
+
+    with pytest.raises(Invalid) as refused:
+        community_review(session, staff, case, levels=(Level.town,))
+    assert refused.value.field == "override_reason"
+    session.rollback()
+    case = session.get(Case, case.id)
+    community_review(session, staff, case, levels=(Level.town,), decision=Decision.reject)  # "不同意" needs none
+    assert case.stage == Stage.rejected
+    session.rollback()
+
+    # Town: the same rule.
+    case = session.get(Case, case.id)
+    reason = "户主重病住院，收入来源即将中断，经评议小组一致同意暂予纳入。"
+    signed = community_review(session, staff, case, levels=(Level.town,), override_reason=reason)
+    assert signed.override_reason == reason
+    workflow.record_town_check(session, user(session, world, "town_a"), case, "材料齐全，复查属实。")
+    with pytest.raises(Invalid):
+        town_decision(session, user(session, world, "town_a"), case, levels=(Level.town,))
+    signed = town_decision(session, user(session, world, "town_a"), case, levels=(Level.town,),
+                           override_reason=reason)
+    assert signed.override_reason == reason and case.stage == Stage.awaiting_town_notice
+
+
+def test_an_approval_despite_a_zero_amount_shows_its_written_reason_on_the_board(app, client, session, world):
+    from dibao import workflow
+    from dibao.models import Case
+    from tests.case_helpers import community_review, town_decision, user
+
+    case = _zero_amount_case(session, world)
+    reason = "户主重病住院，收入来源即将中断，经评议小组一致同意暂予纳入。"
+    community_review(session, user(session, world, "staff_a1"), case, levels=(Level.town,), override_reason=reason)
+    town = user(session, world, "town_a")
+    workflow.record_town_check(session, town, case, "材料齐全，复查属实。")
+    town_decision(session, town, case, levels=(Level.town,), override_reason=reason)
+    batch = notices.publish(session, town, case_ids=[case.id], title="甲镇低保审核公示")
+    kiosk = kiosks.register(session, None, name="活动室公示屏", region=_region(session, world))
+    session.commit()
+    entry = batch.entries[0]
+    assert entry.opinion_override_reason == reason  # the snapshot carries it (and its fingerprint covers it)
+    assert batch.fingerprint == notices.fingerprint(batch, batch.entries)
+    for url in ("/notices/100001001", f"/notices/e/{entry.public_id}", "/notices/100001001/print",
+                f"/kiosk/{kiosk.token}"):
+        assert reason in client.get(url).get_data(as_text=True), url
+    assert client.get(f"/api/v1/notices/{entry.public_id}").get_json()["opinion_override_reason"] == reason
+    session.rollback()
+    with pytest.raises(Exception, match="已发布的公示内容不能修改"):
+        entry = session.get(type(entry), entry.id)
+        entry.opinion_override_reason = "改过的理由"
+        session.flush()
+    session.rollback()
+    assert session.get(Case, case.id).opinions[-1].override_reason == reason
