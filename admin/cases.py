@@ -40,7 +40,7 @@ from admin.forms.cases import (
 from dibao import cases, clock, db, entitlement, identity, media, scope, workflow
 from dibao.errors import Forbidden
 from dibao.models import Case, Decision, Role, WorkCapacity
-from dibao.web import int_arg, perform, render, submit
+from dibao.web import int_arg, perform, render, safe_download_name, submit
 from dibao.workflow import Action
 
 
@@ -309,7 +309,8 @@ def case_photo_file(case_id: int, rendition: str):
 def _send(path, mimetype: str, download_name: str | None = None):
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=mimetype, download_name=download_name, max_age=0)
+    response = send_file(path, mimetype=mimetype, max_age=0,
+                         download_name=safe_download_name(download_name) if download_name else None)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -15,7 +14,7 @@ from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserFo
 from dibao import accounts, cases, clock, db, regions, scope
 from dibao.extensions import limiter
 from dibao.models import Role
-from dibao.web import perform, render, submit
+from dibao.web import local_redirect_target, perform, render, submit
 
 
 @bp.before_request
@@ -47,9 +46,7 @@ def admin_required(view):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and not urlsplit(target).netloc and target.startswith("/admin"):
-        return target
-    return url_for("admin.dashboard")
+    return local_redirect_target(target, url_for("admin.dashboard"), prefix="/admin")
 
 
 @bp.route("/login", methods=["GET", "POST"])

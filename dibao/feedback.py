@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -87,8 +88,9 @@ def new_tracking_code() -> str:
 
 
 def normalise_code(text: str | None) -> str:
-    """What a resident typed (lower case, spaces, dashes) → the stored form."""
-    return re.sub(r"[\s\-_.·—]", "", (text or "")).upper()[:40]
+    """What a resident typed (lower case, spaces, dashes; full-width letters and digits from a Chinese input
+    method, folded by NFKC) → the stored form."""
+    return re.sub(r"[\s\-_.·—]", "", unicodedata.normalize("NFKC", (text or "")[:80])).upper()[:40]
 
 
 def format_code(code: str) -> str:
@@ -429,7 +431,7 @@ def _require_open(item: Item) -> None:
 
 def assign(session: Session, actor: User, item: Item, assignee_id: int | None) -> None:
     _require_open(item)
-    assignee = session.get(User, assignee_id) if assignee_id else None
+    assignee = session.get(User, assignee_id) if assignee_id and 0 < assignee_id <= scope.MAX_ID else None
     if assignee_id and (assignee is None or assignee not in assignees(session, actor, item)):
         raise Invalid(_l("请选择能够办理这件的工作人员。"), field="assignee")
     previous = item.assigned_to_id

@@ -107,3 +107,63 @@ def int_arg(name: str) -> int | None:
         return None
     number = int(value)
     return number if number > 0 else None
+
+
+# --- bad input: answered with a 4xx and a Chinese message, never a 500 -----------------------------------
+
+API_ERROR_CODES = {400: "invalid", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                   410: "gone", 413: "too_large", 429: "too_many_requests"}
+
+
+def is_api() -> bool:
+    """A request to the open-data API, whose every answer (errors too) is JSON."""
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str, **extra: Any):
+    """The API's error body: ``{"error": code, "message": 中文说明, …}`` with ``status``."""
+    from flask import jsonify
+
+    response = jsonify({"error": API_ERROR_CODES.get(status, "error"), "message": str(message), **extra})
+    response.status_code = status
+    return response
+
+
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f", "\x85", "\u2028", "\u2029"}
+
+
+def refuse_nul() -> None:
+    """A NUL character has no place in anything a person types, and PostgreSQL text cannot hold one: refuse the
+    request before any view reads it (a before-request hook of the app)."""
+    values = [request.path, *request.args.values(), *request.form.values(),
+              *(f.filename or "" for f in request.files.values())]
+    if any("\x00" in v for v in values):
+        from flask_babel import lazy_gettext as _l
+
+        from dibao.errors import Invalid
+
+        raise Invalid(_l("提交的内容含有无效字符（空字符），请检查后重新提交。"))
+
+
+def local_redirect_target(target: str | None, default: str, prefix: str = "/") -> str:
+    """Where a ``next=`` may send the browser: a path of this site under ``prefix``, else ``default``. A target
+    with a line break, tab or other control character is refused (400): it could split the Location header,
+    and browsers drop tabs, which turns ``/<tab>/evil.example`` into another site."""
+    if not target:
+        return default
+    if any(ch in _CONTROL for ch in target):
+        from flask_babel import lazy_gettext as _l
+
+        from dibao.errors import Invalid
+
+        raise Invalid(_l("跳转地址含有无效字符，请从页面上的链接重新进入。"), field="next")
+    if not target.startswith(prefix) or target.startswith(("//", "/\\")):
+        return default
+    return target
+
+
+def safe_download_name(name: str) -> str:
+    """A file name for Content-Disposition: line breaks and other control characters (a title typed with a
+    line break) become spaces, so the header stays one line and the file can always be downloaded."""
+    cleaned = "".join(" " if ch in _CONTROL else ch for ch in name)
+    return " ".join(cleaned.split()) or "file"

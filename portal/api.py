@@ -14,11 +14,11 @@ from flask import current_app, jsonify, request, send_file
 from dibao import clock, db, disclosure, notices
 from dibao.disclosure import Channel
 from dibao.errors import DomainError
+from dibao.web import json_error
 from portal import bp
 from portal.notices import conditional, etag_of, policy, region_or_404
 
 OPENAPI = Path(__file__).resolve().parent.parent / "static" / "openapi" / "openapi.json"
-ERROR_CODES = {400: "invalid", 403: "forbidden", 404: "not_found", 409: "conflict", 410: "gone"}
 
 
 def api_view(view):
@@ -30,12 +30,11 @@ def api_view(view):
             response = view(*args, **kwargs)
         except DomainError as err:
             db.session().rollback()
-            body = {"error": ERROR_CODES.get(err.status, "error"), "message": str(err.message)}
+            extra = {}
             if err.status == 410:  # a closed or withdrawn entry: its date (in the message), where to turn now
-                base = current_app.config["PUBLIC_URL"]
-                body.update(hotline=current_app.config["HOTLINE"], report_url=f"{base}/reports/new")
-            response = jsonify(body)
-            response.status_code = err.status
+                extra = {"hotline": current_app.config["HOTLINE"],
+                         "report_url": f"{current_app.config['PUBLIC_URL']}/reports/new"}
+            response = json_error(err.status, str(err.message), **extra)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
 

@@ -4,7 +4,7 @@ from flask import redirect, request, session, url_for
 
 from dibao import db, notices
 from dibao.config import LOCALES
-from dibao.web import render
+from dibao.web import local_redirect_target, render
 from portal import bp
 
 
@@ -36,10 +36,7 @@ def home():
 def set_language(code: str):
     if code in LOCALES:
         session["lang"] = code
-    target = request.args.get("next") or url_for("portal.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("portal.home")
-    return redirect(target)
+    return redirect(local_redirect_target(request.args.get("next"), url_for("portal.home")))
 
 
 @bp.get("/healthz")
