@@ -63,4 +63,4 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 clean:
-	rm -rf $(VENV) instance/dibao.sqlite3* instance/.demo-seeded
+	rm -rf $(VENV) instance/dibao.sqlite3* instance/.demo-seeded instance/audit-checkpoints.log

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from admin import cases, feedback, kiosks, notices, views  # noqa: E402,F401
+from admin import calendar, cases, feedback, kiosks, notices, views  # noqa: E402,F401

@@ -1,5 +1,5 @@
 """Staff screens for cases: the list (htmx live search), registration, the household archive (一户一档),
-one form for each workflow step, documents, and the standards screen (admin).
+one form for each workflow step, attachments, and the standards screen (admin).
 
 Views are thin: parse, call one domain function (dibao.cases / dibao.workflow / dibao.entitlement), commit
 once, render. Only the actions ``workflow.available_actions`` allows are offered; every route checks again
@@ -21,13 +21,14 @@ from admin import bp
 from admin.forms import ConfirmForm, lines
 from admin.forms.cases import (
     AdjustForm,
+    AttachmentForm,
     CommunityReviewForm,
     CountyDecisionForm,
-    DocumentForm,
     GraceForm,
     HouseholdForm,
     IncomeForm,
     MemberForm,
+    PaymentAccountForm,
     PeriodicReviewForm,
     PhotoForm,
     ReasonForm,
@@ -108,7 +109,7 @@ class ActionLink:
 
 
 # The screen of each workflow action (the page offers exactly what ``workflow.available_actions`` allows).
-# ``None``: the action lives on the archive page itself (documents, members, photo) instead of a step page.
+# ``None``: the action lives on the archive page itself (attachments, members, photo) instead of a step page.
 ACTION_ENDPOINTS: dict[Action, tuple[str, bool] | None] = {
     Action.home_visit: ("admin.case_visit", False),
     Action.submit_review: ("admin.case_submit", True),
@@ -123,7 +124,7 @@ ACTION_ENDPOINTS: dict[Action, tuple[str, bool] | None] = {
     Action.grace: ("admin.case_grace", False),
     Action.exit: ("admin.case_exit", False),
     Action.edit: ("admin.case_edit", False),
-    Action.document: None,
+    Action.attach: None,
 }
 # Actions that end or undo work are offered as plain (not primary) buttons.
 SECONDARY_ACTIONS = {Action.reject, Action.send_back, Action.exit, Action.edit}
@@ -152,9 +153,12 @@ def _detail_context(sess, case, **extra):
         opinion_titles=workflow.OPINION_TITLES, decision_labels=workflow.DECISION_LABELS,
         capacity_labels=cases.WORK_CAPACITY_LABELS, category_labels=workflow.CATEGORY_LABELS,
         event_labels=cases.EVENT_LABELS, source_label=entitlement.source_label,
+        amount_change_labels=entitlement.AMOUNT_CHANGE_LABELS,
         member_form=member_form, income_form=income_form,
         photo_form=extra.pop("photo_form", None) or PhotoForm(formdata=None, consent=case.photo_consent),
-        document_form=extra.pop("document_form", None) or DocumentForm(formdata=None),
+        attachment_form=extra.pop("attachment_form", None) or AttachmentForm(formdata=None),
+        account_form=extra.pop("account_form", None) or _account_form(case),
+        account_kind_labels=cases.ACCOUNT_KIND_LABELS, mask_account=identity.mask_account,
         confirm=ConfirmForm(), noindex=True, **extra,
     )
 
@@ -315,30 +319,50 @@ def _send(path, mimetype: str, download_name: str | None = None):
     return response
 
 
-@bp.post("/cases/<int:case_id>/documents")
+def _account_form(case: Case) -> PaymentAccountForm:
+    account = case.payment_account
+    form = PaymentAccountForm(formdata=None, obj=account)
+    form.number.data = ""  # the full number is never sent back to the page
+    if account is not None:
+        form.kind.data = account.kind.value
+    return form
+
+
+@bp.post("/cases/<int:case_id>/account")
 @login_required
-def case_document_add(case_id: int):
-    form = DocumentForm()
+def case_account(case_id: int):
+    form = PaymentAccountForm()
+    return _archive_post(case_id, "account_form", form,
+                         lambda sess, case: cases.set_payment_account(
+                             sess, current_user, case, kind=form.kind.data, bank_name=form.bank_name.data,
+                             holder_name=form.holder_name.data, number=form.number.data),
+                         _("发放账户已保存。"), "account")
+
+
+@bp.post("/cases/<int:case_id>/attachments")
+@login_required
+def case_attachment_add(case_id: int):
+    form = AttachmentForm()
 
     def run(sess, case):
         upload = request.files.get("file")
         data = upload.read() if upload and upload.filename else b""
-        cases.add_document(sess, current_user, case, title=form.title.data, data=data,
+        cases.add_attachment(sess, current_user, case, title=form.title.data, data=data,
                            filename=upload.filename if upload else "", media_dir=current_app.config["MEDIA_DIR"])
 
-    return _archive_post(case_id, "document_form", form, run, _("材料已上传。"), "documents")
+    return _archive_post(case_id, "attachment_form", form, run, _("材料已上传。"), "attachments")
 
 
-@bp.get("/cases/documents/<int:document_id>")
-@bp.get("/cases/documents/<int:document_id>/<rendition>")
+@bp.get("/cases/attachments/<int:attachment_id>")
+@bp.get("/cases/attachments/<int:attachment_id>/<rendition>")
 @login_required
-def case_document_file(document_id: int, rendition: str | None = None):
-    document, _case = cases.get_document(db.session(), current_user, document_id)
-    if rendition is not None and (rendition not in media.RENDITIONS or not document.is_image):
+def case_attachment_file(attachment_id: int, rendition: str | None = None):
+    attachment, _case = cases.get_attachment(db.session(), current_user, attachment_id)
+    if rendition is not None and (rendition not in media.RENDITIONS or not attachment.is_image):
         abort(404)
-    path = media.media_path(current_app.config["MEDIA_DIR"], document.media_key, rendition)
-    name = f"{document.title}.{'pdf' if document.content_type == 'application/pdf' else 'jpg'}"
-    return _send(path, document.content_type if rendition is None else "image/jpeg", download_name=name)
+    path = media.media_path(current_app.config["MEDIA_DIR"], attachment.media_key, rendition)
+    name = f"{attachment.title}.{'pdf' if attachment.content_type == 'application/pdf' else 'jpg'}"
+    return _send(path, attachment.content_type if rendition is None else "image/jpeg", download_name=name)
 
 
 # --- one form per step -------------------------------------------------------------------------------

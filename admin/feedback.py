@@ -47,7 +47,8 @@ def feedback_inbox():
     items = feedback.inbox(sess, current_user, kind=kind, state=state)
     return render("admin/feedback/inbox.html", items=items, state=state, kind=kind, states=STATES,
                   counts=feedback.counts(sess, current_user), today=clock.today(), labels=_labels(),
-                  is_overdue=feedback.is_overdue, must_notify=feedback.must_notify)
+                  is_overdue=feedback.is_overdue, must_notify=feedback.must_notify,
+                  deadline_estimated=lambda item: feedback.deadline_estimated(sess, item))
 
 
 def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None):
@@ -65,6 +66,7 @@ def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decid
                   check_form=check_form or CheckForm(), decide_form=decide_form,
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
                   overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
+                  deadline_estimated=feedback.deadline_estimated(sess, item),
                   can_decide=feedback.can_decide(current_user, item),
                   decided=item.status == FeedbackStatus.decided)
 

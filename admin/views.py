@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserForm
-from dibao import accounts, cases, clock, db, regions, scope
+from dibao import accounts, cases, clock, db, regions, scope, workdays
 from dibao.extensions import limiter
 from dibao.models import Role
 from dibao.web import local_redirect_target, perform, render, submit
@@ -58,6 +58,7 @@ def login():
     done = submit(form, lambda sess: accounts.authenticate(
         sess, form.username.data, form.password.data,
         current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"],
+        refused_passwords=current_app.config["REFUSED_PASSWORDS"],
     ))
     attempt = done.value
     if attempt is not None and attempt.user is not None:
@@ -84,7 +85,10 @@ def logout():
 def dashboard():
     return render("admin/dashboard.html", role_label=accounts.ROLE_LABELS[current_user.role],
                   case_summary=cases.deadline_summary(db.session(), current_user),
-                  overdue_labels=cases.OVERDUE_LABELS)
+                  overdue_labels=cases.OVERDUE_LABELS,
+                  calendar_missing=workdays.missing_years(workdays.calendar(db.session(), current_user.region),
+                                                          clock.today()),
+                  may_edit_calendar=workdays.is_county_admin(current_user))
 
 
 # The staff navigation, in order (each area adds its screen here).
@@ -93,6 +97,7 @@ NAV = [
     ("admin.standards", _l("低保标准")), ("admin.disclosure", _l("公开设置")), ("admin.content", _l("政策与程序")),
     ("admin.kiosks", _l("公示终端")), ("admin.users", _l("账号")), ("admin.region_list", _l("行政区划")),
 ]
+NAV.append(("admin.calendar", _l("节假日安排")))
 
 
 @bp.context_processor

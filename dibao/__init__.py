@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
-from dibao import clock, config, db, i18n
+from dibao import audit, clock, config, crypto, db, i18n
 from dibao.errors import DomainError
 from dibao.extensions import babel, csrf, limiter, login_manager
 
@@ -29,6 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
     clock.set_local_zone(app.config["TIMEZONE"])
+    audit.set_key(app.config["AUDIT_KEY"])
+    crypto.use_key(app.config["DATA_KEY"])
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

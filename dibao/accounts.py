@@ -59,8 +59,12 @@ class LoginAttempt:
     locked: bool = False
 
 
-def authenticate(session: Session, username: str, password: str, max_failures: int, lockout) -> LoginAttempt:
-    """Check a login. Counts failures; the ``max_failures``-th failure locks the account for ``lockout``."""
+def authenticate(session: Session, username: str, password: str, max_failures: int, lockout,
+                 refused_passwords: tuple[str, ...] = ()) -> LoginAttempt:
+    """Check a login. Counts failures; the ``max_failures``-th failure locks the account for ``lockout``.
+
+    ``refused_passwords`` (production: the demo's published password) are refused even when they match,
+    with the answer of a wrong password; the refusal is audited so that an admin sets a new one."""
     wrong = str(_l("用户名或密码不正确。"))
     locked = str(_l("连续输错密码次数过多，账号已锁定 15 分钟，请稍后再试。"))
     now = clock.now()
@@ -91,6 +95,9 @@ def authenticate(session: Session, username: str, password: str, max_failures: i
         return LoginAttempt(None, wrong)
     if not user.active:
         audit.record(session, None, "login_refused_inactive", "user", user.id, region_id=user.region_id)
+        return LoginAttempt(None, wrong)
+    if password in refused_passwords:
+        audit.record(session, None, "login_refused_published_password", "user", user.id, region_id=user.region_id)
         return LoginAttempt(None, wrong)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)

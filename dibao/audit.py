@@ -1,17 +1,34 @@
 """The audit log: every state change writes one event, chained by hashes so tampering shows.
 
-Each event's hash is SHA-256 over its own content and the previous event's hash. ``verify`` walks the
-chain in order and names the first event whose stored hash or link does not match.
+Each event's hash covers its own content and the previous event's hash. Two schemes, recorded per event
+(``hash_scheme``), so that a chain written before the key existed still verifies:
+
+* 1 — SHA-256 of the content (events written before migration ``0300_audit_keyed``);
+* 2 — HMAC-SHA256 with the audit key (``DIBAO_AUDIT_KEY`` or ``instance/audit_key``), a secret kept outside
+  the database: whoever rewrites rows in the database cannot re-hash the chain without it.
+
+A chain alone cannot show that its newest events were deleted (or the whole table emptied), so the count and
+the head hash are also written, now and then, to an append-only file outside the database (*checkpoints*:
+by the sweep, by ``dibao db upgrade`` and by ``dibao audit checkpoint``). ``verify`` walks the chain in order
+and names the first event whose link, hash or position does not match, and any events missing since a
+checkpoint. Unkeyed events are accepted only where a checkpoint already covers them (the legacy prefix).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import hmac
 import json
+import logging
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dibao import clock
@@ -19,10 +36,23 @@ from dibao.models import AuditEvent, User
 
 GENESIS = "0" * 64
 SYSTEM_ACTOR = "系统"
+SCHEME_SHA256 = 1
+SCHEME_HMAC = 2
+
+log = logging.getLogger("dibao.audit")
+
+_key: bytes | None = None
 
 
-def _digest(event: AuditEvent) -> str:
-    content = {
+def set_key(key: str | None) -> None:
+    """The deployment's audit key (the app factory passes ``AUDIT_KEY`` in, as it passes the time zone to
+    :mod:`dibao.clock`). Without one, events are written with the unkeyed scheme."""
+    global _key
+    _key = key.encode() if key else None
+
+
+def _content(event: AuditEvent) -> dict[str, Any]:
+    return {
         "at": event.at.isoformat(),
         "actor_id": event.actor_id,
         "actor_name": event.actor_name,
@@ -33,8 +63,22 @@ def _digest(event: AuditEvent) -> str:
         "details": event.details,
         "prev_hash": event.prev_hash,
     }
-    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _digest(event: AuditEvent, key: bytes | None) -> str | None:
+    """The hash the event should carry under its scheme; ``None`` when it cannot be computed (no key)."""
+    if event.hash_scheme == SCHEME_SHA256:
+        return hashlib.sha256(_canonical(_content(event))).hexdigest()
+    if event.hash_scheme == SCHEME_HMAC:
+        if key is None:
+            return None
+        # The scheme is part of what is signed: a keyed event cannot be relabelled as an unkeyed one.
+        return hmac.new(key, _canonical({**_content(event), "scheme": SCHEME_HMAC}), hashlib.sha256).hexdigest()
+    return None
 
 
 def _lock_chain(session: Session) -> None:
@@ -68,12 +112,99 @@ def record(
         region_id=region_id,
         details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True, default=str),
         prev_hash=last or GENESIS,
+        hash_scheme=SCHEME_HMAC if _key is not None else SCHEME_SHA256,
     )
-    event.hash = _digest(event)
+    event.hash = _digest(event, _key)
     session.add(event)
     session.flush()
     return event
 
+
+# --- checkpoints: the count and head, outside the database ---------------------------------------------
+
+@dataclass(frozen=True)
+class Head:
+    count: int
+    last_id: int | None
+    hash: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    at: str
+    count: int
+    last_id: int | None
+    hash: str
+
+    def line(self) -> str:
+        return json.dumps({"at": self.at, "count": self.count, "last_id": self.last_id, "hash": self.hash},
+                          separators=(",", ":")) + "\n"
+
+
+def head(session: Session) -> Head:
+    """How many events the log holds and the newest one's hash, read in one statement (one snapshot)."""
+    total = select(func.count()).select_from(AuditEvent).scalar_subquery()
+    row = session.execute(
+        select(AuditEvent.id, AuditEvent.hash, total).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return Head(0, None, GENESIS)
+    return Head(row[2], row[0], row[1])
+
+
+def read_checkpoints(path: str | os.PathLike | None) -> tuple[list[Checkpoint], list[int]]:
+    """The checkpoints in the file (oldest first) and the numbers of any lines that cannot be read."""
+    if not path or not Path(path).exists():
+        return [], []
+    found, bad = [], []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                found.append(Checkpoint(str(data["at"]), int(data["count"]), data.get("last_id"), str(data["hash"])))
+            except (ValueError, KeyError, TypeError):
+                bad.append(number)
+    return found, bad
+
+
+def _last_line(fh) -> str:
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(max(0, size - 4096))
+    lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def write_checkpoint(session: Session, path: str | os.PathLike, *, every: timedelta | None = None) -> Checkpoint | None:
+    """Append the current count and head to the checkpoint file (created mode 600).
+
+    With ``every`` (the sweep), nothing is written when the head has not moved or the last checkpoint is
+    younger than ``every``; without it (the command line) a checkpoint is always written. Several processes
+    may call this at once: the file is locked while it is read and appended to.
+    """
+    current = head(session)
+    checkpoint = Checkpoint(clock.now().isoformat(), current.count, current.last_id, current.hash)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "rb+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if every is not None:
+            try:
+                last = json.loads(_last_line(fh) or "null")
+            except ValueError:
+                last = None
+            if last and (last.get("hash") == current.hash
+                         or datetime.fromisoformat(last["at"]) > clock.now() - every):
+                return None
+        fh.write(checkpoint.line().encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    log.info("audit checkpoint: %d events, head %s (event %s)", current.count, current.hash, current.last_id)
+    return checkpoint
+
+
+# --- verification --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ChainReport:
@@ -81,19 +212,61 @@ class ChainReport:
     checked: int
     broken_id: int | None = None
     reason: str | None = None
+    checkpoints: int = 0
 
 
-def verify(session: Session) -> ChainReport:
+def verify(session: Session, *, key: str | None = None, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Walk the chain in order against its hashes, the audit key and the checkpoints.
+
+    ``key`` defaults to the deployment's key (:func:`set_key`; a restore passes the backup's); ``checkpoints``
+    come from :func:`read_checkpoints`. The report names the first event that does not hold, or what is missing.
+    """
+    secret = key.encode() if key else _key
+    marks = {}
+    for cp in checkpoints:
+        marks.setdefault(cp.count, []).append(cp)
+    covered = max((cp.count for cp in checkpoints), default=0)
     prev = GENESIS
-    checked = 0
+    position = 0
+    keyed_seen = False
+    last_id = None
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(500):
+        position += 1
         if event.prev_hash != prev:
-            return ChainReport(False, checked, event.id, "link to the previous event does not match")
-        if _digest(event) != event.hash:
-            return ChainReport(False, checked, event.id, "content does not match its hash")
+            return ChainReport(False, position - 1, event.id, "link to the previous event does not match",
+                               len(checkpoints))
+        if event.hash_scheme == SCHEME_HMAC:
+            keyed_seen = True
+            if secret is None:
+                return ChainReport(False, position - 1, event.id,
+                                   "keyed event, but no audit key is configured (DIBAO_AUDIT_KEY or instance/audit_key)",
+                                   len(checkpoints))
+        elif event.hash_scheme == SCHEME_SHA256:
+            if keyed_seen:
+                return ChainReport(False, position - 1, event.id,
+                                   "unkeyed event after keyed ones: written or re-hashed without the audit key",
+                                   len(checkpoints))
+            if secret is not None and position > covered:
+                return ChainReport(False, position - 1, event.id,
+                                   "unkeyed event that no checkpoint covers: written or re-hashed without the "
+                                   "audit key", len(checkpoints))
+        if _digest(event, secret) != event.hash:
+            return ChainReport(False, position - 1, event.id, "content does not match its hash", len(checkpoints))
+        for cp in marks.get(position, ()):
+            if cp.hash != event.hash:
+                return ChainReport(False, position - 1, event.id,
+                                   f"does not match the checkpoint of {cp.at} (event number {cp.count}): "
+                                   "the log was rewritten up to here", len(checkpoints))
         prev = event.hash
-        checked += 1
-    return ChainReport(True, checked)
+        last_id = event.id
+    if position < covered:
+        cp = max(checkpoints, key=lambda c: c.count)
+        after = f"after event {last_id}" if last_id is not None else "(the log is empty)"
+        return ChainReport(False, position, cp.last_id,
+                           f"{cp.count - position} newest events missing {after}: the checkpoint of {cp.at} "
+                           f"recorded {cp.count} events ending with event {cp.last_id}, the log holds {position}",
+                           len(checkpoints))
+    return ChainReport(True, position, checkpoints=len(checkpoints))
 
 
 def events_for(session: Session, object_type: str, object_id: Any) -> list[AuditEvent]:

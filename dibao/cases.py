@@ -1,4 +1,4 @@
-"""Cases as records: registration, the household (members, incomes, photo), documents, the archive,
+"""Cases as records: registration, the household (members, incomes, photo), attachments, the archive,
 deadlines in working days, the staff list and its search.
 
 Stage changes are not here: they are the workflow's (dibao.workflow). Every change here writes one audit
@@ -13,15 +13,28 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
+from dibao.crypto import blind_index
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.identity import normalise_id_number, normalise_phone
-from dibao.models import Case, Level, Member, MemberIncome, Region, Role, Stage, User, WorkCapacity
+from dibao.identity import mask_account, normalise_account_number, normalise_id_number, normalise_phone
+from dibao.models import (
+    AmountPeriod,
+    Case,
+    Level,
+    Member,
+    MemberIncome,
+    Region,
+    Role,
+    Stage,
+    User,
+    WorkCapacity,
+)
+from dibao.models.payment import AccountKind, PaymentAccount
 from dibao.models.records import (
+    Attachment,
     CaseRecord,
-    Document,
     HomeVisit,
     ReviewResult,
     TownMeetingResult,
@@ -47,7 +60,9 @@ EVENT_LABELS = {
     "income_removed": _l("删除收入"),
     "photo_set": _l("更新户照片"),
     "photo_removed": _l("删除户照片"),
-    "document_added": _l("上传材料"),
+    "payment_account_set": _l("登记发放账户"),
+    "document_added": _l("上传材料"),  # before the attachments were named so
+    "attachment_added": _l("上传材料"),
     "home_visit_recorded": _l("记录入户调查"),
     "submitted_for_review": _l("提交民主评议"),
     "community_review_recorded": _l("民主评议，社区初审同意"),
@@ -143,7 +158,7 @@ def register_case(
     category = _category(category)
     head_age = _age(head_age)
     duplicate = session.scalar(
-        select(Case).where(Case.head_id_number == id_number, Case.stage.not_in(workflow.CLOSED_STAGES))
+        select(Case).where(Case.head_id_hash == blind_index(id_number), Case.stage.not_in(workflow.CLOSED_STAGES))
     )
     if duplicate is not None:
         raise Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。", number=duplicate.number),
@@ -342,31 +357,60 @@ def remove_photo(session: Session, actor: User, case: Case) -> None:
     audit.record(session, actor, "photo_removed", "case", case.id, region_id=case.region_id)
 
 
-# --- documents ----------------------------------------------------------------------------------------
+# --- the payment account (发放账户) --------------------------------------------------------------------
 
-def add_document(session: Session, actor: User, case: Case, *, title: str, data: bytes, filename: str,
-                 media_dir: str) -> Document:
+ACCOUNT_KIND_LABELS = {
+    AccountKind.bank_card: _l("银行卡"),
+    AccountKind.social_security_card: _l("社会保障卡"),
+    AccountKind.benefit_card: _l("惠民惠农“一卡通”"),
+}
+
+
+def set_payment_account(session: Session, actor: User, case: Case, *, kind: AccountKind, bank_name: str,
+                        holder_name: str, number: str) -> PaymentAccount:
+    """Record (or replace) where the household is paid. The audit event keeps only the masked number."""
+    _require_edit(actor, case)
+    kind = AccountKind(kind)
+    number = normalise_account_number(number, luhn_checked=kind == AccountKind.bank_card)
+    bank_name = _required(bank_name, "bank_name", _l("请填写开户银行。"), 100)
+    holder_name = _required(holder_name, "holder_name", _l("请填写账户户名。"), 50)
+    account = case.payment_account or PaymentAccount(case=case)
+    before = mask_account(account.number) if account.number else None
+    account.kind, account.bank_name, account.holder_name, account.number = kind, bank_name, holder_name, number
+    account.updated_by_id, account.updated_by_name, account.updated_at = actor.id, actor.display_name, clock.now()
+    session.add(account)
+    case.updated_at = clock.now()
+    session.flush()
+    audit.record(session, actor, "payment_account_set", "case", case.id, region_id=case.region_id,
+                 details={"kind": kind.value, "bank": bank_name, "number": [before, mask_account(number)]})
+    return account
+
+
+# --- attachments (材料) ----------------------------------------------------------------------------------------
+
+def add_attachment(session: Session, actor: User, case: Case, *, title: str, data: bytes, filename: str,
+                   media_dir: str) -> Attachment:
     """An attachment (image or PDF) through the one media pipeline; a bad file stores nothing."""
-    workflow.require(actor, case, Action.document)
+    workflow.require(actor, case, Action.attach)
     title = " ".join(_required(title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100).split())  # one line
     if not data:
         raise Invalid(_l("请选择要上传的文件。"), field="file")
     stored = media.store_document(data, filename or "", media_dir)
-    document = Document(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
-                        original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),
-                        uploaded_by_id=actor.id, uploaded_by_name=actor.display_name, created_at=clock.now())
-    session.add(document)
+    attachment = Attachment(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
+                            original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),
+                            uploaded_by_id=actor.id, uploaded_by_name=actor.display_name, created_at=clock.now())
+    session.add(attachment)
     session.flush()
-    audit.record(session, actor, "document_added", "case", case.id, region_id=case.region_id,
-                 details={"document": document.id, "title": title, "type": stored.content_type})
-    return document
+    audit.record(session, actor, "attachment_added", "case", case.id, region_id=case.region_id,
+                 details={"attachment": attachment.id, "title": title, "type": stored.content_type})
+    return attachment
 
 
-def get_document(session: Session, user: User, document_id: int) -> tuple[Document, Case]:
-    document = session.get(Document, document_id) if 0 < document_id <= scope.MAX_ID else None
-    if document is None:
+def get_attachment(session: Session, user: User, attachment_id: int) -> tuple[Attachment, Case]:
+    attachment = session.get(Attachment, attachment_id) if 0 < attachment_id <= scope.MAX_ID else None
+    if attachment is None:
         raise NotFound(_l("没有找到该材料。"))
-    return document, get_case(session, user, document.case_id)
+    return attachment, get_case(session, user, attachment.case_id)
 
 
 def case_photo_key(session: Session, user: User, case_id: int) -> str:
@@ -385,11 +429,12 @@ class Archive:
     reviews: list[ReviewResult]
     town_meetings: list[TownMeetingResult]
     records: list[CaseRecord]
-    documents: list[Document]
+    attachments: list[Attachment]
     events: list
     computation: entitlement.Computation
     deadlines: list[Deadline]
     held: bool
+    periods: list[AmountPeriod]
 
 
 def archive(session: Session, case: Case) -> Archive:
@@ -403,11 +448,14 @@ def archive(session: Session, case: Case) -> Archive:
                                 .order_by(TownMeetingResult.id)))
     records = list(session.scalars(select(CaseRecord).where(CaseRecord.case_id == case.id)
                                   .order_by(CaseRecord.id)))
-    documents = list(session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)))
+    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == case.id)
+                                       .order_by(Attachment.id)))
     return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, records=records,
-                   documents=documents, events=audit.events_for(session, "case", case.id),
+                   attachments=attachments, events=audit.events_for(session, "case", case.id),
                    computation=entitlement.compute_for(session, case),
-                   deadlines=deadlines(case, visits), held=workflow.is_held(session, case))
+                   deadlines=deadlines(case, visits, workdays.calendar(session, case.region)),
+                   held=workflow.is_held(session, case),
+                   periods=entitlement.periods(session, case))
 
 
 # --- deadlines in working days ------------------------------------------------------------------------
@@ -420,6 +468,12 @@ class Deadline:
     due: date
     done_on: date | None
     today: date
+    calendar: workdays.Calendar = workdays.PACKAGE
+
+    @property
+    def estimated(self) -> bool:
+        """Counted Monday–Friday: the county's holiday calendar does not reach the due date (按周一至周五估算)."""
+        return not self.calendar.covers(self.start, self.due)
 
     @property
     def overdue(self) -> bool:
@@ -431,7 +485,7 @@ class Deadline:
 
     @property
     def workdays_left(self) -> int:
-        return workdays.workdays_between(self.today, self.due)
+        return self.calendar.workdays_between(self.today, self.due)
 
 
 def _local(instant: datetime) -> date:
@@ -446,7 +500,7 @@ def decided_on(case: Case) -> date | None:
     return None
 
 
-def deadlines(case: Case, visits: list[HomeVisit]) -> list[Deadline]:
+def deadlines(case: Case, visits: list[HomeVisit], calendar: workdays.Calendar = workdays.PACKAGE) -> list[Deadline]:
     today = clock.today()
     accepted = _local(case.accepted_at)
     if visits:
@@ -456,14 +510,14 @@ def deadlines(case: Case, visits: list[HomeVisit]) -> list[Deadline]:
     else:  # moved on without a visit on file (data from before this system): not counted as overdue
         visit_done = accepted
     result = [Deadline("home_visit", str(_l("入户调查")), accepted,
-                       workdays.add_workdays(accepted, HOME_VISIT_DAYS), visit_done, today)]
+                       calendar.add_workdays(accepted, HOME_VISIT_DAYS), visit_done, today, calendar)]
     if case.stage == Stage.county_approval:
         received = _local(case.stage_changed_at)
         result.append(Deadline("county", str(_l("县级审批")), received,
-                               workdays.add_workdays(received, COUNTY_DECISION_DAYS), None, today))
+                               calendar.add_workdays(received, COUNTY_DECISION_DAYS), None, today, calendar))
     total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
     result.append(Deadline("whole", str(_l("全部办结（%(n)d 个工作日）", n=total)), accepted,
-                           workdays.add_workdays(accepted, total), decided_on(case), today))
+                           calendar.add_workdays(accepted, total), decided_on(case), today, calendar))
     return result
 
 
@@ -472,13 +526,15 @@ def _before(day: date) -> datetime:
     return clock.local_midnight(date.fromordinal(day.toordinal() + 1))
 
 
-def overdue_conditions(today: date | None = None) -> dict[str, ColumnElement[bool]]:
-    """SQL conditions for each kind of overdue case (one comparison each, see workdays.latest_overdue_start)."""
+def overdue_conditions(today: date | None = None, calendar: workdays.Calendar = workdays.PACKAGE
+                       ) -> dict[str, ColumnElement[bool]]:
+    """SQL conditions for each kind of overdue case (one comparison each, see Calendar.latest_overdue_start);
+    ``calendar`` is the county's (a user's scope lies within one county)."""
     today = today or clock.today()
-    visit_cut = _before(workdays.latest_overdue_start(today, HOME_VISIT_DAYS))
-    county_cut = _before(workdays.latest_overdue_start(today, COUNTY_DECISION_DAYS))
-    whole_cut = _before(workdays.latest_overdue_start(today, WHOLE_CASE_DAYS))
-    special_cut = _before(workdays.latest_overdue_start(today, WHOLE_CASE_SPECIAL_DAYS))
+    visit_cut = _before(calendar.latest_overdue_start(today, HOME_VISIT_DAYS))
+    county_cut = _before(calendar.latest_overdue_start(today, COUNTY_DECISION_DAYS))
+    whole_cut = _before(calendar.latest_overdue_start(today, WHOLE_CASE_DAYS))
+    special_cut = _before(calendar.latest_overdue_start(today, WHOLE_CASE_SPECIAL_DAYS))
     return {
         "home_visit": and_(Case.stage == Stage.applied, Case.accepted_at < visit_cut),
         "county": and_(Case.stage == Stage.county_approval, Case.stage_changed_at < county_cut),
@@ -500,7 +556,8 @@ def _in_scope(user: User) -> ColumnElement[bool]:
 def deadline_summary(session: Session, user: User) -> dict[str, int]:
     """Overdue counts in the user's region, for the dashboard."""
     counts = {}
-    for key, condition in overdue_conditions().items():
+    calendar = workdays.calendar(session, user.region)
+    for key, condition in overdue_conditions(calendar=calendar).items():
         counts[key] = session.scalar(select(func.count(Case.id)).where(_in_scope(user), condition)) or 0
     counts["review_due"] = session.scalar(select(func.count(Case.id)).where(
         _in_scope(user), Case.stage == Stage.active, Case.next_review_due <= clock.today())) or 0
@@ -539,8 +596,14 @@ def search(
     q = (q or "").strip()[:50]
     if q:
         like = f"%{q}%"
-        conditions.append(or_(Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
-                              Case.head_id_number.like(like), Case.head_phone.like(like)))
+        found = [Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
+                 Case.head_phone.like(like)]
+        # ID numbers are encrypted: a whole number is found by its keyed hash (the head's or a member's).
+        id_hash = blind_index(q.upper().replace(" ", "")) if len(q.replace(" ", "")) == 18 else None
+        if id_hash:
+            found += [Case.head_id_hash == id_hash,
+                      Case.id.in_(select(Member.case_id).where(Member.id_number_hash == id_hash))]
+        conditions.append(or_(*found))
     if stage == "open":
         conditions.append(Case.stage.in_(workflow.UNDECIDED_STAGES))
     elif stage:
@@ -553,7 +616,7 @@ def search(
     if category:
         conditions.append(Case.category == category)
     if overdue:
-        conds = overdue_conditions()
+        conds = overdue_conditions(calendar=workdays.calendar(session, user.region))
         if overdue == "any":
             conditions.append(or_(*conds.values()))
         elif overdue in conds:
@@ -570,15 +633,17 @@ def search(
 def overdue_keys(case: Case) -> list[str]:
     """Which deadlines a listed case has missed (computed per row; the list is one page long)."""
     today = clock.today()
+    session = object_session(case)
+    calendar = workdays.calendar(session, case.region) if session is not None else workdays.PACKAGE
     keys = []
     accepted = _local(case.accepted_at)
-    if case.stage == Stage.applied and today > workdays.add_workdays(accepted, HOME_VISIT_DAYS):
+    if case.stage == Stage.applied and today > calendar.add_workdays(accepted, HOME_VISIT_DAYS):
         keys.append("home_visit")
-    if case.stage == Stage.county_approval and today > workdays.add_workdays(
+    if case.stage == Stage.county_approval and today > calendar.add_workdays(
             _local(case.stage_changed_at), COUNTY_DECISION_DAYS):
         keys.append("county")
     total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
-    if case.stage in workflow.UNDECIDED_STAGES and today > workdays.add_workdays(accepted, total):
+    if case.stage in workflow.UNDECIDED_STAGES and today > calendar.add_workdays(accepted, total):
         keys.append("whole")
     return keys
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
-from dibao import audit, db, migrate
+from dibao import audit, backup, db, migrate
 
 
 def main() -> None:
@@ -21,6 +21,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(create_user_command)
     app.cli.add_command(create_region_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
     from dibao.sweep import media_group, notices_group
 
@@ -44,9 +46,11 @@ def db_group() -> None:
 @with_appcontext
 @click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
-    """Build or update the schema."""
+    """Build or update the schema (and checkpoint the audit log as it stands, unkeyed events included)."""
     migrate.upgrade(db.engine(), revision)
     click.echo(f"database at {revision}")
+    if inspect(db.engine()).has_table("audit_event"):
+        _checkpoint()
 
 
 @db_group.command("downgrade")
@@ -78,14 +82,35 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def audit_verify() -> None:
-    """Check the whole chain; exit 1 and name the first broken event if it was tampered with."""
-    report = audit.verify(db.session())
-    if report.ok:
-        click.echo(f"audit chain intact: {report.checked} events")
+    """Check the whole chain against its hashes, the audit key and the checkpoints outside the database;
+    exit 1 and name the first broken event, or what is missing."""
+    path = current_app.config["AUDIT_CHECKPOINTS"]
+    checkpoints, unreadable = audit.read_checkpoints(path)
+    report = audit.verify(db.session(), checkpoints=checkpoints)
+    if unreadable:
+        click.echo(f"checkpoint file {path}: lines {', '.join(map(str, unreadable))} cannot be read", err=True)
+    if report.ok and not unreadable:
+        click.echo(f"audit chain intact: {report.checked} events, {report.checkpoints} checkpoints agree")
         return
-    click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
-               f"({report.checked} events before it are intact)", err=True)
+    if not report.ok:
+        click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
+                   f"({report.checked} events before it are intact)", err=True)
     raise SystemExit(1)
+
+
+def _checkpoint() -> None:
+    path = current_app.config["AUDIT_CHECKPOINTS"]
+    checkpoint = audit.write_checkpoint(db.session(), path)
+    db.session().rollback()  # read only
+    click.echo(f"audit checkpoint written to {path}: {checkpoint.count} events, head {checkpoint.hash}")
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint() -> None:
+    """Append the log's count and head hash to the checkpoint file (the sweep also does it every
+    DIBAO_AUDIT_CHECKPOINT_MINUTES). Copy that file off the machine: it is what shows deleted events."""
+    _checkpoint()
 
 
 @click.command("create-user")
@@ -136,3 +161,61 @@ def create_region_command(code: str, name: str, parent_code: str | None) -> None
         raise click.ClickException(str(err.message)) from None
     session.commit()
     click.echo(f"created {region.level.value} {region.code} {region.name}")
+
+
+def _locations() -> backup.Locations:
+    import os
+    from pathlib import Path
+
+    cfg = current_app.config
+    return backup.Locations(media_dir=Path(cfg["MEDIA_DIR"]), instance_dir=Path(current_app.instance_path),
+                            checkpoints=Path(cfg["AUDIT_CHECKPOINTS"]), pg_bindir=cfg["PG_BINDIR"],
+                            audit_key_from_env=os.environ.get("DIBAO_AUDIT_KEY") or None)
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("path", type=click.Path())
+def backup_command(path: str) -> None:
+    """Back up the database, media, key files and audit checkpoints to PATH (a new directory, or .tar.gz)."""
+    from dibao.errors import DomainError
+
+    where = _locations()
+    try:
+        manifest = backup.create(db.engine(), path, where)
+    except DomainError as err:
+        raise click.ClickException(str(err.message)) from None
+    head = manifest["audit_head"]
+    click.echo(f"backup written to {path}: {manifest['engine']} at {', '.join(manifest['revision'])}, "
+               f"{sum(manifest['tables'].values())} rows in {len(manifest['tables'])} tables, "
+               f"{len(manifest['files'])} files, audit {head['count']} events (head {head['hash'][:16]}…)")
+    if where.audit_key_from_env:
+        click.echo("the audit key comes from DIBAO_AUDIT_KEY and is NOT in the backup: keep it in your secret store",
+                   err=True)
+    click.echo("it holds the keys and personal data: keep it encrypted, off this machine (docs/operations.md)")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True))
+def restore_command(path: str) -> None:
+    """Restore a backup into this empty deployment, then check row counts, files and the audit chain."""
+    from dibao.errors import DomainError
+
+    try:
+        report = backup.restore(db.engine(), path, _locations())
+    except DomainError as err:
+        raise click.ClickException(str(err.message)) from None
+    manifest = report.manifest
+    for note in report.notes:
+        click.echo(note)
+    click.echo(f"restored {manifest['engine']} backup of {manifest['created_at']} "
+               f"(revision {', '.join(manifest['revision'])}): {sum(manifest['tables'].values())} rows, "
+               f"{len(manifest['files'])} files")
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"PROBLEM: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(f"checked: row counts of {len(manifest['tables'])} tables, every file, "
+               f"audit chain intact ({report.chain.checked} events)")
+    click.echo("next: `dibao db upgrade` (brings the schema to this code's revision), then start the service")

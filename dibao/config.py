@@ -7,40 +7,24 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from dibao import crypto, keys
+
 # Interface languages; Chinese is the source language of every message.
 LOCALES = ("zh_CN", "en")
 
-
-def _secret_key(instance_path: Path) -> str:
-    """DIBAO_SECRET_KEY, or one generated on first start and kept under instance/ (never a constant)."""
-    env = os.environ.get("DIBAO_SECRET_KEY")
-    if env:
-        return env
-    key_file = instance_path / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    instance_path.mkdir(parents=True, exist_ok=True)
-    tmp = instance_path / f".secret_key.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    try:
-        # Two workers starting at once: the first link wins and both use its key.
-        os.link(tmp, key_file)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return key_file.read_text().strip()
-
+# The demo county's published password (README, `make run`); a production deployment refuses it at login.
+DEMO_PASSWORD = "dibao-demo-2026"  # noqa: S105 - public on purpose, for the demo accounts only
 
 def from_environment(instance_path: Path) -> dict:
     database_url = os.environ.get("DIBAO_DATABASE_URL") or f"sqlite:///{instance_path / 'dibao.sqlite3'}"
     media = os.environ.get("DIBAO_MEDIA_DIR") or str(instance_path / "media")
     redis_url = os.environ.get("DIBAO_REDIS_URL") or None
+    env = (os.environ.get("DIBAO_ENV") or "development").strip().lower()
     return {
-        "SECRET_KEY": _secret_key(instance_path),
+        "SECRET_KEY": keys.instance_key(instance_path, "secret_key", os.environ.get("DIBAO_SECRET_KEY"),
+                                        lambda: secrets.token_urlsafe(48)),
+        # Encrypts ID numbers and payment accounts at rest (dibao.crypto); kept outside the database.
+        "DATA_KEY": keys.instance_key(instance_path, "data_key", os.environ.get("DIBAO_DATA_KEY"), crypto.new_key),
         "DATABASE_URL": database_url,
         "PUBLIC_URL": (os.environ.get("DIBAO_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
@@ -72,4 +56,15 @@ def from_environment(instance_path: Path) -> dict:
         "NOTICE_WINDOW_DAYS": int(os.environ.get("DIBAO_NOTICE_WINDOW_DAYS") or 7),
         # Seconds between the app's own notice sweeps (dibao.sweep); 0 = off (run `dibao notices sweep` from cron).
         "SWEEP_INTERVAL": float(os.environ.get("DIBAO_SWEEP_INTERVAL") or 60),
+        # The audit chain is keyed (HMAC-SHA256) with a secret kept outside the database, and its count and
+        # head are written to an append-only file outside the database (dibao.audit, docs/operations.md).
+        "AUDIT_KEY": keys.instance_key(instance_path, "audit_key", os.environ.get("DIBAO_AUDIT_KEY"),
+                                       lambda: secrets.token_urlsafe(48)),
+        "AUDIT_CHECKPOINTS": os.environ.get("DIBAO_AUDIT_CHECKPOINTS") or str(instance_path / "audit-checkpoints.log"),
+        "AUDIT_CHECKPOINT_MINUTES": float(os.environ.get("DIBAO_AUDIT_CHECKPOINT_MINUTES") or 10),
+        # "production" refuses the demo's published password at login and refuses `dibao seed-demo` outright.
+        "ENV": env,
+        "REFUSED_PASSWORDS": (DEMO_PASSWORD,) if env == "production" else (),
+        # Where pg_dump/pg_restore live when they are not on PATH (e.g. /usr/lib/postgresql/15/bin).
+        "PG_BINDIR": os.environ.get("DIBAO_PG_BINDIR") or None,
     }

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
 from dibao.errors import Conflict, Invalid
-from dibao.models import Case, Region, User
+from dibao.models import AmountChange, AmountPeriod, Case, Region, User
 from dibao.models.records import Standard
 
 CENT = Decimal("0.01")
@@ -272,3 +272,77 @@ def delete_standard(session: Session, actor: User, standard_id: int) -> None:
                  details={"amount": str(standard.monthly_amount),
                           "effective_from": standard.effective_from.isoformat()})
     session.delete(standard)
+
+
+# --- the amount in force, month by month (保障金额的变动) ----------------------------------------------------
+
+AMOUNT_CHANGE_LABELS = {
+    AmountChange.approved: _l("审批同意，开始发放"),
+    AmountChange.adjusted: _l("调整保障金额"),
+    AmountChange.standard_raised: _l("提标"),
+    AmountChange.reviewed: _l("复核后重新核定"),
+    AmountChange.household_changed: _l("家庭成员变化"),
+    AmountChange.transferred: _l("迁移"),
+    AmountChange.suspended: _l("暂停发放"),
+    AmountChange.resumed: _l("恢复发放"),
+    AmountChange.exited: _l("退保，停止发放"),
+}
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def start_period(session: Session, actor: User | None, case: Case, *, amount: Decimal, starts_on: date,
+                 change: AmountChange, reason: str = "") -> AmountPeriod:
+    """From the month of ``starts_on`` on, ``case`` is paid ``amount`` a month (0: nothing). Periods follow each
+    other in time (a new one starts in the month of the latest or after it; in the same month the newer wins),
+    so "the latest period starting on or before a month" is always the latest decision for it. The caller's
+    action writes the audit event; this only records the period and never changes one already written."""
+    if amount < 0:
+        raise Invalid(_l("保障金额不能为负数。"), field="amount")
+    starts_on = month_start(starts_on)
+    latest = session.scalar(select(func.max(AmountPeriod.starts_on)).where(AmountPeriod.case_id == case.id))
+    if latest is not None and starts_on < latest:
+        # Periods only follow each other: a change reaching back behind a later one would leave it unclear
+        # which decision holds for the months after (correct from that later month instead).
+        raise Conflict(_l("该户已有从 %(month)s 起的金额变动，新的变动不能早于这个月份。", month=latest.isoformat()[:7]),
+                       field="effective_from")
+    period = AmountPeriod(case_id=case.id, starts_on=starts_on, amount=round_money(amount),
+                          change=change, reason=reason, created_by_id=actor.id if actor else None,
+                          created_by_name=actor.display_name if actor else audit.SYSTEM_ACTOR, created_at=clock.now())
+    session.add(period)
+    session.flush()
+    return period
+
+
+def periods(session: Session, case: Case) -> list[AmountPeriod]:
+    """Every amount period of a household, oldest first (the archive shows them)."""
+    return list(session.scalars(select(AmountPeriod).where(AmountPeriod.case_id == case.id)
+                                .order_by(AmountPeriod.starts_on, AmountPeriod.id)))
+
+
+def in_force(month: date):
+    """A select of ``(case_id, amount, period_id)``: each household's amount in force in ``month`` — the latest
+    period starting on or before it (the newest row among equals). Households with no such period are absent;
+    an amount of 0 means stopped. Payment runs build on this one query."""
+    ranked = (
+        select(AmountPeriod.case_id, AmountPeriod.amount, AmountPeriod.id.label("period_id"),
+               func.row_number().over(partition_by=AmountPeriod.case_id,
+                                      order_by=(AmountPeriod.starts_on.desc(), AmountPeriod.id.desc())).label("rank"))
+        .where(AmountPeriod.starts_on <= month_start(month))
+        .subquery()
+    )
+    return select(ranked.c.case_id, ranked.c.amount, ranked.c.period_id).where(ranked.c.rank == 1)
+
+
+def amount_in_force(session: Session, case: Case, month: date) -> Decimal | None:
+    """What ``case`` is to be paid for ``month`` (None: nothing was ever approved for that month)."""
+    return session.scalar(
+        select(AmountPeriod.amount).where(AmountPeriod.case_id == case.id,
+                                          AmountPeriod.starts_on <= month_start(month))
+        .order_by(AmountPeriod.starts_on.desc(), AmountPeriod.id.desc()).limit(1))

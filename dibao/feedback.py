@@ -108,9 +108,16 @@ def _unique_code(session: Session) -> str:
     raise Conflict(_l("系统繁忙，请稍后再试。"))  # pragma: no cover - 10 collisions in 10**15
 
 
-def add_working_days(start: date, n: int) -> date:
-    """``n`` Chinese working days after ``start`` (make-up Saturdays count, holidays do not)."""
-    return workdays.add_workdays(start, n)
+def add_working_days(start: date, n: int, calendar: workdays.Calendar = workdays.PACKAGE) -> date:
+    """``n`` Chinese working days after ``start`` (make-up Saturdays count, holidays do not), by the county's
+    ``calendar``."""
+    return calendar.add_workdays(start, n)
+
+
+def deadline_estimated(session: Session, item: Item) -> bool:
+    """Whether the answer's deadline was counted Monday–Friday (no holiday calendar for its year)."""
+    start = clock.to_local(item.created_at).date()
+    return not workdays.calendar(session, item.region).covers(start, item.deadline)
 
 
 def is_overdue(item: Item, today: date | None = None) -> bool:
@@ -234,7 +241,8 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     objection = Objection(
         tracking_code=_unique_code(session), entry=entry, case_id=entry.case_id, region_id=entry.region_id,
         category=category, description=description, submitter_name=name, submitter_phone=phone,
-        real_name=real_name, status=FeedbackStatus.received, deadline=add_working_days(clock.today(), working_days),
+        real_name=real_name, status=FeedbackStatus.received,
+        deadline=add_working_days(clock.today(), working_days, workdays.calendar(session, entry.region)),
         created_at=now, idempotency_key=key,
     )
     session.add(objection)
@@ -305,7 +313,8 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
         tracking_code=_unique_code(session), subject=report_subject, case_id=case.id if case else None,
         entry_id=entry.id if entry else None, region_id=region.id, about=about, category=category,
         description=description, submitter_name=name, submitter_phone=phone, real_name=real_name,
-        status=FeedbackStatus.received, deadline=add_working_days(clock.today(), working_days), created_at=now,
+        status=FeedbackStatus.received, created_at=now,
+        deadline=add_working_days(clock.today(), working_days, workdays.calendar(session, region)),
         idempotency_key=key,
     )
     session.add(report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from stdnum import exceptions as stdnum_errors
+from stdnum import luhn
 from stdnum.cn import ric
 
 from dibao.errors import Invalid
@@ -85,3 +86,27 @@ def mask_phone(value: str | None) -> str:
     if len(digits) <= 7:
         return "*" * len(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def normalise_account_number(value: str | None, *, luhn_checked: bool, field: str = "account_number") -> str:
+    """A payment account number (bank card, 社保卡, 一卡通): digits only, 8 to 30 of them; a bank card's last
+    digit is a Luhn check digit, which catches most typing mistakes."""
+    digits = "".join(ch for ch in (value or "") if not ch.isspace() and ch != "-")
+    if not digits:
+        raise Invalid(_l("请填写账号。"), field=field)
+    if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 30:
+        raise Invalid(_l("账号应为 8 到 30 位数字。"), field=field)
+    if luhn_checked and not 12 <= len(digits) <= 19:
+        raise Invalid(_l("银行卡号应为 12 到 19 位数字。"), field=field)
+    if luhn_checked and not luhn.is_valid(digits):
+        raise Invalid(_l("银行卡号校验不通过，请逐位核对。"), field=field)
+    return digits
+
+
+def mask_account(value: str | None) -> str:
+    """6222 **** **** 1234 (first 4, last 4)."""
+    if not value:
+        return ""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return f"{value[:4]} **** **** {value[-4:]}"

@@ -21,13 +21,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from dibao import clock, media, notices
+from dibao import audit, clock, media, notices
 
 log = logging.getLogger("dibao.sweep")
 
@@ -77,9 +77,17 @@ def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) 
             if notices.release_entry(session, entry_id):
                 result.released.append(entry_id)
             session.commit()
+    _audit_checkpoint(app)
     if media_gc:
         result.media_deleted = run_media_gc(app)
     return result
+
+
+def _audit_checkpoint(app: Flask) -> None:
+    """The audit log's count and head, outside the database, every DIBAO_AUDIT_CHECKPOINT_MINUTES (when it moved)."""
+    with app.extensions["dibao.sessions"]() as reader:
+        audit.write_checkpoint(reader, app.config["AUDIT_CHECKPOINTS"],
+                               every=timedelta(minutes=app.config["AUDIT_CHECKPOINT_MINUTES"]))
 
 
 # --- the app's own periodic sweep -------------------------------------------------------------------------

@@ -32,7 +32,18 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, clock, entitlement, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Case, Decision, FeedbackStatus, Level, Objection, Opinion, Role, Stage, User
+from dibao.models import (
+    AmountChange,
+    Case,
+    Decision,
+    FeedbackStatus,
+    Level,
+    Objection,
+    Opinion,
+    Role,
+    Stage,
+    User,
+)
 from dibao.models.records import (
     CaseRecord,
     HomeVisit,
@@ -145,7 +156,7 @@ class Action(enum.StrEnum):
     adjust_amount = "adjust_amount"  # 调整保障金额
     grace = "grace"  # 渐退期
     exit = "exit"  # 退保
-    document = "document"  # 上传材料
+    attach = "attach"  # 上传材料
 
 
 ACTION_LABELS = {
@@ -162,7 +173,7 @@ ACTION_LABELS = {
     Action.adjust_amount: _l("调整保障金额"),
     Action.grace: _l("设置渐退期"),
     Action.exit: _l("退保"),
-    Action.document: _l("上传材料"),
+    Action.attach: _l("上传材料"),
 }
 
 _ALL_BEFORE_DECISION = frozenset({
@@ -195,7 +206,7 @@ ACTION_RULES: dict[Action, dict[Role, frozenset[Stage]]] = {
     Action.adjust_amount: {Role.county_approver: frozenset({Stage.active})},
     Action.grace: {Role.county_approver: frozenset({Stage.active})},
     Action.exit: {Role.county_approver: frozenset({Stage.active})},
-    Action.document: {
+    Action.attach: {
         Role.community_staff: frozenset(Stage),
         Role.town_reviewer: frozenset(Stage),
         Role.county_approver: frozenset(Stage),
@@ -296,10 +307,6 @@ def add_months(day: date, months: int) -> date:
     year = day.year + month // 12
     month = month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def first_of_next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
 def _opinion(session: Session, actor: User, case: Case, level: Level, decision: Decision, text: str,
@@ -620,9 +627,11 @@ def record_county_decision(
     now = clock.now()
     today = clock.today()
     case.approved_at = now
-    case.payment_start = first_of_next_month(today)
+    case.payment_start = entitlement.next_month(today)
     case.next_review_due = add_months(today, REVIEW_MONTHS.get(case.category, 12))
     signed = _opinion(session, actor, case, Level.county, Decision.approve, opinion)
+    entitlement.start_period(session, actor, case, amount=case.monthly_amount, starts_on=case.payment_start,
+                             change=AmountChange.approved, reason=opinion)
     _move(session, actor, case, after_opinion(Level.county, levels), action="county_approved",
           details={"opinion": signed.id, "amount": str(case.monthly_amount),
                    "computed": str(result.computed), "override": str(override_amount) if override_amount else None,
@@ -680,11 +689,17 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
     return record
 
 
-def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | None, reason: str) -> CaseRecord:
-    """Raise or cut the payment of an active household: only with a written reason (A 32).
+def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | None, reason: str,
+                  effective_from: date | None = None) -> CaseRecord:
+    """Raise or cut the payment of an active household: only with a written reason (A 32), from the first day
+    of ``effective_from``'s month (default: next month; an earlier month is paid as arrears).
     ``amount`` None applies the freshly computed amount."""
     require(actor, case, Action.adjust_amount)
     reason = _reason(reason)
+    starts_on = entitlement.month_start(effective_from) if effective_from else entitlement.next_month(clock.today())
+    if case.payment_start and starts_on < case.payment_start:
+        raise Invalid(_l("调整不能早于开始发放的月份（%(month)s）。", month=case.payment_start.isoformat()[:7]),
+                      field="effective_from")
     entitlement.set_override(case, amount, reason)
     result = entitlement.refresh(session, case, update_payment=False)
     new_amount = result.amount
@@ -697,9 +712,11 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
                          amount_after=new_amount, author_id=actor.id, author_name=actor.display_name,
                          created_at=clock.now())
     session.add(record)
-    session.flush()
+    entitlement.start_period(session, actor, case, amount=new_amount, starts_on=starts_on,
+                             change=AmountChange.adjusted, reason=reason)
     audit.record(session, actor, "amount_adjusted", "case", case.id, region_id=case.region_id,
-                 details={"before": str(before), "after": str(new_amount), "reason": reason})
+                 details={"before": str(before), "after": str(new_amount), "reason": reason,
+                          "from": starts_on.isoformat()})
     return record
 
 
@@ -729,7 +746,11 @@ def exit_case(session: Session, actor: User, case: Case, reason: str) -> None:
     _not_held(session, case)
     reason = _reason(reason)
     case.exit_reason = reason
-    _move(session, actor, case, Stage.exited, action="case_exited", details={"reason": reason})
+    stops = entitlement.next_month(clock.today())  # the month of the exit is still paid
+    entitlement.start_period(session, actor, case, amount=Decimal("0"), starts_on=stops,
+                             change=AmountChange.exited, reason=reason)
+    _move(session, actor, case, Stage.exited, action="case_exited",
+          details={"reason": reason, "payment_stops": stops.isoformat()})
 
 
 # --- the notice rounds (called by dibao.notices) -------------------------------------------------------

@@ -110,6 +110,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
         "MEDIA_DIR": str(tmp_path / "media"),
         "PUBLIC_URL": "http://dibao.test",
         "RATELIMIT_STORAGE_URI": "memory://",
+        "AUDIT_KEY": "test-audit-key",
+        "AUDIT_CHECKPOINTS": str(tmp_path / "audit-checkpoints.log"),
     }
 
 

@@ -74,9 +74,9 @@ ACTIONS = {
               "/grace\"", {"county"}),
     "exit": (Stage.active, "/exit", lambda t, c: {"csrf_token": t, "reason": "家庭收入超过标准"}, "/exit\"",
              {"county"}),
-    "document": (Stage.town_review, "/documents", lambda t, c: {"csrf_token": t, "title": "申请书",
+    "attach": (Stage.town_review, "/attachments", lambda t, c: {"csrf_token": t, "title": "申请书",
                                                                 "file": (io.BytesIO(PDF), "a.pdf")},
-                 "/documents\"", {"staff_a1", "town_a", "county"}),
+                 "/attachments\"", {"staff_a1", "town_a", "county"}),
 }
 
 
@@ -120,7 +120,7 @@ def test_matrix(client, auth, session, world, action, who):
         assert detail.status_code == 404
 
     before = _snapshot(session, case_id)
-    multipart = action in ("photo", "document")
+    multipart = action in ("photo", "attach")
     res = client.post(url, data=data(token, case), content_type="multipart/form-data" if multipart else None)
     after = _snapshot(session, case_id)
     if who in allowed:

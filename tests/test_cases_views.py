@@ -1,5 +1,5 @@
 """Issue 3: the case screens — list with live search and masking, registration, the archive, step forms,
-documents and the standards screen."""
+attachments and the standards screen."""
 
 import io
 import re
@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from dibao.models import AuditEvent, Case, Stage
-from dibao.models.records import Document, HomeVisit, Standard
+from dibao.models.records import Attachment, HomeVisit, Standard
 from tests.case_helpers import register, standard, to_stage, user, valid_id
 from tests.conftest import csrf_token
 
@@ -238,12 +238,12 @@ def _png(size=(40, 30)):
     return out.getvalue()
 
 
-def test_documents_upload_and_bad_files(client, auth, session, seeded, app, tmp_path):
+def test_attachments_upload_and_bad_files(client, auth, session, seeded, app, tmp_path):
     case = register(session, user(session, seeded, "staff_a1"))
     session.commit()
     auth.login("staff_a1")
     token = _token(client, f"/admin/cases/{case.id}")
-    url = f"/admin/cases/{case.id}/documents"
+    url = f"/admin/cases/{case.id}/attachments"
     res = client.post(url, data={"csrf_token": token, "title": "户口本",
                                  "file": (io.BytesIO(b"MZ\x90\x00not a picture"), "virus.exe")},
                       content_type="multipart/form-data")
@@ -251,7 +251,7 @@ def test_documents_upload_and_bad_files(client, auth, session, seeded, app, tmp_
     res = client.post(url, data={"csrf_token": token, "title": "户口本", "file": (io.BytesIO(b""), "")},
                       content_type="multipart/form-data")
     assert res.status_code == 400 and "请选择要上传的文件" in res.get_data(as_text=True)
-    assert session.scalar(select(func.count(Document.id))) == 0
+    assert session.scalar(select(func.count(Attachment.id))) == 0
     fresh(session)
     events_before = session.scalar(select(func.count(AuditEvent.id)))
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -262,15 +262,15 @@ def test_documents_upload_and_bad_files(client, auth, session, seeded, app, tmp_
                       content_type="multipart/form-data")
     assert res.status_code == 302
     fresh(session)
-    docs = session.scalars(select(Document).order_by(Document.id)).all()
+    docs = session.scalars(select(Attachment).order_by(Attachment.id)).all()
     assert [d.content_type for d in docs] == ["application/pdf", "image/jpeg"]
     assert session.scalar(select(func.count(AuditEvent.id))) == events_before + 2
-    res = client.get(f"/admin/cases/documents/{docs[0].id}")
+    res = client.get(f"/admin/cases/attachments/{docs[0].id}")
     assert res.status_code == 200 and res.data == pdf and res.headers["Cache-Control"] == "private, no-store"
-    assert client.get(f"/admin/cases/documents/{docs[1].id}/thumb").status_code == 200
+    assert client.get(f"/admin/cases/attachments/{docs[1].id}/thumb").status_code == 200
     auth.logout()
     auth.login("staff_b1")  # another town: the document does not exist for them
-    assert client.get(f"/admin/cases/documents/{docs[0].id}").status_code == 404
+    assert client.get(f"/admin/cases/attachments/{docs[0].id}").status_code == 404
 
 
 def test_household_photo_with_consent(client, auth, session, seeded):

@@ -104,7 +104,7 @@ def arrange(app, session, world) -> World:
     comm = session.get(Region, world.regions["comm_a1"])
     standard(session, world)
     case = register(session, staff)
-    document = cases.add_document(session, staff, case, title="低保申请书", data=jpeg(), filename="申请书.jpg",
+    attachment = cases.add_attachment(session, staff, case, title="低保申请书", data=jpeg(), filename="申请书.jpg",
                                   media_dir=app.config["MEDIA_DIR"])
     noticed = case_awaiting_notice(session, session.get(Region, world.regions["comm_a2"]), Level.town)
     batch = notices.publish_batch(session, None, level=Level.town, region=comm.parent, cases=[noticed],
@@ -123,7 +123,7 @@ def arrange(app, session, world) -> World:
     return World(
         values={
             "case_id": str(case.id), "member_id": str(case.members[0].id),
-            "income_id": str(case.members[0].incomes[0].id), "document_id": str(document.id),
+            "income_id": str(case.members[0].incomes[0].id), "attachment_id": str(attachment.id),
             "rendition": "thumb", "kind": "objection", "item_id": str(objection.id),
             "evidence_id": str(session.scalar(select(Evidence.id))), "kiosk_id": str(kiosk.id),
             "region_id": str(comm.id), "standard_id": str(session.scalar(select(Standard.id))),
@@ -301,21 +301,21 @@ def test_redirect_targets_with_line_breaks_or_tabs_are_refused(client, world):
     assert res.status_code == 400 and "hacked" not in res.headers.get("Set-Cookie", "")
 
 
-def test_a_document_titled_with_a_line_break_can_be_downloaded(app, client, auth, session, world):
-    from dibao.models.records import Document
+def test_an_attachment_titled_with_a_line_break_can_be_downloaded(app, client, auth, session, world):
+    from dibao.models.records import Attachment
 
     staff = session.get(User, world.users["staff_a1"])
     case = register(session, staff)
-    typed = cases.add_document(session, staff, case, title="低保申请书\r\n第二页", data=jpeg(),
+    typed = cases.add_attachment(session, staff, case, title="低保申请书\r\n第二页", data=jpeg(),
                                filename="scan.jpg", media_dir=app.config["MEDIA_DIR"])
     assert typed.title == "低保申请书 第二页"  # one line from now on
-    old = Document(case_id=case.id, title="病历\n复印件", media_key=typed.media_key, content_type="image/jpeg",
+    old = Attachment(case_id=case.id, title="病历\n复印件", media_key=typed.media_key, content_type="image/jpeg",
                    size_bytes=typed.size_bytes, uploaded_by_name="甲一专干", created_at=typed.created_at)
     session.add(old)  # an older row, stored before titles were kept on one line
     session.commit()
     auth.login("staff_a1")
-    for document in (typed, old):
-        res = client.get(f"/admin/cases/documents/{document.id}")
+    for attachment in (typed, old):
+        res = client.get(f"/admin/cases/attachments/{attachment.id}")
         disposition = res.headers["Content-Disposition"]
         assert res.status_code == 200 and "\n" not in disposition and "\r" not in disposition
         assert "attachment" in disposition or "inline" in disposition

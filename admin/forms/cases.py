@@ -77,7 +77,7 @@ class PhotoForm(FlaskForm):
     consent = BooleanField(_l("户主已书面同意在社区公示栏和公示终端展示照片"))
 
 
-class DocumentForm(FlaskForm):
+class AttachmentForm(FlaskForm):
     title = StringField(_l("材料名称"), validators=[DataRequired(_l("请填写材料名称，例如“低保申请书”。")),
                                                 Length(max=100)])
     file = FileField(_l("文件（照片或 PDF）"))
@@ -159,3 +159,11 @@ class StandardForm(FlaskForm):
     monthly_amount = StringField(_l("标准（元/人·月）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
     effective_from = DateField(_l("生效日期"), validators=[InputRequired(_l("请填写生效日期。"))])
     note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
+
+
+class PaymentAccountForm(FlaskForm):
+    kind = SelectField(_l("账户类型"), choices=[SelectChoice(k.value, label) for k, label in cases.ACCOUNT_KIND_LABELS.items()])
+    bank_name = StringField(_l("开户银行"), validators=[DataRequired(_l("请填写开户银行。")), Length(max=100)])
+    holder_name = StringField(_l("账户户名"), validators=[DataRequired(_l("请填写账户户名。")), Length(max=50)])
+    number = StringField(_l("账号"), validators=[DataRequired(_l("请填写账号。")), Length(max=40)],
+                         render_kw={"inputmode": "numeric", "autocomplete": "off"})

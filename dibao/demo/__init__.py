@@ -4,6 +4,10 @@ The steps live beside this module (cases, notices, feedback, kiosks); ``people``
 phone numbers. Nothing here is imported by the running app except the command.
 
 Everything is found by its stable code or username before it is created, so a second run adds nothing.
+
+The demo's accounts share a published password, so it never goes into a database with real data in it (a
+region outside the demo county, an account or a household the demo did not make), and not at all under
+``DIBAO_ENV=production`` (which also refuses that password at login).
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from dataclasses import dataclass, field
 
 import click
 from faker import Faker
+from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import accounts, db, regions
-from dibao.models import Region, Role, User
-
-DEMO_PASSWORD = "dibao-demo-2026"  # noqa: S105 - demo accounts only, printed for the person who seeded them
+from dibao.config import DEMO_PASSWORD
+from dibao.errors import Conflict
+from dibao.models import Case, Region, Role, User
 
 COUNTY = ("341399", "阳光县")
 TOWNS = [
@@ -29,6 +35,60 @@ TOWNS = [
     ("341399101", "西河镇", ["西河社区", "杨柳村", "桥头村"]),
     ("341399102", "南山乡", ["南山村", "石门村", "枫林村"]),
 ]
+
+
+# The demo households' ID numbers are made up under this (unassigned) place code (people.id_number).
+DEMO_PLACE = COUNTY[0]
+
+
+def demo_codes() -> set[str]:
+    codes = {COUNTY[0]}
+    for t_code, _name, communities in TOWNS:
+        codes.add(t_code)
+        codes.update(f"{t_code}{c_index:03d}" for c_index in range(1, len(communities) + 1))
+    return codes
+
+
+def demo_usernames() -> set[str]:
+    names = {"admin", "county"}
+    for t_index, (_code, _name, communities) in enumerate(TOWNS, start=1):
+        names.add(f"town{t_index}")
+        names.update(f"staff{t_index}{c_index:02d}" for c_index in range(1, len(communities) + 1))
+    return names
+
+
+def real_data(session: Session) -> list[str]:
+    """What in this database the demo did not make (a few examples of each kind); empty for a fresh database
+    or one that holds only the demo county."""
+    found = []
+    codes = session.scalars(select(Region.code).where(Region.code.not_in(demo_codes())).order_by(Region.code)
+                            .limit(3)).all()
+    if codes:
+        found.append(str(_l("行政区划 %(codes)s", codes="、".join(codes))))
+    users = session.scalars(select(User.username).where(User.username.not_in(demo_usernames()))
+                            .order_by(User.username).limit(3)).all()
+    if users:
+        found.append(str(_l("账号 %(names)s", names="、".join(users))))
+    # Compared in Python, not in SQL: the column may be encrypted at rest.
+    numbers = []
+    for number, id_number in session.execute(select(Case.number, Case.head_id_number).order_by(Case.id)).yield_per(500):
+        if not (id_number or "").startswith(DEMO_PLACE):
+            numbers.append(number)
+            if len(numbers) == 3:
+                break
+    if numbers:
+        found.append(str(_l("低保案件 %(numbers)s", numbers="、".join(numbers))))
+    return found
+
+
+def refuse_real_data(session: Session, *, production: bool) -> None:
+    """The demo's published password must never reach real accounts' neighbours: refuse, changing nothing."""
+    if production:
+        raise Conflict(_l("这是生产环境（DIBAO_ENV=production）：演示数据和演示账号（密码公开）不能装入。"))
+    found = real_data(session)
+    if found:
+        raise Conflict(_l("数据库里已有不属于演示县的真实数据（%(found)s），演示数据和演示账号（密码公开）不能装入。"
+                          "请换一个空数据库再运行 seed-demo。没有改动任何数据。", found="；".join(found)))
 
 
 @dataclass
@@ -56,7 +116,8 @@ def _user(session: Session, username: str, name: str, role: Role, region: Region
     return existing
 
 
-def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
+def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -> DemoResult:
+    refuse_real_data(session, production=production)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     rng = random.Random(seed)  # noqa: F841 - later steps draw from it in a fixed order
@@ -86,9 +147,15 @@ def seed_demo(session: Session, seed: int = 2026) -> DemoResult:
 @with_appcontext
 @click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed gives the same county.")
 def seed_demo_command(seed: int) -> None:
-    """Build the demo county (regions, staff at every level). Safe to run twice."""
+    """Build the demo county (regions, staff at every level). Safe to run twice; refuses a database with real
+    data in it, and refuses outright under DIBAO_ENV=production."""
     session = db.session()
-    result = seed_demo(session, seed)
+    try:
+        result = seed_demo(session, seed, production=current_app.config["ENV"] == "production")
+    except Conflict as err:
+        session.rollback()
+        click.echo(str(err.message), err=True)
+        raise SystemExit(1) from None
     session.commit()
     click.echo(f"demo county {result.county.name} ({result.county.code}): {result.created} new records")
     click.echo(f"demo logins (password for all: {DEMO_PASSWORD}) at /admin/login:")

@@ -1,16 +1,28 @@
 """Typed SQLAlchemy models. Import every model module here so Alembic and the mappers see them all."""
 
 from dibao.db import Base
-from dibao.models import disclosure, kiosk, records  # noqa: F401  (their classes register on Base)
+from dibao.models import disclosure, kiosk, payment, records  # noqa: F401  (their classes register on Base)
 from dibao.models.audit import AuditEvent
-from dibao.models.case import Case, Decision, Member, MemberIncome, Opinion, Stage, WorkCapacity
+from dibao.models.calendar import CalendarDay, HolidayCalendar
+from dibao.models.case import (
+    AmountChange,
+    AmountPeriod,
+    Case,
+    Decision,
+    Member,
+    MemberIncome,
+    Opinion,
+    Stage,
+    WorkCapacity,
+)
 from dibao.models.feedback import FeedbackStatus, Objection, Outcome, ReasonCategory, Report, ReportSubject
 from dibao.models.notice import NoticeBatch, NoticeEntry
 from dibao.models.region import Level, Region
 from dibao.models.user import Role, User
 
 __all__ = [
-    "AuditEvent", "Base", "Case", "Decision", "FeedbackStatus", "Level", "Member", "MemberIncome",
-    "NoticeBatch", "NoticeEntry", "Objection", "Opinion", "Outcome", "ReasonCategory", "Region",
-    "Level", "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
+    "AmountChange", "AmountPeriod", "AuditEvent", "Base", "Case", "Decision", "FeedbackStatus", "Level", "Member",
+    "MemberIncome", "NoticeBatch", "NoticeEntry", "Objection", "Opinion", "Outcome", "ReasonCategory", "Region",
+    "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
+    "CalendarDay", "HolidayCalendar",
 ]

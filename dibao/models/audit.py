@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dibao.db import Base, UTCDateTime
@@ -25,3 +25,5 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # 1: SHA-256 (events before the audit key existed); 2: HMAC-SHA256 with the audit key (dibao.audit).
+    hash_scheme: Mapped[int] = mapped_column(SmallInteger, server_default="1")

@@ -3,14 +3,19 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from dibao.crypto import EncryptedString, blind_index
 from dibao.db import Base, UTCDateTime
 from dibao.models.enumtype import enum_column
 from dibao.models.region import Level, Region
 from dibao.models.user import User
+
+if TYPE_CHECKING:
+    from dibao.models.payment import PaymentAccount
 
 Money = Numeric(12, 2)
 
@@ -52,9 +57,11 @@ class Case(Base):
     stage: Mapped[Stage] = enum_column(Stage, index=True)
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    # Head of household (户主). ID number and phone are for staff only: never public, masked in lists.
+    # Head of household (户主). ID number and phone are for staff only: never public, masked in lists. The ID
+    # number is encrypted at rest; ``head_id_hash`` (a keyed hash, set with it) finds it by equality.
     head_name: Mapped[str] = mapped_column(String(50))
-    head_id_number: Mapped[str] = mapped_column(String(18))
+    head_id_number: Mapped[str] = mapped_column(EncryptedString())
+    head_id_hash: Mapped[str] = mapped_column(String(64), index=True)
     head_phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(200))
     # The part of the address the public web may show (community / building level), kept by staff.
@@ -93,10 +100,16 @@ class Case(Base):
     members: Mapped[list[Member]] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                  order_by="Member.position")
     opinions: Mapped[list[Opinion]] = relationship(back_populates="case", order_by="Opinion.id")
+    payment_account: Mapped[PaymentAccount | None] = relationship(back_populates="case", cascade="all, delete-orphan")
 
     @property
     def household_size(self) -> int:
         return len(self.members)
+
+    @validates("head_id_number")
+    def _index_head_id(self, _key: str, value: str) -> str:
+        self.head_id_hash = blind_index(value)
+        return value
 
     def __repr__(self) -> str:
         return f"<Case {self.number} {self.stage}>"
@@ -113,7 +126,8 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(50))
     relation: Mapped[str] = mapped_column(String(20))  # 本人、配偶、子女、父母…
     age: Mapped[int] = mapped_column(Integer)
-    id_number: Mapped[str | None] = mapped_column(String(18))
+    id_number: Mapped[str | None] = mapped_column(EncryptedString())  # encrypted at rest, like the head's
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     health: Mapped[str] = mapped_column(String(200), default="")  # staff only, never published
     work_capacity: Mapped[WorkCapacity] = enum_column(WorkCapacity)
     # Costs that may be deducted from income (illness, disability: REGULATIONS "Amount", A 13).
@@ -123,6 +137,11 @@ class Member(Base):
     case: Mapped[Case] = relationship(back_populates="members")
     incomes: Mapped[list[MemberIncome]] = relationship(back_populates="member", cascade="all, delete-orphan",
                                                        order_by="MemberIncome.id")
+
+    @validates("id_number")
+    def _index_id(self, _key: str, value: str | None) -> str | None:
+        self.id_number_hash = blind_index(value)
+        return value
 
 
 class MemberIncome(Base):
@@ -164,3 +183,41 @@ class Opinion(Base):
 
     case: Mapped[Case] = relationship(back_populates="opinions")
     author: Mapped[User | None] = relationship()
+
+
+class AmountChange(enum.StrEnum):
+    """Why the amount in force changed (each change starts a new :class:`AmountPeriod`)."""
+
+    approved = "approved"  # 审批同意: payment starts the month after approval
+    adjusted = "adjusted"  # 调整保障金额 (A 32), with a written reason
+    standard_raised = "standard_raised"  # 提标: a new standard took effect
+    reviewed = "reviewed"  # 复核后重新核定
+    household_changed = "household_changed"  # 家庭成员变化
+    transferred = "transferred"  # 迁移: the new community's standard
+    suspended = "suspended"  # 暂停发放
+    resumed = "resumed"  # 恢复发放
+    exited = "exited"  # 退保: nothing is paid from this month on
+
+
+class AmountPeriod(Base):
+    """保障金额的变动: the amount in force for a household from the first day of a month on.
+
+    The amount in force in a month is the one of the latest period starting on or before that month (the
+    newest row wins when two start together); 0 pays nothing (an exit or a suspension); no period at all means
+    the household was never approved for that month. Payment runs read only this table, so every decision that
+    changes what a household is paid writes a period (dibao.entitlement.start_period), never the amount alone.
+    """
+
+    __tablename__ = "amount_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date, index=True)  # always the first day of a month
+    amount: Mapped[Decimal] = mapped_column(Money)
+    change: Mapped[AmountChange] = enum_column(AmountChange)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_by_name: Mapped[str] = mapped_column(String(100))  # 谁调查、谁负责
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()

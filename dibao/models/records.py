@@ -1,4 +1,4 @@
-"""The records of a household's archive (一户一档): home visits, review meetings, checks, documents,
+"""The records of a household's archive (一户一档): home visits, review meetings, checks, attachments,
 and the regional standard (低保标准) the amount is computed from.
 
 Every record carries the name of who made it (谁调查、谁负责), kept even if the account goes later.
@@ -216,10 +216,11 @@ class Standard(Base):
     created_by: Mapped[User | None] = relationship()
 
 
-class Document(Base):
-    """An attachment of a case (application form, ID copies, certificates, signed records): image or PDF."""
+class Attachment(Base):
+    """材料: a file attached to a case (application form, ID copies, certificates, signed records): image or PDF.
+    (A written notice to the family, 文书, is a ``Document`` in the glossary's sense, not this.)"""
 
-    __tablename__ = "case_document"
+    __tablename__ = "case_attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id", ondelete="CASCADE"), index=True)

@@ -2,7 +2,7 @@
 opinion and in the notice snapshot (issue 9, item 3)
 
 Revision ID: 0100_zero_amount_override
-Revises: 0007_house
+Revises: 0301_holiday_calendar (chained after main's head when main was merged)
 Create Date: 2026-11-27 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0100_zero_amount_override'
-down_revision = '0007_house'
+down_revision = '0301_holiday_calendar'
 branch_labels = None
 depends_on = None
 
