@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 import pytest
 from flask_wtf import FlaskForm
-from PIL import Image
 from sqlalchemy import select
 
 from dibao import cases, feedback, kiosks, notices
@@ -25,6 +24,7 @@ from dibao.models import Level, Region, User
 from tests.case_helpers import register, standard
 from tests.conftest import PASSWORD, app_config
 from tests.factories import case_awaiting_notice
+from tests.test_feedback import jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,12 +38,6 @@ HOSTILE = [
 
 PARAM_RE = re.compile(r"request\.(?:args|form|values)\.get(?:list)?\(\s*[\"'](\w+)[\"']|int_arg\(\s*[\"'](\w+)[\"']")
 FILE_FIELDS = {"photo", "photos", "file"}
-
-
-def jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), (120, 30, 30)).save(out, "JPEG")
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -3,31 +3,23 @@ upheld, when its amount is 0 without a written reason, and when its photo consen
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
 from dibao import kiosks, media, notices
 from dibao.models import Level, Objection, Region, Report, User
 from tests.factories import case_awaiting_notice
-from tests.test_feedback import form_fields, objection_data
+from tests.test_feedback import form_fields, jpeg, objection_data
 
 # A household whose every published value is distinctive enough to be searched for in a response.
 HOUSEHOLD = {"head_name": "欧阳秀珍", "address": "甲一社区梧桐巷88号3单元502室", "members": 5,
              "amount": Decimal("2468.00"), "income": Decimal("135.00")}
 SNAPSHOT_VALUES = ("欧阳秀珍", "欧**珍", "梧桐巷", "2468", "5 人", '"household_size": 5', "经复查，乡镇同意纳入低保")
-
-
-def jpeg(color=(90, 120, 150)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (60, 80), color).save(out, "JPEG")
-    return out.getvalue()
 
 
 def _region(session, world, name="comm_a1") -> Region:
@@ -235,7 +227,7 @@ def test_media_gc_keeps_what_is_referenced_and_what_is_fresh(app, session, world
     from dibao import sweep
 
     entry, _ = publish_household(app, session, world)
-    orphan = media.store_image(jpeg((10, 200, 10)), app.config["MEDIA_DIR"])
+    orphan = media.store_image(jpeg(color=(10, 200, 10)), app.config["MEDIA_DIR"])
     assert sweep.run_sweep(app).media_deleted == []  # just written: an upload may not be committed yet
     _age_media_files(app)
     deleted = sweep.run_sweep(app).media_deleted
