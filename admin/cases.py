@@ -41,7 +41,7 @@ from admin.forms.cases import (
 from dibao import cases, clock, db, entitlement, identity, media, scope, workflow
 from dibao.errors import Forbidden
 from dibao.models import Case, Decision, Role, WorkCapacity
-from dibao.web import int_arg, perform, render, submit
+from dibao.web import int_arg, perform, render, safe_download_name, submit
 from dibao.workflow import Action
 
 
@@ -313,7 +313,8 @@ def case_photo_file(case_id: int, rendition: str):
 def _send(path, mimetype: str, download_name: str | None = None):
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=mimetype, download_name=download_name, max_age=0)
+    response = send_file(path, mimetype=mimetype, max_age=0,
+                         download_name=safe_download_name(download_name) if download_name else None)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -432,10 +433,12 @@ def case_community_review(case_id: int):
             votes_for=f.votes_for.data, votes_against=f.votes_against.data, votes_abstain=f.votes_abstain.data or 0,
             meeting_id=f.meeting_id.data or None, held_on=f.held_on.data, location=f.location.data or "",
             panel=lines(f.panel.data), attendees=lines(f.attendees.data),
-            levels=_levels(),
+            levels=_levels(), override_reason=f.override_reason.data,
         )
 
+    case = cases.get_case(db.session(), current_user, case_id)
     return _step(case_id, Action.community_review, form, run, prepare=prepare,
+                 computation=entitlement.compute_for(db.session(), case),
                  title=_("民主评议和社区初审意见"), message=_("评议结果和初审意见已记录。"),
                  intro=_("评议小组对本户的意见和表决票数；“不同意”时意见即为不予批准的理由。已有的评议会议可直接选择。"))
 
@@ -459,11 +462,12 @@ def case_town_decision(case_id: int):
     def run(sess, case, f):
         workflow.record_town_decision(sess, current_user, case, held_on=f.held_on.data, title=f.title.data,
                                       participants=lines(f.participants.data), decision=Decision(f.decision.data),
-                                      opinion=f.opinion.data,
+                                      opinion=f.opinion.data, override_reason=f.override_reason.data,
                                       levels=_levels())
 
+    case = cases.get_case(db.session(), current_user, case_id)
     return _step(case_id, Action.town_decision, form, run, title=_("乡镇会议研究和审核意见"),
-                 message=_("乡镇审核意见已记录。"))
+                 message=_("乡镇审核意见已记录。"), computation=entitlement.compute_for(db.session(), case))
 
 
 @bp.route("/cases/<int:case_id>/county-decision", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, g, has_request_context, render_template, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 
 from dibao import audit, clock, config, crypto, db, i18n, jobs
 from dibao.errors import DomainError
@@ -42,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: app.config["TIMEZONE"])
     _init_login(app)
+    _register_input_guards(app)  # before the blueprints: their <int:…> rules take the bounded converter
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
@@ -81,9 +83,15 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
 
-def _error_page(status: int, title: str, message: str):
+def _error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None):
+    from dibao.web import is_api, json_error
+
+    if is_api():  # the API answers JSON, errors too
+        response = json_error(status, message)
+        response.headers.update(headers or {})
+        return response
     template = "admin/error.html" if request.blueprint == "admin" else "portal/error.html"
-    return render_template(template, status=status, title=title, message=message), status
+    return render_template(template, status=status, title=title, message=message), status, headers or {}
 
 
 def _register_errors(app: Flask) -> None:
@@ -103,7 +111,17 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def _method(err):
-        return _error_page(405, _("无法办理"), _("不支持这种请求方式。"))
+        allow = ", ".join(sorted(getattr(err, "valid_methods", None) or []))
+        return _error_page(405, _("无法办理"), _("不支持这种请求方式。"), {"Allow": allow} if allow else None)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(err):
+        # The database refused a value (a number past its range, a character it cannot store): bad input
+        # that slipped past the checks. Logged, so the check can be added where it belongs.
+        db.session().rollback()
+        app.logger.warning("input refused by the database: %s", err)
+        return _error_page(400, _("无法办理"), _("输入的内容超出了允许的范围（数字太大或含有无效字符），请检查后重新提交。"))
 
     @app.errorhandler(413)
     def _too_large(err):
@@ -116,6 +134,23 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(500)
     def _server_error(err):
         return _error_page(500, _("系统出错"), _("系统暂时出错，您填写的内容没有保存。请稍后再试，或拨打服务热线。"))
+
+
+def _register_input_guards(app: Flask) -> None:
+    from werkzeug.routing import IntegerConverter
+
+    from dibao.scope import MAX_ID
+    from dibao.web import refuse_nul
+
+    class IdConverter(IntegerConverter):
+        """``<int:…>``: an id past the largest key a database holds names nothing (404), never an overflow."""
+
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", MAX_ID)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -393,7 +393,7 @@ def add_attachment(session: Session, actor: User, case: Case, *, title: str, dat
                    media_dir: str) -> Attachment:
     """An attachment (image or PDF) through the one media pipeline; a bad file stores nothing."""
     workflow.require(actor, case, Action.attach)
-    title = _required(title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100)
+    title = " ".join(_required(title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100).split())  # one line
     if not data:
         raise Invalid(_l("请选择要上传的文件。"), field="file")
     stored = media.store_document(data, filename or "", media_dir)

@@ -24,9 +24,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
-    from dibao.sweep import notices_group
+    from dibao.sweep import media_group, notices_group
 
     app.cli.add_command(notices_group)
+    app.cli.add_command(media_group)
     from dibao.demo import seed_demo_command
 
     app.cli.add_command(seed_demo_command)

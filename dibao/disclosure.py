@@ -100,8 +100,8 @@ def present(snapshot: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[s
         out["address"] = snapshot.address
     elif addr_mode == "public":
         out["address"] = snapshot.public_address
-    if policy.mode(channel, Field.photo) == "show" and getattr(snapshot, "photo_key", None):
-        out["photo_key"] = snapshot.photo_key
+    if policy.mode(channel, Field.photo) == "show" and (photo_key := notices.shown_photo_key(snapshot)):
+        out["photo_key"] = photo_key  # only while consent stands (decided at read time)
     if policy.mode(channel, Field.household_size) == "show":
         out["household_size"] = snapshot.household_size
     if policy.mode(channel, Field.income) == "show":
@@ -111,6 +111,8 @@ def present(snapshot: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[s
     if policy.mode(channel, Field.opinion) == "show" and hasattr(snapshot, "opinion_text"):
         out["opinion_decision"] = snapshot.opinion_decision.value
         out["opinion_text"] = snapshot.opinion_text
+        if getattr(snapshot, "opinion_override_reason", None):  # "同意" although the amount is 0: why
+            out["opinion_override_reason"] = snapshot.opinion_override_reason
     return out
 
 

@@ -63,12 +63,14 @@ def parse_money(text: str | Decimal | None, *, field_name: str, allow_empty: boo
         value = Decimal(str(text).strip().replace(",", "").replace("，", ""))
     except InvalidOperation:
         raise Invalid(_l("金额格式不对，请填写数字，例如 780 或 780.50。"), field=field_name) from None
-    if not value.is_finite() or value < 0:
+    if not value.is_finite():  # NaN, Infinity
+        raise Invalid(_l("金额格式不对，请填写数字，例如 780 或 780.50。"), field=field_name)
+    if value < 0:
         raise Invalid(_l("金额不能为负数。"), field=field_name)
+    if value >= Decimal("1000000"):  # before quantize: 1e308 has no place for two decimals
+        raise Invalid(_l("金额过大，请核对。"), field=field_name)
     if value != value.quantize(CENT):
         raise Invalid(_l("金额最多保留两位小数（分）。"), field=field_name)
-    if value >= Decimal("1000000"):
-        raise Invalid(_l("金额过大，请核对。"), field=field_name)
     return value.quantize(CENT)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -24,8 +25,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, i18n, identity, media, notices, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooMany
+from dibao import audit, clock, identity, media, notices, scope, workdays, workflow
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
 from dibao.models import (
     Case,
     FeedbackStatus,
@@ -92,8 +93,9 @@ def new_tracking_code() -> str:
 
 
 def normalise_code(text: str | None) -> str:
-    """What a resident typed (lower case, spaces, dashes) → the stored form."""
-    return re.sub(r"[\s\-_.·—]", "", (text or "")).upper()[:40]
+    """What a resident typed (lower case, spaces, dashes; full-width letters and digits from a Chinese input
+    method, folded by NFKC) → the stored form."""
+    return re.sub(r"[\s\-_.·—]", "", unicodedata.normalize("NFKC", (text or "")[:80])).upper()[:40]
 
 
 def format_code(code: str) -> str:
@@ -130,27 +132,6 @@ def is_overdue(item: Item, today: date | None = None) -> bool:
 def must_notify(item: Item) -> bool:
     """A real-name submitter who has not yet been told the decided result."""
     return item.real_name and item.status == FeedbackStatus.decided and item.notified_at is None
-
-
-# --- the entry an objection names --------------------------------------------------------------------
-
-def find_entry(session: Session, public_id: str | None) -> NoticeEntry:
-    """A published entry by its public id (one that has not opened yet does not exist for the public)."""
-    public_id = (public_id or "").strip().lower()
-    entry = None
-    if public_id and len(public_id) <= 24:
-        entry = session.scalar(select(NoticeEntry).where(NoticeEntry.public_id == public_id))
-    if entry is None or entry.batch.opens_at > clock.now():
-        raise NotFound(_l("没有找到这条公示，请核对公示编号。"), field="entry")
-    return entry
-
-
-def closed_message(entry: NoticeEntry) -> str:
-    if notices.entry_status(entry) == notices.Status.withdrawn:
-        return str(_l("这条公示已经撤回，不能再提出异议。如果您发现问题，可以向我们举报。"))
-    closes = i18n.localtime(entry.batch.closes_at)
-    return str(_l("这条公示已于 %(closes)s 结束，公示期外不能再提出异议。如果您发现问题，仍然可以向我们举报。",
-                  closes=closes))
 
 
 # --- what a resident submits -------------------------------------------------------------------------
@@ -260,9 +241,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     existing = _existing(session, Objection, key)
     if existing is not None:
         return Receipt(existing, created=False)
-    entry = find_entry(session, entry_public_id)
-    if notices.entry_status(entry) != notices.Status.open:
-        raise Gone(closed_message(entry), field="entry")
+    entry = notices.public_entry(session, entry_public_id)  # open, or 404/410 with nothing of the snapshot
     category, description, name, phone, real_name = _validate(sub)
     check_photos(sub.photos)
     check_hold(session, entry, client_key, hold_cap)
@@ -314,7 +293,7 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
         report_subject = ReportSubject(subject)
     except ValueError:
         raise Invalid(_l("请选择举报的对象。"), field="subject") from None
-    entry = find_entry(session, entry_public_id) if entry_public_id else None
+    entry = notices.public_entry(session, entry_public_id) if entry_public_id else None
     case = None
     if entry is not None:
         region, case = entry.region, entry.case
@@ -529,7 +508,7 @@ def _require_open(item: Item) -> None:
 
 def assign(session: Session, actor: User, item: Item, assignee_id: int | None) -> None:
     _require_open(item)
-    assignee = session.get(User, assignee_id) if assignee_id else None
+    assignee = session.get(User, assignee_id) if assignee_id and 0 < assignee_id <= scope.MAX_ID else None
     if assignee_id and (assignee is None or assignee not in assignees(session, actor, item)):
         raise Invalid(_l("请选择能够办理这件的工作人员。"), field="assignee")
     previous = item.assigned_to_id
@@ -558,12 +537,13 @@ def record_check(session: Session, actor: User, item: Item, notes: str) -> None:
 
 
 def decide(session: Session, actor: User, item: Item, outcome: str, public_answer: str) -> str | None:
-    """Decide with a public answer; for an objection, apply the effect on the case.
+    """Decide with a public answer; for an objection, apply the effect on the entry and the case.
 
-    Upheld or partly upheld: the published facts were wrong, so the case goes back to investigation and must be
-    noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the notice has already closed,
-    the case moves on as the sweep would have moved it (``notices.release_case``). Returns the case's new stage
-    if it moved.
+    Upheld or partly upheld: the published facts were wrong, so the entry comes off every board at once with
+    the public answer as the reason (``notices.withdraw_for_objection``), and the case goes back to
+    investigation and must be noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the
+    notice has already closed, the case moves on as the sweep would have moved it (``notices.release_case``).
+    Returns the case's new stage if it moved.
     """
     _require_open(item)
     if not can_decide(actor, item):
@@ -588,6 +568,7 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
         session.flush()  # the hold ends before the workflow asks is_held
         case = item.case
         if result in (Outcome.upheld, Outcome.partly_upheld):
+            notices.withdraw_for_objection(session, actor, case, answer, item.tracking_code)
             if Stage.investigating in workflow.TRANSITIONS[case.stage]:
                 workflow.objection_upheld(session, actor, case, item.tracking_code)
                 moved = case.stage.value

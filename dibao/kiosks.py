@@ -317,7 +317,7 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
         "kiosk": [kiosk.id, kiosk.token, kiosk.name, kiosk.rotation_seconds, kiosk.region.name, kiosk.region.code],
         "slide": [kind, index, total, len(entries)],
         "entries": [[e.public_id, e.batch.fingerprint, e.batch.closes_at.isoformat(),
-                     days_left(e.batch.closes_at, at)] for e in raw],
+                     days_left(e.batch.closes_at, at), notices.shown_photo_key(e)] for e in raw],
         "policy": disclosure.policy_version(pol),
         "public_url": public_url,
         "data": data,

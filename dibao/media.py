@@ -153,3 +153,56 @@ def media_path(media_dir: str | os.PathLike, key: str, rendition: str | None = N
 
 def content_type(key: str) -> str:
     return "application/pdf" if key.endswith(".pdf") else "image/jpeg"
+
+
+# --- garbage collection (``dibao media gc``, also run by the notice sweep) -----------------------------------
+#
+# A stored file is kept while a row names its key. Notice entries do not count: their snapshot keeps the key
+# (it is immutable), but an entry shows its photo only while the case still has it with consent
+# (dibao.notices.shown_photo_key), so a photo whose consent was withdrawn, or that was deleted or replaced,
+# is referenced by nothing once no case has it, and its files go.
+
+GC_GRACE_SECONDS = 3600  # a file younger than this may belong to an upload whose row is not committed yet
+_STORED_RE = re.compile(r"^((?:img|doc)/[0-9a-f]{2}/[0-9a-f]{64})(?:\.[a-z0-9]+)?\.(jpg|pdf)(?:\.\d+\.tmp)?$")
+MEDIA_KEY_COLUMNS = ("photo_key", "media_key")  # the names a column holding a media key has, in any table
+NOT_REFERENCES = {("notice_entry", "photo_key")}  # see above
+
+
+def referenced_keys(session) -> set[str]:
+    """Every media key some row still needs: every column named like a media key, in every table, except the
+    notice snapshots' photo (a new table with a ``photo_key`` or ``media_key`` column joins by itself)."""
+    from sqlalchemy import select
+
+    from dibao.db import Base
+
+    keys: set[str] = set()
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if column.name in MEDIA_KEY_COLUMNS and (table.name, column.name) not in NOT_REFERENCES:
+                keys.update(k for k in session.scalars(select(column).where(column.is_not(None)).distinct()) if k)
+    return keys
+
+
+def collect_garbage(media_dir: str | os.PathLike, keep: set[str], *, grace_seconds: float = GC_GRACE_SECONDS,
+                    now: float | None = None) -> list[str]:
+    """Delete the stored files (originals, renditions, leftover temporary files) of keys not in ``keep`` that
+    are older than ``grace_seconds``; return their paths relative to ``media_dir``. Files this module did
+    not write are left alone."""
+    import time
+
+    root = Path(media_dir)
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    deleted = []
+    for path in sorted(root.glob("*/*/*")):
+        relative = path.relative_to(root).as_posix()
+        match = _STORED_RE.match(relative)
+        if match is None or not path.is_file():
+            continue
+        key = f"{match.group(1)}.{match.group(2)}"
+        if (key in keep and not relative.endswith(".tmp")) or now - path.stat().st_mtime < grace_seconds:
+            continue
+        path.unlink(missing_ok=True)
+        deleted.append(relative)
+    return deleted

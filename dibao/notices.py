@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import and_, event, func, inspect, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dibao import audit, clock, i18n, scope, workflow
@@ -57,11 +57,20 @@ def snapshot(case: Case, opinion: Opinion) -> dict:
         "opinion_text": opinion.text,
         "opinion_author": opinion.author_name,
         "opinion_at": opinion.created_at,
+        "opinion_override_reason": opinion.override_reason,
     }
 
 
 def fingerprint(batch: NoticeBatch, entries: Sequence[NoticeEntry]) -> str:
     """SHA-256 over the published content, shown wherever the batch is shown so copies can be compared."""
+    def published(e: NoticeEntry) -> dict:
+        out = {"id": e.public_id, "name": e.head_name, "address": e.address, "size": e.household_size,
+               "income": str(e.household_income), "amount": str(e.monthly_amount),
+               "decision": e.opinion_decision.value, "opinion": e.opinion_text, "photo": e.photo_key}
+        if e.opinion_override_reason:  # only when there is one: earlier fingerprints stay reproducible
+            out["override_reason"] = e.opinion_override_reason
+        return out
+
     content = {
         "batch": batch.public_id,
         "level": batch.level.value,
@@ -69,14 +78,7 @@ def fingerprint(batch: NoticeBatch, entries: Sequence[NoticeEntry]) -> str:
         "title": batch.title,
         "opens_at": batch.opens_at.isoformat(),
         "closes_at": batch.closes_at.isoformat(),
-        "entries": [
-            {
-                "id": e.public_id, "name": e.head_name, "address": e.address, "size": e.household_size,
-                "income": str(e.household_income), "amount": str(e.monthly_amount),
-                "decision": e.opinion_decision.value, "opinion": e.opinion_text, "photo": e.photo_key,
-            }
-            for e in entries
-        ],
+        "entries": [published(e) for e in entries],
     }
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -156,7 +158,7 @@ def open_entries(session: Session, region: Region | None, at: datetime | None = 
 SNAPSHOT_FIELDS = (
     "head_name", "address", "public_address", "household_size", "household_income", "monthly_amount", "category",
     "photo_key", "opinion_decision", "opinion_text", "opinion_author", "opinion_at", "case_id", "batch_id",
-    "region_id", "position", "public_id",
+    "region_id", "position", "public_id", "opinion_override_reason",
 )
 
 
@@ -354,12 +356,31 @@ def withdraw_entry(session: Session, actor: User, entry: NoticeEntry, reason: st
         raise Conflict(_l("该条公示已经撤回。"))
     if status == Status.closed:
         raise Conflict(_l("该公示已经结束，不能撤回。"))
+    _take_down(session, actor, entry, reason, now)
+    workflow.notice_withdrawn(session, actor, entry.case, batch.level, batch.public_id)
+
+
+def _take_down(session: Session, actor: User | None, entry: NoticeEntry, reason: str, now: datetime,
+               **details) -> None:
+    """The withdrawal of one entry (off every board, kiosk, page and API from this instant), audited."""
     entry.withdrawn_at = now
     entry.withdrawn_reason = reason
-    entry.withdrawn_by_id = actor.id
-    workflow.notice_withdrawn(session, actor, entry.case, batch.level, batch.public_id)
+    entry.withdrawn_by_id = actor.id if actor else None
     audit.record(session, actor, "notice_entry_withdrawn_early", "notice_entry", entry.public_id,
-                 region_id=entry.region_id, details={"batch": batch.public_id, "reason": reason})
+                 region_id=entry.region_id, details={"batch": entry.batch.public_id, "reason": reason, **details})
+
+
+def withdraw_for_objection(session: Session, actor: User | None, case: Case, public_answer: str,
+                           objection_code: str) -> list[NoticeEntry]:
+    """An upheld objection: what was published about the household was wrong, so every entry of the case that
+    is still live (open or scheduled) comes off the boards at once, with the public answer as the reason.
+    The case's own move (back to investigation) is the objection's decision, not this."""
+    now = clock.now()
+    entries = [e for e in session.scalars(select(NoticeEntry).where(NoticeEntry.case_id == case.id))
+               if entry_status(e, now) in (Status.open, Status.scheduled)]
+    for entry in entries:
+        _take_down(session, actor, entry, public_answer, now, objection=objection_code)
+    return entries
 
 
 def get_entry(session: Session, user: User, public_id: str) -> NoticeEntry:
@@ -378,19 +399,24 @@ def region_by_code(session: Session, code: str) -> Region:
     return region
 
 
-def public_entry(session: Session, public_id: str, at: datetime | None = None) -> NoticeEntry:
+def public_entry(session: Session, public_id: str | None, at: datetime | None = None) -> NoticeEntry:
     """An entry as the public may see it: open, or Gone (410) once closed or withdrawn.
 
-    A scheduled entry is not public yet and is reported as not found.
+    The one gate of every public URL that names an entry (page, API, photos, QR target, objection and report
+    forms): past it, nothing of the snapshot is shown. A scheduled entry is not public yet and is reported as
+    not found. ``public_id`` is what was typed or scanned (case and spaces do not matter).
     """
     at = at or clock.now()
-    entry = session.scalar(
-        select(NoticeEntry).where(NoticeEntry.public_id == public_id).options(joinedload(NoticeEntry.region)))
+    public_id = (public_id or "").strip().lower()
+    entry = None
+    if 0 < len(public_id) <= 24 and all(ch in PUBLIC_ID_ALPHABET for ch in public_id):
+        entry = session.scalar(
+            select(NoticeEntry).where(NoticeEntry.public_id == public_id).options(joinedload(NoticeEntry.region)))
     if entry is None:
-        raise NotFound(_l("没有找到这条公示，请核对编号。"))
+        raise NotFound(_l("没有找到这条公示，请核对编号。"), field="entry")
     status = entry_status(entry, at)
     if status == Status.scheduled:
-        raise NotFound(_l("没有找到这条公示，请核对编号。"))
+        raise NotFound(_l("没有找到这条公示，请核对编号。"), field="entry")
     if status == Status.withdrawn:
         when = entry.withdrawn_at or entry.batch.withdrawn_at
         raise Gone(_l("这条公示已于%(date)s撤回，不再公开。如有疑问，请拨打社会救助服务热线。",
@@ -476,12 +502,16 @@ class Signature:
 
 def board_signature(session: Session, region: Region | None, at: datetime | None = None) -> Signature:
     at = at or clock.now()
+    # Whether each entry's photo is shown now (shown_photo_key, in SQL): withdrawn consent changes the tag.
+    photo_shown = and_(NoticeEntry.photo_key.is_not(None), Case.photo_consent.is_(True),
+                       Case.photo_key == NoticeEntry.photo_key)
     stmt = _live(select(NoticeBatch.public_id, NoticeBatch.fingerprint, NoticeBatch.opens_at, NoticeBatch.closes_at,
-                        NoticeEntry.public_id), region, at)
+                        NoticeEntry.public_id, photo_shown), region, at).join_from(
+        NoticeEntry, Case, NoticeEntry.case_id == Case.id)
     parts = [region.code if region else "*"]
     closes: dict[str, datetime] = {}
     boundaries = []
-    for batch_id, fp, opens_at, closes_at, entry_id in session.execute(stmt):
+    for batch_id, fp, opens_at, closes_at, entry_id, photo in session.execute(stmt):
         if opens_at > at:
             boundaries.append(opens_at)
             continue
@@ -489,18 +519,31 @@ def board_signature(session: Session, region: Region | None, at: datetime | None
         if batch_id not in closes:
             closes[batch_id] = closes_at
             parts.append(f"{batch_id}:{fp}")
-        parts.append(entry_id)
+        parts.append(f"{entry_id}:p" if photo else entry_id)
     boundary = min(boundaries) if boundaries else None
     parts.append(boundary.isoformat() if boundary else "-")
     return Signature(parts, list(closes.values()), boundary)
 
 
+def shown_photo_key(entry) -> str | None:
+    """The photo an entry may show now: its snapshot's photo, only while the household's case still has that
+    very photo with consent recorded. Withdrawn consent (or a deleted or replaced photo) is honoured on the
+    next request on every channel, although the snapshot itself never changes (PIPL Art. 15: consent may be
+    withdrawn at any time). Works on anything with ``photo_key`` and ``case`` (an entry, a preview)."""
+    key = getattr(entry, "photo_key", None)
+    if not key:
+        return None
+    case = getattr(entry, "case", None)
+    return key if case is not None and case.photo_consent and case.photo_key == key else None
+
+
 def entry_photo_key(session: Session, public_id: str, allowed: bool, at: datetime | None = None) -> str:
     """The photo of an open entry, for a channel that ``allowed`` photos; Gone once the entry is."""
     entry = public_entry(session, public_id, at)
-    if not allowed or not entry.photo_key:
+    key = shown_photo_key(entry)
+    if not allowed or not key:
         raise NotFound(_l("这条公示没有可公开的照片。"))
-    return entry.photo_key
+    return key
 
 
 def roster(session: Session, region: Region | None) -> list[Case]:

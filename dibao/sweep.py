@@ -3,7 +3,8 @@
 Visibility never depends on it (an entry disappears at its closing second by itself, dibao.notices); the
 sweep only writes down what already happened: ``closing_recorded_at`` on the batch, and each case without
 an unresolved objection moves to its next stage (``workflow.notice_closed``). Held cases stay; a later
-sweep moves them once their objection is decided and not upheld.
+sweep moves them once their objection is decided and not upheld. It also deletes the media files nothing
+references any more (``dibao media gc``; the app's own sweep at most hourly).
 
 It runs in three ways, all safe together:
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +27,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from dibao import audit, clock, notices
+from dibao import audit, clock, media, notices
 
 log = logging.getLogger("dibao.sweep")
 
@@ -34,6 +36,7 @@ log = logging.getLogger("dibao.sweep")
 class SweepResult:
     closed: list[notices.Closing] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
+    media_deleted: list[str] = field(default_factory=list)  # files nothing references any more (media gc)
 
     @property
     def moved(self) -> int:
@@ -44,8 +47,19 @@ class SweepResult:
         return sum(len(c.held) for c in self.closed)
 
 
-def run_sweep(app: Flask, at: datetime | None = None) -> SweepResult:
-    """One pass. Every batch (and every released case) is its own transaction on a fresh write session."""
+def run_media_gc(app: Flask, grace_seconds: float = media.GC_GRACE_SECONDS) -> list[str]:
+    """Delete the media files nothing references any more (withdrawn photo consent, deleted photos)."""
+    with app.extensions["dibao.sessions"]() as reader:
+        keep = media.referenced_keys(reader)
+    deleted = media.collect_garbage(app.config["MEDIA_DIR"], keep, grace_seconds=grace_seconds)
+    if deleted:
+        log.info("media gc: %d unreferenced files deleted", len(deleted))
+    return deleted
+
+
+def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) -> SweepResult:
+    """One pass. Every batch (and every released case) is its own transaction on a fresh write session;
+    then, with ``media_gc``, the unreferenced media files go."""
     at = at or clock.now()
     make_session = app.extensions["dibao.write_sessions"]
     result = SweepResult()
@@ -64,6 +78,8 @@ def run_sweep(app: Flask, at: datetime | None = None) -> SweepResult:
                 result.released.append(entry_id)
             session.commit()
     _audit_checkpoint(app)
+    if media_gc:
+        result.media_deleted = run_media_gc(app)
     return result
 
 
@@ -80,11 +96,18 @@ _started: set[int] = set()
 _lock = threading.Lock()
 
 
+MEDIA_GC_INTERVAL = 3600.0  # the app's own sweep walks the media folder at most this often
+
+
 def _loop(app: Flask, interval: float, stop: threading.Event) -> None:
+    last_gc = 0.0
     while not stop.wait(interval):
         try:
+            media_gc = time.monotonic() - last_gc >= MEDIA_GC_INTERVAL
             with app.app_context():
-                result = run_sweep(app)
+                result = run_sweep(app, media_gc=media_gc)
+            if media_gc:
+                last_gc = time.monotonic()
             if result.closed or result.released:
                 log.info("notice sweep: %d batches closed, %d cases moved, %d held",
                          len(result.closed), result.moved, result.held)
@@ -125,4 +148,21 @@ def sweep_command() -> None:
 
     result = run_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"notice sweep: {len(result.closed)} batches closed, {result.moved} cases moved, "
-               f"{result.held} held by objections")
+               f"{result.held} held by objections, {len(result.media_deleted)} unreferenced media files deleted")
+
+
+@click.group("media", help="Stored photos and documents.")
+def media_group() -> None:
+    pass
+
+
+@media_group.command("gc")
+@click.option("--grace-minutes", type=click.IntRange(min=0), default=int(media.GC_GRACE_SECONDS // 60),
+              show_default=True, help="keep files younger than this (an upload may not be committed yet)")
+@with_appcontext
+def media_gc_command(grace_minutes: int) -> None:
+    """Delete the media files nothing references any more (withdrawn consent, deleted photos)."""
+    from flask import current_app
+
+    deleted = run_media_gc(current_app._get_current_object(), grace_seconds=grace_minutes * 60)  # type: ignore[attr-defined]
+    click.echo(f"media gc: {len(deleted)} unreferenced files deleted")

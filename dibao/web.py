@@ -111,6 +111,42 @@ def int_arg(name: str) -> int | None:
     return number if number > 0 else None
 
 
+# --- bad input: answered with a 4xx and a Chinese message, never a 500 -----------------------------------
+
+API_ERROR_CODES = {400: "invalid", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                   410: "gone", 413: "too_large", 429: "too_many_requests"}
+
+
+def is_api() -> bool:
+    """A request to the open-data API, whose every answer (errors too) is JSON."""
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str, **extra: Any):
+    """The API's error body: ``{"error": code, "message": 中文说明, …}`` with ``status``."""
+    from flask import jsonify
+
+    response = jsonify({"error": API_ERROR_CODES.get(status, "error"), "message": str(message), **extra})
+    response.status_code = status
+    return response
+
+
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f", "\x85", "\u2028", "\u2029"}
+
+
+def refuse_nul() -> None:
+    """A NUL character has no place in anything a person types, and PostgreSQL text cannot hold one: refuse the
+    request before any view reads it (a before-request hook of the app)."""
+    values = [request.path, *request.args.values(), *request.form.values(),
+              *(f.filename or "" for f in request.files.values())]
+    if any("\x00" in v for v in values):
+        from flask_babel import lazy_gettext as _l
+
+        from dibao.errors import Invalid
+
+        raise Invalid(_l("提交的内容含有无效字符（空字符），请检查后重新提交。"))
+
+
 # --- where to go next ----------------------------------------------------------------------------------
 
 def _local_path(value: str) -> bool:
@@ -129,9 +165,20 @@ def safe_next(target: str | None, default: str, *, prefix: str = "/") -> str:
     """``target`` (a ``next=`` parameter) if it is a local path under ``prefix``, else ``default``.
 
     Checked as given and again after percent-decoding (twice), so an encoded "//", "\\" or line break cannot
-    slip through a later decoding step. Only ASCII: anything else is refused rather than normalised.
+    slip through a later decoding step. Only ASCII: anything else is refused rather than normalised. A control
+    character (CR, LF, tab, NUL …) anywhere is refused with a 400.
     """
-    if not target or len(target) > 2000 or not target.isascii():
+    if not target:
+        return default
+    if any(ch in _CONTROL for ch in unquote(unquote(target))):
+        # A line break could split the Location header, a tab is dropped by browsers ("/<tab>/evil.example"):
+        # such a link was made to mislead, so say so instead of quietly going elsewhere.
+        from flask_babel import lazy_gettext as _l
+
+        from dibao.errors import Invalid
+
+        raise Invalid(_l("跳转地址含有无效字符，请从页面上的链接重新进入。"), field="next")
+    if len(target) > 2000 or not target.isascii():
         return default
     value = target
     for _ in range(3):
@@ -154,3 +201,10 @@ def client_key() -> str:
     the address itself being stored."""
     secret = str(current_app.secret_key).encode()
     return hmac.new(secret, (request.remote_addr or "").encode(), "sha256").hexdigest()
+
+
+def safe_download_name(name: str) -> str:
+    """A file name for Content-Disposition: line breaks and other control characters (a title typed with a
+    line break) become spaces, so the header stays one line and the file can always be downloaded."""
+    cleaned = "".join(" " if ch in _CONTROL else ch for ch in name)
+    return " ".join(cleaned.split()) or "file"

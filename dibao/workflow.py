@@ -309,16 +309,29 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _opinion(session: Session, actor: User, case: Case, level: Level, decision: Decision, text: str) -> Opinion:
+def _opinion(session: Session, actor: User, case: Case, level: Level, decision: Decision, text: str,
+             override_reason: str | None = None) -> Opinion:
     # A new opinion of a level replaces an earlier one of the same level (e.g. after a send-back).
     for earlier in case.opinions:
         if earlier.level == level and not earlier.superseded:
             earlier.superseded = True
     opinion = Opinion(case=case, level=level, decision=decision, text=text, author_id=actor.id,
-                      author_name=actor.display_name, created_at=clock.now())
+                      author_name=actor.display_name, created_at=clock.now(), override_reason=override_reason)
     session.add(opinion)
     session.flush()
     return opinion
+
+
+def approval_override(session: Session, case: Case, override_reason: str | None) -> str | None:
+    """No public "同意" for a household whose amount is 0 (income at or above the standard): the community and
+    town opinions refuse it unless a written reason is given, which is then published with the opinion.
+    Returns the reason to keep (None when the amount is not 0, or unknown for want of a standard)."""
+    amount = entitlement.compute_for(session, case).amount
+    if amount is None or amount > 0:
+        return None
+    return _text(override_reason, field="override_reason", minimum=MIN_REASON, maximum=2000, message=_l(
+        "按家庭收入核算的保障金额为 0（家庭人均收入不低于低保标准），不能作出“同意”的意见。确有特殊情况的，"
+        "请在“特殊情况说明”中写明理由（至少 %(n)d 个字），理由将随公示公开。", n=MIN_REASON))
 
 
 def _move(
@@ -467,12 +480,15 @@ def record_community_review(
     panel: Sequence[str] = (),
     attendees: Sequence[str] = (),
     levels: Iterable[Level] = ALL_LEVELS,
+    override_reason: str | None = None,
 ) -> Opinion:
-    """The panel's result for this household and the community's signed 初审意见."""
+    """The panel's result for this household and the community's signed 初审意见 (an approval of a household
+    whose amount is 0 only with ``override_reason``, see :func:`approval_override`)."""
     require(actor, case, Action.community_review)
     _not_held(session, case)
     opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
                     message=_l("请填写评议意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+    override = approval_override(session, case, override_reason) if decision == Decision.approve else None
     for name, value in (("votes_for", votes_for), ("votes_against", votes_against),
                         ("votes_abstain", votes_abstain)):
         if value is None or value < 0:
@@ -496,8 +512,10 @@ def record_community_review(
         raise Invalid(_l("同意票未过半数，评议结果不能是“同意”。"), field="decision")
     session.add(ReviewResult(meeting=meeting, case=case, decision=decision, opinion=opinion, votes_for=votes_for,
                              votes_against=votes_against, votes_abstain=votes_abstain))
-    signed = _opinion(session, actor, case, Level.community, decision, opinion)
+    signed = _opinion(session, actor, case, Level.community, decision, opinion, override)
     details = {"meeting": meeting.id, "votes": [votes_for, votes_against, votes_abstain], "opinion": signed.id}
+    if override:
+        details["override_reason"] = override
     if decision == Decision.reject:
         _move(session, actor, case, Stage.rejected, action="case_rejected",
               details={**details, "level": Level.community.value, "reason": opinion})
@@ -535,13 +553,16 @@ def record_town_decision(
     decision: Decision,
     opinion: str,
     levels: Iterable[Level] = ALL_LEVELS,
+    override_reason: str | None = None,
 ) -> Opinion:
-    """The town meeting studies the household; its conclusion is the town's signed 审核意见."""
+    """The town meeting studies the household; its conclusion is the town's signed 审核意见 (an approval of a
+    household whose amount is 0 only with ``override_reason``, see :func:`approval_override`)."""
     require(actor, case, Action.town_decision)
     _not_held(session, case)
     _require_approved(case, Level.community)
     opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
                     message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+    override = approval_override(session, case, override_reason) if decision == Decision.approve else None
     title = _text(title, field="title", message=_l("请填写会议名称。"), maximum=200)
     names = _names(participants)
     if len(names) < 3:
@@ -553,8 +574,10 @@ def record_town_decision(
                           recorded_by_name=actor.display_name, created_at=clock.now())
     session.add(meeting)
     session.add(TownMeetingResult(meeting=meeting, case=case, decision=decision, conclusion=opinion))
-    signed = _opinion(session, actor, case, Level.town, decision, opinion)
+    signed = _opinion(session, actor, case, Level.town, decision, opinion, override)
     details = {"meeting": meeting.id, "opinion": signed.id}
+    if override:
+        details["override_reason"] = override
     if decision == Decision.reject:
         _move(session, actor, case, Stage.rejected, action="case_rejected",
               details={**details, "level": Level.town.value, "reason": opinion})

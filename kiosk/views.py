@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import abort, current_app, make_response, render_template, request, send_file
 
-from dibao import clock, db, kiosks, media, qr, workflow
+from dibao import clock, db, kiosks, media, notices, qr, workflow
 from dibao.disclosure import Channel, present
 from dibao.errors import NotFound
 from dibao.models import Level
@@ -133,10 +133,15 @@ def slide(token: str, index: int):
 
 @bp.get("/<token>/photo/<entry_id>")
 def photo(token: str, entry_id: str):
-    """The household photo of an entry open now on this kiosk, where disclosure allows it."""
+    """The household photo of an entry open now on this kiosk, where disclosure allows it; 410 (the closing
+    date and the hotline, nothing of the household) once the entry closed or was withdrawn."""
     session = db.session()
     try:
         kiosk = kiosks.by_token(session, token)
+    except NotFound:
+        abort(404)
+    notices.public_entry(session, entry_id)  # closed or withdrawn: Gone, like every public URL of an entry
+    try:
         entry = kiosks.open_entry(session, kiosk, entry_id)
     except NotFound:
         abort(404)

@@ -14,11 +14,11 @@ from flask import current_app, jsonify, request, send_file
 from dibao import clock, db, disclosure, notices
 from dibao.disclosure import Channel
 from dibao.errors import DomainError
+from dibao.web import json_error
 from portal import bp
 from portal.notices import conditional, etag_of, policy, region_or_404
 
 OPENAPI = Path(__file__).resolve().parent.parent / "static" / "openapi" / "openapi.json"
-ERROR_CODES = {400: "invalid", 403: "forbidden", 404: "not_found", 409: "conflict", 410: "gone"}
 
 
 def api_view(view):
@@ -30,8 +30,11 @@ def api_view(view):
             response = view(*args, **kwargs)
         except DomainError as err:
             db.session().rollback()
-            response = jsonify(error=ERROR_CODES.get(err.status, "error"), message=str(err.message))
-            response.status_code = err.status
+            extra = {}
+            if err.status == 410:  # a closed or withdrawn entry: its date (in the message), where to turn now
+                extra = {"hotline": current_app.config["HOTLINE"],
+                         "report_url": f"{current_app.config['PUBLIC_URL']}/reports/new"}
+            response = json_error(err.status, str(err.message), **extra)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
 
@@ -103,7 +106,7 @@ def api_notice(public_id: str):
         return jsonify({**_entry_json(entry, pol), "batch": _batch_json(entry.batch, at)})
 
     return conditional(etag_of("api-notice", entry.public_id, entry.batch.fingerprint, minute,
-                               disclosure.policy_version(pol)), produce)
+                               disclosure.policy_version(pol), notices.shown_photo_key(entry)), produce)
 
 
 @bp.get("/api/v1/roster")

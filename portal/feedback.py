@@ -110,6 +110,7 @@ def _days_left(entry) -> int:
 
 
 def _entry_view(sess, entry) -> dict:
+    """What the forms show of an entry: only an open one gets here (notices.public_entry is the gate)."""
     policy = disclosure.load_policy(sess, entry.region)
     return {"entry": entry, "shown": disclosure.present(entry, disclosure.Channel.web, policy),
             "state": notices.entry_status(entry), "days_left": _days_left(entry),
@@ -124,12 +125,9 @@ def _level_label(level):
 
 def _objection_page(form: ObjectionForm, public_id: str | None, status: int = 200, photos_lost: bool = False):
     sess = db.session()
-    entry = feedback.find_entry(sess, public_id)
+    entry = notices.public_entry(sess, public_id)
     g.noindex = True
     ctx = _entry_view(sess, entry)
-    if ctx["state"] != "open":
-        ctx["closed_message"] = feedback.closed_message(entry)
-        status = status if status >= 400 else 200
     form.entry.data = entry.public_id
     return render("portal/feedback/objection_form.html", form=form, status=status, photos_lost=photos_lost,
                   noindex=True, max_photos=feedback.MAX_PHOTOS,
@@ -142,6 +140,7 @@ def objection_new():
     public_id = request.args.get("entry") or request.form.get("entry")
     if request.method == "GET" and not public_id:
         return _choose_entry()
+    notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
     form = ObjectionForm() if request.method == "POST" else _new_form(ObjectionForm)
     if request.method == "GET":
         return _objection_page(form, public_id)
@@ -210,7 +209,7 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False)
     entry_ctx: dict = {}
     public_id = form.entry.data or request.args.get("entry")
     if public_id:
-        entry = feedback.find_entry(sess, public_id)
+        entry = notices.public_entry(sess, public_id)
         entry_ctx = _entry_view(sess, entry)
         form.entry.data = entry.public_id
         form.region.data = entry.region.code
@@ -239,6 +238,9 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False)
 @bp.route("/reports/new", methods=["GET", "POST"])
 @limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach, exempt_when=_limit_exempt)
 def report_new():
+    public_id = request.args.get("entry") or request.form.get("entry")
+    if public_id:
+        notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
     if request.method == "GET":
         return _report_page(_new_form(ReportForm))
     form = ReportForm()
@@ -368,7 +370,8 @@ def short_link(code: str):
         abort(404)
     kind, value = target
     if kind == "entry":
-        return redirect(url_for("portal.objection_new", entry=value))
+        entry = notices.public_entry(db.session(), value)  # a closed or withdrawn entry: 410 here already
+        return redirect(url_for("portal.objection_new", entry=entry.public_id))
     if kind == "board":
         return redirect(url_for("portal.objection_new", region=value))
     return redirect(url_for("portal.track_code", code=value))

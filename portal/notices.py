@@ -16,7 +16,7 @@ from dibao import clock, content, db, disclosure, media, notices, qr, scope, wor
 from dibao.disclosure import Channel
 from dibao.errors import NotFound
 from dibao.models import Region
-from dibao.web import render
+from dibao.web import is_htmx, render
 from portal import bp
 
 # --- shared helpers (also used by portal.api and portal.views) --------------------------------------------
@@ -64,9 +64,11 @@ def present_board(board: notices.Board, channel: Channel) -> list[dict]:
 
 
 def signature_etag(signature: notices.Signature, channel: Channel, view: str, at, region: Region | None) -> str:
-    """The ETag of a board: what is visible, the next window boundary, the time left shown, the policy."""
+    """The ETag of a board: what is visible, the next window boundary, the time left shown, the policy — and
+    whether the body is the page or its htmx fragment (one URL serves both: they must never share a tag)."""
     times = [notices.time_left(closes, at) for closes in signature.closes]
-    return etag_of(view, channel.value, _locale(), disclosure.policy_version(policy(region)), *signature.parts,
+    body = "fragment" if is_htmx() else "page"
+    return etag_of(view, body, channel.value, _locale(), disclosure.policy_version(policy(region)), *signature.parts,
                    *times)
 
 
@@ -103,6 +105,7 @@ def notice_board(code: str | None = None):
     at = clock.now()
     response = conditional(signature_etag(signature, Channel.web, "board", at, region), produce)
     g.noindex = True
+    g.vary_on_htmx = True  # also on a 304: caches key the page and the fragment apart
     return response
 
 

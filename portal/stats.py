@@ -6,17 +6,24 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from dibao import charts, clock, db, stats
+from dibao.errors import Invalid
 from dibao.web import render
 from portal import bp
 from portal.api import api_view
 from portal.notices import conditional, etag_of, region_or_404
 
 
-def _table(code: str | None) -> stats.PublicTable:
+def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
+    """The table of a region up to a month. The page forgives a bad ``month`` (it is a filter); the API, whose
+    document promises YYYY-MM, refuses one with a 400."""
     region = region_or_404(code)
-    month = stats.parse_month(request.args.get("month"), clock.today())
+    text = request.args.get("month")
+    month = stats.parse_month(text, clock.today())
+    if strict and text is not None and stats.month_label(month) != text.strip():
+        raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month")
     return stats.public_table(db.session(), region, month)
 
 
@@ -51,7 +58,7 @@ def public_stats(code: str | None = None):
 @bp.get("/api/v1/stats")
 @api_view
 def api_stats():
-    table = _table(request.args.get("region"))
+    table = _table(request.args.get("region"), strict=True)
 
     def number(cell: stats.PublicCell) -> dict:
         return {"households": cell.households, "persons": cell.persons,

@@ -74,8 +74,9 @@ def town_decision(session: Session, town: User, case: Case, decision=Decision.ap
     return workflow.record_town_decision(session, town, case, decision=decision, **params)
 
 
-def to_stage(session: Session, world, case: Case, stop, *, levels=()):
-    """Drive a registered case forward until it reaches ``stop`` (with no notice rounds)."""
+def to_stage(session: Session, world, case: Case, stop, *, levels=(), override_reason=None):
+    """Drive a registered case forward until it reaches ``stop`` (with no notice rounds); ``override_reason``
+    is the written reason the community and town give when they approve a household whose amount is 0."""
     from dibao.models import Stage
 
     staff = user(session, world, "staff_a1")
@@ -84,9 +85,11 @@ def to_stage(session: Session, world, case: Case, stop, *, levels=()):
     steps = [
         (Stage.applied, lambda: visit(session, staff, case)),
         (Stage.investigating, lambda: workflow.submit_for_review(session, staff, case)),
-        (Stage.community_review, lambda: community_review(session, staff, case, levels=levels)),
+        (Stage.community_review, lambda: community_review(session, staff, case, levels=levels,
+                                                          override_reason=override_reason)),
         (Stage.town_review, lambda: workflow.record_town_check(session, town, case, "材料齐全，复查属实。")),
-        (Stage.town_decision, lambda: town_decision(session, town, case, levels=levels)),
+        (Stage.town_decision, lambda: town_decision(session, town, case, levels=levels,
+                                                    override_reason=override_reason)),
         (Stage.county_approval, lambda: workflow.record_county_decision(
             session, county, case, decision=Decision.approve, opinion="同意纳入低保。", levels=levels)),
     ]

@@ -19,6 +19,7 @@ SNAP = SimpleNamespace(
     household_size=3, household_income=Decimal("450"), monthly_amount=Decimal("1890.5"), category=2,
     photo_key="img-abc.jpg", opinion_decision=Decision.approve, opinion_text="同意纳入低保。",
     opinion_author="评议小组", opinion_at=datetime(2026, 3, 1, tzinfo=UTC),
+    case=SimpleNamespace(photo_key="img-abc.jpg", photo_consent=True),  # consent still stands (read time)
     # Not part of any snapshot — here only to prove nothing passes them through.
     head_id_number="110101195003071234", head_phone="13812345678",
 )

@@ -173,12 +173,13 @@ def test_closed_window_refuses_the_objection_and_offers_a_report(client, session
     entry = open_entry(session, world)
     data = objection_data(client, entry.public_id)
     clock.set(entry.batch.closes_at)  # the closing second: closed
-    page = client.get(f"/objections/new?entry={entry.public_id}").get_data(as_text=True)
-    assert "公示期外不能再提出异议" in page and 'name="description"' not in page
-    assert f"/reports/new?entry={entry.public_id}" in page
+    res = client.get(f"/objections/new?entry={entry.public_id}")
+    page = res.get_data(as_text=True)
+    assert res.status_code == 410 and "公示期已于" in page and 'name="description"' not in page
+    assert 'href="/reports/new"' in page and "王*明" not in page  # how to report; nothing of the household
     res = client.post(f"/objections/new?entry={entry.public_id}", data=data)
     assert res.status_code == 410
-    assert "公示期外不能再提出异议" in res.get_data(as_text=True)
+    assert "公示期已于" in res.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Objection)) == 0
 
 
@@ -397,15 +398,21 @@ def test_report_about_a_recipient_on_the_roster(client, session, world, auth):
     assert "举报属实" in client.get(f"/track/{code}").get_data(as_text=True)
 
 
-def test_report_from_a_closed_entry(client, session, world, clock):
+def test_report_from_an_open_entry_and_not_from_a_closed_one(client, session, world, clock):
     entry = open_entry(session, world)
-    clock.advance(days=10)
     page = client.get(f"/reports/new?entry={entry.public_id}").get_data(as_text=True)
     assert "我要举报" in page and entry.batch.title in page
     data = {**form_fields(client, f"/reports/new?entry={entry.public_id}"), "entry": entry.public_id,
             "subject": "recipient", "category": "household", "description": "家里实际住着五口人。",
             "name": "", "phone": "", "website": ""}
+    clock.advance(days=10)
+    res = client.get(f"/reports/new?entry={entry.public_id}")
+    assert res.status_code == 410 and "王*明" not in res.get_data(as_text=True)
+    assert client.post("/reports/new", data=data).status_code == 410
+    assert session.scalar(select(func.count()).select_from(Report)) == 0
+    clock.set(clock.t0)
     assert client.post("/reports/new", data=data).status_code == 303
+    session.rollback()  # a new snapshot (SQLite WAL keeps the old one while a transaction is open)
     report = session.scalar(select(Report))
     assert report.entry_id == entry.id and report.case_id == entry.case_id
 

@@ -221,7 +221,7 @@ def test_photo_only_with_consent_and_only_while_open(client, session, world, kio
     assert res.status_code == 200 and res.mimetype == "image/jpeg"
     assert client.get(srcs[0].replace(kiosk.token, "not-a-token")).status_code == 404
     clock.advance(days=7)
-    assert client.get(srcs[0]).status_code == 404
+    assert client.get(srcs[0]).status_code == 410  # closed: Gone, like every public URL of an entry
 
 
 # --- tokens ---------------------------------------------------------------------------------------

@@ -406,7 +406,8 @@ def test_payment_starts_the_month_after_approval_across_the_year_end(session, w,
 
 def test_zero_amount_cannot_be_approved_without_an_override(session, w):
     case = register(session, w.staff, income="2000.00", members=2)  # 1000 a head > 780
-    to_stage(session, w.world, case, Stage.county_approval)
+    to_stage(session, w.world, case, Stage.county_approval,
+             override_reason="户主患重病，医疗支出大，评议小组一致同意上报")  # community and town (issue 9.3)
     session.commit()
     with pytest.raises(Conflict, match="为 0"):
         workflow.record_county_decision(session, w.county, case, decision=Decision.approve, opinion="同意。")

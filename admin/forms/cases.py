@@ -110,6 +110,8 @@ class CommunityReviewForm(FlaskForm):
     votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional(), NumberRange(0, 99)])
     decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
     opinion = TextAreaField(_l("评议意见（社区初审意见，将随公示发布）"), validators=[Length(max=4000)])
+    override_reason = TextAreaField(_l("特殊情况说明（核算金额为 0 仍同意时必填，将随公示公开）"),
+                                    validators=[Optional(), Length(max=2000)])
 
 
 class TownCheckForm(FlaskForm):
@@ -122,6 +124,8 @@ class TownDecisionForm(FlaskForm):
     participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Length(max=2000)])
     decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
     opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
+    override_reason = TextAreaField(_l("特殊情况说明（核算金额为 0 仍同意时必填，将随公示公开）"),
+                                    validators=[Optional(), Length(max=2000)])
 
 
 class CountyDecisionForm(FlaskForm):

@@ -145,6 +145,15 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
         return case
     panel = list(dict.fromkeys(fake.name() for _ in range(7)))
     against = rng.randint(0, 1)
+    if target == Stage.rejected and entitlement.compute_for(session, case).amount == 0:
+        # Income at or above the standard: the panel cannot approve it (no public "同意" for an amount of 0).
+        with clock.travel(step(2)):
+            workflow.record_community_review(
+                session, staff, case, decision=Decision.reject, opinion="经民主评议，家庭人均收入高于当地低保标准，不同意。",
+                votes_for=against, votes_against=len(panel) - against, votes_abstain=0, held_on=clock.today(),
+                location=f"{community.name}党群服务中心", panel=panel,
+                attendees=[f"{community.parent.name}民政办 {fake.name()}"], levels=workflow.ALL_LEVELS)
+        return case
     with clock.travel(step(2)):
         workflow.record_community_review(
             session, staff, case, decision=Decision.approve, opinion="经民主评议，家庭人均收入低于当地低保标准，同意上报乡镇审核。",

@@ -178,6 +178,8 @@ class Opinion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # An opinion is superseded when an upheld objection sends the case back; the new one replaces it.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "同意" although the computed amount is 0: only with this written reason, published with the opinion.
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship(back_populates="opinions")
     author: Mapped[User | None] = relationship()

@@ -67,6 +67,7 @@ class NoticeEntry(Base):
     opinion_text: Mapped[str] = mapped_column(Text)
     opinion_author: Mapped[str] = mapped_column(String(100))
     opinion_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opinion_override_reason: Mapped[str | None] = mapped_column(Text)  # approved although the amount is 0
 
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
