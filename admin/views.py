@@ -96,6 +96,9 @@ NAV = [
     ("admin.standards", _l("低保标准")), ("admin.disclosure", _l("公开设置")), ("admin.content", _l("政策与程序")),
     ("admin.kiosks", _l("公示终端")), ("admin.users", _l("账号")), ("admin.region_list", _l("行政区划")),
 ]
+# The residents' side (issue 14): online applications after the cases, announcements after the content pages.
+NAV.insert(1, ("admin.applications_inbox", _l("网上申请")))
+NAV.insert([e for e, _label in NAV].index("admin.content") + 1, ("admin.announcements", _l("公告与制度")))
 
 
 @bp.context_processor

@@ -76,4 +76,16 @@ def from_environment(instance_path: Path) -> dict:
         "NOTICE_WINDOW_DAYS": int(os.environ.get("DIBAO_NOTICE_WINDOW_DAYS") or 7),
         # Seconds between the app's own notice sweeps (dibao.sweep); 0 = off (run `dibao notices sweep` from cron).
         "SWEEP_INTERVAL": float(os.environ.get("DIBAO_SWEEP_INTERVAL") or 60),
+        # Notifications (dibao.notify): SMS through an HTTP gateway, e-mail through SMTP; unset = that channel off.
+        "SMS_GATEWAY_URL": os.environ.get("DIBAO_SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": os.environ.get("DIBAO_SMS_GATEWAY_TOKEN") or None,
+        "SMS_SIGNATURE": os.environ.get("DIBAO_SMS_SIGNATURE") or "【阳光低保】",
+        "SMTP_HOST": os.environ.get("DIBAO_SMTP_HOST") or None,
+        "SMTP_PORT": int(os.environ.get("DIBAO_SMTP_PORT") or 25),
+        "SMTP_USER": os.environ.get("DIBAO_SMTP_USER") or None,
+        "SMTP_PASSWORD": os.environ.get("DIBAO_SMTP_PASSWORD") or None,
+        "SMTP_FROM": os.environ.get("DIBAO_SMTP_FROM") or "dibao@localhost",
+        "SMTP_SECURITY": os.environ.get("DIBAO_SMTP_SECURITY") or "none",
+        # Working days community staff have to accept or return an online application (网上申请).
+        "APPLICATION_WORKING_DAYS": int(os.environ.get("DIBAO_APPLICATION_WORKING_DAYS") or 3),
     }

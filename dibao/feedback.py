@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, i18n, identity, media, notices, scope, workdays, workflow
+from dibao import audit, clock, i18n, identity, media, notices, notify, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from dibao.models import (
     Case,
@@ -519,6 +519,7 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
             moved = case.stage.value
     audit.record(session, actor, f"{item.kind}_decided", item.kind, item.tracking_code, region_id=item.region_id,
                  details={"outcome": result.value, "case_stage": moved, "real_name": item.real_name})
+    notify.feedback_decided(session, item)  # a real-name submitter's SMS; nothing for an anonymous one
     return moved
 
 

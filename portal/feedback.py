@@ -348,6 +348,11 @@ def track():
 @limiter.limit("30 per minute")
 def track_code(code: str):
     g.noindex = True
+    from portal.applications import tracking_page  # an online application shares the /track page
+
+    page = tracking_page(code)
+    if page is not None:
+        return page
     try:
         status = feedback.lookup(db.session(), code)
     except NotFound as err:

@@ -24,3 +24,6 @@ __all__ = [
     "MemberIncome", "NoticeBatch", "NoticeEntry", "Objection", "Opinion", "Outcome", "ReasonCategory", "Region",
     "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
 ]
+
+# The residents' side (issue 14): online applications, notifications, announcements and documents.
+from dibao.models import announcement, application, notification  # noqa: E402,F401

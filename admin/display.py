@@ -1,0 +1,1 @@
+from admin import bp  # noqa: F401
