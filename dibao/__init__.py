@@ -130,6 +130,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(i18n.localdate, "localdate")
     app.add_template_filter(i18n.localtime, "localtime")
+    app.add_template_filter(i18n.closing, "closing")
+    app.add_template_filter(i18n.duration, "duration")
 
 
 def _register_security_headers(app: Flask) -> None:

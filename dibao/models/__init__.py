@@ -26,4 +26,4 @@ __all__ = [
 ]
 
 # The residents' side (issue 14): online applications, notifications, announcements and documents.
-from dibao.models import announcement, application, notification  # noqa: E402,F401
+from dibao.models import announcement, application, display, notification  # noqa: E402,F401
