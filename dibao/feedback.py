@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -132,6 +133,33 @@ def find_entry(session: Session, public_id: str | None) -> NoticeEntry:
     if entry is None or entry.batch.opens_at > clock.now():
         raise NotFound(_l("没有找到这条公示，请核对公示编号。"), field="entry")
     return entry
+
+
+def normalise_entry_id(text: str | None) -> str:
+    """What a resident typed for an entry's number → its stored form: full-width letters and digits folded
+    (ＡＢ１ → ab1), spaces and dashes dropped, lower case (the numbers are printed in lower case)."""
+    return re.sub(r"[\s\-_.·—]", "", unicodedata.normalize("NFKC", text or "")).lower()[:40]
+
+
+@dataclass
+class CommunityOnNotice:
+    region: Region
+    count: int
+    closes: Any  # the soonest closing of its open batches
+
+
+def open_by_community(session: Session) -> list[tuple[Region, list[CommunityOnNotice]]]:
+    """Towns and their communities with households on notice now, for "我要提异议": choose, then browse."""
+    towns: dict[int, tuple[Region, dict[int, CommunityOnNotice]]] = {}
+    for entry in notices.open_entries(session, None):
+        community = entry.region
+        town = community.parent or community
+        _town, places = towns.setdefault(town.id, (town, {}))
+        item = places.setdefault(community.id, CommunityOnNotice(community, 0, entry.batch.closes_at))
+        item.count += 1
+        item.closes = min(item.closes, entry.batch.closes_at)
+    return [(town, sorted(places.values(), key=lambda c: c.region.code))
+            for town, places in sorted(towns.values(), key=lambda t: t[0].code)]
 
 
 def closed_message(entry: NoticeEntry) -> str:
