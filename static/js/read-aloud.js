@@ -55,7 +55,7 @@
     if (!voice || !text) return;
     synth.cancel();
     var utterance = new SpeechSynthesisUtterance(text);
-    utterance.voice = voice;
+    try { utterance.voice = voice; } catch (e) { /* a voice this browser cannot hand over: the language decides */ }
     utterance.lang = voice.lang;
     utterance.rate = 0.9; // a little slower than the default, for older listeners
     utterance.onend = utterance.onerror = function () { setPressed(button, false); };
