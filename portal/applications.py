@@ -105,9 +105,22 @@ def _files_were_chosen() -> bool:
     return any(f and f.filename for name in ("materials", "authorisation") for f in request.files.getlist(name))
 
 
+def _forget_numbers(form: ApplicationForm) -> bool:
+    """Blank the ID numbers and phones before the form goes back: no public response carries one, not even
+    to the person who typed it (the page may be on a shared screen). True if any had been typed."""
+    fields = [form.head_id_number, form.head_phone, form.proxy_phone] + [row.form.id_number for row in form.members]
+    typed = any((f.data or "").strip() for f in fields)
+    for f in fields:
+        f.data = ""
+        f.raw_data = []
+    return typed
+
+
 def _page(form: ApplicationForm, status: int = 200, files_lost: bool = False):
     g.noindex = True
+    numbers_lost = _forget_numbers(form) if status != 200 else False
     return render("portal/applications/form.html", form=form, status=status, files_lost=files_lost,
+                  numbers_lost=numbers_lost,
                   noindex=True, max_materials=applications.MAX_MATERIALS,
                   max_mb=applications.MAX_DOCUMENT_BYTES // (1024 * 1024))
 

@@ -128,7 +128,9 @@ def test_every_problem_is_listed_at_the_top_and_nothing_is_saved(app, client, se
                     "至少 10 个字", "请勾选同意", "请选择与申请人的关系", "请填写正确的年龄"):
         assert message in summary, message
     assert 'href="#members-1-relation"' in summary
-    assert 'value="李四"' in html  # what was typed stays
+    assert 'value="李四"' in html  # what was typed stays …
+    assert ID[:-1] not in html and PHONE not in html and MEMBER_ID not in html  # … but no ID number or phone
+    assert "身份证号码和电话号码没有保留" in html
     assert count(session) == 0
 
 

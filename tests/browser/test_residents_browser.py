@@ -89,7 +89,11 @@ def test_apply_online_on_a_phone_and_read_the_return(browser, live_server, live_
     summary.get_by_role("link").first.click()
     assert page.evaluate("document.activeElement.id") == "check_consent"
     page.get_by_label(re.compile("同意民政部门核对家庭收入和财产状况")).check()
-    expect(page.locator(".notice-warning")).to_contain_text("请重新选择照片")
+    expect(page.locator(".notice-warning").last).to_contain_text("请重新选择照片")
+    # The numbers were not sent back to the page (no public response carries one): typed again.
+    expect(page.get_by_label("申请人身份证号码")).to_have_value("")
+    page.get_by_label("申请人身份证号码").fill("110101195003071235")
+    page.get_by_label("联系电话").first.fill("13812345678")
     page.locator("#materials").set_input_files(photos)
     page.get_by_role("button", name="提交申请").click()
     expect(page.get_by_role("heading", name="您的低保申请已提交")).to_be_visible(timeout=WAIT)
