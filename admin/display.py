@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from admin import bp
-from admin.forms.display import BoardPhotoForm
+from admin.forms.display import AlertEmailForm, BoardPhotoForm
 from dibao import applications, clock, db, display, kiosks, media, notices, notify
 from dibao.web import render, submit
 
@@ -76,3 +76,16 @@ def board_photo_file(photo_id: int, rendition: str | None = None):
     response = send_file(path, mimetype="image/jpeg", max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.route("/me/alerts", methods=["GET", "POST"])
+@login_required
+def alert_email():
+    """My address for alerts: a kiosk of my community gone dark (sent when the mail server is configured)."""
+    form = AlertEmailForm(data={"email": current_user.email or ""} if request.method == "GET" else None)
+    done = submit(form, lambda s: notify.set_staff_email(s, current_user, form.email.data))
+    if done.ok:
+        flash(_("已保存。") if form.email.data else _("已取消邮件提醒。"), "success")
+        return redirect(url_for("admin.dashboard"), code=303)
+    return render("admin/display/alerts.html", form=form, status=done.status,
+                  mail_configured=bool(current_app.config.get("SMTP_HOST")))

@@ -463,10 +463,10 @@ def offline_alerts(session: Session, at: datetime) -> list:
     from dibao import notify
     from dibao.models.display import KioskOutage
 
-    recorded = {(o.kiosk_id, o.since) for o in session.scalars(select(KioskOutage))}
     outages = []
     for kiosk in list_kiosks(session, None, include_revoked=False):
-        if status(kiosk, at) != Status.offline or (kiosk.id, kiosk.last_seen_at) in recorded:
+        if status(kiosk, at) != Status.offline or session.scalar(select(KioskOutage.id).where(
+                KioskOutage.kiosk_id == kiosk.id, KioskOutage.since == kiosk.last_seen_at)):
             continue
         outage = KioskOutage(kiosk_id=kiosk.id, since=kiosk.last_seen_at, detected_at=at, alerted=0)
         session.add(outage)

@@ -168,6 +168,21 @@ def application_answered(session: Session, application) -> list[Notification]:
     return rows
 
 
+def set_staff_email(session: Session, actor: User, email: str | None) -> User:
+    """A staff member's own address for alerts (a kiosk of their community gone dark); empty removes it."""
+    from dibao.errors import Invalid
+
+    email = (email or "").strip() or None
+    if email is not None and not valid_email(email):
+        raise Invalid(_l("电子邮箱格式不对，例如 zhangsan@example.gov.cn。"), field="email")
+    if email == actor.email:
+        return actor
+    actor.email = email
+    audit.record(session, actor, "staff_email_set", "user", actor.id, region_id=actor.region_id,
+                 details={"set": email is not None})
+    return actor
+
+
 def staff_addresses(session: Session, region) -> list[User]:
     """Active staff of a community (its own community staff) with an e-mail address."""
     stmt = select(User).where(User.region_id == region.id, User.active.is_(True), User.email.is_not(None),

@@ -176,7 +176,7 @@ def announcement_picture(token: str, public_id: str):
 
 @bp.post("/<token>/shown")
 @csrf.exempt  # no session and no form: the token is the kiosk's credential, as for its display
-@limiter.limit("30 per minute")
+@limiter.limit("20 per minute", key_func=lambda: request.view_args.get("token", ""))  # per kiosk, not per IP
 def report_display(token: str):
     """What the kiosk had on screen (JSON, see dibao.display); 204, or the neutral 404 for an unknown token."""
     session = db.session()

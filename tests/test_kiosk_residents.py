@@ -248,3 +248,15 @@ def test_staff_attach_a_photo_of_the_paper_board(app, client, session, world, us
         html = client.get(f"/admin/notices/{batch.public_id}/display").get_data(as_text=True)
         photo = re.search(r'src="(/admin/display/photos/\d+/thumb)"', html).group(1)
         assert client.get(photo).status_code == 200
+
+
+def test_staff_set_their_own_alert_address(app, client, session, world):
+    login(client, "staff_a1")
+    token = staff_token(client, "/admin/me/alerts")
+    res = client.post("/admin/me/alerts", data={"csrf_token": token, "email": "not an address"})
+    assert res.status_code == 400 and "电子邮箱格式不对" in res.get_data(as_text=True)
+    assert client.post("/admin/me/alerts", data={"csrf_token": token, "email": "a1@community.example"}
+                       ).status_code == 303
+    session.rollback()
+    assert session.get(User, world.users["staff_a1"]).email == "a1@community.example"
+    assert session.get(User, world.users["staff_a2"]).email is None
