@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export DIBAO_DATABASE_URL ?=
 
-.PHONY: run test test-sqlite lint bench translations system-deps serve clean
+.PHONY: run test test-sqlite lint bench translations system-deps serve clean axe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ system-deps:
 ## make test: venv, dev dependencies, system packages, translations, the whole suite
 test: $(VENV)/.installed system-deps translations/en/LC_MESSAGES/messages.mo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## axe-core for the accessibility scan of the browser tests, from the npm registry (pinned by its lock file)
+axe:
+	npm ci --no-audit --no-fund --prefix tests/browser/axe
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -4,4 +4,17 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from admin import audit, calendar, cases, data, feedback, kiosks, notices, stats, views  # noqa: E402,F401
+from admin import (  # noqa: E402,F401
+    announcements,
+    applications,
+    audit,
+    calendar,
+    cases,
+    data,
+    display,
+    feedback,
+    kiosks,
+    notices,
+    stats,
+    views,
+)

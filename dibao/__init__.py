@@ -48,6 +48,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
     _register_template_helpers(app)
     _register_security_headers(app)
+    from dibao import web
+
+    app.before_request(web.compressed_static)  # CSS, JS and SVG go out gzip-compressed (issue 14)
+    app.after_request(web.vary_static)
 
     from dibao.cli import register_commands
 
@@ -57,7 +61,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _select_locale() -> str:
     chosen = session.get("lang") if has_request_context() else None
-    return chosen if chosen in config.LOCALES else "zh_CN"
+    if chosen in config.LOCALES:
+        return chosen
+    if not has_request_context() or request.blueprint in ("admin", "kiosk"):
+        return "zh_CN"  # a kiosk in a community hall speaks Chinese whatever its browser says
+    # The public side answers in the browser's language (Accept-Language) until the visitor picks one.
+    g.locale_from_header = True
+    return request.accept_languages.best_match(config.LOCALES, default="zh_CN") or "zh_CN"
 
 
 def _init_login(app: Flask) -> None:
@@ -167,6 +177,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(i18n.localdate, "localdate")
     app.add_template_filter(i18n.localtime, "localtime")
+    app.add_template_filter(i18n.closing, "closing")
+    app.add_template_filter(i18n.duration, "duration")
 
 
 def _register_security_headers(app: Flask) -> None:
@@ -179,6 +191,8 @@ def _register_security_headers(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
         )
+        if getattr(g, "locale_from_header", False):
+            response.vary.add("Accept-Language")  # one URL, a page per language: caches must key on it
         if getattr(g, "vary_on_htmx", False):
             response.vary.update(("HX-Request", "HX-Boosted", "HX-History-Restore-Request"))
         if getattr(g, "noindex", False):

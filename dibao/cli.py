@@ -35,6 +35,9 @@ def register_commands(app: Flask) -> None:
     from kiosk.cli import kiosk_group
 
     app.cli.add_command(kiosk_group)
+    from dibao.notify import notify_group
+
+    app.cli.add_command(notify_group)
 
     from dibao.jobs import worker_command
 

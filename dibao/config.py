@@ -77,4 +77,16 @@ def from_environment(instance_path: Path) -> dict:
         "REFUSED_PASSWORDS": (DEMO_PASSWORD,) if env == "production" else (),
         # Where pg_dump/pg_restore live when they are not on PATH (e.g. /usr/lib/postgresql/15/bin).
         "PG_BINDIR": os.environ.get("DIBAO_PG_BINDIR") or None,
+        # Notifications (dibao.notify): SMS through an HTTP gateway, e-mail through SMTP; unset = that channel off.
+        "SMS_GATEWAY_URL": os.environ.get("DIBAO_SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": os.environ.get("DIBAO_SMS_GATEWAY_TOKEN") or None,
+        "SMS_SIGNATURE": os.environ.get("DIBAO_SMS_SIGNATURE") or "【阳光低保】",
+        "SMTP_HOST": os.environ.get("DIBAO_SMTP_HOST") or None,
+        "SMTP_PORT": int(os.environ.get("DIBAO_SMTP_PORT") or 25),
+        "SMTP_USER": os.environ.get("DIBAO_SMTP_USER") or None,
+        "SMTP_PASSWORD": os.environ.get("DIBAO_SMTP_PASSWORD") or None,
+        "SMTP_FROM": os.environ.get("DIBAO_SMTP_FROM") or "dibao@localhost",
+        "SMTP_SECURITY": os.environ.get("DIBAO_SMTP_SECURITY") or "none",
+        # Working days community staff have to accept or return an online application (网上申请).
+        "APPLICATION_WORKING_DAYS": int(os.environ.get("DIBAO_APPLICATION_WORKING_DAYS") or 3),
     }

@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, identity, media, notices, scope, workdays, workflow
+from dibao import audit, clock, identity, media, notices, notify, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
 from dibao.models import (
     Case,
@@ -132,6 +132,35 @@ def is_overdue(item: Item, today: date | None = None) -> bool:
 def must_notify(item: Item) -> bool:
     """A real-name submitter who has not yet been told the decided result."""
     return item.real_name and item.status == FeedbackStatus.decided and item.notified_at is None
+
+
+# --- choosing an entry to object to ------------------------------------------------------------------
+
+def normalise_entry_id(text: str | None) -> str:
+    """What a resident typed for an entry's number → its stored form: full-width letters and digits folded
+    (ＡＢ１ → ab1), spaces and dashes dropped, lower case (the numbers are printed in lower case)."""
+    return re.sub(r"[\s\-_.·—]", "", unicodedata.normalize("NFKC", text or "")).lower()[:40]
+
+
+@dataclass
+class CommunityOnNotice:
+    region: Region
+    count: int
+    closes: Any  # the soonest closing of its open batches
+
+
+def open_by_community(session: Session) -> list[tuple[Region, list[CommunityOnNotice]]]:
+    """Towns and their communities with households on notice now, for "我要提异议": choose, then browse."""
+    towns: dict[int, tuple[Region, dict[int, CommunityOnNotice]]] = {}
+    for entry in notices.open_entries(session, None):
+        community = entry.region
+        town = community.parent or community
+        _town, places = towns.setdefault(town.id, (town, {}))
+        item = places.setdefault(community.id, CommunityOnNotice(community, 0, entry.batch.closes_at))
+        item.count += 1
+        item.closes = min(item.closes, entry.batch.closes_at)
+    return [(town, sorted(places.values(), key=lambda c: c.region.code))
+            for town, places in sorted(towns.values(), key=lambda t: t[0].code)]
 
 
 # --- what a resident submits -------------------------------------------------------------------------
@@ -576,6 +605,7 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
             moved = case.stage.value
     audit.record(session, actor, f"{item.kind}_decided", item.kind, item.tracking_code, region_id=item.region_id,
                  details={"outcome": result.value, "case_stage": moved, "real_name": item.real_name})
+    notify.feedback_decided(session, item)  # a real-name submitter's SMS; nothing for an anonymous one
     return moved
 
 

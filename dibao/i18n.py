@@ -4,7 +4,7 @@ named style, never a strftime pattern (which would show "2026年03月18日" to E
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from babel import Locale, dates
 from flask_babel import get_locale
@@ -42,3 +42,27 @@ def localtime(instant: datetime | None, style: str = "minute") -> str:
         day = dates.format_skeleton("MMMd", local, locale=_locale()) if style == "day" else localdate(local)
         return f"{day} {dates.format_time(local, 'HH:mm', tzinfo=clock.local_zone(), locale=_locale())}"
     return dates.format_datetime(local, TIME_STYLES[style], tzinfo=clock.local_zone(), locale=_locale())
+
+
+def closing(instant: datetime | None, at: datetime | None = None) -> str:
+    """When a window closes, said the same way on every page and the kiosk (issue 14): "今天 15:23 截止" on the
+    last day, "明天 15:23 截止" the day before, "3月25日 15:23 截止" otherwise."""
+    from flask_babel import gettext
+
+    if instant is None:
+        return ""
+    local = clock.to_local(instant)
+    days = (local.date() - clock.to_local(at or clock.now()).date()).days
+    time = dates.format_time(local, "HH:mm", tzinfo=clock.local_zone(), locale=_locale())
+    if days == 0:
+        return gettext("今天 %(time)s 截止", time=time)
+    if days == 1:
+        return gettext("明天 %(time)s 截止", time=time)
+    return gettext("%(day)s %(time)s 截止", day=dates.format_skeleton("MMMd", local, locale=_locale()), time=time)
+
+
+def duration(delta: timedelta | None) -> str:
+    """A length of time as people say it, in the reader's language: 3小时 / 3 hours, 2天 / 2 days."""
+    if delta is None:
+        return ""
+    return dates.format_timedelta(delta, threshold=1.5, locale=_locale())

@@ -762,9 +762,10 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
         "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),
         "computed": str(row["computed_amount"]) if row["computed_amount"] is not None else None,
         "members": len(draft.members)}) for case_id, draft, row in zip(case_ids, drafts, case_rows, strict=True)]
-    for start in range(0, total, AUDIT_CHUNK):  # one audit event a household, appended a chunk at a time
-        audit.record_many(session, actor, entries[start:start + AUDIT_CHUNK])
-        progress(min(start + AUDIT_CHUNK, total), total, phase)
+    chunk = max(1, min(AUDIT_CHUNK, total // 10))  # at least ten steps of the progress bar
+    for start in range(0, total, chunk):  # one audit event a household, appended a chunk at a time
+        audit.record_many(session, actor, entries[start:start + chunk])
+        progress(min(start + chunk, total), total, phase)
     report.imported = total
     return report
 

@@ -23,11 +23,12 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, content, disclosure, entitlement, notices, qr, scope, workflow
+from dibao import audit, clock, content, disclosure, entitlement, i18n, notices, qr, scope, workflow
 from dibao.errors import Conflict, Invalid, NotFound
 from dibao.models import Decision, Level, NoticeEntry, Region, User
 from dibao.models.kiosk import Kiosk
@@ -209,6 +210,7 @@ class EntryView:
     days_left: int
     decision_label: str | None
     qr_target: str
+    hours_left: int | None = None  # on the last day "还剩 5 小时" instead of "还剩 1 天"
 
     @property
     def closes_at_iso(self) -> str:
@@ -233,6 +235,7 @@ class Slide:
     at: datetime | None = None
     public_url: str = ""
     policy: disclosure.Policy | None = None
+    ticker: tuple[str, ...] = ()  # 滚动字幕: the lines of today's announcements (issue 14)
 
     @property
     def next_index(self) -> int:
@@ -249,6 +252,12 @@ def days_left(closes_at: datetime, at: datetime) -> int:
     return max(1, math.ceil((closes_at - at).total_seconds() / 86400))
 
 
+def hours_left(closes_at: datetime, at: datetime) -> int | None:
+    """Whole hours left, rounded up, on the last day of a window (less than a day left); None before it."""
+    seconds = (closes_at - at).total_seconds()
+    return max(1, math.ceil(seconds / 3600)) if seconds < 86400 else None
+
+
 def policy(session: Session, region: Region) -> disclosure.Policy:
     """The disclosure policy of the kiosk's county (its rows override DESIGN.md's defaults)."""
     return disclosure.load_policy(session, region)
@@ -263,7 +272,7 @@ def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosur
         level_label=str(notices.ROUND_LABELS[batch.level]), batch_title=batch.title,
         opens_at=batch.opens_at, closes_at=batch.closes_at, days_left=days_left(batch.closes_at, at),
         decision_label=str(workflow.DECISION_LABELS[Decision(decision)]) if decision else None,
-        qr_target=qr.entry_target(public_url, entry.public_id),
+        qr_target=qr.entry_target(public_url, entry.public_id), hours_left=hours_left(batch.closes_at, at),
     )
 
 
@@ -302,22 +311,30 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
     at = at or clock.now()
     entries = notices.open_entries(session, kiosk.region, at)
     pol = policy(session, kiosk.region)
+    extras = extra_slides(session, kiosk.region, at, pol)  # announcements, the roster, fund totals (issue 14)
     if entries:
-        total = math.ceil(len(entries) / PAGE_SIZE)
+        pages = math.ceil(len(entries) / PAGE_SIZE)
+        total = pages + len(extras)
         index = index % total if index >= 0 else 0
-        raw = tuple(entries[index * PAGE_SIZE:(index + 1) * PAGE_SIZE])
-        kind, data = "entries", {}
+        if index < pages:
+            raw = tuple(entries[index * PAGE_SIZE:(index + 1) * PAGE_SIZE])
+            kind, data = "entries", {}
+        else:
+            (kind, data), raw = extras[index - pages], ()
     else:
-        infos = info_slides(session, kiosk.region, at, levels)
+        infos = info_slides(session, kiosk.region, at, levels) + extras
         total = len(infos)
         index = index % total if index >= 0 else 0
         kind, data = infos[index]
         raw = ()
+    ticker = tuple(ticker_lines(session, kiosk.region, at))
     content = {
         "kiosk": [kiosk.id, kiosk.token, kiosk.name, kiosk.rotation_seconds, kiosk.region.name, kiosk.region.code],
-        "slide": [kind, index, total, len(entries)],
+        "slide": [kind, index, total, len(entries), clock.to_local(at).date().isoformat()],
         "entries": [[e.public_id, e.batch.fingerprint, e.batch.closes_at.isoformat(),
-                     days_left(e.batch.closes_at, at), notices.shown_photo_key(e)] for e in raw],
+                     days_left(e.batch.closes_at, at), hours_left(e.batch.closes_at, at),
+                     notices.shown_photo_key(e)] for e in raw],
+        "ticker": ticker,
         "policy": disclosure.policy_version(pol),
         "public_url": public_url,
         "data": data,
@@ -325,7 +342,7 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
     etag = hashlib.sha256(canonical.encode()).hexdigest()[:32]
     return Slide(kind=kind, index=index, total=total, open_count=len(entries), data=data, etag=etag, raw=raw,
-                 at=at, public_url=public_url, policy=pol)
+                 at=at, public_url=public_url, policy=pol, ticker=ticker)
 
 
 def open_entry(session: Session, kiosk: Kiosk, entry_public_id: str, at: datetime | None = None) -> NoticeEntry:
@@ -335,3 +352,151 @@ def open_entry(session: Session, kiosk: Kiosk, entry_public_id: str, at: datetim
         if entry.public_id == entry_public_id:
             return entry
     raise NotFound(_l("该公示已结束或不存在。"))
+
+
+# --- more to show: announcements, the standing roster, fund totals (issue 14) --------------------------------
+
+ROSTER_PAGE_SIZE = 8  # rows of the standing roster per slide, at the kiosk's type size
+FUND_MONTHS = 6
+
+
+def announcement_slides(session: Session, region: Region, at: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """One slide per announcement shown today in the community (its own, its town's, its county's)."""
+    from dibao import announcements
+
+    slides = []
+    for item in announcements.current(session, region, today=clock.to_local(at).date(), below=False):
+        slides.append(("announcement", {
+            "public_id": item.public_id, "title": item.title, "region": item.region.name,
+            "paragraphs": [_excerpt(p, 200) for p in announcements.paragraphs(item)[:3]],
+            "picture": bool(item.picture_key), "ends_on": item.ends_on.isoformat() if item.ends_on else None,
+        }))
+    return slides
+
+
+def ticker_lines(session: Session, region: Region, at: datetime) -> list[str]:
+    from dibao import announcements
+
+    return announcements.ticker(session, region, today=clock.to_local(at).date())
+
+
+def roster_slides(session: Session, region: Region, pol: disclosure.Policy) -> list[tuple[str, dict[str, Any]]]:
+    """The standing roster (在保名单, 公布 without an end date) in pages, as the kiosk's disclosure allows."""
+    cases = notices.roster(session, region)
+    if not cases:
+        return []
+    lines = [disclosure.present_roster(case, disclosure.Channel.kiosk, pol) for case in cases]
+    pages = math.ceil(len(lines) / ROSTER_PAGE_SIZE)
+    persons = sum(case.household_size for case in cases)
+    return [("roster", {"rows": lines[i * ROSTER_PAGE_SIZE:(i + 1) * ROSTER_PAGE_SIZE], "page": i + 1,
+                        "pages": pages, "households": len(cases), "persons": persons}) for i in range(pages)]
+
+
+def funds_totals(session: Session, region: Region) -> list[dict[str, Any]]:
+    """The contract with the payments module (issue 11), wired when it exists: ``dibao.payments.funds_totals(
+    session, region) -> list`` of the community's published monthly totals, newest first, each a dict with
+    ``month`` (a date, the first of the month), ``households``, ``persons`` and ``amount`` (Decimal yuan);
+    small counts already suppressed by it. No payments module, or nothing published: no slide."""
+    import importlib
+
+    try:
+        payments = importlib.import_module("dibao.payments")
+    except ImportError:
+        return []
+    provider = getattr(payments, "funds_totals", None)
+    return list(provider(session, region)) if provider is not None else []
+
+
+def funds_slides(session: Session, region: Region) -> list[tuple[str, dict[str, Any]]]:
+    totals = funds_totals(session, region)[:FUND_MONTHS]
+    if not totals:
+        return []
+    rows = [{"month": t["month"].isoformat(), "households": int(t["households"]), "persons": int(t["persons"]),
+             "amount": f"{Decimal(t['amount']):.2f}"} for t in totals]
+    return [("funds", {"rows": rows})]
+
+
+def extra_slides(session: Session, region: Region, at: datetime,
+                 pol: disclosure.Policy) -> list[tuple[str, dict[str, Any]]]:
+    """What a kiosk shows after the notice pages (or the policy slides): announcements, roster, fund totals."""
+    return announcement_slides(session, region, at) + roster_slides(session, region, pol) + funds_slides(
+        session, region)
+
+
+def current_announcement(session: Session, kiosk: Kiosk, public_id: str, at: datetime | None = None):
+    """An announcement shown today on this kiosk (for its picture); NotFound otherwise."""
+    from dibao import announcements
+
+    at = at or clock.now()
+    for item in announcements.current(session, kiosk.region, today=clock.to_local(at).date(), below=False):
+        if item.public_id == public_id:
+            return item
+    raise NotFound(_l("该公告已结束或不存在。"))
+
+
+# --- health: how long a kiosk has been dark, alerts to its community's staff (issue 14) ------------------------
+
+def dark_since(kiosk: Kiosk, at: datetime | None = None) -> datetime | None:
+    """Since when a kiosk shows nothing: its last poll when offline, its revocation when revoked."""
+    state = status(kiosk, at)
+    if state == Status.revoked:
+        return kiosk.revoked_at
+    if state == Status.offline:
+        return kiosk.last_seen_at
+    return None
+
+
+def offline_in_scope(session: Session, actor: User, at: datetime | None = None) -> list[tuple[Kiosk, datetime]]:
+    """Kiosks of the actor's subtree that missed their polls, with their last poll (the dashboard banner)."""
+    at = at or clock.now()
+    out = []
+    for kiosk in list_kiosks(session, actor, include_revoked=False):
+        if status(kiosk, at) == Status.offline:
+            out.append((kiosk, kiosk.last_seen_at))
+    return out
+
+
+def offline_alerts(session: Session, at: datetime) -> list:
+    """Record every kiosk newly gone dark and queue an e-mail to its community's staff (those with an address).
+
+    Once per outage: the outage is keyed by the kiosk's last poll, so a kiosk that comes back and goes dark
+    again is a new outage. A kiosk that never polled is not an outage (it was never switched on)."""
+    from dibao import notify
+    from dibao.models.display import KioskOutage
+
+    outages = []
+    for kiosk in list_kiosks(session, None, include_revoked=False):
+        if status(kiosk, at) != Status.offline or session.scalar(select(KioskOutage.id).where(
+                KioskOutage.kiosk_id == kiosk.id, KioskOutage.since == kiosk.last_seen_at)):
+            continue
+        outage = KioskOutage(kiosk_id=kiosk.id, since=kiosk.last_seen_at, detected_at=at, alerted=0)
+        session.add(outage)
+        with force_locale("zh_CN"):
+            body = str(_l("公示终端“%(name)s”（%(community)s）自 %(since)s 起没有连接，已漏掉 %(n)d 次以上刷新。"
+                          "请检查终端的电源、网络和浏览器，公示期内应保持显示。",
+                          name=kiosk.name, community=kiosk.region.full_name,
+                          since=i18n.localtime(kiosk.last_seen_at), n=MISSED_POLLS_OFFLINE))
+            subject = str(_l("公示终端离线：%(name)s", name=kiosk.name))
+        for user in notify.staff_addresses(session, kiosk.region):
+            notify.queue(session, channel=notify.NotifyChannel.email, recipient=user.email, subject=subject,
+                         body=body, link=None, object_type="kiosk", object_id=str(kiosk.id),
+                         region_id=kiosk.region_id)
+            outage.alerted += 1
+        outages.append(outage)
+    session.flush()
+    return outages
+
+
+def run_offline_alerts(app) -> int:
+    """The sweep's step (its own short transaction); two workers at once: the unique key keeps one outage."""
+    from sqlalchemy.exc import IntegrityError
+
+    with app.extensions["dibao.write_sessions"]() as session:
+        try:
+            outages = offline_alerts(session, clock.now())
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return 0
+    return len(outages)
+

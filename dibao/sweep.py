@@ -106,6 +106,7 @@ def _loop(app: Flask, interval: float, stop: threading.Event) -> None:
             media_gc = time.monotonic() - last_gc >= MEDIA_GC_INTERVAL
             with app.app_context():
                 result = run_sweep(app, media_gc=media_gc)
+                residents_pass(app)
             if media_gc:
                 last_gc = time.monotonic()
             if result.closed or result.released:
@@ -113,6 +114,18 @@ def _loop(app: Flask, interval: float, stop: threading.Event) -> None:
                          len(result.closed), result.moved, result.held)
         except Exception:  # a failed pass is retried at the next tick; it must never kill the thread
             log.exception("notice sweep failed")
+
+
+def residents_pass(app: Flask) -> None:
+    """The residents' side (issue 14) on the same tick: alert the staff of kiosks gone dark, send what is due."""
+    from dibao import kiosks, notify
+
+    try:
+        kiosks.run_offline_alerts(app)
+    finally:
+        delivered = notify.run_for_app(app)
+    if delivered.sent or delivered.failed:
+        log.info("notifications: %d sent, %d retried, %d failed", delivered.sent, delivered.retried, delivered.failed)
 
 
 def start(app: Flask) -> threading.Thread | None:

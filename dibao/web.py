@@ -6,14 +6,19 @@ a request commits, and where a domain error becomes the form's message or the er
 
 from __future__ import annotations
 
+import gzip
 import hmac
+import mimetypes
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app, g, render_template, request
+from flask import current_app, g, render_template, request, send_file
 from sqlalchemy.orm import Session
+from werkzeug.security import safe_join
 
 from dibao import db
 from dibao.errors import DomainError
@@ -208,3 +213,47 @@ def safe_download_name(name: str) -> str:
     line break) become spaces, so the header stays one line and the file can always be downloaded."""
     cleaned = "".join(" " if ch in _CONTROL else ch for ch in name)
     return " ".join(cleaned.split()) or "file"
+# --- static files, compressed (issue 14: the kiosk's first load) ------------------------------------------------
+
+COMPRESSIBLE = {".css", ".js", ".svg", ".json", ".txt", ".map"}  # fonts (WOFF2) and images are compressed already
+
+
+def _gzip_copy(source: Path, target: Path) -> None:
+    """Write (atomically) a gzip copy of ``source`` carrying its modification time."""
+    stat = source.stat()
+    if target.exists() and target.stat().st_mtime == stat.st_mtime:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(gzip.compress(source.read_bytes(), compresslevel=9, mtime=0))
+    os.utime(tmp, (stat.st_mtime, stat.st_mtime))
+    os.replace(tmp, target)
+
+
+def compressed_static():
+    """Before the static view: a CSS, JS or SVG file goes out gzip-compressed to a browser that accepts it (a
+    copy made once per file version under the instance folder, with its own ETag, so 304s still work)."""
+    if request.endpoint != "static" or not request.view_args:
+        return None
+    filename = request.view_args.get("filename", "")
+    source = safe_join(current_app.static_folder or "", filename)
+    if source is None or Path(source).suffix not in COMPRESSIBLE or not os.path.isfile(source):
+        return None
+    if not request.accept_encodings["gzip"]:
+        return None
+    target = Path(current_app.config.get("STATIC_GZIP_DIR") or Path(current_app.instance_path) / "static-gzip")
+    target = target / (filename + ".gz")
+    _gzip_copy(Path(source), target)
+    response = send_file(target, mimetype=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                         conditional=True, etag=True, max_age=current_app.get_send_file_max_age(filename))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def vary_static(response):
+    """After the static view: the uncompressed copy of a compressible file also says it depends on the
+    browser's Accept-Encoding (a shared cache must not hand it to the wrong browser)."""
+    if request.endpoint == "static" and Path(request.path).suffix in COMPRESSIBLE:
+        response.vary.add("Accept-Encoding")
+    return response

@@ -19,8 +19,10 @@ from pathlib import Path
 from flask import abort, current_app, make_response, render_template, request, send_file
 
 from dibao import clock, db, kiosks, media, notices, qr, workflow
+from dibao import display as display_log
 from dibao.disclosure import Channel, present
-from dibao.errors import NotFound
+from dibao.errors import DomainError, NotFound
+from dibao.extensions import csrf, limiter
 from dibao.models import Level
 from dibao.web import perform
 from kiosk import bp
@@ -157,3 +159,40 @@ def photo(token: str, entry_id: str):
     response.headers["Cache-Control"] = "no-cache, private"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+# --- issue 14: announcement pictures, and the kiosk's report of what it showed (proof of display) ----------------
+
+@bp.get("/<token>/announcement/<public_id>/picture")
+def announcement_picture(token: str, public_id: str):
+    """The picture of an announcement shown today on this kiosk."""
+    session = db.session()
+    try:
+        item = kiosks.current_announcement(session, kiosks.by_token(session, token), public_id)
+    except NotFound:
+        abort(404)
+    if not item.picture_key:
+        abort(404)
+    response = send_file(media.media_path(current_app.config["MEDIA_DIR"], item.picture_key, "display"),
+                         mimetype="image/jpeg", max_age=0, conditional=True, etag=True)
+    response.headers["Cache-Control"] = "no-cache, private"
+    return response
+
+
+@bp.post("/<token>/shown")
+@csrf.exempt  # no session and no form: the token is the kiosk's credential, as for its display
+@limiter.limit("20 per minute", key_func=lambda: request.view_args.get("token", ""))  # per kiosk, not per IP
+def report_display(token: str):
+    """What the kiosk had on screen (JSON, see dibao.display); 204, or the neutral 404 for an unknown token."""
+    session = db.session()
+    try:
+        kiosk = kiosks.by_token(session, token)
+    except NotFound:
+        return _not_registered(fragment=True)
+    payload = request.get_json(silent=True) if request.content_length and request.content_length < 256 * 1024 else None
+    try:
+        key, shown = display_log.parse(payload)
+    except DomainError as err:
+        return {"error": "invalid", "message": str(err.message)}, 400
+    perform(lambda sess: display_log.record(sess, kiosk, key, shown))
+    return "", 204

@@ -138,12 +138,21 @@ def _objection_page(form: ObjectionForm, public_id: str | None, status: int = 20
 @limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach)
 def objection_new():
     public_id = request.args.get("entry") or request.form.get("entry")
-    if request.method == "GET" and not public_id:
+    if request.method == "GET" and not (public_id or "").strip():
         return _choose_entry()
-    notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
-    form = ObjectionForm() if request.method == "POST" else _new_form(ObjectionForm)
     if request.method == "GET":
-        return _objection_page(form, public_id)
+        # A typed number: spaces, dashes, capitals and full-width letters are forgiven; one that names nothing
+        # comes back in the same box with the reason beside it, not on a dead-end page.
+        normal = feedback.normalise_entry_id(public_id)
+        if normal != public_id:
+            return redirect(url_for("portal.objection_new", entry=normal))
+        try:
+            notices.public_entry(db.session(), normal)  # closed or withdrawn: 410, nothing of it shown
+        except NotFound as err:
+            return _choose_entry(typed=public_id, error=str(err.message))
+        return _objection_page(_new_form(ObjectionForm), public_id)
+    notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
+    form = ObjectionForm()
     if not form.validate_on_submit():
         return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
     return _accept(
@@ -156,8 +165,10 @@ def objection_new():
     )
 
 
-def _choose_entry():
-    """Without an entry: pick one of a region's open entries (a board's QR code lands here), or type its number."""
+def _choose_entry(typed: str = "", error: str | None = None):
+    """Without an entry: choose the community and browse what is on notice there (a board's QR code lands on a
+    community), or type the number printed beside a household; a number that names nothing is shown again
+    with the reason (404)."""
     sess = db.session()
     region = None
     entries = []
@@ -168,7 +179,8 @@ def _choose_entry():
         entries = [(e, disclosure.present(e, disclosure.Channel.web, policy), _days_left(e))
                    for e in notices.open_entries(sess, region)]
     g.noindex = True
-    return render("portal/feedback/choose_entry.html", region=region, entries=entries, noindex=True)
+    return render("portal/feedback/choose_entry.html", region=region, entries=entries, noindex=True,
+                  towns=feedback.open_by_community(sess), typed=typed, error=error, status=404 if error else 200)
 
 
 @bp.post("/objections/validate")
@@ -351,6 +363,11 @@ def track():
 @limiter.limit("30 per minute")
 def track_code(code: str):
     g.noindex = True
+    from portal.applications import tracking_page  # an online application shares the /track page
+
+    page = tracking_page(code)
+    if page is not None:
+        return page
     try:
         status = feedback.lookup(db.session(), code)
     except NotFound as err:

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    FileField,
+    Form,
+    FormField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from dibao import feedback
+from dibao import applications, feedback
 from dibao.models import ReasonCategory, ReportSubject
 
 
@@ -39,3 +51,51 @@ class ReportForm(FeedbackForm):
     case = SelectField(_l("低保名单上的家庭"), validate_choice=False)
     about = StringField(_l("被举报的人或单位"), validators=[Optional(), Length(max=220)])
     entry = HiddenField()
+
+
+# --- 网上申请 (dibao.applications) ----------------------------------------------------------------------------
+
+def _capacity_choices():
+    from dibao.cases import WORK_CAPACITY_LABELS
+    from dibao.models import WorkCapacity
+
+    return [SelectChoice(c.value, WORK_CAPACITY_LABELS[c]) for c in WorkCapacity]
+
+
+class MemberRowForm(Form):
+    """One household member besides the applicant (a row left empty is ignored)."""
+
+    name = StringField(_l("姓名"), validators=[Optional(), Length(max=60)])
+    relation = SelectField(_l("与申请人的关系"), validate_choice=False,
+                           choices=[SelectChoice("", _l("请选择"))] + [SelectChoice(r, r) for r in
+                                                                        applications.RELATIONS])
+    age = StringField(_l("年龄"), validators=[Optional(), Length(max=3)])
+    id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=30)])
+    work_capacity = SelectField(_l("劳动能力"), validate_choice=False, choices=_capacity_choices())
+
+
+class ApplicationForm(FlaskForm):
+    by_proxy = RadioField(_l("谁来填写这份申请"), validate_choice=False, default="self",
+                          choices=[SelectChoice("self", _l("我为自己家申请")),
+                                   SelectChoice("proxy", _l("我替家人或他人代为申请（需要委托书）"))])
+    proxy_name = StringField(_l("代办人姓名"), validators=[Optional(), Length(max=60)])
+    proxy_relation = SelectField(_l("代办人与申请人的关系"), validate_choice=False,
+                                 choices=[SelectChoice("", _l("请选择"))] + [SelectChoice(r, r) for r in
+                                                                              applications.PROXY_RELATIONS])
+    proxy_phone = StringField(_l("代办人电话"), validators=[Optional(), Length(max=30)])
+    region = SelectField(_l("家庭所在社区（村）"), validate_choice=False)
+    head_name = StringField(_l("申请人（户主）姓名"), validators=[Optional(), Length(max=60)])
+    head_id_number = StringField(_l("申请人身份证号码"), validators=[Optional(), Length(max=30)])
+    head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=30)])
+    email = StringField(_l("电子邮箱（可以不填）"), validators=[Optional(), Length(max=200)])
+    address = StringField(_l("家庭住址"), validators=[Optional(), Length(max=220)])
+    head_work_capacity = RadioField(_l("申请人的劳动能力"), validate_choice=False, choices=_capacity_choices(),
+                                    default="full")
+    members = FieldList(FormField(MemberRowForm), min_entries=4, max_entries=applications.MAX_MEMBERS)
+    reason = TextAreaField(_l("申请理由"), validators=[Length(max=applications.MAX_REASON + 200)])
+    materials = MultipleFileField(_l("申请材料照片（可以不传）"))
+    authorisation = FileField(_l("委托书照片（代为申请时必传）"))
+    check_consent = BooleanField(_l("我和共同生活的家庭成员同意民政部门核对家庭收入和财产状况"))
+    # Honeypot and the per-form token, as on the objection form.
+    website = StringField(_l("网址（请勿填写）"))
+    submission_id = HiddenField()

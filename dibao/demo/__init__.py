@@ -140,6 +140,9 @@ def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -
     result.created += notices.seed_notices(session, county, seed)
     result.created += feedback.seed_feedback(session, county, seed)
     result.created += kiosks.seed_kiosks(session, county)
+    from dibao.demo import residents
+
+    result.created += residents.seed_residents(session, county, seed)  # issue 14
     return result
 
 

@@ -26,3 +26,6 @@ __all__ = [
     "Report", "ReportSubject", "Role", "Stage", "User", "WorkCapacity",
     "CalendarDay", "HolidayCalendar", "LoginThrottle", "StaffSession",
 ]
+
+# The residents' side (issue 14): online applications, notifications, announcements and documents.
+from dibao.models import announcement, application, display, notification  # noqa: E402,F401

@@ -33,6 +33,8 @@ class User(Base):
     # Bumped when the password changes or the account is disabled, which ends existing sessions.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the staff member gets alerts (a kiosk of their community gone dark); set by themselves.
+    email: Mapped[str | None] = mapped_column(String(200))
 
     region: Mapped[Region] = relationship(lazy="joined")
 

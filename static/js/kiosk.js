@@ -90,12 +90,23 @@
       var closes = Date.parse(el.dataset.closesAt);
       if (isNaN(closes)) return;
       if (t >= closes) {
-        el.hidden = true;
-        el.classList.add("k-expired");
+        if (!el.classList.contains("k-expired")) {
+          el.hidden = true;
+          el.classList.add("k-expired");
+          if (typeof shown !== "undefined") shown.restart(); // off the screen: its time on it ends here
+        }
       } else {
-        var days = el.querySelector("[data-days]");
-        var n = String(Math.max(1, Math.ceil((closes - t) / 86400000)));
-        if (days && days.textContent !== n) days.textContent = n;
+        // "还剩 N 天", and on the last day "还剩 N 小时": the same rounding as the server (dibao.kiosks).
+        var left = closes - t;
+        var lastDay = left < 86400000;
+        var n = String(lastDay ? Math.max(1, Math.ceil(left / 3600000)) : Math.ceil(left / 86400000));
+        var count = el.querySelector("[data-count]");
+        var unit = el.querySelector("[data-unit]");
+        if (count && count.textContent !== n) count.textContent = n;
+        var word = lastDay ? body.dataset.unitHour : body.dataset.unitDay;
+        if (unit && word && unit.textContent !== word) unit.textContent = word;
+        var box = el.querySelector("[data-left]");
+        if (box) box.classList.toggle("k-last-day", lastDay);
       }
     });
     var slide = document.getElementById("k-slide");
@@ -164,6 +175,7 @@
     tick(); // an entry that closed meanwhile never shows, not even for a second
     var slide = document.getElementById("k-slide");
     if (slide) save({ html: slide.outerHTML, at: now(), offset: offset, server: lastServer });
+    shown.restart();
   });
 
   // --- touch: one entry large, back to the rotation after 60 s idle ---------------------------------------
@@ -173,9 +185,11 @@
 
   function closeDetail() {
     if (!detail || detail.hidden) return;
+    if (window.dibaoReadAloud) window.dibaoReadAloud.stop();
     detail.hidden = true;
     detailBody.innerHTML = "";
     clearTimeout(idleTimer);
+    shown.restart();
   }
 
   function touched() {
@@ -195,6 +209,7 @@
     var close = document.getElementById("k-detail-close");
     if (close) close.focus();
     touched();
+    shown.restart();
   }
 
   document.addEventListener("pointerdown", touched, true);
@@ -227,7 +242,81 @@
     }).catch(function () { /* no worker: the page still keeps its content while it stays open */ });
   }
 
+  // --- proof of display: which entries were on screen, and when (dibao.display) ------------------------------
+  // The entries on screen now form a segment; it is closed when the slide changes, an entry is opened large or
+  // closes, the page is hidden, and every minute. Closed segments wait in localStorage until the server has
+  // them (also across an outage and a reload), then go in one POST with a key, so a resent report counts once.
+  var shown = (function () {
+    var QUEUE = STORE + ":shown";
+    var MAX = 4000;
+    var segment = null;
+
+    function queue() { try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; } }
+    function keep(items) { try { localStorage.setItem(QUEUE, JSON.stringify(items.slice(-MAX))); } catch (e) { /* full */ } }
+
+    function visibleEntries() {
+      if (document.visibilityState === "hidden") return [];
+      var open = document.querySelector("#k-detail-body .k-entry:not(.k-expired)");
+      var scope = detail && !detail.hidden ? (open ? [open] : []) :
+        Array.prototype.slice.call(document.querySelectorAll("#k-slide .k-entry:not(.k-expired)"));
+      return scope.map(function (el) { return el.dataset.entry; }).filter(Boolean);
+    }
+
+    function cycle() {
+      var slide = document.getElementById("k-slide");
+      var total = slide ? Number(slide.dataset.total) || 1 : 1;
+      return total * (Number(body.dataset.rotation) || 20);
+    }
+
+    function close() {
+      if (!segment) return;
+      var to = now();
+      if (to - segment.from >= 1000) {
+        var items = queue();
+        segment.entries.forEach(function (entry) {
+          var last = null;
+          for (var i = items.length - 1; i >= 0 && i >= items.length - 40; i--) {
+            if (items[i].entry === entry) { last = items[i]; break; }
+          }
+          if (last && segment.from - last.to <= 2000) last.to = to; // the same slide, still on screen
+          else items.push({ entry: entry, from: Math.round(segment.from), to: Math.round(to), cycle: cycle() });
+        });
+        keep(items);
+      }
+      segment = null;
+    }
+
+    function restart() {
+      close();
+      var entries = visibleEntries();
+      if (entries.length) segment = { entries: entries, from: now() };
+    }
+
+    var sending = false;
+    function flush() {
+      restart();
+      var items = queue();
+      if (!items.length || sending || !body.dataset.report || !window.fetch) return;
+      sending = true;
+      var key = Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+      fetch(body.dataset.report, {
+        method: "POST", headers: { "Content-Type": "application/json" }, credentials: "omit", keepalive: true,
+        body: JSON.stringify({ key: key, shown: items.slice(0, 500) })
+      }).then(function (res) {
+        if (res.ok || res.status === 400) keep(queue().slice(Math.min(items.length, 500)));
+      }).catch(function () { /* offline: kept for the next minute */ }).then(function () { sending = false; });
+    }
+
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") flush(); else restart();
+    });
+    setInterval(flush, 60 * 1000);
+    return { restart: restart, flush: flush };
+  })();
+  window.dibaoKioskShown = shown; // for the browser tests
+
   tick();
+  shown.restart();
   setInterval(tick, 1000);
   if (document.readyState === "complete") registerWorker();
   else window.addEventListener("load", registerWorker);

@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from dibao.models import Case, Level, NoticeBatch, Region
-from dibao.models.records import Document
+from dibao.models.records import Attachment
 from tests.case_helpers import register, standard, user
 from tests.factories import case_awaiting_notice
 
@@ -68,7 +68,7 @@ def test_staff_upload_a_household_photo_and_a_case_document(page, live_server, w
     session.rollback()
     session.expire_all()  # the case was built in this session: read what the browser's requests stored
     assert session.get(Case, case.id).photo_key
-    assert session.scalar(select(Document.title).where(Document.case_id == case.id)) == "低保申请书"
+    assert session.scalar(select(Attachment.title).where(Attachment.case_id == case.id)) == "低保申请书"
 
 
 def test_town_reviewer_schedules_a_batch_with_the_picker(page, live_server, world, session, screenshot_dir):
