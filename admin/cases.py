@@ -313,7 +313,8 @@ def case_photo_file(case_id: int, rendition: str):
 def _send(path, mimetype: str, download_name: str | None = None):
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=mimetype, max_age=0,
+    # A PDF is never opened inside the staff pages' origin: it is downloaded.
+    response = send_file(path, mimetype=mimetype, max_age=0, as_attachment=mimetype == "application/pdf",
                          download_name=safe_download_name(download_name) if download_name else None)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -37,7 +37,7 @@ class MediaError(Invalid):
 
     def __init__(self, message, *, reason: str, field: str | None = None):
         super().__init__(message, field=field)
-        self.reason = reason  # empty | too_large | not_image | too_many_pixels | pdf_too_large | pdf_incomplete
+        self.reason = reason  # empty | too_large | not_image | too_many_pixels | pdf_too_large | pdf_incomplete | pdf_unreadable
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,14 @@ def _write(media_dir: str | os.PathLike, key: str, data: bytes) -> None:
     path = Path(media_dir) / key
     if path.exists():
         return  # same content, same key
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Photos of households and their papers: readable by the service user only, whatever the umask.
+    Path(media_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (path.parent.parent, path.parent):  # img/ and img/ab/ (mkdir's mode skips parents)
+        folder.mkdir(mode=0o700, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
@@ -90,7 +95,9 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
 
 def _jpeg(img: Image.Image) -> bytes:
     out = io.BytesIO()
-    # A fresh encode carries no EXIF, GPS, ICC or comments from the upload.
+    # A fresh encode carries no EXIF, GPS, ICC, XMP or other application segments from the upload; Pillow would
+    # copy a JPEG comment (COM) across from ``info``, so the encoder is given none.
+    img.info = {}
     img.save(out, format="JPEG", quality=85, optimize=True, progressive=True)
     return out.getvalue()
 
@@ -125,15 +132,67 @@ def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> 
                              reason="pdf_too_large")
         if b"%%EOF" not in data[-2048:]:
             raise MediaError(_l("PDF 文件不完整，请重新导出后上传。"), reason="pdf_incomplete")
-        key = _key("doc", data, "pdf")
-        _write(media_dir, key, data)
-        return StoredMedia(key=key, content_type="application/pdf", size=len(data))
+        clean = clean_pdf(data)
+        key = _key("doc", clean, "pdf")
+        _write(media_dir, key, clean)
+        return StoredMedia(key=key, content_type="application/pdf", size=len(clean))
     try:
         return store_image(data, media_dir)
     except MediaError as err:
         if err.reason == "not_image":
             raise MediaError(_l("只能上传照片或 PDF 文件。"), reason="not_image") from None
         raise
+
+
+# What a PDF may carry that acts on the reader or says who made it: actions run on open or on an event,
+# JavaScript, embedded or attached files, and document metadata.
+_PDF_CATALOG_KEYS = ("/OpenAction", "/AA", "/Metadata", "/AcroForm", "/URI")
+_PDF_NAME_TREES = ("/JavaScript", "/EmbeddedFiles")
+_PDF_ANNOT_KEYS = ("/A", "/AA")
+_PDF_ACTIVE_ANNOTS = ("/FileAttachment", "/Movie", "/Sound", "/Screen", "/RichMedia")
+
+
+def clean_pdf(data: bytes) -> bytes:
+    """Re-write an uploaded PDF without scripts, open actions, embedded files or metadata (pikepdf/qpdf), or
+    refuse it when it cannot be read. Pages and their content stay as they were."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            root = pdf.Root
+            for name in _PDF_CATALOG_KEYS:
+                if name in root:
+                    del root[name]
+            names = root.get("/Names")
+            if names is not None:
+                for name in _PDF_NAME_TREES:
+                    if name in names:
+                        del names[name]
+            for page in pdf.pages:
+                if "/AA" in page.obj:
+                    del page.obj["/AA"]
+                annots = page.obj.get("/Annots")
+                if annots is None:
+                    continue
+                kept = pikepdf.Array()
+                for annot in annots:
+                    if annot.get("/Subtype") in _PDF_ACTIVE_ANNOTS:
+                        continue
+                    for name in _PDF_ANNOT_KEYS:
+                        if name in annot:
+                            del annot[name]
+                    kept.append(annot)
+                page.obj["/Annots"] = kept
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            out = io.BytesIO()
+            pdf.remove_unreferenced_resources()
+            pdf.save(out, static_id=True, deterministic_id=False)
+            return out.getvalue()
+    except pikepdf.PasswordError:
+        raise MediaError(_l("PDF 文件设置了密码，请去掉密码后再上传。"), reason="pdf_unreadable") from None
+    except (pikepdf.PdfError, ValueError, KeyError, TypeError, RuntimeError):
+        raise MediaError(_l("无法读取这个 PDF 文件，请重新导出后上传。"), reason="pdf_unreadable") from None
 
 
 def rendition_key(key: str, rendition: str) -> str:

@@ -67,3 +67,17 @@ def case_awaiting_notice(session: Session, region: Region, level: Level = Level.
     levels = tuple(lv for lv in (Level.community, Level.town, Level.county)
                    if list(Level).index(lv) <= list(Level).index(level))
     return make_case(session, region, stage=AWAITING[level], opinion_levels=levels, **kwargs)
+
+
+def tiny_pdf(text: str = "证明") -> bytes:
+    """A real one-page PDF (uploads are re-written by pikepdf, so a made-up header no longer passes)."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.docinfo["/Title"] = text
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()

@@ -13,13 +13,14 @@ from dibao.models import AuditEvent, Case, Stage
 from dibao.models.records import Standard
 from tests.case_helpers import register, standard, to_stage, user
 from tests.conftest import csrf_token
+from tests.factories import tiny_pdf
 
 USERS = ["staff_a1", "staff_a2", "staff_b1", "town_a", "town_b", "county", "admin"]
 # The case lives in 甲一社区 (comm_a1): staff_a1, town_a and county (and admin, county level) see it;
 # staff_a2 (another community of the same town), staff_b1 and town_b (another town) do not.
 SEES_CASE = {"staff_a1", "town_a", "county", "admin"}
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = tiny_pdf()
 
 
 def _visit(token):

@@ -14,6 +14,7 @@ from dibao.models import AuditEvent, Case, Stage
 from dibao.models.records import Attachment, HomeVisit, Standard
 from tests.case_helpers import register, standard, to_stage, user, valid_id
 from tests.conftest import csrf_token
+from tests.factories import tiny_pdf
 
 
 @pytest.fixture
@@ -254,7 +255,7 @@ def test_attachments_upload_and_bad_files(client, auth, session, seeded, app, tm
     assert session.scalar(select(func.count(Attachment.id))) == 0
     fresh(session)
     events_before = session.scalar(select(func.count(AuditEvent.id)))
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    pdf = tiny_pdf()
     res = client.post(url, data={"csrf_token": token, "title": "低保申请书", "file": (io.BytesIO(pdf), "申请书.pdf")},
                       content_type="multipart/form-data")
     assert res.status_code == 302
@@ -266,7 +267,10 @@ def test_attachments_upload_and_bad_files(client, auth, session, seeded, app, tm
     assert [d.content_type for d in docs] == ["application/pdf", "image/jpeg"]
     assert session.scalar(select(func.count(AuditEvent.id))) == events_before + 2
     res = client.get(f"/admin/cases/attachments/{docs[0].id}")
-    assert res.status_code == 200 and res.data == pdf and res.headers["Cache-Control"] == "private, no-store"
+    # The stored PDF is the upload re-written without its metadata, and it is downloaded, never shown inline.
+    assert res.status_code == 200 and res.data.startswith(b"%PDF-") and "证明".encode("utf-16-be") not in res.data
+    assert res.headers["Cache-Control"] == "private, no-store"
+    assert res.headers["Content-Disposition"].startswith("attachment;")
     assert client.get(f"/admin/cases/attachments/{docs[1].id}/thumb").status_code == 200
     auth.logout()
     auth.login("staff_b1")  # another town: the document does not exist for them

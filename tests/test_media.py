@@ -85,10 +85,11 @@ def test_decompression_bomb_is_refused(tmp_path):
 
 
 def test_pdf_documents(tmp_path):
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-    stored = media.store_document(pdf, "证明.pdf", tmp_path)
+    from tests.factories import tiny_pdf
+
+    stored = media.store_document(tiny_pdf(), "证明.pdf", tmp_path)
     assert stored.content_type == "application/pdf"
-    assert media.media_path(tmp_path, stored.key).read_bytes() == pdf
+    assert media.media_path(tmp_path, stored.key).read_bytes().startswith(b"%PDF-")
     with pytest.raises(media.MediaError) as err:
         media.store_document(b"PK\x03\x04 a zip", "x.docx", tmp_path)
     assert "只能上传照片或 PDF" in str(err.value.message)
@@ -118,3 +119,106 @@ def test_refusals_do_not_depend_on_the_language(app, tmp_path):
             media.store_document(b"PK\x03\x04 a zip", "x.docx", tmp_path)
         assert str(err.value.message) == "Only photos or PDF files can be uploaded."
     assert err.value.reason == "not_image"
+
+
+def _jpeg_markers(data: bytes) -> list[int]:
+    """The marker codes of a JPEG's header segments, up to the start of the scan."""
+    markers, pos = [], 2
+    while pos < len(data):
+        assert data[pos] == 0xFF
+        marker = data[pos + 1]
+        markers.append(marker)
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            break
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return markers
+
+
+def test_stored_renditions_keep_no_comment_or_application_segment(tmp_path):
+    img = Image.new("RGB", (80, 60), (10, 120, 200))
+    out = io.BytesIO()
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">GPS 39.9,116.4 owner-phone</x:xmpmeta>'
+    img.save(out, format="JPEG", comment=b"owner-phone 13800138000", xmp=xmp,
+             icc_profile=b"\x00" * 128 + b"camera-serial-XYZ")
+    upload = out.getvalue()
+    assert 0xFE in _jpeg_markers(upload) and b"13800138000" in upload  # the upload does carry them
+    stored = media.store_image(upload, tmp_path)
+    for rendition in (None, *media.RENDITIONS):
+        data = media.media_path(tmp_path, stored.key, rendition).read_bytes()
+        markers = _jpeg_markers(data)
+        assert 0xFE not in markers  # COM
+        assert [m for m in markers if 0xE1 <= m <= 0xEF] == []  # APP1 … APP15 (EXIF, XMP, ICC, maker data)
+        assert b"13800138000" not in data and b"camera-serial" not in data and b"owner-phone" not in data
+
+
+def _active_pdf() -> bytes:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    script = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('x')"))
+    pdf.Root.OpenAction = pdf.make_indirect(script)
+    pdf.Root.AA = pikepdf.Dictionary(WC=script)
+    embedded = pikepdf.AttachedFileSpec(pdf, b"MZ secret payload", filename="payload.exe")
+    pdf.attachments["payload.exe"] = embedded
+    pdf.Root.Names.JavaScript = pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String("x"), script]))
+    pdf.docinfo["/Author"] = "张三 110101199003074514"
+    pdf.pages[0].obj.AA = pikepdf.Dictionary(O=script)
+    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 10, 10],
+                              A=pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe")))
+    pdf.pages[0].obj.Annots = pdf.make_indirect(pikepdf.Array([link]))
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = ["张三"]
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_pdfs_are_stored_without_scripts_actions_attachments_or_metadata(tmp_path):
+    import pikepdf
+
+    upload = _active_pdf()
+    assert b"payload.exe" in upload and b"JavaScript" in upload
+    stored = media.store_document(upload, "证明.pdf", tmp_path)
+    data = media.media_path(tmp_path, stored.key).read_bytes()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert len(pdf.pages) == 1  # the content stays
+        assert "/OpenAction" not in pdf.Root and "/AA" not in pdf.Root and "/Metadata" not in pdf.Root
+        assert len(pdf.attachments) == 0
+        assert "/JavaScript" not in pdf.Root.get("/Names", {})
+        assert "/AA" not in pdf.pages[0].obj
+        assert all("/A" not in annot for annot in pdf.pages[0].obj.get("/Annots", []))
+        assert "/Author" not in pdf.docinfo
+    for secret in (b"MZ secret payload", b"app.alert", b"cmd.exe", "张三".encode("utf-16-be")):
+        assert secret not in data
+
+
+@pytest.mark.parametrize("data", [
+    b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",  # no catalog, no pages
+    b"%PDF-1.7\n" + b"\x00garbage" * 200 + b"\n%%EOF\n",
+])
+def test_an_unreadable_pdf_is_refused_with_a_clear_message(tmp_path, data):
+    with pytest.raises(media.MediaError) as err:
+        media.store_document(data, "x.pdf", tmp_path)
+    assert err.value.reason == "pdf_unreadable" and "无法读取这个 PDF" in str(err.value.message)
+    assert not any(tmp_path.rglob("*.pdf"))
+
+
+def test_media_and_database_files_are_private_to_the_service_user(tmp_path):
+    import stat
+
+    from dibao.db import make_engine
+    from sqlalchemy import text
+
+    stored = media.store_image(jpeg_with_gps(), tmp_path / "media")
+    for path in (tmp_path / "media").rglob("*"):
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    assert stored.key
+    engine = make_engine(f"sqlite:///{tmp_path}/db/dibao.sqlite3")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    engine.dispose()
+    assert stat.S_IMODE((tmp_path / "db" / "dibao.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "db").stat().st_mode) == 0o700

@@ -13,6 +13,7 @@ from dibao.models import Case, Level, NoticeBatch, Region
 from dibao.models.records import Attachment
 from tests.case_helpers import register, standard, user
 from tests.factories import case_awaiting_notice
+from tests.factories import tiny_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +47,7 @@ def test_staff_upload_a_household_photo_and_a_case_document(page, live_server, w
     photo = tmp_path / "household.jpg"
     Image.new("RGB", (320, 240), (30, 120, 200)).save(photo, format="JPEG")
     pdf = tmp_path / "application.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    pdf.write_bytes(tiny_pdf())
 
     _login(page, live_server, "staff_a1", world.password)
     page.goto(f"{live_server.url}/admin/cases/{case.id}")
