@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from dibao import accounts, create_app, db, migrate
 from dibao import clock as app_clock
 from dibao.db import make_engine
-from tests.test_public_leaks import pytest_collection_modifyitems  # noqa: F401,E402 - issue 4: leak check runs last
 
-pytest_plugins = ["tests.plugins.none_attributes"]  # issue 9: no page renders ="None" (its check runs last)
+# The suite-wide checks, each recording every response and running its test last: no public response leaks an ID
+# or phone number (issue 4), no page renders ="None" (issue 9).
+pytest_plugins = ["tests.plugins.public_leaks", "tests.plugins.none_attributes"]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

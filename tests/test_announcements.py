@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from dibao import announcements
 from dibao.models import AuditEvent, Region, User
 from dibao.models.announcement import Announcement, AnnouncementKind
-from tests.test_applications import login, staff_token
-from tests.test_feedback import jpeg
+from tests.application_helpers import login, staff_token
 from tests.factories import tiny_pdf
+from tests.feedback_helpers import jpeg
 
 PDF = tiny_pdf()
 

@@ -243,7 +243,7 @@ def test_in_an_unknown_year_the_dashboard_warns_about_this_year(app, world, cloc
 
 def test_an_objection_deadline_uses_the_county_calendar_and_is_marked_when_estimated(app, client, auth, world,
                                                                                       session, clock):
-    from tests.test_feedback import objection_data, open_entry
+    from tests.feedback_helpers import objection_data, open_entry
 
     clock.set(_at(date(2026, 12, 29)))  # Tuesday
     entry = open_entry(session, world)

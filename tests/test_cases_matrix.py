@@ -1,7 +1,6 @@
-"""Issue 3: the role × region matrix. Every action, tried by every role, in its own region and in another.
-
-Exactly the allowed combinations succeed; everything else is refused by the server (out of region 404,
-wrong role 403) with nothing changed, and the case page offers only what the user may do.
+"""Issue 3: the role × region matrix, as a pyramid. Every action against every user at the workflow's rules
+(no HTTP); then, per route, one allowed and one refused request through the server (out of region 404, wrong
+role 403, wrong stage 409) with nothing changed, and the case page offering only what the user may do.
 """
 
 import io
@@ -9,8 +8,11 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from dibao import workflow
+from dibao.errors import Conflict, Forbidden, NotFound
 from dibao.models import AuditEvent, Case, Stage
 from dibao.models.records import Standard
+from dibao.workflow import ACTION_RULES, Action
 from tests.case_helpers import register, standard, to_stage, user
 from tests.conftest import csrf_token
 from tests.factories import tiny_pdf
@@ -97,14 +99,58 @@ def _snapshot(session, case_id):
             case.monthly_amount, session.scalar(select(func.count(AuditEvent.id))))
 
 
-@pytest.mark.parametrize("who", USERS)
-@pytest.mark.parametrize("action", list(ACTIONS))
-def test_matrix(client, auth, session, world, action, who):
-    stage, path, data, marker, allowed = ACTIONS[action]
+# Which workflow rule each route of ACTIONS exercises (several routes share the "edit" rule).
+RULE_OF = {
+    "edit": Action.edit, "member_add": Action.edit, "income_add": Action.edit, "photo": Action.edit,
+    "home_visit": Action.home_visit, "submit_review": Action.submit_review,
+    "community_review": Action.community_review, "town_check": Action.town_check,
+    "town_decision": Action.town_decision, "county_decision": Action.county_decision,
+    "reject_community": Action.reject, "reject_town": Action.reject, "reject_county": Action.reject,
+    "send_back": Action.send_back, "send_back_county": Action.send_back, "periodic_review": Action.periodic_review,
+    "adjust": Action.adjust_amount, "grace": Action.grace, "exit": Action.exit, "attach": Action.attach,
+}
+
+
+def _case_at(session, world, stage):
     standard(session, world)
     case = register(session, user(session, world, "staff_a1"))
     to_stage(session, world, case, stage)
     session.commit()
+    return case
+
+
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a in RULE_OF])
+def test_rules_table(session, world, action):
+    """The base of the pyramid: every user against the workflow's rules, without HTTP. Out of region is
+    NotFound (its existence is not revealed), a role without the action Forbidden, the right role at another
+    stage Conflict; exactly the expected users may."""
+    stage, _path, _data, _marker, allowed = ACTIONS[action]
+    case = _case_at(session, world, stage)
+    rule = RULE_OF[action]
+    for who in USERS:
+        actor = user(session, world, who)
+        assert workflow.may(actor, case, rule) == (who in allowed), (action, who)
+        if who in allowed:
+            workflow.require(actor, case, rule)
+            continue
+        with pytest.raises((NotFound,) if who not in SEES_CASE else (Forbidden, Conflict)):
+            workflow.require(actor, case, rule)
+
+
+def _http_cases():
+    """One allowed and one refused request per route: the refused one by a user who sees the case (403/409),
+    else by one who does not (404). The out-of-region refusal of every route is covered by the rules table and
+    by test_out_of_region_is_not_found below."""
+    for action, (_stage, _path, _data, _marker, allowed) in ACTIONS.items():
+        yield pytest.param(action, sorted(allowed)[0], id=f"{action}-allowed")
+        refused = [who for who in USERS if who in SEES_CASE and who not in allowed]
+        yield pytest.param(action, refused[0] if refused else "staff_b1", id=f"{action}-refused")
+
+
+@pytest.mark.parametrize(("action", "who"), list(_http_cases()))
+def test_matrix(client, auth, session, world, action, who):
+    stage, path, data, marker, allowed = ACTIONS[action]
+    case = _case_at(session, world, stage)
     case_id, member_id = case.id, case.members[0].id
     auth.login(who)
     token = csrf_token(client, "/admin/")
@@ -128,12 +174,26 @@ def test_matrix(client, auth, session, world, action, who):
         assert res.status_code == 302, res.get_data(as_text=True)[:2000]
         assert after != before
     else:
-        # out of region: 404 (its existence is not revealed); wrong role 403, or 409 where the role may do
-        # this step only at another stage (e.g. the town's re-check visit)
-        assert res.status_code in ((404,) if who not in SEES_CASE else (403, 409)), (res.status_code, who)
+        expected = 404 if who not in SEES_CASE else (
+            409 if user(session, world, who).role in ACTION_RULES[RULE_OF[action]] else 403)
+        assert res.status_code == expected, (res.status_code, who)
         assert after == before, "a refused request changes nothing"
         if who in SEES_CASE:  # the step's own page is refused too
-            assert client.get(url).status_code in (403, 405, 409)
+            assert client.get(url).status_code in (expected, 405)
+
+
+@pytest.mark.parametrize("action", ["edit", "county_decision", "attach"])
+def test_out_of_region_is_not_found(client, auth, session, world, action):
+    stage, path, data, _marker, _allowed = ACTIONS[action]
+    case = _case_at(session, world, stage)
+    for who in ("staff_a2", "town_b"):
+        auth.login(who)
+        token = csrf_token(client, "/admin/")
+        before = _snapshot(session, case.id)
+        res = client.post(f"/admin/cases/{case.id}" + path.format(m=case.members[0].id), data=data(token, case),
+                          content_type="multipart/form-data" if action == "attach" else None)
+        assert res.status_code == 404 and _snapshot(session, case.id) == before
+        auth.logout()
 
 
 @pytest.mark.parametrize("who", USERS)
@@ -185,7 +245,11 @@ def test_wrong_stage_is_a_conflict_and_changes_nothing(client, auth, session, wo
 def test_out_of_region_document_and_photo_are_not_found(client, auth, session, world):
     case = register(session, user(session, world, "staff_a1"))
     session.commit()
+    auth.login("staff_a1")  # the control: in its own community the search and the list do find the household
+    link = f'href="/admin/cases/{case.id}"'  # the query itself is echoed in the search box, so look for the row
+    assert link in client.get("/admin/cases/?q=李桂兰").get_data(as_text=True)
+    auth.logout()
     auth.login("staff_b1")
     assert client.get(f"/admin/cases/{case.id}/photo/thumb").status_code == 404
-    assert "新户" not in client.get("/admin/cases/?q=李桂兰").get_data(as_text=True)
-    assert "李桂兰" not in client.get("/admin/cases/").get_data(as_text=True)
+    assert link not in client.get("/admin/cases/?q=李桂兰").get_data(as_text=True)
+    assert link not in client.get("/admin/cases/").get_data(as_text=True)

@@ -3,13 +3,10 @@ their community; full ID numbers and phones as on the case page, accounts masked
 
 from __future__ import annotations
 
-import io
-import re
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from dibao import clock, exports, notices
@@ -26,6 +23,7 @@ from dibao.models import (
 from dibao.models.payment import AccountKind, PaymentAccount
 from tests.case_helpers import valid_id
 from tests.conftest import csrf_token
+from tests.export_helpers import export
 from tests.factories import case_awaiting_notice, make_case
 
 
@@ -47,22 +45,6 @@ def households(session, world):
                                 id_number=valid_id(n=710))
     session.commit()
     return made
-
-
-def export(app, client, name: str, **filters) -> list[list]:
-    """Start the export as the signed-in user, run the queue, download the file; the sheets' rows."""
-    response = client.post(f"/admin/data/exports/{name}", data={"csrf_token": csrf_token(client, "/admin/data/"),
-                                                                 **filters})
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    job_id = int(re.search(r"/admin/jobs/(\d+)", response.headers["Location"]).group(1))
-    app.extensions["dibao.jobs"].drain()
-    page = client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
-    assert "下载 Excel" in page, page
-    file = client.get(f"/admin/jobs/{job_id}/file")
-    assert file.status_code == 200 and file.mimetype == exports.XLSX
-    assert file.headers["Cache-Control"] == "private, no-store"
-    book = CalamineWorkbook.from_filelike(io.BytesIO(file.data))
-    return {sheet: book.get_sheet_by_name(sheet).to_python() for sheet in book.sheet_names}, job_id
 
 
 def test_a_community_clerks_roster_export_holds_only_their_community(app, client, auth, world, households):

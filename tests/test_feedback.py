@@ -7,7 +7,6 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
 from dibao import feedback, notices, qr
@@ -15,47 +14,9 @@ from dibao.models import AuditEvent, FeedbackStatus, Level, Objection, Outcome, 
 from dibao.models.feedback import Evidence
 from tests.conftest import Auth, csrf_token
 from tests.factories import case_awaiting_notice, make_case
+from tests.feedback_helpers import form_fields, jpeg, objection_data, open_entry, receipt_code
 
 # --- arranging ---------------------------------------------------------------------------------------
-
-
-def open_entry(session, world, *, level=Level.community, community="comm_a1", posted_at=None, **case_kwargs):
-    """A case in its notice round, published through dibao.notices; returns the entry."""
-    region = session.get(Region, world.regions[community])
-    case = case_awaiting_notice(session, region, level, **case_kwargs)
-    board = region if level == Level.community else (region.parent if level == Level.town else region.parent.parent)
-    batch = notices.publish_batch(session, None, level=level, region=board, cases=[case], title="低保对象公示")
-    session.commit()
-    return batch.entries[0]
-
-
-def form_fields(client, path):
-    """GET a form; its CSRF token and per-form submission id."""
-    html = client.get(path).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    key = re.search(r'id="submission_id" name="submission_id" type="hidden" value="([^"]+)"', html).group(1)
-    return {"csrf_token": token, "submission_id": key}
-
-
-def objection_data(client, entry_id, **overrides):
-    data = {**form_fields(client, f"/objections/new?entry={entry_id}"), "entry": entry_id,
-            "category": "income_hidden", "description": "他家儿子在城里开了一家饭店，收入不低。", "name": "",
-            "phone": "", "website": ""}
-    data.update(overrides)
-    return data
-
-
-def receipt_code(client) -> str:
-    html = client.get("/receipt").get_data(as_text=True)
-    match = re.search(r'data-tracking-code="([A-Z0-9]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
-def jpeg(size=(64, 48), color=(200, 30, 30)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="JPEG")
-    return out.getvalue()
 
 
 # --- the whole loop ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
@@ -45,7 +46,7 @@ def test_default_database_is_sqlite_under_instance(tmp_path, monkeypatch):
 
 def test_sqlite_runs_in_wal_mode(app):
     if not app.config["DATABASE_URL"].startswith("sqlite"):
-        return
+        pytest.skip("PostgreSQL has no journal mode")
     with app.app_context():
         assert db.session().execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
@@ -154,8 +155,9 @@ def test_community_staff_cannot_read_or_change_another_communitys_users(client, 
         "csrf_token": token, "username": "staff_b1", "display_name": "被改了", "role": "admin",
         "region_id": world.regions["comm_b1"], "active": "y",
     })
-    assert res.status_code in (403, 404)
-    assert client.post(f"/admin/users/{other}/unlock", data={"csrf_token": token}).status_code in (403, 404)
+    # Not an administrator: refused for the role (403) before the account's region is even looked at.
+    assert res.status_code == 403
+    assert client.post(f"/admin/users/{other}/unlock", data={"csrf_token": token}).status_code == 403
     assert client.get(f"/admin/regions/{world.regions['comm_b1']}").status_code == 404
     session.expire_all()
     assert session.get(User, other).display_name == "乙一专干"

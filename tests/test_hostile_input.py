@@ -24,7 +24,7 @@ from dibao.models import Level, Region, User
 from tests.case_helpers import register, standard
 from tests.conftest import PASSWORD, app_config
 from tests.factories import case_awaiting_notice
-from tests.test_feedback import jpeg
+from tests.feedback_helpers import jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,31 +10,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dibao import kiosks, notices
-from dibao.models import AuditEvent, Level, NoticeEntry, Region
+from dibao import kiosks
+from dibao.models import AuditEvent, NoticeEntry, Region
 from dibao.models.disclosure import DisclosureRule
 from dibao.models.kiosk import Kiosk
 from dibao.models.records import Standard
 from tests.conftest import T0
-from tests.factories import case_awaiting_notice
+from tests.kiosk_helpers import publish, register
 
 NAMES = ["张建国", "李秀英", "王淑珍", "赵桂兰", "钱德胜", "孙丽华", "周福林", "吴爱民", "郑晓红", "冯志强"]
-
-
-def publish(session, region_id: int, names, *, title="社区初审公示", window_days=7, level=Level.community, **kw):
-    region = session.get(Region, region_id)
-    cases = [case_awaiting_notice(session, region, level, head_name=n, **kw) for n in names]
-    batch = notices.publish_batch(session, None, level=level, region=region, cases=cases, title=title,
-                                  window_days=window_days)
-    session.commit()
-    return batch
-
-
-def register(session, region_id: int, *, rotation_seconds=20, name="活动室公示屏") -> Kiosk:
-    kiosk = kiosks.register(session, None, name=name, region=session.get(Region, region_id),
-                            rotation_seconds=rotation_seconds)
-    session.commit()
-    return kiosk
 
 
 def slide_names(html: str) -> list[str]:

@@ -20,12 +20,12 @@ from dibao.models.announcement import AnnouncementKind
 from dibao.models.disclosure import DisclosureRule
 from dibao.models.display import BoardPhoto, DisplaySpan, KioskOutage
 from dibao.models.notification import Notification
+from tests.application_helpers import login, staff_token
 from tests.conftest import T0
 from tests.factories import make_case
+from tests.feedback_helpers import jpeg
+from tests.kiosk_helpers import publish, register
 from tests.servers import smtp_server  # noqa: F401 - fixture
-from tests.test_applications import login, staff_token
-from tests.test_feedback import jpeg
-from tests.test_kiosk import publish, register
 
 
 @pytest.fixture

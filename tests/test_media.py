@@ -207,8 +207,9 @@ def test_an_unreadable_pdf_is_refused_with_a_clear_message(tmp_path, data):
 def test_media_and_database_files_are_private_to_the_service_user(tmp_path):
     import stat
 
-    from dibao.db import make_engine
     from sqlalchemy import text
+
+    from dibao.db import make_engine
 
     stored = media.store_image(jpeg_with_gps(), tmp_path / "media")
     for path in (tmp_path / "media").rglob("*"):

@@ -18,29 +18,10 @@ from dibao.models import (
     NoticeEntry,
     Objection,
     ReasonCategory,
-    Region,
     Stage,
-    User,
 )
 from tests.factories import case_awaiting_notice
-
-
-def _region(session, code):
-    return session.scalar(select(Region).where(Region.code == code))
-
-
-def _user(session, username):
-    return session.scalar(select(User).where(User.username == username))
-
-
-def publish_town_batch(session, n=2, *, opens_at=None, community="100001001", user="town_a", **case_kwargs):
-    region = _region(session, community)
-    cases = [case_awaiting_notice(session, region, Level.town, **case_kwargs) for _ in range(n)]
-    actor = _user(session, user)
-    batch = notices.publish(session, actor, case_ids=[c.id for c in cases], title="甲镇低保审核公示",
-                            opens_at=opens_at)
-    session.commit()
-    return batch, cases
+from tests.notice_helpers import _region, _user, publish_town_batch
 
 
 def test_publish_moves_cases_snapshots_and_fingerprints(world, session, clock):

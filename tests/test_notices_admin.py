@@ -13,7 +13,7 @@ from dibao import clock as app_clock
 from dibao.models import Case, Level, NoticeBatch, Stage
 from tests.conftest import csrf_token
 from tests.factories import case_awaiting_notice
-from tests.test_notices import _region
+from tests.notice_helpers import _region
 
 
 def _batch(session):
@@ -126,7 +126,7 @@ def test_other_town_cannot_see_or_withdraw(client, auth, world, session, clock):
 
 
 def test_disclosure_policy_editor_changes_every_channel(client, auth, world, session, clock):
-    from tests.test_notices import publish_town_batch
+    from tests.notice_helpers import publish_town_batch
 
     publish_town_batch(session, 1, head_name="王小明")
     assert "王*明" in client.get("/notices/100001001").get_data(as_text=True)
@@ -185,7 +185,7 @@ def test_admin_nav_links(client, auth, world):
 
 def test_community_staff_see_only_their_households_of_a_town_board(client, auth, world, session, clock):
     from dibao import notices as domain
-    from tests.test_notices import _user
+    from tests.notice_helpers import _user
 
     own = case_awaiting_notice(session, _region(session, "100001001"), Level.town, head_name="本社区户")
     neighbour = case_awaiting_notice(session, _region(session, "100001002"), Level.town, head_name="邻社区户")

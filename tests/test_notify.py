@@ -12,11 +12,11 @@ from dibao import feedback, notify
 from dibao.models import AuditEvent, Objection
 from dibao.models.application import Application
 from dibao.models.notification import DeliveryStatus, Notification, NotifyChannel
+from tests.application_helpers import login, only, receipt_code, staff_token, submit
 from tests.conftest import csrf_token
+from tests.feedback_helpers import objection_data, open_entry
+from tests.feedback_helpers import receipt_code as feedback_code
 from tests.servers import sms_gateway, smtp_server  # noqa: F401 - fixtures
-from tests.test_applications import login, only, receipt_code, staff_token, submit
-from tests.test_feedback import objection_data, open_entry
-from tests.test_feedback import receipt_code as feedback_code
 
 MOBILE = "13900001111"
 

@@ -10,7 +10,7 @@ from PIL import Image
 from dibao import media, notices, qr
 from dibao.models import Stage
 from tests.factories import make_case
-from tests.test_notices import _region, _user, publish_town_batch
+from tests.notice_helpers import _region, _user, publish_town_batch
 
 
 def test_board_shows_open_entries_grouped_with_web_disclosure(client, world, session, clock):

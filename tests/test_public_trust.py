@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from dibao import kiosks, media, notices
 from dibao.models import Level, Objection, Region, Report, User
 from tests.factories import case_awaiting_notice
-from tests.test_feedback import form_fields, jpeg, objection_data
+from tests.feedback_helpers import form_fields, jpeg, objection_data
 
 # A household whose every published value is distinctive enough to be searched for in a response.
 HOUSEHOLD = {"head_name": "欧阳秀珍", "address": "甲一社区梧桐巷88号3单元502室", "members": 5,

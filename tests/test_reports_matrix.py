@@ -16,7 +16,7 @@ from dibao import db, feedback, migrate
 from dibao.models import AuditEvent, Region, Report, Stage, User
 from tests.conftest import csrf_token
 from tests.factories import make_case
-from tests.test_feedback import form_fields
+from tests.feedback_helpers import form_fields
 
 USERS = ["staff_a1", "staff_a2", "staff_b1", "town_a", "town_b", "county", "admin"]
 PHONE = "13900007777"

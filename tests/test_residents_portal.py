@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from dibao import media
 from dibao.models import NoticeEntry
-from tests.test_feedback import jpeg
-from tests.test_notices import publish_town_batch
+from tests.feedback_helpers import jpeg
+from tests.notice_helpers import publish_town_batch
 
 
 def test_i_want_to_object_starts_with_the_communities_on_notice(client, session, world):
@@ -83,7 +83,7 @@ def test_the_staff_print_board_has_no_broken_images(app, client, auth, session, 
 
 
 def test_the_objection_form_sums_up_its_problems_at_the_top(client, session, world):
-    from tests.test_feedback import objection_data
+    from tests.feedback_helpers import objection_data
 
     batch, _ = publish_town_batch(session, 1)
     public_id = batch.entries[0].public_id
@@ -110,7 +110,7 @@ def test_the_public_side_speaks_the_browsers_language(client, session, world):
 
 
 def test_the_kiosk_stays_chinese_whatever_its_browser_says(client, session, world):
-    from tests.test_kiosk import register
+    from tests.kiosk_helpers import register
 
     publish_town_batch(session, 1)
     kiosk = register(session, world.regions["comm_a1"])

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from dibao import config
 from dibao.models import AuditEvent, FeedbackStatus, Level, Objection, Stage
 from tests.conftest import csrf_token
-from tests.test_feedback import objection_data, open_entry
+from tests.feedback_helpers import objection_data, open_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,28 +4,14 @@ public counts per region and month with small cells suppressed, on /stats/ and i
 from __future__ import annotations
 
 import re
-from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from dibao import entitlement, stats
-from dibao.models import Region, Stage
-from tests.case_helpers import valid_id
-from tests.factories import make_case
-from tests.test_api_notices import conforms, response_schema
-from tests.test_exports import export
-
-
-def _paid(session, world, community: str, n: int, *, amount="500.00", stage=Stage.active, since=date(2026, 1, 1)):
-    region = session.get(Region, world.regions[community])
-    made = []
-    for _ in range(n):
-        case = make_case(session, region, stage=stage, id_number=valid_id(), amount=Decimal(amount), members=2)
-        entitlement.start_period(session, None, case, amount=Decimal(amount), starts_on=since,
-                                 change=entitlement.AmountChange.approved)
-        made.append(case)
-    return made
+from dibao import stats
+from tests.api_helpers import conforms, response_schema
+from tests.export_helpers import export
+from tests.stats_helpers import _paid
 
 
 @pytest.fixture

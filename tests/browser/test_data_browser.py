@@ -103,7 +103,7 @@ def test_upload_dry_run_report_then_confirm_with_the_progress_bar_moving(page, l
 
 
 def test_statistics_pages_show_each_chart_with_its_table(page, live_server, world, session, screenshot_dir):
-    from tests.test_stats import _paid
+    from tests.stats_helpers import _paid
 
     standard(session, world)
     _paid(session, world, "comm_a1", 4)

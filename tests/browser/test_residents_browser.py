@@ -240,7 +240,7 @@ def _contrast(page, selector) -> float:
 
 def test_the_portal_works_by_keyboard_at_200_percent_and_remembers_large_text(browser, live_server, live_app,
                                                                               session, world, screenshot_dir):
-    from tests.test_notices import publish_town_batch
+    from tests.notice_helpers import publish_town_batch
 
     batch, _ = publish_town_batch(session, 1)
     entry = batch.entries[0]

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from dibao.models import Case, Level, NoticeBatch, Region
 from dibao.models.records import Attachment
 from tests.case_helpers import register, standard, user
-from tests.factories import case_awaiting_notice
-from tests.factories import tiny_pdf
+from tests.factories import case_awaiting_notice, tiny_pdf
 
 pytestmark = pytest.mark.browser
 
