@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -214,6 +214,35 @@ def world(app):
             "comm_a1": comm_a1.id, "comm_a2": comm_a2.id, "comm_b1": comm_b1.id,
         }
     return SimpleNamespace(users=ids, regions=regs, password=PASSWORD)
+
+
+@pytest.fixture
+def make_region(session):
+    """Factory: ``make_region("200", "邻县")`` or ``make_region("200001", "丙镇", parent="200")`` — a region
+    beside the world's county, committed (the one way tests add regions outside ``world``)."""
+    from dibao import regions
+    from dibao.models import Region
+
+    def make(code: str, name: str, *, parent: str | None = None) -> Region:
+        above = session.scalar(select(Region).where(Region.code == parent)) if parent else None
+        region = regions.create_region(session, None, code=code, name=name, parent=above)
+        session.commit()
+        return region
+
+    return make
+
+
+@pytest.fixture
+def make_user(session):
+    """Factory: ``make_user("county2", Role.county_approver, region)`` — a staff account with the suite's
+    password, committed; returns the username (what ``auth.login`` takes)."""
+    def make(username: str, role, region, *, display_name: str | None = None) -> str:
+        accounts.create_user(session, None, username=username, display_name=display_name or username,
+                             password=PASSWORD, role=role, region=region)
+        session.commit()
+        return username
+
+    return make
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')

@@ -54,16 +54,12 @@ def test_search_by_who_household_action_and_when(client, auth, world, session, c
     assert "<h1>" not in fragment and "周一户" in fragment
 
 
-def test_a_county_reader_sees_only_their_county(client, auth, world, session):
-    from dibao import accounts, regions
+def test_a_county_reader_sees_only_their_county(client, auth, world, session, make_region, make_user):
     from dibao.models import Role
 
     case = register(session, user(session, world, "staff_a1"), head_name="本县户")
-    other = regions.create_region(session, None, code="200", name="另一县", parent=None)
-    accounts.create_user(session, None, username="county2", display_name="另一县审批", password=world.password,
-                         role=Role.county_approver, region=other)
     session.commit()
-    auth.login("county2")
+    auth.login(make_user("county2", Role.county_approver, make_region("200", "另一县")))
     page = client.get("/admin/audit/").get_data(as_text=True)
     assert case.number not in page and "甲一专干" not in page
     assert "另一县" in page  # its own county's creation is there

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from dibao import accounts, cases, regions, workdays
+from dibao import cases, workdays
 from dibao.models import CalendarDay, Case, HolidayCalendar, Objection, Region, Role
-from tests.conftest import PASSWORD, Auth, csrf_token
+from tests.conftest import Auth, csrf_token
 from tests.factories import make_case
 
 HOLIDAYS_2027 = "元旦 2027-01-01 至 2027-01-03\n春节 2027年2月6日～2027年2月12日"
@@ -100,9 +100,8 @@ def test_saved_days_are_what_workdays_answers(app, client, auth, world, session)
     assert workdays.year_calendar(session, county, 2027).source == "county"
 
 
-def test_another_county_keeps_its_own_calendar(app, client, auth, world, session):
-    other = regions.create_region(session, None, code="200", name="邻县", parent=None)
-    session.commit()
+def test_another_county_keeps_its_own_calendar(app, client, auth, world, session, make_region):
+    other = make_region("200", "邻县")
     auth.login("admin")
     assert _save(client, world.regions["county"]).status_code == 302
     assert not workdays.calendar(session, other).is_known(date(2027, 1, 1))
@@ -155,20 +154,13 @@ def test_saving_is_audited(app, client, auth, world, session):
 # --- who may keep the calendar: only a county admin, of that county ---------------------------------------
 
 @pytest.fixture
-def town_admin(app, world, session):
-    accounts.create_user(session, None, username="town_admin", display_name="镇管理员", password=PASSWORD,
-                         role=Role.admin, region=session.get(Region, world.regions["town_a"]))
-    session.commit()
-    return "town_admin"
+def town_admin(world, session, make_user):
+    return make_user("town_admin", Role.admin, session.get(Region, world.regions["town_a"]))
 
 
 @pytest.fixture
-def other_county_admin(app, world, session):
-    other = regions.create_region(session, None, code="200", name="邻县", parent=None)
-    accounts.create_user(session, None, username="other_admin", display_name="邻县管理员", password=PASSWORD,
-                         role=Role.admin, region=other)
-    session.commit()
-    return "other_admin"
+def other_county_admin(world, make_region, make_user):
+    return make_user("other_admin", Role.admin, make_region("200", "邻县"))
 
 
 @pytest.mark.parametrize("who, status", [

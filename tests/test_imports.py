@@ -216,7 +216,8 @@ def test_the_import_checks_again_and_refuses_what_changed_since_the_dry_run(app,
     assert _count(session, Case) == 1
 
 
-def test_only_the_county_imports_and_only_into_its_own_communities(app, client, auth, world, session, tmp_path):
+def test_only_the_county_imports_and_only_into_its_own_communities(app, client, auth, world, session, tmp_path,
+                                                                     make_region, make_user):
     standard(session, world)
     session.commit()
     path = write(tmp_path / "roster.xlsx", household("1", "100001001", person_id(41)))
@@ -227,14 +228,9 @@ def test_only_the_county_imports_and_only_into_its_own_communities(app, client, 
         auth.logout()
     assert _count(session, Job) == 0
     # Another county's approver: the community is not theirs, so the code is unknown to them.
-    from dibao import accounts, regions
     from dibao.models import Role
 
-    other = regions.create_region(session, None, code="200", name="另一县", parent=None)
-    accounts.create_user(session, None, username="county2", display_name="另一县审批", password=world.password,
-                         role=Role.county_approver, region=other)
-    session.commit()
-    auth.login("county2")
+    auth.login(make_user("county2", Role.county_approver, make_region("200", "另一县")))
     job_id = _job_id(_upload(client, path))
     _queue(app).drain()
     assert "社区代码 100001001 不存在，或不在您的管辖范围内" in client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)

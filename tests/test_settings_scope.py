@@ -10,29 +10,24 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from dibao import accounts, content, db, disclosure, migrate, notices, regions
+from dibao import content, db, disclosure, migrate, notices
 from dibao.disclosure import Channel, Field
 from dibao.errors import Forbidden, NotFound
 from dibao.models import AuditEvent, Level, Region, Role, User
 from dibao.models.disclosure import ContentPage, DisclosureRule
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import csrf_token
 from tests.factories import case_awaiting_notice
 
 
 @pytest.fixture
-def counties(app, world):
+def counties(world, session, make_region, make_user):
     """A second county with its own admin, and admins whose scope is one town or one community."""
-    with app.app_context():
-        sess = db.session()
-        county_b = regions.create_region(sess, None, code="200", name="邻县", parent=None)
-        town = regions.create_region(sess, None, code="200001", name="丙镇", parent=county_b)
-        regions.create_region(sess, None, code="200001001", name="丙一社区", parent=town)
-        by_name = {r.code: r for r in sess.scalars(select(Region))}
-        for username, name, region in [("admin_b", "邻县管理员", county_b), ("admin_town", "甲镇管理员", by_name["100001"]),
-                                       ("admin_comm", "甲一管理员", by_name["100001001"])]:
-            accounts.create_user(sess, None, username=username, display_name=name, password=PASSWORD,
-                                 role=Role.admin, region=region)
-        sess.commit()
+    county_b = make_region("200", "邻县")
+    make_region("200001", "丙镇", parent="200")
+    make_region("200001001", "丙一社区", parent="200001")
+    make_user("admin_b", Role.admin, county_b, display_name="邻县管理员")
+    make_user("admin_town", Role.admin, session.get(Region, world.regions["town_a"]), display_name="甲镇管理员")
+    make_user("admin_comm", Role.admin, session.get(Region, world.regions["comm_a1"]), display_name="甲一管理员")
     return world
 
 
