@@ -258,6 +258,18 @@ def test_the_chosen_language_survives_login_and_logout(client, auth, world):
     assert 'lang="en"' in client.get("/admin/login").get_data(as_text=True)
 
 
+def test_staff_switch_language_on_any_page_and_come_back_to_it(client, auth, world):
+    auth.login("staff_a1")
+    page = client.get("/admin/cases/?stage=applied").get_data(as_text=True)
+    assert "登记新申请" in page
+    switch = re.search(r'<a class="lang-switch" href="([^"]+)" lang="en">English</a>', page).group(1)
+    res = client.get(switch.replace("&amp;", "&"))
+    assert res.status_code == 302 and res.headers["Location"] == "/admin/cases/?stage=applied"
+    english = client.get(res.headers["Location"]).get_data(as_text=True)
+    assert 'lang="en"' in english and "登记新申请" not in english
+    assert re.search(r'<a class="lang-switch" href="[^"]+" lang="zh-CN">中文</a>', english)
+
+
 # --- (f) nothing of a staff page is kept by a cache --------------------------------------------------------
 
 def test_staff_pages_are_not_stored_by_caches(client, auth, world, session):
