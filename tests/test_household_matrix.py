@@ -1,0 +1,132 @@
+"""Issue 10 items 6–10: the role × region matrix of every new staff action. Each is tried by every role, on a case
+(or a community) in 甲一社区 and so in and out of region. Exactly the allowed combinations succeed; everything else
+is refused by the server (out of region 404, wrong role 403, wrong stage 409) with nothing changed."""
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from dibao import assets, documents, panel
+from dibao.models import AuditEvent, Case, Stage
+from dibao.models.household import AssetKind, AssetLimits, DocumentKind, PanelRole
+from tests.case_helpers import region, register, standard, to_stage, user
+from tests.conftest import csrf_token
+
+USERS = ["staff_a1", "staff_a2", "staff_b1", "town_a", "town_b", "county", "admin"]
+SEES_CASE = {"staff_a1", "town_a", "county", "admin"}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _limits(session, world):
+    assets.set_limits(session, user(session, world, "admin"), region(session, world, "county"), housing_units=1,
+                      housing_area_per_person=Decimal("40"), vehicles=0,
+                      deposits_per_person=Decimal("9000"), business_allowed=False)
+
+
+def _prepare_asset(session, world, case):
+    return {"asset": assets.add_asset(session, user(session, world, "staff_a1"), case, kind=AssetKind.vehicle).id}
+
+
+def _prepare_request(session, world, case):
+    v = assets.request_verification(session, user(session, world, "staff_a1"), case,
+                                    requested_on=date(2026, 3, 18), agencies=["税务"])
+    return {"v": v.id}
+
+
+def _prepare_flag(session, world, case):
+    _limits(session, world)
+    assets.add_asset(session, user(session, world, "staff_a1"), case, kind=AssetKind.vehicle)
+    return {}
+
+
+def _prepare_document(session, world, case):
+    return {"d": documents.issue(session, user(session, world, "county"), case, DocumentKind.approval).id}
+
+
+def _prepare_meeting(session, world, case):
+    community = region(session, world, "comm_a1")
+    staff = user(session, world, "staff_a1")
+    ids = [panel.add_member(session, staff, community, name=n, role=PanelRole.resident,
+                            term_start=date(2026, 1, 1),
+                            term_end=date(2028, 12, 31)).id for n in ("甲", "乙", "丙", "丁")]
+    meeting = panel.convene(session, staff, community, held_on=date(2026, 3, 18), location="",
+                            member_ids=ids[:3], attendee_ids=ids[3:], other_attendees=[])
+    return {"m": meeting.id}
+
+
+def _nothing(session, world, case):
+    return {}
+
+
+# action → (stage, prepare, path (formatted with the prepared ids), form data, allowed, multipart)
+ACTIONS = {
+    "asset_add": (Stage.applied, _nothing, "/cases/{c}/assets", lambda t, x: {
+        "csrf_token": t, "kind": "vehicle", "units": "1"}, {"staff_a1", "town_a", "county"}),
+    "asset_delete": (Stage.applied, _prepare_asset, "/cases/{c}/assets/{asset}/delete",
+                     lambda t, x: {"csrf_token": t}, {"staff_a1", "town_a", "county"}),
+    "verification_request": (Stage.applied, _nothing, "/cases/{c}/verifications", lambda t, x: {
+        "csrf_token": t, "requested_on": "2026-03-18", "agencies": ["税务"]}, {"staff_a1", "town_a", "county"}),
+    "verification_result": (Stage.town_review, _prepare_request, "/cases/{c}/verifications/{v}/result",
+                            lambda t, x: {"csrf_token": t, "result": "consistent", "result_on": "2026-03-18",
+                                          "document": (io.BytesIO(PDF), "r.pdf")}, {"town_a", "county"}),
+    "asset_discretion": (Stage.county_approval, _prepare_flag, "/cases/{c}/asset-discretion", lambda t, x: {
+        "csrf_token": t, "text": "车辆为残疾人代步车，酌情不计入资产。"}, {"county"}),
+}
+
+
+def _snapshot(session, case_id):
+    session.rollback()
+    session.expire_all()
+    case = session.get(Case, case_id)
+    return (case.stage, case.region_id, case.updated_at, case.household_size, case.monthly_amount,
+            session.scalar(select(func.count(AuditEvent.id))))
+
+
+def _run(client, auth, session, world, who, stage, prepare, path, data, allowed, entry=None):
+    standard(session, world)
+    case = register(session, user(session, world, "staff_a1"))
+    to_stage(session, world, case, stage)
+    ids = {"c": case.id, **prepare(session, world, case)}
+    session.commit()
+    auth.login(who)
+    token = csrf_token(client, "/admin/")
+    url = "/admin" + path.format(**ids)
+    if entry is not None:  # the page that offers the action
+        page = client.get(entry.format(**ids))
+        assert page.status_code == (200 if who in SEES_CASE else 404)
+    before = _snapshot(session, case.id)
+    res = client.post(url, data=data(token, ids), content_type="multipart/form-data")
+    after = _snapshot(session, case.id)
+    if who in allowed:
+        assert res.status_code == 302, (who, res.status_code, res.get_data(as_text=True)[:1500])
+        assert after != before
+    else:
+        assert res.status_code in ((404,) if who not in SEES_CASE else (403, 409)), (res.status_code, who)
+        assert after == before, "a refused request changes nothing"
+    return case, res
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_assets_matrix(client, auth, session, world, action, who):
+    stage, prepare, path, data, allowed = ACTIONS[action]
+    _run(client, auth, session, world, who, stage, prepare, path, data, allowed, entry="/admin/cases/{c}/assets")
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_asset_limits_matrix(client, auth, session, world, who):
+    auth.login(who)
+    token = csrf_token(client, "/admin/")
+    res = client.post("/admin/household/asset-limits", data={
+        "csrf_token": token, "housing_units": "1", "housing_area_per_person": "40", "vehicles": "0",
+        "deposits_per_person": "9360"})
+    session.rollback()
+    assert client.get("/admin/household/asset-limits").status_code == 200  # everyone reads them
+    count = session.scalar(select(func.count(AssetLimits.id)))
+    if who == "admin":
+        assert res.status_code == 302 and count == 1
+    else:
+        assert res.status_code == 403 and count == 0
