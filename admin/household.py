@@ -292,6 +292,7 @@ def household_transfer(case_id: int):
 
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
+    household.require(current_user, case, household.TRANSFER)  # refused before the form is read
     done = submit(form, lambda sess: run(sess, case, form))
     if done.ok:
         flash(_("已迁移到 %(region)s，由迁入社区接管档案。", region=case.region.name), "success")

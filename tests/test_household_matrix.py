@@ -77,6 +77,24 @@ ACTIONS = {
 }
 
 
+def _prepare_member(session, world, case):
+    return {"m": case.members[1].id}
+
+
+# item 6: member changes (community staff) and transfer (town within its town, county anywhere)
+CHANGES = {
+    "member_join": (Stage.active, _nothing, "/cases/{c}/changes/join", lambda t, x: {
+        "csrf_token": t, "kind": "birth", "happened_on": "2026-03-10", "name": "新生儿", "relation": "孙子女",
+        "age": "0", "reason": "出生医学证明"}, {"staff_a1"}),
+    "member_leave": (Stage.active, _prepare_member, "/cases/{c}/changes/leave", lambda t, x: {
+        "csrf_token": t, "member_id": str(x["m"]), "kind": "moved_out", "happened_on": "2026-03-10",
+        "reason": "户口迁出到外省"}, {"staff_a1"}),
+    "transfer": (Stage.active, _nothing, "/cases/{c}/transfer", lambda t, x: {
+        "csrf_token": t, "to_region_id": "5", "kind": "separation", "moved_on": "2026-03-10",
+        "address": "甲二社区 8 号", "reason": "人户分离，实际居住在甲二社区"}, {"town_a", "county"}),
+}
+
+
 def _snapshot(session, case_id):
     session.rollback()
     session.expire_all()
@@ -130,3 +148,11 @@ def test_asset_limits_matrix(client, auth, session, world, who):
         assert res.status_code == 302 and count == 1
     else:
         assert res.status_code == 403 and count == 0
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize("action", list(CHANGES))
+def test_changes_matrix(client, auth, session, world, action, who):
+    stage, prepare, path, data, allowed = CHANGES[action]
+    assert world.regions["comm_a2"] == 5
+    _run(client, auth, session, world, who, stage, prepare, path, data, allowed, entry="/admin/cases/{c}/changes")
