@@ -72,11 +72,11 @@ def _compose(session: Session, case: Case, kind: DocumentKind) -> tuple[str, lis
             raise Conflict(_l("该户没有县级审批同意的记录，不能出具审批通知书。"))
         return f"opinion:{opinion.id}", [
             household,
-            str(_l("你户于 %(accepted)s 提出的最低生活保障申请，经入户调查、民主评议、乡镇（街道）审核和公示，"
-                   "本局于 %(day)s 审批同意，纳入最低生活保障范围。",
+            str(_l("你户于%(accepted)s提出的最低生活保障申请，经入户调查、民主评议、乡镇（街道）审核和公示，"
+                   "本局于%(day)s审批同意，纳入最低生活保障范围。",
                    accepted=_cn_date(clock.to_local(case.accepted_at).date()),
                    day=_cn_date(clock.to_local(opinion.created_at).date()))),
-            str(_l("保障人口 %(n)d 人，月保障金 %(amount)s 元，自 %(month)s 起按月发放。",
+            str(_l("保障人口 %(n)d 人，月保障金 %(amount)s 元，自%(month)s起按月发放。",
                    n=len(case.members), amount=_money(case.monthly_amount),
                    month=f"{case.payment_start.year}年{case.payment_start.month}月" if case.payment_start else "")),
             str(_l("审批意见：%(text)s", text=opinion.text)),
@@ -89,7 +89,7 @@ def _compose(session: Session, case: Case, kind: DocumentKind) -> tuple[str, lis
             raise Conflict(_l("该户没有不予批准的决定，不能出具不予批准告知书。"))
         return f"opinion:{opinion.id}", [
             household,
-            str(_l("你户于 %(accepted)s 提出的最低生活保障申请，经%(level)s审查，决定不予批准。",
+            str(_l("你户于%(accepted)s提出的最低生活保障申请，经%(level)s审查，决定不予批准。",
                    accepted=_cn_date(clock.to_local(case.accepted_at).date()),
                    level=workflow.REVIEWER_LABELS[opinion.level])),
             str(_l("理由：%(text)s", text=opinion.text)),
@@ -104,7 +104,7 @@ def _compose(session: Session, case: Case, kind: DocumentKind) -> tuple[str, lis
         before = periods[index - 1].amount
         return f"period:{period.id}", [
             household,
-            str(_l("根据你户家庭情况的变化（%(change)s），本局决定自 %(month)s 起，你户月保障金由 %(before)s 元调整为 "
+            str(_l("根据你户家庭情况的变化（%(change)s），本局决定自%(month)s起，你户月保障金由 %(before)s 元调整为 "
                    "%(after)s 元。", change=entitlement.AMOUNT_CHANGE_LABELS[period.change],
                    month=f"{period.starts_on.year}年{period.starts_on.month}月", before=_money(before),
                    after=_money(period.amount))),
@@ -118,7 +118,7 @@ def _compose(session: Session, case: Case, kind: DocumentKind) -> tuple[str, lis
         return f"period:{stop.id}" if stop else "exit", [
             household,
             str(_l("经复核，本局决定停止你户的最低生活保障%(from)s。",
-                   **{"from": str(_l("，自 %(month)s 起停发保障金", month=f"{stop.starts_on.year}年{stop.starts_on.month}月"))
+                   **{"from": str(_l("，自%(month)s起停发保障金", month=f"{stop.starts_on.year}年{stop.starts_on.month}月"))
                       if stop else ""})),
             str(_l("理由：%(text)s", text=case.exit_reason)),
             _rights(),

@@ -156,3 +156,23 @@ def test_changes_matrix(client, auth, session, world, action, who):
     stage, prepare, path, data, allowed = CHANGES[action]
     assert world.regions["comm_a2"] == 5
     _run(client, auth, session, world, who, stage, prepare, path, data, allowed, entry="/admin/cases/{c}/changes")
+
+
+# item 8: 文书 — the county issues (the town too for its own rejections), every level of the case records delivery
+DOCUMENTS = {
+    "issue_approval": (Stage.active, _nothing, "/cases/{c}/documents/approval", lambda t, x: {"csrf_token": t},
+                       {"county"}),
+    "delivery": (Stage.active, _prepare_document, "/documents/{d}/deliveries", lambda t, x: {
+        "csrf_token": t, "delivered_on": "2026-03-18", "way": "in_person", "recipient": "李桂兰",
+        "delivered_by": "送达人"}, {"staff_a1", "town_a", "county"}),
+}
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize("action", list(DOCUMENTS))
+def test_documents_matrix(client, auth, session, world, action, who):
+    stage, prepare, path, data, allowed = DOCUMENTS[action]
+    case, _res = _run(client, auth, session, world, who, stage, prepare, path, data, allowed,
+                      entry="/admin/cases/{c}/documents")
+    for document in documents.documents_of(session, case):  # the printed notice: its case's scope
+        assert client.get(f"/admin/documents/{document.id}").status_code == (200 if who in SEES_CASE else 404)
