@@ -176,3 +176,42 @@ def test_documents_matrix(client, auth, session, world, action, who):
                       entry="/admin/cases/{c}/documents")
     for document in documents.documents_of(session, case):  # the printed notice: its case's scope
         assert client.get(f"/admin/documents/{document.id}").status_code == (200 if who in SEES_CASE else 404)
+
+
+# item 9: the panel is the community's (its staff and its town manage it); questions are recorded by its staff
+@pytest.mark.parametrize("who", USERS)
+def test_question_matrix(client, auth, session, world, who):
+    _run(client, auth, session, world, who, Stage.community_review, _prepare_meeting, "/cases/{c}/questions",
+         lambda t, x: {"csrf_token": t, "meeting_id": str(x["m"]), "asked_by": "丁", "question": "收入是否属实？",
+                       "answer": "已核实。", "answered_by": "甲"}, {"staff_a1"}, entry="/admin/cases/{c}/questions")
+
+
+MANAGES_PANEL = {"staff_a1", "town_a"}
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize("action", ["member", "meeting", "end"])
+def test_panel_matrix(client, auth, session, world, who, action):
+    ids = _prepare_meeting(session, world, None) if action != "member" else {}
+    session.commit()
+    community = world.regions["comm_a1"]
+    auth.login(who)
+    token = csrf_token(client, "/admin/")
+    assert client.get(f"/admin/panels/{community}").status_code == (200 if who in SEES_CASE else 404)
+    if action == "member":
+        url, data = f"/admin/panels/{community}/members", {
+            "csrf_token": token, "name": "新成员", "role": "resident", "term_start": "2026-01-01",
+            "term_end": "2028-12-31"}
+    elif action == "meeting":
+        url, data = f"/admin/panels/{community}/meetings", {
+            "csrf_token": token, "held_on": "2026-03-18", "members": ["1", "2", "3"]}
+    else:
+        url, data = "/admin/panels/members/1/end", {"csrf_token": token}
+    before = session.scalar(select(func.count(AuditEvent.id)))
+    res = client.post(url, data=data)
+    session.rollback()
+    after = session.scalar(select(func.count(AuditEvent.id)))
+    if who in MANAGES_PANEL:
+        assert res.status_code == 302 and after == before + 1
+    else:
+        assert res.status_code == (403 if who in SEES_CASE else 404) and after == before
