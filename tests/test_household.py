@@ -137,3 +137,61 @@ def test_member_change_pages(client, auth, session, w):
     assert res.status_code == 302
     page = client.get(f"/admin/cases/{case.id}/changes").get_data(as_text=True)
     assert "李小宝" in page and "出生" in page and "960.00 → 1740.00" in page
+
+
+# --- item 10: the archive as a whole -------------------------------------------------------------------------------
+
+def test_the_archive_prints_as_one_document_and_downloads_as_one_zip(client, auth, session, w):
+    import io
+    import zipfile
+
+    from dibao import documents
+    from dibao.models.household import DocumentKind
+
+    case = _active(session, w)
+    documents.issue(session, user(session, w, "county"), case, DocumentKind.approval)
+    session.commit()
+    auth.login("staff_a1")
+    token = csrf_token(client, f"/admin/cases/{case.id}")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    assert client.post(f"/admin/cases/{case.id}/attachments", data={
+        "csrf_token": token, "title": "低保申请书", "file": (io.BytesIO(pdf), "a.pdf")},
+        content_type="multipart/form-data").status_code == 302
+    printed = client.get(f"/admin/cases/{case.id}/archive/print").get_data(as_text=True)
+    for part in ("一、基本情况", "二、家庭成员和收入", "三、资产和家庭经济状况核对", "四、入户调查", "五、民主评议",
+                 "六、保障金额变动", "七、文书和送达", "八、材料", "九、办理记录", "测试县低保审〔2026〕1号",
+                 "最低生活保障审批通知书", "低保申请书", "与申报一致"):
+        assert part in printed, part
+    res = client.get(f"/admin/cases/{case.id}/archive.zip")
+    assert res.status_code == 200 and res.mimetype == "application/zip"
+    assert "no-store" in res.headers["Cache-Control"]
+    names = zipfile.ZipFile(io.BytesIO(res.data)).namelist()
+    assert names[0] == f"{case.number}-一户一档.html"
+    assert any(n.startswith("文书/测试县低保审〔2026〕1号") for n in names)
+    assert "材料/01-低保申请书.pdf" in names
+    assert zipfile.ZipFile(io.BytesIO(res.data)).read("材料/01-低保申请书.pdf") == pdf
+    session.expire_all()
+    assert session.scalar(select(AuditEvent.id).where(AuditEvent.action == "archive_downloaded")) is not None
+    auth.logout()
+    auth.login("staff_b1")
+    assert client.get(f"/admin/cases/{case.id}/archive/print").status_code == 404
+    assert client.get(f"/admin/cases/{case.id}/archive.zip").status_code == 404
+
+
+def test_cabinet_files_archives_by_category(client, auth, session, w):
+    from dibao import archive
+
+    one = _active(session, w)
+    one.category = 1
+    four = register(session, user(session, w, "staff_a1"), category=4)
+    to_stage(session, w, four, Stage.active)
+    applying = register(session, user(session, w, "staff_a1"))
+    other = register(session, user(session, w, "staff_b1"))
+    session.commit()
+    cabinets = {c.community.name: c for c in archive.cabinets(session, user(session, w, "town_a"))}
+    assert set(cabinets) == {"甲一社区", "甲二社区"}
+    a1 = cabinets["甲一社区"]
+    assert a1.drawers[1] == [one] and a1.drawers[4] == [four] and a1.applying == [applying] and a1.total == 3
+    auth.login("staff_a1")
+    page = client.get("/admin/cabinet/").get_data(as_text=True)
+    assert one.number in page and four.number in page and other.number not in page and "四类" in page

@@ -215,3 +215,15 @@ def test_panel_matrix(client, auth, session, world, who, action):
         assert res.status_code == 302 and after == before + 1
     else:
         assert res.status_code == (403 if who in SEES_CASE else 404) and after == before
+
+
+# item 10: the whole archive (print, zip) and the pages of a case are read where the case is seen
+@pytest.mark.parametrize("who", USERS)
+def test_archive_matrix(client, auth, session, world, who):
+    standard(session, world)
+    case = register(session, user(session, world, "staff_a1"))
+    session.commit()
+    auth.login(who)
+    for path in ("archive/print", "archive.zip", "assets", "changes", "documents", "questions"):
+        assert client.get(f"/admin/cases/{case.id}/{path}").status_code == (200 if who in SEES_CASE else 404), path
+    assert (case.number in client.get("/admin/cabinet/").get_data(as_text=True)) == (who in SEES_CASE)
