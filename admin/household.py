@@ -64,7 +64,9 @@ def _labels() -> dict:
                 change_labels=household.MEMBER_CHANGE_LABELS, transfer_labels=household.TRANSFER_LABELS,
                 document_titles=documents.SHORT, way_labels=documents.WAY_LABELS, role_labels=panel.ROLE_LABELS,
                 stage_labels=workflow.STAGE_LABELS, category_labels=workflow.CATEGORY_LABELS,
-                amount_change_labels=entitlement.AMOUNT_CHANGE_LABELS)
+                amount_change_labels=entitlement.AMOUNT_CHANGE_LABELS, source_label=entitlement.source_label,
+                level_labels=workflow.REVIEWER_LABELS, opinion_titles=workflow.OPINION_TITLES,
+                decision_labels=workflow.DECISION_LABELS, event_labels=cases.EVENT_LABELS)
 
 
 def _case_page(case_id: int, template: str, context: Callable, forms: dict, status: int | None = None):

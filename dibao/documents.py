@@ -81,7 +81,7 @@ def _compose(session: Session, case: Case, kind: DocumentKind) -> tuple[str, lis
                    month=f"{case.payment_start.year}年{case.payment_start.month}月" if case.payment_start else "")),
             str(_l("审批意见：%(text)s", text=opinion.text)),
             str(_l("享受最低生活保障期间，家庭人口、收入和财产状况发生变化的，请及时告知所在社区（村）。本局将按"
-                   "“%(category)s”定期复核。", category=workflow.CATEGORY_LABELS[case.category])),
+                   "%(category)s的要求定期复核。", category=workflow.CATEGORY_LABELS[case.category])),
         ]
     if kind == DocumentKind.rejection:
         opinion = next((o for o in reversed(case.opinions) if o.decision == Decision.reject and not o.superseded), None)
@@ -126,6 +126,15 @@ def _compose(session: Session, case: Case, kind: DocumentKind) -> tuple[str, lis
     raise Invalid(_l("请选择文书类型。"), field="kind")
 
 
+def _issuer(actor: User, county) -> str:
+    """The body in whose name the notice goes out: the county's civil affairs bureau, or the town's government
+    (a street's office) for a refusal the town decided."""
+    if actor.role == Role.town_reviewer and actor.region.level == Level.town:
+        town = actor.region.name
+        return f"{town}办事处" if town.endswith("街道") else f"{town}人民政府"
+    return f"{county.name}民政局"
+
+
 def issue(session: Session, actor: User, case: Case, kind: DocumentKind) -> Document:
     """出具文书: compose from the decision's record, number it (per county and year), fix its text."""
     kind = DocumentKind(kind)
@@ -143,7 +152,7 @@ def issue(session: Session, actor: User, case: Case, kind: DocumentKind) -> Docu
     document = Document(case_id=case.id, county_id=county.id, year=today.year, seq=seq,
                         number=f"{county.name}低保{CODES[kind]}〔{today.year}〕{seq}号", kind=kind, issued_on=today,
                         title=str(TITLES[kind]), body="\n\n".join(paragraphs), source=source,
-                        issuer=f"{county.name}民政局", issued_by_id=actor.id, issued_by_name=actor.display_name,
+                        issuer=_issuer(actor, county), issued_by_id=actor.id, issued_by_name=actor.display_name,
                         created_at=clock.now())
     session.add(document)
     session.flush()

@@ -61,7 +61,7 @@ def test_rejection_notice_tells_the_reasons_and_the_rights(session, w):
     with pytest.raises(Forbidden):
         documents.issue(session, user(session, w, "staff_a1"), case, DocumentKind.rejection)
     doc = documents.issue(session, user(session, w, "town_a"), case, DocumentKind.rejection)
-    assert "乡镇（街道）" in doc.body and "经营性收入未申报" in doc.body
+    assert "乡镇（街道）" in doc.body and "经营性收入未申报" in doc.body and doc.issuer == "甲镇人民政府"
     assert "60 日内" in doc.body and "行政复议" in doc.body and "6 个月内" in doc.body and "行政诉讼" in doc.body
 
 
