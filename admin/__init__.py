@@ -18,3 +18,4 @@ from admin import (  # noqa: E402,F401
     stats,
     views,
 )
+from admin import household  # noqa: E402,F401  (issue 10: assets, changes, 文书, panel, archive)

@@ -177,6 +177,10 @@ NAV.append(("admin.calendar", _l("节假日安排")))
 # The residents' side (issue 14): online applications after the cases, announcements after the content pages.
 NAV.insert(1, ("admin.applications_inbox", _l("网上申请")))
 NAV.insert([e for e, _label in NAV].index("admin.content") + 1, ("admin.announcements", _l("公告与制度")))
+# Issue 10: the community's cabinet, the review panels and the marginal households after the cases; asset limits.
+NAV[1:1] = [("admin.household_cabinet", _l("一居一柜")), ("admin.panels", _l("民主评议小组")),
+            ("admin.household_marginal", _l("低保边缘家庭"))]
+NAV.append(("admin.household_limits", _l("资产核对标准")))
 
 
 @bp.context_processor

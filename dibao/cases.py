@@ -80,6 +80,12 @@ EVENT_LABELS = {
     "grace_started": _l("进入渐退期"),
     "case_exited": _l("退保"),
     "case_imported": _l("导入原有名册（在保）"),
+    # issue 10 (items 6–10): assets and 核对, changes and transfer, 文书, 质询, the archive
+    "asset_added": _l("登记资产"), "asset_removed": _l("删除资产"), "verification_requested": _l("发起家庭经济状况核对"),
+    "verification_result": _l("登记核对结果"), "asset_discretion": _l("资产超标酌情决定"),
+    "member_change_recorded": _l("家庭成员变化"), "case_transferred": _l("迁移到其他社区"),
+    "document_issued": _l("出具文书"), "document_delivered": _l("文书送达"),
+    "panel_question_recorded": _l("评议质询"), "archive_downloaded": _l("下载整户档案"),
 }
 
 def _required(value: str | None, field: str, message, maximum: int) -> str:

@@ -74,6 +74,18 @@ def town_decision(session: Session, town: User, case: Case, decision=Decision.ap
     return workflow.record_town_decision(session, town, case, decision=decision, **params)
 
 
+def verify(session: Session, actor: User, case: Case, *, result=None):
+    """家庭经济状况核对 (issue 10): a request to the agencies and its result, which the county approval requires."""
+    from dibao import assets
+    from dibao.models.household import VerificationResult
+
+    verification = assets.request_verification(session, actor, case, requested_on=clock.today(),
+                                               agencies=["不动产登记", "公安（车辆）", "银行（存款）"])
+    return assets.record_result(session, actor, case, verification.id,
+                                result=result or VerificationResult.consistent, result_on=clock.today(),
+                                findings="核对结果与申报一致。")
+
+
 def to_stage(session: Session, world, case: Case, stop, *, levels=(), override_reason=None):
     """Drive a registered case forward until it reaches ``stop`` (with no notice rounds); ``override_reason``
     is the written reason the community and town give when they approve a household whose amount is 0."""
@@ -88,8 +100,9 @@ def to_stage(session: Session, world, case: Case, stop, *, levels=(), override_r
         (Stage.community_review, lambda: community_review(session, staff, case, levels=levels,
                                                           override_reason=override_reason)),
         (Stage.town_review, lambda: workflow.record_town_check(session, town, case, "材料齐全，复查属实。")),
-        (Stage.town_decision, lambda: town_decision(session, town, case, levels=levels,
-                                                    override_reason=override_reason)),
+        (Stage.town_decision, lambda: (town_decision(session, town, case, levels=levels,
+                                                     override_reason=override_reason),
+                                      verify(session, town, case))),  # the 核对 the county approval requires
         (Stage.county_approval, lambda: workflow.record_county_decision(
             session, county, case, decision=Decision.approve, opinion="同意纳入低保。", levels=levels)),
     ]

@@ -30,6 +30,7 @@ from tests.case_helpers import (
     town_decision,
     user,
     valid_id,
+    verify,
     visit,
 )
 
@@ -86,6 +87,7 @@ def test_the_whole_path_with_three_notice_rounds(session, w, clock):
     assert case.stage == Stage.awaiting_town_notice
     publish_and_close(session, w, case, Level.town, w.town)
     assert case.stage == Stage.county_approval
+    verify(session, w.town, case)  # issue 10: the 核对 the county approval requires
     workflow.record_county_decision(session, w.county, case, decision=Decision.approve, opinion="同意。",
                                     levels=ALL3)
     assert case.stage == Stage.awaiting_county_notice
@@ -102,8 +104,8 @@ def test_the_whole_path_with_three_notice_rounds(session, w, clock):
     assert events(session, case) == [
         "case_registered", "income_added", "member_added", "home_visit_recorded", "submitted_for_review",
         "community_review_recorded", "notice_published", "notice_closed", "town_check_recorded",
-        "town_decision_recorded", "notice_published", "notice_closed", "county_approved", "notice_published",
-        "notice_closed"]
+        "town_decision_recorded", "notice_published", "notice_closed", "verification_requested",
+        "verification_result", "county_approved", "notice_published", "notice_closed"]
 
 
 def test_notice_levels_are_configuration(session, w):
@@ -116,6 +118,7 @@ def test_notice_levels_are_configuration(session, w):
     town_decision(session, w.town, case, levels=(Level.town,))
     assert case.stage == Stage.awaiting_town_notice
     publish_and_close(session, w, case, Level.town, w.town)
+    verify(session, w.town, case)
     workflow.record_county_decision(session, w.county, case, decision=Decision.approve, opinion="同意。",
                                     levels=(Level.town,))
     assert case.stage == Stage.active  # no county notice round

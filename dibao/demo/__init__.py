@@ -143,6 +143,9 @@ def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -
     from dibao.demo import residents
 
     result.created += residents.seed_residents(session, county, seed)  # issue 14
+    from dibao.demo import household
+
+    result.created += household.seed_household(session, county, seed)  # issue 10: assets, panels, 文书, a transfer
     return result
 
 

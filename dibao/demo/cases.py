@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import cases, clock, entitlement, workflow
+from dibao.demo import household as household_demo
 from dibao.demo import people
 from dibao.models import Case, Decision, Level, Region, Role, Stage, User, WorkCapacity
 from dibao.models.records import Standard
@@ -188,6 +189,8 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
         if index % 2 == 0:  # one of them has waited longer than the 10 working days
             case.stage_changed_at = now - timedelta(days=18)
         return case
+    with clock.travel(step(1)):
+        household_demo.verify(session, town, case)  # issue 10: the 核对 the county approval requires
     with clock.travel(step(3)):
         workflow.record_county_decision(session, county_user, case, decision=Decision.approve,
                                         opinion="经审核，符合最低生活保障条件，批准纳入低保。", levels=workflow.ALL_LEVELS)

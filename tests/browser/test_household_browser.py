@@ -1,0 +1,70 @@
+"""Issue 10 item 8: the county issues a 审批通知书 through the pages; the printed notice is one A4 sheet (print media,
+A4 PDF of one page) and is looked at as a screenshot; the whole archive prints as one document."""
+
+import re
+
+import pytest
+
+from dibao.models import Stage
+from tests.case_helpers import register, standard, to_stage, user
+
+pytestmark = pytest.mark.browser
+
+
+def _login(page, live_server, who, password):
+    page.goto(f"{live_server.url}/admin/login")
+    page.get_by_label("用户名").fill(who)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+
+def test_issue_and_print_an_approval_notice(page, live_server, world, session, screenshot_dir):
+    standard(session, world)
+    case = register(session, user(session, world, "staff_a1"), head_name="陈素芬")
+    to_stage(session, world, case, Stage.active)
+    session.commit()
+    _login(page, live_server, "county", world.password)
+    page.goto(f"{live_server.url}/admin/cases/{case.id}")
+    page.get_by_role("link", name="文书和送达").click()
+    page.get_by_role("button", name="出具审批通知书").click()
+    page.wait_for_url(f"{live_server.url}/admin/documents/*")
+    assert page.get_by_role("heading", level=1).inner_text() == "最低生活保障审批通知书"
+    assert "测试县低保审〔2026〕1号" in page.locator(".doc-number").inner_text()
+    page.evaluate("document.fonts.ready")
+    page.set_viewport_size({"width": 900, "height": 1200})
+    page.screenshot(path=str(screenshot_dir / "household-notice-screen.png"), full_page=True)
+
+    page.emulate_media(media="print")
+    assert not page.locator(".print-toolbar").is_visible()  # the toolbar is not printed
+    body = page.locator(".doc-body").inner_text()
+    assert "陈素芬（户主）" in body and "960.00 元" in body and "2026年4月" in body
+    page.screenshot(path=str(screenshot_dir / "household-notice-print.png"), full_page=True)
+    pdf = page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+    (screenshot_dir / "household-notice.pdf").write_bytes(pdf)
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1, "the notice fits on one A4 sheet"
+
+    page.emulate_media(media="screen")
+    page.goto(f"{live_server.url}/admin/cases/{case.id}/archive/print")
+    assert "一、基本情况" in page.locator("main").inner_text()
+    page.screenshot(path=str(screenshot_dir / "household-archive-print.png"), full_page=False)
+
+
+def test_printed_refusal_tells_the_rights(page, live_server, world, session, screenshot_dir):
+    from dibao import documents, workflow
+    from dibao.models.household import DocumentKind
+
+    standard(session, world)
+    case = register(session, user(session, world, "staff_a1"), head_name="周建国")
+    to_stage(session, world, case, Stage.town_review)
+    workflow.reject(session, user(session, world, "town_a"), case, "经核对，家庭有登记在册的个体工商户，经营性收入未申报，人均收入超过当地低保标准。")
+    doc = documents.issue(session, user(session, world, "town_a"), case, DocumentKind.rejection)
+    session.commit()
+    _login(page, live_server, "staff_a1", world.password)
+    page.goto(f"{live_server.url}/admin/documents/{doc.id}")
+    page.emulate_media(media="print")
+    page.evaluate("document.fonts.ready")
+    text = page.locator(".doc-body").inner_text()
+    assert "60 日内" in text and "行政复议" in text and "6 个月内" in text and "行政诉讼" in text
+    page.set_viewport_size({"width": 900, "height": 1200})
+    page.screenshot(path=str(screenshot_dir / "household-refusal-print.png"), full_page=True)

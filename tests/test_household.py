@@ -1,0 +1,197 @@
+"""Issue 10 item 6: member changes (birth, death, marriage, moving) with dates and reasons, and the transfer of the
+whole archive to another community: the scope follows the household, the amount is recomputed under the new
+region's standard as a new amount period, everything audited and in the archive."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from dibao import cases, entitlement, household, scope
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import AmountChange, AuditEvent, Stage
+from dibao.models.household import MemberChangeKind, TransferKind
+from tests.case_helpers import region, register, standard, to_stage, user
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def w(session, world):
+    standard(session, world)  # 780 county-wide
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "town_b"),
+                             amount=Decimal("900.00"), effective_from=date(2026, 1, 1))
+    return world
+
+
+def _active(session, world, **kwargs):
+    case = register(session, user(session, world, "staff_a1"), **kwargs)
+    to_stage(session, world, case, Stage.active)
+    return case
+
+
+def test_transfer_moves_the_archive_the_scope_and_the_amount(client, auth, session, w, clock):
+    case = _active(session, w)  # 2 people, 600 income: (780 × 2 − 600) = 960, paid from April
+    clock.advance(days=45)  # 2 May
+    number = case.number
+    assert case.monthly_amount == Decimal("960.00")
+    record = household.transfer(session, user(session, w, "county"), case, to_region_id=w.regions["comm_b1"],
+                                kind=TransferKind.demolition, moved_on=date(2026, 3, 10),
+                                reason="旧城改造拆迁，安置到乙一社区", address="乙一社区安置小区 3 栋 502")
+    session.commit()
+    assert case.region_id == w.regions["comm_b1"] and case.number == number  # one archive, same number
+    assert record.amount_before == Decimal("960.00") and record.amount_after == Decimal("1200.00")  # 900 × 2 − 600
+    assert case.monthly_amount == Decimal("1200.00")
+    period = entitlement.periods(session, case)[-1]
+    assert (period.change, period.amount, period.starts_on) == (AmountChange.transferred, Decimal("1200.00"),
+                                                                date(2026, 6, 1))
+    assert entitlement.amount_in_force(session, case, date(2026, 5, 1)) == Decimal("960.00")  # not retroactive
+    # the old community loses it, the new one takes it over
+    with pytest.raises(NotFound):
+        cases.get_case(session, user(session, w, "staff_a1"), case.id)
+    assert cases.get_case(session, user(session, w, "staff_b1"), case.id) is case
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "case_transferred")).one()
+    assert '"from": "100001001"' in event.details and '"to": "100002001"' in event.details
+    auth.login("staff_a1")
+    assert client.get(f"/admin/cases/{case.id}").status_code == 404
+    auth.logout()
+    auth.login("staff_b1")
+    page = client.get(f"/admin/cases/{case.id}/changes").get_data(as_text=True)
+    assert "拆迁安置" in page and "甲一社区" in page and "乙一社区" in page and "1200.00" in page
+    assert "迁移" in client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+
+
+def test_who_may_transfer_where(session, w):
+    case = _active(session, w)
+    with pytest.raises(Forbidden):
+        household.transfer(session, user(session, w, "staff_a1"), case, to_region_id=w.regions["comm_a2"],
+                           kind=TransferKind.separation, moved_on=date(2026, 3, 1), reason="人户分离，实际居住地变更",
+                           address="甲二社区 1 号")
+    with pytest.raises(NotFound):  # the town cannot hand it to another town
+        household.transfer(session, user(session, w, "town_a"), case, to_region_id=w.regions["comm_b1"],
+                           kind=TransferKind.separation, moved_on=date(2026, 3, 1), reason="人户分离，实际居住地变更",
+                           address="乙一社区 1 号")
+    with pytest.raises(Invalid):
+        household.transfer(session, user(session, w, "town_a"), case, to_region_id=w.regions["town_a"],
+                           kind=TransferKind.separation, moved_on=date(2026, 3, 1), reason="人户分离，实际居住地变更",
+                           address="x")
+    with pytest.raises(Invalid, match="日期"):
+        household.transfer(session, user(session, w, "town_a"), case, to_region_id=w.regions["comm_a2"],
+                           kind=TransferKind.separation, moved_on=date(2026, 4, 1), reason="人户分离，实际居住地变更",
+                           address="甲二社区 1 号")
+    household.transfer(session, user(session, w, "town_a"), case, to_region_id=w.regions["comm_a2"],
+                       kind=TransferKind.separation, moved_on=date(2026, 3, 1), reason="人户分离，实际居住地变更",
+                       address="甲二社区 1 号")
+    assert case.region_id == w.regions["comm_a2"] and case.monthly_amount == Decimal("960.00")
+    assert entitlement.periods(session, case)[-1].change == AmountChange.approved  # same standard: no new period
+    assert scope.can_see(user(session, w, "staff_a2"), case.region)
+
+
+def test_a_birth_and_a_death_recompute_from_next_month(session, w):
+    case = _active(session, w)
+    staff = user(session, w, "staff_a1")
+    change = household.member_joins(session, staff, case, kind=MemberChangeKind.birth, happened_on=date(2026, 3, 2),
+                                    reason="出生医学证明 No.123", name="李小宝", relation="孙子女", age=0)
+    assert case.household_size == 3 and change.size_after == 3
+    assert (change.amount_before, change.amount_after) == (Decimal("960.00"), Decimal("1740.00"))  # 780 × 3 − 600
+    period = entitlement.periods(session, case)[-1]
+    assert (period.change, period.starts_on, period.amount) == (AmountChange.household_changed, date(2026, 4, 1),
+                                                                Decimal("1740.00"))
+    member = next(m for m in case.members if m.name == "李小1")
+    change = household.member_leaves(session, staff, case, member.id, kind=MemberChangeKind.death,
+                                     happened_on=date(2026, 3, 15), reason="死亡证明，2026年3月15日病故")
+    assert case.household_size == 2 and change.member_name == "李小1" and change.amount_after == Decimal("960.00")
+    assert [c.kind for c in household.member_changes(session, case)] == [MemberChangeKind.birth,
+                                                                        MemberChangeKind.death]
+    with pytest.raises(Conflict, match="户主"):
+        household.member_leaves(session, staff, case, case.members[0].id, kind=MemberChangeKind.death,
+                                happened_on=date(2026, 3, 15), reason="户主病故，待变更户主")
+    with pytest.raises(Invalid):
+        household.member_joins(session, staff, case, kind=MemberChangeKind.death, happened_on=date(2026, 3, 2),
+                               reason="写错了原因", name="某", relation="子女", age=1)
+    with pytest.raises(Forbidden):
+        household.member_joins(session, user(session, w, "county"), case, kind=MemberChangeKind.birth,
+                               happened_on=date(2026, 3, 2), reason="出生医学证明", name="某", relation="子女", age=0)
+
+
+def test_a_change_before_the_decision_only_updates_the_application(session, w):
+    case = register(session, user(session, w, "staff_a1"))
+    household.member_joins(session, user(session, w, "staff_a1"), case, kind=MemberChangeKind.marriage_in,
+                           happened_on=date(2026, 3, 1), reason="结婚登记，配偶户口迁入", name="王某", relation="配偶",
+                           age=40)
+    assert case.monthly_amount == Decimal("1740.00") and entitlement.periods(session, case) == []
+
+
+def test_member_change_pages(client, auth, session, w):
+    case = _active(session, w)
+    session.commit()
+    auth.login("staff_a1")
+    token = csrf_token(client, f"/admin/cases/{case.id}/changes")
+    res = client.post(f"/admin/cases/{case.id}/changes/join", data={
+        "csrf_token": token, "kind": "birth", "happened_on": "2026-03-02", "name": "李小宝", "relation": "孙子女",
+        "age": "0", "reason": ""})
+    assert res.status_code == 400 and "请写明原因" in res.get_data(as_text=True)
+    res = client.post(f"/admin/cases/{case.id}/changes/join", data={
+        "csrf_token": token, "kind": "birth", "happened_on": "2026-03-02", "name": "李小宝", "relation": "孙子女",
+        "age": "0", "reason": "出生医学证明"})
+    assert res.status_code == 302
+    page = client.get(f"/admin/cases/{case.id}/changes").get_data(as_text=True)
+    assert "李小宝" in page and "出生" in page and "960.00 → 1740.00" in page
+
+
+# --- item 10: the archive as a whole -------------------------------------------------------------------------------
+
+def test_the_archive_prints_as_one_document_and_downloads_as_one_zip(client, auth, session, w):
+    import io
+    import zipfile
+
+    from dibao import documents
+    from dibao.models.household import DocumentKind
+
+    case = _active(session, w)
+    documents.issue(session, user(session, w, "county"), case, DocumentKind.approval)
+    session.commit()
+    auth.login("staff_a1")
+    token = csrf_token(client, f"/admin/cases/{case.id}")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    assert client.post(f"/admin/cases/{case.id}/attachments", data={
+        "csrf_token": token, "title": "低保申请书", "file": (io.BytesIO(pdf), "a.pdf")},
+        content_type="multipart/form-data").status_code == 302
+    printed = client.get(f"/admin/cases/{case.id}/archive/print").get_data(as_text=True)
+    for part in ("一、基本情况", "二、家庭成员和收入", "三、资产和家庭经济状况核对", "四、入户调查", "五、民主评议",
+                 "六、保障金额变动", "七、文书和送达", "八、材料", "九、办理记录", "测试县低保审〔2026〕1号",
+                 "最低生活保障审批通知书", "低保申请书", "与申报一致"):
+        assert part in printed, part
+    res = client.get(f"/admin/cases/{case.id}/archive.zip")
+    assert res.status_code == 200 and res.mimetype == "application/zip"
+    assert "no-store" in res.headers["Cache-Control"]
+    names = zipfile.ZipFile(io.BytesIO(res.data)).namelist()
+    assert names[0] == f"{case.number}-一户一档.html"
+    assert any(n.startswith("文书/测试县低保审〔2026〕1号") for n in names)
+    assert "材料/01-低保申请书.pdf" in names
+    assert zipfile.ZipFile(io.BytesIO(res.data)).read("材料/01-低保申请书.pdf") == pdf
+    session.expire_all()
+    assert session.scalar(select(AuditEvent.id).where(AuditEvent.action == "archive_downloaded")) is not None
+    auth.logout()
+    auth.login("staff_b1")
+    assert client.get(f"/admin/cases/{case.id}/archive/print").status_code == 404
+    assert client.get(f"/admin/cases/{case.id}/archive.zip").status_code == 404
+
+
+def test_cabinet_files_archives_by_category(client, auth, session, w):
+    from dibao import archive
+
+    one = _active(session, w)
+    one.category = 1
+    four = register(session, user(session, w, "staff_a1"), category=4)
+    to_stage(session, w, four, Stage.active)
+    applying = register(session, user(session, w, "staff_a1"))
+    other = register(session, user(session, w, "staff_b1"))
+    session.commit()
+    cabinets = {c.community.name: c for c in archive.cabinets(session, user(session, w, "town_a"))}
+    assert set(cabinets) == {"甲一社区", "甲二社区"}
+    a1 = cabinets["甲一社区"]
+    assert a1.drawers[1] == [one] and a1.drawers[4] == [four] and a1.applying == [applying] and a1.total == 3
+    auth.login("staff_a1")
+    page = client.get("/admin/cabinet/").get_data(as_text=True)
+    assert one.number in page and four.number in page and other.number not in page and "四类" in page
