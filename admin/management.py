@@ -5,6 +5,7 @@ Thin views: parse, call one function of dibao.reviews / dibao.raises, commit onc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask import flash, redirect, request, url_for
@@ -16,7 +17,7 @@ from admin import bp
 from admin import cases as case_views
 from admin.forms import ConfirmForm
 from admin.forms.management import CampaignForm, CheckForm, ContactForm, DeathForm, DecideForm, ReviewForm
-from dibao import cases, clock, db, entitlement, raises, reviews, workflow
+from dibao import cases, clock, db, entitlement, notices, raises, reviews, workflow
 from dibao.errors import Invalid
 from dibao.models.management import ProposalKind
 from dibao.web import int_arg, perform, render, submit
@@ -241,6 +242,38 @@ def raise_confirm(raise_id: int):
     return redirect(url_for("admin.job", job_id=done.value.id))
 
 
+# --- 11. the next step and the week ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NextStep:
+    text: str
+    url: str | None = None
+    label: str | None = None
+
+
+def next_step(case) -> NextStep | None:
+    """What happens next on a case when the page's action buttons do not say it: a case waiting for its notice links
+    to composing that notice (for its publisher), one in notice says when it closes, otherwise whose turn it is."""
+    stage = case.stage
+    waiting = {s: level for level, s in workflow.AWAITING_NOTICE.items()}
+    if stage in waiting:
+        level = waiting[stage]
+        if current_user.role in notices.PUBLISHER_ROLES and current_user.region.level == level:
+            return NextStep(_("下一步：编制%(level)s公示。", level=workflow.REVIEWER_LABELS[level]),
+                            url_for("admin.notice_compose", case_ids=case.id), _("编制公示"))
+        return NextStep(_("下一步：等待%(level)s发布公示。", level=workflow.REVIEWER_LABELS[level]))
+    if stage in workflow.IN_NOTICE.values():
+        return NextStep(_("公示中：公示期满且无异议后自动进入下一步。"))
+    if stage in workflow.STAGE_LEVEL and not workflow.available_actions(current_user, case):
+        level = workflow.STAGE_LEVEL[stage]
+        return NextStep(_("下一步：等待%(level)s办理。", level=workflow.REVIEWER_LABELS[level]))
+    if stage.value == "active" and case.next_review_due and case.next_review_due <= clock.today() \
+            and workflow.may(current_user, case, Action.periodic_review):
+        return NextStep(_("下一步：该户已到复核日期，请定期复核。"), url_for("admin.case_review", case_id=case.id),
+                        _("定期复核"))
+    return None
+
+
 # --- the case page's panel (included by templates/admin/cases/detail.html) ---------------------------------
 
 @bp.context_processor
@@ -255,6 +288,10 @@ def _management_panel():
             may_review=workflow.may(current_user, case, Action.periodic_review),
             may_contact=current_user.role.value == "community_staff" and case.stage.value == "active",
             kind_labels=reviews.PROPOSAL_KIND_LABELS, source_labels=reviews.PROPOSAL_SOURCE_LABELS,
-            way_labels=reviews.CONTACT_WAY_LABELS, today=clock.today(),
+            way_labels=reviews.CONTACT_WAY_LABELS, today=clock.today(), next=next_step(case),
         )
-    return {"management_panel": management_panel}
+
+    def week_ahead():
+        return reviews.week_ahead(db.session(), current_user)
+
+    return {"management_panel": management_panel, "week_ahead": week_ahead}

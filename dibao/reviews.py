@@ -44,6 +44,7 @@ SOON_DAYS = 30  # "due within 30 days"
 BUCKETS = {
     "due": _l("到期待复核"),
     "overdue": _l("已逾期"),
+    "week": _l("7 天内到期"),
     "soon": _l("30 天内到期"),
 }
 PROPOSAL_KIND_LABELS = {ProposalKind.exit: _l("建议退保"), ProposalKind.amount: _l("建议调整金额"),
@@ -99,6 +100,9 @@ def bucket_condition(bucket: str, today: date | None = None) -> ColumnElement[bo
         return due_condition(today)
     if bucket == "overdue":
         return and_(Case.stage == Stage.active, Case.next_review_due < today)
+    if bucket == "week":
+        return or_(due_condition(today), and_(Case.stage == Stage.active,
+                                              Case.next_review_due <= today + timedelta(days=7)))
     if bucket == "soon":
         return and_(Case.stage == Stage.active, Case.next_review_due > today,
                     Case.next_review_due <= today + timedelta(days=SOON_DAYS))
@@ -533,3 +537,43 @@ def run_pass(app: Flask) -> dict[str, int]:
     if ended or detected:
         log.info("management sweep: %d grace periods ended, %d standards to raise", len(ended), len(detected))
     return {"grace_ended": len(ended), "raises": len(detected)}
+
+
+# --- 11. the clerk's week --------------------------------------------------------------------------------------
+
+WEEK_DAYS = 7
+
+
+@dataclass
+class Week:
+    until: date
+    reviews: list[Case]
+    review_count: int
+    objections: list  # open objections whose deadline falls this week (or passed)
+    notices: list  # notice batches whose window closes this week
+
+
+def week_ahead(session: Session, user: User, limit: int = 8) -> Week:
+    """What is due this week in the user's scope: reviews, objections to decide, notices closing."""
+    from dibao.models import FeedbackStatus, NoticeBatch, Objection
+
+    today = clock.today()
+    until = today + timedelta(days=WEEK_DAYS)
+    reviews_due = and_(_in_scope(user), or_(due_condition(today),
+                                            and_(Case.stage == Stage.active, Case.next_review_due <= until)))
+    review_count = session.scalar(select(func.count(Case.id)).where(reviews_due)) or 0
+    due_cases = list(session.scalars(select(Case).where(reviews_due)
+                                     .order_by(Case.next_review_due, Case.id).limit(limit)))
+    in_scope = scope.region_ids_in_scope(user)
+    objections = list(session.scalars(select(Objection).where(Objection.region_id.in_(in_scope),
+                                                              Objection.status != FeedbackStatus.decided,
+                                                              Objection.deadline <= until)
+                                      .order_by(Objection.deadline, Objection.id).limit(limit)))
+    now = clock.now()
+    notices = list(session.scalars(select(NoticeBatch).where(NoticeBatch.region_id.in_(in_scope),
+                                                             NoticeBatch.withdrawn_at.is_(None),
+                                                             NoticeBatch.opens_at <= now,
+                                                             NoticeBatch.closes_at > now,
+                                                             NoticeBatch.closes_at <= now + timedelta(days=WEEK_DAYS))
+                                   .order_by(NoticeBatch.closes_at).limit(limit)))
+    return Week(until=until, reviews=due_cases, review_count=review_count, objections=objections, notices=notices)

@@ -252,3 +252,34 @@ def test_case_page_shows_the_management_panel(client, auth, session, world, cloc
     assert res.status_code == 302
     assert "来社区反映情况" in client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
     assert case.head_name not in client.get("/admin/contacts/").get_data(as_text=True).split("contacts-missing")[-1]
+
+
+def test_clerks_flow_next_step_select_all_and_the_week(client, auth, session, world, clock):
+    from dibao.models import Level
+
+    standard(session, world)
+    waiting = register(session, user(session, world, "staff_a1"))
+    to_stage(session, world, waiting, Stage.awaiting_community_notice, levels=(Level.community,))
+    monthly = active(session, world, category=4)
+    session.commit()
+    auth.login("staff_a1")
+    page = client.get(f"/admin/cases/{waiting.id}").get_data(as_text=True)
+    link = f"/admin/notices/new?case_ids={waiting.id}"
+    assert "next-step" in page and link in page
+    compose = client.get(link).get_data(as_text=True)
+    assert f'value="{waiting.id}" id="case-{waiting.id}" checked' in compose
+    assert 'data-select-all="case_id"' in compose and "select-all.js" in compose
+    auth.logout()
+    auth.login("town_a")  # not the publisher of a community notice: told whose turn it is
+    page = client.get(f"/admin/cases/{waiting.id}").get_data(as_text=True)
+    assert "等待社区发布公示" in page and link not in page
+    auth.logout()
+    auth.login("staff_a1")
+    week = client.get("/admin/").get_data(as_text=True).split('id="week-ahead"')[1]
+    assert "复核 0 户" in week
+    clock.set(clock.now() + timedelta(days=26))  # the monthly review falls within the week
+    auth.login("staff_a1")  # (the idle session ended with the jump in time)
+    week = client.get("/admin/").get_data(as_text=True).split('id="week-ahead"')[1]
+    assert "复核 1 户" in week and f"/admin/cases/{monthly.id}" in week
+    listing = client.get("/admin/reviews/?bucket=week").get_data(as_text=True)
+    assert monthly.number in listing
