@@ -143,6 +143,9 @@ def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -
     from dibao.demo import residents
 
     result.created += residents.seed_residents(session, county, seed)  # issue 14
+    from dibao.demo import management
+
+    result.created += management.seed_management(session, county)  # issue 10: reviews, contacts, 提标
     return result
 
 
