@@ -60,6 +60,12 @@ RECORD_LABELS = {
     RecordKind.death: _l("家庭成员死亡"), RecordKind.grace_end: _l("渐退期满"),
     RecordKind.proposal_decided: _l("县级决定"),
 }
+# The household's timeline (dibao.cases.EVENT_LABELS takes these in).
+EVENT_LABELS = {
+    "review_recorded": _l("复核记录"), "proposal_decided": _l("县级对建议作出决定"), "grace_ended": _l("渐退期满，建议退保"),
+    "death_recorded": _l("记录家庭成员死亡"), "contact_logged": _l("月联系"), "campaign_check_recorded": _l("全面入户核查"),
+    "standard_raised": _l("提标，调整保障金额"),
+}
 # What a review looks at (recorded with its findings).
 CHECK_ITEMS = {
     "members": _l("家庭成员"), "income": _l("收入"), "housing": _l("住房和消费"), "work": _l("就业和劳动能力"),
