@@ -283,7 +283,7 @@ def grace_pass(session: Session, today: date | None = None) -> list[int]:
                               Proposal.source == ProposalSource.grace_end)
     ended = list(session.scalars(select(Case).where(Case.stage == Stage.active, Case.grace_until.is_not(None),
                                                     Case.grace_until <= today, ~has_open)
-                                 .order_by(Case.id).with_for_update(skip_locked=True)))
+                                 .order_by(Case.id).with_for_update(of=Case, skip_locked=True)))
     for case in ended:
         reason = str(_l("渐退期已于 %(day)s 届满，建议办理退保。", day=case.grace_until.isoformat()))
         proposal = _propose(session, None, case, ProposalKind.exit, ProposalSource.grace_end, reason)
