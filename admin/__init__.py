@@ -14,6 +14,7 @@ from admin import (  # noqa: E402,F401
     display,
     feedback,
     kiosks,
+    management,
     notices,
     stats,
     views,

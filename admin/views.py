@@ -174,6 +174,7 @@ NAV = [
     ("admin.stats_page", _l("统计")), ("admin.data", _l("导入导出")), ("admin.audit_viewer", _l("审计日志")),
 ]
 NAV.append(("admin.calendar", _l("节假日安排")))
+NAV.insert(1, ("admin.reviews", _l("复核与动态管理")))  # issue 10: after the cases
 # The residents' side (issue 14): online applications after the cases, announcements after the content pages.
 NAV.insert(1, ("admin.applications_inbox", _l("网上申请")))
 NAV.insert([e for e, _label in NAV].index("admin.content") + 1, ("admin.announcements", _l("公告与制度")))

@@ -566,8 +566,9 @@ def deadline_summary(session: Session, user: User) -> dict[str, int]:
     calendar = workdays.calendar(session, user.region)
     for key, condition in overdue_conditions(calendar=calendar).items():
         counts[key] = session.scalar(select(func.count(Case.id)).where(_in_scope(user), condition)) or 0
-    counts["review_due"] = session.scalar(select(func.count(Case.id)).where(
-        _in_scope(user), Case.stage == Stage.active, Case.next_review_due <= clock.today())) or 0
+    from dibao import reviews  # the worklist's own rule: review date come, or a proposal waiting (issue 10)
+
+    counts["review_due"] = reviews.due_count(session, user)
     counts["open"] = session.scalar(select(func.count(Case.id)).where(
         _in_scope(user), Case.stage.in_(workflow.UNDECIDED_STAGES))) or 0
     return counts

@@ -47,6 +47,10 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(import_group)
 
+    from dibao.raises import standards_group  # issue 10: 提标
+
+    app.cli.add_command(standards_group)
+
 
 @click.group("db", help="Database schema (Alembic migrations).")
 def db_group() -> None:

@@ -77,6 +77,9 @@ def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) 
             if notices.release_entry(session, entry_id):
                 result.released.append(entry_id)
             session.commit()
+    from dibao import reviews  # issue 10: grace periods that ended, standards whose date came (提标)
+
+    reviews.run_pass(app)
     _audit_checkpoint(app)
     if media_gc:
         result.media_deleted = run_media_gc(app)

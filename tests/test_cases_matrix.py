@@ -69,8 +69,9 @@ ACTIONS = {
     "send_back_county": (Stage.county_approval, "/send-back", lambda t, c: {"csrf_token": t,
                                                                             "reason": "需重新入户核实"},
                          "/send-back\"", {"county"}),
-    "periodic_review": (Stage.active, "/periodic-review", lambda t, c: {
-        "csrf_token": t, "findings": "情况无变化，继续保障。", "category": "1"}, "/periodic-review\"", {"staff_a1"}),
+    "periodic_review": (Stage.active, "/review", lambda t, c: {  # issue 10: the review with its checklist
+        "csrf_token": t, "checked": "income", "findings": "情况无变化，继续保障。", "category": "1",
+        "outcome": "continue"}, "/review\"", {"staff_a1"}),
     "adjust": (Stage.active, "/adjust", lambda t, c: {"csrf_token": t, "amount": "500", "reason": "子女已就业"},
                "/adjust\"", {"county"}),
     "grace": (Stage.active, "/grace", lambda t, c: {"csrf_token": t, "months": "3", "reason": "户主已就业"},

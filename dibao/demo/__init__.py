@@ -146,6 +146,9 @@ def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -
     from dibao.demo import household
 
     result.created += household.seed_household(session, county, seed)  # issue 10: assets, panels, 文书, a transfer
+    from dibao.demo import management
+
+    result.created += management.seed_management(session, county)  # issue 10: reviews, contacts, 提标
     return result
 
 

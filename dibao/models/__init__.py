@@ -32,3 +32,5 @@ from dibao.models import announcement, application, display, notification  # noq
 
 # Dynamic management (issue 10): assets and 核对, member changes and transfers, 文书, the review panel.
 from dibao.models import household  # noqa: E402,F401
+# Dynamic management (issue 10, items 1–5): proposals, campaigns, contacts, 提标.
+from dibao.models import management  # noqa: E402,F401

@@ -177,6 +177,12 @@ class RecordKind(enum.StrEnum):
     periodic_review = "periodic_review"  # 分类管理定期复核
     grace = "grace"  # 渐退期
     adjustment = "adjustment"  # 调整保障金额
+    # dynamic management (issue 10, items 1–5)
+    campaign_check = "campaign_check"  # 全面入户核查
+    standard_raise = "standard_raise"  # 提标
+    death = "death"  # 户主或成员死亡
+    grace_end = "grace_end"  # 渐退期满，建议退保
+    proposal_decided = "proposal_decided"  # 县级对建议的决定
 
 
 class CaseRecord(Base):

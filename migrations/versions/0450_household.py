@@ -11,7 +11,7 @@ import dibao.db
 
 
 revision = '0450_household'
-down_revision = '0802_display'
+down_revision = '0400_management'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,290 @@
+"""提标: a new standard reaches every active household — previewed, confirmed by the county, applied by a job.
+
+* When a standard's effective date arrives, the sweep (or ``dibao standards apply``) records a
+  :class:`StandardRaise` for it: pending when some household's amount would change. Nothing is paid differently
+  yet: amounts never change silently.
+* The county sees the :func:`preview` (every active household the standard governs: old and new amount, totals)
+  and :func:`confirm`\\ s it; the ``standard_raise`` job then gives each household its new amount from the
+  standard's month on (a new ``AmountPeriod``, one audit event, a "提标" record in its archive).
+* A standard entered for the future changes nothing before its date: it is not detected, and confirming it is
+  refused.
+
+A household with an amount fixed by staff (an override with its written reason) keeps it; the preview shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from dibao import audit, clock, entitlement, jobs, scope
+from dibao.errors import Conflict, Forbidden, NotFound
+from dibao.models import AmountChange, AmountPeriod, Case, Region, Role, Stage, User
+from dibao.models.job import Job, JobStatus
+from dibao.models.management import RaiseStatus, StandardRaise
+from dibao.models.records import CaseRecord, RecordKind, Standard
+
+STATUS_LABELS = {RaiseStatus.pending: _l("待确认"), RaiseStatus.applied: _l("已调整"),
+                 RaiseStatus.unchanged: _l("无需调整")}
+
+
+@dataclass
+class Line:
+    case_id: int
+    number: str
+    head_name: str
+    community: str
+    size: int
+    old: Decimal
+    new: Decimal
+    fixed: bool = False  # an override by staff: kept
+
+    @property
+    def changed(self) -> bool:
+        return self.new != self.old
+
+    @property
+    def difference(self) -> Decimal:
+        return self.new - self.old
+
+
+@dataclass
+class Preview:
+    standard: Standard
+    previous: Decimal | None  # the standard it replaces in its region, if any
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[Line]:
+        return [line for line in self.lines if line.changed]
+
+    @property
+    def total_before(self) -> Decimal:
+        return sum((line.old for line in self.lines), Decimal("0.00"))
+
+    @property
+    def total_after(self) -> Decimal:
+        return sum((line.new for line in self.lines), Decimal("0.00"))
+
+    @property
+    def starts_on(self) -> date:
+        return entitlement.month_start(self.standard.effective_from)
+
+
+def _governed(session: Session, standard: Standard) -> list[Case]:
+    """The active households whose standard on its date is this one (a lower region's own standard wins)."""
+    cases = session.scalars(select(Case).join(Region, Case.region_id == Region.id)
+                            .where(scope.subtree_condition(standard.region), Case.stage == Stage.active)
+                            .options(selectinload(Case.members)).order_by(Region.path, Case.id))
+    governed = []
+    for case in cases:
+        found = entitlement.find_standard(session, case.region, standard.effective_from)
+        if found is not None and found.id == standard.id:
+            governed.append(case)
+    return governed
+
+
+def compute(session: Session, standard: Standard) -> Preview:
+    """Every governed household's amount now and under ``standard`` (no permission check: the sweep's too)."""
+    result = Preview(standard=standard, previous=_previous(session, standard))
+    amount = Decimal(standard.monthly_amount)
+    for case in _governed(session, standard):
+        old = Decimal(case.monthly_amount or 0)
+        if case.override_amount is not None:
+            new, fixed = Decimal(case.override_amount), True
+        else:
+            new, fixed = entitlement.compute(case, amount).computed or Decimal("0.00"), False
+        result.lines.append(Line(case.id, case.number, case.head_name, case.region.name, case.household_size,
+                                 old, new, fixed))
+    return result
+
+
+def _previous(session: Session, standard: Standard) -> Decimal | None:
+    earlier = session.scalar(select(Standard.monthly_amount).where(
+        Standard.region_id == standard.region_id, Standard.effective_from < standard.effective_from)
+        .order_by(Standard.effective_from.desc()).limit(1))
+    return Decimal(earlier) if earlier is not None else None
+
+
+def _require_county(actor: User | None, standard: Standard) -> None:
+    if actor is None:  # the command line
+        return
+    if not scope.can_see(actor, standard.region) and not standard.region.path.startswith(actor.region.path):
+        raise NotFound(_l("没有找到该标准。"))
+    if actor.role != Role.county_approver:
+        raise Forbidden(_l("提标由县民政局确认。"))
+
+
+def get_raise(session: Session, actor: User, raise_id: int) -> StandardRaise:
+    item = session.get(StandardRaise, raise_id) if 0 < raise_id <= scope.MAX_ID else None
+    if item is None or not scope.can_see(actor, item.standard.region):
+        raise NotFound(_l("没有找到该提标。"))
+    return item
+
+
+def preview(session: Session, actor: User | None, *, standard_id: int) -> Preview:
+    standard = session.get(Standard, standard_id) if 0 < standard_id <= scope.MAX_ID else None
+    if standard is None or (actor is not None and not scope.can_see(actor, standard.region)):
+        raise NotFound(_l("没有找到该标准。"))
+    _require_county(actor, standard)
+    return compute(session, standard)
+
+
+def listing(session: Session, actor: User) -> list[StandardRaise]:
+    return list(session.scalars(select(StandardRaise).join(Standard).join(Region, Standard.region_id == Region.id)
+                                .where(scope.subtree_condition(actor.region))
+                                .order_by(Standard.effective_from.desc(), StandardRaise.id.desc())))
+
+
+def pending_count(session: Session, actor: User) -> int:
+    return session.scalar(select(func.count(StandardRaise.id)).join(Standard)
+                          .join(Region, Standard.region_id == Region.id)
+                          .where(scope.subtree_condition(actor.region),
+                                 StandardRaise.status == RaiseStatus.pending)) or 0
+
+
+def detect(session: Session, today: date | None = None) -> list[StandardRaise]:
+    """The sweep: each standard whose date has come gets its StandardRaise once (pending when amounts change)."""
+    today = today or clock.today()
+    seen = select(StandardRaise.standard_id)
+    due = list(session.scalars(select(Standard).where(Standard.effective_from <= today, Standard.id.not_in(seen))
+                               .order_by(Standard.effective_from, Standard.id)))
+    found = []
+    for standard in due:
+        result = compute(session, standard)
+        status = RaiseStatus.pending if result.changed else RaiseStatus.unchanged
+        item = StandardRaise(standard_id=standard.id, status=status, detected_at=clock.now(),
+                             households=len(result.changed), total_before=result.total_before,
+                             total_after=result.total_after)
+        session.add(item)
+        session.flush()
+        audit.record(session, None, "standard_raise_detected", "standard", standard.id, region_id=standard.region_id,
+                     details={"raise": item.id, "status": status.value, "households": len(result.changed)})
+        found.append(item)
+    return found
+
+
+def confirm(session: Session, actor: User | None, item: StandardRaise) -> Job:
+    """The county confirms the preview: the apply job starts (when the caller commits)."""
+    standard = item.standard
+    _require_county(actor, standard)
+    if standard.effective_from > clock.today():
+        raise Conflict(_l("该标准 %(day)s 才生效，生效前不能调整金额。", day=standard.effective_from.isoformat()))
+    if item.status != RaiseStatus.pending:
+        raise Conflict(_l("该提标已经办理。"))
+    if item.job_id is not None:
+        job = session.get(Job, item.job_id)
+        if job is not None and job.status in (JobStatus.queued, JobStatus.running):
+            raise Conflict(_l("该提标正在调整中，请稍候。"))
+    job = jobs.start(session, actor, "standard_raise", {"raise": item.id},
+                     title=str(_l("提标：%(region)s %(amount)s 元", region=standard.region.name,
+                                  amount=standard.monthly_amount)))
+    item.job_id = job.id
+    audit.record(session, actor, "standard_raise_confirmed", "standard", standard.id, region_id=standard.region_id,
+                 details={"raise": item.id, "job": job.id})
+    return job
+
+
+def apply_line(session: Session, actor: User | None, standard: Standard, line: Line) -> None:
+    """One household's new amount from the standard's month on (or from its latest change, if later)."""
+    case = session.get(Case, line.case_id)
+    if case is None or case.stage != Stage.active or not line.changed:
+        return
+    latest = session.scalar(select(func.max(AmountPeriod.starts_on)).where(AmountPeriod.case_id == case.id))
+    starts_on = entitlement.month_start(standard.effective_from)
+    if latest is not None and latest > starts_on:
+        starts_on = latest
+    reason = str(_l("提标：低保标准自 %(day)s 起调整为每人每月 %(amount)s 元。",
+                    day=standard.effective_from.isoformat(), amount=standard.monthly_amount))
+    before = case.monthly_amount
+    if not line.fixed:
+        case.computed_amount = line.new
+    case.monthly_amount = line.new
+    case.updated_at = clock.now()
+    entitlement.start_period(session, actor, case, amount=line.new, starts_on=starts_on,
+                             change=AmountChange.standard_raised, reason=reason)
+    session.add(CaseRecord(case_id=case.id, kind=RecordKind.standard_raise, findings=reason, amount_before=before,
+                           amount_after=line.new, author_id=actor.id if actor else None,
+                           author_name=actor.display_name if actor else audit.SYSTEM_ACTOR, created_at=clock.now()))
+    audit.record(session, actor, "standard_raised", "case", case.id, region_id=case.region_id,
+                 details={"standard": standard.id, "before": str(before), "after": str(line.new),
+                          "from": starts_on.isoformat()})
+
+
+def apply(session: Session, actor: User | None, item: StandardRaise, progress=None) -> dict:
+    """Every changed household gets its new amount; the raise is marked applied (the job's body)."""
+    if item.status != RaiseStatus.pending:
+        raise Conflict(_l("该提标已经办理。"))
+    result = preview(session, actor, standard_id=item.standard_id)
+    if item.standard.effective_from > clock.today():
+        raise Conflict(_l("该标准 %(day)s 才生效，生效前不能调整金额。", day=item.standard.effective_from.isoformat()))
+    changed = result.changed
+    for done, line in enumerate(changed, start=1):
+        apply_line(session, actor, item.standard, line)
+        if progress is not None:
+            progress(done, len(changed), str(_l("正在调整")))
+    item.status = RaiseStatus.applied
+    item.applied_at = clock.now()
+    item.applied_by_name = actor.display_name if actor else audit.SYSTEM_ACTOR
+    item.households = len(changed)
+    item.total_before = result.total_before
+    item.total_after = result.total_after
+    session.flush()
+    return {"households": len(changed), "total_before": str(result.total_before),
+            "total_after": str(result.total_after)}
+
+
+@jobs.kind("standard_raise", _l("提标"))
+def _apply_raise(session: Session, actor: User | None, params: dict, progress) -> dict:
+    item = session.get(StandardRaise, int(params["raise"]))
+    if item is None:
+        raise NotFound(_l("没有找到该提标。"))
+    return apply(session, actor, item, progress)
+
+
+# --- CLI: dibao standards apply --------------------------------------------------------------------------------
+
+import click  # noqa: E402
+from flask.cli import with_appcontext  # noqa: E402
+
+
+@click.group("standards", help="低保标准 and 提标.")
+def standards_group() -> None:
+    pass
+
+
+@standards_group.command("apply")
+@click.option("--confirm", "confirmed", is_flag=True,
+              help="apply every pending 提标 now (otherwise only detect and preview; the county confirms on /admin/raises/)")
+@with_appcontext
+def apply_command(confirmed: bool) -> None:
+    """Detect the standards whose date has come, print each pending 提标's preview, and with --confirm apply it."""
+    from dibao import db
+
+    session = db.session()
+    detect(session)
+    session.commit()
+    pending = list(session.scalars(select(StandardRaise).where(StandardRaise.status == RaiseStatus.pending)
+                                   .order_by(StandardRaise.id)))
+    if not pending:
+        click.echo("no pending 提标")
+        return
+    for item in pending:
+        result = compute(session, item.standard)
+        click.echo(f"提标 #{item.id}: {item.standard.region.name} {item.standard.monthly_amount} yuan from "
+                   f"{item.standard.effective_from}: {len(result.lines)} households, {len(result.changed)} change, "
+                   f"monthly total {result.total_before} -> {result.total_after}")
+        if confirmed:
+            with click.progressbar(length=max(len(result.changed), 1), label="applying") as bar:
+                def progress(done, total, _label=""):
+                    bar.update(1)
+                report = apply(session, None, item, progress)
+            session.commit()
+            click.echo(f"applied: {report['households']} households")
+    if not confirmed:
+        click.echo("preview only: confirm on /admin/raises/ or run again with --confirm")
