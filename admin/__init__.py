@@ -15,6 +15,7 @@ from admin import (  # noqa: E402,F401
     feedback,
     kiosks,
     notices,
+    payments,
     stats,
     views,
 )

@@ -177,6 +177,7 @@ NAV.append(("admin.calendar", _l("节假日安排")))
 # The residents' side (issue 14): online applications after the cases, announcements after the content pages.
 NAV.insert(1, ("admin.applications_inbox", _l("网上申请")))
 NAV.insert([e for e, _label in NAV].index("admin.content") + 1, ("admin.announcements", _l("公告与制度")))
+NAV.insert([e for e, _label in NAV].index("admin.notices") + 1, ("admin.payments", _l("资金发放")))  # issue 11
 
 
 @bp.context_processor
