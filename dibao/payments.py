@@ -552,6 +552,82 @@ def questions(session: Session, actor: User, run: PaymentRun) -> list[FundsQuest
         .order_by(FundsQuestion.id)))
 
 
+# --- public supervision of funds (/funds/, the kiosk, /api/v1/funds) -----------------------------------------
+
+@dataclass
+class FundsTable:
+    """What the public sees of a month's payments: per community, households, persons and the total paid
+    (lines the bank confirmed) — no per-person data; cells of 1 or 2 households suppressed (dibao.stats)."""
+
+    region: Region | None
+    month: date | None
+    months: list[date]  # the months with paid lines, newest first
+    communities: list[Region]
+    cells: dict[int, object]  # community id → dibao.stats.PublicCell
+    total: object  # dibao.stats.PublicCell
+
+
+def _paid_cells(session: Session, region: Region | None, months: list[date] | None = None):
+    """(community id, month) → stats.Cell over the paid lines: a household counted once a month."""
+    from dibao import stats
+
+    per_case = (select(PaymentLine.region_id.label("region_id"), PaymentRun.month.label("month"),
+                       PaymentLine.case_id, func.max(PaymentLine.persons).label("persons"),
+                       func.sum(PaymentLine.total).label("paid"))
+                .join(PaymentRun, PaymentRun.id == PaymentLine.run_id)
+                .where(PaymentLine.status == LineStatus.paid)
+                .group_by(PaymentLine.region_id, PaymentRun.month, PaymentLine.case_id))
+    if region is not None:
+        per_case = per_case.where(PaymentLine.region_id.in_(
+            select(Region.id).where(Region.path.startswith(region.path, autoescape=True))))
+    if months is not None:
+        per_case = per_case.where(PaymentRun.month.in_(months))
+    sub = per_case.subquery()
+    rows = session.execute(select(sub.c.region_id, sub.c.month, func.count(sub.c.case_id), func.sum(sub.c.persons),
+                                  func.sum(sub.c.paid)).group_by(sub.c.region_id, sub.c.month))
+    return {(rid, m): stats.Cell(n, int(p or 0), Decimal(t).quantize(Decimal("0.01"))) for rid, m, n, p, t in rows}
+
+
+def paid_months(session: Session, region: Region | None) -> list[date]:
+    stmt = (select(PaymentRun.month).join(PaymentLine, PaymentLine.run_id == PaymentRun.id)
+            .where(PaymentLine.status == LineStatus.paid).distinct().order_by(PaymentRun.month.desc()))
+    if region is not None:
+        stmt = stmt.where(PaymentRun.county_id == _county_of(region).id)
+    return list(session.scalars(stmt))
+
+
+def public_funds(session: Session, region: Region | None, month: date | None = None) -> FundsTable:
+    """/funds/ and /api/v1/funds: ``month`` (default: the latest with paid lines) per community of ``region``."""
+    from dibao import stats
+
+    months = paid_months(session, region)
+    month = month or (months[0] if months else None)
+    stmt = select(Region).where(Region.level == Level.community).order_by(Region.path)
+    if region is not None:
+        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+    communities = list(session.scalars(stmt))
+    raw = _paid_cells(session, region, [month]) if month else {}
+    cells = {c.id: raw.get((c.id, month), stats.Cell()) for c in communities}
+    total = stats.Cell()
+    for cell in cells.values():
+        total.add(cell)
+    shown = stats.suppress(cells)
+    total_cell = stats.suppress({0: total})[0] if total.households else stats.PublicCell(0, 0, ZERO)
+    return FundsTable(region=region, month=month, months=months, communities=communities, cells=shown,
+                      total=total_cell)
+
+
+def funds_totals(session: Session, region: Region) -> list[dict]:
+    """The kiosk's contract (dibao.kiosks.funds_totals): the community's paid monthly totals, newest first; a
+    month of fewer than 3 households is left out (it would single a household out)."""
+    from dibao import stats
+
+    cells = _paid_cells(session, region)
+    out = [{"month": m, "households": c.households, "persons": c.persons, "amount": c.money}
+           for (rid, m), c in cells.items() if rid == region.id and c.households >= stats.SMALL]
+    return sorted(out, key=lambda row: row["month"], reverse=True)
+
+
 # --- the command line: ``dibao payments run --month 2026-12 [--county CODE]`` ----------------------------------
 
 import click  # noqa: E402
