@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from admin import bp
 from admin.forms import ConfirmForm
-from admin.forms.payments import AnswerForm, CheckForm, GenerateForm, QuestionForm, ReturnFileForm
+from admin.forms.payments import AnswerForm, CheckForm, GenerateForm, LayoutForm, QuestionForm, ReturnFileForm
 from dibao import clock, db, payments, scope
 from dibao.models import Role
 from dibao.models.payment import LineStatus, RunStatus
@@ -47,7 +47,7 @@ def _context(run, **extra):
     status = request.args.get("status")
     status = LineStatus(status) if status in LineStatus.__members__ else None
     shown = payments.lines(sess, current_user, run, region_id=region_id, status=status)
-    return dict(
+    context = dict(
         run=run, lines=shown, accounts=payments.masked_accounts(sess, [line.case_id for line in shown]),
         by_town=payments.totals(sess, current_user, run, "town"),
         by_community=payments.totals(sess, current_user, run, "community"),
@@ -145,3 +145,59 @@ def payment_answer(question_id: int):
         return redirect(url_for("admin.payment_run", run_id=run.id))
     return render("admin/payments/run.html", status=done.status, **_context(run, answer_form=form))
 
+
+
+@bp.post("/payments/<int:run_id>/bank-file")
+@login_required
+def payment_export(run_id: int):
+    """The bank file: a POST (it marks the run as sent), answered with the xlsx itself."""
+    run = payments.get_run(db.session(), current_user, run_id)
+    form = ConfirmForm()
+    done = submit(form, lambda s: payments.export_bank_file(s, current_user, run))
+    if not done.ok:
+        return render("admin/payments/run.html", status=done.status, **_context(run, confirm=form))
+    name = f"bank-{run.county.code}-{payments.month_label(run.month)}.xlsx"
+    response = make_response(done.value)
+    response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/payments/<int:run_id>/return-file")
+@login_required
+def payment_return(run_id: int):
+    sess = db.session()
+    run = payments.get_run(sess, current_user, run_id)
+    form = ReturnFileForm()
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    problems: list[str] = []
+
+    def change(s):
+        try:
+            return payments.import_return(s, current_user, run, data)
+        except payments.ReturnRefused as refused:
+            problems.extend(refused.problems)
+            raise
+
+    done = submit(form, change)
+    if done.ok:
+        flash(_("回盘已导入：成功 %(paid)d 行，失败 %(failed)d 行（失败的将结转到下月名册）。", **done.value), "success")
+        return redirect(url_for("admin.payment_run", run_id=run.id))
+    return render("admin/payments/run.html", status=done.status,
+                  **_context(payments.get_run(sess, current_user, run_id), return_form=form, problems=problems))
+
+
+@bp.route("/payments/layout", methods=["GET", "POST"])
+@login_required
+def payment_layout():
+    sess = db.session()
+    county = scope.county_of(current_user.region)
+    form = LayoutForm(data={"columns": ",".join(payments.layout(sess, county))})
+    done = submit(form, lambda s: payments.set_layout(s, current_user, county, form.columns.data))
+    if done.ok:
+        flash(_("银行文件格式已保存。"), "success")
+        return redirect(url_for("admin.payment_layout"))
+    return render("admin/payments/layout.html", form=form, columns=payments.BANK_COLUMNS,
+                  may_manage=payments.can_manage(current_user, county=county), status=done.status)

@@ -552,6 +552,238 @@ def questions(session: Session, actor: User, run: PaymentRun) -> list[FundsQuest
         .order_by(FundsQuestion.id)))
 
 
+# --- bank files (银行代发文件 and 回盘) ------------------------------------------------------------------------
+
+BANK_COLUMNS = {
+    "line": _l("流水号"),
+    "case": _l("案卷号"),
+    "town": _l("乡镇（街道）"),
+    "community": _l("社区（村）"),
+    "holder": _l("户名"),
+    "account": _l("账号"),
+    "bank": _l("开户银行"),
+    "kind": _l("账户类型"),
+    "category": _l("分类"),
+    "persons": _l("人数"),
+    "amount": _l("金额（元）"),
+    "month": _l("发放月份"),
+}
+DEFAULT_LAYOUT = ("line", "holder", "account", "bank", "amount", "community")
+REQUIRED_COLUMNS = ("line", "account", "amount")  # what a return file is matched on
+RESULT_HEADER, REASON_HEADER = _l("发放结果"), _l("失败原因")
+PAID_WORDS = {"成功", "已发放", "paid", "ok", "success"}
+FAILED_WORDS = {"失败", "未发放", "failed", "fail"}
+ACCOUNT_KIND_LABELS = {"bank_card": _l("银行卡"), "social_security_card": _l("社会保障卡"), "benefit_card": _l("一卡通")}
+
+
+def layout(session: Session, county: Region) -> list[str]:
+    row = session.scalar(select(BankLayout).where(BankLayout.county_id == county.id))
+    return row.columns.split(",") if row else list(DEFAULT_LAYOUT)
+
+
+def set_layout(session: Session, actor: User, county: Region, columns: str | list[str]) -> BankLayout:
+    """A county's bank asks for its own columns: any of BANK_COLUMNS, in its order; the line number, the account
+    and the amount are always needed (the return file is matched on them)."""
+    _require_county(actor, county)
+    keys = [c.strip() for c in (columns.split(",") if isinstance(columns, str) else columns) if c.strip()]
+    unknown = [k for k in keys if k not in BANK_COLUMNS]
+    if unknown:
+        raise Invalid(_l("没有这些列：%(cols)s。可用的列：%(all)s。", cols="、".join(unknown),
+                         all=", ".join(BANK_COLUMNS)), field="columns")
+    missing = [k for k in REQUIRED_COLUMNS if k not in keys]
+    if missing or len(set(keys)) != len(keys):
+        raise Invalid(_l("银行文件必须包含流水号、账号和金额三列，且每列只出现一次。"), field="columns")
+    row = session.scalar(select(BankLayout).where(BankLayout.county_id == county.id)) or BankLayout(county_id=county.id)
+    row.columns, row.updated_by_name, row.updated_at = ",".join(keys), actor.display_name, clock.now()
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "bank_layout_set", "bank_layout", row.id, region_id=county.id,
+                 details={"columns": keys})
+    return row
+
+
+def _bank_rows(session: Session, run: PaymentRun, keys: list[str]):
+    town, community = aliased(Region), aliased(Region)
+    stmt = (select(PaymentLine, Case.number, Case.head_name, town.name, community.name, PaymentAccount)
+            .join(Case, Case.id == PaymentLine.case_id)
+            .join(town, town.id == PaymentLine.town_id).join(community, community.id == PaymentLine.region_id)
+            .outerjoin(PaymentAccount, PaymentAccount.case_id == PaymentLine.case_id)
+            .where(PaymentLine.run_id == run.id).order_by(PaymentLine.id)
+            .execution_options(yield_per=1000))
+    month = month_label(run.month)
+    for line, number, head, town_name, community_name, account in session.execute(stmt):
+        values = {"line": line.id, "case": number, "town": town_name, "community": community_name,
+                  "holder": account.holder_name if account else head, "account": account.number if account else "",
+                  "bank": account.bank_name if account else "", "category": line.category, "persons": line.persons,
+                  "kind": str(ACCOUNT_KIND_LABELS.get(account.kind.value, "")) if account else "",
+                  "amount": float(line.total), "month": month}
+        yield [values[k] for k in keys]
+
+
+def export_bank_file(session: Session, actor: User | None, run: PaymentRun) -> bytes:
+    """The run in the bank's layout (xlsx). Only an approved run leaves the county; it is then "sent". Account
+    numbers appear here in full (the bank needs them) and nowhere else but the staff's own screens."""
+    import xlsxwriter
+
+    run = get_run(session, actor, run.id)
+    _require_county(actor, run.county)
+    if not run.locked:
+        raise Conflict(_l("发放名册审批后才能导出银行文件。"))
+    if run.status == RunStatus.returned:
+        raise Conflict(_l("银行已回盘，不能再导出。"))
+    keys = layout(session, run.county)
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                     "strings_to_numbers": False})
+    ws = book.add_worksheet(month_label(run.month))
+    text, money = book.add_format({"num_format": "@"}), book.add_format({"num_format": "0.00"})
+    ws.write_row(0, 0, [str(BANK_COLUMNS["month"]), month_label(run.month), str(_l("县（区）")), run.county.code,
+                        str(_l("户数")), run.households, str(_l("合计（元）")), float(run.total)])
+    for i, key in enumerate(keys):
+        ws.set_column(i, i, 22 if key in ("account", "bank", "community", "case") else 12,
+                      money if key == "amount" else text if key in ("account", "case") else None)
+    ws.write_row(1, 0, [str(BANK_COLUMNS[k]) for k in keys] + [str(RESULT_HEADER), str(REASON_HEADER)])
+    for n, row in enumerate(_bank_rows(session, run, keys), start=2):
+        ws.write_row(n, 0, row)
+    book.close()
+    if run.status == RunStatus.approved:
+        run.status, run.sent_at = RunStatus.sent, clock.now()
+    audit.record(session, actor, "payment_bank_file_exported", "payment_run", run.id, region_id=run.county_id,
+                 details={"month": month_label(run.month), "lines": run.households, "total": str(run.total),
+                          "columns": keys})
+    return out.getvalue()
+
+
+class ReturnRefused(Invalid):
+    """The bank's return file does not match the run: nothing was changed; ``problems`` lists why."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(_l("回盘文件与发放名册不符（%(n)d 处），未做任何更改。", n=len(problems)), field="file")
+        self.problems = problems
+
+
+@dataclass
+class ReturnRow:
+    line_id: int
+    paid: bool
+    reason: str
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def check_return(session: Session, actor: User | None, run: PaymentRun, data: bytes) -> tuple[list[ReturnRow], list[str]]:
+    """Read the bank's return file and match it against the run: (rows, problems). Problems: a file that is not
+    the bank's sheet, another month, unknown lines or accounts, amounts or totals that differ, lines missing."""
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    run = get_run(session, actor, run.id)
+    _require_county(actor, run.county)
+    problems: list[str] = []
+    try:
+        rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, TypeError, OSError, IndexError, Exception):  # noqa: B014 (any unreadable file)
+        return [], [str(_l("无法读取该文件，请上传银行返回的 Excel（.xlsx）回盘文件。"))]
+    if len(rows) < 2:
+        return [], [str(_l("文件中没有数据。"))]
+    head = [_cell(v) for v in rows[0]]
+    file_month = head[1] if len(head) > 1 else ""
+    if file_month != month_label(run.month):
+        problems.append(str(_l("文件的发放月份为“%(got)s”，本名册为 %(want)s。", got=file_month or "?",
+                               want=month_label(run.month))))
+    headers = [_cell(v) for v in rows[1]]
+    wanted = {"line": str(BANK_COLUMNS["line"]), "account": str(BANK_COLUMNS["account"]),
+              "amount": str(BANK_COLUMNS["amount"]), "result": str(RESULT_HEADER), "reason": str(REASON_HEADER)}
+    cols = {k: headers.index(h) for k, h in wanted.items() if h in headers}
+    missing = [wanted[k] for k in wanted if k not in cols and k != "reason"]
+    if missing:
+        return [], problems + [str(_l("文件缺少这些列：%(cols)s。", cols="、".join(missing)))]
+    lines_by_id = {line.id: line for line in session.scalars(select(PaymentLine).where(PaymentLine.run_id == run.id))}
+    accounts = {a.case_id: a.number_hash for a in session.scalars(
+        select(PaymentAccount).where(PaymentAccount.case_id.in_({line.case_id for line in lines_by_id.values()})))}
+    seen: set[int] = set()
+    parsed: list[ReturnRow] = []
+    file_total = ZERO
+
+    def get(row, key):
+        i = cols.get(key)
+        return _cell(row[i]) if i is not None and i < len(row) else ""
+
+    for n, row in enumerate(rows[2:], start=3):
+        if not any(_cell(v) for v in row):
+            continue
+        where = str(_l("第 %(n)d 行", n=n))
+        try:
+            line_id = int(get(row, "line"))
+        except ValueError:
+            problems.append(f"{where}：{_l('流水号不对')}（{get(row, 'line') or '?'}）")
+            continue
+        line = lines_by_id.get(line_id)
+        if line is None:
+            problems.append(f"{where}：{_l('流水号 %(id)s 不在本名册中', id=line_id)}")
+            continue
+        if line_id in seen:
+            problems.append(f"{where}：{_l('流水号 %(id)s 重复', id=line_id)}")
+            continue
+        seen.add(line_id)
+        account = get(row, "account").replace(" ", "")
+        if (blind_index(account) if account else None) != accounts.get(line.case_id):
+            problems.append(f"{where}：{_l('账号与名册不符（未知账号）')}")
+        try:
+            amount = Decimal(get(row, "amount") or "x").quantize(Decimal("0.01"))
+        except InvalidOperation:
+            problems.append(f"{where}：{_l('金额不对')}")
+            continue
+        file_total += amount
+        if amount != line.total:
+            problems.append(f"{where}：{_l('金额 %(got)s 与名册的 %(want)s 不符', got=amount, want=line.total)}")
+        result = get(row, "result").lower()
+        if result in PAID_WORDS:
+            parsed.append(ReturnRow(line_id, True, ""))
+        elif result in FAILED_WORDS:
+            parsed.append(ReturnRow(line_id, False, get(row, "reason")[:200] or str(_l("银行未注明原因"))))
+        else:
+            problems.append(f"{where}：{_l('发放结果应为“成功”或“失败”')}（{result or _l('空')}）")
+    absent = [i for i in lines_by_id if i not in seen]
+    if absent:
+        problems.append(str(_l("名册中有 %(n)d 行不在文件中（流水号 %(ids)s）。", n=len(absent),
+                               ids="、".join(str(i) for i in absent[:20]) + ("…" if len(absent) > 20 else ""))))
+    if file_total != run.total:
+        problems.append(str(_l("文件金额合计 %(got)s 元，与名册合计 %(want)s 元不符。", got=file_total, want=run.total)))
+    return parsed, problems
+
+
+def import_return(session: Session, actor: User | None, run: PaymentRun, data: bytes) -> dict:
+    """The bank's answer: each line paid, or failed with the bank's reason (it is carried into the next run).
+    A file that does not match is refused whole (ReturnRefused with the list) and nothing changes."""
+    run = get_run(session, actor, run.id)
+    _require_county(actor, run.county)
+    if run.status != RunStatus.sent:
+        raise Conflict(_l("只有已导出银行文件、尚未回盘的名册可以导入回盘文件。"))
+    parsed, problems = check_return(session, actor, run, data)
+    if problems:
+        raise ReturnRefused(problems)
+    paid = [r.line_id for r in parsed if r.paid]
+    if paid:
+        session.execute(update(PaymentLine).where(PaymentLine.id.in_(paid)).values(status=LineStatus.paid,
+                                                                                   bank_reason=None))
+    failed = [r for r in parsed if not r.paid]
+    if failed:
+        session.execute(update(PaymentLine), [{"id": r.line_id, "status": LineStatus.failed, "bank_reason": r.reason}
+                                              for r in failed])
+    run.status, run.returned_at = RunStatus.returned, clock.now()
+    session.flush()
+    result = {"paid": len(paid), "failed": len(failed)}
+    audit.record(session, actor, "payment_return_imported", "payment_run", run.id, region_id=run.county_id,
+                 details={"month": month_label(run.month), **result})
+    return result
+
+
 # --- public supervision of funds (/funds/, the kiosk, /api/v1/funds) -----------------------------------------
 
 @dataclass
