@@ -16,6 +16,7 @@ from admin import (  # noqa: E402,F401
     kiosks,
     management,
     notices,
+    payments,
     stats,
     views,
 )

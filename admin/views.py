@@ -182,6 +182,7 @@ NAV.insert([e for e, _label in NAV].index("admin.content") + 1, ("admin.announce
 NAV[1:1] = [("admin.household_cabinet", _l("一居一柜")), ("admin.panels", _l("民主评议小组")),
             ("admin.household_marginal", _l("低保边缘家庭"))]
 NAV.append(("admin.household_limits", _l("资产核对标准")))
+NAV.insert([e for e, _label in NAV].index("admin.notices") + 1, ("admin.payments", _l("资金发放")))  # issue 11
 
 
 @bp.context_processor

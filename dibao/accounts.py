@@ -44,6 +44,7 @@ ROLE_LEVELS = {
     Role.town_reviewer: {Level.town},
     Role.county_approver: {Level.county},
     Role.admin: {Level.county, Level.town, Level.community},
+    Role.supervisor: {Level.community},  # 群众监督组: one community (issue 11)
 }
 
 ROLE_LABELS = {
@@ -51,6 +52,7 @@ ROLE_LABELS = {
     Role.town_reviewer: _l("乡镇（街道）审核人员"),
     Role.county_approver: _l("县民政局审批人员"),
     Role.admin: _l("系统管理员"),
+    Role.supervisor: _l("群众监督组"),
 }
 
 ADMIN_ONLY = _l("只有系统管理员可以管理账号和行政区划。")

@@ -46,6 +46,9 @@ def register_commands(app: Flask) -> None:
     from dibao.imports import import_group
 
     app.cli.add_command(import_group)
+    from dibao.payments import payments_group
+
+    app.cli.add_command(payments_group)
 
     from dibao.raises import standards_group  # issue 10: 提标
 

@@ -35,12 +35,15 @@ def test_seed_demo_and_crawl_every_public_page(app, client, runner, clock):
         DEMO_SECRETS.update(v for v in sess.scalars(select(Member.id_number)) if v)
         for model in (Objection, Report):
             DEMO_SECRETS.update(v for v in sess.scalars(select(model.submitter_phone)) if v)
+        from dibao.models.payment import PaymentAccount  # issue 11: account numbers are never public either
+
+        DEMO_SECRETS.update(v for v in sess.scalars(select(PaymentAccount.number)) if v)
     DEMO_SECRETS.update(re.sub(r"\D", "", v) for v in list(DEMO_SECRETS))
     assert len(DEMO_SECRETS) > 50  # the demo has households with ID and phone numbers
 
     seen: set[str] = set()
     queue = ["/", "/robots.txt", "/notices/", "/roster/", "/policies/", "/api/v1/notices", "/api/v1/roster",
-             "/api/v1/openapi.json"]
+             "/api/v1/openapi.json", "/funds/", "/api/v1/funds"]
     statuses: dict[int, int] = defaultdict(int)
     while queue and len(seen) < 600:
         url = queue.pop(0)

@@ -50,7 +50,7 @@ def demo_codes() -> set[str]:
 
 
 def demo_usernames() -> set[str]:
-    names = {"admin", "county"}
+    names = {"admin", "county", "jiandu101"}  # jiandu101: a supervision group (issue 11, dibao/demo/payments.py)
     for t_index, (_code, _name, communities) in enumerate(TOWNS, start=1):
         names.add(f"town{t_index}")
         names.update(f"staff{t_index}{c_index:02d}" for c_index in range(1, len(communities) + 1))
@@ -149,6 +149,9 @@ def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -
     from dibao.demo import management
 
     result.created += management.seed_management(session, county)  # issue 10: reviews, contacts, 提标
+    from dibao.demo import payments
+
+    result.created += payments.seed_payments(session, county, seed)  # issue 11
     return result
 
 

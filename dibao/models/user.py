@@ -15,6 +15,7 @@ class Role(enum.StrEnum):
     town_reviewer = "town_reviewer"  # 乡镇(街道)审核
     county_approver = "county_approver"  # 县民政局审批
     admin = "admin"  # 系统管理员
+    supervisor = "supervisor"  # 群众监督: a community's supervision group, read-only on its payments (issue 11)
 
 
 class User(Base):

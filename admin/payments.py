@@ -1,0 +1,203 @@
+"""发放名册: monthly payment runs — generate, town check, county approval, bank files, supervision (issue 11)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from admin import bp
+from admin.forms import ConfirmForm
+from admin.forms.payments import AnswerForm, CheckForm, GenerateForm, LayoutForm, QuestionForm, ReturnFileForm
+from dibao import clock, db, payments, scope
+from dibao.models import Role
+from dibao.models.payment import LineStatus, RunStatus
+from dibao.web import int_arg, render, submit
+
+# What a supervision group (群众监督) may open: its community's payments, nothing else of the backend.
+SUPERVISOR_ENDPOINTS = {"admin.login", "admin.logout", "admin.payments", "admin.payment_run",
+                        "admin.payment_ask", "admin.dashboard", "admin.static"}
+
+
+@bp.before_request
+def _supervisor_only_payments():
+    if (current_user.is_authenticated and getattr(current_user, "role", None) == Role.supervisor
+            and request.endpoint not in SUPERVISOR_ENDPOINTS):
+        abort(403)
+    if (current_user.is_authenticated and getattr(current_user, "role", None) == Role.supervisor
+            and request.endpoint == "admin.dashboard"):
+        return redirect(url_for("admin.payments"))
+    return None
+
+
+@bp.context_processor
+def _payment_panel():
+    def payment_state():
+        if not current_user.is_authenticated:
+            return None
+        month, run, label = payments.current_state(db.session(), current_user)
+        return {"month": payments.month_label(month), "run": run, "label": label,
+                "check": payments.reconcile(db.session(), run) if run else None}
+    return {"payment_state": payment_state}
+
+
+def _context(run, **extra):
+    sess = db.session()
+    region_id = int_arg("region")
+    status = request.args.get("status")
+    status = LineStatus(status) if status in LineStatus.__members__ else None
+    shown = payments.lines(sess, current_user, run, region_id=region_id, status=status)
+    context = dict(
+        run=run, lines=shown, accounts=payments.masked_accounts(sess, [line.case_id for line in shown]),
+        by_town=payments.totals(sess, current_user, run, "town"),
+        by_community=payments.totals(sess, current_user, run, "community"),
+        by_category=payments.totals(sess, current_user, run, "category"),
+        checks=payments.town_checks(sess, run), recon=payments.reconcile(sess, run),
+        questions=payments.questions(sess, current_user, run), status_labels=payments.STATUS_LABELS,
+        line_labels=payments.LINE_STATUS_LABELS, month=payments.month_label(run.month),
+        may_manage=payments.can_manage(current_user, run), is_town=current_user.role == Role.town_reviewer,
+        is_supervisor=current_user.role == Role.supervisor, is_staff=current_user.role == Role.community_staff,
+        confirm=ConfirmForm(), check_form=CheckForm(), question_form=QuestionForm(), answer_form=AnswerForm(),
+        return_form=ReturnFileForm(), RunStatus=RunStatus, problems=None)
+    context.update(extra)
+    return context
+
+
+@bp.get("/payments/", endpoint="payments")
+@login_required
+def payments_index():
+    sess = db.session()
+    county = scope.county_of(current_user.region)
+    form = GenerateForm(data={"month": payments.month_label(clock.today())})
+    return render("admin/payments/list.html", runs=payments.runs(sess, current_user), form=form,
+                  status_labels=payments.STATUS_LABELS, may_manage=payments.can_manage(current_user, county=county))
+
+
+@bp.route("/payments/generate", methods=["POST"])
+@login_required
+def payment_generate():
+    sess = db.session()
+    form = GenerateForm()
+    county = scope.county_of(current_user.region)
+    done = submit(form, lambda s: payments.generate(s, current_user, county, form.month.data))
+    if done.ok:
+        flash(_("已生成 %(month)s 发放名册：%(n)d 户，合计 %(total)s 元。", month=payments.month_label(done.value.month),
+                n=done.value.households, total=done.value.total), "success")
+        return redirect(url_for("admin.payment_run", run_id=done.value.id))
+    return render("admin/payments/list.html", runs=payments.runs(sess, current_user), form=form,
+                  status_labels=payments.STATUS_LABELS, may_manage=payments.can_manage(current_user, county=county),
+                  status=done.status)
+
+
+@bp.get("/payments/<int:run_id>", endpoint="payment_run")
+@login_required
+def payment_run(run_id: int):
+    run = payments.get_run(db.session(), current_user, run_id)
+    return render("admin/payments/run.html", fragment="admin/payments/_lines.html", **_context(run))
+
+
+@bp.post("/payments/<int:run_id>/check")
+@login_required
+def payment_check(run_id: int):
+    run = payments.get_run(db.session(), current_user, run_id)
+    form = CheckForm()
+    done = submit(form, lambda s: payments.check_town(s, current_user, run, note=form.note.data or ""))
+    if done.ok:
+        flash(_("已核对本乡镇的发放名册。"), "success")
+        return redirect(url_for("admin.payment_run", run_id=run.id))
+    return render("admin/payments/run.html", status=done.status, **_context(run, check_form=form))
+
+
+@bp.post("/payments/<int:run_id>/approve")
+@login_required
+def payment_approve(run_id: int):
+    run = payments.get_run(db.session(), current_user, run_id)
+    form = ConfirmForm()
+    done = submit(form, lambda s: payments.approve(s, current_user, run))
+    if done.ok:
+        flash(_("发放名册已审批，不能再修改。"), "success")
+        return redirect(url_for("admin.payment_run", run_id=run.id))
+    return render("admin/payments/run.html", status=done.status, **_context(run, confirm=form))
+
+
+@bp.post("/payments/<int:run_id>/questions", endpoint="payment_ask")
+@login_required
+def payment_ask(run_id: int):
+    run = payments.get_run(db.session(), current_user, run_id)
+    form = QuestionForm()
+    done = submit(form, lambda s: payments.ask(s, current_user, run, form.text.data))
+    if done.ok:
+        flash(_("问题已记录，社区将作出答复。"), "success")
+        return redirect(url_for("admin.payment_run", run_id=run.id))
+    return render("admin/payments/run.html", status=done.status, **_context(run, question_form=form))
+
+
+@bp.post("/payments/questions/<int:question_id>/answer")
+@login_required
+def payment_answer(question_id: int):
+    sess = db.session()
+    question = payments.get_question(sess, current_user, question_id)
+    run = payments.get_run(sess, current_user, question.run_id)
+    form = AnswerForm()
+    done = submit(form, lambda s: payments.answer(s, current_user, question, form.text.data))
+    if done.ok:
+        flash(_("已答复。"), "success")
+        return redirect(url_for("admin.payment_run", run_id=run.id))
+    return render("admin/payments/run.html", status=done.status, **_context(run, answer_form=form))
+
+
+
+@bp.post("/payments/<int:run_id>/bank-file")
+@login_required
+def payment_export(run_id: int):
+    """The bank file: a POST (it marks the run as sent), answered with the xlsx itself."""
+    run = payments.get_run(db.session(), current_user, run_id)
+    form = ConfirmForm()
+    done = submit(form, lambda s: payments.export_bank_file(s, current_user, run))
+    if not done.ok:
+        return render("admin/payments/run.html", status=done.status, **_context(run, confirm=form))
+    name = f"bank-{run.county.code}-{payments.month_label(run.month)}.xlsx"
+    response = make_response(done.value)
+    response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/payments/<int:run_id>/return-file")
+@login_required
+def payment_return(run_id: int):
+    sess = db.session()
+    run = payments.get_run(sess, current_user, run_id)
+    form = ReturnFileForm()
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    problems: list[str] = []
+
+    def change(s):
+        try:
+            return payments.import_return(s, current_user, run, data)
+        except payments.ReturnRefused as refused:
+            problems.extend(refused.problems)
+            raise
+
+    done = submit(form, change)
+    if done.ok:
+        flash(_("回盘已导入：成功 %(paid)d 行，失败 %(failed)d 行（失败的将结转到下月名册）。", **done.value), "success")
+        return redirect(url_for("admin.payment_run", run_id=run.id))
+    return render("admin/payments/run.html", status=done.status,
+                  **_context(payments.get_run(sess, current_user, run_id), return_form=form, problems=problems))
+
+
+@bp.route("/payments/layout", methods=["GET", "POST"])
+@login_required
+def payment_layout():
+    sess = db.session()
+    county = scope.county_of(current_user.region)
+    form = LayoutForm(data={"columns": ",".join(payments.layout(sess, county))})
+    done = submit(form, lambda s: payments.set_layout(s, current_user, county, form.columns.data))
+    if done.ok:
+        flash(_("银行文件格式已保存。"), "success")
+        return redirect(url_for("admin.payment_layout"))
+    return render("admin/payments/layout.html", form=form, columns=payments.BANK_COLUMNS,
+                  may_manage=payments.can_manage(current_user, county=county), status=done.status)

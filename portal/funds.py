@@ -1,0 +1,70 @@
+"""Public supervision of funds (/funds/, ★ issue 11): per community and month, households, persons and the total
+the bank paid — no per-person data; cells of fewer than 3 households suppressed. The same in /api/v1/funds."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_babel import lazy_gettext as _l
+
+from dibao import db, payments, stats
+from dibao.errors import Invalid
+from dibao.web import render
+from portal import bp
+from portal.api import api_view
+from portal.notices import conditional, etag_of, region_or_404
+
+
+def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
+    region = region_or_404(code)
+    text = request.args.get("month")
+    month = None
+    if text is not None:
+        try:
+            month = payments.parse_month(text)
+            if payments.month_label(month) != text.strip():
+                raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month")
+        except Invalid:
+            if strict:  # the API's document promises YYYY-MM; the page forgives a bad filter
+                raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month") from None
+            month = None
+    return payments.public_funds(db.session(), region, month)
+
+
+def _signature(table: payments.FundsTable, *extra) -> str:
+    cells = [f"{rid}:{c.households}:{c.persons}:{c.money}" for rid, c in table.cells.items()]
+    return etag_of("funds", table.region.code if table.region else "*", table.month, *table.months, *extra, *cells)
+
+
+@bp.get("/funds/")
+@bp.get("/funds/<code>")
+def public_funds(code: str | None = None):
+    table = _table(code)
+
+    def produce():
+        return render("portal/funds/index.html", table=table, month_label=payments.month_label, small=stats.SMALL)[0]
+
+    return conditional(_signature(table, "page"), produce)
+
+
+@bp.get("/api/v1/funds")
+@api_view
+def api_funds():
+    table = _table(request.args.get("region"), strict=True)
+
+    def number(cell) -> dict:
+        return {"households": cell.households, "persons": cell.persons,
+                "amount": f"{cell.money:.2f}" if cell.money is not None else None, "suppressed": cell.suppressed}
+
+    def produce():
+        month = payments.month_label(table.month) if table.month else None
+        return jsonify({
+            "region": {"code": table.region.code, "name": table.region.full_name} if table.region else None,
+            "month": month,
+            "months": [payments.month_label(m) for m in table.months],
+            "small_cell_threshold": stats.SMALL,
+            "rows": [{"region": {"code": c.code, "name": c.name}, "month": month, **number(table.cells[c.id])}
+                     for c in table.communities],
+            "total": number(table.total),
+        })
+
+    return conditional(_signature(table, "api"), produce)

@@ -1,0 +1,204 @@
+"""Bank files (issue 11 item 4): export in the county's layout, the return file marks lines paid or failed, a
+file that does not match is refused whole; failed lines carry into the next run."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
+
+from dibao import accounts, cases, payments
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.models import Region, Role, Stage
+from dibao.models.payment import AccountKind, LineStatus, PaymentLine, PaymentRun, RunStatus
+from tests.case_helpers import register, standard, to_stage, user
+from tests.conftest import csrf_token
+
+
+def luhn(base: str) -> str:
+    total = 0
+    for i, d in enumerate(int(c) for c in reversed(base)):
+        if i % 2 == 0:
+            d = d * 2 - (9 if d * 2 > 9 else 0)
+        total += d
+    return base + str((10 - total % 10) % 10)
+
+
+def read(data: bytes) -> list[list]:
+    return CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+
+
+def answer(data: bytes, results: dict[int, tuple[str, str]] | None = None, *, month: str | None = None,
+           drop: int | None = None, change: dict[int, dict[str, str]] | None = None) -> bytes:
+    """The bank's return file: the exported sheet with 发放结果 / 失败原因 filled (every line 成功 by default)."""
+    rows = read(data)
+    headers = [str(h) for h in rows[1]]
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
+    ws = book.add_worksheet()
+    first = list(rows[0])
+    if month:
+        first[1] = month
+    ws.write_row(0, 0, first)
+    ws.write_row(1, 0, headers)
+    n = 2
+    for row in rows[2:]:
+        values = dict(zip(headers, row, strict=False))
+        line_id = int(values["流水号"])
+        if line_id == drop:
+            continue
+        result, reason = (results or {}).get(line_id, ("成功", ""))
+        values.update({"发放结果": result, "失败原因": reason, **(change or {}).get(line_id, {})})
+        ws.write_row(n, 0, [values[h] for h in headers])
+        n += 1
+    book.close()
+    return out.getvalue()
+
+
+@pytest.fixture
+def run(session, world, clock):
+    """Three households with bank cards; April's run approved."""
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    for i in range(3):
+        case = register(session, staff, head_name=f"户主{i}", income="0.00", members=1)
+        to_stage(session, world, case, Stage.active, levels=())
+        cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name="农商银行",
+                                  holder_name=case.head_name, number=luhn(f"62220202001122334{i}"))
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    payments.check_town(session, user(session, world, "town_a"), run)
+    payments.approve(session, user(session, world, "county"), run)
+    session.commit()
+    return run
+
+
+def _lines(session, run):
+    return list(session.scalars(select(PaymentLine).where(PaymentLine.run_id == run.id).order_by(PaymentLine.id)))
+
+
+def test_export_in_the_default_layout_marks_the_run_sent(session, world, run):
+    county = user(session, world, "county")
+    data = payments.export_bank_file(session, county, run)
+    session.commit()
+    rows = read(data)
+    assert rows[0][:2] == ["发放月份", "2026-04"]
+    assert rows[1] == ["流水号", "户名", "账号", "开户银行", "金额（元）", "社区（村）", "发放结果", "失败原因"]
+    lines = _lines(session, run)
+    assert [int(r[0]) for r in rows[2:]] == [line.id for line in lines]
+    assert rows[2][2] == lines[0].case.payment_account.number  # the bank gets the whole number
+    assert [r[4] for r in rows[2:]] == [780.0] * 3
+    assert run.status == RunStatus.sent
+
+
+def test_export_waits_for_approval_and_follows_the_countys_layout(session, world, clock, run):
+    county = user(session, world, "county")
+    with pytest.raises(Invalid):
+        payments.set_layout(session, county, run.county, "line,amount")  # no account: a return can't match
+    with pytest.raises(Invalid):
+        payments.set_layout(session, county, run.county, "line,account,amount,secret")
+    payments.set_layout(session, county, run.county, "month,line,case,holder,account,amount")
+    session.commit()
+    assert read(payments.export_bank_file(session, county, run))[1][:6] == [
+        "发放月份", "流水号", "案卷号", "户名", "账号", "金额（元）"]
+    clock.set(datetime(2026, 5, 5, 2, 0, tzinfo=UTC))
+    may = payments.generate(session, None, run.county, "2026-05")
+    with pytest.raises(Conflict):
+        payments.export_bank_file(session, county, may)  # not approved
+
+
+def test_the_return_file_marks_lines_and_failures_carry_over(session, world, clock, run):
+    county = user(session, world, "county")
+    data = payments.export_bank_file(session, county, run)
+    lines = _lines(session, run)
+    result = payments.import_return(session, county, run, answer(data, {lines[1].id: ("失败", "账户已销户")}))
+    session.commit()
+    assert result == {"paid": 2, "failed": 1}
+    assert [(line.status, line.bank_reason) for line in _lines(session, run)] == [
+        (LineStatus.paid, None), (LineStatus.failed, "账户已销户"), (LineStatus.paid, None)]
+    assert run.status == RunStatus.returned
+    recon = payments.reconcile(session, run)
+    assert (recon.paid, recon.failed, recon.pending, recon.lines, recon.ok) == (2, 1, 0, 3, True)
+    with pytest.raises(Conflict):
+        payments.import_return(session, county, run, answer(data))  # once
+    session.rollback()
+    # May: every household's May, and April's failed 780 carried once
+    clock.set(datetime(2026, 5, 5, 2, 0, tzinfo=UTC))
+    may = payments.generate(session, None, run.county, "2026-05")
+    session.commit()
+    carried = [line for line in _lines(session, may) if line.carried_from_id]
+    assert [(c.case_id, c.carried_from_id, c.amount, c.total) for c in carried] == [
+        (lines[1].case_id, lines[1].id, Decimal("0.00"), Decimal("780.00"))]
+    assert may.total == Decimal("3120.00") and may.households == 3
+    assert payments.reconcile(session, may).ok
+    again = payments.generate(session, None, run.county, "2026-05")  # regenerated: still carried once
+    assert len([line for line in _lines(session, again) if line.carried_from_id]) == 1
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda data, lines: answer(data, month="2026-03"), "发放月份为“2026-03”"),
+    (lambda data, lines: answer(data, change={lines[0].id: {"账号": luhn("622202020011223349")}}), "未知账号"),
+    (lambda data, lines: answer(data, change={lines[0].id: {"金额（元）": 800.0}}), "与名册合计"),
+    (lambda data, lines: answer(data, drop=lines[2].id), "不在文件中"),
+    (lambda data, lines: answer(data, change={lines[0].id: {"流水号": 999999}}), "不在本名册中"),
+    (lambda data, lines: answer(data, {lines[0].id: ("也许", "")}), "“成功”或“失败”"),
+    (lambda data, lines: b"not a spreadsheet", "无法读取"),
+])
+def test_a_mismatching_return_file_is_refused_whole(session, world, run, spoil, expected):
+    county = user(session, world, "county")
+    data = payments.export_bank_file(session, county, run)
+    session.commit()
+    lines = _lines(session, run)
+    with pytest.raises(payments.ReturnRefused) as refused:
+        payments.import_return(session, county, run, spoil(data, lines))
+    session.rollback()
+    assert any(expected in p for p in refused.value.problems), refused.value.problems
+    assert [line.status for line in _lines(session, run)] == [LineStatus.pending] * 3
+    assert session.get(PaymentRun, run.id).status == RunStatus.sent
+
+
+def test_bank_file_rules(session, world, run):
+    from dibao import regions
+    other = regions.create_region(session, None, code="200", name="外县", parent=None)
+    outsider = accounts.create_user(session, None, username="outsider", display_name="外县", password=world.password,
+                                    role=Role.county_approver, region=other)
+    session.commit()
+    expected = {"admin": None, "county": None, "town_a": Forbidden, "staff_a1": Forbidden, "outsider": NotFound}
+    for name, error in expected.items():
+        who = outsider if name == "outsider" else user(session, world, name)
+        for action in (lambda: payments.export_bank_file(session, who, run),
+                       lambda: payments.import_return(session, who, run, b""),
+                       lambda: payments.set_layout(session, who, run.county, "line,account,amount")):
+            if error is None:
+                continue
+            with pytest.raises(error):
+                action()
+            session.rollback()
+    assert session.get(PaymentRun, run.id).status == RunStatus.approved
+
+
+def test_export_and_import_over_http(client, auth, session, world, run):
+    auth.login("county")
+    token = csrf_token(client, f"/admin/payments/{run.id}")
+    res = client.post(f"/admin/payments/{run.id}/bank-file", data={"csrf_token": token})
+    assert res.status_code == 200 and res.headers["Content-Disposition"].endswith('-2026-04.xlsx"')
+    data = res.get_data()
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    number = _lines(session, run)[0].case.payment_account.number
+    assert number not in page and f"{number[:4]} **** **** {number[-4:]}" in page  # masked on screens
+    res = client.post(f"/admin/payments/{run.id}/return-file", content_type="multipart/form-data",
+                      data={"csrf_token": token, "file": (io.BytesIO(answer(data, month="2026-05")), "r.xlsx")})
+    assert res.status_code == 400
+    assert "发放月份为“2026-05”" in res.get_data(as_text=True)
+    res = client.post(f"/admin/payments/{run.id}/return-file", content_type="multipart/form-data",
+                      data={"csrf_token": token, "file": (io.BytesIO(answer(data)), "r.xlsx")})
+    assert res.status_code == 302
+    session.rollback()
+    assert session.get(PaymentRun, run.id).status == RunStatus.returned
+    assert "已发放" in client.get(f"/admin/payments/{run.id}").get_data(as_text=True)

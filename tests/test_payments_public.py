@@ -1,0 +1,99 @@
+"""Public supervision of funds (issue 11 item 5): /funds/, /api/v1/funds, the kiosk's totals — no per-person data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import update
+
+from dibao import cases, kiosks, payments
+from dibao.models import Region, Stage
+from dibao.models.payment import AccountKind, LineStatus, PaymentLine
+from tests.case_helpers import register, standard, to_stage, user
+
+
+
+def _luhn(base: str) -> str:
+    digits = [int(d) for d in base]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:
+            d *= 2
+            d -= 9 if d > 9 else 0
+        total += d
+    return base + str((10 - total % 10) % 10)
+
+
+@pytest.fixture
+def paid(session, world, clock):
+    """Three households of 甲一社区, one of 甲二社区 and one of 乙一社区, April paid by the bank."""
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    made = []
+    for i in range(5):
+        case = register(session, staff, head_name=f"户主{i}", income="0.00", members=1 + (i == 0))
+        to_stage(session, world, case, Stage.active, levels=())
+        cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name="农商银行",
+                                  holder_name=case.head_name, number=_luhn(f"62220202001122334{i}"))
+        made.append(case)
+    made[3].region_id = world.regions["comm_a2"]  # (moved: one household in 甲二社区, one in 乙一社区)
+    made[4].region_id = world.regions["comm_b1"]
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    session.execute(update(PaymentLine).where(PaymentLine.run_id == run.id).values(status=LineStatus.paid))
+    session.commit()
+    return made
+
+
+def test_funds_page_shows_communities_not_people(client, session, world, paid):
+    page = client.get("/funds/").get_data(as_text=True)
+    assert "2026-04" in page and "甲一社区" in page
+    assert "3</td>" in page and "4</td>" in page  # 3 households, 4 persons
+    assert "3120.00" in page  # 780 × 2 (1560) + 780 + 780
+    assert page.count("&lt;3") == 2  # 甲二社区's and 乙一社区's one household are not singled out
+    assert "4680.00" in page
+    for case in paid:
+        assert case.head_name not in page and case.head_id_number not in page
+        assert case.payment_account.number not in page and case.payment_account.number[-4:] not in page
+    region_page = client.get("/funds/100001001").get_data(as_text=True)
+    assert "甲一社区" in region_page and "甲二社区" not in region_page and "3120.00" in region_page
+    assert client.get("/funds/nowhere").status_code == 404
+    assert client.get("/funds/?month=2026-05").status_code == 200
+
+
+def test_funds_api(client, session, world, paid):
+    res = client.get("/api/v1/funds?region=100&month=2026-04")
+    assert res.status_code == 200 and res.headers["Access-Control-Allow-Origin"] == "*"
+    body = res.get_json()
+    assert body["month"] == "2026-04" and body["months"] == ["2026-04"]
+    rows = {row["region"]["code"]: row for row in body["rows"]}
+    assert rows["100001001"] == {"region": {"code": "100001001", "name": "甲一社区"}, "month": "2026-04",
+                                 "households": 3, "persons": 4, "amount": "3120.00", "suppressed": False}
+    assert rows["100001002"]["suppressed"] is True and rows["100001002"]["amount"] is None
+    text = res.get_data(as_text=True)
+    for case in paid:
+        assert case.head_name not in text and case.payment_account.number not in text
+    assert client.get("/api/v1/funds?month=2026-4x").status_code == 400
+    assert client.get("/api/v1/funds?region=nowhere").status_code == 404
+    etag = res.headers["ETag"]
+    assert client.get("/api/v1/funds?region=100&month=2026-04",
+                      headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_the_kiosk_gets_its_communitys_totals(session, world, paid):
+    community = session.get(Region, world.regions["comm_a1"])
+    assert payments.funds_totals(session, community) == [
+        {"month": datetime(2026, 4, 1).date(), "households": 3, "persons": 4, "amount": Decimal("3120.00")}]
+    assert kiosks.funds_slides(session, community) == [
+        ("funds", {"rows": [{"month": "2026-04-01", "households": 3, "persons": 4, "amount": "3120.00"}]})]
+    assert payments.funds_totals(session, session.get(Region, world.regions["comm_a2"])) == []  # one household
+
+
+def test_nothing_is_public_before_the_bank_confirms(client, session, world, paid):
+    session.execute(update(PaymentLine).values(status=LineStatus.pending))
+    session.commit()
+    assert "还没有经银行确认的发放记录" in client.get("/funds/").get_data(as_text=True)
+    assert client.get("/api/v1/funds").get_json()["month"] is None

@@ -1,0 +1,121 @@
+"""The payment screens (issue 11): generate → check → approve over HTTP, role × region, supervision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from dibao import accounts
+from dibao.models import Region, Role, Stage
+from dibao.models.payment import FundsQuestion, PaymentRun, PaymentTownCheck, RunStatus
+from tests.case_helpers import register, standard, to_stage, user
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def household(session, world, clock):
+    standard(session, world)
+    case = register(session, user(session, world, "staff_a1"))
+    to_stage(session, world, case, Stage.active, levels=())
+    for name, region in (("sup_a1", "comm_a1"), ("sup_b1", "comm_b1")):
+        accounts.create_user(session, None, username=name, display_name=name, password=world.password,
+                             role=Role.supervisor, region=session.get(Region, world.regions[region]))
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    return case
+
+
+def _post(client, url, data=None):
+    token = csrf_token(client, "/admin/payments/")
+    return client.post(url, data={"csrf_token": token, **(data or {})})
+
+
+def test_the_county_generates_the_town_checks_the_county_approves(client, auth, session, world, household):
+    auth.login("county")
+    page = client.get("/admin/payments/").get_data(as_text=True)
+    assert "生成发放名册" in page and "2026-04" in page
+    res = _post(client, "/admin/payments/generate", {"month": "2026-04"})
+    assert res.status_code == 302
+    run = session.scalar(select(PaymentRun))
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert household.number in page and "960.00" in page and "待核对" in page and "对账一致" in page
+    assert household.head_id_number not in page
+    assert _post(client, f"/admin/payments/{run.id}/approve").status_code == 409  # not yet checked
+    auth.logout()
+    auth.login("town_a")
+    assert _post(client, f"/admin/payments/{run.id}/check", {"note": "核对无误"}).status_code == 302
+    auth.logout()
+    auth.login("county")
+    assert "本月资金发放" in client.get("/admin/").get_data(as_text=True)
+    assert _post(client, f"/admin/payments/{run.id}/approve").status_code == 302
+    session.rollback()
+    assert session.get(PaymentRun, run.id).status == RunStatus.approved
+    assert _post(client, "/admin/payments/generate", {"month": "2026-04"}).status_code == 409
+    assert "已审批锁定" in client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who, expected", [
+    ("admin", 302), ("county", 302), ("town_a", 403), ("staff_a1", 403), ("sup_a1", 403),
+])
+def test_generate_over_http(client, auth, session, world, household, who, expected):
+    auth.login(who)
+    assert _post(client, "/admin/payments/generate", {"month": "2026-04"}).status_code == expected
+    assert session.scalar(select(func.count(PaymentRun.id))) == (1 if expected == 302 else 0)
+
+
+@pytest.mark.parametrize("who, expected", [
+    ("county", 403), ("town_a", 302), ("town_b", 409), ("staff_a1", 403), ("sup_a1", 403),
+])
+def test_check_over_http(client, auth, session, world, household, who, expected):
+    from dibao import payments
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    session.commit()
+    auth.login(who)
+    assert _post(client, f"/admin/payments/{run.id}/check").status_code == expected
+    session.rollback()
+    checked = session.scalar(select(func.count(PaymentTownCheck.id)).where(PaymentTownCheck.checked_at.is_not(None)))
+    assert checked == (1 if expected == 302 else 0)
+
+
+def test_another_countys_run_does_not_exist(client, auth, session, world, household):
+    from dibao import payments, regions
+    other = regions.create_region(session, None, code="200", name="外县", parent=None)
+    accounts.create_user(session, None, username="outsider", display_name="外县审批", password=world.password,
+                         role=Role.county_approver, region=other)
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    session.commit()
+    auth.login("outsider")
+    assert client.get(f"/admin/payments/{run.id}").status_code == 404
+    assert _post(client, f"/admin/payments/{run.id}/approve").status_code == 404
+
+
+def test_the_supervision_group_sees_its_community_and_asks(client, auth, session, world, household):
+    from dibao import payments
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    session.commit()
+    auth.login("sup_b1")
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert household.number not in page  # another community's household
+    _post(client, "/admin/logout")
+    auth.login("sup_a1")
+    assert client.get("/admin/").status_code == 302  # the supervision group's home is the payments
+    assert client.get("/admin/cases/").status_code == 403  # and nothing else of the backend
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert household.number in page and "**** ****" not in page and '<th scope="col">账号</th>' not in page
+    assert _post(client, f"/admin/payments/{run.id}/questions", {"text": "这户人数是否有变化？"}).status_code == 302
+    question = session.scalar(select(FundsQuestion))
+    assert question.region_id == world.regions["comm_a1"]
+    _post(client, "/admin/logout")
+    auth.login("staff_a2")
+    assert _post(client, f"/admin/payments/questions/{question.id}/answer", {"text": "没有变化。"}).status_code == 404
+    auth.logout()
+    auth.login("staff_a1")
+    assert "这户人数是否有变化" in client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert _post(client, f"/admin/payments/questions/{question.id}/answer",
+                 {"text": "户籍人数没有变化。"}).status_code == 302
+    session.rollback()
+    assert session.get(FundsQuestion, question.id).answer == "户籍人数没有变化。"
+    assert Decimal(run.total) == Decimal("960.00")
