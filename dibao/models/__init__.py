@@ -29,3 +29,6 @@ __all__ = [
 
 # The residents' side (issue 14): online applications, notifications, announcements and documents.
 from dibao.models import announcement, application, display, notification  # noqa: E402,F401
+
+# Performance (issue 13): the version counters behind the public cache.
+from dibao.models import public_version  # noqa: E402,F401
