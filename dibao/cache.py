@@ -130,12 +130,23 @@ def install_listeners() -> None:
     _installed = True
 
 
+_ALL_SQL = "SELECT coalesce(sum(version), 0) FROM public_version"
+_COUNTY_SQL = {"qmark": "SELECT coalesce(sum(version), 0) FROM public_version WHERE scope IN ('', ?)",
+               "pyformat": "SELECT coalesce(sum(version), 0) FROM public_version WHERE scope IN ('', %s)",
+               "format": "SELECT coalesce(sum(version), 0) FROM public_version WHERE scope IN ('', %s)"}
+
+
 def version(session: Session, county: str | None) -> int:
-    """The version of what the public sees in ``county`` (its code), or anywhere (None): one indexed query."""
+    """The version of what the public sees in ``county`` (its code), or anywhere (None): one indexed query
+    (primary key), sent as plain SQL — it runs before every cached answer."""
+    conn = session.connection()
     if county is None:
-        return int(session.scalar(select(func.coalesce(func.sum(_table.c.version), 0))))
-    return int(session.scalar(select(func.coalesce(func.sum(_table.c.version), 0))
-                              .where(_table.c.scope.in_((EVERY_COUNTY, county)))))
+        return int(conn.exec_driver_sql(_ALL_SQL).scalar())
+    sql = _COUNTY_SQL.get(conn.dialect.paramstyle)
+    if sql is None:  # pragma: no cover - another driver
+        return int(session.scalar(select(func.coalesce(func.sum(_table.c.version), 0))
+                                  .where(_table.c.scope.in_((EVERY_COUNTY, county)))))
+    return int(conn.exec_driver_sql(sql, (county,)).scalar())
 
 
 # --- the store ----------------------------------------------------------------------------------------------

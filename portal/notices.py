@@ -145,9 +145,10 @@ def signature_etag(signature: notices.Signature, channel: Channel, view: str, at
 
 
 def _locale() -> str:
-    from flask_babel import get_locale
+    """The request's language code, straight from the app's selector (no Babel Locale parsed: issue 13)."""
+    from dibao import _select_locale
 
-    return str(get_locale())
+    return _select_locale()
 
 
 def _subregions(region: Region | None) -> list[Region]:
