@@ -56,7 +56,7 @@ def from_environment(instance_path: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("DIBAO_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle expiry ends both
-        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,  # a 20 MB phone photo (dibao.media) and its form
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
         # Which notice rounds a deployment uses; the seed's county uses all three (DESIGN.md).
