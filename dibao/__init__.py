@@ -38,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
+    from dibao import cache
+
+    cache.init_app(app)  # the public cache and its version counters (issue 13)
     jobs.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -31,6 +31,9 @@ def register_commands(app: Flask) -> None:
     from dibao.demo import seed_demo_command
 
     app.cli.add_command(seed_demo_command)
+    from dibao.scale import seed_scale_command  # issue 13: a province for measuring (PostgreSQL)
+
+    app.cli.add_command(seed_scale_command)
 
     from kiosk.cli import kiosk_group
 

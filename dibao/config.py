@@ -56,7 +56,7 @@ def from_environment(instance_path: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("DIBAO_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle expiry ends both
-        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,  # a 20 MB phone photo (dibao.media) and its form
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DIBAO_TIMEZONE") or "Asia/Shanghai",
         # Which notice rounds a deployment uses; the seed's county uses all three (DESIGN.md).
@@ -87,6 +87,10 @@ def from_environment(instance_path: Path) -> dict:
         "SMTP_PASSWORD": os.environ.get("DIBAO_SMTP_PASSWORD") or None,
         "SMTP_FROM": os.environ.get("DIBAO_SMTP_FROM") or "dibao@localhost",
         "SMTP_SECURITY": os.environ.get("DIBAO_SMTP_SECURITY") or "none",
+        # Public boards, kiosk slides, API answers and the home page rendered once per ETag (dibao.cache):
+        # in process, and in Redis too with DIBAO_REDIS_URL. 0 turns it off.
+        "PUBLIC_CACHE": os.environ.get("DIBAO_PUBLIC_CACHE", "1") != "0",
+        "PUBLIC_CACHE_BYTES": int(os.environ.get("DIBAO_PUBLIC_CACHE_MB") or 32) * 1024 * 1024,
         # Working days community staff have to accept or return an online application (网上申请).
         "APPLICATION_WORKING_DAYS": int(os.environ.get("DIBAO_APPLICATION_WORKING_DAYS") or 3),
     }

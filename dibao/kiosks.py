@@ -38,6 +38,7 @@ ROTATION_MIN = 5
 ROTATION_MAX = 600
 ROTATION_DEFAULT = 20
 MISSED_POLLS_OFFLINE = 3
+HEALTH_WRITE_SECONDS = 60  # a kiosk's last poll is written at most once a minute (issue 13): the status allows it
 TOKEN_BYTES = 24  # 32 URL-safe characters
 TOKEN_MAX_LENGTH = 64
 
@@ -157,19 +158,24 @@ def _plausible_token(token: str) -> bool:
     return 0 < len(token) <= TOKEN_MAX_LENGTH and all(c.isascii() and (c.isalnum() or c in "-_") for c in token)
 
 
-def record_poll(session: Session, token: str, *, ip: str | None = None, at: datetime | None = None) -> bool:
-    """Note that the kiosk with ``token`` polled: one UPDATE by the unique token, no audit event.
+def record_poll(session: Session, token: str, *, ip: str | None = None, at: datetime | None = None,
+                polls: int = 1, unless_seen_within: timedelta | None = None) -> bool:
+    """Note that the kiosk with ``token`` polled (``polls`` times): one UPDATE by the unique token, no audit event.
 
-    Returns False for an unknown or revoked token. The UPDATE is the transaction's first statement, so on
-    SQLite it takes the write lock (waiting on the busy timeout) before any read snapshot exists.
+    Returns False for an unknown or revoked token (or, with ``unless_seen_within``, one already recorded that
+    recently: several workers then write a kiosk's health at most once in that time). The UPDATE is the
+    transaction's first statement, so on SQLite it takes the write lock (waiting on the busy timeout) before any
+    read snapshot exists.
     """
     if not _plausible_token(token):
         return False
+    at = at or clock.now()
     table = Kiosk.__table__  # a Core UPDATE: no ORM bookkeeping on the hottest path of the app
+    stmt = update(table).where(table.c.token == token, table.c.revoked_at.is_(None))
+    if unless_seen_within is not None:
+        stmt = stmt.where((table.c.last_seen_at.is_(None)) | (table.c.last_seen_at <= at - unless_seen_within))
     result = session.execute(
-        update(table)
-        .where(table.c.token == token, table.c.revoked_at.is_(None))
-        .values(last_seen_at=at or clock.now(), last_seen_ip=(ip or None) and ip[:45], polls=table.c.polls + 1)
+        stmt.values(last_seen_at=at, last_seen_ip=(ip or None) and ip[:45], polls=table.c.polls + polls)
     )
     return result.rowcount == 1
 
@@ -191,7 +197,8 @@ def status(kiosk: Kiosk, at: datetime | None = None) -> Status:
     if kiosk.last_seen_at is None:
         return Status.never
     at = at or clock.now()
-    if at - kiosk.last_seen_at > timedelta(seconds=MISSED_POLLS_OFFLINE * kiosk.rotation_seconds):
+    if at - kiosk.last_seen_at > timedelta(seconds=MISSED_POLLS_OFFLINE * kiosk.rotation_seconds
+                                           + HEALTH_WRITE_SECONDS):
         return Status.offline
     return Status.online
 

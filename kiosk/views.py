@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 from flask import abort, current_app, make_response, render_template, request, send_file
 
-from dibao import clock, db, kiosks, media, notices, qr, workflow
+from dibao import cache, clock, db, kiosks, media, notices, qr, workflow
 from dibao import display as display_log
 from dibao.disclosure import Channel, present
 from dibao.errors import DomainError, NotFound
@@ -70,10 +71,87 @@ def _common_headers(response):
 
 
 def _poll(token: str) -> kiosks.Kiosk | None:
-    """Record the poll (one UPDATE, committed at once) and load the kiosk; None when not registered."""
-    if not perform(lambda session: kiosks.record_poll(session, token, ip=request.remote_addr)).value:
+    """Record the poll (at most once a minute: _note_poll) and load the kiosk; None when not registered."""
+    _note_poll(token, clock.now())
+    try:
+        return kiosks.by_token(db.session(), token)
+    except NotFound:
         return None
-    return kiosks.by_token(db.session(), token)
+
+
+HEALTH_EVERY = timedelta(seconds=kiosks.HEALTH_WRITE_SECONDS)
+
+
+def _note_poll(token: str, at) -> None:
+    """Kiosk health (issue 13): the poll is written at most once a minute per kiosk — this process remembers
+    when it last wrote and counts the polls in between, and the UPDATE itself skips a kiosk another worker or
+    server recorded within the minute. Its own short transaction, beside the request's read."""
+    memo = current_app.extensions.setdefault("dibao.kiosk_polls", {})
+    seen = memo.get(token)
+    if seen is not None and at - seen[0] < HEALTH_EVERY and seen[0] <= at:
+        seen[1] += 1
+        return
+    pending = (seen[1] if seen is not None else 0) + 1
+    with current_app.extensions["dibao.write_sessions"]() as session:
+        kiosks.record_poll(session, token, ip=request.remote_addr, at=at, polls=pending,
+                           unless_seen_within=HEALTH_EVERY)
+        session.commit()
+    if len(memo) > 10000:
+        memo.clear()
+    memo[token] = [at, 0]
+
+
+def _cached_slide(store: cache.Store, token: str, index: int):
+    """A slide from the public cache: one version query, its meta, the ETag from the meta and the time in
+    buckets (days and hours left, the date) — 304 without rendering; else rendered once per ETag."""
+    at = clock.now()
+    sess = db.session()
+    kiosk = None
+    known = ("kiosk", token)
+    county = store.counties.get(known)
+    if county is None:
+        kiosk = _poll(token)
+        if kiosk is None:
+            return _not_registered(fragment=True)
+        county = store.counties[known] = cache.county_code(kiosk.region.path)
+    else:
+        _note_poll(token, at)
+    version = cache.version(sess, county)
+    mkey = ("kmeta", token, index, version)
+    info = store.get(mkey)
+    if info is None or not info.fresh(at):
+        if kiosk is None:
+            try:
+                kiosk = kiosks.by_token(sess, token)
+            except NotFound:  # revoked or rotated since (the version moved)
+                store.counties.pop(known, None)
+                return _not_registered(fragment=True)
+        s = kiosks.slide(sess, kiosk, index, public_url=current_app.config["PUBLIC_URL"], levels=_levels(), at=at)
+        boundary = notices.board_signature(sess, kiosk.region, at).next_boundary
+        info = cache.Meta(_etag(s), tuple(e.batch.closes_at for e in s.raw), boundary, county)
+        store.set(mkey, info)
+    parts = [info.digest, clock.to_local(at).date().isoformat()]
+    parts += [f"{kiosks.days_left(c, at)}:{kiosks.hours_left(c, at)}" for c in info.closes]
+    etag = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        response = make_response("", 304)
+    else:
+        bkey = ("kbody", etag, version)
+        body = store.get(bkey)
+        if body is None:
+            if kiosk is None:
+                try:
+                    kiosk = kiosks.by_token(sess, token)
+                except NotFound:
+                    store.counties.pop(known, None)
+                    return _not_registered(fragment=True)
+            s = kiosks.slide(sess, kiosk, index, public_url=current_app.config["PUBLIC_URL"], levels=_levels(),
+                             at=at)
+            body = render_template("kiosk/_slide.html", **_context(kiosk, s)).encode()
+            store.set(bkey, body)
+        response = make_response(body)
+    response.set_etag(etag)
+    return _common_headers(response)
 
 
 def _context(kiosk: kiosks.Kiosk, slide: kiosks.Slide) -> dict:
@@ -119,6 +197,9 @@ def display(token: str):
 
 @bp.get("/<token>/slide/<int:index>")
 def slide(token: str, index: int):
+    store = cache.store(current_app)
+    if store is not None:
+        return _cached_slide(store, token, index)
     kiosk = _poll(token)
     if kiosk is None:
         return _not_registered(fragment=True)

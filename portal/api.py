@@ -16,7 +16,7 @@ from dibao.disclosure import Channel
 from dibao.errors import DomainError
 from dibao.web import json_error
 from portal import bp
-from portal.notices import conditional, etag_of, policy, region_or_404
+from portal.notices import board_meta, cacheable, conditional, etag_of, policy, region_or_404, served
 
 OPENAPI = Path(__file__).resolve().parent.parent / "static" / "openapi" / "openapi.json"
 
@@ -69,9 +69,31 @@ def _entry_json(entry, pol) -> dict:
     return {**out, **shown}
 
 
+def _notices_json(region, board, pol) -> dict:
+    return {
+        "region": {"code": region.code, "name": region.full_name} if region else None,
+        "generated_at": _iso(board.at),
+        "next_change_at": _iso(board.next_boundary) if board.next_boundary else None,
+        "batches": [{**_batch_json(g.batch, board.at), "entries": [_entry_json(e, pol) for e in g.entries]}
+                    for g in board.groups],
+    }
+
+
 @bp.get("/api/v1/notices")
 @api_view
 def api_notices():
+    store = cacheable()
+    if store is not None:
+        def produce_cached(region, at):
+            board = notices.board(db.session(), region, at)
+            pol = policy(region)
+            return jsonify(_notices_json(region, board, pol)).get_data(), "application/json"
+
+        # seconds_left changes every second, so the tag uses the minute (as below)
+        return served(store, "api-notices", request.args.get("region") or None, (), clock.now(),
+                      meta=board_meta("api-notices", Channel.api),
+                      tag=lambda meta, at: (meta.digest, at.replace(second=0, microsecond=0).isoformat()),
+                      produce=produce_cached)
     region = region_or_404(request.args.get("region"))
     sess = db.session()
     signature = notices.board_signature(sess, region)
@@ -79,14 +101,7 @@ def api_notices():
     pol = policy(region)
 
     def produce():
-        board = notices.board(sess, region, at)
-        return jsonify({
-            "region": {"code": region.code, "name": region.full_name} if region else None,
-            "generated_at": _iso(board.at),
-            "next_change_at": _iso(board.next_boundary) if board.next_boundary else None,
-            "batches": [{**_batch_json(g.batch, board.at), "entries": [_entry_json(e, pol) for e in g.entries]}
-                        for g in board.groups],
-        })
+        return jsonify(_notices_json(region, notices.board(sess, region, at), pol))
 
     # seconds_left changes every second, so the tag uses the minute (the content otherwise changes only at
     # the boundaries, which are part of the signature).

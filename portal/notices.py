@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Response, current_app, g, make_response, request, send_file, url_for
+from flask import Response, current_app, g, make_response, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from dibao import clock, content, db, disclosure, media, notices, qr, scope, workflow
+from dibao import cache, clock, content, db, disclosure, media, notices, qr, scope, workflow
 from dibao.disclosure import Channel
 from dibao.errors import NotFound
 from dibao.models import Region
@@ -49,6 +49,78 @@ def conditional(etag: str, produce) -> Response:
     return response
 
 
+def cacheable():
+    """The public cache, when this request may use it: not for staff, not with a flash message waiting."""
+    store = cache.store(current_app)
+    if store is None or "_user_id" in session or "_flashes" in session:
+        return None
+    return store
+
+
+def served(store: cache.Store, view: str, code: str | None, args: tuple, at, *, meta, tag, produce,
+           cache_control: str = "no-cache") -> Response:
+    """Answer from the cache (issue 13, dibao.cache): one query for the version of the county of ``code``,
+    the answer's meta (rebuilt only when the version moved or its next boundary passed), its ETag from the
+    meta and the time in buckets — a 304 without rendering or formatting — else the body rendered once per
+    ETag and version.
+
+    ``meta(region, at) -> cache.Meta`` reads what is visible; ``tag(meta, at) -> tuple`` the ETag's parts;
+    ``produce(region, at) -> (bytes, mimetype)`` renders.
+    """
+    sess = db.session()
+    region = None
+    county = None
+    if code is not None:
+        county = store.counties.get(code)
+        if county is None:  # first sight of this code (404 when unknown)
+            region = region_or_404(code)
+            county = store.counties[code] = cache.county_code(region.path)
+    version = cache.version(sess, county)
+    mkey = ("meta", view, code or "*", *args, version)
+    info = store.get(mkey)
+    if info is None or not info.fresh(at) or info.county != county:
+        if code is not None and region is None:
+            region = region_or_404(code)
+        info = meta(region, at)
+        store.set(mkey, info)
+    etag = etag_of(view, code or "*", *args, *tag(info, at))
+    if request.if_none_match.contains(etag):
+        store.stats["hits"] += 1
+        response = Response(status=304)
+    else:
+        bkey = ("body", etag, version)
+        body = store.get(bkey)
+        if body is None:
+            if code is not None and region is None:
+                region = region_or_404(code)
+            body = produce(region, at)
+            store.set(bkey, body)
+            store.stats["renders"] += 1
+        else:
+            store.stats["hits"] += 1
+        response = Response(body[0], mimetype=body[1])
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = cache_control
+    return response
+
+
+def board_meta(view: str, channel: Channel):
+    """The meta of a board-like answer (the board, the API listing, the home page) from its light signature."""
+
+    def build(region: Region | None, at) -> cache.Meta:
+        signature = notices.board_signature(db.session(), region, at)
+        digest = etag_of(view, channel.value, disclosure.policy_version(policy(region)), *signature.parts)
+        return cache.Meta(digest, tuple(signature.closes), signature.next_boundary,
+                          cache.county_code(region.path) if region is not None else None)
+
+    return build
+
+
+def time_tag(meta: cache.Meta, at) -> tuple:
+    """What the page says about time, in buckets: the time left of each open batch and the local date."""
+    return (meta.digest, *(cache.left_bucket(c, at) for c in meta.closes), clock.to_local(at).date().isoformat())
+
+
 def is_staff_for(region: Region | None) -> bool:
     return bool(current_user.is_authenticated and region is not None and scope.can_see(current_user, region))
 
@@ -73,9 +145,10 @@ def signature_etag(signature: notices.Signature, channel: Channel, view: str, at
 
 
 def _locale() -> str:
-    from flask_babel import get_locale
+    """The request's language code, straight from the app's selector (no Babel Locale parsed: issue 13)."""
+    from dibao import _select_locale
 
-    return str(get_locale())
+    return _select_locale()
 
 
 def _subregions(region: Region | None) -> list[Region]:
@@ -91,6 +164,24 @@ def _subregions(region: Region | None) -> list[Region]:
 @bp.get("/notices/")
 @bp.get("/notices/<code>")
 def notice_board(code: str | None = None):
+    store = cacheable()
+    if store is not None:
+        at = clock.now()
+        body = "fragment" if is_htmx() else "page"
+
+        def produce_cached(region, at):
+            g.noindex = True
+            board = notices.board(db.session(), region, at)
+            html = render("portal/notices.html", fragment="portal/_board.html", region=region,
+                          groups=present_board(board, Channel.web), board=board, subregions=_subregions(region),
+                          noindex=True)[0]
+            return html.encode(), "text/html; charset=utf-8"
+
+        response = served(store, "board", code, (body, _locale()), at, meta=board_meta("board", Channel.web),
+                          tag=time_tag, produce=produce_cached)
+        g.noindex = True
+        g.vary_on_htmx = True
+        return response
     region = region_or_404(code)
     sess = db.session()
     signature = notices.board_signature(sess, region)

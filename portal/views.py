@@ -10,8 +10,21 @@ from portal import bp
 
 @bp.get("/")
 def home():
-    """Open notices by town and community, with the time left of the soonest-closing batch."""
-    board = notices.board(db.session(), None)
+    """Open notices by town and community, with the time left of the soonest-closing batch (from the public
+    cache when the visitor is not staff: issue 13)."""
+    from dibao import clock
+    from dibao.disclosure import Channel
+    from portal.notices import _locale, board_meta, cacheable, served, time_tag
+
+    store = cacheable()
+    if store is not None:
+        return served(store, "home", None, (_locale(),), clock.now(), meta=board_meta("home", Channel.web),
+                      tag=time_tag, produce=lambda region, at: (_home_page(at).encode(), "text/html; charset=utf-8"))
+    return _home_page(None)
+
+
+def _home_page(at) -> str:
+    board = notices.board(db.session(), None, at)
     towns: dict[int, dict] = {}
     for group in board.groups:
         for entry in group.entries:
@@ -29,7 +42,7 @@ def home():
         for c in communities:
             c["time_left"] = notices.time_left(c["closes"], board.at)
         ordered.append({**town, "communities": communities})
-    return render("portal/home.html", towns=ordered, open_count=len(board.entries))
+    return render("portal/home.html", towns=ordered, open_count=len(board.entries))[0]
 
 
 @bp.get("/lang/<code>")

@@ -270,18 +270,26 @@ def test_polls_record_last_seen_and_status_goes_offline_after_three_missed_polls
     assert k.last_seen_at == T0 and k.polls == 1 and k.last_seen_ip == "127.0.0.1"
     assert kiosks.status(k) == kiosks.Status.online
 
+    # Issue 13: health is written at most once a minute per kiosk; the polls in between are counted and
+    # written with the next write, and the status allows for the minute.
     clock.advance(seconds=20)
     client.get(f"/kiosk/{kiosk.token}/slide/1")
-    assert fresh().polls == 2 and fresh().last_seen_at == T0 + timedelta(seconds=20)
+    assert fresh().polls == 1 and fresh().last_seen_at == T0  # within the minute: nothing written
+    clock.advance(seconds=40)
+    client.get(f"/kiosk/{kiosk.token}/slide/1")
+    assert fresh().polls == 3 and fresh().last_seen_at == T0 + timedelta(seconds=60)
 
-    clock.advance(seconds=3 * 20)  # exactly three intervals since the last poll: still online
+    clock.advance(seconds=3 * 20 + kiosks.HEALTH_WRITE_SECONDS)  # three intervals and the minute: still online
     assert kiosks.status(fresh()) == kiosks.Status.online
     clock.advance(seconds=1)  # the third poll is missed
     assert kiosks.status(fresh()) == kiosks.Status.offline
 
     etag = client.get(f"/kiosk/{kiosk.token}/slide/1").headers["ETag"]
     assert client.get(f"/kiosk/{kiosk.token}/slide/1", headers={"If-None-Match": etag}).status_code == 304
-    assert kiosks.status(fresh()) == kiosks.Status.online and fresh().polls == 4  # a 304 counts as a poll
+    assert kiosks.status(fresh()) == kiosks.Status.online and fresh().polls == 4  # the 200 is written
+    clock.advance(seconds=61)
+    assert client.get(f"/kiosk/{kiosk.token}/slide/1", headers={"If-None-Match": etag}).status_code == 304
+    assert fresh().polls == 6  # the 304 in the minute, and this one: a 304 counts as a poll
     # polls are not state changes: no audit event for any of them
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == events
 
@@ -338,7 +346,7 @@ def test_admin_registers_sees_status_and_revokes(client, auth, session, world, c
     listing = client.get("/admin/kiosks/").get_data(as_text=True)
     assert "大厅屏" in listing and "在线" in listing and "2026-03-18 10:00:00" in listing
     assert kiosk.token not in listing  # the key is shown on the detail page only
-    clock.advance(seconds=31)
+    clock.advance(seconds=31 + kiosks.HEALTH_WRITE_SECONDS)  # 3 × 10 s and the minute of health writes
     listing = client.get("/admin/kiosks/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "离线" in listing and "<h1>" not in listing  # the auto-refresh gets the table only
 

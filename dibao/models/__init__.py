@@ -34,3 +34,5 @@ from dibao.models import announcement, application, display, notification  # noq
 from dibao.models import household  # noqa: E402,F401
 # Dynamic management (issue 10, items 1–5): proposals, campaigns, contacts, 提标.
 from dibao.models import management  # noqa: E402,F401
+# Performance (issue 13): the version counters behind the public cache.
+from dibao.models import public_version  # noqa: E402,F401

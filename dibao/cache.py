@@ -1,0 +1,267 @@
+"""The public cache (issue 13): boards, kiosk slides, API answers and the home page rendered once per ETag.
+
+How it stays correct
+--------------------
+Everything the public sees is decided by rows (entries, batches, cases, the disclosure policy, content pages,
+standards, announcements, kiosks, regions) and by the clock (windows opening and closing, "time left", the
+date). The rows: every transaction that changes one of them bumps a version counter (``public_version``, one
+row per county, "" for every county) **in the same transaction, just before its commit** — a reader that sees
+the new data sees the new version, and one that sees the old version can only have read the old data (the
+counter is read first). The clock: a cached answer carries the next window boundary and the closing instants
+it shows, and its ETag is made of them with the request's own time in integer buckets (no Babel formatting).
+
+So a request costs one primary-key query (the version) and, for an unchanged answer, a dictionary lookup:
+
+* ``meta`` (keyed by view, arguments and version): a digest of what is visible, the closing instants shown,
+  the next boundary — rebuilt from the database only when the version moved or the boundary passed;
+* ``body`` (keyed by ETag and version): the rendered bytes, rendered once per ETag.
+
+Where it lives: in the process (a bounded LRU), and in Redis too when ``DIBAO_REDIS_URL`` is set (shared by
+every worker and server; the in-process copy sits in front of it). Keys never change meaning (they contain the
+version), so neither copy can be stale; they only age out.
+
+Staff and anyone with a pending flash message are served without the cache (their pages are their own).
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dibao.models.public_version import PublicVersion
+
+EVERY_COUNTY = ""
+_table = PublicVersion.__table__
+
+# Tables whose rows show on a public board, kiosk, API answer or the home page. A change to one of them bumps
+# the version of the county it lies in (region_id), or of every county.
+BY_REGION = {"notice_batch", "notice_entry", "dibao_case", "disclosure_rule", "content_page", "dibao_standard",
+             "announcement", "kiosk"}
+BY_CASE = {"case_member"}
+EVERYWHERE = {"region", "announcement_file"}
+EVERYWHERE_PREFIXES = ("payment", "fund")  # published fund totals on the kiosk (dibao.payments, issue 11)
+
+
+# --- the version counters ------------------------------------------------------------------------------------
+
+def county_code(path: str) -> str:
+    """The county's code from a region's path ("/100/100001/…/")."""
+    return path.split("/")[1]
+
+
+def _touched(session: Session, flush_context) -> None:
+    pending = session.info.setdefault("dibao.public_changes", {"regions": set(), "cases": set(), "all": False})
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table is None:
+            continue
+        if table in BY_REGION:
+            region_id = getattr(obj, "region_id", None)
+            if region_id is None:
+                pending["all"] = True
+            else:
+                pending["regions"].add(region_id)
+        elif table in BY_CASE:
+            case_id = getattr(obj, "case_id", None)
+            if case_id is None:
+                pending["all"] = True
+            else:
+                pending["cases"].add(case_id)
+        elif table in EVERYWHERE or table.startswith(EVERYWHERE_PREFIXES):
+            pending["all"] = True
+
+
+def _bump_before_commit(session: Session) -> None:
+    if not session.is_active:
+        return
+    session.flush()  # before_commit comes before commit's own flush: see everything this transaction changed
+    pending = session.info.pop("dibao.public_changes", None)
+    if not pending or not (pending["all"] or pending["regions"] or pending["cases"]):
+        return
+    from dibao.models import Case, Region
+
+    scopes: set[str] = set()
+    if pending["all"]:
+        scopes.add(EVERY_COUNTY)
+    else:
+        paths = []
+        if pending["regions"]:
+            paths += session.scalars(select(Region.path).where(Region.id.in_(pending["regions"]))).all()
+        if pending["cases"]:
+            paths += session.scalars(select(Region.path).join(Case, Case.region_id == Region.id)
+                                     .where(Case.id.in_(pending["cases"]))).all()
+        scopes = {county_code(p) for p in paths} or {EVERY_COUNTY}
+    bump(session, scopes)
+
+
+def _forget(session: Session, *args) -> None:
+    session.info.pop("dibao.public_changes", None)
+
+
+def bump(session: Session, scopes: set[str]) -> None:
+    """Add one to the version of each scope (a county's code, or "" for all) in the session's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_table)
+    for scope in sorted(scopes):  # a fixed order: two transactions bumping two counties never deadlock
+        session.execute(insert.values(scope=scope, version=1).on_conflict_do_update(
+            index_elements=[_table.c.scope], set_={"version": _table.c.version + 1}))
+
+
+_installed = False
+
+
+def install_listeners() -> None:
+    """Watch every ORM session (requests, jobs, the sweep, the CLI, tests) once per process."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "after_flush", _touched)
+    event.listen(Session, "before_commit", _bump_before_commit)
+    event.listen(Session, "after_rollback", _forget)
+    event.listen(Session, "after_soft_rollback", _forget)
+    _installed = True
+
+
+_ALL_SQL = "SELECT coalesce(sum(version), 0) FROM public_version"
+_COUNTY_SQL = {"qmark": "SELECT coalesce(sum(version), 0) FROM public_version WHERE scope IN ('', ?)",
+               "pyformat": "SELECT coalesce(sum(version), 0) FROM public_version WHERE scope IN ('', %s)",
+               "format": "SELECT coalesce(sum(version), 0) FROM public_version WHERE scope IN ('', %s)"}
+
+
+def version(session: Session, county: str | None) -> int:
+    """The version of what the public sees in ``county`` (its code), or anywhere (None): one indexed query
+    (primary key), sent as plain SQL — it runs before every cached answer."""
+    conn = session.connection()
+    if county is None:
+        return int(conn.exec_driver_sql(_ALL_SQL).scalar())
+    sql = _COUNTY_SQL.get(conn.dialect.paramstyle)
+    if sql is None:  # pragma: no cover - another driver
+        return int(session.scalar(select(func.coalesce(func.sum(_table.c.version), 0))
+                                  .where(_table.c.scope.in_((EVERY_COUNTY, county)))))
+    return int(conn.exec_driver_sql(sql, (county,)).scalar())
+
+
+# --- the store ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Meta:
+    """What an answer shows, without rendering it: a digest, the closing instants shown, the next boundary."""
+
+    digest: str
+    closes: tuple[datetime, ...] = ()
+    boundary: datetime | None = None
+    county: str | None = None
+    extra: Any = None
+
+    def fresh(self, at: datetime) -> bool:
+        return self.boundary is None or at < self.boundary
+
+
+class Store:
+    """A bounded in-process LRU (by bytes), in front of Redis when one is configured."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024, redis_url: str | None = None, ttl: int = 86400,
+                 prefix: str = "dibao:cache:"):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.ttl = ttl
+        self.prefix = prefix
+        self.redis = None
+        if redis_url:
+            import redis
+
+            self.redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.counties: dict[str, str] = {}  # region code → county code (a region never leaves its county)
+        self.stats = {"hits": 0, "misses": 0, "renders": 0}
+
+    @staticmethod
+    def _weight(value: Any) -> int:
+        if isinstance(value, bytes | str):
+            return len(value) + 100
+        if isinstance(value, tuple):
+            return sum(len(v) if isinstance(v, bytes | str) else 64 for v in value) + 100
+        return 512
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+                return item[0]
+        if self.redis is not None:
+            try:
+                raw = self.redis.get(self._rkey(key))
+            except Exception:  # noqa: BLE001 - Redis down: render as if nothing were cached
+                raw = None
+            if raw is not None:
+                value = pickle.loads(raw)  # noqa: S301 - our own values, on our own Redis
+                self._put(key, value)
+                return value
+        return None
+
+    def set(self, key: tuple, value: Any) -> None:
+        self._put(key, value)
+        if self.redis is not None:
+            try:
+                self.redis.set(self._rkey(key), pickle.dumps(value), ex=self.ttl)
+            except Exception:  # noqa: BLE001, S110 - the cache is an optimisation; the answer is still right
+                pass
+
+    def _put(self, key: tuple, value: Any) -> None:
+        weight = self._weight(value)
+        if weight > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._items[key] = (value, weight)
+            self._size += weight
+            while self._size > self.max_bytes and self._items:
+                _, (_, w) = self._items.popitem(last=False)
+                self._size -= w
+
+    def _rkey(self, key: tuple) -> str:
+        return self.prefix + "\x1f".join(str(k) for k in key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+        self.counties.clear()
+
+
+def init_app(app) -> None:
+    install_listeners()
+    app.config.setdefault("PUBLIC_CACHE", True)
+    app.config.setdefault("PUBLIC_CACHE_BYTES", 32 * 1024 * 1024)
+    app.extensions["dibao.cache"] = Store(app.config["PUBLIC_CACHE_BYTES"], app.config.get("REDIS_URL"))
+
+
+def store(app) -> Store | None:
+    """The app's cache, or None when it is switched off (``DIBAO_PUBLIC_CACHE=0``)."""
+    return app.extensions.get("dibao.cache") if app.config.get("PUBLIC_CACHE") else None
+
+
+# --- time in buckets (what a page says about time, without formatting it) ------------------------------------
+
+def left_bucket(closes_at: datetime, at: datetime) -> tuple:
+    """Changes exactly when ``notices.time_left`` would say something else (days+hours, then hours+minutes)."""
+    seconds = int((closes_at - at).total_seconds())
+    if seconds <= 0:
+        return (0,)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return ("d", days, hours)
+    return ("h", hours, rest // 60)

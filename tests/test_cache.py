@@ -1,0 +1,202 @@
+"""Issue 13: the public cache never serves a stale answer.
+
+Boards, the API listing, the home page and kiosk slides are rendered once per ETag and kept (dibao.cache); each
+change that takes effect — a publish, a withdrawal, the closing second, withdrawn photo consent, a policy change —
+is visible on the very next request, with the cache on. And the cache is really used: an unchanged answer is not
+rendered again, and its 304 costs one query.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from dibao import disclosure, kiosks, notices
+from dibao.models import Region, User
+from tests.test_notices import _user, publish_town_batch
+from tests.test_public_trust import publish_household
+
+BOARD = "/notices/100001001"
+API = "/api/v1/notices?region=100001001"
+
+
+@pytest.fixture
+def store(app):
+    assert app.config["PUBLIC_CACHE"]  # the cache is on by default, in tests as in production
+    return app.extensions["dibao.cache"]
+
+
+def everything(client, kiosk=None) -> dict[str, str]:
+    """What every cached public answer says now."""
+    out = {"board": client.get(BOARD).get_data(as_text=True),
+           "fragment": client.get(BOARD, headers={"HX-Request": "true"}).get_data(as_text=True),
+           "county board": client.get("/notices/").get_data(as_text=True),
+           "api": json.dumps(client.get(API).get_json(), ensure_ascii=False),
+           "home": client.get("/").get_data(as_text=True)}
+    if kiosk is not None:
+        out["kiosk"] = client.get(f"/kiosk/{kiosk.token}/slide/0", headers={"HX-Request": "true"}).get_data(
+            as_text=True)
+    return out
+
+
+def visible(pages: dict[str, str]) -> dict[str, bool]:
+    """Whether each answer shows the household 王小明 (the home page: its count, "1 户正在公示")."""
+    return {name: ("1 户正在公示" in page) if name == "home" else ("王*明" in page or "王小明" in page)
+            for name, page in pages.items()}
+
+
+def _kiosk(session, world):
+    k = kiosks.register(session, None, name="活动室公示屏", region=session.get(Region, world.regions["comm_a1"]))
+    session.commit()
+    return k
+
+
+def test_an_unchanged_answer_is_rendered_once_and_its_304_costs_one_query(app, client, world, session, store):
+    publish_town_batch(session, 2, head_name="王小明")
+    first = client.get(BOARD)
+    assert first.status_code == 200 and "王*明" in first.get_data(as_text=True)
+    renders = store.stats["renders"]
+    again = client.get(BOARD)
+    assert again.get_data() == first.get_data() and again.headers["ETag"] == first.headers["ETag"]
+    assert store.stats["renders"] == renders  # served from the cache
+
+    statements: list[str] = []
+    engine = app.extensions["dibao.engine"]
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        res = client.get(BOARD, headers={"If-None-Match": first.headers["ETag"]})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert res.status_code == 304
+    queries = [s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+    assert len(queries) == 1 and "public_version" in queries[0]
+
+
+def test_publish_shows_on_the_next_request(client, world, session, store):
+    kiosk = _kiosk(session, world)
+    before = everything(client, kiosk)
+    assert visible(before) == dict.fromkeys(before, False)
+    everything(client, kiosk)  # now cached
+    publish_town_batch(session, 1, head_name="王小明")
+    after = everything(client, kiosk)
+    assert visible(after) == dict.fromkeys(after, True)
+
+
+def test_withdrawal_shows_on_the_next_request(client, world, session, store):
+    kiosk = _kiosk(session, world)
+    batch, _ = publish_town_batch(session, 1, head_name="王小明")
+    before = everything(client, kiosk)
+    assert visible(before) == dict.fromkeys(before, True)
+    entry = batch.entries[0]
+    notices.withdraw_entry(session, _user(session, "town_a"), entry, "材料有误重新公示")
+    session.commit()
+    after = everything(client, kiosk)
+    assert visible(after) == dict.fromkeys(after, False)
+
+
+def test_the_closing_second_shows_on_the_next_request(client, world, session, clock, store):
+    kiosk = _kiosk(session, world)
+    batch, _ = publish_town_batch(session, 1, head_name="王小明")
+    clock.set(batch.closes_at - timedelta(seconds=1))
+    last = everything(client, kiosk)
+    assert "还剩 1 分钟" in last["board"] and visible(last) == dict.fromkeys(last, True)
+    board_etag = client.get(BOARD).headers["ETag"]
+    clock.set(batch.closes_at)  # nothing changes in the database: only the clock
+    after = everything(client, kiosk)
+    assert visible(after) == dict.fromkeys(after, False)
+    assert client.get(BOARD, headers={"If-None-Match": board_etag}).status_code == 200
+
+
+def test_time_left_changes_with_the_time_not_only_at_the_boundaries(client, world, session, clock, store):
+    batch, _ = publish_town_batch(session, 1)
+    assert "还剩 7 天 0 小时" in client.get(BOARD).get_data(as_text=True)
+    clock.advance(hours=1)
+    assert "还剩 6 天 23 小时" in client.get(BOARD).get_data(as_text=True)
+    clock.set(batch.closes_at - timedelta(minutes=90))
+    assert "还剩 1 小时 30 分钟" in client.get(BOARD).get_data(as_text=True)
+    clock.advance(minutes=1)
+    assert "还剩 1 小时 29 分钟" in client.get(BOARD).get_data(as_text=True)
+
+
+def test_withdrawn_photo_consent_shows_on_the_next_request(app, client, world, session, store):
+    from dibao import cases
+    from dibao.models import Case
+
+    entry, kiosk = publish_household(app, session, world)
+    admin = session.get(User, world.users["admin"])
+    rules = {c: {f: disclosure.DEFAULT.mode(c, f) for f in disclosure.Field} for c in disclosure.Channel}
+    for channel in (disclosure.Channel.web, disclosure.Channel.api):
+        rules[channel][disclosure.Field.photo] = "show"
+    disclosure.save_policy(session, admin, admin.region, rules)
+    session.commit()
+    photo = f"/media/entry/{entry.public_id}/photo"
+
+    def shown():
+        return {"board": photo in client.get(BOARD).get_data(as_text=True),
+                "api": photo in client.get(API).get_data(as_text=True),
+                "kiosk": "k-photo" in client.get(f"/kiosk/{kiosk.token}/slide/0",
+                                                 headers={"HX-Request": "true"}).get_data(as_text=True)}
+
+    assert shown() == {"board": True, "api": True, "kiosk": True}
+    assert shown() == {"board": True, "api": True, "kiosk": True}  # cached
+    cases.set_photo(session, session.get(User, world.users["staff_a1"]), session.get(Case, entry.case_id),
+                    data=None, consent=False, media_dir=app.config["MEDIA_DIR"])
+    session.commit()
+    assert shown() == {"board": False, "api": False, "kiosk": False}
+
+
+def test_a_policy_change_shows_on_the_next_request(client, world, session, store):
+    kiosk = _kiosk(session, world)
+    publish_town_batch(session, 1, head_name="王小明")
+    before = everything(client, kiosk)
+    assert "王*明" in before["board"] and "王小明" not in before["board"]
+    admin = session.get(User, world.users["admin"])
+    rules = {c: {f: disclosure.DEFAULT.mode(c, f) for f in disclosure.Field} for c in disclosure.Channel}
+    for channel in disclosure.Channel:
+        rules[channel][disclosure.Field.name] = "hidden"
+    disclosure.save_policy(session, admin, admin.region, rules)
+    session.commit()
+    after = everything(client, kiosk)
+    del after["home"]  # counts only
+    assert visible(after) == dict.fromkeys(after, False)
+
+
+def test_a_revoked_kiosk_goes_blank_on_its_next_poll(client, world, session, store):
+    kiosk = _kiosk(session, world)
+    publish_town_batch(session, 1)
+    slide = f"/kiosk/{kiosk.token}/slide/0"
+    etag = client.get(slide).headers["ETag"]
+    assert client.get(slide, headers={"If-None-Match": etag}).status_code == 304
+    kiosks.revoke(session, session.get(User, world.users["admin"]), session.get(type(kiosk), kiosk.id))
+    session.commit()
+    res = client.get(slide, headers={"If-None-Match": etag})
+    assert res.status_code == 404 and res.headers["X-Kiosk-Status"] == "not-registered"
+
+
+def test_other_counties_keep_their_cache(client, world, session, store):
+    """A change bumps only its county's version (and "" bumps every county)."""
+    from dibao import cache
+
+    publish_town_batch(session, 1)
+    assert cache.version(session, "100") >= 1
+    before = cache.version(session, "999")
+    publish_town_batch(session, 1)
+    session.rollback()
+    assert cache.version(session, "999") == before and cache.version(session, "100") > before
+
+
+def test_staff_are_served_without_the_cache(client, world, session, auth, store):
+    publish_town_batch(session, 1)
+    client.get(BOARD)
+    renders = store.stats["renders"]
+    auth.login("town_a")
+    client.get(BOARD)
+    client.get(BOARD)
+    assert store.stats["renders"] == renders  # rendered for them, never stored or taken from the cache
