@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cases, clock, entitlement, scope, workflow
+from dibao import audit, cases, clock, entitlement, reviews, scope, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import AmountChange, Case, Level, Region, Role, Stage, User, WorkCapacity
 from dibao.models.household import MemberChange, MemberChangeKind, Transfer, TransferKind
@@ -126,7 +126,13 @@ def member_leaves(session: Session, actor: User, case: Case, member_id: int, *, 
         raise Conflict(_l("户主不能直接减少：请先在“家庭成员”中把新户主改为第一行（户主变更），再登记原户主的变化。"))
     name = member.name
     cases.remove_member(session, actor, case, member_id)
-    return _record(session, actor, case, kind, name, happened_on, reason)
+    change = _record(session, actor, case, kind, name, happened_on, reason)
+    if kind == MemberChangeKind.death and case.stage == Stage.active:
+        # A death in an approved household always starts the re-check the rules require (dibao.reviews).
+        reviews.death_recheck(session, actor, case, died_on=happened_on, member_id=None,
+                              text=str(_l("%(relation)s %(name)s 于 %(day)s 去世。", relation=member.relation,
+                                          name=name, day=happened_on.isoformat())))
+    return change
 
 
 def _record(session, actor, case, kind, name, happened_on, reason) -> MemberChange:

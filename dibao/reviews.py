@@ -311,6 +311,13 @@ def record_death(session: Session, actor: User, case: Case, *, member_id: int, d
     text = str(_l("%(who)s %(name)s 于 %(day)s 去世。", who=who, name=member.name, day=died_on.isoformat()))
     if (note or "").strip():
         text += " " + note.strip()[:1000]
+    return death_recheck(session, actor, case, text=text, died_on=died_on, member_id=member.id)
+
+
+def death_recheck(session: Session, actor: User, case: Case, *, text: str, died_on: date,
+                  member_id: int | None) -> Proposal:
+    """What every recorded death does, whichever screen recorded it (this one, or a member leaving the household
+    by death in dibao.household): the archive says so and the household is due for its re-check now."""
     session.add(CaseRecord(case_id=case.id, kind=RecordKind.death, findings=text, author_id=actor.id,
                            author_name=actor.display_name, created_at=clock.now()))
     proposal = _propose(session, actor, case, ProposalKind.recheck, ProposalSource.death,
@@ -319,7 +326,7 @@ def record_death(session: Session, actor: User, case: Case, *, member_id: int, d
     case.updated_at = clock.now()
     session.flush()
     audit.record(session, actor, "death_recorded", "case", case.id, region_id=case.region_id,
-                 details={"member": member.id, "died_on": died_on.isoformat(), "proposal": proposal.id})
+                 details={"member": member_id, "died_on": died_on.isoformat(), "proposal": proposal.id})
     return proposal
 
 

@@ -13,6 +13,7 @@ from dibao.models import Decision, Stage
 from dibao.models.household import AssetKind, VerificationResult
 from tests.case_helpers import region, register, standard, to_stage, town_decision, user
 from tests.conftest import csrf_token
+from tests.factories import tiny_pdf
 
 
 @pytest.fixture
@@ -190,7 +191,7 @@ def test_verification_with_its_document_through_the_pages(client, auth, session,
     auth.logout()
     auth.login("town_a")
     verification_id = assets.verifications(session, case)[0].id
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    pdf = tiny_pdf()
     res = client.post(f"/admin/cases/{case.id}/verifications/{verification_id}/result", data={
         "csrf_token": csrf_token(client, "/admin/"), "result": "consistent", "result_on": "2026-03-18",
         "findings": "", "document": (io.BytesIO(pdf), "report.pdf")}, content_type="multipart/form-data")

@@ -14,10 +14,11 @@ from dibao.models import AuditEvent, Case, Stage
 from dibao.models.household import AssetKind, AssetLimits, DocumentKind, PanelRole
 from tests.case_helpers import region, register, standard, to_stage, user
 from tests.conftest import csrf_token
+from tests.factories import tiny_pdf
 
 USERS = ["staff_a1", "staff_a2", "staff_b1", "town_a", "town_b", "county", "admin"]
 SEES_CASE = {"staff_a1", "town_a", "county", "admin"}
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = tiny_pdf()
 
 
 def _limits(session, world):
