@@ -13,9 +13,9 @@ from admin import (  # noqa: E402,F401
     data,
     display,
     feedback,
+    household,  # issue 10: assets, changes, 文书, panel, archive
     kiosks,
     notices,
     stats,
     views,
 )
-from admin import household  # noqa: E402,F401  (issue 10: assets, changes, 文书, panel, archive)

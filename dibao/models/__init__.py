@@ -28,7 +28,5 @@ __all__ = [
 ]
 
 # The residents' side (issue 14): online applications, notifications, announcements and documents.
-from dibao.models import announcement, application, display, notification  # noqa: E402,F401
-
-# Dynamic management (issue 10): assets and 核对, member changes and transfers, 文书, the review panel.
-from dibao.models import household  # noqa: E402,F401
+# Dynamic management (issue 10, household): assets and 核对, member changes and transfers, 文书, the review panel.
+from dibao.models import announcement, application, display, household, notification  # noqa: E402,F401
