@@ -13,6 +13,7 @@ from admin import (  # noqa: E402,F401
     data,
     display,
     feedback,
+    household,  # issue 10: assets, changes, 文书, panel, archive
     kiosks,
     management,
     notices,
@@ -20,4 +21,3 @@ from admin import (  # noqa: E402,F401
     stats,
     views,
 )
-from admin import household  # noqa: E402,F401  (issue 10: assets, changes, 文书, panel, archive)

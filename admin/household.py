@@ -34,7 +34,14 @@ from admin.forms.household import (
 from dibao import archive, assets, cases, clock, db, documents, entitlement, household, panel, scope, workflow
 from dibao.errors import Invalid
 from dibao.models import Case, WorkCapacity
-from dibao.models.household import AssetKind, DeliveryWay, DocumentKind, MemberChangeKind, PanelRole, TransferKind
+from dibao.models.household import (
+    AssetKind,
+    DeliveryWay,
+    DocumentKind,
+    MemberChangeKind,
+    PanelRole,
+    TransferKind,
+)
 from dibao.web import perform, render, safe_download_name, submit
 
 

@@ -47,7 +47,9 @@ def require(user: User, case: Case, rule: Rule) -> None:
 
 OPEN = frozenset(workflow.OPEN_STAGES)
 MEMBER_CHANGE = Rule(_l("登记家庭成员变化"), {Role.community_staff: OPEN})
-TRANSFER = Rule(_l("迁移到其他社区"), {Role.town_reviewer: OPEN, Role.county_approver: OPEN})
+# Not while a notice round is pending or open: the notice names the old community (move it before or after).
+_MOVABLE = OPEN - frozenset(workflow.AWAITING_NOTICE.values()) - frozenset(workflow.IN_NOTICE.values())
+TRANSFER = Rule(_l("迁移到其他社区"), {Role.town_reviewer: _MOVABLE, Role.county_approver: _MOVABLE})
 
 MEMBER_CHANGE_LABELS = {
     MemberChangeKind.birth: _l("出生"), MemberChangeKind.marriage_in: _l("婚入"),

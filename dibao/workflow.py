@@ -618,7 +618,8 @@ def record_county_decision(
     opinion = _text(opinion, field="opinion", minimum=2, message=_l("请填写审批意见。"))
     if case.close_relative_of_staff and not has_county_visit(session, case):
         raise Conflict(_l("该户是工作人员近亲属备案对象，须由县级工作人员入户调查后才能审批。"))
-    from dibao import assets  # issue 10: the approval requires a completed 核对; a flagged 返贫 case a written decision
+    # issue 10: the approval requires a completed 核对; a flagged 返贫 case the county's written decision
+    from dibao import assets
 
     assets.approval_guard(session, case)
     entitlement.set_override(case, override_amount, override_reason)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from dibao import documents, workflow
-from dibao.errors import Conflict, Forbidden, Invalid
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import Stage
 from dibao.models.household import DeliveryWay, DocumentKind
 from tests.case_helpers import register, standard, to_stage, user
@@ -116,3 +116,23 @@ def test_printable_notice_and_the_archive(client, auth, session, w):
     auth.logout()
     auth.login("staff_b1")
     assert client.get(f"/admin/documents/{doc_id}").status_code == 404
+
+
+def test_each_county_numbers_its_own(session, w):
+    from dibao import accounts, regions
+    from dibao.models import Role
+    from tests.factories import make_case
+
+    documents.issue(session, user(session, w, "county"), _active(session, w), DocumentKind.approval)
+    other = regions.create_region(session, None, code="200", name="另一县", parent=None)
+    town = regions.create_region(session, None, code="200001", name="丙镇", parent=other)
+    community = regions.create_region(session, None, code="200001001", name="丙一社区", parent=town)
+    staff = accounts.create_user(session, None, username="staff_c1", display_name="丙一专干", password="correct-horse-battery",
+                                 role=Role.community_staff, region=community)
+    approver = accounts.create_user(session, None, username="county2", display_name="另县审批", password="correct-horse-battery",
+                                    role=Role.county_approver, region=other)
+    case = make_case(session, community, stage=Stage.applied)
+    workflow.reject(session, staff, case, "申请人主动撤回申请")
+    assert documents.issue(session, approver, case, DocumentKind.rejection).number == "另一县低保不批〔2026〕1号"
+    with pytest.raises(NotFound):  # out of scope: the first county cannot issue for it
+        documents.issue(session, user(session, w, "county"), case, DocumentKind.rejection)

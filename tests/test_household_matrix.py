@@ -193,7 +193,8 @@ MANAGES_PANEL = {"staff_a1", "town_a"}
 @pytest.mark.parametrize("who", USERS)
 @pytest.mark.parametrize("action", ["member", "meeting", "end"])
 def test_panel_matrix(client, auth, session, world, who, action):
-    ids = _prepare_meeting(session, world, None) if action != "member" else {}
+    if action != "member":
+        _prepare_meeting(session, world, None)
     session.commit()
     community = world.regions["comm_a1"]
     auth.login(who)

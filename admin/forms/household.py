@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from dibao import assets, cases, documents, household, panel
-from dibao.models.household import AssetKind, DeliveryWay, PanelRole, TransferKind, VerificationResult
+from dibao.models.household import DeliveryWay, PanelRole, TransferKind, VerificationResult
 
 
 class MultiCheckboxField(SelectMultipleField):
