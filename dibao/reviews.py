@@ -557,6 +557,7 @@ class Week:
     review_count: int
     objections: list  # open objections whose deadline falls this week (or passed)
     notices: list  # notice batches whose window closes this week
+    raises: int = 0  # 提标 waiting for the county's confirmation
 
 
 def week_ahead(session: Session, user: User, limit: int = 8) -> Week:
@@ -582,4 +583,7 @@ def week_ahead(session: Session, user: User, limit: int = 8) -> Week:
                                                              NoticeBatch.closes_at > now,
                                                              NoticeBatch.closes_at <= now + timedelta(days=WEEK_DAYS))
                                    .order_by(NoticeBatch.closes_at).limit(limit)))
-    return Week(until=until, reviews=due_cases, review_count=review_count, objections=objections, notices=notices)
+    from dibao import raises
+
+    return Week(until=until, reviews=due_cases, review_count=review_count, objections=objections, notices=notices,
+                raises=raises.pending_count(session, user) if user.role == Role.county_approver else 0)
