@@ -283,3 +283,30 @@ def test_clerks_flow_next_step_select_all_and_the_week(client, auth, session, wo
     assert "复核 1 户" in week and f"/admin/cases/{monthly.id}" in week
     listing = client.get("/admin/reviews/?bucket=week").get_data(as_text=True)
     assert monthly.number in listing
+
+
+def test_objection_and_report_inbox_search_and_filters(client, auth, session, world, app):
+    from dibao import feedback
+
+    def report(text, category, code="100001001"):
+        return feedback.submit_report(session, feedback.Submission(category=category, description=text),
+                                      subject="recipient", region_code=code, about="某某",
+                                      media_dir=app.config["MEDIA_DIR"]).item
+
+    car = report("该户家里有一辆小汽车，经常开。", "property")
+    job = report("户主在工地打工，收入不低。", "income_hidden")
+    other = report("另一个社区的户家里有车。", "property", code="100001002")
+    session.commit()
+    auth.login("town_a")
+
+    def listed(query):
+        page = client.get("/admin/feedback/?state=all" + query).get_data(as_text=True)
+        return {r.tracking_code for r in (car, job, other) if r.tracking_code in page}
+
+    assert listed("") == {car.tracking_code, job.tracking_code, other.tracking_code}
+    assert listed("&q=小汽车") == {car.tracking_code}
+    assert listed("&q=" + job.tracking_code.lower()) == {job.tracking_code}
+    assert listed("&category=property") == {car.tracking_code, other.tracking_code}
+    assert listed(f"&category=property&community={world.regions['comm_a2']}") == {other.tracking_code}
+    assert listed("&category=nonsense") == {car.tracking_code, job.tracking_code, other.tracking_code}
+    assert listed("&q=%25") == set()  # a LIKE wildcard is searched for, not obeyed
