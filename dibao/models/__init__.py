@@ -30,5 +30,6 @@ __all__ = [
 # The residents' side (issue 14): online applications, notifications, announcements and documents.
 from dibao.models import announcement, application, display, notification  # noqa: E402,F401
 
+# isort: split
 # Dynamic management (issue 10, items 1–5): proposals, campaigns, contacts, 提标.
 from dibao.models import management  # noqa: E402,F401
