@@ -310,3 +310,43 @@ def test_objection_and_report_inbox_search_and_filters(client, auth, session, wo
     assert listed(f"&category=property&community={world.regions['comm_a2']}") == {other.tracking_code}
     assert listed("&category=nonsense") == {car.tracking_code, job.tracking_code, other.tracking_code}
     assert listed("&q=%25") == set()  # a LIKE wildcard is searched for, not obeyed
+
+
+def _sitting(token, cases, **overrides):
+    data = {"csrf_token": token, "held_on": "2026-03-18", "location": "社区会议室", "panel": "甲\n乙\n丙\n丁\n戊",
+            "include": [str(c.id) for c in cases]}
+    for c in cases:
+        data.update({f"decision-{c.id}": "approve", f"for-{c.id}": "5", f"against-{c.id}": "0",
+                     f"abstain-{c.id}": "0", f"opinion-{c.id}": "经评议，同意上报。"})
+    data.update(overrides)
+    return data
+
+
+def test_one_sitting_decides_several_households_all_or_nothing(client, auth, session, world, clock):
+    from dibao.models.records import ReviewResult
+
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    first, second = (to_stage(session, world, register(session, staff), Stage.community_review) for _ in range(2))
+    session.commit()
+    for who, status in (("town_a", 403), ("staff_b1", 404)):
+        auth.login(who)
+        res = client.post("/admin/sittings/community", data=_sitting(csrf_token(client, "/admin/"), [first]))
+        assert res.status_code == status, (who, res.status_code)
+        auth.logout()
+    auth.login("staff_a1")
+    page = client.get("/admin/sittings/community").get_data(as_text=True)
+    assert first.number in page and second.number in page and 'data-select-all="include"' in page
+    token = csrf_token(client, "/admin/")
+    res = client.post("/admin/sittings/community", data=_sitting(token, [first, second],
+                                                                  **{f"for-{second.id}": "9"}))
+    assert res.status_code == 400 and second.head_name in res.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(func.count(ReviewResult.id))) == 0  # nothing of the first household either
+    res = client.post("/admin/sittings/community", data=_sitting(token, [first, second]))
+    assert res.status_code == 302
+    session.rollback()
+    session.expire_all()
+    results = session.scalars(select(ReviewResult)).all()
+    assert {r.case_id for r in results} == {first.id, second.id} and len({r.meeting_id for r in results}) == 1
+    assert {session.get(type(first), c.id).stage for c in (first, second)} == {Stage.awaiting_community_notice}
