@@ -141,6 +141,8 @@ def test_management_pages_have_no_serious_accessibility_findings(browser, live_s
         _login(page, live_server, who, world.password)
         for path in paths:
             assert page.goto(live_server.url + path).status == 200, path
+            name = who + path.replace("/", "-").replace("?", "-").replace("=", "-")
+            page.screenshot(path=str(screenshot_dir / f"manage{name}.png"), full_page=True)
             serious = [v for v in scan(page) if v["impact"] in SERIOUS]
             if serious:
                 found[f"{who} {path}"] = serious
