@@ -14,11 +14,11 @@ from wtforms.fields.choices import SelectChoice
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.feedback import AssignForm, CheckForm, DecideForm, DecideTogetherForm, NotifyForm
-from dibao import clock, db, feedback, media, scope
+from dibao import cases, clock, db, feedback, media, scope
 from dibao.errors import NotFound
 from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
-from dibao.web import perform, render, submit
+from dibao.web import int_arg, perform, render, submit
 from dibao.workflow import REVIEWER_LABELS, STAGE_LABELS
 
 STATES = {
@@ -47,9 +47,12 @@ def feedback_inbox():
     if kind not in (None, "objection", "report"):
         kind = None
     sess = db.session()
-    items = feedback.inbox(sess, current_user, kind=kind, state=state)
+    search = {"q": request.args.get("q", "").strip()[:50], "category": request.args.get("category") or None,
+              "community_id": int_arg("community")}  # issue 10 item 11: search and filters
+    items = feedback.inbox(sess, current_user, kind=kind, state=state, **search)
     open_per_entry = Counter(i.entry_id for i in items if i.kind == "objection" and i.status != FeedbackStatus.decided)
-    return render("admin/feedback/inbox.html", items=items, state=state, kind=kind, states=STATES,
+    return render("admin/feedback/inbox.html", items=items, state=state, kind=kind, states=STATES, search=search,
+                  communities=cases.communities_in_scope(sess, current_user),
                   open_per_entry=open_per_entry,
                   counts=feedback.counts(sess, current_user), today=clock.today(), labels=_labels(),
                   is_overdue=feedback.is_overdue, must_notify=feedback.must_notify,

@@ -15,8 +15,16 @@ from wtforms.fields.choices import SelectChoice
 
 from admin import bp
 from admin import cases as case_views
-from admin.forms import ConfirmForm
-from admin.forms.management import CampaignForm, CheckForm, ContactForm, DeathForm, DecideForm, ReviewForm
+from admin.forms import ConfirmForm, lines
+from admin.forms.management import (
+    CampaignForm,
+    CheckForm,
+    ContactForm,
+    DeathForm,
+    DecideForm,
+    ReviewForm,
+    SittingForm,
+)
 from dibao import cases, clock, db, entitlement, notices, raises, reviews, workflow
 from dibao.errors import Invalid
 from dibao.models.management import ProposalKind
@@ -241,6 +249,36 @@ def raise_confirm(raise_id: int):
     done = perform(lambda sess: raises.confirm(sess, current_user, item))
     flash(_("已确认提标，正在逐户调整金额。"), "success")
     return redirect(url_for("admin.job", job_id=done.value.id))
+
+
+# --- 11. one sitting decides several households ---------------------------------------------------------
+
+def _number(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 4 else None
+
+
+@bp.route("/sittings/community", methods=["GET", "POST"])
+@login_required
+def community_sitting():
+    sess = db.session()
+    form = SittingForm()
+    if request.method == "GET":
+        form.held_on.data = clock.today()
+    candidates = reviews.sitting_candidates(sess, current_user)
+    chosen = [int(x) for x in request.form.getlist("include") if x.isdigit() and len(x) < 19]
+    results = [reviews.SittingResult(cid, request.form.get(f"decision-{cid}", ""), _number(f"for-{cid}"),
+                                     _number(f"against-{cid}"), _number(f"abstain-{cid}"),
+                                     request.form.get(f"opinion-{cid}", "")) for cid in chosen]
+    done = submit(form, lambda sess: reviews.community_sitting(
+        sess, current_user, held_on=form.held_on.data, location=form.location.data or "",
+        panel=lines(form.panel.data), attendees=lines(form.attendees.data), results=results,
+        levels=case_views._levels()))
+    if done.ok:
+        flash(_("评议结果已记录，共 %(n)d 户。", n=len(done.value)), "success")
+        return redirect(url_for("admin.community_sitting"))
+    return render("admin/management/sitting.html", form=form, candidates=candidates, chosen=set(chosen),
+                  values=request.form, status=done.status)
 
 
 # --- 11. the next step and the week ---------------------------------------------------------------------

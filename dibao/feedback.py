@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, identity, media, notices, notify, scope, workdays, workflow
@@ -473,14 +473,24 @@ def can_see(user: User, item: Item) -> bool:
 
 
 def inbox(session: Session, user: User, *, kind: str | None = None, state: str = "open",
-          today: date | None = None) -> list[Item]:
-    """Objections and reports in the user's subtree. ``state``: open | overdue | notify | decided | all."""
+          today: date | None = None, q: str = "", category: str | None = None,
+          community_id: int | None = None) -> list[Item]:
+    """Objections and reports in the user's subtree. ``state``: open | overdue | notify | decided | all; ``q``
+    finds a tracking code or words of the description; ``category`` and ``community_id`` narrow the list."""
     today = today or clock.today()
     items: list[Item] = []
+    q = (q or "").strip()[:50]
+    reason = ReasonCategory(category) if category in ReasonCategory.__members__ else None
     for name, model in MODELS.items():
         if kind and kind != name:
             continue
         stmt = _scoped(model, user)
+        if q:
+            stmt = stmt.where(or_(model.tracking_code == q.upper(), model.description.contains(q, autoescape=True)))
+        if reason is not None:
+            stmt = stmt.where(model.category == reason)
+        if community_id:
+            stmt = stmt.where(model.region_id == community_id)
         if state in ("open", "overdue"):
             stmt = stmt.where(model.status != FeedbackStatus.decided)
         if state == "overdue":

@@ -564,6 +564,7 @@ class Week:
     review_count: int
     objections: list  # open objections whose deadline falls this week (or passed)
     notices: list  # notice batches whose window closes this week
+    raises: int = 0  # 提标 waiting for the county's confirmation
 
 
 def week_ahead(session: Session, user: User, limit: int = 8) -> Week:
@@ -589,4 +590,66 @@ def week_ahead(session: Session, user: User, limit: int = 8) -> Week:
                                                              NoticeBatch.closes_at > now,
                                                              NoticeBatch.closes_at <= now + timedelta(days=WEEK_DAYS))
                                    .order_by(NoticeBatch.closes_at).limit(limit)))
-    return Week(until=until, reviews=due_cases, review_count=review_count, objections=objections, notices=notices)
+    from dibao import raises
+
+    return Week(until=until, reviews=due_cases, review_count=review_count, objections=objections, notices=notices,
+                raises=raises.pending_count(session, user) if user.role == Role.county_approver else 0)
+
+
+# --- 11. one sitting of the community review panel decides several households ----------------------------------
+
+@dataclass
+class SittingResult:
+    case_id: int
+    decision: str
+    votes_for: int | None
+    votes_against: int | None
+    votes_abstain: int | None
+    opinion: str
+
+
+def sitting_candidates(session: Session, user: User) -> list[Case]:
+    """The households in the user's scope waiting for the community review panel."""
+    return list(session.scalars(select(Case).where(_in_scope(user), Case.stage == Stage.community_review)
+                                .order_by(Case.region_id, Case.id)))
+
+
+def community_sitting(session: Session, actor: User, *, held_on: date | None, location: str, panel: Sequence[str],
+                      attendees: Sequence[str], results: Sequence[SittingResult],
+                      levels=workflow.ALL_LEVELS) -> list[int]:
+    """民主评议 of several households in one meeting: one meeting record, each household's votes and opinion
+    through ``workflow.record_community_review``. All or nothing: a refusal for one names the household and the
+    caller's transaction is rolled back."""
+    from dibao.errors import DomainError
+    from dibao.models import Decision
+
+    if not results:
+        raise Invalid(_l("请至少选择一户。"), field="include")
+    if held_on is None:
+        raise Invalid(_l("请填写评议日期。"), field="held_on")
+    meeting = None
+    done = []
+    for result in results:
+        case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
+        try:
+            workflow.require(actor, case, Action.community_review)
+            if meeting is None:
+                meeting = workflow.new_review_meeting(session, actor, case, held_on=held_on, location=location,
+                                                      panel=panel, attendees=attendees)
+            elif meeting.region_id != case.region_id:
+                raise Invalid(_l("一次评议会议只能评议同一社区的家庭。"))
+            try:
+                decision = Decision(result.decision)
+            except ValueError:
+                raise Invalid(_l("请选择评议结果。")) from None
+            workflow.record_community_review(
+                session, actor, case, decision=decision, opinion=result.opinion, votes_for=result.votes_for,
+                votes_against=result.votes_against, votes_abstain=result.votes_abstain or 0, meeting=meeting,
+                levels=levels)
+        except DomainError as err:
+            if err.field in ("panel", "held_on"):
+                raise
+            raise type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
+                               message=err.message)) from None
+        done.append(case.id)
+    return done

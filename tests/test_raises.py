@@ -63,6 +63,7 @@ def test_future_standard_changes_nothing_before_its_date_then_preview_and_apply(
     session.rollback()
 
     auth.login("county")
+    assert "1 项提标待县民政局确认" in client.get("/admin/").get_data(as_text=True)
     page = client.get(f"/admin/raises/{item.id}").get_data(as_text=True)
     assert "960.00" in page and "1100.00" in page and "人工核定，不变" in page
     assert "1960.00" in page and "2100.00" in page  # the totals before and after

@@ -283,3 +283,70 @@ def test_clerks_flow_next_step_select_all_and_the_week(client, auth, session, wo
     assert "复核 1 户" in week and f"/admin/cases/{monthly.id}" in week
     listing = client.get("/admin/reviews/?bucket=week").get_data(as_text=True)
     assert monthly.number in listing
+
+
+def test_objection_and_report_inbox_search_and_filters(client, auth, session, world, app):
+    from dibao import feedback
+
+    def report(text, category, code="100001001"):
+        return feedback.submit_report(session, feedback.Submission(category=category, description=text),
+                                      subject="recipient", region_code=code, about="某某",
+                                      media_dir=app.config["MEDIA_DIR"]).item
+
+    car = report("该户家里有一辆小汽车，经常开。", "property")
+    job = report("户主在工地打工，收入不低。", "income_hidden")
+    other = report("另一个社区的户家里有车。", "property", code="100001002")
+    session.commit()
+    auth.login("town_a")
+
+    def listed(query):
+        page = client.get("/admin/feedback/?state=all" + query).get_data(as_text=True)
+        return {r.tracking_code for r in (car, job, other) if r.tracking_code in page}
+
+    assert listed("") == {car.tracking_code, job.tracking_code, other.tracking_code}
+    assert listed("&q=小汽车") == {car.tracking_code}
+    assert listed("&q=" + job.tracking_code.lower()) == {job.tracking_code}
+    assert listed("&category=property") == {car.tracking_code, other.tracking_code}
+    assert listed(f"&category=property&community={world.regions['comm_a2']}") == {other.tracking_code}
+    assert listed("&category=nonsense") == {car.tracking_code, job.tracking_code, other.tracking_code}
+    assert listed("&q=%25") == set()  # a LIKE wildcard is searched for, not obeyed
+
+
+def _sitting(token, cases, **overrides):
+    data = {"csrf_token": token, "held_on": "2026-03-18", "location": "社区会议室", "panel": "甲\n乙\n丙\n丁\n戊",
+            "include": [str(c.id) for c in cases]}
+    for c in cases:
+        data.update({f"decision-{c.id}": "approve", f"for-{c.id}": "5", f"against-{c.id}": "0",
+                     f"abstain-{c.id}": "0", f"opinion-{c.id}": "经评议，同意上报。"})
+    data.update(overrides)
+    return data
+
+
+def test_one_sitting_decides_several_households_all_or_nothing(client, auth, session, world, clock):
+    from dibao.models.records import ReviewResult
+
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    first, second = (to_stage(session, world, register(session, staff), Stage.community_review) for _ in range(2))
+    session.commit()
+    for who, status in (("town_a", 403), ("staff_b1", 404)):
+        auth.login(who)
+        res = client.post("/admin/sittings/community", data=_sitting(csrf_token(client, "/admin/"), [first]))
+        assert res.status_code == status, (who, res.status_code)
+        auth.logout()
+    auth.login("staff_a1")
+    page = client.get("/admin/sittings/community").get_data(as_text=True)
+    assert first.number in page and second.number in page and 'data-select-all="include"' in page
+    token = csrf_token(client, "/admin/")
+    res = client.post("/admin/sittings/community", data=_sitting(token, [first, second],
+                                                                  **{f"for-{second.id}": "9"}))
+    assert res.status_code == 400 and second.head_name in res.get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(func.count(ReviewResult.id))) == 0  # nothing of the first household either
+    res = client.post("/admin/sittings/community", data=_sitting(token, [first, second]))
+    assert res.status_code == 302
+    session.rollback()
+    session.expire_all()
+    results = session.scalars(select(ReviewResult)).all()
+    assert {r.case_id for r in results} == {first.id, second.id} and len({r.meeting_id for r in results}) == 1
+    assert {session.get(type(first), c.id).stage for c in (first, second)} == {Stage.awaiting_community_notice}

@@ -54,5 +54,12 @@ class CampaignForm(FlaskForm):
     due_on = DateField(_l("完成期限"), validators=[Optional()])
 
 
+class SittingForm(FlaskForm):
+    held_on = DateField(_l("评议日期"), validators=[InputRequired(_l("请填写日期。"))])
+    location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
+    panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
+    attendees = TextAreaField(_l("列席人员（每行一人）"), validators=[Optional(), Length(max=1000)])
+
+
 class CheckForm(FlaskForm):
     findings = TextAreaField(_l("核查情况"), validators=[Length(max=4000)])

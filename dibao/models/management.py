@@ -14,8 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from dibao.db import Base, UTCDateTime
 from dibao.models.case import Case, Money
 from dibao.models.enumtype import enum_column
-from dibao.models.region import Region
 from dibao.models.records import Standard
+from dibao.models.region import Region
 
 
 class ProposalKind(enum.StrEnum):

@@ -5,10 +5,10 @@ Revises: 0802_display
 Create Date: 2026-11-26 12:14:58.481582
 """
 
-from alembic import op
 import sqlalchemy as sa
-import dibao.db
+from alembic import op
 
+import dibao.db
 
 revision = '0400_management'
 down_revision = '0802_display'

@@ -106,3 +106,48 @@ def test_raise_preview_then_confirm(page, live_server, world, session, clock, wo
     session.rollback()
     session.expire_all()
     assert [session.get(Case, c.id).monthly_amount for c in households] == [Decimal("1100.00")] * 2
+
+
+def test_management_pages_have_no_serious_accessibility_findings(browser, live_server, world, session, clock,
+                                                                 screenshot_dir):
+    from dibao import reviews
+    from tests.browser.axe import SERIOUS, ensure_axe, scan
+
+    ensure_axe()
+    standard(session, world)
+    due = active(session, world, category=4, head_name="周建国")
+    staff = user(session, world, "staff_a1")
+    reviews.log_contact(session, staff, due, contacted_on=clock.now().date(), way="phone", note="电话联系")
+    reviews.review(session, staff, due, checked=["work"], findings="户主已稳定就业。", category=4, outcome="exit",
+                   reason="收入超过标准")
+    proposal = reviews.open_proposals(session, due)[0]
+    campaign = reviews.open_campaign(session, user(session, world, "town_a"), title="甲镇全面入户核查")
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("850.00"), effective_from=date(2026, 3, 1))
+    item = [i for i in raises.detect(session) if i.status.value == "pending"][0]
+    session.commit()
+    context = browser.new_context(bypass_csp=True, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    found = {}
+    pages = {
+        "staff_a1": ["/admin/", "/admin/reviews/?bucket=due", f"/admin/cases/{due.id}/review", f"/admin/cases/{due.id}",
+                     "/admin/contacts/", "/admin/campaigns/", f"/admin/campaigns/{campaign.id}",
+                     f"/admin/cases/{due.id}/death"],
+        "county": ["/admin/", f"/admin/raises/{item.id}", "/admin/raises/", f"/admin/proposals/{proposal.id}",
+                   "/admin/campaigns/"],
+    }
+    for who, paths in pages.items():
+        _login(page, live_server, who, world.password)
+        for path in paths:
+            assert page.goto(live_server.url + path).status == 200, path
+            name = who + path.replace("/", "-").replace("?", "-").replace("=", "-")
+            page.screenshot(path=str(screenshot_dir / f"manage{name}.png"), full_page=True)
+            serious = [v for v in scan(page) if v["impact"] in SERIOUS]
+            if serious:
+                found[f"{who} {path}"] = serious
+        page.goto(f"{live_server.url}/admin/")
+        page.get_by_role("button", name="退出").click()
+    page.goto(f"{live_server.url}/admin/login")
+    context.close()
+    assert found == {}, found
