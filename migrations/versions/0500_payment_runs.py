@@ -88,9 +88,7 @@ def upgrade() -> None:
     sa.Column('carried_from_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['carried_from_id'], ['payment_line.id'], name=op.f('fk_payment_line_carried_from_id_payment_line')),
     sa.ForeignKeyConstraint(['case_id'], ['dibao_case.id'], name=op.f('fk_payment_line_case_id_dibao_case')),
-    sa.ForeignKeyConstraint(['region_id'], ['region.id'], name=op.f('fk_payment_line_region_id_region')),
     sa.ForeignKeyConstraint(['run_id'], ['payment_run.id'], name=op.f('fk_payment_line_run_id_payment_run'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['town_id'], ['region.id'], name=op.f('fk_payment_line_town_id_region')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_line'))
     )
     with op.batch_alter_table('payment_line', schema=None) as batch_op:
