@@ -135,7 +135,7 @@ class PaymentLine(Base):
     total: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[LineStatus] = enum_column(LineStatus)
     bank_reason: Mapped[str | None] = mapped_column(String(200))
-    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("payment_line.id"))
+    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("payment_line.id"), index=True)
 
     case: Mapped[Case] = relationship()
     region: Mapped[Region] = relationship(primaryjoin="Region.id == foreign(PaymentLine.region_id)", lazy="joined",

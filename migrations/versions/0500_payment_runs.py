@@ -95,6 +95,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_line_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_line_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_payment_line_run_region', ['run_id', 'region_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_line_carried_from_id'), ['carried_from_id'], unique=False)
 
     op.create_table('payment_town_check',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -142,6 +143,7 @@ def downgrade() -> None:
 
     op.drop_table('payment_town_check')
     with op.batch_alter_table('payment_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_line_carried_from_id'))
         batch_op.drop_index('ix_payment_line_run_region')
         batch_op.drop_index(batch_op.f('ix_payment_line_run_id'))
         batch_op.drop_index(batch_op.f('ix_payment_line_case_id'))
