@@ -280,3 +280,15 @@ def test_supervision_rules(session, world, clock, household, people):
     assert got == {"admin": 403, "county": 403, "town_a": 403, "town_b": 404, "staff_a1": 200, "staff_a2": 404,
                    "staff_b1": 404, "sup_a1": 403, "sup_b1": 404, "outsider": 404}
     assert [q.text for q in payments.questions(session, people["sup_b1"], run)] == []
+
+
+def test_reconciliation_notices_a_line_that_does_not_add_up(session, world, clock, household):
+    run = run_month(session, world, clock, APRIL)
+    assert payments.reconcile(session, run).ok
+    line = lines_of(session, run)[(household.id, False)]
+    line.amount = Decimal("999.00")  # (behind the domain's back)
+    session.flush()
+    recon = payments.reconcile(session, run)
+    assert not recon.sums_match and recon.counts_match and not recon.ok
+    month, current, label = payments.current_state(session, user(session, world, "county"))
+    assert (month, current.id, str(label)) == (APRIL, run.id, "已生成，待乡镇核对")

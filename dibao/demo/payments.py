@@ -7,13 +7,14 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dibao import accounts, cases, clock, entitlement, payments
 from dibao.config import DEMO_PASSWORD
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.payment import AccountKind, PaymentAccount, PaymentRun
+from dibao.models.records import Standard
 
 SUPERVISOR = "jiandu101"  # 东关社区's supervision group (群众监督组)
 BANKS = ["阳光农商银行", "中国农业银行阳光支行", "中国邮政储蓄银行阳光支行"]
@@ -80,8 +81,9 @@ def _households_paid_for_months(session: Session, county: Region, county_user: U
 
 
 def seed_payments(session: Session, county: Region, seed: int = 2026) -> int:
-    if session.scalar(select(PaymentRun.id).where(PaymentRun.county_id == county.id).limit(1)):
-        return 0
+    if session.scalar(select(PaymentRun.id).where(PaymentRun.county_id == county.id).limit(1)) or session.scalar(
+            select(User.id).where(User.username == SUPERVISOR)):
+        return 0  # (safe to run twice)
     county_user = _user(session, Role.county_approver, county)
     if county_user is None:
         return 0
@@ -89,9 +91,20 @@ def seed_payments(session: Session, county: Region, seed: int = 2026) -> int:
     months = [this_month]
     for _ in range(3):
         months.insert(0, entitlement.month_start(months[0] - timedelta(days=1)))
-    before = entitlement.month_start(months[0] - timedelta(days=40))  # approved then: paid from the month after
-    created = _households_paid_for_months(session, county, county_user, seed,
-                                          datetime(before.year, before.month, 25, 2, 0, tzinfo=UTC))
+    # approved in the month before the first paid one (paid from the month after), but not before the county had a
+    # standard long enough for the whole procedure (a demo built early in the year pays fewer months)
+    before = entitlement.month_start(months[0] - timedelta(days=1))
+    at = datetime(before.year, before.month, 25, 2, 0, tzinfo=UTC)
+    first_standard = session.scalar(select(func.min(Standard.effective_from)).where(Standard.region_id == county.id))
+    if first_standard is None:
+        return 0
+    at = max(at, datetime(first_standard.year, first_standard.month, first_standard.day, 2, 0, tzinfo=UTC)
+             + timedelta(days=60))
+    if at >= clock.now():
+        return 0
+    created = _households_paid_for_months(session, county, county_user, seed, at)
+    first_paid = entitlement.next_month(at.date())
+    months = [m for m in months if m >= first_paid]
     community = session.scalar(select(Region).where(Region.level == Level.community,
                                                    Region.path.startswith(county.path)).order_by(Region.code))
     if community is not None and session.scalar(select(User).where(User.username == SUPERVISOR)) is None:

@@ -123,8 +123,11 @@ class PaymentLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("payment_run.id", ondelete="CASCADE"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
-    town_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))  # the household's community
+    # Where the household lived when paid (a snapshot: a later transfer does not move a paid line). Plain
+    # integers, no foreign keys: a key check per line would triple a county's generation (bench_payments.py),
+    # and regions are never deleted while households live in them.
+    town_id: Mapped[int] = mapped_column(Integer)
+    region_id: Mapped[int] = mapped_column(Integer)  # the household's community
     category: Mapped[int] = mapped_column(Integer)
     persons: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Money)  # in force this month (0 on a carried line)
@@ -132,10 +135,11 @@ class PaymentLine(Base):
     total: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[LineStatus] = enum_column(LineStatus)
     bank_reason: Mapped[str | None] = mapped_column(String(200))
-    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("payment_line.id"))
+    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("payment_line.id"), index=True)
 
     case: Mapped[Case] = relationship()
-    region: Mapped[Region] = relationship(foreign_keys=[region_id], lazy="joined")
+    region: Mapped[Region] = relationship(primaryjoin="Region.id == foreign(PaymentLine.region_id)", lazy="joined",
+                                          viewonly=True)
 
 
 class PaymentArrear(Base):

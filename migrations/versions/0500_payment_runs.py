@@ -88,15 +88,14 @@ def upgrade() -> None:
     sa.Column('carried_from_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['carried_from_id'], ['payment_line.id'], name=op.f('fk_payment_line_carried_from_id_payment_line')),
     sa.ForeignKeyConstraint(['case_id'], ['dibao_case.id'], name=op.f('fk_payment_line_case_id_dibao_case')),
-    sa.ForeignKeyConstraint(['region_id'], ['region.id'], name=op.f('fk_payment_line_region_id_region')),
     sa.ForeignKeyConstraint(['run_id'], ['payment_run.id'], name=op.f('fk_payment_line_run_id_payment_run'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['town_id'], ['region.id'], name=op.f('fk_payment_line_town_id_region')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_line'))
     )
     with op.batch_alter_table('payment_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_line_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_line_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_payment_line_run_region', ['run_id', 'region_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_line_carried_from_id'), ['carried_from_id'], unique=False)
 
     op.create_table('payment_town_check',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -144,6 +143,7 @@ def downgrade() -> None:
 
     op.drop_table('payment_town_check')
     with op.batch_alter_table('payment_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_line_carried_from_id'))
         batch_op.drop_index('ix_payment_line_run_region')
         batch_op.drop_index(batch_op.f('ix_payment_line_run_id'))
         batch_op.drop_index(batch_op.f('ix_payment_line_case_id'))
