@@ -62,6 +62,17 @@ http {{
       proxy_next_upstream_tries 2;
       proxy_connect_timeout 2s;
     }}
+    # A kiosk poll is a GET: an instance that accepted the connection but is still booting its workers (or
+    # draining) is given 4 s, then nginx asks the other one — the kiosk keeps its screen either way.
+    location /kiosk/ {{
+      proxy_pass http://dibao;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream_tries 2;
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 4s;
+    }}
   }}
 }}
 """
