@@ -31,6 +31,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     clock.set_local_zone(app.config["TIMEZONE"])
     audit.set_key(app.config["AUDIT_KEY"])
     crypto.use_key(app.config["DATA_KEY"])
+    from dibao import cache
+
+    cache.init_app(app)  # the public cache, its version counters and its fast path (issue 13)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -38,9 +41,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
-    from dibao import cache
-
-    cache.init_app(app)  # the public cache and its version counters (issue 13)
     jobs.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

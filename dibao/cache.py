@@ -181,8 +181,9 @@ class Store:
             import redis
 
             self.redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.counties: dict[str, str] = {}  # region code → county code (a region never leaves its county)
-        self.stats = {"hits": 0, "misses": 0, "renders": 0}
+        self.counties: dict[Any, str] = {}  # region code → county code (a region never leaves its county)
+        self.fast: dict[tuple, Any] = {}  # request key → FastSpec (the fast path below)
+        self.stats = {"hits": 0, "misses": 0, "renders": 0, "fast": 0}
 
     @staticmethod
     def _weight(value: Any) -> int:
@@ -239,6 +240,7 @@ class Store:
             self._items.clear()
             self._size = 0
         self.counties.clear()
+        self.fast.clear()
 
 
 def init_app(app) -> None:
@@ -246,6 +248,7 @@ def init_app(app) -> None:
     app.config.setdefault("PUBLIC_CACHE", True)
     app.config.setdefault("PUBLIC_CACHE_BYTES", 32 * 1024 * 1024)
     app.extensions["dibao.cache"] = Store(app.config["PUBLIC_CACHE_BYTES"], app.config.get("REDIS_URL"))
+    app.wsgi_app = FastPath(app.wsgi_app, app)  # before ProxyFix (create_app wraps that around it)
 
 
 def store(app) -> Store | None:
@@ -265,3 +268,88 @@ def left_bucket(closes_at: datetime, at: datetime) -> tuple:
     if days:
         return ("d", days, hours)
     return ("h", hours, rest // 60)
+
+
+# --- the fast path: a 304 answered before the app's request stack ---------------------------------------------
+
+@dataclass
+class FastSpec:
+    """How to re-check a cached answer's ETag without Flask: the meta's key without its version, the county,
+    a function of (meta, time) giving the ETag, what to do on a hit (a kiosk's health), and the headers the
+    full stack sent with this very answer's last 304 (security headers, Vary, Cache-Control …), replayed."""
+
+    mkey: tuple
+    county: str | None
+    etag: Any
+    on_hit: Any = None
+    headers: list | None = None
+    server_time: bool = False
+
+
+class FastPath:
+    """WSGI middleware: a GET with If-None-Match and no cookie (a kiosk, a feed reader, a browser without a
+    session) whose answer was seen before gets its 304 from one version query and the cached meta — no request
+    context, no hooks. Anything else — a cookie, a changed version, a passed boundary, another ETag — goes to
+    the app, which answers exactly as before (and teaches this layer the headers of its 304s)."""
+
+    def __init__(self, app, flask_app):
+        self.app = app
+        self.flask_app = flask_app
+
+    @staticmethod
+    def key(environ) -> tuple:
+        return (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+                environ.get("HTTP_ACCEPT_LANGUAGE", ""), environ.get("HTTP_HX_REQUEST", ""),
+                environ.get("HTTP_HX_BOOSTED", ""), environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST", ""))
+
+    def __call__(self, environ, start_response):
+        store_ = store(self.flask_app)
+        if (store_ is None or environ.get("REQUEST_METHOD") != "GET" or "HTTP_COOKIE" in environ
+                or not environ.get("HTTP_IF_NONE_MATCH")):
+            return self.app(environ, start_response)
+        key = self.key(environ)
+        spec = store_.fast.get(key)
+        if spec is not None and spec.headers is not None:
+            answered = self._answer(store_, spec, environ, start_response)
+            if answered is not None:
+                return answered
+        environ["dibao.fast"] = None
+
+        def capture(status, headers, exc_info=None):
+            learned = environ.get("dibao.fast")
+            if learned is not None and status.startswith("304"):
+                learned.headers = [(k, v) for k, v in headers if k.lower() not in ("etag", "x-server-time", "date",
+                                                                                     "set-cookie")]
+                if len(store_.fast) > 20000:
+                    store_.fast.clear()
+                store_.fast[key] = learned
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, capture)
+
+    def _answer(self, store_, spec: FastSpec, environ, start_response):
+        from werkzeug.http import parse_etags
+
+        from dibao import clock
+
+        at = clock.now()
+        engine = self.flask_app.extensions["dibao.engine"]
+        from sqlalchemy.orm import Session as _Session
+
+        with _Session(engine) as sess:
+            current = version(sess, spec.county)
+            sess.rollback()
+        info = store_.get((*spec.mkey, current))
+        if info is None or not info.fresh(at):
+            return None
+        etag = spec.etag(info, at)
+        if not parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(etag):
+            return None
+        if spec.on_hit is not None:
+            spec.on_hit(at, environ)
+        headers = [*spec.headers, ("ETag", f'"{etag}"')]
+        if spec.server_time:
+            headers.append(("X-Server-Time", str(int(at.timestamp() * 1000))))
+        store_.stats["fast"] += 1
+        start_response("304 NOT MODIFIED", headers)
+        return [b""]

@@ -82,23 +82,34 @@ def _poll(token: str) -> kiosks.Kiosk | None:
 HEALTH_EVERY = timedelta(seconds=kiosks.HEALTH_WRITE_SECONDS)
 
 
-def _note_poll(token: str, at) -> None:
+def _note_poll(token: str, at, app=None, ip: str | None = None) -> None:
     """Kiosk health (issue 13): the poll is written at most once a minute per kiosk — this process remembers
     when it last wrote and counts the polls in between, and the UPDATE itself skips a kiosk another worker or
     server recorded within the minute. Its own short transaction, beside the request's read."""
-    memo = current_app.extensions.setdefault("dibao.kiosk_polls", {})
+    from flask import has_request_context
+
+    app = app or current_app._get_current_object()
+    if ip is None and has_request_context():
+        ip = request.remote_addr
+    memo = app.extensions.setdefault("dibao.kiosk_polls", {})
     seen = memo.get(token)
     if seen is not None and at - seen[0] < HEALTH_EVERY and seen[0] <= at:
         seen[1] += 1
         return
     pending = (seen[1] if seen is not None else 0) + 1
-    with current_app.extensions["dibao.write_sessions"]() as session:
-        kiosks.record_poll(session, token, ip=request.remote_addr, at=at, polls=pending,
+    with app.extensions["dibao.write_sessions"]() as session:
+        kiosks.record_poll(session, token, ip=ip, at=at, polls=pending,
                            unless_seen_within=HEALTH_EVERY)
         session.commit()
     if len(memo) > 10000:
         memo.clear()
     memo[token] = [at, 0]
+
+
+def _slide_etag(info: cache.Meta, at) -> str:
+    parts = [info.digest, clock.to_local(at).date().isoformat()]
+    parts += [f"{kiosks.days_left(c, at)}:{kiosks.hours_left(c, at)}" for c in info.closes]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 def _cached_slide(store: cache.Store, token: str, index: int):
@@ -130,9 +141,12 @@ def _cached_slide(store: cache.Store, token: str, index: int):
         boundary = notices.board_signature(sess, kiosk.region, at).next_boundary
         info = cache.Meta(_etag(s), tuple(e.batch.closes_at for e in s.raw), boundary, county)
         store.set(mkey, info)
-    parts = [info.digest, clock.to_local(at).date().isoformat()]
-    parts += [f"{kiosks.days_left(c, at)}:{kiosks.hours_left(c, at)}" for c in info.closes]
-    etag = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    etag = _slide_etag(info, at)
+    if "dibao.fast" in request.environ:  # no cookie: the fast path may answer the next 304 (dibao.cache.FastPath)
+        app = current_app._get_current_object()
+        request.environ["dibao.fast"] = cache.FastSpec(
+            ("kmeta", token, index), county, _slide_etag,
+            on_hit=lambda when, environ: _note_poll(token, when, app, environ.get("REMOTE_ADDR")), server_time=True)
     if request.if_none_match.contains(etag):
         response = make_response("", 304)
     else:

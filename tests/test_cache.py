@@ -200,3 +200,48 @@ def test_staff_are_served_without_the_cache(client, world, session, auth, store)
     client.get(BOARD)
     client.get(BOARD)
     assert store.stats["renders"] == renders  # rendered for them, never stored or taken from the cache
+
+
+# --- the fast path: a cookieless 304 answered before the app's request stack (dibao.cache.FastPath) -------------
+
+def test_the_fast_path_answers_like_the_app_and_steps_aside_when_anything_changed(app, world, session, clock,
+                                                                                  store):
+    batch, _ = publish_town_batch(session, 1, head_name="王小明")
+    kiosk = _kiosk(session, world)
+    client = app.test_client(use_cookies=False)
+    etags = {}
+    for url, headers in ((BOARD, {}), (f"/kiosk/{kiosk.token}/slide/0", {"HX-Request": "true"})):
+        etag = etags[url] = client.get(url, headers=headers).headers["ETag"]
+        slow = client.get(url, headers={**headers, "If-None-Match": etag})  # the app's 304 teaches the fast path
+        fast_before = store.stats["fast"]
+        assert slow.status_code == 304
+        fast = client.get(url, headers={**headers, "If-None-Match": etag})
+        assert fast.status_code == 304 and store.stats["fast"] == fast_before + 1  # answered before the app
+        same = {k: v for k, v in slow.headers.items() if k not in ("X-Server-Time",)}
+        assert {k: v for k, v in fast.headers.items() if k not in ("X-Server-Time",)} == same
+
+    # the closing second: the fast path finds its meta stale and the app answers with the empty board
+    clock.set(batch.closes_at)
+    fast_before = store.stats["fast"]
+    res = client.get(BOARD, headers={"If-None-Match": etags[BOARD]})
+    assert res.status_code == 200 and "王*明" not in res.get_data(as_text=True)
+    assert store.stats["fast"] == fast_before
+
+
+def test_kiosk_health_is_kept_by_the_fast_path(app, world, session, clock, store):
+    from dibao.models.kiosk import Kiosk
+
+    publish_town_batch(session, 1)
+    kiosk = _kiosk(session, world)
+    client = app.test_client(use_cookies=False)
+    url = f"/kiosk/{kiosk.token}/slide/0"
+    etag = client.get(url).headers["ETag"]
+    client.get(url, headers={"If-None-Match": etag})
+    clock.advance(seconds=61)
+    fast = store.stats["fast"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert store.stats["fast"] == fast + 1  # by the fast path
+    session.rollback()
+    session.expire_all()
+    seen = session.get(Kiosk, kiosk.id)
+    assert seen.last_seen_at == clock.t0 + timedelta(seconds=61) and seen.polls == 3
