@@ -264,7 +264,7 @@ def test_seed_demo_builds_a_county_and_is_safe_to_run_twice(runner, session):
     assert levels.count(Level.town) >= 3
     assert levels.count(Level.community) >= 12
     users = session.scalars(select(User)).all()
-    assert {u.role.value for u in users} == {"admin", "county_approver", "town_reviewer", "community_staff"}
+    assert {u.role.value for u in users} == {"admin", "county_approver", "town_reviewer", "community_staff", "supervisor"}
     names = [u.display_name for u in users]
     assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", n) for n in names), names
     counts = (len(levels), len(users))
