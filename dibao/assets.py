@@ -224,6 +224,10 @@ class AssetCheck:
         return any(line.exceeds for line in self.lines)
 
     @property
+    def verified_label(self) -> str:
+        return str(RESULT_LABELS[self.verified.result]) if self.verified and self.verified.result else ""
+
+    @property
     def flagged(self) -> bool:
         """返贫: an asset above a limit with income below the standard — for a written decision, not refused."""
         return self.exceeds and self.income_below

@@ -68,3 +68,38 @@ def test_printed_refusal_tells_the_rights(page, live_server, world, session, scr
     assert "60 日内" in text and "行政复议" in text and "6 个月内" in text and "行政诉讼" in text
     page.set_viewport_size({"width": 900, "height": 1200})
     page.screenshot(path=str(screenshot_dir / "household-refusal-print.png"), full_page=True)
+
+
+def test_flagged_household_on_the_county_decision_page(page, live_server, world, session, screenshot_dir):
+    from decimal import Decimal
+
+    from dibao import assets
+    from dibao.models.household import AssetKind
+    from tests.case_helpers import region
+
+    standard(session, world)
+    assets.set_limits(session, user(session, world, "admin"), region(session, world, "county"), housing_units=1,
+                      housing_area_per_person=Decimal("40"), vehicles=0, deposits_per_person=Decimal("9360"),
+                      business_allowed=False)
+    case = register(session, user(session, world, "staff_a1"), head_name="吴德华", income="300.00")
+    assets.add_asset(session, user(session, world, "staff_a1"), case, kind=AssetKind.vehicle,
+                     description="二手面包车（2009 年注册）")
+    to_stage(session, world, case, Stage.county_approval)
+    session.commit()
+    _login(page, live_server, "county", world.password)
+    page.goto(f"{live_server.url}/admin/cases/{case.id}/county-decision")
+    check = page.locator(".asset-check")
+    assert "返贫情形" in check.inner_text() and "超过标准" in check.inner_text() and "与申报一致" in check.inner_text()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    check.screenshot(path=str(screenshot_dir / "household-asset-flag.png"))
+    page.get_by_label("审批意见（不同意时写明理由）").fill("同意纳入低保。")
+    page.get_by_role("button", name="提交").click()
+    assert "酌情决定" in page.locator(".notice-error").first.inner_text()  # flagged, not refused: it asks why
+    check.get_by_role("link", name="资产超标酌情决定").click()
+    page.get_by_label("县级酌情决定和理由").fill("面包车为户主残疾后唯一的出行工具，车龄 17 年，酌情不计入，同意纳入。")
+    page.get_by_role("button", name="记入档案").click()
+    page.goto(f"{live_server.url}/admin/cases/{case.id}/county-decision")
+    page.get_by_label("审批意见（不同意时写明理由）").fill("同意纳入低保。")
+    page.get_by_role("button", name="提交").click()
+    page.wait_for_url(f"{live_server.url}/admin/cases/{case.id}")
+    assert "审批结果已记录" in page.get_by_role("status").first.inner_text()
