@@ -20,6 +20,7 @@ from decimal import Decimal
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, entitlement, scope, workflow
@@ -538,8 +539,12 @@ def run_pass(app: Flask) -> dict[str, int]:
         ended = grace_pass(session)
         session.commit()
     with make_session() as session:
-        detected = raises.detect(session)
-        session.commit()
+        try:
+            detected = raises.detect(session)
+            session.commit()
+        except IntegrityError:  # another process recorded the same standard's raise first: nothing left to do
+            session.rollback()
+            detected = []
     if ended or detected:
         log.info("management sweep: %d grace periods ended, %d standards to raise", len(ended), len(detected))
     return {"grace_ended": len(ended), "raises": len(detected)}
