@@ -49,8 +49,9 @@ def test_the_page_has_one_form_and_names_each_field_that_is_wrong(client, auth, 
     assert "成立</textarea>" in body  # what was typed stays
     res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "check", "notes": " "})
     assert res.status_code == 400 and "选择“继续核查”时，请填写核查情况" in res.get_data(as_text=True)
-    res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "check", "assignee": "999999"})
-    assert res.status_code == 400 and "请选择能够办理这件的工作人员" in res.get_data(as_text=True)
+    for bad in ("999999", "abc", "-1"):
+        res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "check", "assignee": bad})
+        assert res.status_code == 400 and "请选择能够办理这件的工作人员" in res.get_data(as_text=True), bad
     assert _state(session, objection.id) == before, "a refused form changes nothing"
 
 
@@ -80,7 +81,7 @@ def test_duplicates_are_decided_together_from_the_one_form(client, auth, session
     assert f'name="together" value="{second.id}"' in html and second.tracking_code in html
     token = csrf_token(client, url)
     before = _state(session, first.id, second.id)
-    res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "upheld", "together": ["999999"],
+    res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "upheld", "together": ["999999", "x"],
                                              "public_answer": "经核查，该户有车辆未申报，异议成立。"})
     assert res.status_code == 400 and "请勾选这条公示下仍未办结的异议" in res.get_data(as_text=True)
     assert _state(session, first.id, second.id) == before
