@@ -328,6 +328,9 @@ def next_step(case) -> NextStep | None:
         return NextStep(_("下一步：等待%(level)s发布公示。", level=workflow.REVIEWER_LABELS[level]))
     if stage in workflow.IN_NOTICE.values():
         return NextStep(_("公示中：公示期满且无异议后自动进入下一步。"))
+    if stage.value == "town_decision" and workflow.may(current_user, case, Action.town_decision):
+        return NextStep(_("下一步：乡镇党委会议研究。同一次会议研究多户的，可以一并记录。"), url_for("admin.town_sitting"),
+                        _("一次会议研究多户"))
     if stage in workflow.STAGE_LEVEL and not workflow.available_actions(current_user, case):
         level = workflow.STAGE_LEVEL[stage]
         return NextStep(_("下一步：等待%(level)s办理。", level=workflow.REVIEWER_LABELS[level]))

@@ -132,6 +132,7 @@ def test_town_sitting_page(client, auth, session, world, clock):
     page = client.get("/admin/sittings/town").get_data(as_text=True)
     assert first.number in page and second.number in page and 'data-select-all="include"' in page
     assert "乡镇会议（多户）" in client.get("/admin/reviews/").get_data(as_text=True)
+    assert 'href="/admin/sittings/town"' in client.get(f"/admin/cases/{first.id}").get_data(as_text=True)
     token = csrf_token(client, "/admin/")
     before = _snapshot(session, [first.id, second.id])
     res = client.post("/admin/sittings/town", data=_form(token, [first, second], **{
