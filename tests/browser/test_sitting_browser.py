@@ -37,3 +37,26 @@ def test_town_meeting_decides_two_households(page, live_server, world, session, 
     ours = [r for r in results if r.case_id in {c.id for c in cases}]
     assert len(ours) == 2 and len({r.meeting_id for r in ours}) == 1
     assert all(session.get(Case, c.id).stage != Stage.town_decision for c in cases)
+
+
+def test_objection_answered_through_its_one_form(page, live_server, world, session, screenshot_dir):
+    from dibao.models import FeedbackStatus, Objection, Outcome
+    from tests.test_feedback import open_entry
+    from tests.test_feedback_form import _objection
+
+    entry = open_entry(session, world)
+    objection = _objection(session, entry)
+    _login(page, live_server, "staff_a1", world.password)
+    page.goto(f"{live_server.url}/admin/feedback/objection/{objection.id}")
+    page.get_by_label("不成立").check()
+    page.get_by_role("button", name="保存办理结果").click()
+    assert "作出结论时，请填写向群众公开的答复" in page.locator("main").inner_text()
+    page.get_by_label("核查情况（仅工作人员可见）").fill("入户核查，车辆已于去年出售。")
+    page.get_by_label("公开答复（反映人凭查询码可以看到，请勿写入个人信息）").fill("经核查，该户车辆已出售，异议不成立。")
+    page.screenshot(path=str(screenshot_dir / "feedback-one-form.png"), full_page=True)
+    page.get_by_role("button", name="保存办理结果").click()
+    assert "已办结，答复已公开" in page.locator(".flashes").inner_text()
+    session.rollback()
+    done = session.get(Objection, objection.id)
+    assert done.status == FeedbackStatus.decided and done.outcome == Outcome.not_upheld
+    assert "车辆已于去年出售" in done.check_notes
