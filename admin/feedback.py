@@ -13,12 +13,12 @@ from wtforms.fields.choices import SelectChoice
 
 from admin import bp
 from admin.forms import ConfirmForm
-from admin.forms.feedback import AssignForm, CheckForm, DecideForm, DecideTogetherForm, NotifyForm
+from admin.forms.feedback import DecideTogetherForm, HandleForm, NotifyForm
 from dibao import cases, clock, db, feedback, media, scope
 from dibao.errors import NotFound
 from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
-from dibao.web import int_arg, perform, render, submit
+from dibao.web import attach_message, int_arg, perform, render, submit
 from dibao.workflow import REVIEWER_LABELS, STAGE_LABELS
 
 STATES = {
@@ -59,26 +59,31 @@ def feedback_inbox():
                   deadline_estimated=lambda item: feedback.deadline_estimated(sess, item))
 
 
-def _detail(item, *, status: int = 200, assign_form=None, check_form=None, decide_form=None, notify_form=None,
+def _detail(item, *, status: int = 200, decide_form=None, notify_form=None,
             contact: tuple[str, str] | None = None):
     sess = db.session()
-    assign_form = assign_form or AssignForm()
     people = feedback.assignees(sess, current_user, item)
-    assign_form.assignee.choices = [SelectChoice(0, _("（未指定）"))] + [
+    choices = [SelectChoice(0, _("（未指定）"))] + [
         SelectChoice(u.id, f"{u.display_name}（{u.region.name}）") for u in people]
-    if request.method == "GET" or assign_form.assignee.data is None:
-        assign_form.assignee.data = item.assigned_to_id or 0
-    decide_form = decide_form or DecideForm()
+    decide_form = decide_form or HandleForm(formdata=None)
+    decide_form.assignee.choices = choices
+    if decide_form.assignee.data is None:
+        decide_form.assignee.data = item.assigned_to_id or 0
+    can_decide = feedback.can_decide(current_user, item)
     outcome_labels = feedback.OUTCOME_LABELS if item.kind == "objection" else feedback.REPORT_OUTCOME_LABELS
-    decide_form.outcome.choices = [SelectChoice(o.value, outcome_labels[o]) for o in Outcome]
+    decide_form.outcome.choices = [SelectChoice(feedback.CONTINUE_CHECKING, _("继续核查（只记录核查情况和承办人，暂不办结）"))]
+    if can_decide:
+        decide_form.outcome.choices += [SelectChoice(o.value, outcome_labels[o]) for o in Outcome]
+    if not decide_form.outcome.data:
+        decide_form.outcome.data = feedback.CONTINUE_CHECKING
     others = [o for o in feedback.inbox(sess, current_user, kind="objection")
               if item.kind == "objection" and o.entry_id == item.entry_id and o.id != item.id]
-    return render("admin/feedback/detail.html", item=item, status=status, assign_form=assign_form, others=others,
-                  check_form=check_form or CheckForm(), decide_form=decide_form,
+    decide_form.together.choices = [SelectChoice(o.id, o.tracking_code) for o in others]
+    return render("admin/feedback/detail.html", item=item, status=status, others=others, decide_form=decide_form,
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
                   overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
                   deadline_estimated=feedback.deadline_estimated(sess, item),
-                  can_decide=feedback.can_decide(current_user, item), contact=contact, confirm=ConfirmForm(),
+                  can_decide=can_decide, contact=contact, confirm=ConfirmForm(),
                   decided=item.status == FeedbackStatus.decided)
 
 
@@ -101,22 +106,6 @@ def _act(kind: str, item_id: int, form_cls, form_arg: str, action, success):
     return redirect(url_for("admin.feedback_detail", kind=kind, item_id=item_id), code=303)
 
 
-@bp.post("/feedback/<kind>/<int:item_id>/assign")
-@login_required
-def feedback_assign(kind: str, item_id: int):
-    return _act(kind, item_id, AssignForm, "assign_form",
-                lambda s, item, f: feedback.assign(s, current_user, item, f.assignee.data or None),
-                _("承办人已保存。"))
-
-
-@bp.post("/feedback/<kind>/<int:item_id>/check")
-@login_required
-def feedback_check(kind: str, item_id: int):
-    return _act(kind, item_id, CheckForm, "check_form",
-                lambda s, item, f: feedback.record_check(s, current_user, item, f.notes.data or ""),
-                _("核查情况已记录。"))
-
-
 def _decided_message(moved: str | None) -> str:
     if moved is None:
         return _("已办结，答复已公开。")
@@ -126,10 +115,35 @@ def _decided_message(moved: str | None) -> str:
 @bp.post("/feedback/<kind>/<int:item_id>/decide")
 @login_required
 def feedback_decide(kind: str, item_id: int):
-    return _act(kind, item_id, DecideForm, "decide_form",
-                lambda s, item, f: feedback.decide(s, current_user, item, f.outcome.data or "",
-                                                   f.public_answer.data or ""),
-                _decided_message)
+    """The one decision form: assignee, check notes, outcome (or keep checking), public answer, duplicates."""
+    item = feedback.get_item(db.session(), current_user, kind, item_id)
+    form = HandleForm()
+    assignee = form.assignee.data if "assignee" in request.form else None
+
+    def run(sess):
+        handling = feedback.Handling(outcome=form.outcome.data or "", public_answer=form.public_answer.data or "",
+                                     notes=form.notes.data or "", assignee_id=assignee,
+                                     together=form.together.data or ())
+        try:
+            return feedback.handle(sess, current_user, item, handling)
+        except feedback.HandlingInvalid as err:
+            for name, message in list(err.errors.items())[1:]:
+                attach_message(form, name, message)
+            raise
+
+    done = submit(form, run)
+    if not done.ok:
+        item = feedback.get_item(db.session(), current_user, kind, item_id)
+        return _detail(item, status=done.status, decide_form=form)
+    decided, moved = done.value
+    if not decided:
+        flash(_("核查情况已记录。"), "success")
+    elif len(decided) > 1:
+        flash(_("已一并办结 %(n)d 件异议，答复已公开。", n=len(decided)) + (
+            "" if moved is None else _("案件已转入“%(stage)s”。", stage=STAGE_LABELS[Stage(moved)])), "success")
+    else:
+        flash(_decided_message(moved), "success")
+    return redirect(url_for("admin.feedback_detail", kind=kind, item_id=item_id), code=303)
 
 
 @bp.post("/feedback/<kind>/<int:item_id>/notified")

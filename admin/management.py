@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -24,9 +24,11 @@ from admin.forms.management import (
     DecideForm,
     ReviewForm,
     SittingForm,
+    TownSittingForm,
 )
 from dibao import cases, clock, db, entitlement, notices, raises, reviews, workflow
 from dibao.errors import Invalid
+from dibao.models import Role
 from dibao.models.management import ProposalKind
 from dibao.web import int_arg, perform, render, submit
 from dibao.workflow import Action
@@ -281,6 +283,29 @@ def community_sitting():
                   values=request.form, status=done.status)
 
 
+@bp.route("/sittings/town", methods=["GET", "POST"])
+@login_required
+def town_sitting():
+    form = TownSittingForm()
+    if request.method == "GET":
+        if current_user.role != Role.town_reviewer:
+            abort(403)
+        form.held_on.data = clock.today()
+    candidates = reviews.town_sitting_candidates(db.session(), current_user)
+    chosen = [int(x) for x in request.form.getlist("include") if x.isdigit() and len(x) < 19]
+    results = [reviews.TownSittingResult(cid, request.form.get(f"decision-{cid}", ""),
+                                         request.form.get(f"opinion-{cid}", ""),
+                                         request.form.get(f"override-{cid}", "")) for cid in chosen]
+    done = submit(form, lambda sess: reviews.town_sitting(
+        sess, current_user, held_on=form.held_on.data, title=form.title.data or "",
+        participants=lines(form.participants.data), results=results, levels=case_views._levels()))
+    if done.ok:
+        flash(_("乡镇会议研究结果已记录，共 %(n)d 户。", n=len(done.value)), "success")
+        return redirect(url_for("admin.town_sitting"))
+    return render("admin/management/town_sitting.html", form=form, candidates=candidates, chosen=set(chosen),
+                  values=request.form, status=done.status)
+
+
 # --- 11. the next step and the week ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -303,6 +328,9 @@ def next_step(case) -> NextStep | None:
         return NextStep(_("下一步：等待%(level)s发布公示。", level=workflow.REVIEWER_LABELS[level]))
     if stage in workflow.IN_NOTICE.values():
         return NextStep(_("公示中：公示期满且无异议后自动进入下一步。"))
+    if stage.value == "town_decision" and workflow.may(current_user, case, Action.town_decision):
+        return NextStep(_("下一步：乡镇党委会议研究。同一次会议研究多户的，可以一并记录。"), url_for("admin.town_sitting"),
+                        _("一次会议研究多户"))
     if stage in workflow.STAGE_LEVEL and not workflow.available_actions(current_user, case):
         level = workflow.STAGE_LEVEL[stage]
         return NextStep(_("下一步：等待%(level)s办理。", level=workflow.REVIEWER_LABELS[level]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -694,3 +695,88 @@ def decide_together(session: Session, actor: User, entry_id: int, objection_ids:
     for item in chosen:
         moved = decide(session, actor, item, outcome, public_answer) or moved
     return chosen, moved
+
+
+# --- issue 10 item 11: one form per decision ------------------------------------------------------------------
+
+CONTINUE_CHECKING = "check"  # the one form's choice that records the check (and the assignee) without deciding
+
+
+class HandlingInvalid(Invalid):
+    """Every field's message of the one decision form; ``field``/``message`` name the first."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = errors
+
+
+@dataclass
+class Handling:
+    """What the one decision form sends: the outcome (or :data:`CONTINUE_CHECKING`), the public answer, the
+    check notes, the assignee (None: keep; 0: nobody) and, for an objection, the duplicates decided with it."""
+
+    outcome: str
+    public_answer: str = ""
+    notes: str = ""
+    assignee_id: int | None = None
+    together: Sequence[int] = ()
+
+
+def handling_errors(session: Session, actor: User, item: Item, h: Handling) -> dict[str, str]:
+    """Each field's problem, in Chinese, before anything is changed."""
+    errors: dict[str, str] = {}
+    deciding = h.outcome in {o.value for o in Outcome}
+    if not deciding and h.outcome != CONTINUE_CHECKING:
+        errors["outcome"] = str(_l("请选择办理结果：继续核查，或作出核查结论。"))
+    changes_assignee = h.assignee_id is not None and (h.assignee_id or None) != item.assigned_to_id
+    if changes_assignee and h.assignee_id:
+        assignee = session.get(User, h.assignee_id) if 0 < h.assignee_id <= scope.MAX_ID else None
+        if assignee is None or assignee not in assignees(session, actor, item):
+            errors["assignee"] = str(_l("请选择能够办理这件的工作人员。"))
+    notes = _clean_text(h.notes)
+    if len(notes) > 4000:
+        errors["notes"] = str(_l("核查情况最多 4000 个字。"))
+    elif h.outcome == CONTINUE_CHECKING and len(notes) < 2 and not changes_assignee:
+        errors["notes"] = str(_l("选择“继续核查”时，请填写核查情况（或更换承办人）。"))
+    elif notes and len(notes) < 2:
+        errors["notes"] = str(_l("核查情况太短，请写清楚核查了什么。"))
+    if deciding:
+        answer = _clean_text(h.public_answer)
+        if len(answer) < MIN_ANSWER:
+            errors["public_answer"] = str(_l("作出结论时，请填写向群众公开的答复（至少 %(n)d 个字）。", n=MIN_ANSWER))
+        elif len(answer) > 4000:
+            errors["public_answer"] = str(_l("答复最多 4000 个字。"))
+    if h.together:
+        if not deciding:
+            errors["together"] = str(_l("一并办结重复的异议时，请选择核查结论。"))
+        elif not isinstance(item, Objection):
+            errors["together"] = str(_l("只有同一条公示的异议可以一并办结。"))
+        else:
+            others = {o.id for o in open_objections_on(session, actor, item.entry_id)} - {item.id}
+            if not set(h.together) <= others:
+                errors["together"] = str(_l("请勾选这条公示下仍未办结的异议。"))
+    return errors
+
+
+def handle(session: Session, actor: User, item: Item, h: Handling) -> tuple[list[Item], str | None]:
+    """The one decision form: change the assignee, add the check notes, and — unless the choice is to keep
+    checking — decide with the public answer (duplicates together), by the rules of :func:`assign`,
+    :func:`record_check`, :func:`decide` and :func:`decide_together`. Returns the items decided and the case's
+    new stage if it moved. Nothing is changed when it raises (every field's message in ``HandlingInvalid``)."""
+    _require_open(item)
+    deciding = h.outcome in {o.value for o in Outcome}
+    if deciding and not can_decide(actor, item):
+        raise Forbidden(_l("异议由发布公示的一级作出结论，举报由乡镇（街道）或县级作出结论；您可以记录核查情况。"))
+    errors = handling_errors(session, actor, item, h)
+    if errors:
+        raise HandlingInvalid(errors)
+    if h.assignee_id is not None and (h.assignee_id or None) != item.assigned_to_id:
+        assign(session, actor, item, h.assignee_id or None)
+    if _clean_text(h.notes):
+        record_check(session, actor, item, h.notes)
+    if not deciding:
+        return [], None
+    if h.together:
+        return decide_together(session, actor, item.entry_id, [item.id, *h.together], h.outcome, h.public_answer)
+    return [item], decide(session, actor, item, h.outcome, h.public_answer)

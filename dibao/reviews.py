@@ -20,6 +20,7 @@ from decimal import Decimal
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, entitlement, scope, workflow
@@ -545,8 +546,12 @@ def run_pass(app: Flask) -> dict[str, int]:
         ended = grace_pass(session)
         session.commit()
     with make_session() as session:
-        detected = raises.detect(session)
-        session.commit()
+        try:
+            detected = raises.detect(session)
+            session.commit()
+        except IntegrityError:  # another process recorded the same standard's raise first: nothing left to do
+            session.rollback()
+            detected = []
     if ended or detected:
         log.info("management sweep: %d grace periods ended, %d standards to raise", len(ended), len(detected))
     return {"grace_ended": len(ended), "raises": len(detected)}
@@ -648,6 +653,59 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
                 levels=levels)
         except DomainError as err:
             if err.field in ("panel", "held_on"):
+                raise
+            raise type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
+                               message=err.message)) from None
+        done.append(case.id)
+    return done
+
+
+# --- 11. one 乡镇党委会议 decides several households ---------------------------------------------------------
+
+@dataclass
+class TownSittingResult:
+    case_id: int
+    decision: str
+    opinion: str
+    override_reason: str = ""
+
+
+def town_sitting_candidates(session: Session, user: User) -> list[Case]:
+    """The households in the user's scope waiting for the town meeting."""
+    return list(session.scalars(select(Case).where(_in_scope(user), Case.stage == Stage.town_decision)
+                                .order_by(Case.region_id, Case.id)))
+
+
+def town_sitting(session: Session, actor: User, *, held_on: date | None, title: str, participants: Sequence[str],
+                 results: Sequence[TownSittingResult], levels=workflow.ALL_LEVELS) -> list[int]:
+    """乡镇党委会议 studying several households in one sitting: one meeting record (title, date, participants),
+    each household's decision and opinion through ``workflow.record_town_decision``. All or nothing: a refusal
+    for one names the household and the caller's transaction is rolled back."""
+    from dibao.errors import DomainError
+    from dibao.models import Decision
+
+    if not results:
+        raise Invalid(_l("请至少选择一户。"), field="include")
+    if held_on is None:
+        raise Invalid(_l("请填写会议日期。"), field="held_on")
+    meeting = None
+    done = []
+    for result in results:
+        case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
+        try:
+            workflow.require(actor, case, Action.town_decision)
+            if meeting is None:
+                meeting = workflow.new_town_meeting(session, actor, case.region.parent_id, held_on=held_on,
+                                                    title=title, participants=participants)
+            try:
+                decision = Decision(result.decision)
+            except ValueError:
+                raise Invalid(_l("请选择研究结果。")) from None
+            workflow.record_town_decision(session, actor, case, decision=decision, opinion=result.opinion,
+                                          meeting=meeting, levels=levels,
+                                          override_reason=result.override_reason or None)
+        except DomainError as err:
+            if err.field in ("title", "participants", "held_on"):
                 raise
             raise type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
                                message=err.message)) from None

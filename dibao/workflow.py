@@ -542,37 +542,55 @@ def record_town_check(session: Session, actor: User, case: Case, findings: str) 
     return record
 
 
-def record_town_decision(
-    session: Session,
-    actor: User,
-    case: Case,
-    *,
-    held_on: date,
-    title: str,
-    participants: Sequence[str],
-    decision: Decision,
-    opinion: str,
-    levels: Iterable[Level] = ALL_LEVELS,
-    override_reason: str | None = None,
-) -> Opinion:
-    """The town meeting studies the household; its conclusion is the town's signed 审核意见 (an approval of a
-    household whose amount is 0 only with ``override_reason``, see :func:`approval_override`)."""
-    require(actor, case, Action.town_decision)
-    _not_held(session, case)
-    _require_approved(case, Level.community)
-    opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
-                    message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
-    override = approval_override(session, case, override_reason) if decision == Decision.approve else None
+def new_town_meeting(session: Session, actor: User, town_id: int, *, held_on: date, title: str,
+                     participants: Sequence[str]) -> TownMeeting:
+    """One 乡镇党委会议 record (title, date, participants); its households are added by
+    :func:`record_town_decision` with ``meeting=``."""
     title = _text(title, field="title", message=_l("请填写会议名称。"), maximum=200)
     names = _names(participants)
     if len(names) < 3:
         raise Invalid(_l("请逐行填写参会人员（至少 3 人）。"), field="participants")
     if held_on > clock.today():
         raise Invalid(_l("会议日期不能晚于今天。"), field="held_on")
-    meeting = TownMeeting(region_id=case.region.parent_id, held_on=held_on, title=title,
+    meeting = TownMeeting(region_id=town_id, held_on=held_on, title=title,
                           participants="\n".join(names), recorded_by_id=actor.id,
                           recorded_by_name=actor.display_name, created_at=clock.now())
     session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def record_town_decision(
+    session: Session,
+    actor: User,
+    case: Case,
+    *,
+    held_on: date | None = None,
+    title: str = "",
+    participants: Sequence[str] = (),
+    decision: Decision,
+    opinion: str,
+    meeting: TownMeeting | None = None,
+    levels: Iterable[Level] = ALL_LEVELS,
+    override_reason: str | None = None,
+) -> Opinion:
+    """The town meeting studies the household; its conclusion is the town's signed 审核意见 (an approval of a
+    household whose amount is 0 only with ``override_reason``, see :func:`approval_override`). Without
+    ``meeting`` a new meeting is recorded from ``held_on``, ``title`` and ``participants``; with it (one sitting
+    deciding several households) the household joins that meeting, which must be its town's."""
+    require(actor, case, Action.town_decision)
+    _not_held(session, case)
+    _require_approved(case, Level.community)
+    opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
+                    message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+    override = approval_override(session, case, override_reason) if decision == Decision.approve else None
+    if meeting is None:
+        if held_on is None:
+            raise Invalid(_l("请填写会议日期。"), field="held_on")
+        meeting = new_town_meeting(session, actor, case.region.parent_id, held_on=held_on, title=title,
+                                   participants=participants)
+    elif meeting.region_id != case.region.parent_id:
+        raise Invalid(_l("一次乡镇会议只能研究本乡镇的家庭。"))
     session.add(TownMeetingResult(meeting=meeting, case=case, decision=decision, conclusion=opinion))
     signed = _opinion(session, actor, case, Level.town, decision, opinion, override)
     details = {"meeting": meeting.id, "opinion": signed.id}

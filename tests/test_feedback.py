@@ -70,9 +70,8 @@ def test_whole_loop_from_qr_to_published_answer_and_case_sent_back(app, client, 
     detail = client.get(detail_url).get_data(as_text=True)
     assert "李四" in detail and "13900001111" in detail and "实名，须告知核查结果" in detail
     token = csrf_token(client, detail_url)
-    assert client.post(detail_url + "/check", data={"csrf_token": token, "notes": "入户核实：确有饭店经营收入。"}
-                       ).status_code == 303
-    res = client.post(detail_url + "/decide", data={"csrf_token": token, "outcome": "upheld",
+    res = client.post(detail_url + "/decide", data={"csrf_token": token, "notes": "入户核实：确有饭店经营收入。",
+                                                     "outcome": "upheld",
                                                      "public_answer": "经入户核查，该户有经营收入未申报，异议成立，已退回重新调查。"})
     assert res.status_code == 303
 
@@ -298,7 +297,7 @@ def test_payloads_are_escaped_on_staff_and_tracking_pages(client, session, world
     auth.login("staff_a1")
     url = f"/admin/feedback/objection/{objection.id}"
     token = csrf_token(client, url)
-    client.post(url + "/check", data={"csrf_token": token, "notes": "核查" + XSS})
+    client.post(url + "/decide", data={"csrf_token": token, "outcome": "check", "notes": "核查" + XSS})
     client.post(url + "/decide", data={"csrf_token": token, "outcome": "not_upheld", "public_answer": "答复" + XSS})
     client.post(url + "/notified", data={"csrf_token": token, "how": "告知" + XSS})
 

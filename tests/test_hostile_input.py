@@ -274,7 +274,8 @@ def test_numbers_no_database_holds_name_nothing(client, auth, session, world):
         category="other", description="情况与公示不符。"), media_dir="/nonexistent")
     session.commit()
     url = f"/admin/feedback/objection/{session.scalar(select(Objection.id))}"
-    res = client.post(url + "/assign", data={"csrf_token": csrf_token(client, url), "assignee": str(2**63)})
+    res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "check",
+                                             "assignee": str(2**63)})
     assert res.status_code == 400 and "请选择能够办理这件的工作人员" in res.get_data(as_text=True)
 
 

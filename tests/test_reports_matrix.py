@@ -97,8 +97,8 @@ def test_report_matrix(client, auth, session, world, scenario, who):
 
     # Assign (to oneself), record the check: anyone who sees it; decide: the deciding level.
     steps = [
-        ("/assign", {"assignee": str(world.users[who])}, sees),
-        ("/check", {"notes": "已调取窗口登记记录核实。"}, sees),
+        ("/decide", {"outcome": "check", "assignee": str(world.users[who])}, sees),
+        ("/decide", {"outcome": "check", "notes": "已调取窗口登记记录核实。"}, sees),
         ("/decide", {"outcome": "upheld", "public_answer": "经核查情况属实，已严肃处理。"}, decides),
     ]
     for path, data, allowed in steps:
@@ -121,7 +121,7 @@ def test_the_named_staff_member_is_never_an_assignee(client, auth, session, worl
     options = re.findall(r'<option[^>]*value="(\d+)"[^>]*>([^<]*)</option>', html)
     assert "甲一专干" not in {label.split("（")[0] for _, label in options}
     before = _snapshot(session, report.id)
-    res = client.post(url + "/assign", data={"csrf_token": csrf_token(client, url),
+    res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "check",
                                              "assignee": str(world.users["staff_a1"])})
     assert res.status_code == 400 and "请选择能够办理这件的工作人员" in res.get_data(as_text=True)
     assert _snapshot(session, report.id) == before

@@ -61,5 +61,11 @@ class SittingForm(FlaskForm):
     attendees = TextAreaField(_l("列席人员（每行一人）"), validators=[Optional(), Length(max=1000)])
 
 
+class TownSittingForm(FlaskForm):
+    title = StringField(_l("会议名称"), validators=[Optional(), Length(max=200)])
+    held_on = DateField(_l("会议日期"), validators=[InputRequired(_l("请填写会议日期。"))])
+    participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Optional(), Length(max=2000)])
+
+
 class CheckForm(FlaskForm):
     findings = TextAreaField(_l("核查情况"), validators=[Length(max=4000)])
