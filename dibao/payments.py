@@ -484,8 +484,9 @@ def reconcile(session: Session, run: PaymentRun) -> Reconciliation:
     carried = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(
         PaymentLine.run_id == run.id, PaymentLine.carried_from_id.is_not(None)))
     inf = entitlement.in_force(run.month).subquery()
-    in_force = session.scalar(select(func.coalesce(func.sum(inf.c.amount), 0)).where(
-        inf.c.case_id.in_(select(PaymentLine.case_id).where(regular, PaymentLine.amount > 0))))
+    in_force = session.scalar(select(func.coalesce(func.sum(inf.c.amount), 0))
+                              .join(PaymentLine, PaymentLine.case_id == inf.c.case_id)
+                              .where(regular, PaymentLine.amount > 0))
     total = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(PaymentLine.run_id == run.id))
     q = Decimal("0.01")
     n = {s: counts.get(s, 0) for s in LineStatus}
