@@ -13,7 +13,6 @@ import statistics
 import sys
 import time
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 from common import ROOT
 
