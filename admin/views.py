@@ -187,6 +187,8 @@ NAV.insert([e for e, _label in NAV].index("admin.notices") + 1, ("admin.payments
 
 @bp.context_processor
 def _navigation():
+    if current_user.is_authenticated and current_user.role == Role.supervisor:  # issue 11: the payments only
+        return {"admin_nav": [entry for entry in NAV if entry[0] == "admin.payments"]}
     return {"admin_nav": NAV}
 
 

@@ -13,7 +13,6 @@ import statistics
 import sys
 import time
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 from common import ROOT
 
@@ -23,6 +22,7 @@ N = int(os.environ.get("BENCH_PAYMENTS_N", "100000"))
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOWNS, COMMUNITIES_PER_TOWN = 10, 10
 MONTHS = [date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)]
+RECONCILE: list[float] = []  # payments.reconcile of each run (the run page and the dashboard panel use it)
 
 
 def scratch_database() -> tuple[str, object]:
@@ -149,7 +149,10 @@ def generate(url: str, month: date) -> tuple[float, object]:
         run = payments.generate(sess, None, county, month)
         sess.commit()
         took = time.perf_counter() - started
-        return took, (run.households, run.total, payments.reconcile(sess, run).ok)
+        started = time.perf_counter()
+        ok = payments.reconcile(sess, run).ok
+        RECONCILE.append(time.perf_counter() - started)
+        return took, (run.households, run.total, ok)
 
 
 if __name__ == "__main__":
@@ -173,6 +176,7 @@ if __name__ == "__main__":
         print(f"  (the same into a table without keys or indexes                {bare:7.2f} s   {bare / base:4.2f} ×)")
         print(f"payments.generate for {N} households (median of {len(runs)})    {run:7.2f} s   {run / base:4.2f} ×"
               f"   (target ≤ 3 ×; runs {', '.join(f'{r:.2f}' for r in runs)} s; {run / bare:4.2f} × the keyless insert)")
+        print(f"payments.reconcile of a run (median)                          {statistics.median(RECONCILE):7.2f} s")
     finally:
         name = url.rsplit("/", 1)[1]
         with admin.connect() as conn:

@@ -142,9 +142,11 @@ def due_rows(county: Region, month: date, run_id: int):
     community = aliased(Region)
     persons = (select(Member.case_id, func.count(Member.id).label("n")).group_by(Member.case_id).subquery())
     return (
-        select(literal(run_id), Case.id, community.parent_id, Case.region_id, Case.category,
-               func.coalesce(persons.c.n, 0), inf.c.amount, literal(ZERO), inf.c.amount,
-               literal(LineStatus.pending.value))
+        select(literal(run_id).label("run_id"), Case.id.label("case_id"), community.parent_id.label("town_id"),
+               Case.region_id.label("region_id"), Case.category.label("category"),
+               func.coalesce(persons.c.n, 0).label("persons"), inf.c.amount.label("amount"),
+               literal(ZERO).label("arrears"), inf.c.amount.label("total"),
+               literal(LineStatus.pending.value).label("status"))
         .select_from(Case)
         .join(inf, inf.c.case_id == Case.id)
         .join(community, community.id == Case.region_id)
@@ -483,9 +485,10 @@ def reconcile(session: Session, run: PaymentRun) -> Reconciliation:
                                               func.coalesce(func.sum(PaymentLine.arrears), 0)).where(regular)).one()
     carried = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(
         PaymentLine.run_id == run.id, PaymentLine.carried_from_id.is_not(None)))
-    inf = entitlement.in_force(run.month).subquery()
-    in_force = session.scalar(select(func.coalesce(func.sum(inf.c.amount), 0)).where(
-        inf.c.case_id.in_(select(PaymentLine.case_id).where(regular, PaymentLine.amount > 0))))
+    # what is due this month as the amount periods stand now, by the select the lines were written from (a change
+    # reaching back since then shows here, and is paid as arrears by the next run)
+    due = due_rows(run.county, run.month, run.id).subquery()
+    in_force = session.scalar(select(func.coalesce(func.sum(due.c.amount), 0)))
     total = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(PaymentLine.run_id == run.id))
     q = Decimal("0.01")
     n = {s: counts.get(s, 0) for s in LineStatus}

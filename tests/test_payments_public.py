@@ -14,7 +14,6 @@ from dibao.models.payment import AccountKind, LineStatus, PaymentLine
 from tests.case_helpers import register, standard, to_stage, user
 
 
-
 def _luhn(base: str) -> str:
     digits = [int(d) for d in base]
     total = 0

@@ -105,6 +105,7 @@ def test_the_supervision_group_sees_its_community_and_asks(client, auth, session
     assert client.get("/admin/cases/").status_code == 403  # and nothing else of the backend
     page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
     assert household.number in page and "**** ****" not in page and '<th scope="col">账号</th>' not in page
+    assert "/admin/cases/" not in page and "/admin/payments/" in page  # the navigation offers only the payments
     assert _post(client, f"/admin/payments/{run.id}/questions", {"text": "这户人数是否有变化？"}).status_code == 302
     question = session.scalar(select(FundsQuestion))
     assert question.region_id == world.regions["comm_a1"]
