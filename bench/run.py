@@ -8,12 +8,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Run only when named (`make bench BENCH=scale`): builds a 200,000-household province on PostgreSQL (minutes).
+ONLY_WHEN_NAMED = {"scale"}
 
 
 def main() -> int:
     sys.path.insert(0, str(HERE))
     only = sys.argv[1:]
-    scripts = sorted(p for p in HERE.glob("bench_*.py") if not only or p.stem.removeprefix("bench_") in only)
+    scripts = sorted(p for p in HERE.glob("bench_*.py")
+                     if p.stem.removeprefix("bench_") in only
+                     or (not only and p.stem.removeprefix("bench_") not in ONLY_WHEN_NAMED))
     for script in scripts:
         print(f"== {script.stem} ==", flush=True)
         started = time.monotonic()

@@ -636,3 +636,15 @@ def release_case(session: Session, case: Case, at: datetime | None = None) -> bo
     if entry is None or entry_status(entry, at) != Status.closed:
         return False
     return workflow.notice_closed(session, case, entry.batch.level, entry.batch.public_id)
+
+
+def open_counts(session: Session, at: datetime | None = None) -> list[tuple[Region, int, datetime]]:
+    """Per community: how many entries are open now and when its soonest open batch closes — one GROUP BY, for
+    the home page (issue 13: at province scale it must not load every open entry)."""
+    at = at or clock.now()
+    stmt = (_live(select(NoticeEntry.region_id, func.count(NoticeEntry.id), func.min(NoticeBatch.closes_at)), None, at)
+            .where(NoticeBatch.opens_at <= at).group_by(NoticeEntry.region_id).order_by(None))
+    rows = session.execute(stmt).all()
+    regions = {r.id: r for r in session.scalars(select(Region).where(Region.id.in_([row[0] for row in rows]))
+                                                .options(joinedload(Region.parent)))}
+    return [(regions[region_id], count, closes) for region_id, count, closes in rows]

@@ -159,7 +159,7 @@ def build(engine: Engine, households: int, *, counties: int = 16, towns: int = 1
             copy("member_income", ("id", "member_id", "source", "monthly_amount", "note"), income_rows)
             copy("amount_period", ("id", "case_id", "starts_on", "amount", "change", "reason", "created_by_name",
                                    "created_at"), period_rows)
-            del member_rows, income_rows, period_rows
+            member_rows.clear(), income_rows.clear(), period_rows.clear()  # free them before the boards
             progress(f"members, incomes, amount history ({time.monotonic() - started:.0f} s)")
 
             # --- notice rounds: five years of closed boards, one open board per community ---------------

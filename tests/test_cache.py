@@ -245,3 +245,48 @@ def test_kiosk_health_is_kept_by_the_fast_path(app, world, session, clock, store
     session.expire_all()
     seen = session.get(Kiosk, kiosk.id)
     assert seen.last_seen_at == clock.t0 + timedelta(seconds=61) and seen.polls == 3
+
+
+# --- Redis: rendered once per ETag for every worker and server --------------------------------------------------
+
+@pytest.fixture
+def redis_url():
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+                             "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_with_redis_another_worker_serves_the_answer_without_rendering_it(app, client, world, session, redis_url):
+    from dibao import cache
+
+    batch, _ = publish_town_batch(session, 1, head_name="王小明")
+    app.extensions["dibao.cache"] = first = cache.Store(redis_url=redis_url)
+    page = client.get(BOARD).get_data(as_text=True)
+    assert first.stats["renders"] == 1 and "王*明" in page
+    app.extensions["dibao.cache"] = other = cache.Store(redis_url=redis_url)  # another worker: nothing in process
+    assert client.get(BOARD).get_data(as_text=True) == page
+    assert other.stats["renders"] == 0
+    notices.withdraw_entry(session, _user(session, "town_a"), batch.entries[0], "材料有误重新公示")
+    session.commit()
+    assert "王*明" not in client.get(BOARD).get_data(as_text=True)  # the version moved: never a stale copy

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, false
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from dibao.crypto import EncryptedString, blind_index
@@ -50,6 +50,11 @@ class Case(Base):
     """低保申请 / 低保家庭: an application and, once approved, the household's ongoing record (一户一档)."""
 
     __tablename__ = "dibao_case"
+    # Staff search (cases.search: LIKE '%…%' on name, number, address, phone) by trigram on PostgreSQL (issue 13,
+    # docs/performance.md); a plain index elsewhere.
+    __table_args__ = tuple(
+        Index(f"ix_dibao_case_{col}_trgm", col, postgresql_using="gin", postgresql_ops={col: "gin_trgm_ops"})
+        for col in ("head_name", "number", "address", "head_phone"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)  # 案卷号, e.g. 341399001001-2026-0007
