@@ -16,8 +16,8 @@ from sqlalchemy import event
 
 from dibao import disclosure, kiosks, notices
 from dibao.models import Region, User
-from tests.test_notices import _user, publish_town_batch
-from tests.test_public_trust import publish_household
+from tests.notice_helpers import _user, publish_town_batch
+from tests.trust_helpers import publish_household
 
 BOARD = "/notices/100001001"
 API = "/api/v1/notices?region=100001001"

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from dibao import feedback
 from dibao.models import AuditEvent, FeedbackStatus, Objection, Outcome, Stage
 from dibao.models.notice import NoticeEntry
 from tests.conftest import csrf_token
-from tests.test_feedback import open_entry
-
-
-def _objection(session, entry, text="情况与公示不符，他家有车。"):
-    feedback.submit_objection(session, entry.public_id, feedback.Submission(category="other", description=text),
-                              media_dir="/nonexistent")
-    session.commit()
-    return session.scalars(select(Objection).order_by(Objection.id.desc())).first()
+from tests.feedback_form_helpers import _objection
+from tests.feedback_helpers import open_entry
 
 
 def _state(session, *ids):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import pytest
 from PIL import Image
 
 from dibao import media, qr
+from tests.media_helpers import png_bomb
 
 
 def jpeg_with_gps(size=(64, 48)) -> bytes:
@@ -20,19 +19,6 @@ def jpeg_with_gps(size=(64, 48)) -> bytes:
     out = io.BytesIO()
     img.save(out, format="JPEG", exif=exif)
     return out.getvalue()
-
-
-def png_bomb(width=12000, height=12000) -> bytes:
-    """A tiny PNG that claims 144 megapixels (an all-zero image compresses to almost nothing)."""
-    raw_row = b"\x00" + b"\x00" * width
-    compressor = zlib.compressobj(9)
-    body = b"".join(compressor.compress(raw_row) for _ in range(height)) + compressor.flush()
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 def test_image_is_reencoded_without_exif_or_gps(tmp_path):

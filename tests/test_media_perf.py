@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from dibao import media
-from tests.test_media import png_bomb
+from tests.media_helpers import png_bomb
 
 
 def jpeg(width: int, height: int, orientation: int | None = None) -> bytes:

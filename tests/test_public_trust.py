@@ -6,38 +6,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from dibao import kiosks, media, notices
-from dibao.models import Level, Objection, Region, Report, User
-from tests.factories import case_awaiting_notice
+from dibao.models import Level, Objection, Report, User
 from tests.feedback_helpers import form_fields, jpeg, objection_data
+from tests.trust_helpers import _region, publish_household
 
 # A household whose every published value is distinctive enough to be searched for in a response.
-HOUSEHOLD = {"head_name": "欧阳秀珍", "address": "甲一社区梧桐巷88号3单元502室", "members": 5,
-             "amount": Decimal("2468.00"), "income": Decimal("135.00")}
 SNAPSHOT_VALUES = ("欧阳秀珍", "欧**珍", "梧桐巷", "2468", "5 人", '"household_size": 5', "经复查，乡镇同意纳入低保")
-
-
-def _region(session, world, name="comm_a1") -> Region:
-    return session.get(Region, world.regions[name])
-
-
-def publish_household(app, session, world, *, opens_at=None, photo=True):
-    """One town-level entry of HOUSEHOLD (with a consented photo), the only one of its community."""
-    stored = media.store_image(jpeg(), app.config["MEDIA_DIR"]) if photo else None
-    case = case_awaiting_notice(session, _region(session, world), Level.town, head_name=HOUSEHOLD["head_name"],
-                                address=HOUSEHOLD["address"], members=HOUSEHOLD["members"],
-                                amount=HOUSEHOLD["amount"], income=HOUSEHOLD["income"],
-                                photo_key=stored.key if stored else None, photo_consent=bool(stored))
-    batch = notices.publish_batch(session, None, level=Level.town, region=_region(session, world, "town_a"),
-                                  cases=[case], title="甲镇低保审核公示", opens_at=opens_at)
-    kiosk = kiosks.register(session, None, name="活动室公示屏", region=_region(session, world))
-    session.commit()
-    return batch.entries[0], kiosk
 
 
 def entry_urls(entry, kiosk) -> dict[str, str]:

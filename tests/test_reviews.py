@@ -9,32 +9,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dibao import entitlement, reviews, workflow
-from dibao.clock import now as clock_now
+from dibao import reviews, workflow
 from dibao.clock import today
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import AmountChange, AmountPeriod, Stage
+from dibao.models import AmountPeriod, Stage
 from dibao.models.management import CampaignHousehold, ProposalKind, ProposalSource, ProposalStatus
 from dibao.models.records import CaseRecord, RecordKind
 from dibao.sweep import run_sweep
 from tests.case_helpers import register, standard, to_stage, user
 from tests.conftest import csrf_token
-
-
-def active(session, world, *, category=2, staff="staff_a1", **kwargs):
-    """An approved household: through the real workflow in 甲一社区 (whose town and county users the helper
-    knows); elsewhere approved the same way by hand (the county's decision's fields and its amount period)."""
-    case = register(session, user(session, world, staff), category=category, **kwargs)
-    if staff == "staff_a1":
-        return to_stage(session, world, case, Stage.active)
-    result = entitlement.refresh(session, case, update_payment=True)
-    case.stage, case.approved_at = Stage.active, clock_now()
-    case.payment_start = entitlement.next_month(today())
-    case.next_review_due = workflow.add_months(today(), workflow.REVIEW_MONTHS[category])
-    entitlement.start_period(session, None, case, amount=result.amount, starts_on=case.payment_start,
-                             change=AmountChange.approved)
-    session.flush()
-    return case
+from tests.review_helpers import active
 
 
 @pytest.mark.parametrize(("category", "months"), [(1, 12), (2, 6), (3, 3), (4, 1)])

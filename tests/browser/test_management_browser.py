@@ -14,7 +14,7 @@ from dibao import entitlement, jobs, raises
 from dibao.models import Case
 from dibao.models.management import StandardRaise
 from tests.case_helpers import region, standard, user
-from tests.test_reviews import active
+from tests.review_helpers import active
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from dibao import cases
 from dibao.models import Stage
 from dibao.models.payment import AccountKind
 from tests.case_helpers import register, standard, to_stage, user
-from tests.test_payments_bank import answer, luhn, read
+from tests.payment_helpers import answer, luhn, read
 
 pytestmark = pytest.mark.browser
 

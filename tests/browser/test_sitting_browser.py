@@ -41,8 +41,8 @@ def test_town_meeting_decides_two_households(page, live_server, world, session, 
 
 def test_objection_answered_through_its_one_form(page, live_server, world, session, screenshot_dir):
     from dibao.models import FeedbackStatus, Objection, Outcome
-    from tests.test_feedback import open_entry
-    from tests.test_feedback_form import _objection
+    from tests.feedback_form_helpers import _objection
+    from tests.feedback_helpers import open_entry
 
     entry = open_entry(session, world)
     objection = _objection(session, entry)

@@ -1,0 +1,48 @@
+"""Helpers for the payment tests: bank files."""
+
+from __future__ import annotations
+
+import io
+
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+
+def luhn(base: str) -> str:
+    total = 0
+    for i, d in enumerate(int(c) for c in reversed(base)):
+        if i % 2 == 0:
+            d = d * 2 - (9 if d * 2 > 9 else 0)
+        total += d
+    return base + str((10 - total % 10) % 10)
+
+
+def read(data: bytes) -> list[list]:
+    return CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+
+
+def answer(data: bytes, results: dict[int, tuple[str, str]] | None = None, *, month: str | None = None,
+           drop: int | None = None, change: dict[int, dict[str, str]] | None = None) -> bytes:
+    """The bank's return file: the exported sheet with 发放结果 / 失败原因 filled (every line 成功 by default)."""
+    rows = read(data)
+    headers = [str(h) for h in rows[1]]
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
+    ws = book.add_worksheet()
+    first = list(rows[0])
+    if month:
+        first[1] = month
+    ws.write_row(0, 0, first)
+    ws.write_row(1, 0, headers)
+    n = 2
+    for row in rows[2:]:
+        values = dict(zip(headers, row, strict=False))
+        line_id = int(values["流水号"])
+        if line_id == drop:
+            continue
+        result, reason = (results or {}).get(line_id, ("成功", ""))
+        values.update({"发放结果": result, "失败原因": reason, **(change or {}).get(line_id, {})})
+        ws.write_row(n, 0, [values[h] for h in headers])
+        n += 1
+    book.close()
+    return out.getvalue()
