@@ -292,3 +292,28 @@ def test_reconciliation_notices_a_line_that_does_not_add_up(session, world, cloc
     assert not recon.sums_match and recon.counts_match and not recon.ok
     month, current, label = payments.current_state(session, user(session, world, "county"))
     assert (month, current.id, str(label)) == (APRIL, run.id, "已生成，待乡镇核对")
+
+
+def test_a_transfer_mid_month_pays_the_new_community_its_new_amount_from_next_month(session, world, clock, household):
+    from dibao import entitlement, household as households
+    from dibao.models.household import TransferKind
+
+    admin, county_user = user(session, world, "admin"), user(session, world, "county")
+    entitlement.set_standard(session, admin, region=session.get(Region, world.regions["town_b"]),
+                             amount=Decimal("850.00"), effective_from=date(2026, 1, 1))  # 乙街道's own standard
+    session.commit()
+    may = run_month(session, world, clock, MAY)
+    at(clock, 2026, 5, 15)  # moves in the middle of May (拆迁安置)
+    households.transfer(session, county_user, household, to_region_id=world.regions["comm_b1"],
+                        kind=TransferKind.demolition, moved_on=date(2026, 5, 15), reason="旧城改造拆迁安置",
+                        address="乙一社区安置小区 3 栋 101 室")
+    session.commit()
+    june = run_month(session, world, clock, JUNE)
+    (may_line,), (june_line,) = lines_of(session, may).values(), lines_of(session, june).values()
+    # May was paid where the household lived when the run was made, at the amount in force in May.
+    assert (may_line.region_id, may_line.town_id, may_line.total) == (
+        world.regions["comm_a1"], world.regions["town_a"], Decimal("960.00"))
+    # From June: the new community and town, under the new standard (2 × 850 − 600), no arrears, nothing twice.
+    assert (june_line.region_id, june_line.town_id, june_line.amount, june_line.arrears) == (
+        world.regions["comm_b1"], world.regions["town_b"], Decimal("1100.00"), Decimal("0.00"))
+    assert payments.reconcile(session, june).ok
