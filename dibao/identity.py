@@ -43,6 +43,11 @@ def with_check_digit(first17: str) -> str:
     return first17 + ric.calc_check_digit(first17 + "0")
 
 
+def with_luhn_digit(base: str) -> str:
+    """A bank card number for its leading digits (demo data and tests make valid cards with it)."""
+    return base + luhn.calc_check_digit(base)
+
+
 def normalise_phone(value: str | None, *, field: str = "head_phone") -> str | None:
     """A mainland mobile (11 digits) or landline with its area code; stored as typed digits with one dash
     after the area code (0551-12345678) so staff can read and dial it. Empty → None."""

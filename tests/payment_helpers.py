@@ -7,14 +7,7 @@ import io
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-
-def luhn(base: str) -> str:
-    total = 0
-    for i, d in enumerate(int(c) for c in reversed(base)):
-        if i % 2 == 0:
-            d = d * 2 - (9 if d * 2 > 9 else 0)
-        total += d
-    return base + str((10 - total % 10) % 10)
+from dibao.identity import with_luhn_digit
 
 
 def read(data: bytes) -> list[list]:
@@ -46,3 +39,6 @@ def answer(data: bytes, results: dict[int, tuple[str, str]] | None = None, *, mo
         n += 1
     book.close()
     return out.getvalue()
+
+
+luhn = with_luhn_digit  # tests make valid bank cards with the identity module's helper

@@ -295,7 +295,8 @@ def test_reconciliation_notices_a_line_that_does_not_add_up(session, world, cloc
 
 
 def test_a_transfer_mid_month_pays_the_new_community_its_new_amount_from_next_month(session, world, clock, household):
-    from dibao import entitlement, household as households
+    from dibao import entitlement
+    from dibao import household as households
     from dibao.models.household import TransferKind
 
     admin, county_user = user(session, world, "admin"), user(session, world, "county")

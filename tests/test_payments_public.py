@@ -9,20 +9,10 @@ import pytest
 from sqlalchemy import update
 
 from dibao import cases, kiosks, payments
+from dibao.identity import with_luhn_digit
 from dibao.models import Region, Stage
 from dibao.models.payment import AccountKind, LineStatus, PaymentLine
 from tests.case_helpers import register, standard, to_stage, user
-
-
-def _luhn(base: str) -> str:
-    digits = [int(d) for d in base]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        total += d
-    return base + str((10 - total % 10) % 10)
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def paid(session, world, clock):
         case = register(session, staff, head_name=f"户主{i}", income="0.00", members=1 + (i == 0))
         to_stage(session, world, case, Stage.active, levels=())
         cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name="农商银行",
-                                  holder_name=case.head_name, number=_luhn(f"62220202001122334{i}"))
+                                  holder_name=case.head_name, number=with_luhn_digit(f"62220202001122334{i}"))
         made.append(case)
     made[3].region_id = world.regions["comm_a2"]  # (moved: one household in 甲二社区, one in 乙一社区)
     made[4].region_id = world.regions["comm_b1"]

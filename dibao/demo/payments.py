@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from dibao import accounts, cases, clock, entitlement, payments
 from dibao.config import DEMO_PASSWORD
+from dibao.identity import with_luhn_digit
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.payment import AccountKind, PaymentAccount, PaymentRun
 from dibao.models.records import Standard
@@ -21,13 +22,6 @@ BANKS = ["阳光农商银行", "中国农业银行阳光支行", "中国邮政�
 FAIL_REASONS = ["账户已冻结", "户名与账号不符", "账户已销户"]
 
 
-def _luhn(base: str) -> str:
-    total = 0
-    for i, d in enumerate(int(c) for c in reversed(base)):
-        if i % 2 == 0:
-            d = d * 2 - (9 if d * 2 > 9 else 0)
-        total += d
-    return base + str((10 - total % 10) % 10)
 
 
 def bank_answer(exported: bytes, failed: dict[int, str]) -> bytes:
@@ -120,7 +114,7 @@ def seed_payments(session: Session, county: Region, seed: int = 2026) -> int:
         if staff is None:
             continue
         cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name=BANKS[n % len(BANKS)],
-                                  holder_name=case.head_name, number=_luhn(f"621700{case.id:012d}"))
+                                  holder_name=case.head_name, number=with_luhn_digit(f"621700{case.id:012d}"))
         created += 1
     # three paid months before this one; the first has failed lines, carried into the second
     for index, month in enumerate(months):

@@ -28,11 +28,15 @@ __all__ = [
 ]
 
 # The residents' side (issue 14): online applications, notifications, announcements and documents.
-from dibao.models import announcement, application, display, notification  # noqa: E402,F401
-
 # Dynamic management (issue 10): assets and 核对, member changes and transfers, 文书, the review panel (household);
 # proposals, campaigns, contacts, 提标 (management).
-from dibao.models import household, management  # noqa: E402,F401
-
 # Performance (issue 13): the version counters behind the public cache.
-from dibao.models import public_version  # noqa: E402,F401
+from dibao.models import (  # noqa: E402,F401  # noqa: E402,F401
+    announcement,
+    application,
+    display,
+    household,
+    management,
+    notification,
+    public_version,  # noqa: E402,F401
+)
