@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.identity import mask_account, normalise_account_number, normalise_id_number, normalise_phone
+from dibao.identity import (
+    is_valid_id_number,
+    mask_account,
+    normalise_account_number,
+    normalise_id_number,
+    normalise_phone,
+)
 from dibao.models import (
     AmountPeriod,
     Case,
@@ -607,10 +613,14 @@ def search(
         found = [Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
                  Case.head_phone.like(like)]
         # ID numbers are encrypted: a whole number is found by its keyed hash (the head's or a member's).
-        id_hash = blind_index(q.upper().replace(" ", "")) if len(q.replace(" ", "")) == 18 else None
+        compact = q.upper().replace(" ", "")
+        id_hash = blind_index(compact) if len(compact) == 18 else None
         if id_hash:
-            found += [Case.head_id_hash == id_hash,
-                      Case.id.in_(select(Member.case_id).where(Member.id_number_hash == id_hash))]
+            by_id = [Case.head_id_hash == id_hash,
+                     Case.id.in_(select(Member.case_id).where(Member.id_number_hash == id_hash))]
+            # A valid ID number names a person, not a fragment of a name or address: look it up by its index
+            # alone (the words' LIKE would scan every household of a province for nothing).
+            found = by_id if is_valid_id_number(compact) else found + by_id
         conditions.append(or_(*found))
     if stage == "open":
         conditions.append(Case.stage.in_(workflow.UNDECIDED_STAGES))

@@ -38,6 +38,15 @@ def normalise_id_number(value: str | None, *, field: str = "head_id_number", req
     return value
 
 
+def is_valid_id_number(value: str) -> bool:
+    """Whether ``value`` is a whole resident ID number by the rules of :func:`normalise_id_number` (birth date
+    and check digit; no message: for searches)."""
+    try:
+        return bool(normalise_id_number(value))
+    except Invalid:
+        return False
+
+
 def with_check_digit(first17: str) -> str:
     """The 18-character number for 17 digits (demo data and tests make valid numbers with it)."""
     return first17 + ric.calc_check_digit(first17 + "0")
