@@ -265,8 +265,10 @@ def test_seed_demo_builds_a_county_and_is_safe_to_run_twice(runner, session):
     assert levels.count(Level.community) >= 12
     users = session.scalars(select(User)).all()
     assert {u.role.value for u in users} == {"admin", "county_approver", "town_reviewer", "community_staff", "supervisor"}
-    names = [u.display_name for u in users]
+    # Staff are people with Chinese names; the supervision group's login is a group (issue 11).
+    names = [u.display_name for u in users if u.role.value != "supervisor"]
     assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", n) for n in names), names
+    assert all(u.display_name.endswith("群众监督组") for u in users if u.role.value == "supervisor")
     counts = (len(levels), len(users))
     second = runner.invoke(args=["seed-demo", "--seed", "7"])
     assert second.exit_code == 0
