@@ -93,3 +93,23 @@ def live_server(live_app):
 def screenshot_dir():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def worker(live_app):
+    """A worker thread on the live app's queue (in memory under TESTING), as `dibao worker` would run."""
+    from dibao import jobs
+
+    queue: jobs.Queue = live_app.extensions["dibao.jobs"]
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            if not queue.drain():
+                stop.wait(0.1)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield queue
+    stop.set()
+    thread.join(5)

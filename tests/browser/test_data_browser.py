@@ -10,28 +10,11 @@ import pytest
 from playwright.sync_api import expect
 
 from dibao import jobs
+from tests.browser.helpers import login
 from tests.case_helpers import standard
 from tests.roster_files import clean_rows, household, person_id, write
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def worker(live_app):
-    """A worker thread on the live app's queue (in memory under TESTING), as `dibao worker` would run."""
-    queue: jobs.Queue = live_app.extensions["dibao.jobs"]
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            if not queue.drain():
-                stop.wait(0.1)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield queue
-    stop.set()
-    thread.join(5)
 
 
 @pytest.fixture
@@ -48,14 +31,6 @@ def halfway(monkeypatch):
 
     monkeypatch.setattr(jobs.Progress, "__call__", report)
     return release
-
-
-def login(page, live_server, username, password):
-    page.goto(f"{live_server.url}/admin/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_upload_dry_run_report_then_confirm_with_the_progress_bar_moving(page, live_server, world, session, worker,

@@ -6,17 +6,10 @@ import re
 import pytest
 
 from dibao.models import Stage
+from tests.browser.helpers import login as _login
 from tests.case_helpers import register, standard, to_stage, user
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, who, password):
-    page.goto(f"{live_server.url}/admin/login")
-    page.get_by_label("用户名").fill(who)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_issue_and_print_an_approval_notice(page, live_server, world, session, screenshot_dir):

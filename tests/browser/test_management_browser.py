@@ -3,28 +3,20 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from dibao import entitlement, jobs, raises
+from dibao import entitlement, raises
 from dibao.models import Case
 from dibao.models.management import StandardRaise
+from tests.browser.helpers import login as _login
 from tests.case_helpers import region, standard, user
 from tests.review_helpers import active
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, who, password):
-    page.goto(f"{live_server.url}/admin/login")
-    page.get_by_label("用户名").fill(who)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_review_worklist_from_the_dashboard(page, live_server, world, session, clock, screenshot_dir):
@@ -54,23 +46,6 @@ def test_review_worklist_from_the_dashboard(page, live_server, world, session, c
     session.rollback()
     session.expire_all()
     assert session.get(Case, due.id).category == 3
-
-
-@pytest.fixture
-def worker(live_app):
-    queue: jobs.Queue = live_app.extensions["dibao.jobs"]
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            if not queue.drain():
-                stop.wait(0.1)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield queue
-    stop.set()
-    thread.join(5)
 
 
 def test_raise_preview_then_confirm(page, live_server, world, session, clock, worker, screenshot_dir):

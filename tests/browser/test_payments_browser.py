@@ -13,18 +13,11 @@ from playwright.sync_api import expect
 from dibao import cases
 from dibao.models import Stage
 from dibao.models.payment import AccountKind
+from tests.browser.helpers import login
 from tests.case_helpers import register, standard, to_stage, user
 from tests.payment_helpers import answer, luhn, read
 
 pytestmark = pytest.mark.browser
-
-
-def login(page, live_server, username, password):
-    page.goto(f"{live_server.url}/admin/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def logout(page):

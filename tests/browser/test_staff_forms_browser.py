@@ -11,18 +11,11 @@ from sqlalchemy import select
 
 from dibao.models import Case, Level, NoticeBatch, Region
 from dibao.models.records import Attachment
+from tests.browser.helpers import login as _login
 from tests.case_helpers import register, standard, user
 from tests.factories import case_awaiting_notice, tiny_pdf
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, username, password):
-    page.goto(f"{live_server.url}/admin/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_the_typed_password_is_masked(page, live_server, world, screenshot_dir):

@@ -1,0 +1,12 @@
+"""Helpers shared by the browser tests (a test module never imports another)."""
+
+from __future__ import annotations
+
+
+def login(page, live_server, username, password):
+    """Sign in through the real login form, as a clerk does."""
+    page.goto(f"{live_server.url}/admin/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
