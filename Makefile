@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 translations/en/LC_MESSAGES/messages.mo: translations/en/LC_MESSAGES/messages.po $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d translations
 
+# The access log keeps the path, never the query string or the referer: a clerk's search by ID number
+# (/admin/cases/?q=…) must not land in a log file (issue 11).
+ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s
+
 ## make run: venv, install, migrate the SQLite database, seed the demo once, serve on http://127.0.0.1:$(PORT)
 ## with the background-job worker (imports, exports) beside gunicorn; Ctrl-C stops both
 # QR codes and kiosk URLs are built on the public URL: by default, where `make run` serves.
@@ -36,7 +40,8 @@ run: $(VENV)/.installed translations/en/LC_MESSAGES/messages.mo
 	@echo
 	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	 $(BIN)/dibao worker & worker=$$!; \
-	 $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - dibao.wsgi:app
+	 $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - \
+	   --access-logformat '$(ACCESS_LOG_FORMAT)' dibao.wsgi:app
 
 ## Debian packages the browser tests need (Chromium and CJK fonts), installed when missing.
 system-deps:

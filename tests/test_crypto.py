@@ -174,3 +174,44 @@ def test_account_number_rules(app, kind, number, ok):
     else:
         with pytest.raises(Invalid):
             normalise_account_number(number, luhn_checked=kind == "bank_card")
+
+
+def test_no_log_line_carries_an_id_phone_or_account_number(app, session, world, client, auth, caplog):
+    """Issue 11: what staff type (an ID number in the search box, an account number) never reaches a log — not
+    the app's records, not a database error's text, not the access log of `make run` / docs/deploy.md."""
+    import logging
+    import re
+    from pathlib import Path
+
+    from sqlalchemy import text as sql
+
+    from dibao import db
+    from dibao.identity import with_luhn_digit
+    from tests.conftest import csrf_token
+
+    caplog.set_level(logging.DEBUG)
+    idn, phone, card = valid_id(), "13987654321", with_luhn_digit("622202020011223344")
+    case = register(session, user(session, world, "staff_a1"), head_name="钱秀英", head_id_number=idn, head_phone=phone)
+    session.commit()
+    auth.login("staff_a1")
+    assert "钱秀英" in client.get(f"/admin/cases/?q={idn}").get_data(as_text=True)
+    res = client.post(f"/admin/cases/{case.id}/account", data={
+        "csrf_token": csrf_token(client, f"/admin/cases/{case.id}"), "kind": "bank_card", "bank_name": "阳光农商银行",
+        "holder_name": "钱秀英", "number": card})
+    assert res.status_code == 302
+    with app.app_context():  # a database error about a statement that carried the number
+        with pytest.raises(Exception) as err:
+            db.session().execute(sql("SELECT no_such_column FROM dibao_case WHERE head_id_hash = :v"), {"v": idn})
+        logging.getLogger("dibao").warning("refused: %s", err.value)
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "钱秀英" in client.get(f"/admin/cases/{case.id}").get_data(as_text=True) and logged  # something was logged
+    for secret in (idn, phone, card):
+        assert secret not in logged
+    # The access log of `make run` and of the documented deployment keeps the path only (%(U)s), never the query
+    # string (%(q)s, %(r)s) or the referer (%(f)s), where a search by ID number would stand.
+    root = Path(__file__).resolve().parents[1]
+    formats = re.findall(r"ACCESS_LOG_FORMAT := (.+)", (root / "Makefile").read_text())
+    formats += [f.replace("%%", "%") for f in re.findall(r"--access-logformat '([^']+)'", (root / "docs/deploy.md").read_text())]
+    assert len(formats) == 2
+    for fmt in formats:
+        assert "%(U)s" in fmt and not {"%(r)s", "%(q)s", "%(f)s"} & set(re.findall(r"%\(\w\)s", fmt))
