@@ -220,8 +220,15 @@ def sweep(client, app, w: World, tally: Tally, *, relogin=None) -> None:
             relogin()
 
 
-def test_no_route_answers_5xx_to_hostile_input(hostile_app, world, clock):
+def test_no_route_answers_5xx_to_hostile_input(hostile_app, database_url, world, clock):
     import traceback
+
+    from tests.conftest import PG_URL
+
+    if PG_URL and database_url.startswith("sqlite"):
+        # The sweep sends ~20,000 requests; it runs once a suite, on PostgreSQL when the suite has it: the
+        # stricter engine (range and encoding errors SQLite lets through). Without PostgreSQL it runs on SQLite.
+        pytest.skip("the hostile sweep runs on PostgreSQL in this run")
 
     from flask import got_request_exception
     from sqlalchemy.orm import Session
