@@ -44,9 +44,11 @@ def _home_page(at) -> str:
 
 @bp.get("/lang/<code>")
 def set_language(code: str):
+    # The target is checked first: a link made to mislead is refused without changing the visitor's language.
+    target = safe_next(request.args.get("next"), url_for("portal.home"))
     if code in LOCALES:
         session["lang"] = code
-    return redirect(safe_next(request.args.get("next"), url_for("portal.home")))
+    return redirect(target)
 
 
 @bp.get("/healthz")
