@@ -55,9 +55,11 @@ system-deps:
 	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	 fi
 
-## make test: venv, dev dependencies, system packages, translations, the whole suite
+## make test: venv, dev dependencies, system packages, translations, the whole suite, on every core
+## (pytest-xdist; PYTEST_WORKERS=0 runs it in one process)
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed system-deps translations/en/LC_MESSAGES/messages.mo
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## axe-core for the accessibility scan of the browser tests, from the npm registry (pinned by its lock file)
 axe:

@@ -24,9 +24,9 @@ from dibao import accounts, create_app, db, migrate
 from dibao import clock as app_clock
 from dibao.db import make_engine
 
-# The suite-wide checks, each recording every response and running its test last: no public response leaks an ID
-# or phone number (issue 4), no page renders ="None" (issue 9).
-pytest_plugins = ["tests.plugins.public_leaks", "tests.plugins.none_attributes"]
+# The suite-wide checks, each recording every response and checking the whole record once the run is over: no public
+# response leaks an ID or phone number (issue 4), no page renders ="None" (issue 9).
+pytest_plugins = ["tests.plugins.responses", "tests.plugins.public_leaks", "tests.plugins.none_attributes", "pytester"]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

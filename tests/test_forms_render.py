@@ -74,19 +74,16 @@ def test_schedule_field_is_a_picker_that_also_takes_a_typed_time(client, auth, w
 
 
 def test_the_recorder_would_catch_a_none_attribute():
+    """The suite-wide check (tests/plugins/none_attributes.py, run over the whole record once the run is over) can
+    fail: a page printing type="None" is recorded and reported."""
     probe = Flask("probe")
     probe.add_url_rule("/p", "p", lambda: '<input type="None" name="x">')
     with probe.test_client() as c:
         c.get("/p")
     try:
         assert "/p?" in none_attributes.FOUND['type="None"']
+        assert any('type="None"' in problem and "/p?" in problem for problem in none_attributes.problems())
     finally:
         none_attributes.FOUND['type="None"'].discard("/p?")
         if not none_attributes.FOUND['type="None"']:
             del none_attributes.FOUND['type="None"']
-
-
-def test_no_page_renders_a_none_attribute():
-    """Runs last (tests/plugins/none_attributes.py): every HTML page the suite rendered, staff and public."""
-    assert none_attributes.HTML_RESPONSES["count"] > 5, "the recorder saw too few pages to mean anything"
-    assert {attr: sorted(paths)[:5] for attr, paths in none_attributes.FOUND.items()} == {}

@@ -2,14 +2,13 @@
 
 Like the public-leak recorder (tests/test_public_leaks.py), this plugin records through tests/plugins/responses.py,
 so every HTML response of every app the suite creates — test clients and the browser tests' live server — is
-looked at; ``tests/test_forms_render.py::test_no_page_renders_a_none_attribute`` runs last and reads the record.
+looked at; once the run is over, the whole record (every xdist worker's) must be empty.
 """
 
 from __future__ import annotations
 
 import re
 
-import pytest
 from flask import has_request_context, request
 
 from tests.plugins import responses
@@ -17,7 +16,6 @@ from tests.plugins import responses
 NONE_ATTRIBUTE = re.compile(r'[\w:-]+="None"')
 FOUND: dict[str, set[str]] = {}  # attribute text -> paths that rendered it
 HTML_RESPONSES = {"count": 0}
-LAST = "test_no_page_renders_a_none_attribute"
 
 
 def _record(response) -> None:
@@ -33,8 +31,20 @@ def _record(response) -> None:
 responses.on_response(_record)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session, config, items):
-    """After every other ordering hook: the check runs once everything else has rendered its pages."""
-    late = [item for item in items if item.name.split("[")[0] == LAST]
-    items[:] = [item for item in items if item not in late] + late
+def _export() -> dict:
+    return {"found": {attr: sorted(paths)[:5] for attr, paths in FOUND.items() if paths},
+            "count": HTML_RESPONSES["count"]}
+
+
+def _merge(part: dict) -> None:
+    for attr, paths in part["found"].items():
+        FOUND.setdefault(attr, set()).update(paths)
+    HTML_RESPONSES["count"] += part["count"]
+
+
+def problems() -> list[str]:
+    return [f"{attr} rendered by {sorted(paths)[:5]}" for attr, paths in FOUND.items() if paths]
+
+
+responses.suite_check('no page renders an attribute as ="None"',
+                      responses.SuiteCheck(export=_export, merge=_merge, check=problems))

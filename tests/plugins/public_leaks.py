@@ -40,13 +40,33 @@ def _record(response) -> None:
             RECORDED[run].add(request.full_path)
 
 
+def find_leaks(recorded: dict[str, set[str]], secrets: set[str]) -> dict[str, list[str]]:
+    """secret -> (some of) the public paths whose answer carried it."""
+    return {secret: sorted(paths)[:5] for run, paths in recorded.items() for secret in secrets
+            if paths and secret in run}
+
+
+def _export() -> dict:
+    return {"recorded": {run: sorted(paths)[:5] for run, paths in RECORDED.items() if paths},
+            "demo_secrets": sorted(DEMO_SECRETS), "count": PUBLIC_RESPONSES["count"]}
+
+
+def _merge(part: dict) -> None:
+    for run, paths in part["recorded"].items():
+        RECORDED[run].update(paths)
+    DEMO_SECRETS.update(part["demo_secrets"])
+    PUBLIC_RESPONSES["count"] += part["count"]
+
+
+def problems() -> list[str]:
+    found = [f"{secret} answered publicly by {paths}"
+             for secret, paths in find_leaks(RECORDED, DEMO_SECRETS | FACTORY_SECRETS).items()]
+    # The demo crawl ran (a whole-suite run): the record must have seen enough to mean something.
+    if DEMO_SECRETS and PUBLIC_RESPONSES["count"] <= 100:
+        found.append(f"the recorder saw only {PUBLIC_RESPONSES['count']} public responses")
+    return found
+
+
 responses.on_response(_record)
-
-LAST = ("test_seed_demo_and_crawl_every_public_page", "test_no_public_response_leaks_id_or_phone_numbers")
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Run the two checks of tests/test_public_leaks.py after everything else."""
-    late = [item for item in items if item.name.split("[")[0] in LAST]
-    late.sort(key=lambda item: LAST.index(item.name.split("[")[0]))
-    items[:] = [item for item in items if item not in late] + late
+responses.suite_check("no ID, phone or account number on a public answer",
+                      responses.SuiteCheck(export=_export, merge=_merge, check=problems))
