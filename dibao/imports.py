@@ -718,11 +718,18 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     total = len(drafts)
     phase = str(_l("正在导入"))
     progress(0, total, phase)
-    # Core inserts of many rows at once (the column types still encrypt and convert): the ORM's unit of work per
-    # object would cost more than the checks themselves.
+    # Core executemany of many rows at once (the column types still encrypt and convert): the ORM's unit of work
+    # per object would cost more than the checks themselves. No RETURNING: on SQLite an insert that must return
+    # the ids in order runs one statement per row; the ids are read back by the case numbers (unique) and the
+    # members' positions instead, a few hundred at a time.
     cases_table, members_table = Case.__table__, Member.__table__
-    case_ids = list(session.scalars(insert(cases_table).returning(cases_table.c.id, sort_by_parameter_order=True),
-                                    case_rows)) if case_rows else []
+    if case_rows:
+        session.execute(insert(cases_table), case_rows)
+    id_of_number: dict[str, int] = {}
+    for chunk in _chunks([row["number"] for row in case_rows]):
+        id_of_number.update((number, case_id) for case_id, number in session.execute(
+            select(cases_table.c.id, cases_table.c.number).where(cases_table.c.number.in_(chunk))))
+    case_ids = [id_of_number[row["number"]] for row in case_rows]
     member_rows = []
     for case_id, draft in zip(case_ids, drafts, strict=True):
         for position, person in enumerate(draft.members):
@@ -733,16 +740,21 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
                 "health": person.health, "work_capacity": person.work_capacity,
                 "monthly_deduction": Decimal("0"), "deduction_note": "",
             })
-    member_ids = list(session.scalars(insert(members_table).returning(members_table.c.id, sort_by_parameter_order=True),
-                                      member_rows)) if member_rows else []
-    people = iter(member_ids)
+    if member_rows:
+        session.execute(insert(members_table), member_rows)
+    earners = [case_id for case_id, draft in zip(case_ids, drafts, strict=True)
+               if any(person.income for person in draft.members)]
+    member_id_of: dict[tuple[int, int], int] = {}
+    for chunk in _chunks(earners):
+        member_id_of.update(((case_id, position), member_id) for member_id, case_id, position in session.execute(
+            select(members_table.c.id, members_table.c.case_id, members_table.c.position)
+            .where(members_table.c.case_id.in_(chunk))))
     income_rows, account_rows, period_rows = [], [], []
     actor_name = actor.display_name if actor else audit.SYSTEM_ACTOR
     for case_id, draft in zip(case_ids, drafts, strict=True):
-        for person in draft.members:
-            member_id = next(people)
+        for position, person in enumerate(draft.members):
             if person.income:
-                income_rows.append({"member_id": member_id, "source": person.income_source,
+                income_rows.append({"member_id": member_id_of[case_id, position], "source": person.income_source,
                                     "monthly_amount": person.income, "note": ""})
         if draft.account:
             account_rows.append({"case_id": case_id, **draft.account, "number_hash": blind_index(draft.account["number"]),
@@ -764,7 +776,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
         "members": len(draft.members)}) for case_id, draft, row in zip(case_ids, drafts, case_rows, strict=True)]
     chunk = max(1, min(AUDIT_CHUNK, total // 10))  # at least ten steps of the progress bar
     for start in range(0, total, chunk):  # one audit event a household, appended a chunk at a time
-        audit.record_many(session, actor, entries[start:start + chunk])
+        audit.append_many(session, actor, entries[start:start + chunk])
         progress(min(start + chunk, total), total, phase)
     report.imported = total
     return report
