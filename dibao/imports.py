@@ -311,6 +311,7 @@ class PersonDraft:
     health: str
     income: Decimal
     income_source: str
+    id_hash: str | None = None  # the keyed hash of id_number (set by the database check, reused by the import)
 
 
 @dataclass
@@ -403,6 +404,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
             continue
         groups[household].append((number, row))
 
+    phones = _once_per_value(lambda text: normalise_phone(text, field="phone"))
     seen_ids: dict[str, tuple[int, str]] = {}  # id number → (row, household key)
     drafts: list[HouseholdDraft] = []
     done = 0
@@ -431,19 +433,38 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
                     seen_ids[person.id_number] = (number, key)
             members.append(person)
         if len(heads) == 1:
-            draft = _check_household(heads[0][0], heads[0][1], key, get, out, communities, members, today)
+            draft = _check_household(heads[0][0], heads[0][1], key, get, out, communities, members, today, phones)
             if draft is not None and len(members) == len(rows):  # every person of it checked out
                 drafts.append(draft)
         done += len(rows)
         progress(done, report.rows, phase)
     report.households = len(groups)
     report.persons = sum(len(rows) for rows in groups.values())
-    _check_database(session, seen_ids, out)
+    hashes = _check_database(session, seen_ids, out)
     # Only a household without errors can be imported; only its amount is worth a warning.
     wrong = {p.row for p in report.errors}
     drafts = [d for d in drafts if not any(m.row in wrong for m in d.members) and d.head_row not in wrong]
+    for draft in drafts:
+        for person in draft.members:
+            person.id_hash = hashes.get(person.id_number) if person.id_number else None
     _check_amounts(session, drafts, out)
     return drafts
+
+
+def _once_per_value(normalise: Callable[[str], Any]) -> Callable[[str], tuple[Any, Any]]:
+    """``normalise`` as (value, None) or (None, the message of its DomainError), computed once per distinct text:
+    a roster repeats values (a household's landline, a village's phone), and phonenumbers parses slowly."""
+    known: dict[str, tuple[Any, Any]] = {}
+
+    def once(text: str) -> tuple[Any, Any]:
+        if text not in known:
+            try:
+                known[text] = (normalise(text), None)
+            except DomainError as err:
+                known[text] = (None, err.message)
+        return known[text]
+
+    return once
 
 
 def _relation(value: Any) -> str:
@@ -516,7 +537,8 @@ def _check_person(number: int, row: list[Any], get, out: _Rows, sources: dict[st
 
 
 def _check_household(number: int, row: list[Any], key: str, get, out: _Rows, communities: dict[str, Region],
-                     members: list[PersonDraft], today: date) -> HouseholdDraft | None:
+                     members: list[PersonDraft], today: date, phones: Callable[[str], tuple[str | None, Any]],
+                     ) -> HouseholdDraft | None:
     count = len(out.report.problems)
     code = _cell(get(row, "community_code"))
     region = communities.get(code)
@@ -525,11 +547,9 @@ def _check_household(number: int, row: list[Any], key: str, get, out: _Rows, com
     elif region is None:
         out.error(number, "community_code", "community_unknown",
                   _l("社区代码 %(code)s 不存在，或不在您的管辖范围内。", code=code))
-    phone = None
-    try:
-        phone = normalise_phone(_cell(get(row, "phone")), field="phone")
-    except DomainError as err:
-        out.error(number, "phone", "invalid", err.message)
+    phone, message = phones(_cell(get(row, "phone")))
+    if message is not None:
+        out.error(number, "phone", "invalid", message)
     address = _cell(get(row, "address"))
     if not address:
         out.error(number, "address", "required", _l("请填写家庭住址。"))
@@ -596,9 +616,10 @@ def _chunks(items: list, size: int = 500) -> Iterator[list]:
         yield items[start:start + size]
 
 
-def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Rows) -> None:
+def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Rows) -> dict[str, str]:
     """ID numbers already on file: as the head of an open case, or as a member of one (a member in two
-    households). Closed cases (rejected, exited) do not count, as at registration."""
+    households). Closed cases (rejected, exited) do not count, as at registration. Returns the keyed hash of
+    every ID number (the import stores them)."""
     by_hash = {blind_index(id_number): (row, id_number) for id_number, (row, _key) in seen.items()}
     hashes = list(by_hash)
     open_stages = [s for s in Stage if s not in workflow.CLOSED_STAGES]
@@ -619,12 +640,16 @@ def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Ro
         elif id_hash in members:
             out.error(row, "id_number", "member_two_households",
                       _l("此人已是在册家庭（%(number)s）的成员，一人只能属于一户。", number=members[id_hash]))
+    return {id_number: id_hash for id_hash, (_row, id_number) in by_hash.items()}
 
 
 def _check_amounts(session: Session, drafts: list[HouseholdDraft], out: _Rows) -> None:
     """The formula (dibao.entitlement) under the standard in force today: a different amount is a warning —
     the file's amount is what the household is paid, and it is imported as an override with that reason."""
     standards: dict[int, Any] = {}
+    # Households with the same figures under the same standard compute alike: once each (the computation keeps
+    # no names, see _as_case, and the import reads only its figures).
+    computed_for: dict[tuple, entitlement.Computation] = {}
     today = clock.today()
     for draft in drafts:
         if draft.region.id not in standards:
@@ -634,8 +659,12 @@ def _check_amounts(session: Session, drafts: list[HouseholdDraft], out: _Rows) -
             out.warn(draft.head_row, "monthly_amount", "no_standard",
                      _l("%(region)s还没有设置低保标准，无法核对金额；将按文件中的金额导入。", region=draft.region.name))
             continue
-        draft.computation = entitlement.compute(_as_case(draft), Decimal(standard.monthly_amount),
-                                                standard_from=standard.effective_from)
+        figures = (standard.id, draft.no_income_no_capacity_no_supporter,
+                   tuple((m.income_source, str(m.income)) if m.income else None for m in draft.members))
+        if figures not in computed_for:
+            computed_for[figures] = entitlement.compute(_as_case(draft), Decimal(standard.monthly_amount),
+                                                        standard_from=standard.effective_from)
+        draft.computation = computed_for[figures]
         computed = draft.computation.computed
         if computed is not None and computed != draft.amount:
             out.warn(draft.head_row, "monthly_amount", "amount_differs",
@@ -644,8 +673,9 @@ def _check_amounts(session: Session, drafts: list[HouseholdDraft], out: _Rows) -
 
 
 def _as_case(draft: HouseholdDraft) -> SimpleNamespace:
-    """What entitlement.compute reads of a case, for a household not yet saved."""
-    members = [SimpleNamespace(name=m.name, monthly_deduction=Decimal("0"), deduction_note="",
+    """What entitlement.compute reads of a case, for a household not yet saved (without names: one computation
+    serves every household with the same figures)."""
+    members = [SimpleNamespace(name="", monthly_deduction=Decimal("0"), deduction_note="",
                                incomes=[SimpleNamespace(source=m.income_source, monthly_amount=m.income, note="")]
                                if m.income else [])
                for m in draft.members]
@@ -654,15 +684,6 @@ def _as_case(draft: HouseholdDraft) -> SimpleNamespace:
 
 
 # --- importing -----------------------------------------------------------------------------------------------
-
-def _hash_of(known: dict[str, str], id_number: str | None) -> str | None:
-    """The keyed hash of an ID number, computed once (the head's goes on the case and on member 0)."""
-    if id_number is None:
-        return None
-    if id_number not in known:
-        known[id_number] = blind_index(id_number)
-    return known[id_number]
-
 
 def next_review(approved_on: date, category: int, today: date) -> date:
     """The first date on the category's review schedule, counted from the approval, that is today or later."""
@@ -686,7 +707,6 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     now = clock.now()
     today = clock.today()
     numbers: dict[int, int] = {}  # community id → last case number used this year
-    hashes: dict[str, str] = {}  # the heads' keyed hashes, for their member rows too
     case_rows = []
     for draft in drafts:
         region = draft.region
@@ -702,7 +722,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
         case_rows.append({
             "number": f"{region.code}-{today.year}-{numbers[region.id]:04d}", "region_id": region.id,
             "stage": Stage.active, "stage_changed_at": approved_at, "head_name": head.name,
-            "head_id_number": head.id_number, "head_id_hash": _hash_of(hashes, head.id_number),
+            "head_id_number": head.id_number, "head_id_hash": head.id_hash,
             "head_phone": draft.phone, "address": draft.address, "public_address": draft.public_address,
             "category": draft.category, "close_relative_of_staff": False, "special_case": False,
             "no_income_no_capacity_no_supporter": draft.no_income_no_capacity_no_supporter, "photo_consent": False,
@@ -736,7 +756,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
             member_rows.append({
                 "case_id": case_id, "position": position, "name": person.name, "relation": person.relation,
                 "age": person.age, "id_number": person.id_number,
-                "id_number_hash": _hash_of(hashes, person.id_number),
+                "id_number_hash": person.id_hash,
                 "health": person.health, "work_capacity": person.work_capacity,
                 "monthly_deduction": Decimal("0"), "deduction_note": "",
             })
