@@ -290,6 +290,11 @@ def _date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     text = _cell(value)
+    if len(text) == 10 and text[4] == text[7] == "-" and text.isascii():
+        try:  # the usual 2024-06-15: what strptime's first format reads, at a tenth of the cost
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()
@@ -688,7 +693,9 @@ def _as_case(draft: HouseholdDraft) -> SimpleNamespace:
 def next_review(approved_on: date, category: int, today: date) -> date:
     """The first date on the category's review schedule, counted from the approval, that is today or later."""
     months = workflow.REVIEW_MONTHS.get(category, 12)
-    step = 1
+    # Every step before the one that starts the months elapsed falls in an earlier month than today's.
+    elapsed = (today.year - approved_on.year) * 12 + today.month - approved_on.month
+    step = max(1, elapsed // months)
     while (due := workflow.add_months(approved_on, months * step)) < today:
         step += 1
     return due
