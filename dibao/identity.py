@@ -116,7 +116,8 @@ def mask_phone(value: str | None) -> str:
 def normalise_account_number(value: str | None, *, luhn_checked: bool, field: str = "account_number") -> str:
     """A payment account number (bank card, 社保卡, 一卡通): digits only, 8 to 30 of them; a bank card's last
     digit is a Luhn check digit, which catches most typing mistakes."""
-    digits = "".join(ch for ch in (value or "") if not ch.isspace() and ch != "-")
+    digits = value if value and value.isascii() and value.isdigit() else "".join(
+        ch for ch in (value or "") if not ch.isspace() and ch != "-")
     if not digits:
         raise Invalid(_l("请填写账号。"), field=field)
     if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 30:

@@ -272,6 +272,8 @@ def read_table(path: Path, filename: str) -> list[list[Any]]:
 
 def _cell(value: Any) -> str:
     """A cell as text: numbers Excel stored as 1.0 lose the .0; dates stay dates (handled by the caller)."""
+    if value.__class__ is str:  # most cells: first, as the check reads 20 cells a row
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
