@@ -74,7 +74,7 @@ def import_file(url: str, path: Path) -> tuple[float, int]:
 
 def floor(url: str, rows: list[dict]) -> tuple[float, float]:
     """What the rules require per row, alone: the ID check (stdnum) of every person, the phone check
-    (phonenumbers), Fernet encryption and the keyed hash of every ID number and account, and one hash-chained audit
+    (phonenumbers), encryption (dibao.crypto) and the keyed hash of every ID number and account, and one hash-chained audit
     event per household (dibao.audit.record) — rolled back."""
     from sqlalchemy import select
 
