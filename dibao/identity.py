@@ -6,9 +6,10 @@ These values are for staff only: no public channel ever shows them (dibao.disclo
 
 from __future__ import annotations
 
+from datetime import date
+
 import phonenumbers
 from flask_babel import lazy_gettext as _l
-from stdnum import exceptions as stdnum_errors
 from stdnum import luhn
 from stdnum.cn import ric
 
@@ -22,7 +23,8 @@ def normalise_id_number(value: str | None, *, field: str = "head_id_number", req
     when the number was issued (from 1984), so everyone born before their county's code existed would be
     refused — most elderly applicants. The place is therefore not checked.
     """
-    value = ric.compact(value or "") if value else ""
+    if value and not _is_compact_id(value):  # a number already in its stored form needs no cleaning (imports)
+        value = ric.compact(value)
     if not value:
         if required:
             raise Invalid(_l("请填写身份证号码。"), field=field)
@@ -30,12 +32,19 @@ def normalise_id_number(value: str | None, *, field: str = "head_id_number", req
     if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
         raise Invalid(_l("身份证号码应为 18 位（最后一位可以是 X）。"), field=field)
     try:
-        ric.get_birth_date(value)
-    except stdnum_errors.ValidationError:
+        # ric.get_birth_date, without compacting the number a second time
+        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
         raise Invalid(_l("身份证号码中的出生日期不对，请核对。"), field=field) from None
     if ric.calc_check_digit(value) != value[17]:
         raise Invalid(_l("身份证号码校验不通过，请逐位核对。"), field=field)
     return value
+
+
+def _is_compact_id(value: str) -> bool:
+    """18 ASCII characters, digits but for a last X: what ric.compact leaves unchanged."""
+    return (len(value) == 18 and value.isascii() and value[:17].isdigit()
+            and (value[17].isdigit() or value[17] == "X"))
 
 
 def is_valid_id_number(value: str) -> bool:
@@ -107,7 +116,8 @@ def mask_phone(value: str | None) -> str:
 def normalise_account_number(value: str | None, *, luhn_checked: bool, field: str = "account_number") -> str:
     """A payment account number (bank card, 社保卡, 一卡通): digits only, 8 to 30 of them; a bank card's last
     digit is a Luhn check digit, which catches most typing mistakes."""
-    digits = "".join(ch for ch in (value or "") if not ch.isspace() and ch != "-")
+    digits = value if value and value.isascii() and value.isdigit() else "".join(
+        ch for ch in (value or "") if not ch.isspace() and ch != "-")
     if not digits:
         raise Invalid(_l("请填写账号。"), field=field)
     if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 30:

@@ -22,8 +22,8 @@ def test_id_numbers_are_encrypted_in_the_database_and_read_back(app, session, wo
     session.commit()
     raw = _stored(session, "SELECT head_id_number FROM dibao_case WHERE id = :id", id=case.id)
     member_raw = _stored(session, "SELECT id_number FROM case_member WHERE case_id = :id AND position = 0", id=case.id)
-    assert raw.startswith("enc1:") and idn not in raw and idn[-6:] not in raw
-    assert member_raw.startswith("enc1:") and member_raw != raw  # a fresh IV: the same number never looks alike
+    assert raw.startswith(crypto.PREFIX) and idn not in raw and idn[-6:] not in raw
+    assert member_raw.startswith(crypto.PREFIX) and member_raw != raw  # a fresh IV: the same number never looks alike
     session.expire_all()
     assert session.get(Case, case.id).head_id_number == idn
     assert session.get(Case, case.id).members[0].id_number == idn
@@ -73,6 +73,42 @@ def test_another_key_cannot_read_the_numbers(app, session, world):
     assert crypto.decrypt(raw) == session.get(Case, case.id).head_id_number
 
 
+def test_new_values_are_aes_gcm_and_round_trip(app):
+    assert crypto.PREFIX == "enc2:"
+    for value in ("110101195003071234", "6222021234567890128", "", "李桂兰"):
+        sealed = crypto.encrypt(value)
+        assert sealed.startswith("enc2:") and crypto.decrypt(sealed) == value
+        assert crypto.encrypt(value) != sealed  # a fresh nonce each time
+
+
+def test_values_written_with_fernet_before_enc2_still_decrypt(app, session, world):
+    """enc1 (Fernet) values are not migrated: they are read as they are, by their prefix."""
+    idn = valid_id()
+    old = crypto.FERNET_PREFIX + Fernet(app.config["DATA_KEY"].encode()).encrypt(idn.encode()).decode()
+    assert old.startswith("enc1:") and crypto.decrypt(old) == idn
+    case = register(session, user(session, world, "staff_a1"), head_id_number=idn)
+    session.commit()
+    session.execute(text("UPDATE dibao_case SET head_id_number = :v WHERE id = :id"), {"v": old, "id": case.id})
+    session.commit()
+    session.expire_all()
+    assert session.get(Case, case.id).head_id_number == idn  # through the column type too
+    assert crypto.decrypt("110101195003071234") == "110101195003071234"  # no prefix: from before encryption
+
+
+@pytest.mark.parametrize("scheme", ["enc1", "enc2"])
+def test_a_changed_stored_value_does_not_decrypt(app, scheme):
+    value = "110101195003071234"
+    if scheme == "enc2":
+        sealed = crypto.encrypt(value)
+    else:
+        sealed = crypto.FERNET_PREFIX + Fernet(app.config["DATA_KEY"].encode()).encrypt(value.encode()).decode()
+    body = sealed[5:]
+    flipped = body[:20] + ("A" if body[20] != "A" else "B") + body[21:]
+    for tampered in (sealed[:5] + flipped, sealed[:-4], sealed[:5] + "!!!", sealed[:5]):
+        with pytest.raises(crypto.KeyMissing):
+            crypto.decrypt(tampered)
+
+
 def test_the_migration_encrypts_numbers_stored_in_clear(tmp_path):
     """A database from before encryption: the upgrade rewrites every number and sets its hash."""
     crypto.use_key(Fernet.generate_key().decode())  # what `dibao db upgrade` installs from the app's config
@@ -94,8 +130,8 @@ def test_the_migration_encrypts_numbers_stored_in_clear(tmp_path):
     with engine.connect() as conn:
         stored, digest = conn.execute(text("SELECT head_id_number, head_id_hash FROM dibao_case")).one()
         member, member_digest = conn.execute(text("SELECT id_number, id_number_hash FROM case_member")).one()
-    assert stored.startswith("enc1:") and crypto.decrypt(stored) == "110101195003071234"
-    assert member.startswith("enc1:") and digest == member_digest == crypto.blind_index("110101195003071234")
+    assert stored.startswith(crypto.PREFIX) and crypto.decrypt(stored) == "110101195003071234"
+    assert member.startswith(crypto.PREFIX) and digest == member_digest == crypto.blind_index("110101195003071234")
     migrate.downgrade(engine, "0007_house")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT head_id_number FROM dibao_case")).scalar() == "110101195003071234"
@@ -136,7 +172,7 @@ def test_a_payment_account_is_validated_encrypted_and_masked(app, session, world
     assert _stored(session, "SELECT count(*) FROM payment_account") == 0
     assert _account_form(client, case.id).status_code == 302
     raw = _stored(session, "SELECT number FROM payment_account")
-    assert raw.startswith("enc1:") and CARD not in raw
+    assert raw.startswith(crypto.PREFIX) and CARD not in raw
     page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
     assert "6222 **** **** 0128" in page and CARD not in page
     detail = _stored(session, "SELECT details FROM audit_event WHERE action = 'payment_account_set'")
