@@ -311,6 +311,8 @@ def test_the_fast_path_serves_the_cached_body_exactly_as_the_app_did(app, world,
         assert store.stats["fast"] == fast_before + 1, url  # answered before the app
         assert fast.get_data() == slow.get_data()
         assert _without(fast.headers, "X-Server-Time") == _without(slow.headers, "X-Server-Time"), url
+    assert client.get(BOARD).headers["Content-Type"] == "text/html; charset=utf-8"  # one charset, as uncached
+    assert client.get(API).headers["Content-Type"] == "application/json"
     # the page and its htmx fragment are two answers, never one another's
     assert client.get(BOARD).get_data() != client.get(BOARD, headers={"HX-Request": "true"}).get_data()
 
