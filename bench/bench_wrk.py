@@ -131,8 +131,10 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "sync",
                "--log-level", "warning", "--chdir", str(HERE), "wsgi:application"]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, "DIBAO_SWEEP_INTERVAL": "0",
-                                               "PYTHONPATH": f"{code}:{HERE}", **env})
+        # cwd=code: gunicorn puts its starting directory first on sys.path, ahead of PYTHONPATH — started from
+        # this tree, the "before" server would import this tree's code (as it did before this was set)
+        self.proc = subprocess.Popen(cmd, cwd=str(code), env={**os.environ, "DIBAO_SWEEP_INTERVAL": "0",
+                                                              "PYTHONPATH": f"{code}:{HERE}", **env})
         self.peak_rss = 0.0
         self._stop = threading.Event()
         for _ in range(300):
