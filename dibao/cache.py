@@ -180,6 +180,7 @@ class VersionReader:
         conn = fairy.driver_connection
         fairy.detach()  # ours until closed: the pool neither resets nor pings it
         if self.postgresql:
+            conn.rollback()  # nothing open (a pre-ping may have begun one): autocommit can only be set when idle
             conn.autocommit = True  # each statement its own snapshot; never "idle in transaction"
         self._local.held = (os.getpid(), conn)
         with self._lock:
