@@ -7,6 +7,14 @@ region API; p99 of the board vs the minimal endpoint's p99; the workers' peak RS
     python bench/bench_wrk.py                       # this tree
     BENCH_BEFORE=<git rev> python bench/bench_wrk.py   # also the code of <rev> (e.g. main), same data, same run
     BENCH_SECONDS=10 (default 8)
+    BENCH_SEQUENTIAL=1   # the old way: the minimal endpoint once, then each target for BENCH_SECONDS
+
+How the ratios are taken: the machine is shared, and its load swings by 2–3× within seconds, so a target and the
+minimal endpoint measured one after the other compare two different machines. Each target is therefore measured
+in BENCH_SLICES (default 4) pairs of slices of BENCH_SECONDS/BENCH_SLICES seconds, alternating with the minimal
+endpoint in the order M T, T M, M T, T M: its ratio is its requests over the minimal's requests in the slices
+interleaved with it (equal time each), its p99 ratio the median over its slices of its p99 over the minimal's p99
+in the adjacent slice. The "minimal" line sums every minimal slice of the run.
 
 wrk is the Debian package; it is installed with apt-get when missing.
 """
@@ -16,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +42,8 @@ for p in (str(HERE), str(ROOT)):
 from common import BIN, MINIMAL_PATH, free_port, prepared_sqlite  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS") or 8)
+SLICES = int(os.environ.get("BENCH_SLICES") or 4)
+SEQUENTIAL = os.environ.get("BENCH_SEQUENTIAL") == "1"
 CONNECTIONS = 64
 
 
@@ -61,6 +72,28 @@ def wrk(url: str, headers: dict | None = None, seconds: int = SECONDS) -> dict:
     errors = re.search(r"Socket errors:.*", out)
     return {"rps": rps, "p50": p50, "p99": p99, "non2xx3xx": int(bad.group(1)) if bad else 0,
             "errors": errors.group(0) if errors else ""}
+
+
+def interleaved(url: str, headers: dict | None, minimal_url: str) -> tuple[dict, list[dict]]:
+    """``url`` and the minimal endpoint in alternating slices (M T, T M, …); the target's figures with
+    ``ratio`` and ``p99_ratio`` against the minimal slices beside it, and those minimal slices."""
+    seconds = max(1, SECONDS // SLICES)
+    mine, base = [], []
+    for i in range(SLICES):
+        if i % 2 == 0:
+            base.append(wrk(minimal_url, seconds=seconds))
+            mine.append(wrk(url, headers, seconds=seconds))
+        else:
+            mine.append(wrk(url, headers, seconds=seconds))
+            base.append(wrk(minimal_url, seconds=seconds))
+    out = {"rps": statistics.fmean(r["rps"] for r in mine),
+           "p50": statistics.median(r["p50"] for r in mine), "p99": statistics.median(r["p99"] for r in mine),
+           "non2xx3xx": sum(r["non2xx3xx"] for r in mine),
+           "errors": "; ".join(r["errors"] for r in mine if r["errors"]),
+           "ratio": sum(r["rps"] for r in mine) / sum(r["rps"] for r in base),
+           "p99_ratio": statistics.median(m["p99"] / b["p99"] for m, b in zip(mine, base, strict=True)),
+           "slices": [round(m["rps"] / b["rps"], 3) for m, b in zip(mine, base, strict=True)]}
+    return out, base
 
 
 def _ms(text: str) -> float:
@@ -98,8 +131,10 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "sync",
                "--log-level", "warning", "--chdir", str(HERE), "wsgi:application"]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, "DIBAO_SWEEP_INTERVAL": "0",
-                                               "PYTHONPATH": f"{code}:{HERE}", **env})
+        # cwd=code: gunicorn puts its starting directory first on sys.path, ahead of PYTHONPATH — started from
+        # this tree, the "before" server would import this tree's code (as it did before this was set)
+        self.proc = subprocess.Popen(cmd, cwd=str(code), env={**os.environ, "DIBAO_SWEEP_INTERVAL": "0",
+                                                              "PYTHONPATH": f"{code}:{HERE}", **env})
         self.peak_rss = 0.0
         self._stop = threading.Event()
         for _ in range(300):
@@ -145,22 +180,38 @@ def measure_tree(label: str, code: Path, url: str, token: str, community: str) -
         slide_etag = sh["ETag"]
         api = f"{base}/api/v1/notices?region={community}"
         get(api)
-        results = {
-            "minimal": wrk(base + MINIMAL_PATH),
-            "board (40 open entries)": wrk(board),
-            "board 304": wrk(board, {"If-None-Match": board_etag}),
-            "kiosk 304 poll": wrk(slide, {"If-None-Match": slide_etag, "HX-Request": "true"}),
-            "kiosk full slide": wrk(slide, {"HX-Request": "true"}),
-            "region API": wrk(api),
+        targets = {
+            "board (40 open entries)": (board, None),
+            "board 304": (board, {"If-None-Match": board_etag}),
+            "kiosk 304 poll": (slide, {"If-None-Match": slide_etag, "HX-Request": "true"}),
+            "kiosk full slide": (slide, {"HX-Request": "true"}),
+            "region API": (api, None),
         }
+        minimal = base + MINIMAL_PATH
+        if SEQUENTIAL:
+            results = {"minimal": wrk(minimal)}
+            results |= {name: wrk(u, h) for name, (u, h) in targets.items()}
+            for r in results.values():
+                r["ratio"], r["p99_ratio"] = r["rps"] / results["minimal"]["rps"], r["p99"] / results["minimal"]["p99"]
+        else:
+            results, minimal_slices = {}, []
+            for name, (u, h) in targets.items():
+                results[name], slices = interleaved(u, h, minimal)
+                minimal_slices += slices
+            results = {"minimal": {"rps": statistics.fmean(r["rps"] for r in minimal_slices),
+                                   "p50": statistics.median(r["p50"] for r in minimal_slices),
+                                   "p99": statistics.median(r["p99"] for r in minimal_slices),
+                                   "non2xx3xx": 0, "errors": "", "ratio": 1.0, "p99_ratio": 1.0}, **results}
     finally:
         server.stop()
-    base_rps, base_p99 = results["minimal"]["rps"], results["minimal"]["p99"]
-    print(f"-- {label} (wrk -c{CONNECTIONS}, {SECONDS} s each; gunicorn 2 sync workers; peak worker RSS "
-          f"{server.peak_rss:.0f} MB)")
+    how = ("sequential" if SEQUENTIAL else
+           f"interleaved with the minimal endpoint, {SLICES} × {max(1, SECONDS // SLICES)} s each")
+    print(f"-- {label} (wrk -c{CONNECTIONS}, {how}; gunicorn 2 sync workers; peak worker RSS "
+          f"{server.peak_rss:.0f} MB; load average {os.getloadavg()[0]:.1f})")
     for name, r in results.items():
-        print(f"   {name:<26} {r['rps']:>8.1f} req/s  {r['rps'] / base_rps:6.3f} × minimal   "
-              f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms ({r['p99'] / base_p99:5.2f} × minimal's)"
+        print(f"   {name:<26} {r['rps']:>8.1f} req/s  {r['ratio']:6.3f} × minimal   "
+              f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms ({r['p99_ratio']:5.2f} × minimal's)"
+              + (f"  slices {r['slices']}" if "slices" in r else "")
               + (f"  non-2xx/3xx {r['non2xx3xx']}" if r["non2xx3xx"] else "") + (f"  {r['errors']}" if r["errors"]
                                                                                   else ""))
     return {"results": results, "rss": server.peak_rss}

@@ -25,6 +25,7 @@ Staff and anyone with a pending flash message are served without the cache (thei
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 from collections import OrderedDict
@@ -35,7 +36,9 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from werkzeug.http import parse_etags
 
+from dibao import clock
 from dibao.models.public_version import PublicVersion
 
 EVERY_COUNTY = ""
@@ -147,6 +150,83 @@ def version(session: Session, county: str | None) -> int:
         return int(session.scalar(select(func.coalesce(func.sum(_table.c.version), 0))
                                   .where(_table.c.scope.in_((EVERY_COUNTY, county)))))
     return int(conn.exec_driver_sql(sql, (county,)).scalar())
+
+
+class VersionReader:
+    """The version for the fast path, read on a plain DBAPI connection held by each thread (no ORM session, no
+    pool checkout, no BEGIN/ROLLBACK): one prepared statement per request, in autocommit — every read is its own
+    statement on the latest committed data, so a commit by another worker or server shows on the very next
+    read. Nothing is remembered between requests but the connection itself.
+
+    A connection is taken from the engine's pool (so it is set up like every other: WAL, busy timeout …) and
+    detached from it; it is closed when the engine is disposed, dropped on any error (the request then goes to
+    the app, which reads the version itself), and never used in a process other than the one that opened it."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        dialect = engine.dialect
+        self.postgresql = dialect.name == "postgresql"
+        self.county_sql = _COUNTY_SQL.get(dialect.paramstyle)
+        self._local = threading.local()
+        self._held: list = []
+        self._lock = threading.Lock()
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def _connection(self):
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        fairy = self.engine.raw_connection()
+        conn = fairy.driver_connection
+        fairy.detach()  # ours until closed: the pool neither resets nor pings it
+        if self.postgresql:
+            conn.rollback()  # nothing open (a pre-ping may have begun one): autocommit can only be set when idle
+            conn.autocommit = True  # each statement its own snapshot; never "idle in transaction"
+        self._local.held = (os.getpid(), conn)
+        with self._lock:
+            self._held.append((os.getpid(), conn))
+        return conn
+
+    def read(self, county: str | None) -> int | None:
+        """The version of ``county`` (or anywhere), or None when it could not be read."""
+        if county is not None and self.county_sql is None:  # pragma: no cover - another driver
+            return None
+        try:
+            conn = self._connection()
+            if county is None:
+                rows = conn.execute(_ALL_SQL).fetchall()
+            elif self.postgresql:
+                rows = conn.execute(self.county_sql, (county,), prepare=True).fetchall()
+            else:
+                rows = conn.execute(self.county_sql, (county,)).fetchall()  # fetchall: the read ends here
+            return int(rows[0][0])
+        except Exception:  # noqa: BLE001 - a broken connection: drop it, and let the app answer
+            self._drop()
+            return None
+
+    def _drop(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None and held[0] == os.getpid():
+            with self._lock:
+                if held in self._held:
+                    self._held.remove(held)
+            try:
+                held[1].close()
+            except Exception:  # noqa: BLE001, S110 - already broken
+                pass
+
+    def close(self) -> None:
+        """Close every connection this process holds (the engine is being disposed)."""
+        with self._lock:
+            held, self._held = self._held, []
+        for pid, conn in held:
+            if pid == os.getpid():  # a forked child must not close its parent's socket
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001, S110
+                    pass
+        self._local = threading.local()
 
 
 # --- the store ----------------------------------------------------------------------------------------------
@@ -270,13 +350,14 @@ def left_bucket(closes_at: datetime, at: datetime) -> tuple:
     return ("h", hours, rest // 60)
 
 
-# --- the fast path: a 304 answered before the app's request stack ---------------------------------------------
+# --- the fast path: a 304, or a cached body, answered before the app's request stack -------------------------
 
 @dataclass
 class FastSpec:
     """How to re-check a cached answer's ETag without Flask: the meta's key without its version, the county,
-    a function of (meta, time) giving the ETag, what to do on a hit (a kiosk's health), and the headers the
-    full stack sent with this very answer's last 304 (security headers, Vary, Cache-Control …), replayed."""
+    a function of (meta, time) giving the ETag, what to do on a hit (a kiosk's health), the kind of its body's
+    key (``(body, etag, version)``), and the headers the full stack sent with this very answer — those of its
+    last 304 and of its last 200 (security headers, Vary, Cache-Control, Content-Type …), replayed."""
 
     mkey: tuple
     county: str | None
@@ -284,17 +365,30 @@ class FastSpec:
     on_hit: Any = None
     headers: list | None = None
     server_time: bool = False
+    body: str = "body"
+    full_headers: list | None = None
+
+
+# Never learned from the app's answer: they are the request's own (or the body's) and are made afresh.
+_NOT_REPLAYED = frozenset(("etag", "x-server-time", "date", "content-length"))
 
 
 class FastPath:
-    """WSGI middleware: a GET with If-None-Match and no cookie (a kiosk, a feed reader, a browser without a
-    session) whose answer was seen before gets its 304 from one version query and the cached meta — no request
-    context, no hooks. Anything else — a cookie, a changed version, a passed boundary, another ETag — goes to
-    the app, which answers exactly as before (and teaches this layer the headers of its 304s)."""
+    """WSGI middleware: a GET with no cookie (a kiosk, a feed reader, a browser without a session) whose answer
+    was seen before is answered from one version query and the cached meta — no request context, no hooks:
+
+    * with If-None-Match naming the current ETag: 304, with the headers of the app's own last 304;
+    * without If-None-Match: the cached body of the current ETag, with the headers of the app's own last 200
+      for that request (the body is the very bytes the app would send: it takes them from the same key).
+
+    Anything else — a cookie, another method, a changed version, a passed boundary (the closing second), another
+    ETag, a body not in the cache — goes to the app, which answers exactly as before (and teaches this layer
+    the headers of its 304s and 200s). An answer that sets a cookie is never learned."""
 
     def __init__(self, app, flask_app):
         self.app = app
         self.flask_app = flask_app
+        self.reader: VersionReader | None = None
 
     @staticmethod
     def key(environ) -> tuple:
@@ -304,22 +398,28 @@ class FastPath:
 
     def __call__(self, environ, start_response):
         store_ = store(self.flask_app)
-        if (store_ is None or environ.get("REQUEST_METHOD") != "GET" or "HTTP_COOKIE" in environ
-                or not environ.get("HTTP_IF_NONE_MATCH")):
+        if store_ is None or environ.get("REQUEST_METHOD") != "GET" or "HTTP_COOKIE" in environ:
             return self.app(environ, start_response)
+        conditional = bool(environ.get("HTTP_IF_NONE_MATCH"))
         key = self.key(environ)
         spec = store_.fast.get(key)
-        if spec is not None and spec.headers is not None:
-            answered = self._answer(store_, spec, environ, start_response)
+        if spec is not None and (spec.headers if conditional else spec.full_headers) is not None:
+            answered = self._answer(store_, spec, environ, start_response, conditional)
             if answered is not None:
                 return answered
         environ["dibao.fast"] = None
 
         def capture(status, headers, exc_info=None):
             learned = environ.get("dibao.fast")
-            if learned is not None and status.startswith("304"):
-                learned.headers = [(k, v) for k, v in headers if k.lower() not in ("etag", "x-server-time", "date",
-                                                                                     "set-cookie")]
+            if learned is not None and status[:3] in ("304", "200") and not any(
+                    k.lower() == "set-cookie" for k, _ in headers):
+                replay = [(k, v) for k, v in headers if k.lower() not in _NOT_REPLAYED]
+                if spec is not None and spec.mkey == learned.mkey and spec.body == learned.body:
+                    learned.headers, learned.full_headers = spec.headers, spec.full_headers  # keep the other kind
+                if status.startswith("304"):
+                    learned.headers = replay
+                else:
+                    learned.full_headers = replay
                 if len(store_.fast) > 20000:
                     store_.fast.clear()
                 store_.fast[key] = learned
@@ -327,29 +427,34 @@ class FastPath:
 
         return self.app(environ, capture)
 
-    def _answer(self, store_, spec: FastSpec, environ, start_response):
-        from werkzeug.http import parse_etags
-
-        from dibao import clock
-
+    def _answer(self, store_, spec: FastSpec, environ, start_response, conditional: bool):
         at = clock.now()
-        engine = self.flask_app.extensions["dibao.engine"]
-        from sqlalchemy.orm import Session as _Session
-
-        with _Session(engine) as sess:
-            current = version(sess, spec.county)
-            sess.rollback()
+        reader = self.reader
+        if reader is None:
+            reader = self.reader = VersionReader(self.flask_app.extensions["dibao.engine"])
+        current = reader.read(spec.county)
+        if current is None:
+            return None
         info = store_.get((*spec.mkey, current))
         if info is None or not info.fresh(at):
             return None
         etag = spec.etag(info, at)
-        if not parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(etag):
-            return None
+        if conditional:
+            header = environ["HTTP_IF_NONE_MATCH"]
+            if header != f'"{etag}"' and not parse_etags(header).contains(etag):
+                return None
+            status, headers, body = "304 NOT MODIFIED", spec.headers, b""
+        else:
+            cached = store_.get((spec.body, etag, current))
+            if cached is None:
+                return None
+            body = cached[0] if isinstance(cached, tuple) else cached
+            status, headers = "200 OK", [*spec.full_headers, ("Content-Length", str(len(body)))]
         if spec.on_hit is not None:
             spec.on_hit(at, environ)
-        headers = [*spec.headers, ("ETag", f'"{etag}"')]
+        headers = [*headers, ("ETag", f'"{etag}"')]
         if spec.server_time:
             headers.append(("X-Server-Time", str(int(at.timestamp() * 1000))))
         store_.stats["fast"] += 1
-        start_response("304 NOT MODIFIED", headers)
-        return [b""]
+        start_response(status, headers)
+        return [body]

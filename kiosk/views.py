@@ -146,7 +146,8 @@ def _cached_slide(store: cache.Store, token: str, index: int):
         app = current_app._get_current_object()
         request.environ["dibao.fast"] = cache.FastSpec(
             ("kmeta", token, index), county, _slide_etag,
-            on_hit=lambda when, environ: _note_poll(token, when, app, environ.get("REMOTE_ADDR")), server_time=True)
+            on_hit=lambda when, environ: _note_poll(token, when, app, environ.get("REMOTE_ADDR")), server_time=True,
+            body="kbody")
     if request.if_none_match.contains(etag):
         response = make_response("", 304)
     else:

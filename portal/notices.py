@@ -102,7 +102,7 @@ def served(store: cache.Store, view: str, code: str | None, args: tuple, at, *, 
             store.stats["renders"] += 1
         else:
             store.stats["hits"] += 1
-        response = Response(body[0], mimetype=body[1])
+        response = Response(body[0], content_type=body[1])  # as given: mimetype= would add a second charset
     response.set_etag(etag)
     response.headers["Cache-Control"] = cache_control
     return response

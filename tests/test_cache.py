@@ -290,3 +290,123 @@ def test_with_redis_another_worker_serves_the_answer_without_rendering_it(app, c
     notices.withdraw_entry(session, _user(session, "town_a"), batch.entries[0], "材料有误重新公示")
     session.commit()
     assert "王*明" not in client.get(BOARD).get_data(as_text=True)  # the version moved: never a stale copy
+
+
+# --- the fast path without If-None-Match: the cached body replayed (dibao.cache.FastPath) ------------------------
+
+def _without(headers, *names) -> dict:
+    return {k: v for k, v in headers.items() if k not in names}
+
+
+def test_the_fast_path_serves_the_cached_body_exactly_as_the_app_did(app, world, session, store):
+    publish_town_batch(session, 1, head_name="王小明")
+    kiosk = _kiosk(session, world)
+    client = app.test_client(use_cookies=False)
+    for url, headers in ((BOARD, {}), (BOARD, {"HX-Request": "true"}), (API, {}), ("/", {}),
+                         (f"/kiosk/{kiosk.token}/slide/0", {"HX-Request": "true"})):
+        slow = client.get(url, headers=headers)  # the app's 200 teaches the fast path its headers
+        fast_before = store.stats["fast"]
+        fast = client.get(url, headers=headers)
+        assert slow.status_code == fast.status_code == 200
+        assert store.stats["fast"] == fast_before + 1, url  # answered before the app
+        assert fast.get_data() == slow.get_data()
+        assert _without(fast.headers, "X-Server-Time") == _without(slow.headers, "X-Server-Time"), url
+    assert client.get(BOARD).headers["Content-Type"] == "text/html; charset=utf-8"  # one charset, as uncached
+    assert client.get(API).headers["Content-Type"] == "application/json"
+    # the page and its htmx fragment are two answers, never one another's
+    assert client.get(BOARD).get_data() != client.get(BOARD, headers={"HX-Request": "true"}).get_data()
+
+    # a cookie, or another method: the app, as before
+    fast_before = store.stats["fast"]
+    client.get(BOARD, headers={"Cookie": "lang=zh_CN"})
+    client.head(BOARD)
+    assert store.stats["fast"] == fast_before
+
+
+def test_the_cached_body_never_outlives_its_time_left_or_its_window(app, world, session, clock, store):
+    batch, _ = publish_town_batch(session, 1, head_name="王小明")
+    client = app.test_client(use_cookies=False)
+    assert "还剩 7 天 0 小时" in client.get(BOARD).get_data(as_text=True)
+    fast_before = store.stats["fast"]
+    assert "还剩 7 天 0 小时" in client.get(BOARD).get_data(as_text=True)
+    assert store.stats["fast"] == fast_before + 1
+    clock.advance(hours=1)  # nothing changes in the database: the text does
+    assert "还剩 6 天 23 小时" in client.get(BOARD).get_data(as_text=True)
+    assert "还剩 6 天 23 小时" in client.get(BOARD).get_data(as_text=True)
+    clock.set(batch.closes_at - timedelta(seconds=1))
+    assert "还剩 1 分钟" in client.get(BOARD).get_data(as_text=True)
+    assert "还剩 1 分钟" in client.get(BOARD).get_data(as_text=True)
+    fast_before = store.stats["fast"]
+    clock.set(batch.closes_at)  # the closing second: the app answers, with the empty board
+    after = client.get(BOARD).get_data(as_text=True)
+    assert "王*明" not in after and store.stats["fast"] == fast_before
+    assert "王*明" not in json.dumps(client.get(API).get_json(), ensure_ascii=False)
+
+
+def test_a_publish_in_one_worker_shows_on_the_next_request_to_another(app, database_url, tmp_path, world,
+                                                                      session, store):
+    """Two app instances (two workers, or two servers) on one database: what one commits, the other's fast path
+    shows on its very next request — 304 or full body — with no in-process state to go stale."""
+    from dibao import create_app
+    from tests.conftest import app_config
+
+    other = create_app(app_config(database_url, tmp_path))
+    try:
+        client = other.test_client(use_cookies=False)
+        other_store = other.extensions["dibao.cache"]
+        page = client.get(BOARD)
+        etag = page.headers["ETag"]
+        client.get(BOARD, headers={"If-None-Match": etag})  # the 304 learned too
+        fast_before = other_store.stats["fast"]
+        assert client.get(BOARD).get_data() == page.get_data()
+        assert client.get(BOARD, headers={"If-None-Match": etag}).status_code == 304
+        assert other_store.stats["fast"] == fast_before + 2  # both from the fast path
+        assert "王*明" not in page.get_data(as_text=True)
+
+        publish_town_batch(session, 1, head_name="王小明")  # committed through the first app's engine
+
+        conditional = client.get(BOARD, headers={"If-None-Match": etag})
+        assert conditional.status_code == 200 and "王*明" in conditional.get_data(as_text=True)
+        assert "王*明" in client.get(BOARD).get_data(as_text=True)
+        assert "王*明" in json.dumps(client.get(API).get_json(), ensure_ascii=False)
+    finally:
+        other.extensions["dibao.engine"].dispose()
+
+
+def test_the_version_reader_is_closed_with_its_engine(app, world, session, store):
+    client = app.test_client(use_cookies=False)
+    etag = client.get(BOARD).headers["ETag"]
+    client.get(BOARD)  # the fast path opens its connection
+    reader = app.wsgi_app.reader if hasattr(app.wsgi_app, "reader") else app.wsgi_app.app.reader
+    assert reader._held
+    app.extensions["dibao.engine"].dispose()
+    assert not reader._held
+    assert client.get(BOARD, headers={"If-None-Match": etag}).status_code == 304  # reopened on demand
+
+
+def test_a_window_opening_or_closing_is_never_hidden_by_the_fast_path(app, world, session, clock, store):
+    """Boundaries that change no time bucket — a scheduled window opening on a board, a kiosk's last hour
+    ("还剩 1 小时" until the closing second) — are caught by the meta's next boundary alone."""
+    kiosk = _kiosk(session, world)
+    batch, _ = publish_town_batch(session, 1, head_name="王小明", opens_at=clock.now() + timedelta(hours=2))
+    client = app.test_client(use_cookies=False)
+    slide = f"/kiosk/{kiosk.token}/slide/0"
+    clock.set(batch.opens_at - timedelta(seconds=1))
+    for _ in range(2):  # the second from the fast path
+        assert "王*明" not in client.get(BOARD).get_data(as_text=True)
+    etag = client.get(BOARD).headers["ETag"]
+    clock.set(batch.opens_at)
+    assert client.get(BOARD, headers={"If-None-Match": etag}).status_code == 200
+    assert "王*明" in client.get(BOARD).get_data(as_text=True)
+
+    clock.set(batch.closes_at - timedelta(seconds=1))
+    for _ in range(2):
+        res = client.get(slide, headers={"HX-Request": "true"})
+        assert "王*明" in res.get_data(as_text=True) or "王小明" in res.get_data(as_text=True)
+    client.get(slide, headers={"HX-Request": "true", "If-None-Match": res.headers["ETag"]})
+    fast_before = store.stats["fast"]
+    clock.set(batch.closes_at)
+    after = client.get(slide, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "王*明" not in after and "王小明" not in after
+    assert client.get(slide, headers={"HX-Request": "true", "If-None-Match": res.headers["ETag"]}).status_code != 304
+    assert store.stats["fast"] == fast_before
