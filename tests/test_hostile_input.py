@@ -36,13 +36,6 @@ HOSTILE = [
     "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{7*7}}{% raw %}", "2026-02-30T25:61", "",
 ]
 
-# One value of each kind, for the signed-in pass, whose pages are the costly ones (dashboards, statistics, payment
-# runs): past 2^63, negative past 2^63, 1e308, NaN, full-width digits, CR/LF in a redirect, NUL, very long, SQL,
-# HTML, a date that does not exist, empty. The anonymous pass and every path parameter get the whole corpus.
-HOSTILE_KINDS = [str(2**63), "-9223372036854775809", "1e308", "NaN", "１２３４５", "/admin/\r\nSet-Cookie: hacked=1",
-                 "\x00", "x" * 5000, "' OR '1'='1' --", '"><img src=x onerror=alert(1)>', "2026-02-30T25:61", ""]
-assert set(HOSTILE_KINDS) <= set(HOSTILE)
-
 PARAM_RE = re.compile(r"request\.(?:args|form|values)\.get(?:list)?\(\s*[\"'](\w+)[\"']|int_arg\(\s*[\"'](\w+)[\"']")
 FILE_FIELDS = {"photo", "photos", "file"}
 
@@ -189,34 +182,32 @@ def routed(app, url: str, method: str) -> bool:
     return True
 
 
-def sweep(client, app, w: World, tally: Tally, *, relogin=None, values=HOSTILE) -> None:
+def sweep(client, app, w: World, tally: Tally, *, relogin=None) -> None:
     rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.rule.endswith("/logout"), r.rule))
     login_walls: set[tuple[str, str]] = set()  # (method, rule) that send an anonymous visitor to log in
     for rule in rules:
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
         logged_out = False
         for index, value in enumerate(HOSTILE):
-            every_param = value in values  # this value goes into every query/form parameter at once
             for method in methods:
                 if (method, rule.rule) in login_walls:
                     continue  # sent to the login page before its view reads anything: one value showed it
                 # Every query / form parameter at once, path parameters valid.
                 url = build(rule, w)
-                if every_param:
-                    data = {name: value for name in w.params}
-                    headers = {"HX-Request": "true"} if index % 2 else {}
-                    if method == "GET":
-                        res = client.get(url, query_string=data, headers=headers)
-                    else:
-                        for name in FILE_FIELDS:
-                            data[name] = (io.BytesIO(b"\x00\xff" + value.encode()), f"{value}.jpg")
-                        res = client.open(url, method=method, data=data, headers=headers,
-                                          content_type="multipart/form-data")
-                    tally.check(method, url, res, f"params={value[:30]!r}")
-                    if res.headers.get("Location", "").startswith("/admin/login") and not url.startswith("/admin/login"):
-                        logged_out = True
-                        if relogin is None:  # anonymous: every value meets the same login wall
-                            login_walls.add((method, rule.rule))
+                data = {name: value for name in w.params}
+                headers = {"HX-Request": "true"} if index % 2 else {}
+                if method == "GET":
+                    res = client.get(url, query_string=data, headers=headers)
+                else:
+                    for name in FILE_FIELDS:
+                        data[name] = (io.BytesIO(b"\x00\xff" + value.encode()), f"{value}.jpg")
+                    res = client.open(url, method=method, data=data, headers=headers,
+                                      content_type="multipart/form-data")
+                tally.check(method, url, res, f"params={value[:30]!r}")
+                if res.headers.get("Location", "").startswith("/admin/login") and not url.startswith("/admin/login"):
+                    logged_out = True
+                    if relogin is None:  # anonymous: every value meets the same login wall
+                        login_walls.add((method, rule.rule))
                 # One path parameter at a time.
                 for name in rule.arguments:
                     url = build(rule, w, (name, value))
@@ -229,15 +220,8 @@ def sweep(client, app, w: World, tally: Tally, *, relogin=None, values=HOSTILE) 
             relogin()
 
 
-def test_no_route_answers_5xx_to_hostile_input(hostile_app, database_url, world, clock):
+def test_no_route_answers_5xx_to_hostile_input(hostile_app, world, clock):
     import traceback
-
-    from tests.conftest import PG_URL
-
-    if PG_URL and database_url.startswith("sqlite"):
-        # The sweep sends ~20,000 requests; it runs once a suite, on PostgreSQL when the suite has it: the
-        # stricter engine (range and encoding errors SQLite lets through). Without PostgreSQL it runs on SQLite.
-        pytest.skip("the hostile sweep runs on PostgreSQL in this run")
 
     from flask import got_request_exception
     from sqlalchemy.orm import Session
@@ -262,7 +246,7 @@ def test_no_route_answers_5xx_to_hostile_input(hostile_app, database_url, world,
         assert res.status_code == 302, res.get_data(as_text=True)[:500]
 
     login()
-    sweep(admin, app, w, tally, relogin=login, values=HOSTILE_KINDS)
+    sweep(admin, app, w, tally, relogin=login)
 
     routes = len(list(app.url_map.iter_rules()))
     print(f"\nhostile input: {len(HOSTILE)} values × {routes} routes ({len(w.params)} query/form parameters), "
