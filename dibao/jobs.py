@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +36,6 @@ import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
-from huey import MemoryHuey, RedisHuey, SqliteHuey
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -188,19 +188,34 @@ class Live:
 
 
 class Queue:
-    """The app's task queue: Huey, plus the small key-value state of running jobs in Huey's storage."""
+    """The app's task queue: Huey, plus the small key-value state of running jobs in Huey's storage.
 
-    def __init__(self, app: Flask, huey):
-        self.huey = huey
+    Huey is set up when a job is first started, shown or run, not when the app is created: a web worker that never
+    meets a job does not load it (with the Redis and psycopg clients its storages import, ~17 MB a worker)."""
+
+    def __init__(self, app: Flask):
         self.app = app
+        self._huey = None
+        self._lock = threading.Lock()
 
-        def run_job(job_id: int) -> None:
-            with app.app_context():
-                run(app, job_id)
+    @property
+    def huey(self):
+        if self._huey is None:
+            with self._lock:
+                if self._huey is None:
+                    huey = _make_huey(self.app)
+                    app = self.app
 
-        self.task = huey.task(name="dibao.jobs.run")(run_job)
+                    def run_job(job_id: int) -> None:
+                        with app.app_context():
+                            run(app, job_id)
+
+                    self.task = huey.task(name="dibao.jobs.run")(run_job)
+                    self._huey = huey
+        return self._huey
 
     def enqueue(self, job_id: int) -> None:
+        self.huey  # noqa: B018 - sets up the queue and its task
         self.task(job_id)
 
     def drain(self) -> int:
@@ -233,6 +248,8 @@ class Queue:
 
 
 def _make_huey(app: Flask):
+    from huey import MemoryHuey, RedisHuey, SqliteHuey
+
     setting = app.config.get("JOBS_QUEUE") or ("memory" if app.config.get("TESTING") else None)
     if setting == "memory":
         return MemoryHuey("dibao", results=False, utc=True)
@@ -245,7 +262,7 @@ def _make_huey(app: Flask):
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["dibao.jobs"] = Queue(app, _make_huey(app))
+    app.extensions["dibao.jobs"] = Queue(app)
 
 
 def queue() -> Queue:

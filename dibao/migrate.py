@@ -1,17 +1,25 @@
-"""Alembic, driven from the app: ``dibao db upgrade`` and the tests use the same entry points."""
+"""Alembic, driven from the app: ``dibao db upgrade`` and the tests use the same entry points.
+
+Alembic is imported when a command runs, not when the app is created: the CLI module (and so this one) is loaded
+by every web worker, which never migrates, and Alembic's import alone is ~11 MB of each worker's memory (issue 13).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -19,16 +27,24 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
 
 
 def revision(engine: Engine, message: str, autogenerate: bool = True) -> None:
+    from alembic import command
+
     command.revision(alembic_config(engine), message=message, autogenerate=autogenerate)
 
 
 def current(engine: Engine) -> None:
+    from alembic import command
+
     command.current(alembic_config(engine))

@@ -44,6 +44,26 @@ def test_default_database_is_sqlite_under_instance(tmp_path, monkeypatch):
     assert cfg["TIMEZONE"] == "Asia/Shanghai"
 
 
+def test_a_web_worker_does_not_load_what_only_commands_and_jobs_use(tmp_path):
+    """Issue 13 (memory): migrations (Alembic), the task queue (Huey, with the Redis and psycopg clients it imports)
+    and the demo's Faker are loaded when a command or a job needs them, not by every gunicorn worker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys\n"
+        "from dibao import create_app\n"
+        f"app = create_app({{'DATABASE_URL': 'sqlite:///{tmp_path / 'probe.sqlite3'}', 'SECRET_KEY': 'x',"
+        f" 'JOBS_DIR': '{tmp_path}', 'SWEEP_INTERVAL': 0}})\n"
+        "app.test_client().get('/healthz')\n"
+        "print(sorted(m for m in ('alembic', 'huey', 'faker', 'psycopg') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
 def test_sqlite_runs_in_wal_mode(app):
     if not app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("PostgreSQL has no journal mode")

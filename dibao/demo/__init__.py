@@ -16,7 +16,6 @@ import random
 from dataclasses import dataclass, field
 
 import click
-from faker import Faker
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
@@ -118,6 +117,8 @@ def _user(session: Session, username: str, name: str, role: Role, region: Region
 
 def seed_demo(session: Session, seed: int = 2026, *, production: bool = False) -> DemoResult:
     refuse_real_data(session, production=production)
+    from faker import Faker  # here, not at the top: every web worker loads this module for the CLI (~5 MB)
+
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     rng = random.Random(seed)  # noqa: F841 - later steps draw from it in a fixed order
