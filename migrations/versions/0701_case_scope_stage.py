@@ -7,7 +7,6 @@ Create Date: 2026-11-26 17:35:00
 
 from alembic import op
 
-
 revision = '0701_case_scope_stage'
 down_revision = '0700_public_version'
 branch_labels = None
