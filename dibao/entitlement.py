@@ -20,7 +20,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Date, func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
@@ -326,18 +326,30 @@ def periods(session: Session, case: Case) -> list[AmountPeriod]:
                                 .order_by(AmountPeriod.starts_on, AmountPeriod.id)))
 
 
+def in_force_intervals(up_to: date):
+    """The one rule of which amount is in force when: a select of ``(case_id, amount, period_id, starts_on,
+    until)``, one row for each amount period starting in or before ``up_to``'s month, where ``until`` is the month
+    the household's next period starts (None: none starts by ``up_to``). A period is in force in each month ``m``
+    with ``starts_on <= m < until``: from its first month until the next period starts; of two periods starting
+    the same month the newer (higher id) wins, the older's interval being empty. An amount of 0 means stopped.
+
+    Callers may join and filter the select (a WHERE applies before the window, so restrict it to whole
+    households — by case or region — never to some of a household's periods)."""
+    return (
+        select(AmountPeriod.case_id, AmountPeriod.amount, AmountPeriod.id.label("period_id"), AmountPeriod.starts_on,
+               func.lead(AmountPeriod.starts_on, type_=Date).over(
+                   partition_by=AmountPeriod.case_id, order_by=(AmountPeriod.starts_on, AmountPeriod.id)).label("until"))
+        .where(AmountPeriod.starts_on <= month_start(up_to))
+    )
+
+
 def in_force(month: date):
     """A select of ``(case_id, amount, period_id)``: each household's amount in force in ``month`` — the latest
-    period starting on or before it (the newest row among equals). Households with no such period are absent;
-    an amount of 0 means stopped. Payment runs build on this one query."""
-    ranked = (
-        select(AmountPeriod.case_id, AmountPeriod.amount, AmountPeriod.id.label("period_id"),
-               func.row_number().over(partition_by=AmountPeriod.case_id,
-                                      order_by=(AmountPeriod.starts_on.desc(), AmountPeriod.id.desc())).label("rank"))
-        .where(AmountPeriod.starts_on <= month_start(month))
-        .subquery()
-    )
-    return select(ranked.c.case_id, ranked.c.amount, ranked.c.period_id).where(ranked.c.rank == 1)
+    period starting on or before it (the newest row among equals; :func:`in_force_intervals` up to ``month``, the
+    intervals still open). Households with no such period are absent; an amount of 0 means stopped. Payment runs
+    build on this one query."""
+    intervals = in_force_intervals(month).subquery()
+    return select(intervals.c.case_id, intervals.c.amount, intervals.c.period_id).where(intervals.c.until.is_(None))
 
 
 def amount_in_force(session: Session, case: Case, month: date) -> Decimal | None:

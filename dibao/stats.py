@@ -97,24 +97,24 @@ def _row_of(regions: list[Region]):
 
 def _paid_by_month(months: list[date], root: Region | None):
     """(month, community path, category, households, persons, money) of the households paid in each of
-    ``months``, in one statement: each amount period of a household in scope is in force from its first month
-    until the next period starts (``lead``; of two periods starting the same month the newer one wins, as in
-    ``entitlement.in_force``), and is counted in the months of that interval. One pass over the periods instead
-    of one window over every household per month, and the region filter applies before the window."""
+    ``months``, in one statement: each amount period of a household in scope is counted in the months of its
+    interval (``entitlement.in_force_intervals``, the same rule as ``entitlement.in_force``). One pass over the
+    periods instead of one window over every household per month, and the region filter applies before the
+    window."""
     periods = (
-        select(AmountPeriod.case_id, AmountPeriod.amount, AmountPeriod.starts_on,
-               func.lead(AmountPeriod.starts_on).over(
-                   partition_by=AmountPeriod.case_id, order_by=(AmountPeriod.starts_on, AmountPeriod.id)).label("until"),
-               Case.category, Region.path)
+        entitlement.in_force_intervals(months[-1])
+        .add_columns(Case.category, Region.path)
         .join(Case, Case.id == AmountPeriod.case_id)
         .join(Region, Case.region_id == Region.id)
-        .where(AmountPeriod.starts_on <= entitlement.month_start(months[-1]))
     )
+    size = select(Member.case_id, func.count(Member.id).label("n")).group_by(Member.case_id)
     if root is not None:
         periods = periods.where(scope.subtree_condition(root))
-    periods = periods.subquery()
+        # The members of the households in scope only (counting every member of a province took half the time).
+        size = (size.join(Case, Case.id == Member.case_id).join(Region, Case.region_id == Region.id)
+                .where(scope.subtree_condition(root)))
+    periods, size = periods.subquery(), size.subquery()
     month_rows = union_all(*(select(literal(m, Date).label("m")) for m in months)).subquery()
-    size = select(Member.case_id, func.count(Member.id).label("n")).group_by(Member.case_id).subquery()
     return (
         select(month_rows.c.m, periods.c.path, periods.c.category, func.count(periods.c.case_id),
                func.coalesce(func.sum(size.c.n), 0), func.coalesce(func.sum(periods.c.amount), 0))
