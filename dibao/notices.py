@@ -117,8 +117,8 @@ def publish_batch(
         created_at=now,
     )
     session.add(batch)
-    session.flush()  # the batch's id: entries name it by id, not by appending to ``batch.entries`` (every flush
-    # below — one per case, for its audit event — walked that growing collection: a 10,000-entry batch took minutes)
+    session.flush()  # the batch's id: entries name it by id, not by appending to ``batch.entries`` (a flush walks
+    # that growing collection: with one flush per case, a 10,000-entry batch took minutes)
     entries = []
     for position, case in enumerate(cases):
         if not case.region.path.startswith(region.path):
@@ -130,8 +130,7 @@ def publish_batch(
                             region_id=case.region_id, **snapshot(case, opinion))
         session.add(entry)
         entries.append(entry)
-        workflow.notice_published(session, actor, case, level, batch.public_id)
-    session.flush()
+    workflow.notice_published(session, actor, cases, level, batch.public_id)  # flushes, with the audit events
     # The entries as the batch's loaded collection and each entry's batch, as the relationship would have them
     # (written as already stored: no history to walk, no query to load them).
     set_committed_value(batch, "entries", entries)

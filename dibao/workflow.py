@@ -1,7 +1,7 @@
 """The case workflow: stages, the transitions between them, who may take each step, and the guards.
 
-Every stage change goes through :func:`_move`, which checks the transition table and writes one audit
-event. Which notice rounds are used is configuration (``NOTICE_LEVELS``); a level without a notice round
+Every stage change goes through :func:`_step`, which checks the transition table and gives the audit event
+that :func:`_move` writes (a step over many cases, such as publishing a board, writes theirs together). Which notice rounds are used is configuration (``NOTICE_LEVELS``); a level without a notice round
 goes straight from its opinion to the next level's review (:func:`after_opinion`).
 
 The steps (DESIGN.md "The workflow"):
@@ -343,15 +343,21 @@ def _move(
     action: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """The one place a case changes stage: checks the table, stamps the time, writes the audit event."""
+    """A case changes stage, with its audit event (see ``_step``)."""
+    audit.record_many(session, actor, [_step(case, to, action=action, details=details)])
+
+
+def _step(case: Case, to: Stage, *, action: str, details: dict[str, Any] | None = None) -> audit.Entry:
+    """The one place a case changes stage: checks the table, stamps the time, and gives the audit event to write
+    (``_move`` writes it at once; a step over many cases writes theirs together)."""
     if to not in TRANSITIONS[case.stage]:
         raise Conflict(_l("案件当前处于“%(stage)s”阶段，不能办理这一步。", stage=STAGE_LABELS[case.stage]))
     previous = case.stage
     case.stage = to
     case.stage_changed_at = clock.now()
     case.updated_at = case.stage_changed_at
-    audit.record(session, actor, action, "case", case.id, region_id=case.region_id,
-                 details={"from": previous.value, "to": to.value, **(details or {})})
+    return audit.Entry(action, "case", case.id, region_id=case.region_id,
+                       details={"from": previous.value, "to": to.value, **(details or {})})
 
 
 # --- 入户调查 -------------------------------------------------------------------------------------------
@@ -777,10 +783,16 @@ def exit_case(session: Session, actor: User, case: Case, reason: str) -> None:
 
 # --- the notice rounds (called by dibao.notices) -------------------------------------------------------
 
-def notice_published(session: Session, actor: User | None, case: Case, level: Level, batch_public_id: str) -> None:
-    if case.stage != AWAITING_NOTICE[level]:
-        raise Conflict(_l("案件“%(number)s”不在待公示阶段，不能列入公示。", number=case.number))
-    _move(session, actor, case, IN_NOTICE[level], action="notice_published", details={"batch": batch_public_id})
+def notice_published(session: Session, actor: User | None, cases: Sequence[Case], level: Level,
+                     batch_public_id: str) -> None:
+    """The cases of a new board are on notice: each moves on, and their audit events are written together — one
+    lock and one look at the chain's head for the board, not one per household (a board can hold thousands)."""
+    steps = []
+    for case in cases:
+        if case.stage != AWAITING_NOTICE[level]:
+            raise Conflict(_l("案件“%(number)s”不在待公示阶段，不能列入公示。", number=case.number))
+        steps.append(_step(case, IN_NOTICE[level], action="notice_published", details={"batch": batch_public_id}))
+    audit.record_many(session, actor, steps)
 
 
 def notice_closed(session: Session, case: Case, level: Level, batch_public_id: str) -> bool:
