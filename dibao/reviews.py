@@ -117,7 +117,18 @@ def bucket_condition(bucket: str, today: date | None = None) -> ColumnElement[bo
 
 
 def due_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count(Case.id)).where(_in_scope(user), due_condition())) or 0
+    """How many households ``due_condition`` holds for, counted as its two disjoint halves: the review date has
+    come (the scope's active cases, by index) plus a proposal waiting on a household whose date has not come
+    (driven from the few open proposals). One count with the OR made PostgreSQL scan every case of the province
+    (the EXISTS cannot use an index): 444 ms for a county's dashboard at 1,000,000 households."""
+    today = clock.today()
+    date_come = (select(func.count(Case.id))
+                 .where(_in_scope(user), Case.stage == Stage.active, Case.next_review_due <= today))
+    waiting = (select(func.count(func.distinct(Case.id)))
+               .select_from(Proposal).join(Case, Case.id == Proposal.case_id)
+               .where(Proposal.status == ProposalStatus.open, _in_scope(user), Case.stage == Stage.active,
+                      or_(Case.next_review_due > today, Case.next_review_due.is_(None))))
+    return (session.scalar(date_come) or 0) + (session.scalar(waiting) or 0)
 
 
 @dataclass

@@ -89,3 +89,37 @@ def test_in_force_is_the_open_interval_of_in_force_intervals(session, world, clo
     assert [seen[m] for m in months] == [None, Decimal("960.00"), Decimal("960.00"), Decimal("800.00"),
                                          Decimal("800.00"), Decimal("800.00"), Decimal("0.00"), Decimal("0.00"),
                                          Decimal("0.00")]
+
+
+def test_review_due_count_is_the_rule_counted_in_two_halves(session, world, clock):
+    """``reviews.due_count`` counts "date come" and "a proposal waiting, date not come" apart (for the index):
+    the sum equals one count under ``reviews.due_condition`` — a household with both counts once, two open
+    proposals count once, a closed proposal or another town's household not at all."""
+    from dibao.models.management import Proposal, ProposalKind, ProposalSource, ProposalStatus
+
+    standard(session, world)
+    staff_a1, staff_b1 = user(session, world, "staff_a1"), user(session, world, "staff_b1")
+    households = [register(session, staff_a1, head_name=f"复{i}", head_id_number=valid_id()) for i in range(6)]
+    households.append(register(session, staff_b1, head_name="乙复", head_id_number=valid_id()))
+    for case in households[:-1]:
+        to_stage(session, world, case, Stage.active)
+    households[-1].stage = Stage.active  # another town's household (to_stage drives town A's)
+    today = clock.now().date()
+    past, future = date(today.year - 1, 1, 1), date(today.year + 1, 1, 1)
+    # (review date, proposals' statuses) of each household
+    shapes = [(past, []), (past, ["open"]), (future, ["open"]), (future, ["open", "open"]), (future, []),
+              (future, ["confirmed"]), (future, ["open"])]  # the last: another town's
+    for case, (due, statuses) in zip(households, shapes, strict=True):
+        case.next_review_due = due
+        for status in statuses:
+            session.add(Proposal(case_id=case.id, kind=ProposalKind.amount, source=ProposalSource.review,
+                                 status=ProposalStatus(status), reason="复核", created_by_name="专干",
+                                 created_at=clock.now()))
+    session.commit()
+    for name in ("county", "town_a", "town_b", "staff_a1", "staff_a2"):
+        who = user(session, world, name)
+        one_count = session.scalar(select(func.count(Case.id)).where(
+            Case.region_id.in_(cases.scope.region_ids_in_scope(who)), reviews.due_condition()))
+        assert reviews.due_count(session, who) == one_count, name
+    assert reviews.due_count(session, user(session, world, "town_a")) == 4
+    assert reviews.due_count(session, user(session, world, "county")) == 5

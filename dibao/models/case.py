@@ -52,11 +52,13 @@ class Case(Base):
     __tablename__ = "dibao_case"
     # Staff search (cases.search: LIKE '%…%' on name, number, address, phone) by trigram on PostgreSQL (issue 13,
     # docs/performance.md); a plain index elsewhere.
-    # Scoped counts and lists by stage (a scope is a set of communities): migration 0701.
+    # Scoped counts and lists by stage (a scope is a set of communities): migration 0701; reviews whose date has
+    # come: migration 0702.
     __table_args__ = (*(
         Index(f"ix_dibao_case_{col}_trgm", col, postgresql_using="gin", postgresql_ops={col: "gin_trgm_ops"})
         for col in ("head_name", "number", "address", "head_phone")),
-        Index("ix_dibao_case_region_id_stage", "region_id", "stage"))
+        Index("ix_dibao_case_region_id_stage", "region_id", "stage"),
+        Index("ix_dibao_case_stage_next_review_due", "stage", "next_review_due"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)  # 案卷号, e.g. 341399001001-2026-0007
