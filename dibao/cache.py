@@ -388,7 +388,8 @@ class FastPath:
     def __init__(self, app, flask_app):
         self.app = app
         self.flask_app = flask_app
-        self.reader: VersionReader | None = None
+        self.reader: VersionReader | None = None  # made on the first fast answer (the engine comes after this)
+        self._lock = threading.Lock()
 
     @staticmethod
     def key(environ) -> tuple:
@@ -429,9 +430,11 @@ class FastPath:
 
     def _answer(self, store_, spec: FastSpec, environ, start_response, conditional: bool):
         at = clock.now()
+        if self.reader is None:
+            with self._lock:
+                if self.reader is None:
+                    self.reader = VersionReader(self.flask_app.extensions["dibao.engine"])
         reader = self.reader
-        if reader is None:
-            reader = self.reader = VersionReader(self.flask_app.extensions["dibao.engine"])
         current = reader.read(spec.county)
         if current is None:
             return None

@@ -195,28 +195,28 @@ class Queue:
 
     def __init__(self, app: Flask):
         self.app = app
-        self._huey = None
+        self._made: tuple[Any, Any] | None = None  # (Huey, the task that runs a job), made on first use
         self._lock = threading.Lock()
 
-    @property
-    def huey(self):
-        if self._huey is None:
+    def _make(self) -> tuple[Any, Any]:
+        if self._made is None:
             with self._lock:
-                if self._huey is None:
-                    huey = _make_huey(self.app)
-                    app = self.app
+                if self._made is None:
+                    huey, app = _make_huey(self.app), self.app
 
                     def run_job(job_id: int) -> None:
                         with app.app_context():
                             run(app, job_id)
 
-                    self.task = huey.task(name="dibao.jobs.run")(run_job)
-                    self._huey = huey
-        return self._huey
+                    self._made = (huey, huey.task(name="dibao.jobs.run")(run_job))
+        return self._made
+
+    @property
+    def huey(self):
+        return self._make()[0]
 
     def enqueue(self, job_id: int) -> None:
-        self.huey  # noqa: B018 - sets up the queue and its task
-        self.task(job_id)
+        self._make()[1](job_id)
 
     def drain(self) -> int:
         """Run every queued task in this process, one after the other (``dibao worker --burst``, the tests)."""

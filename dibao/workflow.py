@@ -1,8 +1,9 @@
 """The case workflow: stages, the transitions between them, who may take each step, and the guards.
 
 Every stage change goes through :func:`_step`, which checks the transition table and gives the audit event
-that :func:`_move` writes (a step over many cases, such as publishing a board, writes theirs together). Which notice rounds are used is configuration (``NOTICE_LEVELS``); a level without a notice round
-goes straight from its opinion to the next level's review (:func:`after_opinion`).
+that :func:`_move` writes (a step over many cases, such as publishing a board, writes theirs together). Which
+notice rounds are used is configuration (``NOTICE_LEVELS``); a level without a notice round goes straight from
+its opinion to the next level's review (:func:`after_opinion`).
 
 The steps (DESIGN.md "The workflow"):
 
