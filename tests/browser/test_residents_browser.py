@@ -81,13 +81,14 @@ def test_apply_online_on_a_phone_and_read_the_return(browser, live_server, live_
     summary = page.locator("[data-error-summary]")
     expect(summary).to_be_visible(timeout=WAIT)
     expect(summary).to_contain_text("请勾选同意")
-    assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
+    # portal.js is deferred: the summary is drawn before the script gives it the focus, so wait for that.
+    expect(summary).to_be_focused(timeout=WAIT)
     assert _no_sideways_scroll(page)
     page.screenshot(path=str(screenshot_dir / "apply-phone-errors.png"), full_page=True)
     assert _serious(page) == []
 
     summary.get_by_role("link").first.click()
-    assert page.evaluate("document.activeElement.id") == "check_consent"
+    expect(page.locator("#check_consent")).to_be_focused(timeout=WAIT)
     page.get_by_label(re.compile("同意民政部门核对家庭收入和财产状况")).check()
     expect(page.locator(".notice-warning").last).to_contain_text("请重新选择照片")
     # The numbers were not sent back to the page (no public response carries one): typed again.
