@@ -79,11 +79,11 @@ def payment_generate():
     sess = db.session()
     form = GenerateForm()
     county = scope.county_of(current_user.region)
-    done = submit(form, lambda s: payments.generate(s, current_user, county, form.month.data))
+    # A county's run takes seconds: it is a background job, its progress on the job's page (issue 12).
+    done = submit(form, lambda s: payments.start_generate(s, current_user, county, form.month.data))
     if done.ok:
-        flash(_("已生成 %(month)s 发放名册：%(n)d 户，合计 %(total)s 元。", month=payments.month_label(done.value.month),
-                n=done.value.households, total=done.value.total), "success")
-        return redirect(url_for("admin.payment_run", run_id=done.value.id))
+        flash(_("正在生成发放名册，完成后可在本页打开。"), "success")
+        return redirect(url_for("admin.job", job_id=done.value.id))
     return render("admin/payments/list.html", runs=payments.runs(sess, current_user), form=form,
                   status_labels=payments.STATUS_LABELS, may_manage=payments.can_manage(current_user, county=county),
                   status=done.status)

@@ -36,7 +36,7 @@ import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from dibao import clock
@@ -111,6 +111,14 @@ def start(session: Session, actor: User | None, kind_name: str, params: dict, *,
     session.flush()
     session.info.setdefault(_PENDING, []).append(job.id)
     return job
+
+
+def in_progress(session: Session, kind_name: str, params: dict) -> bool:
+    """Whether a job of this kind with these very parameters is queued or running (so a second click does not
+    start the same work twice)."""
+    return session.scalar(select(func.count(Job.id)).where(
+        Job.kind == kind_name, Job.params == json.dumps(params, ensure_ascii=False),
+        Job.status.in_((JobStatus.queued, JobStatus.running)))) > 0
 
 
 @event.listens_for(Session, "after_commit")

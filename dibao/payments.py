@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -237,11 +238,24 @@ def _arrears(session: Session, county: Region, run: PaymentRun) -> list[Arrears]
     return owed
 
 
-def generate(session: Session, actor: User | None, county: Region, month: date | str) -> PaymentRun:
-    """生成发放名册 for ``county`` and ``month`` (again, while not yet approved: the lines are rebuilt)."""
+GENERATE_STEPS = 5
+
+
+def _no_progress(done: int, total: int | None = None, message: str = "") -> None:
+    pass
+
+
+def _require_run_county(actor: User | None, county: Region) -> None:
     _require_county(actor, county)
     if county.level != Level.county:
         raise Invalid(_l("发放名册按县（区）生成，请选择县级行政区划。"), field="county")
+
+
+def generate(session: Session, actor: User | None, county: Region, month: date | str,
+             progress: Callable[..., None] = _no_progress) -> PaymentRun:
+    """生成发放名册 for ``county`` and ``month`` (again, while not yet approved: the lines are rebuilt).
+    ``progress(done, total, message)`` hears each of its steps (the job's bar; it may raise to cancel)."""
+    _require_run_county(actor, county)
     month = parse_month(month)
     now = clock.now()
     name = actor.display_name if actor else audit.SYSTEM_ACTOR
@@ -260,8 +274,10 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
         session.add(run)
     session.flush()
     # 1. the month's amount in force, household by household: one statement
+    progress(0, GENERATE_STEPS, str(_l("正在计算本月应发金额")))
     session.execute(insert(PaymentLine).from_select(LINE_COLUMNS, due_rows(county, month, run.id)))
     # 2. arrears, for the few who can owe them
+    progress(1, GENERATE_STEPS, str(_l("正在核算补发金额")))
     owed = _arrears(session, county, run)
     if owed:
         lines = dict(session.execute(select(PaymentLine.case_id, PaymentLine.id).where(
@@ -279,6 +295,7 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
         session.execute(update(PaymentLine).where(PaymentLine.run_id == run.id)
                         .values(total=PaymentLine.amount + PaymentLine.arrears))
     # 3. failed lines of earlier runs, each carried once
+    progress(2, GENERATE_STEPS, str(_l("正在转入以往发放失败的款项")))
     failed = aliased(PaymentLine)
     carried = aliased(PaymentLine)
     earlier = select(PaymentRun.id).where(PaymentRun.county_id == county.id, PaymentRun.month < month)
@@ -289,6 +306,7 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
         .where(failed.run_id.in_(earlier), failed.status == LineStatus.failed,
                ~exists().where(carried.carried_from_id == failed.id))))
     # 4. the towns that check, and the totals
+    progress(3, GENERATE_STEPS, str(_l("正在汇总各乡镇（街道）")))
     towns = session.scalars(select(PaymentLine.town_id).where(PaymentLine.run_id == run.id).distinct()).all()
     session.execute(insert(PaymentTownCheck), [{"run_id": run.id, "town_id": t, "note": ""} for t in towns]
                     ) if towns else None
@@ -297,6 +315,7 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
     audit.record(session, actor, "payment_run_generated", "payment_run", run.id, region_id=county.id,
                  details={"month": month_label(month), "households": run.households, "total": str(run.total),
                           "arrears": len(owed)})
+    progress(GENERATE_STEPS - 1, GENERATE_STEPS, str(_l("正在保存发放名册")))
     return run
 
 
@@ -320,21 +339,26 @@ def _totals(session: Session, run: PaymentRun) -> None:
 @jobs.kind("payment_run", _l("生成发放名册"))
 def _generate_job(session, actor, params, progress):
     county = session.get(Region, params["county"])
-    progress(0, 1, str(_l("正在生成发放名册")))
-    run = generate(session, actor, county, params["month"])
-    progress(1, 1, str(_l("正在生成发放名册")))
-    return {"run": run.id, "households": run.households, "total": str(run.total)}
+    if county is None:
+        raise NotFound(_l("没有找到该县（区）。"))
+    run = generate(session, actor, county, params["month"], progress)
+    return {"run": run.id, "month": month_label(run.month), "households": run.households,
+            "persons": run.persons, "total": str(run.total)}
 
 
 def start_generate(session: Session, actor: User, county: Region, month: date | str):
-    """Generation as a background job (a county of 100,000 households takes a few seconds)."""
-    _require_county(actor, county)
+    """Generation as a background job (a county of 100,000 households takes a few seconds), with its
+    progress on the job's page."""
+    _require_run_county(actor, county)
     month = parse_month(month)
     existing = session.scalar(select(PaymentRun).where(PaymentRun.county_id == county.id,
                                                        PaymentRun.month == month))
     if existing is not None:
         _require_unlocked(existing)
-    return jobs.start(session, actor, "payment_run", {"county": county.id, "month": month_label(month)},
+    params = {"county": county.id, "month": month_label(month)}
+    if jobs.in_progress(session, "payment_run", params):
+        raise Conflict(_l("该月发放名册正在生成，请稍候查看。"))
+    return jobs.start(session, actor, "payment_run", params,
                       title=f"{county.name} {month_label(month)} {_l('发放名册')}")
 
 
@@ -865,6 +889,8 @@ def funds_totals(session: Session, region: Region) -> list[dict]:
 
 # --- the command line: ``dibao payments run --month 2026-12 [--county CODE]`` ----------------------------------
 
+import sys  # noqa: E402
+
 import click  # noqa: E402
 from flask.cli import with_appcontext  # noqa: E402
 
@@ -892,8 +918,15 @@ def run_command(month: str, code: str | None) -> None:
         raise click.ClickException(f"no county {code}" if code else "no county")
     for county in counties:
         try:
-            run = generate(session, None, county, month)
-            session.commit()
+            with click.progressbar(length=GENERATE_STEPS, label=f"{county.code} {county.name}",
+                                   file=sys.stderr) as bar:
+                def step(done: int, total: int | None = None, message: str = "", bar=bar, code=county.code) -> None:
+                    bar.label = f"{code} {message}"
+                    bar.update(done - bar.pos)
+
+                run = generate(session, None, county, month, step)
+                session.commit()
+                bar.update(GENERATE_STEPS - bar.pos)
         except DomainError as err:
             session.rollback()
             raise click.ClickException(f"{county.code}: {err.message}") from None

@@ -33,13 +33,24 @@ def _post(client, url, data=None):
     return client.post(url, data={"csrf_token": token, **(data or {})})
 
 
-def test_the_county_generates_the_town_checks_the_county_approves(client, auth, session, world, household):
+def test_the_county_generates_the_town_checks_the_county_approves(app, client, auth, session, world, household):
     auth.login("county")
     page = client.get("/admin/payments/").get_data(as_text=True)
     assert "生成发放名册" in page and "2026-04" in page
     res = _post(client, "/admin/payments/generate", {"month": "2026-04"})
-    assert res.status_code == 302
+    # a background job: its page first, the run once the worker has done it
+    assert res.status_code == 302 and "/admin/jobs/" in res.headers["Location"]
+    job_page = res.headers["Location"]
+    assert session.scalar(select(func.count(PaymentRun.id))) == 0
+    page = client.get(job_page).get_data(as_text=True)
+    assert "等待后台任务进程开始" in page and 'hx-trigger="every 1s"' in page
+    assert _post(client, "/admin/payments/generate", {"month": "2026-04"}).status_code == 409  # not twice
+    assert app.extensions["dibao.jobs"].drain() == 1
+    session.rollback()
     run = session.scalar(select(PaymentRun))
+    page = client.get(job_page).get_data(as_text=True)
+    assert "已完成" in page and f"/admin/payments/{run.id}" in page and "960.00" in page
+    assert 'hx-trigger="every 1s"' not in page
     page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
     assert household.number in page and "960.00" in page and "待核对" in page and "对账一致" in page
     assert household.head_id_number not in page
@@ -60,9 +71,11 @@ def test_the_county_generates_the_town_checks_the_county_approves(client, auth, 
 @pytest.mark.parametrize("who, expected", [
     ("admin", 302), ("county", 302), ("town_a", 403), ("staff_a1", 403), ("sup_a1", 403),
 ])
-def test_generate_over_http(client, auth, session, world, household, who, expected):
+def test_generate_over_http(app, client, auth, session, world, household, who, expected):
     auth.login(who)
     assert _post(client, "/admin/payments/generate", {"month": "2026-04"}).status_code == expected
+    assert app.extensions["dibao.jobs"].drain() == (1 if expected == 302 else 0)
+    session.rollback()
     assert session.scalar(select(func.count(PaymentRun.id))) == (1 if expected == 302 else 0)
 
 

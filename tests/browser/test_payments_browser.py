@@ -24,7 +24,7 @@ def logout(page):
     page.get_by_role("button", name="退出").click()
 
 
-def test_generate_check_approve_export_return_and_the_public_page(page, live_server, world, session, clock,
+def test_generate_check_approve_export_return_and_the_public_page(page, live_server, world, session, clock, worker,
                                                                  tmp_path, screenshot_dir):
     standard(session, world)
     staff = user(session, world, "staff_a1")
@@ -40,6 +40,11 @@ def test_generate_check_approve_export_return_and_the_public_page(page, live_ser
     page.get_by_role("navigation").get_by_role("link", name="资金发放").click()
     page.get_by_label("发放月份").fill("2026-04")
     page.get_by_role("button", name="生成").click()
+    # a background job: its page polls until the worker is done, then leads on to the run
+    expect(page.locator("#job")).to_contain_text("已完成", timeout=15_000)
+    expect(page.locator("#job .job-result")).to_contain_text("3900.00")
+    page.screenshot(path=str(screenshot_dir / "payments-job-done.png"), full_page=True)
+    page.get_by_role("link", name="查看发放名册").click()
     expect(page.locator(".run-status")).to_contain_text("已生成，待乡镇核对")
     expect(page.locator(".run-status")).to_contain_text("4 户，5 人，合计 3900.00 元")
     expect(page.locator("ul.town-checks")).to_contain_text("甲镇：待核对")
