@@ -126,6 +126,30 @@ def deadline_estimated(session: Session, item: Item) -> bool:
     return not workdays.calendar(session, item.region).covers(start, item.deadline)
 
 
+def recount_deadlines(session: Session, actor: User, county: Region, before: workdays.Calendar,
+                      after: workdays.Calendar) -> int:
+    """The county's holiday arrangement changed: every open objection and report of the county keeps its number
+    of working days (counted by ``before``), and its stored deadline is counted again by ``after`` — the clerk's
+    overdue mark and the submitter's tracking page follow the calendar the county entered. Returns how many
+    deadlines moved; each move is audited."""
+    moved = 0
+    for model, kind in ((Objection, "objection"), (Report, "report")):
+        items = session.scalars(select(model).join(Region, model.region_id == Region.id).where(
+            scope.subtree_condition(county), model.status != FeedbackStatus.decided))
+        for item in items:
+            start = clock.to_local(item.created_at).date()
+            n = before.workdays_between(start, item.deadline)
+            new = after.add_workdays(start, n) if n >= 1 else item.deadline
+            if new == item.deadline:
+                continue
+            audit.record(session, actor, f"{kind}_deadline_recounted", kind, item.tracking_code,
+                         region_id=item.region_id, details={"from": item.deadline.isoformat(),
+                                                            "to": new.isoformat(), "working_days": n})
+            item.deadline = new
+            moved += 1
+    return moved
+
+
 def is_overdue(item: Item, today: date | None = None) -> bool:
     return item.status != FeedbackStatus.decided and (today or clock.today()) > item.deadline
 

@@ -334,6 +334,7 @@ def save_year(session: Session, actor: User, county: Region, year: int, *, holid
         if day.weekday() < 5:
             raise Invalid(_l("%(day)s 是工作日，调休上班日只会是周六或周日，请核对。", day=day.isoformat()),
                           field="makeup_days")
+    before = _load(session).get(county.code, PACKAGE)  # as stored now, not as this process last cached it
     row = _entered(session, county, year)
     created = row is None
     if row is None:
@@ -342,12 +343,21 @@ def save_year(session: Session, actor: User, county: Region, year: int, *, holid
     row.updated_at = clock.now()
     row.updated_by_id = actor.id
     row.updated_by_name = actor.display_name
+    if row.days:
+        # The old days go first: the unit of work inserts before it deletes, and a day kept from the last save
+        # would break the (calendar, day) unique key — correcting an entered year answered 500.
+        row.days.clear()
+        session.flush()
     row.days = ([CalendarDay(day=d, working=False, name=name[:40]) for d, name in sorted(off.items())]
                 + [CalendarDay(day=d, working=True, name=name[:40]) for d, name in sorted(on.items())])
     session.flush()
+    # Stored answer deadlines of open objections and reports are counted again (feedback imports this module).
+    from dibao import feedback
+
+    moved = feedback.recount_deadlines(session, actor, county, before, _load(session).get(county.code, PACKAGE))
     audit.record(session, actor, "holiday_calendar_saved", "holiday_calendar", f"{county.code}/{year}",
                  region_id=county.id, details={"year": year, "created": created, "holidays": len(off),
-                                               "makeup_days": len(on)})
+                                               "makeup_days": len(on), "deadlines_moved": moved})
     # Every process reads the table again; this one at once, after the change is committed.
     event.listen(session, "after_commit", lambda _session: invalidate(), once=True)
     return row

@@ -246,6 +246,7 @@ def test_an_objection_deadline_uses_the_county_calendar_and_is_marked_when_estim
     auth.login("admin")
     inbox = client.get("/admin/feedback/").get_data(as_text=True)
     assert "按周一至周五估算" in inbox
+    estimated = first.deadline
 
     assert _save(client, world.regions["county"]).status_code == 302
     session.rollback()
@@ -254,6 +255,58 @@ def test_an_objection_deadline_uses_the_county_calendar_and_is_marked_when_estim
     client.post(f"/objections/new?entry={entry2.public_id}", data=objection_data(client, entry2.public_id))
     session.rollback()
     second = session.scalar(select(Objection).where(Objection.id != first.id))
-    # The same number of working days ends later once 元旦 2027 is a holiday.
-    assert second.deadline > first.deadline
+    # The same number of working days ends later once 元旦 2027 is a holiday — for the one received before the
+    # year was entered too (counted again when it was saved).
+    assert second.deadline > estimated
+    assert session.get(Objection, first.id).deadline == second.deadline
     assert workdays.calendar(session, second.region).covers(date(2026, 12, 29), second.deadline)
+
+
+def test_entering_the_year_counts_the_open_answers_deadlines_again(app, client, auth, world, session, clock):
+    """An objection received before the county entered 2027 was given a Monday–Friday deadline; entering the
+    year moves it to the same number of working days by the county's calendar (元旦 off), audited — a decided
+    one keeps its deadline."""
+    from dibao.models import AuditEvent, FeedbackStatus
+    from tests.feedback_helpers import objection_data, open_entry
+
+    clock.set(_at(date(2026, 12, 29)))  # Tuesday
+    for community in ("comm_a1", "comm_a2"):
+        entry = open_entry(session, world, community=community)
+        client.post(f"/objections/new?entry={entry.public_id}", data=objection_data(client, entry.public_id))
+    session.rollback()
+    open_one, decided = session.scalars(select(Objection).order_by(Objection.id)).all()
+    estimated = open_one.deadline
+    assert workdays.PACKAGE.workdays_between(date(2026, 12, 29), estimated) >= 3  # crosses 元旦 2027
+    decided.status = FeedbackStatus.decided
+    session.commit()
+
+    auth.login("admin")
+    assert _save(client, world.regions["county"]).status_code == 302
+    session.rollback()
+    session.expire_all()
+    moved, kept = session.get(Objection, open_one.id), session.get(Objection, decided.id)
+    cal = workdays.calendar(session, moved.region)
+    n = workdays.PACKAGE.workdays_between(date(2026, 12, 29), estimated)
+    assert moved.deadline == cal.add_workdays(date(2026, 12, 29), n) > estimated  # 元旦 no longer counted
+    assert kept.deadline == estimated
+    assert "按周一至周五估算" not in client.get("/admin/feedback/").get_data(as_text=True)
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "objection_deadline_recounted")).all()
+    assert [e.object_id for e in events] == [moved.tracking_code]
+    # Saving the same days again moves nothing more.
+    assert _save(client, world.regions["county"]).status_code == 302
+    session.rollback()
+    assert session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.action == "objection_deadline_recounted")) == 1
+
+
+def test_an_entered_year_can_be_corrected_and_saved_again(app, client, auth, world, session):
+    """Saving a year a second time with days it already had (a correction) replaced them; it answered 500."""
+    auth.login("admin")
+    assert _save(client, world.regions["county"]).status_code == 302
+    corrected = HOLIDAYS_2027 + "\n地方假日 2027-03-18"
+    assert _save(client, world.regions["county"], holidays=corrected).status_code == 302
+    session.rollback()
+    county = session.get(Region, world.regions["county"])
+    cal = workdays.calendar(session, county)
+    assert not cal.is_workday(date(2027, 3, 18)) and not cal.is_workday(date(2027, 1, 1))
+    assert session.scalar(select(func.count(CalendarDay.id)).where(CalendarDay.working.is_(False))) == 3 + 7 + 1
