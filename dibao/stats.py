@@ -183,7 +183,7 @@ def overview(session: Session, root: Region | None, month: date, n: int = MONTHS
     by_category: dict[tuple[int, int], Cell] = defaultdict(Cell)
     # Streamed (a server-side cursor on PostgreSQL): a province's months × communities × categories are ~100,000
     # rows, which held at once raised a web worker's memory by ~30 MB (issue 13); they are summed as they come.
-    rows = stats_summary.figures(session, root, months) if summary else session.execute(
+    rows = stats_summary.figures(session, root, months, regions) if summary else session.execute(
         _paid_by_month(months, root), execution_options={"yield_per": 2000})
     for m, _community, path, category, households, persons, money in rows:
         region_id = find(path)

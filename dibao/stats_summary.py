@@ -39,7 +39,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import and_, delete, event, func, insert, inspect, select, text, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from dibao import clock, entitlement, scope
 from dibao.models import AmountPeriod, Case, Member, Region
@@ -112,17 +112,15 @@ def invalidate_cases(session: Session, changes: dict[int, date] | Iterable[int],
 
 
 def _values(obj, *attributes: str) -> set:
-    """Every value the attributes had in this flush (before and after), without loading anything."""
+    """Every value the attributes had in this flush (before and after), without loading anything; a
+    relationship gives its object's id (an orphan removed from ``case.members`` has lost its ``case_id``, not
+    the history of its ``case``)."""
     state = inspect(obj)
     out = set()
     for attribute in attributes:
         history = state.attrs[attribute].history  # never loads: no SQL inside the flush
-        for value in (*history.added, *history.unchanged, *history.deleted):
-            if value is not None:
-                out.add(value.id if hasattr(value, "id") else value)
-        if attribute in state.dict and state.dict[attribute] is not None:
-            value = state.dict[attribute]
-            out.add(value.id if hasattr(value, "id") else value)
+        values = [*history.added, *history.unchanged, *history.deleted, state.dict.get(attribute)]
+        out |= {getattr(v, "id", v) for v in values if v is not None}
     return out
 
 
@@ -131,13 +129,8 @@ def _changed(obj, *attributes: str) -> bool:
     return any(state.attrs[a].history.has_changes() for a in attributes)
 
 
-def _load_deleted(session: Session, flush_context, instances) -> None:
-    # Before the rows go: load what the after-flush hook reads of an object deleted while expired.
-    for obj in session.deleted:
-        if isinstance(obj, (AmountPeriod, Member)):
-            obj.case_id, getattr(obj, "starts_on", None)  # noqa: B018 - loads the attributes
-        elif isinstance(obj, Case):
-            obj.region_id  # noqa: B018
+class _Unknown(Exception):
+    """A flushed object whose household or community cannot be read without SQL (deleted while expired)."""
 
 
 def _after_flush(session: Session, flush_context) -> None:
@@ -145,33 +138,39 @@ def _after_flush(session: Session, flush_context) -> None:
     cases: dict[int, date] = {}
     regions: dict[int, date] = {}
 
-    def note(target: dict, keys: Iterable, month: date) -> None:
+    def note(target: dict, keys: set, month: date) -> None:
+        if not keys:
+            raise _Unknown
         for key in keys:
             target[key] = min(target.get(key, date.max), month)
 
     def first_month(obj) -> date:
-        months = [m for m in _values(obj, "starts_on") if isinstance(m, date)]
+        months = _values(obj, "starts_on")
         return entitlement.month_start(min(months)) if months else EVERY_MONTH
 
-    for obj in session.new:
-        if isinstance(obj, AmountPeriod):
-            note(cases, _values(obj, "case_id", "case"), first_month(obj))
-        elif isinstance(obj, Member):
-            note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
-    for obj in session.deleted:
-        if isinstance(obj, AmountPeriod):
-            note(cases, _values(obj, "case_id"), first_month(obj))
-        elif isinstance(obj, Member):
-            note(cases, _values(obj, "case_id"), EVERY_MONTH)
-        elif isinstance(obj, Case):
-            note(regions, _values(obj, "region_id", "region"), EVERY_MONTH)
-    for obj in session.dirty:
-        if isinstance(obj, AmountPeriod) and _changed(obj, "starts_on", "amount", "case_id", "case"):
-            note(cases, _values(obj, "case_id", "case"), first_month(obj))
-        elif isinstance(obj, Member) and _changed(obj, "case_id", "case"):
-            note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
-        elif isinstance(obj, Case) and _changed(obj, "category", "region_id", "region"):
-            note(regions, _values(obj, "region_id", "region"), EVERY_MONTH)
+    try:
+        for obj in session.new:
+            if isinstance(obj, AmountPeriod):
+                note(cases, _values(obj, "case_id", "case"), first_month(obj))
+            elif isinstance(obj, Member):
+                note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
+        for obj in session.deleted:
+            if isinstance(obj, AmountPeriod):
+                note(cases, _values(obj, "case_id", "case"), first_month(obj))
+            elif isinstance(obj, Member):
+                note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
+            elif isinstance(obj, Case):
+                note(regions, _values(obj, "region_id", "region"), EVERY_MONTH)
+        for obj in session.dirty:
+            if isinstance(obj, AmountPeriod) and _changed(obj, "starts_on", "amount", "case_id", "case"):
+                note(cases, _values(obj, "case_id", "case"), first_month(obj))
+            elif isinstance(obj, Member) and _changed(obj, "case_id", "case"):
+                note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
+            elif isinstance(obj, Case) and _changed(obj, "category", "region_id", "region"):
+                note(regions, _values(obj, "region_id", "region"), EVERY_MONTH)
+    except _Unknown:  # never guess: every community's marks go
+        regions = dict.fromkeys(session.connection().execute(select(Region.id)).scalars(), EVERY_MONTH)
+        cases = {}
     if not cases and not regions:
         return
     conn = session.connection()
@@ -189,7 +188,6 @@ def install_listeners() -> None:
     global _installed
     if _installed:
         return
-    event.listen(Session, "before_flush", _load_deleted)
     event.listen(Session, "after_flush", _after_flush)
     _installed = True
 
@@ -218,18 +216,31 @@ def stale(session: Session, root: Region | None, months: list[date]) -> dict[int
     return out
 
 
-def figures(session: Session, root: Region | None, months: list[date]) -> Iterator[tuple]:
-    """The rows of ``stats._paid_by_month(months, root)``: from the summary for the marked pairs, live for the
-    others (only the communities that have some, only their months)."""
+def figures(session: Session, root: Region | None, months: list[date],
+            display: list[Region] | None = None) -> Iterator[tuple]:
+    """The rows of ``stats._paid_by_month(months, root)`` — (month, region id, path, category, households,
+    persons, money) — from the summary for the marked pairs, live for the others (only the communities that
+    have some, only their months). With ``display`` (the overview's rows: sibling regions) the summary's rows
+    come already added up per display region (id and path of the display region): a few hundred rows for a
+    county instead of its communities' thousands."""
     from dibao.stats import _paid_by_month, as_date
 
     missing = stale(session, root, months)
-    stored = (select(_rows.c.month, _rows.c.region_id, Region.path, _rows.c.category, _rows.c.households,
+    marked = (select(_rows.c.month, _rows.c.region_id, Region.path, _rows.c.category, _rows.c.households,
                      _rows.c.persons, _rows.c.money)
               .join(_done, and_(_done.c.region_id == _rows.c.region_id, _done.c.month == _rows.c.month))
               .join(Region, Region.id == _rows.c.region_id)
               .where(_in_scope(root), _rows.c.month.in_(months)))
-    yield from session.execute(stored, execution_options={"yield_per": 2000})
+    if display is not None:
+        rows = marked.subquery()
+        above = aliased(Region)
+        # Under a display region: its path is a prefix of the community's (substr, not LIKE: no wildcards).
+        marked = (select(rows.c.month, above.id, above.path, rows.c.category, func.sum(rows.c.households),
+                         func.sum(rows.c.persons), func.sum(rows.c.money))
+                  .join(above, func.substr(rows.c.path, 1, func.length(above.path)) == above.path)
+                  .where(above.id.in_([r.id for r in display]))
+                  .group_by(rows.c.month, above.id, above.path, rows.c.category))
+    yield from session.execute(marked, execution_options={"yield_per": 2000})
     if not missing:
         return
     live_months = sorted(set().union(*missing.values()))
