@@ -76,7 +76,7 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
 def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int], since: date = EVERY_MONTH) -> None:
     """Remove the summary's marks of these communities (region id → from which month; or ids, all from
     ``since``), in the session's transaction. Every write that bypasses the ORM and changes a period, a member,
-    or a household's category or community must call this (or :func:`invalidate_cases`)."""
+    or a household's category or community must call this."""
     if not isinstance(changes, dict):
         changes = dict.fromkeys(changes, since)
     changes = {region_id: month for region_id, month in changes.items() if region_id is not None}
@@ -99,16 +99,14 @@ def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int
             conn.execute(delete(_done).where(condition))
 
 
-def invalidate_cases(session: Session, changes: dict[int, date] | Iterable[int], since: date = EVERY_MONTH) -> None:
-    """:func:`invalidate_regions` for the communities of these households (as they are now in the transaction)."""
-    if not isinstance(changes, dict):
-        changes = dict.fromkeys(changes, since)
-    regions: dict[int, date] = {}
-    conn = session.connection()
-    for chunk in _chunks(sorted(changes)):
-        for case_id, region_id in conn.execute(select(Case.id, Case.region_id).where(Case.id.in_(chunk))):
-            regions[region_id] = min(regions.get(region_id, date.max), changes[case_id])
-    invalidate_regions(session, regions)
+def _with_cases(session: Session, regions: dict[int, date], cases: dict[int, date]) -> dict[int, date]:
+    """``regions`` with the communities of these households (as they are now in the transaction) added."""
+    regions = dict(regions)
+    for chunk in _chunks(sorted(cases)):
+        for case_id, region_id in session.connection().execute(select(Case.id, Case.region_id)
+                                                               .where(Case.id.in_(chunk))):
+            regions[region_id] = min(regions.get(region_id, date.max), cases[case_id])
+    return regions
 
 
 def _values(obj, *attributes: str) -> set:
@@ -171,25 +169,14 @@ def _after_flush(session: Session, flush_context) -> None:
     except _Unknown:  # never guess: every community's marks go
         regions = dict.fromkeys(session.connection().execute(select(Region.id)).scalars(), EVERY_MONTH)
         cases = {}
-    if not cases and not regions:
-        return
-    conn = session.connection()
-    for chunk in _chunks(sorted(cases)):
-        for case_id, region_id in conn.execute(select(Case.id, Case.region_id).where(Case.id.in_(chunk))):
-            regions[region_id] = min(regions.get(region_id, date.max), cases[case_id])
-    invalidate_regions(session, regions)
-
-
-_installed = False
+    if cases or regions:
+        invalidate_regions(session, _with_cases(session, regions, cases))
 
 
 def install_listeners() -> None:
-    """Watch every ORM session (requests, jobs, the sweep, the CLI, tests) once per process."""
-    global _installed
-    if _installed:
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    _installed = True
+    """Watch every ORM session (requests, jobs, the sweep, the CLI, tests), once per process."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
 
 
 install_listeners()  # importing the module is enough: the summary is never read without its invalidation
