@@ -179,21 +179,26 @@ def overview(session: Session, root: Region | None, month: date, n: int = MONTHS
     regions = _display_regions(session, root)
     find = _row_of(regions)
     months = month_list(month, n)
-    grid: dict[tuple[int, date], Cell] = defaultdict(Cell)
-    by_category: dict[tuple[int, int], Cell] = defaultdict(Cell)
-    # Streamed (a server-side cursor on PostgreSQL): a province's months × communities × categories are ~100,000
-    # rows, which held at once raised a web worker's memory by ~30 MB (issue 13); they are summed as they come.
-    rows = stats_summary.figures(session, root, months, regions) if summary else session.execute(
-        _paid_by_month(months, root), execution_options={"yield_per": 2000})
-    for m, _community, path, category, households, persons, money in rows:
-        region_id = find(path)
-        if region_id is None:
+    for attempt in range(3):
+        grid: dict[tuple[int, date], Cell] = defaultdict(Cell)
+        by_category: dict[tuple[int, int], Cell] = defaultdict(Cell)
+        # Streamed (a server-side cursor on PostgreSQL): a province's months × communities × categories are
+        # ~100,000 rows, which held at once raised a web worker's memory by ~30 MB (issue 13); summed as they come.
+        rows = stats_summary.figures(session, root, months, regions) if summary and attempt < 2 else session.execute(
+            _paid_by_month(months, root), execution_options={"yield_per": 2000})
+        try:
+            for m, _community, path, category, households, persons, money in rows:
+                region_id = find(path)
+                if region_id is None:
+                    continue
+                m = as_date(m)
+                cell = Cell(int(households), int(persons), Decimal(money).quantize(Decimal("0.01")))
+                grid[(region_id, m)].add(cell)
+                if m == months[-1]:
+                    by_category[(region_id, category)].add(cell)
+            break
+        except stats_summary.Changed:  # the summary moved under the read: again (the third time all live)
             continue
-        m = as_date(m)
-        cell = Cell(int(households), int(persons), Decimal(money).quantize(Decimal("0.01")))
-        grid[(region_id, m)].add(cell)
-        if m == months[-1]:
-            by_category[(region_id, category)].add(cell)
     return Overview(root=root, regions=regions, months=months, month=months[-1], grid=dict(grid),
                     by_category=dict(by_category))
 

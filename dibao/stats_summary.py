@@ -38,7 +38,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, event, func, insert, inspect, select, text, true
+from sqlalchemy import (
+    Date,
+    and_,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from dibao import clock, entitlement, scope
@@ -203,14 +216,22 @@ def stale(session: Session, root: Region | None, months: list[date]) -> dict[int
     return out
 
 
+class Changed(Exception):  # noqa: N818 - a signal, not an error
+    """The summary's marks moved between the look at which pairs are stale and the read: read again."""
+
+
 def figures(session: Session, root: Region | None, months: list[date],
             display: list[Region] | None = None) -> Iterator[tuple]:
     """The rows of ``stats._paid_by_month(months, root)`` — (month, region id, path, category, households,
-    persons, money) — from the summary for the marked pairs, live for the others (only the communities that
-    have some, only their months). With ``display`` (the overview's rows: sibling regions) the summary's rows
-    come already added up per display region (id and path of the display region): a few hundred rows for a
-    county instead of its communities' thousands."""
-    from dibao.stats import _paid_by_month, as_date
+    persons, money) — from the summary for the marked pairs, live for the others. With ``display`` (the
+    overview's rows: sibling regions) the summary's rows come added up per display region (its id and path): a
+    few hundred rows for a county instead of its communities' thousands.
+
+    One statement, so one snapshot: a pair counts from the summary when marked in it, live when not — never
+    both, never neither, whatever commits meanwhile. The live part is narrowed to the communities found stale
+    just before (a few, usually); should a pair of another community lose its mark in between, a sentinel row
+    raises :class:`Changed` and the caller reads again."""
+    from dibao.stats import _paid_by_month
 
     missing = stale(session, root, months)
     marked = (select(_rows.c.month, _rows.c.region_id, Region.path, _rows.c.category, _rows.c.households,
@@ -227,15 +248,33 @@ def figures(session: Session, root: Region | None, months: list[date],
                   .join(above, func.substr(rows.c.path, 1, func.length(above.path)) == above.path)
                   .where(above.id.in_([r.id for r in display]))
                   .group_by(rows.c.month, above.id, above.path, rows.c.category))
-    yield from session.execute(marked, execution_options={"yield_per": 2000})
-    if not missing:
-        return
-    live_months = sorted(set().union(*missing.values()))
-    # A few communities: only theirs; many (a fresh database, a county-wide import): the scope, as before.
+    parts = [marked]
+    # A few communities: only theirs, every month; many (a fresh database, a county-wide import): the scope.
     ids = sorted(missing) if len(missing) <= _CHUNK else None
-    for row in session.execute(_paid_by_month(live_months, root, ids), execution_options={"yield_per": 2000}):
-        if as_date(row[0]) in missing.get(row[1], ()):
+    if ids is None or ids:
+        live = _paid_by_month(months, root, ids).subquery()
+        parts.append(select(live).where(~_marked(live.c.region_id, live.c.m)))
+    if ids is not None:
+        others = select(Region.id).where(_in_scope(root), Region.id.not_in(ids), _count_marked(months) < len(months))
+        parts.append(select(literal(None, Date), literal(-1), literal(""), literal(0), literal(0), literal(0),
+                            literal(0)).where(others.exists()))
+    result = session.execute(union_all(*parts), execution_options={"yield_per": 2000})
+    try:
+        for row in result:
+            if row[1] == -1:
+                raise Changed
             yield row
+    finally:
+        result.close()
+
+
+def _marked(region_id, month):
+    return select(_done.c.region_id).where(_done.c.region_id == region_id, _done.c.month == month).exists()
+
+
+def _count_marked(months: list[date]):
+    return (select(func.count()).select_from(_done)
+            .where(_done.c.region_id == Region.id, _done.c.month.in_(months)).scalar_subquery())
 
 
 # --- refreshing and checking ------------------------------------------------------------------------------------

@@ -288,3 +288,21 @@ def test_a_member_added_by_the_orm_alone_counts_at_once(session, world, househol
                        work_capacity="none", monthly_deduction=Decimal("0")))
     session.commit()
     assert _same_as_live(session, world).total(MARCH).persons == 13
+
+
+@pytest.mark.parametrize("first_look", ["misses a changed community", "takes every community for stale"])
+def test_the_read_is_right_whatever_the_first_look_at_the_marks_saw(session, world, households, monkeypatch,
+                                                                    first_look):
+    """The overview reads marks and rows in one statement: a community that lost its marks after the first look
+    (here: the look misses it) is caught by the statement and read again, never left out; one refreshed after
+    it (here: the look takes all for stale) counts once, from the summary, never twice."""
+    _refreshed(session, world)
+    _category_changed(session, world, households, None)
+    session.commit()
+    if first_look == "misses a changed community":
+        monkeypatch.setattr(stats_summary, "stale", lambda *args: {})
+    else:
+        stats_summary.refresh(session)
+        everything = session.scalars(select(Region.id)).all()
+        monkeypatch.setattr(stats_summary, "stale", lambda _s, _r, months: {r: set(months) for r in everything})
+    assert _same_as_live(session, world).category_total(4).households == 1
