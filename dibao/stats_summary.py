@@ -53,6 +53,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from dibao import clock, entitlement, scope
 from dibao.models import AmountPeriod, Case, Member, Region
@@ -69,6 +70,7 @@ BATCH = 40  # communities refreshed (and locked) in one transaction
 SWEEP_REGIONS = 120  # communities a sweep refreshes at most (the rest at the next tick)
 _LOCK_CLASS = 0x5354  # the advisory locks' first key ("ST"); the second is the region's id
 _CHUNK = 500  # ids in one IN list
+_REMOVED = "dibao.stats_removed"  # session.info: region id → from which month this transaction removed marks
 
 
 def summary_months(today: date | None = None, back: int = MONTHS_BACK) -> list[date]:
@@ -92,7 +94,10 @@ def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int
     or a household's category or community must call this."""
     if not isinstance(changes, dict):
         changes = dict.fromkeys(changes, since)
-    changes = {region_id: month for region_id, month in changes.items() if region_id is not None}
+    # What this transaction already removed needs no second statement (a 提标 flushes once a household).
+    removed = session.info.setdefault(_REMOVED, {})
+    changes = {region_id: month for region_id, month in changes.items()
+               if region_id is not None and removed.get(region_id, date.max) > month}
     if not changes:
         return
     conn = session.connection()
@@ -110,11 +115,27 @@ def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int
             if month > EVERY_MONTH:
                 condition = and_(condition, _done.c.month >= entitlement.month_start(month))
             conn.execute(delete(_done).where(condition))
+    for region_id, month in changes.items():
+        removed[region_id] = min(removed.get(region_id, date.max), month)
+
+
+def _forget_removed(session: Session, transaction) -> None:
+    # Any end (a savepoint's too, whose rollback brings marks back): forget, and remove again if need be.
+    session.info.pop(_REMOVED, None)
 
 
 def _with_cases(session: Session, regions: dict[int, date], cases: dict[int, date]) -> dict[int, date]:
     """``regions`` with the communities of these households (as they are now in the transaction) added."""
     regions = dict(regions)
+    asked = {}
+    for case_id, month in cases.items():  # a household this session holds needs no query
+        case = session.identity_map.get(identity_key(Case, case_id))
+        region_id = case.__dict__.get("region_id") if case is not None else None
+        if region_id is None:
+            asked[case_id] = month
+        else:
+            regions[region_id] = min(regions.get(region_id, date.max), month)
+    cases = asked
     for chunk in _chunks(sorted(cases)):
         for case_id, region_id in session.connection().execute(select(Case.id, Case.region_id)
                                                                .where(Case.id.in_(chunk))):
@@ -190,6 +211,7 @@ def install_listeners() -> None:
     """Watch every ORM session (requests, jobs, the sweep, the CLI, tests), once per process."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_transaction_end", _forget_removed)
 
 
 install_listeners()  # importing the module is enough: the summary is never read without its invalidation
@@ -298,6 +320,7 @@ def refresh_regions(session: Session, region_ids: list[int], months: list[date])
     ids = _lock(session, region_ids)
     if not ids:
         return []
+    session.info.pop(_REMOVED, None)  # marks come back in this transaction: a change after them removes again
     months = sorted(set(months))
     rows = [{"region_id": region_id, "month": as_date(m), "category": category, "households": int(households),
              "persons": int(persons), "money": Decimal(money).quantize(Decimal("0.01"))}

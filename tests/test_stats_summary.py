@@ -306,3 +306,16 @@ def test_the_read_is_right_whatever_the_first_look_at_the_marks_saw(session, wor
         everything = session.scalars(select(Region.id)).all()
         monkeypatch.setattr(stats_summary, "stale", lambda _s, _r, months: {r: set(months) for r in everything})
     assert _same_as_live(session, world).category_total(4).households == 1
+
+
+def test_a_change_after_a_rolled_back_savepoint_still_removes_the_marks(session, world, households):
+    """A transaction removes a community's marks once (a 提标 flushes a household at a time); a savepoint rolled
+    back brings them back, and the next change removes them again."""
+    _refreshed(session, world)
+    savepoint = session.begin_nested()
+    _category_changed(session, world, households, None)
+    session.flush()
+    savepoint.rollback()
+    _new_period(session, world, households, None)  # the same community
+    session.commit()
+    _same_as_live(session, world)
