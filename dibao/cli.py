@@ -56,6 +56,7 @@ def register_commands(app: Flask) -> None:
     from dibao.raises import standards_group  # issue 10: 提标
 
     app.cli.add_command(standards_group)
+    app.cli.add_command(stats_group)  # issue 13: the monthly statistics summary
 
 
 @click.group("db", help="Database schema (Alembic migrations).")
@@ -132,6 +133,62 @@ def audit_checkpoint() -> None:
     """Append the log's count and head hash to the checkpoint file (the sweep also does it every
     DIBAO_AUDIT_CHECKPOINT_MINUTES). Copy that file off the machine: it is what shows deleted events."""
     _checkpoint()
+
+
+@click.group("stats", help="The monthly statistics summary (derived data: refresh and check).")
+def stats_group() -> None:
+    pass
+
+
+def _county(code: str | None):
+    from dibao.models import Region
+
+    if code is None:
+        return None
+    region = db.session().scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise click.ClickException(f"no region {code}")
+    return region
+
+
+@stats_group.command("refresh")
+@with_appcontext
+@click.option("--county", "code", default=None, help="区划代码 (any region); default: every region")
+@click.option("--months", type=click.IntRange(min=0, max=120), default=None,
+              help="months before the current one to summarise (default 24; the current and next one always)")
+@click.option("--all", "everything", is_flag=True, help="recompute summarised months too (after a failed verify)")
+def stats_refresh(code: str | None, months: int | None, everything: bool) -> None:
+    """Summarise every (community, month) not summarised yet; a community being changed right now is left for
+    the next run (the sweep also refreshes a few on every tick). Idempotent."""
+    import time
+
+    from dibao import stats_summary
+
+    started = time.monotonic()
+    wanted = stats_summary.summary_months(back=months) if months is not None else None
+    done = stats_summary.refresh(db.session(), _county(code), months=wanted, everything=everything)
+    click.echo(f"statistics summary: {done.regions} regions refreshed ({done.pairs} region-months) in "
+               f"{time.monotonic() - started:.1f} s" + (f"; {len(done.busy)} busy, left for the next run"
+                                                        if done.busy else ""))
+
+
+@stats_group.command("verify")
+@with_appcontext
+@click.option("--county", "code", default=None, help="区划代码 (any region); default: every region")
+def stats_verify(code: str | None) -> None:
+    """Recompute every summarised (community, month) live and compare; exit 1 on any difference."""
+    from dibao import stats_summary
+
+    differences, checked = stats_summary.verify(db.session(), _county(code))
+    if not differences:
+        click.echo(f"statistics summary agrees with the live figures: {checked} region-months checked")
+        return
+    for d in differences[:50]:
+        click.echo(f"DIFFERENT {d.region} {d.month.isoformat()[:7]} category {d.category}: "
+                   f"summary {d.summary}, live {d.live}", err=True)
+    click.echo(f"{len(differences)} differences in {checked} region-months (`dibao stats refresh --all` once the cause is known)",
+               err=True)
+    raise SystemExit(1)
 
 
 @click.command("create-user")

@@ -95,36 +95,49 @@ def _row_of(regions: list[Region]):
     return find
 
 
-def _paid_by_month(months: list[date], root: Region | None):
-    """(month, community path, category, households, persons, money) of the households paid in each of
-    ``months``, in one statement: each amount period of a household in scope is counted in the months of its
-    interval (``entitlement.in_force_intervals``, the same rule as ``entitlement.in_force``). One pass over the
-    periods instead of one window over every household per month, and the region filter applies before the
-    window."""
+def _paid_by_month(months: list[date], root: Region | None, region_ids: list[int] | None = None):
+    """(month, community id, community path, category, households, persons, money) of the households paid in
+    each of ``months``, in one statement: each amount period of a household in scope (under ``root``, and in
+    ``region_ids`` when given) is counted in the months of its interval (``entitlement.in_force_intervals``, the
+    same rule as ``entitlement.in_force``). One pass over the periods instead of one window over every household
+    per month, and the region filter applies before the window.
+
+    A month's figures depend on the periods starting in or before it, the households' present members, category
+    and community — never on the clock, nor on which later months are asked with it (a later period only ends an
+    interval after that month): so ``dibao.stats_summary`` can keep them month by month."""
     periods = (
         entitlement.in_force_intervals(months[-1])
-        .add_columns(Case.category, Region.path)
+        .add_columns(Case.category, Case.region_id, Region.path)
         .join(Case, Case.id == AmountPeriod.case_id)
         .join(Region, Case.region_id == Region.id)
     )
+    # The members of the households in scope only (counting every member of a province took half the time).
     size = select(Member.case_id, func.count(Member.id).label("n")).group_by(Member.case_id)
+    if root is not None or region_ids is not None:
+        size = size.join(Case, Case.id == Member.case_id)
     if root is not None:
         periods = periods.where(scope.subtree_condition(root))
-        # The members of the households in scope only (counting every member of a province took half the time).
-        size = (size.join(Case, Case.id == Member.case_id).join(Region, Case.region_id == Region.id)
-                .where(scope.subtree_condition(root)))
+        size = size.join(Region, Case.region_id == Region.id).where(scope.subtree_condition(root))
+    if region_ids is not None:
+        periods = periods.where(Case.region_id.in_(region_ids))
+        size = size.where(Case.region_id.in_(region_ids))
     periods, size = periods.subquery(), size.subquery()
     month_rows = union_all(*(select(literal(m, Date).label("m")) for m in months)).subquery()
     return (
-        select(month_rows.c.m, periods.c.path, periods.c.category, func.count(periods.c.case_id),
+        select(month_rows.c.m, periods.c.region_id, periods.c.path, periods.c.category, func.count(periods.c.case_id),
                func.coalesce(func.sum(size.c.n), 0), func.coalesce(func.sum(periods.c.amount), 0))
         .select_from(month_rows)
         .join(periods, and_(periods.c.starts_on <= month_rows.c.m,
                             or_(periods.c.until.is_(None), month_rows.c.m < periods.c.until)))
         .outerjoin(size, size.c.case_id == periods.c.case_id)
         .where(periods.c.amount > 0)
-        .group_by(month_rows.c.m, periods.c.path, periods.c.category)
+        .group_by(month_rows.c.m, periods.c.region_id, periods.c.path, periods.c.category)
     )
+
+
+def as_date(value) -> date:
+    """A month as the database hands it back (SQLite gives a literal date back as text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -153,27 +166,39 @@ class Overview:
         return out
 
 
-def overview(session: Session, root: Region | None, month: date, n: int = MONTHS) -> Overview:
+def overview(session: Session, root: Region | None, month: date, n: int = MONTHS, *,
+             summary: bool = True) -> Overview:
     """Households, persons and money paid per display region and month (``n`` months up to ``month``), and per
-    category in ``month``. ``root`` None: every county (the public overview)."""
+    category in ``month``. ``root`` None: every county (the public overview).
+
+    The (community, month) pairs the summary holds come from it, the others are computed live
+    (``dibao.stats_summary``); ``summary=False`` computes every pair live (what ``dibao stats verify`` and the
+    tests compare with)."""
+    from dibao import stats_summary
+
     regions = _display_regions(session, root)
     find = _row_of(regions)
     months = month_list(month, n)
-    grid: dict[tuple[int, date], Cell] = defaultdict(Cell)
-    by_category: dict[tuple[int, int], Cell] = defaultdict(Cell)
-    # Streamed (a server-side cursor on PostgreSQL): a province's months × communities × categories are ~100,000
-    # rows, which held at once raised a web worker's memory by ~30 MB (issue 13); they are summed as they come.
-    rows = session.execute(_paid_by_month(months, root), execution_options={"yield_per": 2000})
-    for m, path, category, households, persons, money in rows:
-        region_id = find(path)
-        if region_id is None:
+    for attempt in range(3):
+        grid: dict[tuple[int, date], Cell] = defaultdict(Cell)
+        by_category: dict[tuple[int, int], Cell] = defaultdict(Cell)
+        # Streamed (a server-side cursor on PostgreSQL): a province's months × communities × categories are
+        # ~100,000 rows, which held at once raised a web worker's memory by ~30 MB (issue 13); summed as they come.
+        rows = stats_summary.figures(session, root, months, regions) if summary and attempt < 2 else session.execute(
+            _paid_by_month(months, root), execution_options={"yield_per": 2000})
+        try:
+            for m, _community, path, category, households, persons, money in rows:
+                region_id = find(path)
+                if region_id is None:
+                    continue
+                m = as_date(m)
+                cell = Cell(int(households), int(persons), Decimal(money).quantize(Decimal("0.01")))
+                grid[(region_id, m)].add(cell)
+                if m == months[-1]:
+                    by_category[(region_id, category)].add(cell)
+            break
+        except stats_summary.Changed:  # the summary moved under the read: again (the third time all live)
             continue
-        if isinstance(m, str):  # SQLite hands a literal date back as text
-            m = date.fromisoformat(m)
-        cell = Cell(int(households), int(persons), Decimal(money).quantize(Decimal("0.01")))
-        grid[(region_id, m)].add(cell)
-        if m == months[-1]:
-            by_category[(region_id, category)].add(cell)
     return Overview(root=root, regions=regions, months=months, month=months[-1], grid=dict(grid),
                     by_category=dict(by_category))
 

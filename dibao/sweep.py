@@ -81,9 +81,21 @@ def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) 
 
     reviews.run_pass(app)
     _audit_checkpoint(app)
+    _stats_summary(app)
     if media_gc:
         result.media_deleted = run_media_gc(app)
     return result
+
+
+def _stats_summary(app: Flask) -> None:
+    """A bounded number of statistics summary refreshes (issue 13); a failure never stops the rest of the sweep
+    (the figures are right without the summary, only slower)."""
+    from dibao import stats_summary
+
+    try:
+        stats_summary.run_pass(app)
+    except Exception:  # noqa: BLE001
+        log.exception("statistics summary refresh failed")
 
 
 def _audit_checkpoint(app: Flask) -> None:

@@ -39,4 +39,5 @@ from dibao.models import (  # noqa: E402,F401  # noqa: E402,F401
     management,
     notification,
     public_version,  # noqa: E402,F401
+    stats_month,  # the monthly statistics summary (issue 13)
 )

@@ -1,0 +1,321 @@
+"""Issue 13: the monthly statistics summary (dibao.stats_summary). The overview reads summarised (community, month)
+pairs from it and computes the rest live; every change to a figure removes the community's marks in its own
+transaction, so the very next overview equals the live computation without a refresh."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dibao import entitlement, household, imports, stats, stats_summary, sweep
+from dibao.models import AmountChange, AmountPeriod, Case, Member, Region
+from dibao.models.household import MemberChangeKind, TransferKind
+from dibao.models.stats_month import StatsMonth
+from tests.case_helpers import standard, user
+from tests.roster_files import clean_rows, write
+from tests.stats_helpers import _paid
+
+MARCH = date(2026, 3, 1)  # the clock's month (tests.conftest.T0)
+
+
+def _fresh(session: Session) -> None:
+    """A new read snapshot (SQLite keeps the old one for an open transaction) and no cached rows."""
+    session.rollback()
+    session.expire_all()
+
+
+def _region(session, world, name: str) -> Region:
+    return session.get(Region, world.regions[name])
+
+
+def _roots(session, world) -> list[Region | None]:
+    return [None, *(_region(session, world, name) for name in ("county", "town_a", "town_b", "comm_a1"))]
+
+
+def _same_as_live(session, world, month: date = MARCH) -> stats.Overview:
+    """The overview (summary + live) equals the all-live one for every root; returns the county's."""
+    _fresh(session)
+    for root in _roots(session, world):
+        got = stats.overview(session, root, month)
+        live = stats.overview(session, root, month, summary=False)
+        assert got.grid == live.grid, root
+        assert got.by_category == live.by_category, root
+    return stats.overview(session, _region(session, world, "county"), month)
+
+
+def _figures(data: stats.Overview) -> tuple:
+    return (data.grid, data.by_category)
+
+
+@pytest.fixture
+def households(session, world):
+    """a1: 3 households (one category 2), a2: 2 at 300 (one category 3), b1: 1 — paid since January 2026."""
+    standard(session, world)
+    made = (_paid(session, world, "comm_a1", 3) + _paid(session, world, "comm_a2", 2, amount="300.00")
+            + _paid(session, world, "comm_b1", 1, since=date(2025, 6, 1)))
+    made[1].category = 2
+    made[4].category = 3
+    session.commit()
+    return [c.id for c in made]
+
+
+def _refreshed(session, world) -> None:
+    done = stats_summary.refresh(session)
+    assert done.regions >= 6 and not done.busy
+    _fresh(session)
+    assert stats_summary.stale(session, None, stats.month_list(MARCH)) == {}
+
+
+def test_after_a_refresh_the_overview_is_read_from_the_summary_and_equals_the_live_figures(session, world,
+                                                                                           households):
+    before = _same_as_live(session, world)  # nothing summarised yet: all live
+    assert before.total(MARCH).households == 6 and before.total(MARCH).persons == 12
+    assert before.category_total(2).households == 1 and before.category_total(3).households == 1
+    _refreshed(session, world)
+    after = _same_as_live(session, world)
+    assert _figures(after) == _figures(before)
+    # It is the summary that answers: a tampered row shows (and `verify` finds it, below).
+    session.execute(update(StatsMonth).where(StatsMonth.region_id == world.regions["comm_b1"],
+                                             StatsMonth.month == MARCH).values(households=StatsMonth.households + 5))
+    session.commit()
+    tampered = stats.overview(session, _region(session, world, "county"), MARCH)
+    assert tampered.cell(world.regions["town_b"], MARCH).households == 6
+    differences, checked = stats_summary.verify(session)
+    assert checked > 0
+    assert [(d.region, d.month, d.summary[0], d.live[0]) for d in differences] == [("100002001", MARCH, 6, 1)]
+
+
+def _case(session, ids, n) -> Case:
+    return session.get(Case, ids[n])
+
+
+def _new_period(session, world, ids, tmp_path):
+    entitlement.start_period(session, None, _case(session, ids, 0), amount=Decimal("650.00"),
+                             starts_on=date(2026, 2, 1), change=AmountChange.adjusted)
+
+
+def _ended_period(session, world, ids, tmp_path):
+    entitlement.start_period(session, None, _case(session, ids, 3), amount=Decimal("0"), starts_on=MARCH,
+                             change=AmountChange.exited)
+
+
+def _new_household(session, world, ids, tmp_path):
+    _paid(session, world, "comm_b1", 2, since=date(2025, 11, 1))
+
+
+def _amount_edited(session, world, ids, tmp_path):
+    period = session.scalar(select(AmountPeriod).where(AmountPeriod.case_id == ids[5]))
+    period.amount = Decimal("999.00")
+
+
+def _period_deleted(session, world, ids, tmp_path):
+    period = session.scalar(select(AmountPeriod).where(AmountPeriod.case_id == ids[1]))
+    session.expire(period)  # deleted while expired: the hook still finds its household
+    session.delete(period)
+
+
+def _member_added(session, world, ids, tmp_path):
+    household.member_joins(session, user(session, world, "staff_a1"), _case(session, ids, 2),
+                           kind=MemberChangeKind.birth, happened_on=date(2026, 3, 10), reason="新生儿出生登记",
+                           name="王小宝", relation="子女", age=0)
+
+
+def _member_removed(session, world, ids, tmp_path):
+    case = _case(session, ids, 4)
+    member = next(m for m in case.members if m.position == 1)
+    household.member_leaves(session, user(session, world, "staff_a2"), case, member.id,
+                            kind=MemberChangeKind.moved_out, happened_on=date(2026, 3, 10), reason="外出务工迁出")
+
+
+def _member_moved(session, world, ids, tmp_path):
+    member = next(m for m in _case(session, ids, 0).members if m.position == 1)
+    member.case_id = ids[5]  # to a household of another town
+
+
+def _category_changed(session, world, ids, tmp_path):
+    _case(session, ids, 0).category = 4
+
+
+def _transferred(session, world, ids, tmp_path):
+    household.transfer(session, user(session, world, "county"), _case(session, ids, 1),
+                       to_region_id=world.regions["comm_b1"], kind=TransferKind.moved, moved_on=date(2026, 3, 5),
+                       reason="搬迁到乙街道居住", address="乙街道幸福路 1 号")
+
+
+def _moved_by_relationship(session, world, ids, tmp_path):
+    _case(session, ids, 3).region = _region(session, world, "comm_b1")
+
+
+def _case_deleted(session, world, ids, tmp_path):
+    case = _case(session, ids, 5)
+    session.execute(AmountPeriod.__table__.delete().where(AmountPeriod.case_id == case.id))  # Core, then the case:
+    session.delete(case)  # the case's own deletion is what tells the summary
+
+
+def _imported(session, world, ids, tmp_path):
+    rows = clean_rows(3, ["100001001", "100002001"])  # approved 2025-06-15: paid from July 2025
+    imports.import_roster(session, user(session, world, "county"), write(tmp_path / "roster.xlsx", rows),
+                          "roster.xlsx")
+
+
+CHANGES = {
+    "new period (amount change)": _new_period,
+    "ended period": _ended_period,
+    "new household": _new_household,
+    "period amount edited": _amount_edited,
+    "period deleted": _period_deleted,
+    "member added": _member_added,
+    "member removed": _member_removed,
+    "member moved to another household": _member_moved,
+    "category changed": _category_changed,
+    "household moved to another community": _transferred,
+    "household moved (relationship)": _moved_by_relationship,
+    "household deleted": _case_deleted,
+    "import (Core writes)": _imported,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_every_kind_of_change_shows_in_the_very_next_overview_without_a_refresh(session, world, households,
+                                                                                tmp_path, change):
+    _refreshed(session, world)
+    before = _same_as_live(session, world)
+    change(session, world, households, tmp_path)
+    session.commit()
+    after = _same_as_live(session, world)
+    assert _figures(after) != _figures(before)  # the change did move a figure the summary held
+
+
+def test_a_change_is_seen_inside_its_own_transaction_too(session, world, households):
+    _refreshed(session, world)
+    _category_changed(session, world, households, None)
+    session.flush()
+    county = _region(session, world, "county")
+    assert _figures(stats.overview(session, county, MARCH)) == _figures(
+        stats.overview(session, county, MARCH, summary=False))
+    assert stats.overview(session, county, MARCH).category_total(4).households == 1
+
+
+def test_time_alone_changes_no_summarised_month(session, world, households, clock):
+    _refreshed(session, world)
+    clock.set(clock.t0.replace(year=2027, month=2))  # months the refresh did not summarise come in
+    _same_as_live(session, world, date(2027, 2, 1))
+    _same_as_live(session, world, date(2026, 9, 1))
+    assert stats_summary.verify(session)[0] == []
+    assert stats_summary.refresh(session).regions >= 6  # the new months
+    _same_as_live(session, world, date(2027, 2, 1))
+
+
+def test_the_public_page_and_api_show_a_change_on_the_next_request(client, session, world, households):
+    _refreshed(session, world)
+
+    def published():
+        data = client.get("/api/v1/stats?region=100&month=2026-03").get_json()
+        page = client.get("/stats/100?month=2026-03").get_data(as_text=True)
+        return data["totals"][-1]["households"], page
+
+    households_before, page_before = published()
+    assert households_before == 6
+    _paid(session, world, "comm_b1", 2, since=date(2026, 2, 1))
+    session.commit()
+    households_after, page_after = published()
+    assert households_after == 8
+    assert page_after != page_before
+    live = stats.public_table(session, _region(session, world, "county"), MARCH)
+    assert live.totals[MARCH].households == 8
+
+
+def test_the_sweep_refreshes_a_bounded_number_of_communities_per_run(app, session, world, households):
+    months = stats.month_list(MARCH)
+    assert len(stats_summary.stale(session, None, months)) >= 6
+    first = stats_summary.run_pass(app, limit=2)
+    assert first.regions == 2 and first.left >= 4
+    sweep.run_sweep(app, media_gc=False)
+    _fresh(session)
+    assert stats_summary.stale(session, None, months) == {}
+    _same_as_live(session, world)
+
+
+def test_the_command_line_refreshes_and_verify_fails_on_a_tampered_row(runner, session, world, households):
+    res = runner.invoke(args=["stats", "verify"])
+    assert res.exit_code == 0 and "0 region-months checked" in res.output
+    res = runner.invoke(args=["stats", "refresh", "--county", "100001"])
+    assert res.exit_code == 0, res.output
+    assert "3 regions refreshed" in res.output  # town A and its two communities, nothing else
+    res = runner.invoke(args=["stats", "refresh"])
+    assert res.exit_code == 0 and "regions refreshed" in res.output
+    assert runner.invoke(args=["stats", "verify"]).exit_code == 0
+    session.execute(update(StatsMonth).where(StatsMonth.region_id == world.regions["comm_a2"],
+                                             StatsMonth.month == date(2026, 2, 1)).values(money=Decimal("1.00")))
+    session.commit()
+    res = runner.invoke(args=["stats", "verify"])
+    assert res.exit_code == 1
+    assert "DIFFERENT 100001002 2026-02" in res.output
+    assert runner.invoke(args=["stats", "refresh"]).output.startswith("statistics summary: 0 regions")
+    assert runner.invoke(args=["stats", "refresh", "--all"]).exit_code == 0
+    assert runner.invoke(args=["stats", "verify"]).exit_code == 0
+    assert runner.invoke(args=["stats", "refresh", "--county", "nowhere"]).exit_code != 0
+
+
+def test_a_refresh_never_marks_a_community_a_transaction_is_changing(app, session, world, households):
+    """PostgreSQL: the change holds its community (a shared advisory lock) until it commits; the refresh skips it
+    instead of storing figures that change cannot be seen in yet."""
+    if app.extensions["dibao.engine"].dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    writer = Session(app.extensions["dibao.engine"], expire_on_commit=False)
+    try:
+        _new_period(writer, world, households, None)
+        writer.flush()  # the change is made, not committed
+        done = stats_summary.refresh(session)
+        assert done.busy == [world.regions["comm_a1"]]
+        writer.commit()
+    finally:
+        writer.close()
+    _same_as_live(session, world)
+    assert world.regions["comm_a1"] in stats_summary.stale(session, None, stats.month_list(MARCH))
+    assert stats_summary.refresh(session).regions == 1
+    _same_as_live(session, world)
+
+
+def test_a_member_added_by_the_orm_alone_counts_at_once(session, world, households):
+    """Persons are the households' present members: any new member row, whoever adds it, moves every month."""
+    _refreshed(session, world)
+    session.add(Member(case_id=households[0], position=9, name="王九", relation="子女", age=9,
+                       work_capacity="none", monthly_deduction=Decimal("0")))
+    session.commit()
+    assert _same_as_live(session, world).total(MARCH).persons == 13
+
+
+@pytest.mark.parametrize("first_look", ["misses a changed community", "takes every community for stale"])
+def test_the_read_is_right_whatever_the_first_look_at_the_marks_saw(session, world, households, monkeypatch,
+                                                                    first_look):
+    """The overview reads marks and rows in one statement: a community that lost its marks after the first look
+    (here: the look misses it) is caught by the statement and read again, never left out; one refreshed after
+    it (here: the look takes all for stale) counts once, from the summary, never twice."""
+    _refreshed(session, world)
+    _category_changed(session, world, households, None)
+    session.commit()
+    if first_look == "misses a changed community":
+        monkeypatch.setattr(stats_summary, "stale", lambda *args: {})
+    else:
+        stats_summary.refresh(session)
+        everything = session.scalars(select(Region.id)).all()
+        monkeypatch.setattr(stats_summary, "stale", lambda _s, _r, months: {r: set(months) for r in everything})
+    assert _same_as_live(session, world).category_total(4).households == 1
+
+
+def test_a_change_after_a_rolled_back_savepoint_still_removes_the_marks(session, world, households):
+    """A transaction removes a community's marks once (a 提标 flushes a household at a time); a savepoint rolled
+    back brings them back, and the next change removes them again."""
+    _refreshed(session, world)
+    savepoint = session.begin_nested()
+    _category_changed(session, world, households, None)
+    session.flush()
+    savepoint.rollback()
+    _new_period(session, world, households, None)  # the same community
+    session.commit()
+    _same_as_live(session, world)
