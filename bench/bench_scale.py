@@ -4,8 +4,9 @@
 
 For each size: a fresh database, `dibao db upgrade`, `dibao seed-scale` (timed), then each query's median of 5
 runs after one warm-up: community board, region API (a town's listing), admin case search (name, ID number,
-filters), review worklist, dashboard counts, statistics, roster. Prints the ratio big/10k (target ≤ 2).
-Set BENCH_EXPLAIN=1 to print the plans (docs/performance.md).
+filters), review worklist, dashboard counts, statistics, roster (totals and a page). Prints the ratio big/10k
+(target ≤ 2). Set BENCH_EXPLAIN=1 to print the plans of the roster and API pages (docs/performance.md);
+BENCH_ONLY="roster,region API" measures only the lines whose names contain one of the words.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def build(households: int) -> tuple[str, float]:
     return url, time.monotonic() - started
 
 
+ONLY = [w.strip() for w in (os.environ.get("BENCH_ONLY") or "").split(",") if w.strip()]
+
+
 def timed(fn, runs: int = 5) -> float:
     fn()
     times = []
@@ -55,11 +59,34 @@ def timed(fn, runs: int = 5) -> float:
     return statistics.median(times) * 1000
 
 
+def explain(sess, calls) -> None:
+    """EXPLAIN ANALYZE of every statement each call sends, exactly as sent (captured at the cursor)."""
+    from sqlalchemy import event
+
+    for label, call in calls.items():
+        sent = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany, sent=sent):
+            sent.append((statement, parameters))
+
+        engine = sess.get_bind()
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            call()
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        for statement, parameters in sent:
+            print(f"--- {label}")
+            for (line,) in sess.connection().exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters):
+                print("   ", line)
+        sess.rollback()
+
+
 def queries(url: str) -> dict[str, float]:
     from sqlalchemy import func, select
 
     from dibao import cases, create_app, db, notices, stats
-    from dibao.models import Case, Level, NoticeBatch, Region, Role, User
+    from dibao.models import Case, NoticeBatch, Region, Role, User
 
     app = create_app({"DATABASE_URL": url, "SWEEP_INTERVAL": 0})
     out = {}
@@ -71,33 +98,48 @@ def queries(url: str) -> dict[str, float]:
         town, county = community.parent, community.parent.parent
         user = User(id=0, username="bench", display_name="bench", role=Role.county_approver, region=county,
                     region_id=county.id)
-        some = sess.scalar(select(Case).where(Case.region_id == community.id).limit(1))
-        id_number = some.head_id_number
-        out["community board"] = timed(lambda: notices.board(sess, community))
-        out["region API (town)"] = timed(lambda: notices.board(sess, town))
-        out["case search: name"] = timed(lambda: cases.search(sess, user, q=some.head_name))
+        some = sess.scalar(select(Case.head_name).where(Case.region_id == community.id).limit(1))
+
+        def measure(name, fn, runs=5):
+            if not ONLY or any(word in name for word in ONLY):
+                out[name] = timed(fn, runs)
+
+        def id_search():  # the number is read (and decrypted) only when this line is measured
+            number = sess.scalar(select(Case.head_id_number).where(Case.region_id == community.id).limit(1))
+            return lambda: cases.search(sess, user, q=number)
+
+        measure("community board", lambda: notices.board(sess, community))
+        # The API's first page: the count and next boundary, then one page of entries (issue 13: paged).
+        measure("region API (town)", lambda: notices.board_page(sess, town, page=1))
+        measure("case search: name", lambda: cases.search(sess, user, q=some))
         three = sess.scalar(select(Case.head_name).where(func.length(Case.head_name) == 3).limit(1))
-        out["case search: 3-character name"] = timed(lambda: cases.search(sess, user, q=three))
-        out["case search: ID number"] = timed(lambda: cases.search(sess, user, q=id_number))
-        out["case search: filters"] = timed(lambda: cases.search(sess, user, stage="active",
-                                                                 community_id=community.id, category=2))
-        out["review worklist"] = timed(lambda: cases.search(sess, user, stage="open"))
-        out["dashboard counts"] = timed(lambda: cases.deadline_summary(sess, user))
+        measure("case search: 3-character name", lambda: cases.search(sess, user, q=three))
+        if not ONLY or any(word in "case search: ID number" for word in ONLY):
+            measure("case search: ID number", id_search())
+        measure("case search: filters", lambda: cases.search(sess, user, stage="active", community_id=community.id,
+                                                             category=2))
+        measure("review worklist", lambda: cases.search(sess, user, stage="open"))
+        measure("dashboard counts", lambda: cases.deadline_summary(sess, user))
         month = __import__("dibao.clock", fromlist=["today"]).today().replace(day=1)
         if not os.environ.get("BENCH_SKIP_STATS"):  # minutes at 200,000 households (docs/performance.md)
-            out["statistics (county, 12 months)"] = timed(lambda: stats.overview(sess, county, month), runs=1)
-        out["roster (community)"] = timed(lambda: notices.roster(sess, community))
+            measure("statistics (county, 12 months)", lambda: stats.overview(sess, county, month), runs=1)
+        # What /roster/<code> reads: the totals by SQL aggregates and the first page of lines.
+        per_page = notices.ROSTER_PER_PAGE
+        measure("roster (community)", lambda: (notices.roster_totals(sess, community),
+                                               notices.roster(sess, community, page=1, per_page=per_page)))
+        measure("roster totals (community)", lambda: notices.roster_totals(sess, community))
+        measure("roster page 1 (county)", lambda: notices.roster(sess, county, page=1, per_page=per_page))
+        measure("roster totals (county)", lambda: notices.roster_totals(sess, county))
+        measure("roster page 1 (province)", lambda: notices.roster(sess, None, page=1, per_page=per_page))
+        measure("roster page 100 (province)", lambda: notices.roster(sess, None, page=100, per_page=per_page))
         sess.rollback()
         if os.environ.get("BENCH_EXPLAIN"):
-            from sqlalchemy import text
-
-            for label, sql in (("case search by name", "EXPLAIN ANALYZE SELECT count(*) FROM dibao_case WHERE "  # noqa: S608 - bench data
-                                f"region_id IN (SELECT id FROM region WHERE path LIKE '{county.path}%') "
-                                f"AND head_name LIKE '%{some.head_name}%'"),):
-                print(label)
-                for (line,) in sess.execute(text(sql)):
-                    print("   ", line)
-        del Level
+            explain(sess, {
+                "roster page 1 (community)": lambda: notices.roster(sess, community, page=1, per_page=per_page),
+                "roster totals (community)": lambda: notices.roster_totals(sess, community),
+                "roster page 1 (province)": lambda: notices.roster(sess, None, page=1, per_page=per_page),
+                "region API page 1 (town)": lambda: notices.board_page(sess, town, page=1),
+            })
     app.extensions["dibao.engine"].dispose()
     return out
 
@@ -106,6 +148,8 @@ if __name__ == "__main__":
     if os.environ.get("BENCH_URLS"):  # measure again on databases built before: "small_url big_url"
         small_url, big_url = os.environ["BENCH_URLS"].split()
         small_build = big_build = float("nan")
+        digits = big_url.rsplit("_", 1)[-1]
+        BIG = int(digits) if digits.isdigit() else BIG
     else:
         small_url, small_build = build(10_000)
         big_url, big_build = build(BIG)

@@ -38,7 +38,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cases, clock, entitlement, jobs, scope, workflow
+from dibao import audit, cache, cases, clock, entitlement, jobs, scope, workflow
 from dibao.crypto import blind_index
 from dibao.errors import DomainError, Forbidden, Invalid
 from dibao.identity import normalise_account_number, normalise_id_number, normalise_phone
@@ -798,6 +798,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     for model, rows in ((MemberIncome, income_rows), (PaymentAccount, account_rows), (AmountPeriod, period_rows)):
         if rows:
             session.execute(insert(model.__table__), rows)
+    cache.note_regions(session, {draft.region.id for draft in drafts})  # Core inserts: the roster must show them
     entries = [audit.Entry("case_imported", "case", case_id, draft.region.id, {
         "number": row["number"], "job": job_id, "file": filename, "row": draft.head_row,
         "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),
