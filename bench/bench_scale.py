@@ -49,14 +49,32 @@ def build(households: int) -> tuple[str, float]:
 ONLY = [w.strip() for w in (os.environ.get("BENCH_ONLY") or "").split(",") if w.strip()]
 
 
-def timed(fn, runs: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
+RUNS = int(os.environ.get("BENCH_RUNS") or 5)
+
+
+def once(app, fn) -> float:
+    with app.app_context():
         started = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        return time.perf_counter() - started
+
+
+def alternately(small, big) -> tuple[dict[str, float], dict[str, float]]:
+    """Each line's median on both databases, measured in turn (small, big, small, big …) after a warm-up of each:
+    on a shared machine the load swings within seconds, and both sizes should meet the same swings."""
+    small_app, small_calls = small
+    big_app, big_calls = big
+    out_small, out_big = {}, {}
+    for name, (fn, runs) in small_calls.items():
+        big_fn = big_calls[name][0]
+        once(small_app, fn), once(big_app, big_fn)
+        times_small, times_big = [], []
+        for _ in range(runs):
+            times_small.append(once(small_app, fn))
+            times_big.append(once(big_app, big_fn))
+        out_small[name] = statistics.median(times_small) * 1000
+        out_big[name] = statistics.median(times_big) * 1000
+    return out_small, out_big
 
 
 def explain(sess, calls) -> None:
@@ -82,16 +100,17 @@ def explain(sess, calls) -> None:
         sess.rollback()
 
 
-def queries(url: str) -> dict[str, float]:
+def queries(url: str):
+    """The app on ``url`` and what to measure on it: name → (call, runs)."""
     from sqlalchemy import func, select
 
-    from dibao import cases, create_app, db, notices, stats
+    from dibao import cases, create_app, notices, stats
     from dibao.models import Case, NoticeBatch, Region, Role, User
 
     app = create_app({"DATABASE_URL": url, "SWEEP_INTERVAL": 0})
     out = {}
     with app.app_context():
-        sess = db.session()
+        sess = app.extensions["dibao.sessions"]()  # not the context's (closed with it): measured after it ends
         now = __import__("dibao.clock", fromlist=["now"]).now()
         community = sess.scalar(select(Region).join(NoticeBatch, NoticeBatch.region_id == Region.id)
                                 .where(NoticeBatch.closes_at > now).order_by(Region.id).limit(1))
@@ -100,9 +119,9 @@ def queries(url: str) -> dict[str, float]:
                     region_id=county.id)
         some = sess.scalar(select(Case.head_name).where(Case.region_id == community.id).limit(1))
 
-        def measure(name, fn, runs=5):
+        def measure(name, fn, runs=RUNS):
             if not ONLY or any(word in name for word in ONLY):
-                out[name] = timed(fn, runs)
+                out[name] = (fn, runs)
 
         def id_search():  # the number is read (and decrypted) only when this line is measured
             number = sess.scalar(select(Case.head_id_number).where(Case.region_id == community.id).limit(1))
@@ -123,25 +142,30 @@ def queries(url: str) -> dict[str, float]:
         month = __import__("dibao.clock", fromlist=["today"]).today().replace(day=1)
         if not os.environ.get("BENCH_SKIP_STATS"):  # minutes at 200,000 households (docs/performance.md)
             measure("statistics (county, 12 months)", lambda: stats.overview(sess, county, month), runs=1)
-        # What /roster/<code> reads: the totals by SQL aggregates and the first page of lines.
+        # What /roster/<code> reads: the totals by SQL aggregates (per community), then the first page of lines,
+        # which starts at its community (the totals say which).
         per_page = notices.ROSTER_PER_PAGE
-        measure("roster (community)", lambda: (notices.roster_totals(sess, community),
-                                               notices.roster(sess, community, page=1, per_page=per_page)))
+
+        def roster_first_page(region):
+            totals = notices.roster_totals(sess, region)
+            return notices.roster(sess, region, page=1, per_page=per_page, totals=totals)
+
+        measure("roster (community)", lambda: roster_first_page(community))
         measure("roster totals (community)", lambda: notices.roster_totals(sess, community))
-        measure("roster page 1 (county)", lambda: notices.roster(sess, county, page=1, per_page=per_page))
-        measure("roster totals (county)", lambda: notices.roster_totals(sess, county))
-        measure("roster page 1 (province)", lambda: notices.roster(sess, None, page=1, per_page=per_page))
-        measure("roster page 100 (province)", lambda: notices.roster(sess, None, page=100, per_page=per_page))
-        sess.rollback()
+        measure("roster (county)", lambda: roster_first_page(county))
+        if not ONLY or any(word in "roster page (province)" for word in ONLY):
+            province = notices.roster_totals(sess, None)  # ~1.5 s at 1,000,000: the app keeps it per county
+            last = province.pages(per_page)
+            measure("roster page 1 (province)", lambda: notices.roster(sess, None, page=1, per_page=per_page,
+                                                                       totals=province))
+            measure("roster last page (province)", lambda: notices.roster(sess, None, page=last, per_page=per_page,
+                                                                          totals=province))
         if os.environ.get("BENCH_EXPLAIN"):
             explain(sess, {
-                "roster page 1 (community)": lambda: notices.roster(sess, community, page=1, per_page=per_page),
-                "roster totals (community)": lambda: notices.roster_totals(sess, community),
-                "roster page 1 (province)": lambda: notices.roster(sess, None, page=1, per_page=per_page),
+                "roster (community)": lambda: roster_first_page(community),
                 "region API page 1 (town)": lambda: notices.board_page(sess, town, page=1),
             })
-    app.extensions["dibao.engine"].dispose()
-    return out
+    return app, out
 
 
 if __name__ == "__main__":
@@ -154,7 +178,7 @@ if __name__ == "__main__":
         small_url, small_build = build(10_000)
         big_url, big_build = build(BIG)
     print(f"databases: {small_url} {big_url}", flush=True)
-    small, big = queries(small_url), queries(big_url)
+    small, big = alternately(queries(small_url), queries(big_url))
     print(f"seed-scale: 10,000 households in {small_build:.0f} s; {BIG:,} in {big_build:.0f} s (COPY, one transaction)")
     print(f"{'query':<34} {'10k ms':>9} {BIG // 1000}k ms   ratio (target ≤ 2)")
     for name in small:

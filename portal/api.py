@@ -174,7 +174,7 @@ def api_roster():
             "persons": shown["persons"],
             "monthly_total": shown["amount"],
             **_paging(page, per_page, pages, totals.households),
-            "recipients": roster_page(region, Channel.api, page, per_page),
+            "recipients": roster_page(region, Channel.api, page, per_page, totals),
         }).get_data(), "application/json"
 
     return served(cacheable(), "api-roster", request.args.get("region") or None, (page, per_page), clock.now(),

@@ -13,6 +13,7 @@ from decimal import Decimal
 from flask import Response, current_app, g, make_response, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from dibao import cache, clock, content, db, disclosure, media, notices, qr, scope, workflow
 from dibao.disclosure import Channel
@@ -172,8 +173,6 @@ def _locale() -> str:
 
 def _subregions(region: Region | None) -> list[Region]:
     if region is None:
-        from sqlalchemy import select
-
         return list(db.session().scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)))
     return list(region.children)
 
@@ -328,7 +327,8 @@ def roster_totals(region: Region | None) -> notices.RosterTotals:
     if region is not None or store is None:
         return notices.roster_totals(sess, region)
     total = notices.RosterTotals(0, 0, Decimal(0))
-    for county in _subregions(None):
+    # in path order, as the roster is: one county's communities follow the one before's
+    for county in sess.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.path)):
         key = ("roster-totals", county.code, cache.version(sess, county.code))
         totals = store.get(key)
         if totals is None:
@@ -344,13 +344,11 @@ def roster_meta(view: str, channel: Channel, page: int, per_page: int):
     version moves: two aggregates and one page of lines, never the whole roster."""
 
     def build(region: Region | None, at) -> cache.Meta:
-        sess = db.session()
         pol = policy(region)
         totals = roster_totals(region)
         lines = []
         if page <= totals.pages(per_page):
-            lines = [roster_line(line, channel, pol)
-                     for line in notices.roster(sess, region, page=page, per_page=per_page)]
+            lines = roster_page(region, channel, page, per_page, totals)
         digest = etag_of(view, channel.value, disclosure.policy_version(pol), totals.households, totals.persons,
                          totals.amount, *(json.dumps(line, sort_keys=True, default=str) for line in lines))
         return cache.Meta(digest, county=cache.county_code(region.path) if region is not None else None,
@@ -359,9 +357,10 @@ def roster_meta(view: str, channel: Channel, page: int, per_page: int):
     return build
 
 
-def roster_page(region: Region | None, channel: Channel, page: int, per_page: int) -> list[dict]:
+def roster_page(region: Region | None, channel: Channel, page: int, per_page: int,
+                totals: notices.RosterTotals) -> list[dict]:
     return [roster_line(line, channel, policy(region))
-            for line in notices.roster(db.session(), region, page=page, per_page=per_page)]
+            for line in notices.roster(db.session(), region, page=page, per_page=per_page, totals=totals)]
 
 
 @bp.get("/roster/")
@@ -376,7 +375,8 @@ def roster(code: str | None = None):
         if page > pages:
             raise beyond_last(page, pages)
         g.noindex = True
-        html = render("portal/roster.html", region=region, lines=roster_page(region, Channel.web, page, per_page),
+        html = render("portal/roster.html", region=region,
+                      lines=roster_page(region, Channel.web, page, per_page, totals),
                       totals=roster_totals_shown(totals, Channel.web, policy(region)), page=page, pages=pages,
                       first=(page - 1) * per_page + 1, page_numbers=page_numbers,
                       page_url=lambda n: url_for("portal.roster", code=code, page=n if n > 1 else None),

@@ -222,9 +222,15 @@ def test_roster_pages_and_totals_in_the_domain(world, session):
     assert [line.id for p in pages for line in p] == [line.id for line in everything]
     assert notices.roster(session, town, page=4, per_page=4) == []
     totals = notices.roster_totals(session, town)
-    assert totals == notices.RosterTotals(9, sum(line.household_size for line in everything),
-                                          sum(line.monthly_amount for line in everything))
+    assert (totals.households, totals.persons, totals.amount) == (
+        9, sum(line.household_size for line in everything), sum(line.monthly_amount for line in everything))
+    assert totals.communities == (("/100/100001/100001001/", 7), ("/100/100001/100001002/", 2))
     assert totals.pages(4) == 3 and notices.RosterTotals(0, 0, Decimal(0)).pages(50) == 1
+    # With the totals a page starts at its own community: the same lines as counting from the first.
+    for per_page in (1, 2, 4, 7, 8, 9, 10):
+        for page in range(1, 11):
+            assert notices.roster(session, town, page=page, per_page=per_page, totals=totals) == \
+                notices.roster(session, town, page=page, per_page=per_page), (page, per_page)
     assert notices.roster_totals(session, _region(session, "100002")) == notices.RosterTotals(0, 0, Decimal(0))
 
 
