@@ -153,7 +153,7 @@ def queries(url: str):
 
         def roster_first_page(region):
             totals = notices.roster_totals(sess, region)
-            return notices.roster(sess, region, page=1, per_page=per_page, totals=totals)
+            return notices.roster(sess, region, per_page=per_page, start=totals.start(1, per_page))
 
         measure("roster (community)", lambda: roster_first_page(community))
         measure("roster totals (community)", lambda: notices.roster_totals(sess, community))
@@ -161,10 +161,10 @@ def queries(url: str):
         if not ONLY or any(word in "roster page (province)" for word in ONLY):
             province = notices.roster_totals(sess, None)  # ~1.5 s at 1,000,000: the app keeps it per county
             last = province.pages(per_page)
-            measure("roster page 1 (province)", lambda: notices.roster(sess, None, page=1, per_page=per_page,
-                                                                       totals=province))
-            measure("roster last page (province)", lambda: notices.roster(sess, None, page=last, per_page=per_page,
-                                                                          totals=province))
+            measure("roster page 1 (province)", lambda: notices.roster(
+                sess, None, per_page=per_page, start=province.start(1, per_page)))
+            measure("roster last page (province)", lambda: notices.roster(
+                sess, None, per_page=per_page, start=province.start(last, per_page)))
         if os.environ.get("BENCH_EXPLAIN"):
             explain(sess, {
                 "roster (community)": lambda: roster_first_page(community),

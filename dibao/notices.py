@@ -669,22 +669,20 @@ class RosterLine:
 
 
 def roster(session: Session, region: Region | None, *, page: int = 1, per_page: int | None = None,
-           totals: RosterTotals | None = None) -> list[RosterLine]:
+           start: tuple[str, int] | None = None) -> list[RosterLine]:
     """The standing list of current recipients (在保, 公布 without end date) in a subtree, ordered by community,
     head's name and id (a stable order: pages never overlap or leave a gap). ``per_page`` None: all of them
-    (a community's kiosk); otherwise page ``page`` (from 1) of that many lines. With the subtree's ``totals``
-    the page starts at its own community (their counts say which) and skips only that community's lines before
-    it: page 16,000 of a province costs what page 1 does, not a walk over 800,000 lines (OFFSET)."""
+    (a community's kiosk); otherwise page ``page`` (from 1) of that many lines — or, given the page's ``start``
+    (:meth:`RosterTotals.start`: its community's path and how many of that community's lines come before it),
+    the page from there: page 16,000 of a province then costs what page 1 does, not a walk over 800,000 lines."""
     stmt = (_roster_select(select(Case.id, Region, Case.head_name, Case.address, Case.public_address,
                                   _household_size(), Case.monthly_amount), region)
             .order_by(Region.path, Case.head_name, Case.id))
     if per_page is not None:
         skip = (max(page, 1) - 1) * per_page
-        if totals is not None:
-            start, skip = totals.start(skip)
-            if start is None:
-                return []
-            stmt = stmt.where(Region.path >= start)
+        if start is not None:
+            path, skip = start
+            stmt = stmt.where(Region.path >= path)
         stmt = stmt.limit(per_page).offset(skip)
     return [RosterLine(*row) for row in session.execute(stmt)]
 
@@ -702,14 +700,15 @@ class RosterTotals:
     def pages(self, per_page: int) -> int:
         return max(1, -(-self.households // per_page))
 
-    def start(self, skip: int) -> tuple[str | None, int]:
-        """The path of the community holding line ``skip`` (from 0) and how many of its lines come before that
-        one; None when the roster is shorter."""
+    def start(self, page: int, per_page: int) -> tuple[str, int] | None:
+        """Where page ``page`` starts: the path of the community holding its first line and how many of that
+        community's lines come before it; None past the end."""
+        skip = (max(page, 1) - 1) * per_page
         for path, count in self.communities:
             if skip < count:
                 return path, skip
             skip -= count
-        return None, skip
+        return None
 
     def __add__(self, other: RosterTotals) -> RosterTotals:
         """Two rosters one after the other (counties in path order: their communities follow one another)."""

@@ -163,7 +163,7 @@ def api_roster():
     page, per_page = page_arg(), per_page_arg(notices.ROSTER_PER_PAGE, API_MAX_PER_PAGE)
 
     def produce(region, at, info):
-        totals = info.extra
+        totals, start = info.extra
         pages = totals.pages(per_page)
         if page > pages:
             raise beyond_last(page, pages)
@@ -174,7 +174,7 @@ def api_roster():
             "persons": shown["persons"],
             "monthly_total": shown["amount"],
             **_paging(page, per_page, pages, totals.households),
-            "recipients": roster_page(region, Channel.api, page, per_page, totals),
+            "recipients": roster_page(region, Channel.api, per_page, start) if start is not None else [],
         }).get_data(), "application/json"
 
     return served(cacheable(), "api-roster", request.args.get("region") or None, (page, per_page), clock.now(),

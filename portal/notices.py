@@ -6,6 +6,7 @@ conditional requests with 304 (the ETag is computed from what is visible before 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from decimal import Decimal
@@ -346,21 +347,20 @@ def roster_meta(view: str, channel: Channel, page: int, per_page: int):
     def build(region: Region | None, at) -> cache.Meta:
         pol = policy(region)
         totals = roster_totals(region)
-        lines = []
-        if page <= totals.pages(per_page):
-            lines = roster_page(region, channel, page, per_page, totals)
+        start = totals.start(page, per_page)
+        lines = roster_page(region, channel, per_page, start) if start is not None else []
         digest = etag_of(view, channel.value, disclosure.policy_version(pol), totals.households, totals.persons,
                          totals.amount, *(json.dumps(line, sort_keys=True, default=str) for line in lines))
+        # Kept: the three figures and where this page starts (not the counts of every community: small metas)
         return cache.Meta(digest, county=cache.county_code(region.path) if region is not None else None,
-                          extra=totals)
+                          extra=(dataclasses.replace(totals, communities=()), start))
 
     return build
 
 
-def roster_page(region: Region | None, channel: Channel, page: int, per_page: int,
-                totals: notices.RosterTotals) -> list[dict]:
+def roster_page(region: Region | None, channel: Channel, per_page: int, start: tuple[str, int]) -> list[dict]:
     return [roster_line(line, channel, policy(region))
-            for line in notices.roster(db.session(), region, page=page, per_page=per_page, totals=totals)]
+            for line in notices.roster(db.session(), region, per_page=per_page, start=start)]
 
 
 @bp.get("/roster/")
@@ -370,13 +370,13 @@ def roster(code: str | None = None):
     per_page = notices.ROSTER_PER_PAGE
 
     def produce(region, at, info):
-        totals = info.extra
+        totals, start = info.extra
         pages = totals.pages(per_page)
         if page > pages:
             raise beyond_last(page, pages)
         g.noindex = True
         html = render("portal/roster.html", region=region,
-                      lines=roster_page(region, Channel.web, page, per_page, totals),
+                      lines=roster_page(region, Channel.web, per_page, start) if start is not None else [],
                       totals=roster_totals_shown(totals, Channel.web, policy(region)), page=page, pages=pages,
                       first=(page - 1) * per_page + 1, page_numbers=page_numbers,
                       page_url=lambda n: url_for("portal.roster", code=code, page=n if n > 1 else None),
