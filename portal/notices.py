@@ -342,7 +342,7 @@ def roster_totals(region: Region | None) -> notices.RosterTotals:
 def roster_meta(view: str, channel: Channel, page: int, per_page: int):
     """The meta of one roster page: a digest of every figure and line it shows (so the ETag moves when a line of
     this page or the totals move, and only then), the totals kept for rendering. Rebuilt when the county's
-    version moves: two aggregates and one page of lines, never the whole roster."""
+    version moves: one aggregate and one page of lines, never the whole roster."""
 
     def build(region: Region | None, at) -> cache.Meta:
         pol = policy(region)
