@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.http import parse_etags
@@ -60,8 +60,18 @@ def county_code(path: str) -> str:
     return path.split("/")[1]
 
 
+def _pending(session: Session) -> dict:
+    return session.info.setdefault("dibao.public_changes", {"regions": set(), "cases": set(), "all": False})
+
+
+def note_regions(session: Session, region_ids) -> None:
+    """Regions whose public rows a Core statement wrote (the flush listener never sees those, e.g. the roster
+    import): their counties are bumped just before the commit, like a flush's."""
+    _pending(session)["regions"].update(region_ids)
+
+
 def _touched(session: Session, flush_context) -> None:
-    pending = session.info.setdefault("dibao.public_changes", {"regions": set(), "cases": set(), "all": False})
+    pending = _pending(session)
     for obj in (*session.new, *session.dirty, *session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table is None:
@@ -72,6 +82,8 @@ def _touched(session: Session, flush_context) -> None:
                 pending["all"] = True
             else:
                 pending["regions"].add(region_id)
+            if obj in session.dirty:  # moved to another region (a household's transfer): its old county too
+                pending["regions"].update(_old_region_ids(obj))
         elif table in BY_CASE:
             case_id = getattr(obj, "case_id", None)
             if case_id is None:
@@ -80,6 +92,18 @@ def _touched(session: Session, flush_context) -> None:
                 pending["cases"].add(case_id)
         elif table in EVERYWHERE or table.startswith(EVERYWHERE_PREFIXES):
             pending["all"] = True
+
+
+def _old_region_ids(obj) -> set[int]:
+    """The region(s) an object belonged to before this flush, if it moved (the column or the relationship)."""
+    state = inspect(obj)
+    old = set()
+    for name in ("region_id", "region"):
+        if name not in state.mapper.attrs:
+            continue
+        for value in state.attrs[name].history.deleted or ():
+            old.add(value if name == "region_id" else getattr(value, "id", None))
+    return {region_id for region_id in old if region_id is not None}
 
 
 def _bump_before_commit(session: Session) -> None:

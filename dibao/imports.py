@@ -38,7 +38,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cases, clock, entitlement, jobs, scope, stats_summary, workflow
+from dibao import audit, cache, cases, clock, entitlement, jobs, scope, stats_summary, workflow
 from dibao.crypto import blind_index
 from dibao.errors import DomainError, Forbidden, Invalid
 from dibao.identity import normalise_account_number, normalise_id_number, normalise_phone
@@ -798,7 +798,9 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     for model, rows in ((MemberIncome, income_rows), (PaymentAccount, account_rows), (AmountPeriod, period_rows)):
         if rows:
             session.execute(insert(model.__table__), rows)
-    # Core writes pass the statistics summary's flush hook by: its marks go here, in the same transaction.
+    # Core writes pass the flush hooks by: the public versions and the statistics summary's marks are noted
+    # here, in the same transaction.
+    cache.note_regions(session, {draft.region.id for draft in drafts})  # the roster must show them at once
     first: dict[int, date] = {}
     for draft, row in zip(drafts, period_rows, strict=True):
         first[draft.region.id] = min(first.get(draft.region.id, row["starts_on"]), row["starts_on"])

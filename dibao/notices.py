@@ -15,11 +15,13 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, func, inspect, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import and_, event, func, inspect, or_, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dibao import audit, clock, i18n, scope, workflow
@@ -27,6 +29,7 @@ from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from dibao.models import (
     Case,
     Level,
+    Member,
     NoticeBatch,
     NoticeEntry,
     Opinion,
@@ -150,8 +153,20 @@ def _live(stmt, region: Region | None, at: datetime):
             .where(NoticeBatch.closes_at > at, NoticeBatch.withdrawn_at.is_(None), NoticeEntry.withdrawn_at.is_(None))
             .order_by(NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position))
     if region is not None:
-        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
+        # A board lists households of the subtree of the region it is posted in (publish_batch refuses others;
+        # regions never move), so a subtree's entries are on boards posted in it or above it: asking for those
+        # first keeps a town's board from reading every entry of five years of closed boards (issue 13).
+        posted = aliased(Region)
+        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True), NoticeBatch.region_id.in_(
+            select(posted.id).where(or_(posted.path.startswith(region.path, autoescape=True),
+                                        posted.path.in_(_ancestor_paths(region.path))))))
     return stmt
+
+
+def _ancestor_paths(path: str) -> list[str]:
+    """The paths of the regions above the one at ``path`` ("/a/b/c/" → "/a/", "/a/b/")."""
+    codes = path.strip("/").split("/")
+    return ["/" + "".join(f"{code}/" for code in codes[:n]) for n in range(1, len(codes))]
 
 
 def open_entries(session: Session, region: Region | None, at: datetime | None = None) -> list[NoticeEntry]:
@@ -498,6 +513,76 @@ def board(session: Session, region: Region | None, at: datetime | None = None) -
     return Board(region, at, ordered, min(boundaries) if boundaries else None)
 
 
+BOARD_PER_PAGE = 50  # open entries a page of the API's listing, by default
+
+
+@dataclass
+class BoardPage:
+    """One page of a board's open entries, in board order (level: county, town, community; then opening, batch,
+    position), grouped by batch — a batch may run over two pages, each shows its part. ``total`` and
+    ``next_boundary`` are the whole board's, not the page's."""
+
+    region: Region | None
+    at: datetime
+    groups: list[BoardGroup]
+    total: int
+    page: int
+    per_page: int
+    next_boundary: datetime | None
+    photos: frozenset[str] = frozenset()  # public ids of the page's entries whose photo may be shown now
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def etag_parts(self) -> list[str]:
+        parts = [self.region.code if self.region else "*", str(self.total), str(self.page), str(self.per_page),
+                 self.next_boundary.isoformat() if self.next_boundary else "-"]
+        for group in self.groups:
+            parts.append(f"{group.batch.public_id}:{group.batch.fingerprint}")
+            parts.extend(f"{e.public_id}:p" if e.public_id in self.photos else e.public_id for e in group.entries)
+        return parts
+
+
+def board_count(session: Session, region: Region | None, at: datetime | None = None) -> tuple[int, datetime | None]:
+    """How many entries of the subtree are open at ``at``, and the board's next boundary (the soonest opening of a
+    scheduled batch or closing of an open one) — one aggregate, no entry loaded."""
+    at = at or clock.now()
+    is_open = NoticeBatch.opens_at <= at
+    stmt = _live(select(func.count(sql_case((is_open, NoticeEntry.id))),
+                        func.min(sql_case((is_open, NoticeBatch.closes_at), else_=NoticeBatch.opens_at))),
+                 region, at).order_by(None)
+    total, boundary = session.execute(stmt).one()
+    if isinstance(boundary, str):  # SQLite gives an aggregate of datetimes back as text
+        boundary = datetime.fromisoformat(boundary)
+    if boundary is not None and boundary.tzinfo is None:
+        boundary = boundary.replace(tzinfo=at.tzinfo)
+    return int(total or 0), boundary
+
+
+def board_page(session: Session, region: Region | None, at: datetime | None = None, *, page: int = 1,
+               per_page: int = BOARD_PER_PAGE) -> BoardPage:
+    """Page ``page`` (from 1) of the open entries of the subtree, ``per_page`` a page, in :func:`board` order."""
+    at = at or clock.now()
+    total, boundary = board_count(session, region, at)
+    level_order = sql_case(LEVEL_ORDER, value=NoticeBatch.level)
+    photo_shown = and_(NoticeEntry.photo_key.is_not(None), Case.photo_consent.is_(True),
+                       Case.photo_key == NoticeEntry.photo_key)
+    stmt = (_live(select(NoticeEntry, photo_shown).options(contains_eager(NoticeEntry.batch),
+                                                             contains_eager(NoticeEntry.region)), region, at)
+            .join_from(NoticeEntry, Case, NoticeEntry.case_id == Case.id)
+            .where(NoticeBatch.opens_at <= at)
+            .order_by(None).order_by(level_order, NoticeBatch.opens_at, NoticeBatch.id, NoticeEntry.position)
+            .limit(per_page).offset((max(page, 1) - 1) * per_page))
+    groups: dict[int, BoardGroup] = {}
+    photos = set()
+    for entry, photo in session.execute(stmt):
+        groups.setdefault(entry.batch_id, BoardGroup(entry.batch)).entries.append(entry)
+        if photo:
+            photos.add(entry.public_id)
+    return BoardPage(region, at, list(groups.values()), total, max(page, 1), per_page, boundary, frozenset(photos))
+
+
 @dataclass
 class Signature:
     """What a board shows, from a light column query: enough for its ETag without loading the entries."""
@@ -553,18 +638,94 @@ def entry_photo_key(session: Session, public_id: str, allowed: bool, at: datetim
     return key
 
 
-def roster(session: Session, region: Region | None) -> list[Case]:
-    """The standing list of current recipients (在保, 公布 without end date) in a subtree."""
-    stmt = (
-        select(Case)
-        .join(Case.region)
-        .where(Case.stage == Stage.active)
-        .options(selectinload(Case.members))
-        .order_by(Region.path, Case.head_name, Case.id)
-    )
+ROSTER_PER_PAGE = 50  # lines of the public roster a page (web and the API's default)
+
+
+def _roster_select(stmt, region: Region | None):
+    """Restrict a select over cases to the standing roster of ``region``'s subtree (every region: None)."""
+    stmt = stmt.join(Case.region).where(Case.stage == Stage.active)
     if region is not None:
         stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def _household_size():
+    """A case's number of members (``Case.household_size``) in SQL: one indexed count per case."""
+    return select(func.count(Member.id)).where(Member.case_id == Case.id).correlate(Case).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """One household of the roster: what ``disclosure.present_roster`` may show of it, and no more (no ID
+    number is even read: a Case row would decrypt its head's and members' on loading)."""
+
+    id: int
+    region: Region
+    head_name: str
+    address: str
+    public_address: str
+    household_size: int
+    monthly_amount: Decimal | None
+
+
+def roster(session: Session, region: Region | None, *, page: int = 1, per_page: int | None = None,
+           start: tuple[str, int] | None = None) -> list[RosterLine]:
+    """The standing list of current recipients (在保, 公布 without end date) in a subtree, ordered by community,
+    head's name and id (a stable order: pages never overlap or leave a gap). ``per_page`` None: all of them
+    (a community's kiosk); otherwise page ``page`` (from 1) of that many lines — or, given the page's ``start``
+    (:meth:`RosterTotals.start`: its community's path and how many of that community's lines come before it),
+    the page from there: page 16,000 of a province then costs what page 1 does, not a walk over 800,000 lines."""
+    stmt = (_roster_select(select(Case.id, Region, Case.head_name, Case.address, Case.public_address,
+                                  _household_size(), Case.monthly_amount), region)
+            .order_by(Region.path, Case.head_name, Case.id))
+    if per_page is not None:
+        skip = (max(page, 1) - 1) * per_page
+        if start is not None:
+            path, skip = start
+            stmt = stmt.where(Region.path >= path)
+        stmt = stmt.limit(per_page).offset(skip)
+    return [RosterLine(*row) for row in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class RosterTotals:
+    """The whole roster of a subtree in three figures, for the line above every page, and its households per
+    community (region path, count) in roster order: where each page starts."""
+
+    households: int
+    persons: int
+    amount: Decimal  # yuan a month, every household's amount added up
+    communities: tuple[tuple[str, int], ...] = ()
+
+    def pages(self, per_page: int) -> int:
+        return max(1, -(-self.households // per_page))
+
+    def start(self, page: int, per_page: int) -> tuple[str, int] | None:
+        """Where page ``page`` starts: the path of the community holding its first line and how many of that
+        community's lines come before it; None past the end."""
+        skip = (max(page, 1) - 1) * per_page
+        for path, count in self.communities:
+            if skip < count:
+                return path, skip
+            skip -= count
+        return None
+
+    def __add__(self, other: RosterTotals) -> RosterTotals:
+        """Two rosters one after the other (counties in path order: their communities follow one another)."""
+        return RosterTotals(self.households + other.households, self.persons + other.persons,
+                            self.amount + other.amount, self.communities + other.communities)
+
+
+def roster_totals(session: Session, region: Region | None) -> RosterTotals:
+    """Households, persons and monthly money of the roster, by SQL aggregates in one pass, per community (issue
+    13: a province's roster is never loaded to be counted)."""
+    rows = session.execute(_roster_select(
+        select(Region.path, func.count(Case.id), func.coalesce(func.sum(Case.monthly_amount), 0),
+               func.coalesce(func.sum(_household_size()), 0)), region)
+        .group_by(Region.path).order_by(Region.path)).all()
+    return RosterTotals(sum(int(row[1]) for row in rows), sum(int(row[3]) for row in rows),
+                        sum((Decimal(row[2]) for row in rows), Decimal(0)),
+                        tuple((path, int(count)) for path, count, _, _ in rows))
 
 
 # --- the sweep (dibao.sweep runs it; each step in its own short transaction) ------------------------------

@@ -8,15 +8,28 @@ from __future__ import annotations
 
 from functools import wraps
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import current_app, jsonify, request, send_file
 
-from dibao import clock, db, disclosure, notices
+from dibao import cache, clock, db, disclosure, notices
 from dibao.disclosure import Channel
 from dibao.errors import DomainError
 from dibao.web import json_error
 from portal import bp
-from portal.notices import board_meta, cacheable, conditional, etag_of, policy, region_or_404, served
+from portal.notices import (
+    beyond_last,
+    cacheable,
+    conditional,
+    etag_of,
+    page_arg,
+    per_page_arg,
+    policy,
+    roster_meta,
+    roster_page,
+    roster_totals_shown,
+    served,
+)
 
 OPENAPI = Path(__file__).resolve().parent.parent / "static" / "openapi" / "openapi.json"
 
@@ -69,44 +82,64 @@ def _entry_json(entry, pol) -> dict:
     return {**out, **shown}
 
 
-def _notices_json(region, board, pol) -> dict:
+API_MAX_PER_PAGE = 500  # the most lines an API page gives (notices and roster alike)
+
+
+def _paging(page: int, per_page: int, pages: int, total: int) -> dict:
+    """The paging fields of a listing: where this page is and the addresses of the next and previous ones."""
+
+    def url(n: int) -> str | None:
+        if not 1 <= n <= pages:
+            return None
+        query = {"region": request.args.get("region") or None, "page": n, "per_page": per_page}
+        return f"{current_app.config['PUBLIC_URL']}{request.path}?{urlencode({k: v for k, v in query.items() if v})}"
+
+    return {"total": total, "page": page, "per_page": per_page, "pages": pages, "next": url(page + 1),
+            "previous": url(page - 1)}
+
+
+def _notices_json(region, board: notices.BoardPage, pol) -> dict:
     return {
         "region": {"code": region.code, "name": region.full_name} if region else None,
         "generated_at": _iso(board.at),
         "next_change_at": _iso(board.next_boundary) if board.next_boundary else None,
+        **_paging(board.page, board.per_page, board.pages, board.total),
         "batches": [{**_batch_json(g.batch, board.at), "entries": [_entry_json(e, pol) for e in g.entries]}
                     for g in board.groups],
     }
 
 
+def _notices_meta(page: int, per_page: int):
+    """The meta of one page of the listing: a digest of that page's entries (photos as shown now), the board's
+    total and next boundary — one count and one page of entries, never the whole board."""
+
+    def build(region, at) -> cache.Meta:
+        board = notices.board_page(db.session(), region, at, page=page, per_page=per_page)
+        digest = etag_of("api-notices", Channel.api.value, disclosure.policy_version(policy(region)),
+                         *board.etag_parts())
+        return cache.Meta(digest, (), board.next_boundary,
+                          cache.county_code(region.path) if region is not None else None, extra=board.pages)
+
+    return build
+
+
 @bp.get("/api/v1/notices")
 @api_view
 def api_notices():
-    store = cacheable()
-    if store is not None:
-        def produce_cached(region, at):
-            board = notices.board(db.session(), region, at)
-            pol = policy(region)
-            return jsonify(_notices_json(region, board, pol)).get_data(), "application/json"
+    page, per_page = page_arg(), per_page_arg(notices.BOARD_PER_PAGE, API_MAX_PER_PAGE)
 
-        # seconds_left changes every second, so the tag uses the minute (as below)
-        return served(store, "api-notices", request.args.get("region") or None, (), clock.now(),
-                      meta=board_meta("api-notices", Channel.api),
-                      tag=lambda meta, at: (meta.digest, at.replace(second=0, microsecond=0).isoformat()),
-                      produce=produce_cached)
-    region = region_or_404(request.args.get("region"))
-    sess = db.session()
-    signature = notices.board_signature(sess, region)
-    at = clock.now()
-    pol = policy(region)
+    def produce(region, at, info):
+        if page > info.extra:
+            raise beyond_last(page, info.extra)
+        board = notices.board_page(db.session(), region, at, page=page, per_page=per_page)
+        return jsonify(_notices_json(region, board, policy(region))).get_data(), "application/json"
 
-    def produce():
-        return jsonify(_notices_json(region, notices.board(sess, region, at), pol))
-
-    # seconds_left changes every second, so the tag uses the minute (the content otherwise changes only at
-    # the boundaries, which are part of the signature).
-    minute = at.replace(second=0, microsecond=0).isoformat()
-    return conditional(etag_of("api-notices", minute, disclosure.policy_version(pol), *signature.parts), produce)
+    # seconds_left changes every second, so the tag uses the minute (the content otherwise changes only at the
+    # boundaries, which end the meta's freshness)
+    return served(cacheable(), "api-notices", request.args.get("region") or None, (page, per_page), clock.now(),
+                  meta=_notices_meta(page, per_page),
+                  tag=lambda meta, at: (meta.digest, at.replace(second=0, microsecond=0).isoformat()),
+                  produce=produce, pass_meta=True)
 
 
 @bp.get("/api/v1/notices/<public_id>")
@@ -127,21 +160,26 @@ def api_notice(public_id: str):
 @bp.get("/api/v1/roster")
 @api_view
 def api_roster():
-    region = region_or_404(request.args.get("region"))
-    cases = notices.roster(db.session(), region)
-    pol = policy(region)
+    page, per_page = page_arg(), per_page_arg(notices.ROSTER_PER_PAGE, API_MAX_PER_PAGE)
 
-    def produce():
+    def produce(region, at, info):
+        totals, start = info.extra
+        pages = totals.pages(per_page)
+        if page > pages:
+            raise beyond_last(page, pages)
+        shown = roster_totals_shown(totals, Channel.api, policy(region))
         return jsonify({
             "region": {"code": region.code, "name": region.full_name} if region else None,
-            "households": len(cases),
-            "recipients": [{"community": {"code": c.region.code, "name": c.region.name},
-                            **disclosure.present_roster(c, Channel.api, pol)} for c in cases],
-        })
+            "households": totals.households,
+            "persons": shown["persons"],
+            "monthly_total": shown["amount"],
+            **_paging(page, per_page, pages, totals.households),
+            "recipients": roster_page(region, Channel.api, per_page, start) if start is not None else [],
+        }).get_data(), "application/json"
 
-    parts = [f"{c.id}:{c.updated_at.isoformat()}:{c.monthly_amount}:{c.household_size}" for c in cases]
-    return conditional(etag_of("api-roster", region.code if region else "*", disclosure.policy_version(pol),
-                               *parts), produce)
+    return served(cacheable(), "api-roster", request.args.get("region") or None, (page, per_page), clock.now(),
+                  meta=roster_meta("api-roster", Channel.api, page, per_page), tag=lambda meta, at: (meta.digest,),
+                  produce=produce, pass_meta=True)
 
 
 @bp.get("/api/v1/openapi.json")

@@ -230,7 +230,7 @@ def test_no_route_answers_5xx_to_hostile_input(hostile_app, world, clock):
     with Session(app.extensions["dibao.engine"], expire_on_commit=False) as sess:
         w = arrange(app, sess, world)
     w.params = parameter_names(app)
-    assert {"entry", "region", "code", "next", "amount", "title", "public_answer"} <= set(w.params)
+    assert {"entry", "region", "code", "next", "amount", "title", "public_answer", "page", "per_page"} <= set(w.params)
     tally = Tally()
 
     def note(sender, exception, **extra):  # where a 5xx came from, for the failure message

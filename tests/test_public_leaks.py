@@ -44,7 +44,8 @@ def test_seed_demo_and_crawl_every_public_page(app, client, runner, clock):
 
     seen: set[str] = set()
     queue = ["/", "/robots.txt", "/notices/", "/roster/", "/policies/", "/api/v1/notices", "/api/v1/roster",
-             "/api/v1/openapi.json", "/funds/", "/api/v1/funds"]
+             "/api/v1/openapi.json", "/funds/", "/api/v1/funds", "/api/v1/roster?per_page=3",
+             "/api/v1/notices?per_page=3"]
     statuses: dict[int, int] = defaultdict(int)
     while queue and len(seen) < 600:
         url = queue.pop(0)
@@ -61,8 +62,12 @@ def test_seed_demo_and_crawl_every_public_page(app, client, runner, clock):
             queue.extend(link.replace("&amp;", "&") for link in _links(res.get_data(as_text=True)))
         elif res.mimetype == "application/json" and url.startswith("/api/v1/notices"):
             queue.extend(urlsplit(u).path for u in re.findall(r'"url": ?"([^"]+)"', res.get_data(as_text=True)))
+        if res.mimetype == "application/json" and (res.get_json() or {}).get("next"):  # every page of a listing
+            following = urlsplit(res.get_json()["next"])
+            queue.append(f"{following.path}?{following.query}")
     assert statuses[200] > 40, dict(statuses)
     assert any(u.startswith("/notices/e/") for u in seen) and any(u.endswith("/print") for u in seen)
+    assert any("/api/v1/roster?" in u and "page=2" in u for u in seen)  # the paged API was walked
 
 
 def test_the_recorder_would_catch_a_leak():
