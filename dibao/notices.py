@@ -19,7 +19,8 @@ from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, func, insert, inspect, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dibao import audit, clock, i18n, scope, workflow
 from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
@@ -142,8 +143,13 @@ def publish_batch(
     for row in rows:
         row["batch_id"] = batch.id
     # One Core executemany: the ORM's unit of work for 10,000 new objects cost ten times the insert itself.
-    # ``batch.entries`` loads them when first read.
     session.execute(insert(NoticeEntry.__table__), rows)
+    # Read back in this transaction as the batch's loaded collection, as the ORM would have left them: callers
+    # read ``batch.entries`` after the commit without another query (each entry's batch and case come from the
+    # session, not the database).
+    entries = list(session.scalars(select(NoticeEntry).where(NoticeEntry.batch_id == batch.id)
+                                   .order_by(NoticeEntry.position).options(lazyload(NoticeEntry.batch))))
+    set_committed_value(batch, "entries", entries)
     audit.record(session, actor, "notice_batch_published", "notice_batch", batch.public_id,
                  region_id=region.id, details={"level": level.value, "entries": len(rows),
                                                "opens_at": opens_at.isoformat(), "fingerprint": batch.fingerprint})
