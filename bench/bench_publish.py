@@ -3,6 +3,7 @@
 
     python bench/bench_publish.py                        (SQLite, a fresh migrated file)
     BENCH_PUBLISH_URL=postgresql+psycopg://…/db python bench/bench_publish.py    (an empty migrated database)
+    BENCH_PUBLISH_PROFILE=25 python bench/bench_publish.py     (then one more publish under cProfile: its top 25)
 
 Arrange: one community with 10,000 households waiting for the community notice (demo households, one approving
 opinion each), committed. Measure, each in its own transaction rolled back afterwards (so both start from the
@@ -116,3 +117,20 @@ if __name__ == "__main__":
         b, p = statistics.median(times["bare"]), statistics.median(times["publish"])
         print(f"bare executemany of {N:,} notice_entry rows   {b * 1000:8.0f} ms")
         print(f"notices.publish_batch of {N:,} cases          {p * 1000:8.0f} ms   {p / b:5.2f}× (target ≤ 3)")
+        print("runs (ms): bare " + " ".join(f"{t * 1000:.0f}" for t in times["bare"])
+              + " | publish " + " ".join(f"{t * 1000:.0f}" for t in times["publish"]))
+        if os.environ.get("BENCH_PUBLISH_PROFILE"):
+            import cProfile
+            import pstats
+
+            from dibao import notices
+            from dibao.models import Level
+
+            community, cases = load(sess)
+            profiler = cProfile.Profile()  # the publish and its flush, not the rollback after it
+            profiler.runcall(lambda: (notices.publish_batch(sess, None, level=Level.community, region=community,
+                                                            cases=cases, title="发布基准公示"), sess.flush()))
+            sess.rollback()
+            top = int(os.environ["BENCH_PUBLISH_PROFILE"])
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)

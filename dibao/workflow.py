@@ -1,7 +1,8 @@
 """The case workflow: stages, the transitions between them, who may take each step, and the guards.
 
-Every stage change goes through :func:`_step`, which checks the transition table and gives the audit event
-that :func:`_move` writes (a step over many cases, such as publishing a board, writes theirs together). Which
+Every stage change is decided by :func:`_transition` (the transition table, the time stamp, the audit event);
+:func:`_step` applies it to one case and :func:`_move` writes its event, :func:`_step_many` applies it to many
+cases with one ``UPDATE`` and gives their events to write together (publishing a board). Which
 notice rounds are used is configuration (``NOTICE_LEVELS``); a level without a notice round goes straight from
 its opinion to the next level's review (:func:`after_opinion`).
 
@@ -23,13 +24,14 @@ import calendar
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dibao import audit, clock, entitlement, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
@@ -349,16 +351,56 @@ def _move(
 
 
 def _step(case: Case, to: Stage, *, action: str, details: dict[str, Any] | None = None) -> audit.Entry:
-    """The one place a case changes stage: checks the table, stamps the time, and gives the audit event to write
-    (``_move`` writes it at once; a step over many cases writes theirs together)."""
+    """A case changes stage: :func:`_transition`'s values set on the case (``_move`` writes the event at once)."""
+    values, event = _transition(case, to, action=action, details=details)
+    for name, value in values.items():
+        setattr(case, name, value)
+    return event
+
+
+def _transition(case: Case, to: Stage, *, action: str, details: dict[str, Any] | None = None,
+                at: datetime | None = None) -> tuple[dict[str, Any], audit.Entry]:
+    """The one rule of a stage change: checks the table, stamps the time (``at``, default now), and gives the
+    case's new column values and the audit event to write. :func:`_step` sets them on one case;
+    :func:`_step_many` writes many at once."""
     if to not in TRANSITIONS[case.stage]:
         raise Conflict(_l("案件当前处于“%(stage)s”阶段，不能办理这一步。", stage=STAGE_LABELS[case.stage]))
-    previous = case.stage
-    case.stage = to
-    case.stage_changed_at = clock.now()
-    case.updated_at = case.stage_changed_at
-    return audit.Entry(action, "case", case.id, region_id=case.region_id,
-                       details={"from": previous.value, "to": to.value, **(details or {})})
+    now = at or clock.now()
+    values = {"stage": to, "stage_changed_at": now, "updated_at": now}
+    return values, audit.Entry(action, "case", case.id, region_id=case.region_id,
+                               details={"from": case.stage.value, "to": to.value, **(details or {})})
+
+
+_IN_CHUNK = 2000  # ids in one ``IN (…)``: well under SQLite's limit of bound parameters
+
+
+def _step_many(session: Session, cases: Sequence[Case], to: Stage, *, action: str,
+               details: dict[str, Any] | None = None) -> list[audit.Entry]:
+    """:func:`_step` for many cases (a board of thousands), written with one ``UPDATE … WHERE id IN`` per group
+    of cases with the same stage before and the same new values — not one ORM update per case.
+
+    Each ``UPDATE`` also requires the stage the session read: a case moved meanwhile by another transaction
+    matches nothing, and the whole step is refused (Conflict; the caller's transaction rolls back). The cases
+    in the session get the new values as already stored, so what the request reads next shows them."""
+    table, at = Case.__table__, clock.now()  # one instant for the step: the cases' new values are alike
+    groups: dict[tuple, list[Case]] = {}
+    events = []
+    for case in cases:
+        values, event = _transition(case, to, action=action, details=details, at=at)
+        groups.setdefault((case.stage, tuple(values.items())), []).append(case)
+        events.append(event)
+    for (before, items), group in groups.items():
+        values = dict(items)
+        for start in range(0, len(group), _IN_CHUNK):
+            chunk = group[start:start + _IN_CHUNK]
+            moved = session.execute(table.update().where(table.c.id.in_([c.id for c in chunk]),
+                                                         table.c.stage == before).values(values)).rowcount
+            if moved != len(chunk):
+                raise Conflict(_l("有案件刚刚被他人办理，阶段已经改变；请刷新后重新选择。"))
+        for case in group:
+            for name, value in values.items():
+                set_committed_value(case, name, value)
+    return events
 
 
 # --- 入户调查 -------------------------------------------------------------------------------------------
@@ -786,14 +828,14 @@ def exit_case(session: Session, actor: User, case: Case, reason: str) -> None:
 
 def notice_published(session: Session, actor: User | None, cases: Sequence[Case], level: Level,
                      batch_public_id: str) -> None:
-    """The cases of a new board are on notice: each moves on, and their audit events are written together — one
-    lock and one look at the chain's head for the board, not one per household (a board can hold thousands)."""
-    steps = []
+    """The cases of a new board are on notice: each moves on (:func:`_step_many`), and their audit events are
+    appended together — one lock, one look at the chain's head and one ``executemany`` for the board, not one
+    per household (a board can hold thousands). All are checked before anything is written."""
     for case in cases:
         if case.stage != AWAITING_NOTICE[level]:
             raise Conflict(_l("案件“%(number)s”不在待公示阶段，不能列入公示。", number=case.number))
-        steps.append(_step(case, IN_NOTICE[level], action="notice_published", details={"batch": batch_public_id}))
-    audit.record_many(session, actor, steps)
+    steps = _step_many(session, cases, IN_NOTICE[level], action="notice_published", details={"batch": batch_public_id})
+    audit.append_many(session, actor, steps)
 
 
 def notice_closed(session: Session, case: Case, level: Level, batch_public_id: str) -> bool:
