@@ -10,3 +10,12 @@ def login(page, live_server, username, password):
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{live_server.url}/admin/")
+
+
+def htmx_idle(page, timeout: float = 15_000) -> None:
+    """Wait until htmx has no request in flight and nothing swapping or settling: a field replaced by a swap is
+    bound to its triggers only when htmx has processed it, and a person does not type into it in the same
+    millisecond (the test would, and its change would go unheard under a loaded machine)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')",
+        timeout=timeout)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from dibao import notices
 from dibao.models import Level, Objection, Region
+from tests.browser.helpers import htmx_idle
 from tests.factories import case_awaiting_notice
 
 pytestmark = pytest.mark.browser
@@ -54,6 +55,7 @@ def test_scan_object_and_track_in_the_browser(page, live_server, live_app, sessi
     error = page.locator("#field-phone .error")
     error.wait_for()
     assert "请填写正确的手机号码" in error.inner_text()
+    htmx_idle(page)
     page.get_by_label("联系电话").fill("13912345678")
     page.get_by_label("具体情况").focus()
     error.wait_for(state="detached")
