@@ -141,14 +141,15 @@ def stats_group() -> None:
 
 
 def _county(code: str | None):
-    from dibao.models import Region
+    from dibao import regions
+    from dibao.errors import NotFound
 
     if code is None:
         return None
-    region = db.session().scalar(select(Region).where(Region.code == code))
-    if region is None:
-        raise click.ClickException(f"no region {code}")
-    return region
+    try:
+        return regions.by_code(db.session(), code)
+    except NotFound as err:
+        raise click.ClickException(f"{code}: {err.message}") from None
 
 
 @stats_group.command("refresh")

@@ -9,6 +9,7 @@ SQLite runs in WAL mode with a busy timeout; writing requests open their transac
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,15 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+IN_CHUNK = 500  # values in one ``IN (…)`` list: well under SQLite's limit of bound parameters
+
+
+def chunks(items: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
+    """``items`` in slices of ``size``, for statements that take them in an ``IN`` list."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class UTCDateTime(TypeDecorator):

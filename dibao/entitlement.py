@@ -53,6 +53,12 @@ def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def summed_money(value) -> Decimal:
+    """A sum of amounts as the database hands it back (SQLite: a float or text; PostgreSQL: a Decimal), in yuan
+    to the cent."""
+    return Decimal(value).quantize(CENT)
+
+
 def parse_money(text: str | Decimal | None, *, field_name: str, allow_empty: bool = False) -> Decimal | None:
     """A yuan amount typed by staff: non-negative, at most two decimals."""
     if text is None or (isinstance(text, str) and not text.strip()):

@@ -94,7 +94,7 @@ def start(session: Session, actor: User, name: str, params: dict) -> Job:
 
 def write_xlsx(path: Path, sheets: Iterable[Sheet], progress: Callable[..., None] | None = None) -> int:
     """Write the sheets to ``path`` in constant memory; returns the number of data rows written."""
-    progress = progress or (lambda *a, **k: None)
+    progress = progress or jobs.no_progress
     book = xlsxwriter.Workbook(str(path), {
         "constant_memory": True,
         # Text people typed (addresses, objections) stays text: never a formula or a link in the reader's Excel.

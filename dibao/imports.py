@@ -20,7 +20,7 @@ import json
 import secrets
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, cache, cases, clock, entitlement, jobs, scope, stats_summary, workflow
 from dibao.crypto import blind_index
+from dibao.db import chunks
 from dibao.errors import DomainError, Forbidden, Invalid
 from dibao.identity import normalise_account_number, normalise_id_number, normalise_phone
 from dibao.models import (
@@ -355,7 +356,7 @@ def check(session: Session, actor: User | None, path: Path, filename: str,
           progress: Callable[..., None] | None = None) -> tuple[Report, list[HouseholdDraft]]:
     """Read and check the whole file; returns the report and, when it has no errors, the households."""
     require_import(actor)
-    progress = progress or (lambda *a, **k: None)
+    progress = progress or jobs.no_progress
     report = Report(filename=filename)
     table = read_table(path, filename)
     with force_locale("zh_CN"):  # the file's words are Chinese whatever the user's language
@@ -618,11 +619,6 @@ def _check_account(number: int, row: list[Any], get, out: _Rows) -> dict | None:
             "number": account_number}
 
 
-def _chunks(items: list, size: int = 500) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Rows) -> dict[str, str]:
     """ID numbers already on file: as the head of an open case, or as a member of one (a member in two
     households). Closed cases (rejected, exited) do not count, as at registration. Returns the keyed hash of
@@ -632,7 +628,7 @@ def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Ro
     open_stages = [s for s in Stage if s not in workflow.CLOSED_STAGES]
     heads: dict[str, str] = {}
     members: dict[str, str] = {}
-    for chunk in _chunks(hashes):
+    for chunk in chunks(hashes):
         for id_hash, number in session.execute(select(Case.head_id_hash, Case.number).where(
                 Case.head_id_hash.in_(chunk), Case.stage.in_(open_stages))):
             heads[id_hash] = number
@@ -707,7 +703,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
                   progress: Callable[..., None] | None = None) -> Report:
     """Check the file again and, if it has no errors, write every household in the caller's transaction (the
     caller commits once: all or nothing)."""
-    progress = progress or (lambda *a, **k: None)
+    progress = progress or jobs.no_progress
     report, drafts = check(session, actor, path, filename, progress)
     if not report.ok:
         first = report.errors[0]
@@ -755,7 +751,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     if case_rows:
         session.execute(insert(cases_table), case_rows)
     id_of_number: dict[str, int] = {}
-    for chunk in _chunks([row["number"] for row in case_rows]):
+    for chunk in chunks([row["number"] for row in case_rows]):
         id_of_number.update((number, case_id) for case_id, number in session.execute(
             select(cases_table.c.id, cases_table.c.number).where(cases_table.c.number.in_(chunk))))
     case_ids = [id_of_number[row["number"]] for row in case_rows]
@@ -774,7 +770,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     earners = [case_id for case_id, draft in zip(case_ids, drafts, strict=True)
                if any(person.income for person in draft.members)]
     member_id_of: dict[tuple[int, int], int] = {}
-    for chunk in _chunks(earners):
+    for chunk in chunks(earners):
         member_id_of.update(((case_id, position), member_id) for member_id, case_id, position in session.execute(
             select(members_table.c.id, members_table.c.case_id, members_table.c.position)
             .where(members_table.c.case_id.in_(chunk))))

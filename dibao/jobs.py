@@ -113,6 +113,10 @@ def start(session: Session, actor: User | None, kind_name: str, params: dict, *,
     return job
 
 
+def no_progress(done: int, total: int | None = None, message: str = "") -> None:
+    """The progress of work run outside a job (a test, a command without a bar): heard by nobody."""
+
+
 def in_progress(session: Session, kind_name: str, params: dict) -> bool:
     """Whether a job of this kind with these very parameters is queued or running (so a second click does not
     start the same work twice)."""

@@ -580,6 +580,12 @@ class BoardPage:
         return parts
 
 
+def _photo_shown():
+    """Whether an entry's photo is shown now — :func:`shown_photo_key` in SQL, over an entry joined to its case."""
+    return and_(NoticeEntry.photo_key.is_not(None), Case.photo_consent.is_(True),
+                Case.photo_key == NoticeEntry.photo_key)
+
+
 def board_count(session: Session, region: Region | None, at: datetime | None = None) -> tuple[int, datetime | None]:
     """How many entries of the subtree are open at ``at``, and the board's next boundary (the soonest opening of a
     scheduled batch or closing of an open one) — one aggregate, no entry loaded."""
@@ -589,10 +595,6 @@ def board_count(session: Session, region: Region | None, at: datetime | None = N
                         func.min(sql_case((is_open, NoticeBatch.closes_at), else_=NoticeBatch.opens_at))),
                  region, at).order_by(None)
     total, boundary = session.execute(stmt).one()
-    if isinstance(boundary, str):  # SQLite gives an aggregate of datetimes back as text
-        boundary = datetime.fromisoformat(boundary)
-    if boundary is not None and boundary.tzinfo is None:
-        boundary = boundary.replace(tzinfo=at.tzinfo)
     return int(total or 0), boundary
 
 
@@ -602,9 +604,7 @@ def board_page(session: Session, region: Region | None, at: datetime | None = No
     at = at or clock.now()
     total, boundary = board_count(session, region, at)
     level_order = sql_case(LEVEL_ORDER, value=NoticeBatch.level)
-    photo_shown = and_(NoticeEntry.photo_key.is_not(None), Case.photo_consent.is_(True),
-                       Case.photo_key == NoticeEntry.photo_key)
-    stmt = (_live(select(NoticeEntry, photo_shown).options(contains_eager(NoticeEntry.batch),
+    stmt = (_live(select(NoticeEntry, _photo_shown()).options(contains_eager(NoticeEntry.batch),
                                                              contains_eager(NoticeEntry.region)), region, at)
             .join_from(NoticeEntry, Case, NoticeEntry.case_id == Case.id)
             .where(NoticeBatch.opens_at <= at)
@@ -630,9 +630,7 @@ class Signature:
 
 def board_signature(session: Session, region: Region | None, at: datetime | None = None) -> Signature:
     at = at or clock.now()
-    # Whether each entry's photo is shown now (shown_photo_key, in SQL): withdrawn consent changes the tag.
-    photo_shown = and_(NoticeEntry.photo_key.is_not(None), Case.photo_consent.is_(True),
-                       Case.photo_key == NoticeEntry.photo_key)
+    photo_shown = _photo_shown()  # withdrawn consent changes the tag
     stmt = _live(select(NoticeBatch.public_id, NoticeBatch.fingerprint, NoticeBatch.opens_at, NoticeBatch.closes_at,
                         NoticeEntry.public_id, photo_shown), region, at).join_from(
         NoticeEntry, Case, NoticeEntry.case_id == Case.id)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from dibao import audit, clock, entitlement, jobs
 from dibao.crypto import blind_index
+from dibao.db import chunks
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.identity import mask_account
 from dibao.models import AmountPeriod, Case, Level, Member, Region, Role, Stage, User
@@ -202,7 +203,7 @@ def _arrears(session: Session, county: Region, run: PaymentRun) -> list[Arrears]
     ids = sorted(candidates)
     periods: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
     paid: dict[tuple[int, date], Decimal] = defaultdict(lambda: ZERO)
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+    for chunk in chunks(ids):
         for row in session.execute(select(AmountPeriod.case_id, AmountPeriod.starts_on, AmountPeriod.amount)
                                    .where(AmountPeriod.case_id.in_(chunk))
                                    .order_by(AmountPeriod.case_id, AmountPeriod.starts_on, AmountPeriod.id)):
@@ -241,10 +242,6 @@ def _arrears(session: Session, county: Region, run: PaymentRun) -> list[Arrears]
 GENERATE_STEPS = 5
 
 
-def _no_progress(done: int, total: int | None = None, message: str = "") -> None:
-    pass
-
-
 def _require_run_county(actor: User | None, county: Region) -> None:
     _require_county(actor, county)
     if county.level != Level.county:
@@ -252,7 +249,7 @@ def _require_run_county(actor: User | None, county: Region) -> None:
 
 
 def generate(session: Session, actor: User | None, county: Region, month: date | str,
-             progress: Callable[..., None] = _no_progress) -> PaymentRun:
+             progress: Callable[..., None] = jobs.no_progress) -> PaymentRun:
     """生成发放名册 for ``county`` and ``month`` (again, while not yet approved: the lines are rebuilt).
     ``progress(done, total, message)`` hears each of its steps (the job's bar; it may raise to cancel)."""
     _require_run_county(actor, county)
@@ -333,7 +330,7 @@ def _totals(session: Session, run: PaymentRun) -> None:
                           .where(PaymentLine.run_id == run.id)).one()
     persons = session.scalar(select(func.coalesce(func.sum(PaymentLine.persons), 0))
                              .where(PaymentLine.run_id == run.id, PaymentLine.carried_from_id.is_(None)))
-    run.households, run.total, run.persons = row[0], Decimal(row[1]).quantize(Decimal("0.01")), persons or 0
+    run.households, run.total, run.persons = row[0], entitlement.summed_money(row[1]), persons or 0
 
 
 @jobs.kind("payment_run", _l("生成发放名册"))
@@ -844,7 +841,7 @@ def _paid_cells(session: Session, region: Region | None, months: list[date] | No
     sub = per_case.subquery()
     rows = session.execute(select(sub.c.region_id, sub.c.month, func.count(sub.c.case_id), func.sum(sub.c.persons),
                                   func.sum(sub.c.paid)).group_by(sub.c.region_id, sub.c.month))
-    return {(rid, m): stats.Cell(n, int(p or 0), Decimal(t).quantize(Decimal("0.01"))) for rid, m, n, p, t in rows}
+    return {(rid, m): stats.Cell(n, int(p or 0), entitlement.summed_money(t)) for rid, m, n, p, t in rows}
 
 
 def paid_months(session: Session, region: Region | None) -> list[date]:

@@ -192,7 +192,7 @@ def overview(session: Session, root: Region | None, month: date, n: int = MONTHS
                 if region_id is None:
                     continue
                 m = as_date(m)
-                cell = Cell(int(households), int(persons), Decimal(money).quantize(Decimal("0.01")))
+                cell = Cell(int(households), int(persons), entitlement.summed_money(money))
                 grid[(region_id, m)].add(cell)
                 if m == months[-1]:
                     by_category[(region_id, category)].add(cell)

@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from dibao import clock, entitlement, scope
+from dibao.db import IN_CHUNK, chunks
 from dibao.models import AmountPeriod, Case, Member, Region
 from dibao.models.stats_month import StatsMonth, StatsMonthDone
 
@@ -69,7 +70,6 @@ MONTHS_BACK = 24  # a refresh summarises these months before the current one, th
 BATCH = 40  # communities refreshed (and locked) in one transaction
 SWEEP_REGIONS = 120  # communities a sweep refreshes at most (the rest at the next tick)
 _LOCK_CLASS = 0x5354  # the advisory locks' first key ("ST"); the second is the region's id
-_CHUNK = 500  # ids in one IN list
 _REMOVED = "dibao.stats_removed"  # session.info: region id → from which month this transaction removed marks
 
 
@@ -79,11 +79,6 @@ def summary_months(today: date | None = None, back: int = MONTHS_BACK) -> list[d
     from dibao.stats import month_list
 
     return month_list(entitlement.next_month(today or clock.today()), back + 2)
-
-
-def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 # --- invalidation ---------------------------------------------------------------------------------------------
@@ -110,7 +105,7 @@ def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int
     for region_id in ids:
         by_month[changes[region_id]].append(region_id)
     for month, region_ids in by_month.items():
-        for chunk in _chunks(region_ids):
+        for chunk in chunks(region_ids):
             condition = _done.c.region_id.in_(chunk)
             if month > EVERY_MONTH:
                 condition = and_(condition, _done.c.month >= entitlement.month_start(month))
@@ -136,7 +131,7 @@ def _with_cases(session: Session, regions: dict[int, date], cases: dict[int, dat
         else:
             regions[region_id] = min(regions.get(region_id, date.max), month)
     cases = asked
-    for chunk in _chunks(sorted(cases)):
+    for chunk in chunks(sorted(cases)):
         for case_id, region_id in session.connection().execute(select(Case.id, Case.region_id)
                                                                .where(Case.id.in_(chunk))):
             regions[region_id] = min(regions.get(region_id, date.max), cases[case_id])
@@ -214,8 +209,6 @@ def install_listeners() -> None:
         event.listen(Session, "after_transaction_end", _forget_removed)
 
 
-install_listeners()  # importing the module is enough: the summary is never read without its invalidation
-
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
@@ -231,7 +224,7 @@ def stale(session: Session, root: Region | None, months: list[date]) -> dict[int
         select(Region.id).outerjoin(_done, and_(_done.c.region_id == Region.id, _done.c.month.in_(months)))
         .where(_in_scope(root)).group_by(Region.id).having(counted < len(set(months)))))
     out: dict[int, set[date]] = {region_id: set(months) for region_id in partial}
-    for chunk in _chunks(partial):
+    for chunk in chunks(partial):
         for region_id, month in session.execute(select(_done.c.region_id, _done.c.month)
                                                 .where(_done.c.region_id.in_(chunk), _done.c.month.in_(months))):
             out[region_id].discard(month)
@@ -272,7 +265,7 @@ def figures(session: Session, root: Region | None, months: list[date],
                   .group_by(rows.c.month, above.id, above.path, rows.c.category))
     parts = [marked]
     # A few communities: only theirs, every month; many (a fresh database, a county-wide import): the scope.
-    ids = sorted(missing) if len(missing) <= _CHUNK else None
+    ids = sorted(missing) if len(missing) <= IN_CHUNK else None
     if ids is None or ids:
         live = _paid_by_month(months, root, ids).subquery()
         parts.append(select(live).where(~_marked(live.c.region_id, live.c.m)))
@@ -323,11 +316,11 @@ def refresh_regions(session: Session, region_ids: list[int], months: list[date])
     session.info.pop(_REMOVED, None)  # marks come back in this transaction: a change after them removes again
     months = sorted(set(months))
     rows = [{"region_id": region_id, "month": as_date(m), "category": category, "households": int(households),
-             "persons": int(persons), "money": Decimal(money).quantize(Decimal("0.01"))}
+             "persons": int(persons), "money": entitlement.summed_money(money)}
             for m, region_id, _path, category, households, persons, money
             in session.execute(_paid_by_month(months, None, ids))]
     conn = session.connection()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         conn.execute(delete(_rows).where(_rows.c.region_id.in_(chunk), _rows.c.month.in_(months)))
         conn.execute(delete(_done).where(_done.c.region_id.in_(chunk), _done.c.month.in_(months)))
     if rows:
@@ -360,7 +353,7 @@ def refresh(session: Session, root: Region | None = None, *, months: list[date] 
     if limit is not None and len(todo) > limit:
         out.left = len(todo) - limit
         todo = todo[:limit]
-    for batch in _chunks(todo, BATCH):
+    for batch in chunks(todo, BATCH):
         done = refresh_regions(session, batch, months)
         session.commit()
         out.regions += len(done)
@@ -399,7 +392,7 @@ def verify(session: Session, root: Region | None = None) -> tuple[list[Differenc
     session.rollback()
     differences: list[Difference] = []
     checked = 0
-    for batch in _chunks(sorted(marked), BATCH):
+    for batch in chunks(sorted(marked), BATCH):
         ids = _lock(session, batch)
         if ids:
             months = sorted(set().union(*(marked[r] for r in ids)))
@@ -408,9 +401,9 @@ def verify(session: Session, root: Region | None = None) -> tuple[list[Differenc
                                    .where(_done.c.region_id.in_(ids), _done.c.month.in_(months)))
             pairs &= {(r, m) for r, m in rows}  # a change since the first read removed some: not compared
             checked += len(pairs)
-            live = {(r, as_date(m), c): (int(h), int(p), Decimal(t).quantize(Decimal("0.01")))
+            live = {(r, as_date(m), c): (int(h), int(p), entitlement.summed_money(t))
                     for m, r, _path, c, h, p, t in session.execute(_paid_by_month(months, None, ids))}
-            stored = {(r, m, c): (h, p, Decimal(t).quantize(Decimal("0.01"))) for r, m, c, h, p, t in session.execute(
+            stored = {(r, m, c): (h, p, entitlement.summed_money(t)) for r, m, c, h, p, t in session.execute(
                 select(_rows.c.region_id, _rows.c.month, _rows.c.category, _rows.c.households, _rows.c.persons,
                        _rows.c.money).where(_rows.c.region_id.in_(ids), _rows.c.month.in_(months)))}
             codes = dict(session.execute(select(Region.id, Region.code).where(Region.id.in_(ids))).all())

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dibao import audit, clock, entitlement, scope
+from dibao.db import chunks
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import (
     AmountChange,
@@ -371,9 +372,6 @@ def _transition(case: Case, to: Stage, *, action: str, details: dict[str, Any] |
                                details={"from": case.stage.value, "to": to.value, **(details or {})})
 
 
-_IN_CHUNK = 2000  # ids in one ``IN (…)``: well under SQLite's limit of bound parameters
-
-
 def _step_many(session: Session, cases: Sequence[Case], to: Stage, *, action: str,
                details: dict[str, Any] | None = None) -> list[audit.Entry]:
     """:func:`_step` for many cases (a board of thousands), written with one ``UPDATE … WHERE id IN`` per group
@@ -391,8 +389,7 @@ def _step_many(session: Session, cases: Sequence[Case], to: Stage, *, action: st
         events.append(event)
     for (before, items), group in groups.items():
         values = dict(items)
-        for start in range(0, len(group), _IN_CHUNK):
-            chunk = group[start:start + _IN_CHUNK]
+        for chunk in chunks(group, 2000):  # a board of 10,000 in five statements (SQLite takes 32,766 parameters)
             moved = session.execute(table.update().where(table.c.id.in_([c.id for c in chunk]),
                                                          table.c.stage == before).values(values)).rowcount
             if moved != len(chunk):
