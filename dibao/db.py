@@ -9,14 +9,16 @@ SQLite runs in WAL mode with a busy timeout; writing requests open their transac
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from dibao.crypto import EncryptedString
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,6 +40,59 @@ def chunks(items: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
     """``items`` in slices of ``size``, for statements that take them in an ``IN`` list."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys, every column the statement needs) with one DB-API
+    ``executemany`` (``COPY`` on PostgreSQL) in the session's transaction, each value through its column's bind processor (encryption,
+    dates, enums) as Core would — but without Core's per-row parameter building, which cost the bulk writers
+    (a roster import, a board of 10,000 entries, their audit events) more than the database's own insert.
+    A column whose processor cannot encrypt is processed once per distinct value: a batch's rows share their
+    times and codes. Like any Core insert, flush hooks do not see these rows (callers note what they wrote)."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    unknown = set(names) - set(keys)
+    if unknown:  # a column with a Python-side default: Core would compute it per row; say it instead
+        raise ValueError(f"insert_rows into {table.name}: no value for {sorted(unknown)}")
+    columns = []  # processed column by column: a list comprehension per column, not a generator per value
+    for name in names:
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            if isinstance(column.type, EncryptedString):  # never once per value: each gets its own nonce
+                values = [None if v is None else process(v) for v in values]
+            else:
+                values = _processed_once(process, values)
+        columns.append(values)
+    params: list = list(zip(*columns, strict=True))
+    if dialect.name == "postgresql":
+        # COPY, in the same transaction: a third of psycopg's pipelined executemany of the same rows.
+        quote = dialect.identifier_preparer
+        listed = ", ".join(quote.quote(table.c[name].name) for name in names)
+        with (connection.connection.driver_connection.cursor() as cursor,
+              cursor.copy(f"COPY {quote.format_table(table)} ({listed}) FROM STDIN") as copy):
+            for values in params:
+                copy.write_row(values)
+        return
+    if not compiled.positional:
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    connection.exec_driver_sql(compiled.string, params)
+
+
+def _processed_once(process, values: list) -> list:
+    """``process`` of each value, computed once per distinct value (None stays None)."""
+    try:
+        done = {v: process(v) for v in set(values) if v is not None}
+    except TypeError:  # unhashable values (a dict for a JSON column)
+        return [None if v is None else process(v) for v in values]
+    done[None] = None
+    return [done[v] for v in values]
 
 
 class UTCDateTime(TypeDecorator):

@@ -18,8 +18,9 @@ def open_entry(session, world, *, level=Level.community, community="comm_a1", po
     case = case_awaiting_notice(session, region, level, **case_kwargs)
     board = region if level == Level.community else (region.parent if level == Level.town else region.parent.parent)
     batch = notices.publish_batch(session, None, level=level, region=board, cases=[case], title="低保对象公示")
-    session.commit()
-    return batch.entries[0]
+    entry = batch.entries[0]  # read in the writing transaction: after the commit the test's session holds no
+    session.commit()  # snapshot older than the requests it makes
+    return entry
 
 
 def form_fields(client, path):

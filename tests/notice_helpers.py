@@ -27,5 +27,6 @@ def publish_town_batch(session, n=2, *, opens_at=None, community="100001001", us
     actor = _user(session, user)
     batch = notices.publish(session, actor, case_ids=[c.id for c in cases], title="甲镇低保审核公示",
                             opens_at=opens_at)
+    batch.entries  # noqa: B018 — loaded in the transaction that wrote them, as a view would read them
     session.commit()
     return batch, cases

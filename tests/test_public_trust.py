@@ -342,8 +342,8 @@ def test_an_approval_despite_a_zero_amount_shows_its_written_reason_on_the_board
     town_decision(session, town, case, levels=(Level.town,), override_reason=reason)
     batch = notices.publish(session, town, case_ids=[case.id], title="甲镇低保审核公示")
     kiosk = kiosks.register(session, None, name="活动室公示屏", region=_region(session, world))
-    session.commit()
     entry = batch.entries[0]
+    session.commit()
     assert entry.opinion_override_reason == reason  # the snapshot carries it (and its fingerprint covers it)
     assert batch.fingerprint == notices.fingerprint(batch, batch.entries)
     for url in ("/notices/100001001", f"/notices/e/{entry.public_id}", "/notices/100001001/print",

@@ -27,5 +27,6 @@ def publish_household(app, session, world, *, opens_at=None, photo=True):
     batch = notices.publish_batch(session, None, level=Level.town, region=_region(session, world, "town_a"),
                                   cases=[case], title="甲镇低保审核公示", opens_at=opens_at)
     kiosk = kiosks.register(session, None, name="活动室公示屏", region=_region(session, world))
-    session.commit()
-    return batch.entries[0], kiosk
+    entry = batch.entries[0]  # read before the commit: the session then holds no snapshot older than the
+    session.commit()  # requests the test makes
+    return entry, kiosk

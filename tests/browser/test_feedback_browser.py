@@ -27,8 +27,8 @@ def test_scan_object_and_track_in_the_browser(page, live_server, live_app, sessi
     case = case_awaiting_notice(session, region, Level.community, head_name="周建国")
     batch = notices.publish_batch(session, None, level=Level.community, region=region, cases=[case],
                                   title="甲一社区低保对象公示")
+    entry_id = batch.entries[0].public_id  # read before the commit: the session then holds no old snapshot
     session.commit()
-    entry_id = batch.entries[0].public_id
 
     # 1. The printed board (issue 4) carries a QR code per entry; photograph it and decode the entry's code.
     page.set_viewport_size({"width": 1000, "height": 1400})
