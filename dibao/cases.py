@@ -574,8 +574,8 @@ def deadline_summary(session: Session, user: User) -> dict[str, int]:
     conditions = {**overdue_conditions(calendar=calendar), "open": Case.stage.in_(workflow.UNDECIDED_STAGES)}
     # One pass over the undecided cases of the scope for the four deadline counts (every overdue condition
     # requires an undecided stage), instead of one scan of the scope each.
-    row = session.execute(select(*(func.count(Case.id).filter(condition).label(key)
-                                   for key, condition in conditions.items()))
+    row = session.execute(select(*(func.count().filter(condition).label(key)
+                                   for key, condition in conditions.items())).select_from(Case)
                           .where(_in_scope(user), Case.stage.in_(workflow.UNDECIDED_STAGES))).one()
     counts = {key: row._mapping[key] or 0 for key in conditions if key != "open"}
     counts["review_due"] = reviews.due_count(session, user)
@@ -591,6 +591,7 @@ class Page:
     total: int
     page: int
     per_page: int
+    household_sizes: dict[int, int]  # case id → members, counted with the page (its members are not loaded)
 
     @property
     def pages(self) -> int:
@@ -649,10 +650,12 @@ def search(
         else:
             conditions.append(false())
     page = max(1, page)
-    total = session.scalar(select(func.count(Case.id)).where(*conditions)) or 0
-    stmt = (select(Case).where(*conditions).options(selectinload(Case.members))
+    total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+    stmt = (select(Case, Case.household_size).where(*conditions)
             .order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return Page(items=list(session.scalars(stmt)), total=total, page=page, per_page=per_page)
+    rows = session.execute(stmt).all()
+    return Page(items=[case for case, _ in rows], total=total, page=page, per_page=per_page,
+                household_sizes={case.id: size for case, size in rows})
 
 
 def overdue_keys(case: Case) -> list[str]:

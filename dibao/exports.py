@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 from dibao import audit, cases, clock, feedback, jobs, notices, scope, stats, workflow
 from dibao.errors import NotFound
 from dibao.identity import mask_account
-from dibao.models import Case, Member, Objection, Region, Report, Stage, User
+from dibao.models import Case, Objection, Region, Report, Stage, User
 from dibao.models.job import Job, JobStatus
 from dibao.models.payment import PaymentAccount
 
@@ -200,7 +200,8 @@ def cases_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
             for c in page.items:
                 town = c.region.parent
                 yield (c.number, c.head_name, c.head_id_number, c.head_phone or "", town.name if town else "",
-                       c.region.name, c.address, c.household_size, c.category, str(workflow.STAGE_LABELS[c.stage]),
+                       c.region.name, c.address, page.household_sizes[c.id], c.category,
+                       str(workflow.STAGE_LABELS[c.stage]),
                        _money(c.monthly_amount), _local(c.accepted_at), _local(c.approved_at), c.next_review_due,
                        "、".join(str(cases.OVERDUE_LABELS[k]) for k in cases.overdue_keys(c)))
             if page.page >= page.pages:
@@ -219,11 +220,11 @@ def cases_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
 def roster_rows(session: Session, user: User) -> tuple[Any, int]:
     """The select of the roster export (active households in scope, one row each) and its row count."""
     town = aliased(Region)
-    size = (select(func.count(Member.id)).where(Member.case_id == Case.id).correlate(Case).scalar_subquery())
     in_scope = Case.region_id.in_(scope.region_ids_in_scope(user))
     stmt = (
         select(town.name, Region.name, Case.number, Case.head_name, Case.head_id_number, Case.head_phone,
-               Case.address, size, Case.category, Case.monthly_amount, Case.payment_start, Case.next_review_due,
+               Case.address, Case.household_size, Case.category, Case.monthly_amount, Case.payment_start,
+               Case.next_review_due,
                PaymentAccount.kind, PaymentAccount.bank_name, PaymentAccount.number)
         .join(Region, Case.region_id == Region.id)
         .outerjoin(town, Region.parent_id == town.id)

@@ -5,7 +5,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, false
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    ScalarSelect,
+    String,
+    Text,
+    false,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from dibao.crypto import EncryptedString, blind_index
@@ -40,6 +55,13 @@ class Stage(enum.StrEnum):
     exited = "exited"  # 退保
 
 
+# The stages of workflow.UNDECIDED_STAGES, as the predicate of the partial indexes of the undecided cases: a query
+# asking for those stages (stage IN …) is answered from them (tests/test_scale_queries.py keeps the two the same).
+UNDECIDED_INDEXED = text("stage IN ('applied', 'investigating', 'community_review', 'awaiting_community_notice', "
+                         "'community_notice', 'town_review', 'town_decision', 'awaiting_town_notice', "
+                         "'town_notice', 'county_approval')")
+
+
 class WorkCapacity(enum.StrEnum):
     full = "full"  # 有劳动能力
     partial = "partial"  # 部分丧失
@@ -52,18 +74,27 @@ class Case(Base):
     __tablename__ = "dibao_case"
     # Staff search (cases.search: LIKE '%…%' on name, number, address, phone) by trigram on PostgreSQL (issue 13,
     # docs/performance.md); a plain index elsewhere.
-    # Scoped counts and lists by stage (a scope is a set of communities): migration 0701; reviews whose date has
-    # come: migration 0702.
+    # Scoped counts and lists by stage and category (a scope is a set of communities): migrations 0701, 0704;
+    # reviews whose date has come: migration 0702. The undecided cases (the dashboard's deadline counts, the open
+    # cases' worklist), a few per cent of a province, have two partial indexes of their own (0704): by community,
+    # covering what the deadline counts read, and in the worklist's order.
     __table_args__ = (*(
         Index(f"ix_dibao_case_{col}_trgm", col, postgresql_using="gin", postgresql_ops={col: "gin_trgm_ops"})
         for col in ("head_name", "number", "address", "head_phone")),
-        Index("ix_dibao_case_region_id_stage", "region_id", "stage"),
-        Index("ix_dibao_case_stage_next_review_due", "stage", "next_review_due"))
+        Index("ix_dibao_case_region_id_stage_category", "region_id", "stage", "category"),
+        Index("ix_dibao_case_stage_next_review_due", "stage", "next_review_due"),
+        Index("ix_dibao_case_undecided_region_id", "region_id", postgresql_where=UNDECIDED_INDEXED,
+              sqlite_where=UNDECIDED_INDEXED,
+              postgresql_include=["stage", "accepted_at", "stage_changed_at", "special_case"]),
+        Index("ix_dibao_case_undecided_updated_at", "updated_at", "id", postgresql_where=UNDECIDED_INDEXED,
+              sqlite_where=UNDECIDED_INDEXED))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)  # 案卷号, e.g. 341399001001-2026-0007
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)  # the household's community
-    stage: Mapped[Stage] = enum_column(Stage, index=True)
+    # Both indexed as the first column of a composite index (below): a single-column index beside it would be
+    # one more to write on every stage change, for nothing.
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))  # the household's community
+    stage: Mapped[Stage] = enum_column(Stage)
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     # Head of household (户主). ID number and phone are for staff only: never public, masked in lists. The ID
@@ -111,9 +142,17 @@ class Case(Base):
     opinions: Mapped[list[Opinion]] = relationship(back_populates="case", order_by="Opinion.id")
     payment_account: Mapped[PaymentAccount | None] = relationship(back_populates="case", cascade="all, delete-orphan")
 
-    @property
+    @hybrid_property
     def household_size(self) -> int:
         return len(self.members)
+
+    @household_size.inplace.expression
+    @classmethod
+    def _household_size_sql(cls) -> ScalarSelect[int]:
+        # The same in SQL, one indexed count per case: a list that only shows the size does not load (and
+        # decrypt) every member.
+        return (select(func.count()).select_from(Member).where(Member.case_id == cls.id).correlate(cls)
+                .scalar_subquery())
 
     @validates("head_id_number")
     def _index_head_id(self, _key: str, value: str) -> str:
