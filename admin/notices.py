@@ -148,7 +148,8 @@ def _publish(require_schedule: bool):
         flash(_("公示已排定，将于 %(when)s 自动发布。公示指纹：%(fp)s",
                 when=i18n.localtime(batch.opens_at), fp=batch.fingerprint), "success")
     else:
-        flash(_("公示已发布，共 %(n)s 户。公示指纹：%(fp)s", n=notices.entry_count(db.session(), batch), fp=batch.fingerprint), "success")
+        flash(_("公示已发布，共 %(n)s 户。公示指纹：%(fp)s", n=notices.entry_count(db.session(), batch),
+                fp=batch.fingerprint), "success")
     return redirect(url_for("admin.notice_detail", public_id=batch.public_id))
 
 

@@ -150,8 +150,9 @@ def record_many(session: Session, actor: User | None, entries: Iterable[Entry]) 
 
 def append_many(session: Session, actor: User | None, entries: Iterable[Entry]) -> int:
     """:func:`record_many` for bulk writers that need no event objects back (the roster import): the same rows,
-    the same chain, written with one Core ``executemany`` — no ORM object per event, and no ``RETURNING`` of the
-    ids (on SQLite the ORM inserts one row per statement to read them back). Returns how many were appended."""
+    the same chain, written with one bulk insert (``db.insert_rows``) — no ORM object per event, and no
+    ``RETURNING`` of the ids (on SQLite the ORM inserts one row per statement to read them back). Returns how
+    many were appended."""
     rows = _chained_rows(session, actor, entries)
     db.insert_rows(session, AuditEvent.__table__, rows)
     return len(rows)

@@ -42,7 +42,6 @@ _NONCE = 12
 
 _fernet: Fernet | None = None
 _aead: AESGCM | None = None
-_index_key: bytes | None = None
 _index_mac: Any = None  # the blind index's HMAC with its key already absorbed: copied for each value
 
 
@@ -56,19 +55,19 @@ def new_key() -> str:
 
 def use_key(key: str) -> None:
     """Install the process's data key (the app factory does it from DATA_KEY)."""
-    global _fernet, _aead, _index_key, _index_mac
+    global _fernet, _aead, _index_mac
     raw = base64.urlsafe_b64decode(key.encode())
     _fernet = Fernet(key.encode())
     # Keys for AES-GCM and for the blind index, derived so that neither reveals anything about the other.
     _aead = AESGCM(hmac.new(raw, b"dibao aes-gcm v2", hashlib.sha256).digest())
-    _index_key = hmac.new(raw, b"dibao blind index v1", hashlib.sha256).digest()
-    _index_mac = hmac.new(_index_key, digestmod=hashlib.sha256)
+    index_key = hmac.new(raw, b"dibao blind index v1", hashlib.sha256).digest()
+    _index_mac = hmac.new(index_key, digestmod=hashlib.sha256)
 
 
-def _require() -> tuple[Fernet, AESGCM, bytes]:
-    if _fernet is None or _aead is None or _index_key is None:
+def _require() -> tuple[Fernet, AESGCM, Any]:
+    if _fernet is None or _aead is None or _index_mac is None:
         raise KeyMissing("no data key installed (create the app first, or call dibao.crypto.use_key)")
-    return _fernet, _aead, _index_key
+    return _fernet, _aead, _index_mac
 
 
 def encrypt(value: str) -> str:
@@ -99,8 +98,8 @@ def blind_index(value: str | None) -> str | None:
     """The keyed hash of a value for equality lookups (None stays None). Callers normalise first."""
     if value is None:
         return None
-    _require()
-    mac = _index_mac.copy()  # a third cheaper than keying a new HMAC: an import hashes every ID number
+    _, _, keyed = _require()
+    mac = keyed.copy()  # a third cheaper than keying a new HMAC: an import hashes every ID number
     mac.update(value.encode())
     return mac.hexdigest()
 

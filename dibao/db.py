@@ -44,11 +44,12 @@ def chunks(items: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT ``rows`` (dicts with the same keys, every column the statement needs) with one DB-API
-    ``executemany`` (``COPY`` on PostgreSQL) in the session's transaction, each value through its column's bind processor (encryption,
-    dates, enums) as Core would — but without Core's per-row parameter building, which cost the bulk writers
-    (a roster import, a board of 10,000 entries, their audit events) more than the database's own insert.
-    A column whose processor cannot encrypt is processed once per distinct value: a batch's rows share their
-    times and codes. Like any Core insert, flush hooks do not see these rows (callers note what they wrote)."""
+    ``executemany`` (``COPY`` on PostgreSQL) in the session's transaction, each value through its column's
+    bind processor (encryption, dates, enums) as Core would — but without Core's per-row parameter building, which
+    cost the bulk writers (a roster import, a board of 10,000 entries, their audit events) more than the
+    database's own insert. A column whose processor cannot encrypt is processed once per distinct value: a
+    batch's rows share their times and codes. Like any Core insert, flush hooks do not see these rows (callers
+    note what they wrote)."""
     if not rows:
         return
     keys = list(rows[0])

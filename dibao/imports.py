@@ -405,18 +405,13 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     # Every cell of a row as text, by column key, cleaned once ("" for a column the file has not): the checks
     # read about 20 cells a row, and cleaning each on every look cost a third of a 10,000-household check.
     where = [(column.key, keys.get(column.key, sys.maxsize)) for column in COLUMNS]
-
-    def texts(row: list[Any]) -> dict[str, str]:
-        cells = [v.strip() if v.__class__ is str else _cell(v) for v in row]
-        width = len(cells)
-        return {key: cells[index] if index < width else "" for key, index in where}
-
     groups: dict[str, list[tuple[int, list[Any], dict[str, str]]]] = defaultdict(list)
     for offset, row in enumerate(body):
         number = offset + 2
-        if not any(_cell(v) for v in row):
+        cells = [_cell(v) for v in row]
+        if not any(cells):
             continue
-        text = texts(row)
+        text = {key: cells[index] if index < len(cells) else "" for key, index in where}
         household = text["household"]
         if not household:
             out.error(number, "household", "required", _l("请填写户编号。"))
@@ -755,8 +750,8 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     total = len(drafts)
     phase = str(_l("正在导入"))
     progress(0, total, phase)
-    # Core executemany of many rows at once (the column types still encrypt and convert): the ORM's unit of work
-    # per object would cost more than the checks themselves. No RETURNING: on SQLite an insert that must return
+    # Bulk inserts (db.insert_rows: the column types still encrypt and convert): the ORM's unit of work per
+    # object would cost more than the checks themselves. No RETURNING: on SQLite an insert that must return
     # the ids in order runs one statement per row; the ids are read back by the case numbers (unique) and the
     # members' positions instead, a few hundred at a time.
     cases_table, members_table = Case.__table__, Member.__table__
