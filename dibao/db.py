@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert, make_url
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -60,10 +61,12 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     unknown = set(names) - set(keys)
     if unknown:  # a column with a Python-side default: Core would compute it per row; say it instead
         raise ValueError(f"insert_rows into {table.name}: no value for {sorted(unknown)}")
-    columns = []  # processed column by column: a list comprehension per column, not a generator per value
-    for name in names:
+    # Processed column by column (one pass per column, not a call per value): the rows' values, transposed.
+    pick = itemgetter(*names)
+    values_of_rows = map(pick, rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    columns = []
+    for name, values in zip(names, zip(*values_of_rows, strict=True), strict=True):
         column = table.c[name]
-        values = [row[name] for row in rows]
         process = column.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             if isinstance(column.type, EncryptedString):  # never once per value: each gets its own nonce
@@ -84,6 +87,27 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if not compiled.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     connection.exec_driver_sql(compiled.string, params)
+
+
+def new_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` primary keys for rows about to be inserted with :func:`insert_rows`, so a bulk writer knows its
+    rows' ids without reading them back (an insert that returns them runs one statement per row on SQLite).
+
+    PostgreSQL: drawn from the table's sequence, as an INSERT would draw them (unique under any concurrency).
+    SQLite: the ones after the highest id, read under the database's write lock — taken first by an empty
+    write — so no other writer can take them before this transaction ends (SQLite's own choice for a new row
+    is also the highest id plus one)."""
+    if count <= 0:
+        return []
+    connection = session.connection()
+    name = table.name
+    if connection.dialect.name == "postgresql":
+        return list(connection.execute(text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": name, "n": count}).scalars())
+    connection.exec_driver_sql(f'DELETE FROM "{name}" WHERE 0')  # noqa: S608 - the write lock, nothing deleted
+    highest = connection.exec_driver_sql(f'SELECT coalesce(max(id), 0) FROM "{name}"').scalar()  # noqa: S608
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def _processed_once(process, values: list) -> list:

@@ -4,6 +4,7 @@ from alembic import context
 
 import dibao.models  # noqa: F401  (registers every model on the metadata)
 from dibao.db import Base
+from dibao.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,6 +23,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
             compare_type=True,
+            include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

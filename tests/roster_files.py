@@ -57,7 +57,9 @@ def write(path: Path, rows: list[dict], *, fmt: str = "xlsx") -> Path:
 
 def clean_rows(households: int, community_codes: list[str], start: int = 0) -> list[dict]:
     """``households`` valid households of 1–3 persons each, spread over the communities; amounts as the formula
-    gives them under a standard of 780 (one income of 450 for the head)."""
+    gives them under a standard of 780 (one income of 450 for the head). Each household has its own phone and
+    address, as a real roster does (a file of one repeated phone would let the import's per-value cache hide the
+    cost of checking phones)."""
     rows: list[dict] = []
     for h in range(start, start + households):
         size = 1 + h % 3
@@ -66,5 +68,7 @@ def clean_rows(households: int, community_codes: list[str], start: int = 0) -> l
         amount = f"{780 * size - 450:.2f}"
         rows += household(str(h + 1), community_codes[h % len(community_codes)], person_id(h * 4 + 1),
                           members=members, monthly_amount=amount, account_number=bank_card(h), name=f"户主{h}",
-                          holder_name=f"户主{h}", category=str(1 + h % 4))
+                          holder_name=f"户主{h}", category=str(1 + h % 4), phone=f"139{h:08d}",
+                          address=f"幸福路 {h // 60 + 1} 号 {h // 20 % 3 + 1} 单元 {h % 20 + 101} 室",
+                          public_address=f"幸福路 {h // 60 + 1} 号")
     return rows

@@ -385,3 +385,43 @@ def test_the_public_roster_shows_an_import_at_once(app, client, world, session, 
     session.commit()
     after = client.get("/roster/100001001").get_data(as_text=True)
     assert "户*0" in after and "共 3 户" in after
+
+
+def test_a_bulk_work_pauses_the_cycle_collector_and_brings_it_back_after_the_last_one():
+    import gc
+    import threading
+
+    from dibao import jobs
+
+    assert gc.isenabled()
+    first_in, second_out = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        with jobs.without_cycle_collector():
+            first_in.wait(5)
+            seen["during"] = gc.isenabled()
+        second_out.set()
+
+    with jobs.without_cycle_collector():
+        assert not gc.isenabled()
+        thread = threading.Thread(target=other)
+        thread.start()
+        first_in.set()
+        second_out.wait(5)
+        assert not gc.isenabled()  # the other work ended first: still paused for this one
+    thread.join()
+    assert seen["during"] is False and gc.isenabled()
+    try:
+        with jobs.without_cycle_collector():
+            raise ValueError("a failed import")
+    except ValueError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with jobs.without_cycle_collector():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()

@@ -298,3 +298,23 @@ def test_postgresql_answers_the_dashboard_and_the_open_list_from_the_undecided_i
     assert "ix_dibao_case_undecided_updated_at" in plan(*open_page, enable_seqscan=1, enable_bitmapscan=1,
                                                          enable_sort=1)
     session.rollback()
+
+
+def test_the_search_indexes_are_trigram_indexes_on_postgresql_and_absent_on_sqlite(session):
+    """The staff search's LIKE '%…%' is served by trigram GIN indexes on PostgreSQL; on SQLite no B-tree can
+    serve it, so none is kept there (each would cost a write on every new household: migration 0706)."""
+    from sqlalchemy import inspect
+
+    found = {index["name"] for index in inspect(session.connection()).get_indexes("dibao_case")}
+    search = {f"ix_dibao_case_{col}_trgm" for col in ("head_name", "number", "address", "head_phone")}
+    if session.get_bind().dialect.name == "postgresql":
+        assert search <= found
+        methods = dict(session.connection().exec_driver_sql(
+            "SELECT c.relname, a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+            "WHERE c.relname LIKE 'ix_dibao_case_%%_trgm'").all())
+        assert methods == dict.fromkeys(search, "gin")
+    else:
+        assert not search & found
+        plan = session.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM dibao_case WHERE number LIKE '100001001-2026-%'").all()
+        assert "ix_dibao_case_number_trgm" not in str(plan)

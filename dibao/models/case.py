@@ -73,13 +73,14 @@ class Case(Base):
 
     __tablename__ = "dibao_case"
     # Staff search (cases.search: LIKE '%…%' on name, number, address, phone) by trigram on PostgreSQL (issue 13,
-    # docs/performance.md); a plain index elsewhere.
+    # docs/performance.md); none on SQLite, where a B-tree cannot serve it (migration 0706).
     # Scoped counts and lists by stage and category (a scope is a set of communities): migrations 0701, 0704;
     # reviews whose date has come: migration 0702. The undecided cases (the dashboard's deadline counts, the open
     # cases' worklist), a few per cent of a province, have two partial indexes of their own (0704): by community,
     # covering what the deadline counts read, and in the worklist's order.
     __table_args__ = (*(
-        Index(f"ix_dibao_case_{col}_trgm", col, postgresql_using="gin", postgresql_ops={col: "gin_trgm_ops"})
+        Index(f"ix_dibao_case_{col}_trgm", col, postgresql_using="gin", postgresql_ops={col: "gin_trgm_ops"},
+              info={"dialects": ("postgresql",)}).ddl_if(dialect="postgresql")
         for col in ("head_name", "number", "address", "head_phone")),
         Index("ix_dibao_case_region_id_stage_category", "region_id", "stage", "category"),
         Index("ix_dibao_case_stage_next_review_due", "stage", "next_review_due"),
