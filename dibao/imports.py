@@ -352,7 +352,7 @@ class _Rows:
         self.report.problems.append(Problem(row, HEADER_OF.get(key, key), code, str(message), warning=True))
 
 
-@jobs.without_cycle_collector()
+@db.without_cycle_collector()
 def check(session: Session, actor: User | None, path: Path, filename: str,
           progress: Callable[..., None] | None = None) -> tuple[Report, list[HouseholdDraft]]:
     """Read and check the whole file; returns the report and, when it has no errors, the households."""
@@ -715,7 +715,7 @@ def next_review(approved_on: date, category: int, today: date) -> date:
     return due
 
 
-@jobs.without_cycle_collector()
+@db.without_cycle_collector()
 def import_roster(session: Session, actor: User | None, path: Path, filename: str, *, job_id: int | None = None,
                   progress: Callable[..., None] | None = None) -> Report:
     """Check the file again and, if it has no errors, write every household in the caller's transaction (the

@@ -22,13 +22,11 @@ job kind.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,30 +45,6 @@ from dibao.models import User
 from dibao.models.job import Job, JobStatus
 
 log = logging.getLogger("dibao.jobs")
-
-_pause = {"works": 0, "was_enabled": True}  # the bulk works pausing the cycle collector (below), and its state before
-_pause_lock = threading.Lock()
-
-
-@contextmanager
-def without_cycle_collector() -> Iterator[None]:
-    """Pause Python's cycle collector during a bulk work (a roster import builds hundreds of thousands of rows
-    and cells, and each full collection walks all of them again: a fifth of a 10,000-household import).
-    Reference counting still frees everything as usual; cycles wait for the end. Nested or concurrent bulk works
-    share the pause: the collector comes back when the last one ends, and only if it was on before."""
-    with _pause_lock:
-        if _pause["works"] == 0:
-            _pause["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _pause["works"] += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pause["works"] -= 1
-            if _pause["works"] == 0 and _pause["was_enabled"]:
-                gc.enable()
-
 
 STATUS_LABELS = {
     JobStatus.queued: _l("排队中"),

@@ -8,9 +8,7 @@ moves the cases on. This module owns the window: nothing else decides whether an
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import gc
 import hashlib
 import json
 import secrets
@@ -126,23 +124,9 @@ def publish_batch(
         raise Invalid(_l("请至少选择一户。"), field="cases")
     if not title.strip():
         raise Invalid(_l("请填写公示标题。"), field="title")
-    with _collector_paused():
+    with db.without_cycle_collector():
         return _write_batch(session, actor, level=level, region=region, cases=cases, title=title,
                             window_days=window_days, opens_at=opens_at, now=now)
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off while a board is written: creating tens of thousands of objects
-    (rows, events, the entries read back) next to the session's loaded cases made it walk all of them again and
-    again — a third of the publish in the profile — and none of them is garbage yet."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _write_batch(session: Session, actor: User | None, *, level: Level, region: Region, cases: Sequence[Case],

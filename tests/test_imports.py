@@ -391,19 +391,19 @@ def test_a_bulk_work_pauses_the_cycle_collector_and_brings_it_back_after_the_las
     import gc
     import threading
 
-    from dibao import jobs
+    from dibao import db
 
     assert gc.isenabled()
     first_in, second_out = threading.Event(), threading.Event()
     seen = {}
 
     def other():
-        with jobs.without_cycle_collector():
+        with db.without_cycle_collector():
             first_in.wait(5)
             seen["during"] = gc.isenabled()
         second_out.set()
 
-    with jobs.without_cycle_collector():
+    with db.without_cycle_collector():
         assert not gc.isenabled()
         thread = threading.Thread(target=other)
         thread.start()
@@ -413,14 +413,14 @@ def test_a_bulk_work_pauses_the_cycle_collector_and_brings_it_back_after_the_las
     thread.join()
     assert seen["during"] is False and gc.isenabled()
     try:
-        with jobs.without_cycle_collector():
+        with db.without_cycle_collector():
             raise ValueError("a failed import")
     except ValueError:
         pass
     assert gc.isenabled()
     gc.disable()
     try:
-        with jobs.without_cycle_collector():
+        with db.without_cycle_collector():
             pass
         assert not gc.isenabled()  # off before: left off
     finally:

@@ -208,3 +208,32 @@ def test_bulk_rows_are_stored_as_the_orm_stores_them_and_each_secret_sealed_apar
     assert [m.work_capacity for m in loaded] == [case.members[0].work_capacity] * 2
     with pytest.raises(ValueError, match="no value for"):
         db.insert_rows(session, Member.__table__, [{k: v for k, v in rows[0].items() if k != "health"}])  # a Python default
+
+
+def test_ids_drawn_for_a_bulk_insert_are_new_and_the_next_insert_goes_past_them(world, session, clock):
+    """dibao.db.new_ids: a bulk writer's ids, drawn before its insert (the import writes its households' members
+    and incomes without reading an id back). They are new, the rows are stored under them, and an ordinary
+    insert afterwards gets an id past them — on SQLite even after the highest row was deleted."""
+    from dibao import db
+    from dibao.models import Member
+
+    case = case_awaiting_notice(session, _region(session, "100001001"), Level.town)
+    session.flush()
+    before = {m.id for m in case.members}
+    highest = max(before)
+    session.delete(next(m for m in case.members if m.id == highest))
+    session.flush()
+    ids = db.new_ids(session, Member.__table__, 3)
+    assert len(set(ids)) == 3 and not set(ids) & (before - {highest})
+    template = case.members[0]
+    rows = [{"id": member_id, "case_id": case.id, "position": 20 + i, "name": f"新成员{i}", "relation": "子女",
+             "age": 5, "id_number": None, "id_number_hash": None, "health": "", "work_capacity":
+             template.work_capacity, "monthly_deduction": 0, "deduction_note": ""} for i, member_id in enumerate(ids)]
+    db.insert_rows(session, Member.__table__, rows)
+    stored = dict(session.execute(select(Member.id, Member.name).where(Member.id.in_(ids))).all())
+    assert stored == {member_id: f"新成员{i}" for i, member_id in enumerate(ids)}
+    later = Member(case_id=case.id, position=30, name="后来者", relation="子女", age=1, id_number=None,
+                   id_number_hash=None, health="", work_capacity=template.work_capacity)
+    session.add(later)
+    session.flush()
+    assert later.id > max(ids)
