@@ -420,6 +420,8 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
             text = dict(zip(names, cells, strict=True))
         else:
             text = {key: cells[index] if index < len(cells) else "" for key, index in where}
+        if text["relation"] == "户主":  # many rosters write 户主 for the head's own row
+            text["relation"] = "本人"
         household = text["household"]
         if not household:
             out.error(number, "household", "required", _l("请填写户编号。"))
@@ -432,13 +434,13 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     done = 0
     phase = str(_l("正在检查"))
     for key, rows in groups.items():
-        heads = [(n, r, t) for n, r, t in rows if _relation(t["relation"]) == "本人"]
+        heads = [(n, r, t) for n, r, t in rows if t["relation"] == "本人"]
         if not heads:
             out.error(rows[0][0], "relation", "no_head", _l("户编号 %(key)s 没有户主行（与户主关系为“本人”）。", key=key))
         elif len(heads) > 1:
             out.error(heads[1][0], "relation", "two_heads", _l("户编号 %(key)s 有两行“本人”，每户只能有一个户主。", key=key))
         members = []
-        for number, row, text in sorted(rows, key=lambda item: _relation(item[2]["relation"]) != "本人"):
+        for number, row, text in sorted(rows, key=lambda item: item[2]["relation"] != "本人"):
             person = _check_person(number, row, text, get, out, sources, today)
             if person is None:
                 continue
@@ -489,11 +491,6 @@ def _once_per_value(normalise: Callable[[str], Any]) -> Callable[[str], tuple[An
     return once
 
 
-def _relation(value: Any) -> str:
-    text = _cell(value)
-    return "本人" if text == "户主" else text  # many rosters write 户主 for the head's own row
-
-
 def _check_person(number: int, row: list[Any], text: dict[str, str], get, out: _Rows, sources: dict[str, str],
                   today: date) -> PersonDraft | None:
     ok = True
@@ -504,7 +501,7 @@ def _check_person(number: int, row: list[Any], text: dict[str, str], get, out: _
     elif len(name) > 50:
         out.error(number, "name", "invalid", _l("姓名太长。"))
         ok = False
-    relation = _relation(text["relation"])
+    relation = text["relation"]
     if relation not in cases.RELATIONS:
         out.error(number, "relation", "invalid" if relation else "required",
                   _l("与户主关系应为：%(names)s。", names="、".join(cases.RELATIONS)))

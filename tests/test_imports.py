@@ -124,6 +124,8 @@ def test_a_clean_file_imports_completely_as_active_households_on_the_roster_and_
         app, county, world, session, tmp_path):
     rows = clean_rows(300, ["100001001", "100001002", "100002001"])
     rows[0]["monthly_amount"] = "400.00"  # a warning: imported as given, kept as an override
+    assert rows[3]["name"] == "户主2"
+    rows[3]["relation"] = "户主"  # what many rosters write for the head's own row
     check_id = _job_id(_upload(county, write(tmp_path / "roster.csv", rows, fmt="csv")))
     _queue(app).drain()
     page = county.get(f"/admin/jobs/{check_id}").get_data(as_text=True)
@@ -150,6 +152,8 @@ def test_a_clean_file_imports_completely_as_active_households_on_the_roster_and_
     assert first.members[0].id_number == person_id(1) and first.payment_account.number == bank_card(0)
     period = session.scalar(select(AmountPeriod).where(AmountPeriod.case_id == first.id))
     assert (period.starts_on, period.amount, period.change.value) == (date(2025, 7, 1), Decimal("400.00"), "approved")
+    written_as_huzhu = session.scalar(select(Case).where(Case.head_name == "户主2"))
+    assert [m.relation for m in written_as_huzhu.members] == ["本人", "子女", "子女"]
     monthly = session.scalar(select(Case).where(Case.head_name == "户主3"))
     assert monthly.category == 4 and monthly.next_review_due == date(2026, 4, 15)
     # On the public roster, in the archive ("导入原有名册") and on the staff list.
