@@ -5,8 +5,9 @@
 For each size: a fresh database, `dibao db upgrade`, `dibao seed-scale` (timed) — an existing dibao_scale_N is
 measured as it is, BENCH_REBUILD=1 drops and builds it again — then each query's median of 5 (BENCH_RUNS) runs
 after one warm-up, both sizes in turn: community board, region API (a town's listing), admin case search (name, ID number,
-filters), review worklist, dashboard counts, statistics, roster (totals and a page). Prints the ratio big/10k
-(target ≤ 2). Set BENCH_EXPLAIN=1 to print the plans of the roster and API pages (docs/performance.md);
+filters), review worklist, dashboard counts, statistics, roster (totals and a page). The statistics and roster
+summaries are refreshed first (BENCH_SKIP_STATS=1, BENCH_ROSTER_LIVE=1: computed live instead). Prints the ratio
+big/10k (target ≤ 2). Set BENCH_EXPLAIN=1 to print the plans of the roster and API pages (docs/performance.md);
 BENCH_ONLY="roster,region API" measures only the lines whose names contain one of the words.
 """
 
@@ -40,7 +41,9 @@ def build(households: int) -> tuple[str, float]:
     with psycopg.connect(PG.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and not os.environ.get("BENCH_REBUILD"):  # others measure on it: never dropped by accident
-            print(f"{name} exists: measured as it is (BENCH_REBUILD=1 drops and builds it again)", flush=True)
+            print(f"{name} exists: measured as it is, migrated to the head (BENCH_REBUILD=1 drops and builds it "
+                  "again)", flush=True)
+            _run(["db", "upgrade"], {**os.environ, "DIBAO_DATABASE_URL": url, "PYTHONPATH": str(ROOT)})
             return url, float("nan")
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -154,19 +157,32 @@ def queries(url: str):
             fresh = stats_summary.refresh(sess, county)  # what `dibao stats refresh` / the sweep keep up
             print(f"statistics summary refreshed for county {county.code} ({fresh.regions} regions were stale)")
             measure("statistics (county, 12 months)", lambda: stats.overview(sess, county, month))
-        # What /roster/<code> reads: the totals by SQL aggregates (per community), then the first page of lines,
-        # which starts at its community (the totals say which).
+        # What /roster/<code> reads: the totals (per community, from the roster summary — dibao.roster_summary —
+        # or by SQL aggregates where it holds nothing), then the first page of lines, which starts at its
+        # community (the totals say which). BENCH_ROSTER_LIVE=1: the totals all live (as before the summary).
         per_page = notices.ROSTER_PER_PAGE
+        live = bool(os.environ.get("BENCH_ROSTER_LIVE"))
+        if not live:
+            from dibao import roster_summary
+
+            started = time.monotonic()
+            fresh = roster_summary.refresh(sess)  # the whole province: what `dibao stats refresh` / the sweep keep up
+            print(f"roster summary refreshed ({fresh.regions} regions were stale) in {time.monotonic() - started:.1f} s")
+
+        def roster_totals(region):
+            return notices.roster_totals(sess, region, summary=not live)
 
         def roster_first_page(region):
-            totals = notices.roster_totals(sess, region)
+            totals = roster_totals(region)
             return notices.roster(sess, region, per_page=per_page, start=totals.start(1, per_page))
 
         measure("roster (community)", lambda: roster_first_page(community))
-        measure("roster totals (community)", lambda: notices.roster_totals(sess, community))
+        measure("roster totals (community)", lambda: roster_totals(community))
         measure("roster (county)", lambda: roster_first_page(county))
+        measure("roster totals (county)", lambda: roster_totals(county))
+        measure("roster totals (province)", lambda: roster_totals(None))
         if not ONLY or any(word in "roster page (province)" for word in ONLY):
-            province = notices.roster_totals(sess, None)  # ~1.5 s at 1,000,000: the app keeps it per county
+            province = roster_totals(None)  # all live: ~1.5 s at 1,000,000 (the app keeps it per county)
             last = province.pages(per_page)
             measure("roster page 1 (province)", lambda: notices.roster(
                 sess, None, per_page=per_page, start=province.start(1, per_page)))

@@ -34,9 +34,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from dibao import cache
 
     cache.init_app(app)  # the public cache, its version counters and its fast path (issue 13)
-    from dibao import stats_summary
+    from dibao import roster_summary, stats_summary
 
     stats_summary.install_listeners()  # a change removes the statistics summary's marks (issue 13)
+    roster_summary.install_listeners()  # and the roster summary's rows
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

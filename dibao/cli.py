@@ -135,7 +135,7 @@ def audit_checkpoint() -> None:
     _checkpoint()
 
 
-@click.group("stats", help="The monthly statistics summary (derived data: refresh and check).")
+@click.group("stats", help="The monthly statistics and roster summaries (derived data: refresh and check).")
 def stats_group() -> None:
     pass
 
@@ -163,14 +163,21 @@ def stats_refresh(code: str | None, months: int | None, everything: bool) -> Non
     the next run (the sweep also refreshes a few on every tick). Idempotent."""
     import time
 
-    from dibao import stats_summary
+    from dibao import roster_summary, stats_summary
 
     started = time.monotonic()
     wanted = stats_summary.summary_months(back=months) if months is not None else None
     done = stats_summary.refresh(db.session(), _county(code), months=wanted, everything=everything)
     click.echo(f"statistics summary: {done.regions} regions refreshed ({done.pairs} region-months) in "
-               f"{time.monotonic() - started:.1f} s" + (f"; {len(done.busy)} busy, left for the next run"
-                                                        if done.busy else ""))
+               f"{time.monotonic() - started:.1f} s" + _busy(done.busy))
+    started = time.monotonic()
+    roster = roster_summary.refresh(db.session(), _county(code), everything=everything)
+    click.echo(f"roster summary: {roster.regions} regions refreshed in {time.monotonic() - started:.1f} s"
+               + _busy(roster.busy))
+
+
+def _busy(busy: list[int]) -> str:
+    return f"; {len(busy)} busy, left for the next run" if busy else ""
 
 
 @stats_group.command("verify")
@@ -178,17 +185,26 @@ def stats_refresh(code: str | None, months: int | None, everything: bool) -> Non
 @click.option("--county", "code", default=None, help="区划代码 (any region); default: every region")
 def stats_verify(code: str | None) -> None:
     """Recompute every summarised (community, month) live and compare; exit 1 on any difference."""
-    from dibao import stats_summary
+    from dibao import roster_summary, stats_summary
 
     differences, checked = stats_summary.verify(db.session(), _county(code))
+    roster_differences, roster_checked = roster_summary.verify(db.session(), _county(code))
     if not differences:
         click.echo(f"statistics summary agrees with the live figures: {checked} region-months checked")
+    if not roster_differences:
+        click.echo(f"roster summary agrees with the live figures: {roster_checked} regions checked")
+    if not differences and not roster_differences:
         return
     for d in differences[:50]:
         click.echo(f"DIFFERENT {d.region} {d.month.isoformat()[:7]} category {d.category}: "
                    f"summary {d.summary}, live {d.live}", err=True)
-    click.echo(f"{len(differences)} differences in {checked} region-months (`dibao stats refresh --all` once the cause is known)",
-               err=True)
+    for r in roster_differences[:50]:
+        click.echo(f"DIFFERENT roster {r.region}: summary {r.summary}, live {r.live}", err=True)
+    if differences:
+        click.echo(f"{len(differences)} differences in {checked} region-months", err=True)
+    if roster_differences:
+        click.echo(f"{len(roster_differences)} roster differences in {roster_checked} regions", err=True)
+    click.echo("`dibao stats refresh --all` once the cause is known", err=True)
     raise SystemExit(1)
 
 

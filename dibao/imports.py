@@ -798,6 +798,9 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     for draft, row in zip(drafts, period_rows, strict=True):
         first[draft.region.id] = min(first.get(draft.region.id, row["starts_on"]), row["starts_on"])
     stats_summary.invalidate_regions(session, first)
+    from dibao import roster_summary
+
+    roster_summary.invalidate_regions(session, first)  # and the roster summary's rows (new households in payment)
     entries = [audit.Entry("case_imported", "case", case_id, draft.region.id, {
         "number": row["number"], "job": job_id, "file": filename, "row": draft.head_row,
         "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),

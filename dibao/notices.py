@@ -23,7 +23,7 @@ from sqlalchemy import and_, event, func, inspect, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
-from dibao import audit, clock, db, i18n, scope, workflow
+from dibao import audit, clock, db, entitlement, i18n, roster_summary, scope, workflow
 from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from dibao.models import (
     Case,
@@ -740,15 +740,14 @@ class RosterTotals:
                             self.amount + other.amount, self.communities + other.communities)
 
 
-def roster_totals(session: Session, region: Region | None) -> RosterTotals:
-    """Households, persons and monthly money of the roster, by SQL aggregates in one pass, per community (issue
-    13: a province's roster is never loaded to be counted)."""
-    rows = session.execute(_roster_select(
-        select(Region.path, func.count(Case.id), func.coalesce(func.sum(Case.monthly_amount), 0),
-               func.coalesce(func.sum(Case.household_size), 0)), region)
-        .group_by(Region.path).order_by(Region.path)).all()
-    return RosterTotals(sum(int(row[1]) for row in rows), sum(int(row[3]) for row in rows),
-                        sum((Decimal(row[2]) for row in rows), Decimal(0)),
+def roster_totals(session: Session, region: Region | None, *, summary: bool = True) -> RosterTotals:
+    """Households, persons and monthly money of the roster, per community (issue 13: a province's roster is
+    never loaded to be counted): from the roster summary for the communities it holds, by SQL aggregates over
+    the households of the others — in one statement (``dibao.roster_summary``); ``summary=False`` counts them
+    all (what ``dibao stats verify`` compares with). The same figures either way."""
+    rows = roster_summary.totals_rows(session, region, summary=summary)
+    return RosterTotals(sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows),
+                        sum((entitlement.summed_money(row[3]) for row in rows), Decimal("0.00")),
                         tuple((path, int(count)) for path, count, _, _ in rows))
 
 

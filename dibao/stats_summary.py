@@ -97,10 +97,7 @@ def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int
         return
     conn = session.connection()
     ids = sorted(changes)
-    if conn.dialect.name == "postgresql":
-        # Shared: changes never wait for each other, only for a refresh holding the community (see above).
-        conn.execute(text("SELECT count(pg_advisory_xact_lock_shared(CAST(:k AS integer), r)) "
-                          "FROM unnest(CAST(:ids AS integer[])) AS r"), {"k": _LOCK_CLASS, "ids": ids})
+    hold(session, ids)
     by_month: dict[date, list[int]] = defaultdict(list)
     for region_id in ids:
         by_month[changes[region_id]].append(region_id)
@@ -112,6 +109,17 @@ def invalidate_regions(session: Session, changes: dict[int, date] | Iterable[int
             conn.execute(delete(_done).where(condition))
     for region_id, month in changes.items():
         removed[region_id] = min(removed.get(region_id, date.max), month)
+
+
+def hold(session: Session, region_ids: list[int]) -> None:
+    """Take these communities' shared advisory locks to the end of the transaction (PostgreSQL; elsewhere
+    nothing): a change holds them before removing a summary's marks (this one's or ``dibao.roster_summary``'s),
+    so a refresh skips the communities instead of marking figures the change is missing. Shared: changes never
+    wait for each other, only for a refresh holding the community (see above)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT count(pg_advisory_xact_lock_shared(CAST(:k AS integer), r)) "
+                          "FROM unnest(CAST(:ids AS integer[])) AS r"), {"k": _LOCK_CLASS, "ids": sorted(region_ids)})
 
 
 def _forget_removed(session: Session, transaction) -> None:
@@ -294,7 +302,7 @@ def _count_marked(months: list[date]):
 
 # --- refreshing and checking ------------------------------------------------------------------------------------
 
-def _lock(session: Session, region_ids: list[int]) -> list[int]:
+def lock(session: Session, region_ids: list[int]) -> list[int]:
     """Of these regions, those this transaction now holds exclusively (PostgreSQL: without waiting — a region a
     change holds is left out; elsewhere: all)."""
     conn = session.connection()
@@ -310,7 +318,7 @@ def refresh_regions(session: Session, region_ids: list[int], months: list[date])
     caller commits at once: the locks are held until then). Returns the regions done."""
     from dibao.stats import _paid_by_month, as_date
 
-    ids = _lock(session, region_ids)
+    ids = lock(session, region_ids)
     if not ids:
         return []
     session.info.pop(_REMOVED, None)  # marks come back in this transaction: a change after them removes again
@@ -393,7 +401,7 @@ def verify(session: Session, root: Region | None = None) -> tuple[list[Differenc
     differences: list[Difference] = []
     checked = 0
     for batch in chunks(sorted(marked), BATCH):
-        ids = _lock(session, batch)
+        ids = lock(session, batch)
         if ids:
             months = sorted(set().union(*(marked[r] for r in ids)))
             pairs = {(r, m) for r in ids for m in marked[r]}

@@ -88,14 +88,15 @@ def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) 
 
 
 def _stats_summary(app: Flask) -> None:
-    """A bounded number of statistics summary refreshes (issue 13); a failure never stops the rest of the sweep
-    (the figures are right without the summary, only slower)."""
-    from dibao import stats_summary
+    """A bounded number of statistics and roster summary refreshes (issue 13); a failure never stops the rest of
+    the sweep (the figures are right without the summaries, only slower)."""
+    from dibao import roster_summary, stats_summary
 
-    try:
-        stats_summary.run_pass(app)
-    except Exception:  # noqa: BLE001
-        log.exception("statistics summary refresh failed")
+    for summary in (stats_summary, roster_summary):
+        try:
+            summary.run_pass(app)
+        except Exception:  # noqa: BLE001
+            log.exception("%s refresh failed", summary.__name__)
 
 
 def _audit_checkpoint(app: Flask) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from dibao import audit, clock, entitlement, scope
+from dibao import audit, cache, clock, entitlement, roster_summary, scope
 from dibao.db import chunks
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import (
@@ -397,6 +397,12 @@ def _step_many(session: Session, cases: Sequence[Case], to: Stage, *, action: st
         for case in group:
             for name, value in values.items():
                 set_committed_value(case, name, value)
+        # The flush hooks never see a Core UPDATE: the public versions, and the roster summary when households
+        # come into or leave the roster.
+        regions = {case.region_id for case in group}
+        cache.note_regions(session, regions)
+        if Stage.active in (before, to):
+            roster_summary.invalidate_regions(session, regions)
     return events
 
 

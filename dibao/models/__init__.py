@@ -39,5 +39,6 @@ from dibao.models import (  # noqa: E402,F401  # noqa: E402,F401
     management,
     notification,
     public_version,  # noqa: E402,F401
+    roster_summary,  # the roster's figures per region (issue 13)
     stats_month,  # the monthly statistics summary (issue 13)
 )
