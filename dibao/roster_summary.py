@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import delete, event, func, insert, select, true, union_all
+from sqlalchemy import delete, event, func, insert, select, text, true, union_all
 from sqlalchemy.orm import Session
 
 from dibao import clock, entitlement, stats_summary
@@ -45,6 +45,7 @@ log = logging.getLogger("dibao.roster_summary")
 
 _rows = RosterSummary.__table__
 BATCH = 100  # regions refreshed (and locked) in one transaction: ~30,000 households at 1,000,000
+ANALYZE_AFTER = 500  # a refresh of this many regions or more analyses the table (see refresh)
 _REMOVED = "dibao.roster_removed"  # session.info: region ids whose rows this transaction deleted
 
 
@@ -214,6 +215,11 @@ def refresh(session: Session, root: Region | None = None, *, limit: int | None =
         session.commit()
         out.regions += len(done)
         out.busy += sorted(set(batch) - set(done))
+    if out.regions >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # A table just filled looks empty to the planner until analysed (autovacuum may be off): a province's
+        # totals were then costed as if every region were counted live, past jit_above_cost (+13 ms of JIT).
+        session.execute(text("ANALYZE roster_summary"))
+        session.commit()
     return out
 
 
