@@ -744,7 +744,7 @@ def roster_totals(session: Session, region: Region | None, *, summary: bool = Tr
     """Households, persons and monthly money of the roster, per community (issue 13: a province's roster is
     never loaded to be counted): from the roster summary for the communities it holds, by SQL aggregates over
     the households of the others — in one statement (``dibao.roster_summary``); ``summary=False`` counts them
-    all (what ``dibao stats verify`` compares with). The same figures either way."""
+    all live, as before the summary. The same figures either way (the tests compare them)."""
     rows = roster_summary.totals_rows(session, region, summary=summary)
     return RosterTotals(sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows),
                         sum((entitlement.summed_money(row[3]) for row in rows), Decimal("0.00")),
