@@ -1,7 +1,7 @@
 """roster_summary: the standing roster's figures per region (issue 13)
 
-Revision ID: 0705_roster_summary
-Revises: 0704_case_undecided
+Revision ID: 0707_roster_summary
+Revises: 0706_sqlite_search_indexes
 Create Date: 2026-11-27 03:10:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from dibao.db import UTCDateTime
 
-revision = '0705_roster_summary'
-down_revision = '0704_case_undecided'
+revision = '0707_roster_summary'
+down_revision = '0706_sqlite_search_indexes'
 branch_labels = None
 depends_on = None
 
