@@ -614,8 +614,10 @@ def search(
     q = (q or "").strip()[:50]
     if q:
         like = f"%{q}%"
-        found = [Case.head_name.like(like), Case.number.like(like), Case.address.like(like),
-                 Case.head_phone.like(like)]
+        found = [Case.head_name.like(like), Case.address.like(like)]
+        if q.isascii():  # a case number (region code, year, digits) and a phone are ASCII: a word with Chinese
+            # characters is never part of one, and each LIKE is one more trigram index scan (issue 13)
+            found += [Case.number.like(like), Case.head_phone.like(like)]
         # ID numbers are encrypted: a whole number is found by its keyed hash (the head's or a member's).
         compact = q.upper().replace(" ", "")
         id_hash = blind_index(compact) if len(compact) == 18 else None

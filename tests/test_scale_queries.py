@@ -36,6 +36,36 @@ def test_search_by_id_number_finds_the_head_and_a_member_within_scope_only(sessi
     assert cases.search(session, county, q=valid_id()).total == 0  # a valid number nobody has
 
 
+def test_search_by_words_finds_name_address_number_and_phone_and_skips_what_cannot_match(session, world, clock):
+    """The staff search: a name or address word (Chinese) by the name and address only — a case number and a
+    phone are ASCII, so their LIKE (a trigram index scan each on PostgreSQL) is not sent; digits by all four."""
+    standard(session, world)
+    staff_a1 = user(session, world, "staff_a1")
+    found = register(session, staff_a1, head_name="欧阳明", address="春风路 12 号", head_phone="13698765432")
+    other = register(session, staff_a1, head_name="张三", address="秋月街 3 号")
+    session.commit()
+    county = user(session, world, "county")
+    sent = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        by_name = cases.search(session, county, q="欧阳")
+        by_address = cases.search(session, county, q="春风路")
+        words = list(sent)
+        by_phone = cases.search(session, county, q="98765")
+        by_number = cases.search(session, county, q=other.number[-9:])
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert [c.id for c in by_name.items] == [c.id for c in by_address.items] == [found.id]
+    assert [c.id for c in by_phone.items] == [found.id] and [c.id for c in by_number.items] == [other.id]
+    assert words and not any("head_phone LIKE" in s or "number LIKE" in s for s in words)
+    assert any("head_phone LIKE" in s for s in sent[len(words):])
+
+
 def _one_count_each(session, user_):
     """The dashboard's figures as they were counted before: one scoped count per condition."""
     in_scope = cases._in_scope(user_)
