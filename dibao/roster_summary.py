@@ -39,7 +39,7 @@ from dibao import clock, entitlement, stats_summary
 from dibao.db import chunks
 from dibao.models import Case, Member, Region, Stage
 from dibao.models.roster_summary import RosterSummary
-from dibao.stats_summary import EVERY_MONTH, _changed, _Unknown, _values, _with_cases
+from dibao.stats_summary import FlushNotes, changed_in_flush, flushed_regions, values_in_flush
 
 log = logging.getLogger("dibao.roster_summary")
 
@@ -72,44 +72,36 @@ def _forget_removed(session: Session, transaction) -> None:
 
 def _not_active(obj) -> bool:
     """A household this flush inserts with a stage other than ``active``: no roster figure (nor its members')."""
-    return Stage.active not in _values(obj, "stage") and bool(_values(obj, "stage"))
+    return Stage.active not in values_in_flush(obj, "stage") and bool(values_in_flush(obj, "stage"))
 
 
 def _after_flush(session: Session, flush_context) -> None:
     """Delete the rows of every region whose roster figures this flush may have changed (see the module's
     docstring: a region without a row only costs a live count of its own households until the sweep)."""
-    cases: dict[int, object] = {}
-    regions: dict[int, object] = {}
     applications = {obj.id for obj in session.new if isinstance(obj, Case) and _not_active(obj)}
 
-    def note(target: dict, keys: set) -> None:
-        if not keys:
-            raise _Unknown
-        target.update(dict.fromkeys(keys, EVERY_MONTH))
-
-    try:
+    def collect(noted: FlushNotes) -> None:
         for obj in session.new:
             if isinstance(obj, Member):
-                households = _values(obj, "case_id", "case")
+                households = values_in_flush(obj, "case_id", "case")
                 if not households or households - applications:
-                    note(cases, households)
+                    noted.case(households)
             elif isinstance(obj, Case) and obj.id not in applications:
-                note(regions, _values(obj, "region_id", "region"))
+                noted.region(values_in_flush(obj, "region_id", "region"))
         for obj in session.deleted:
             if isinstance(obj, Member):
-                note(cases, _values(obj, "case_id", "case"))
+                noted.case(values_in_flush(obj, "case_id", "case"))
             elif isinstance(obj, Case):
-                note(regions, _values(obj, "region_id", "region"))
+                noted.region(values_in_flush(obj, "region_id", "region"))
         for obj in session.dirty:
-            if isinstance(obj, Member) and _changed(obj, "case_id", "case"):
-                note(cases, _values(obj, "case_id", "case"))
-            elif isinstance(obj, Case) and _changed(obj, "stage", "monthly_amount", "region_id", "region"):
-                note(regions, _values(obj, "region_id", "region"))
-    except _Unknown:  # never guess: every region's row goes
-        regions = dict.fromkeys(session.connection().execute(select(Region.id)).scalars(), EVERY_MONTH)
-        cases = {}
-    if cases or regions:
-        invalidate_regions(session, _with_cases(session, regions, cases))
+            if isinstance(obj, Member) and changed_in_flush(obj, "case_id", "case"):
+                noted.case(values_in_flush(obj, "case_id", "case"))
+            elif isinstance(obj, Case) and changed_in_flush(obj, "stage", "monthly_amount", "region_id", "region"):
+                noted.region(values_in_flush(obj, "region_id", "region"))
+
+    changes = flushed_regions(session, collect)  # the months do not matter here: a region's row is all or nothing
+    if changes:
+        invalidate_regions(session, changes)
 
 
 def install_listeners() -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -146,7 +146,7 @@ def _with_cases(session: Session, regions: dict[int, date], cases: dict[int, dat
     return regions
 
 
-def _values(obj, *attributes: str) -> set:
+def values_in_flush(obj, *attributes: str) -> set:
     """Every value the attributes had in this flush (before and after), without loading anything; a
     relationship gives its object's id (an orphan removed from ``case.members`` has lost its ``case_id``, not
     the history of its ``case``)."""
@@ -159,7 +159,7 @@ def _values(obj, *attributes: str) -> set:
     return out
 
 
-def _changed(obj, *attributes: str) -> bool:
+def changed_in_flush(obj, *attributes: str) -> bool:
     state = inspect(obj)
     return any(state.attrs[a].history.has_changes() for a in attributes)
 
@@ -168,46 +168,73 @@ class _Unknown(Exception):
     """A flushed object whose household or community cannot be read without SQL (deleted while expired)."""
 
 
-def _after_flush(session: Session, flush_context) -> None:
-    """Remove the marks of every community whose figures this flush changed (see the module's docstring)."""
-    cases: dict[int, date] = {}
-    regions: dict[int, date] = {}
+class FlushNotes:
+    """The households and communities a flush changed, each with the first month it changes (a summary's
+    ``after_flush`` hook notes them; :func:`flushed_regions` turns them into communities). A key set that is empty
+    — an object whose household or community cannot be read without SQL — makes every community count."""
 
-    def note(target: dict, keys: set, month: date) -> None:
+    def __init__(self) -> None:
+        self.cases: dict[int, date] = {}
+        self.regions: dict[int, date] = {}
+
+    def case(self, keys: set, month: date = EVERY_MONTH) -> None:
+        self._note(self.cases, keys, month)
+
+    def region(self, keys: set, month: date = EVERY_MONTH) -> None:
+        self._note(self.regions, keys, month)
+
+    @staticmethod
+    def _note(target: dict[int, date], keys: set, month: date) -> None:
         if not keys:
             raise _Unknown
         for key in keys:
             target[key] = min(target.get(key, date.max), month)
 
+
+def flushed_regions(session: Session, collect: Callable[[FlushNotes], None]) -> dict[int, date]:
+    """Community id → first month changed, of what ``collect`` notes of this flush; every community (from any
+    month) when it meets an object it cannot place (never guess). Shared by both summaries' hooks."""
+    notes = FlushNotes()
+    try:
+        collect(notes)
+    except _Unknown:
+        return dict.fromkeys(session.connection().execute(select(Region.id)).scalars(), EVERY_MONTH)
+    if not (notes.cases or notes.regions):
+        return {}
+    return _with_cases(session, notes.regions, notes.cases)
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    """Remove the marks of every community whose figures this flush changed (see the module's docstring)."""
+
     def first_month(obj) -> date:
-        months = _values(obj, "starts_on")
+        months = values_in_flush(obj, "starts_on")
         return entitlement.month_start(min(months)) if months else EVERY_MONTH
 
-    try:
+    def collect(noted: FlushNotes) -> None:
         for obj in session.new:
             if isinstance(obj, AmountPeriod):
-                note(cases, _values(obj, "case_id", "case"), first_month(obj))
+                noted.case(values_in_flush(obj, "case_id", "case"), first_month(obj))
             elif isinstance(obj, Member):
-                note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
+                noted.case(values_in_flush(obj, "case_id", "case"))
         for obj in session.deleted:
             if isinstance(obj, AmountPeriod):
-                note(cases, _values(obj, "case_id", "case"), first_month(obj))
+                noted.case(values_in_flush(obj, "case_id", "case"), first_month(obj))
             elif isinstance(obj, Member):
-                note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
+                noted.case(values_in_flush(obj, "case_id", "case"))
             elif isinstance(obj, Case):
-                note(regions, _values(obj, "region_id", "region"), EVERY_MONTH)
+                noted.region(values_in_flush(obj, "region_id", "region"))
         for obj in session.dirty:
-            if isinstance(obj, AmountPeriod) and _changed(obj, "starts_on", "amount", "case_id", "case"):
-                note(cases, _values(obj, "case_id", "case"), first_month(obj))
-            elif isinstance(obj, Member) and _changed(obj, "case_id", "case"):
-                note(cases, _values(obj, "case_id", "case"), EVERY_MONTH)
-            elif isinstance(obj, Case) and _changed(obj, "category", "region_id", "region"):
-                note(regions, _values(obj, "region_id", "region"), EVERY_MONTH)
-    except _Unknown:  # never guess: every community's marks go
-        regions = dict.fromkeys(session.connection().execute(select(Region.id)).scalars(), EVERY_MONTH)
-        cases = {}
-    if cases or regions:
-        invalidate_regions(session, _with_cases(session, regions, cases))
+            if isinstance(obj, AmountPeriod) and changed_in_flush(obj, "starts_on", "amount", "case_id", "case"):
+                noted.case(values_in_flush(obj, "case_id", "case"), first_month(obj))
+            elif isinstance(obj, Member) and changed_in_flush(obj, "case_id", "case"):
+                noted.case(values_in_flush(obj, "case_id", "case"))
+            elif isinstance(obj, Case) and changed_in_flush(obj, "category", "region_id", "region"):
+                noted.region(values_in_flush(obj, "region_id", "region"))
+
+    changes = flushed_regions(session, collect)
+    if changes:
+        invalidate_regions(session, changes)
 
 
 def install_listeners() -> None:
