@@ -12,26 +12,24 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from dibao import household, imports, notices, roster_summary, stats, stats_summary, sweep, workflow
-from dibao.models import AmountPeriod, Case, Level, Member, NoticeBatch, Region, Stage
-from dibao.models.household import MemberChangeKind, TransferKind
+from dibao import imports, notices, roster_summary, stats, stats_summary, sweep, workflow
+from dibao.models import AmountPeriod, Level, Member, NoticeBatch, Region, Stage
 from dibao.models.roster_summary import RosterSummary
 from tests.case_helpers import standard, user
 from tests.factories import case_awaiting_notice, make_case
 from tests.roster_files import clean_rows, write
-from tests.stats_helpers import _paid
+from tests.stats_helpers import (
+    _case,
+    _fresh,
+    _member_added,
+    _member_moved,
+    _member_removed,
+    _paid,
+    _region,
+    _transferred,
+)
 
 MARCH = date(2026, 3, 1)  # the clock's month (tests.conftest.T0)
-
-
-def _fresh(session: Session) -> None:
-    """A new read snapshot (SQLite keeps the old one for an open transaction) and no cached rows."""
-    session.rollback()
-    session.expire_all()
-
-
-def _region(session, world, name: str) -> Region:
-    return session.get(Region, world.regions[name])
 
 
 def _roots(session, world) -> list[Region | None]:
@@ -93,10 +91,6 @@ def test_after_a_refresh_the_totals_are_read_from_the_summary_and_equal_the_live
     assert [(d.region, d.summary[0], d.live[0]) for d in differences] == [("100002001", 4, 1)]
 
 
-def _case(session, ids, n) -> Case:
-    return session.get(Case, ids[n])
-
-
 def _new_household(session, world, ids, tmp_path):
     _paid(session, world, "comm_b1", 2)
 
@@ -134,30 +128,6 @@ def _amount_adjusted(session, world, ids, tmp_path):
 
 def _amount_edited(session, world, ids, tmp_path):
     _case(session, ids, 4).monthly_amount = Decimal("301.00")
-
-
-def _member_added(session, world, ids, tmp_path):
-    household.member_joins(session, user(session, world, "staff_a1"), _case(session, ids, 2),
-                           kind=MemberChangeKind.birth, happened_on=date(2026, 3, 10), reason="新生儿出生登记",
-                           name="王小宝", relation="子女", age=0)
-
-
-def _member_removed(session, world, ids, tmp_path):
-    case = _case(session, ids, 4)
-    member = next(m for m in case.members if m.position == 1)
-    household.member_leaves(session, user(session, world, "staff_a2"), case, member.id,
-                            kind=MemberChangeKind.moved_out, happened_on=date(2026, 3, 10), reason="外出务工迁出")
-
-
-def _member_moved(session, world, ids, tmp_path):
-    member = next(m for m in _case(session, ids, 0).members if m.position == 1)
-    member.case_id = ids[5]  # to a household of another town
-
-
-def _transferred(session, world, ids, tmp_path):
-    household.transfer(session, user(session, world, "county"), _case(session, ids, 1),
-                       to_region_id=world.regions["comm_b1"], kind=TransferKind.moved, moved_on=date(2026, 3, 5),
-                       reason="搬迁到乙街道居住", address="乙街道幸福路 1 号")
 
 
 def _to_another_county(session, world, ids, tmp_path):
