@@ -38,7 +38,19 @@ from python_calamine import CalamineError, CalamineWorkbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cache, cases, clock, db, entitlement, jobs, scope, stats_summary, workflow
+from dibao import (
+    audit,
+    cache,
+    cases,
+    clock,
+    db,
+    entitlement,
+    jobs,
+    roster_summary,
+    scope,
+    stats_summary,
+    workflow,
+)
 from dibao.crypto import blind_index
 from dibao.db import chunks
 from dibao.errors import DomainError, Forbidden, Invalid
@@ -406,9 +418,6 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     # Every cell of a row as text, by column key, cleaned once ("" for a column the file has not): the checks
     # read about 20 cells a row, and cleaning each on every look cost a third of a 10,000-household check.
     where = [(column.key, keys.get(column.key, sys.maxsize)) for column in COLUMNS]
-    # The template's own layout (every column, in its order, nothing else): each row zipped with the keys at once.
-    template = [index for _key, index in where] == list(range(len(table[0])))
-    names = [key for key, _index in where]
     groups: dict[str, list[tuple[int, list[Any], dict[str, str]]]] = defaultdict(list)
     for offset, row in enumerate(body):
         number = offset + 2
@@ -416,10 +425,8 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
         cells = [v.strip() if v.__class__ is str else _cell(v) for v in row]
         if not any(cells):
             continue
-        if template and len(cells) == len(names):
-            text = dict(zip(names, cells, strict=True))
-        else:
-            text = {key: cells[index] if index < len(cells) else "" for key, index in where}
+        width = len(cells)
+        text = {key: cells[index] if index < width else "" for key, index in where}
         if text["relation"] == "户主":  # many rosters write 户主 for the head's own row
             text["relation"] = "本人"
         household = text["household"]
@@ -791,16 +798,14 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     for model, rows in ((Member, member_rows), (MemberIncome, income_rows), (PaymentAccount, account_rows),
                         (AmountPeriod, period_rows)):
         db.insert_rows(session, model.__table__, rows)
-    # Core writes pass the flush hooks by: the public versions and the statistics summary's marks are noted
-    # here, in the same transaction.
+    # Core writes pass the flush hooks by: the public versions and the statistics and roster summaries' marks
+    # are noted here, in the same transaction.
     cache.note_regions(session, {draft.region.id for draft in drafts})  # the roster must show them at once
     first: dict[int, date] = {}
     for draft, row in zip(drafts, period_rows, strict=True):
         first[draft.region.id] = min(first.get(draft.region.id, row["starts_on"]), row["starts_on"])
     stats_summary.invalidate_regions(session, first)
-    from dibao import roster_summary
-
-    roster_summary.invalidate_regions(session, first)  # and the roster summary's rows (new households in payment)
+    roster_summary.invalidate_regions(session, first)  # new households in payment
     entries = [audit.Entry("case_imported", "case", case_id, draft.region.id, {
         "number": row["number"], "job": job_id, "file": filename, "row": draft.head_row,
         "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),
