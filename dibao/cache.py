@@ -48,7 +48,7 @@ _table = PublicVersion.__table__
 # the version of the county it lies in (region_id), or of every county.
 BY_REGION = {"notice_batch", "notice_entry", "dibao_case", "disclosure_rule", "content_page", "dibao_standard",
              "announcement", "kiosk"}
-BY_CASE = {"case_member"}
+BY_CASE = {"case_member", "amount_period"}  # amount periods: the public statistics' money (portal.stats)
 EVERYWHERE = {"region", "announcement_file"}
 EVERYWHERE_PREFIXES = ("payment", "fund")  # published fund totals on the kiosk (dibao.payments, issue 11)
 

@@ -11,7 +11,7 @@ present ones (the history of members is not kept month by month).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -388,9 +388,39 @@ class PublicTable:
             yield region, [self.cells[m][region.id] for m in self.months]
 
 
-def public_table(session: Session, region: Region | None, month: date, n: int = MONTHS) -> PublicTable:
-    """Per sub-region (towns of a county, or the counties) and month: what /stats/ and the API publish."""
-    data = overview(session, region, month, n)
+Grid = dict[tuple[int, date], Cell]  # (display region id, month) → cell: an overview's figures, plain data
+
+
+def public_grid(session: Session, root: Region, month: date, n: int = MONTHS) -> Grid:
+    """The figures behind a county's (or a town's) public table: plain data, so a cache may keep them
+    (``portal.stats`` keeps them under the county's public version)."""
+    return overview(session, root, month, n).grid
+
+
+def public_table(session: Session, region: Region | None, month: date, n: int = MONTHS, *,
+                 grid_of: Callable[[Region], Grid] | None = None) -> PublicTable:
+    """Per sub-region (towns of a county, or the counties) and month: what /stats/ and the API publish.
+
+    ``grid_of(region)`` gives :func:`public_grid` of a county or town (a cache passes its own; by default it is
+    computed). Every county's table is made of each county's own grid — a county's row is the sum of its
+    towns' cells, as the overview of every county would count it — so a change in one county recounts that
+    county, not the province."""
+    grid_of = grid_of or (lambda root: public_grid(session, root, month, n))
+    regions = _display_regions(session, region)
+    months = month_list(month, n)
+    if region is not None:
+        grid = grid_of(region)
+    else:
+        grid = {}
+        for county in regions:
+            own = grid_of(county)
+            for m in months:
+                total = Cell()
+                for (_row, row_month), cell in own.items():
+                    if row_month == m:
+                        total.add(cell)
+                grid[(county.id, m)] = total
+    data = Overview(root=region, regions=regions, months=months, month=months[-1], grid=grid, by_category={})
     cells: dict[date, dict[int, PublicCell]] = {}
     totals: dict[date, PublicCell] = {}
     for m in data.months:
@@ -400,7 +430,7 @@ def public_table(session: Session, region: Region | None, month: date, n: int = 
         # A total of 1 or 2 households would single them out as much as a cell would.
         totals[m] = PublicCell(None, None, None, "small") if 0 < total.households < SMALL else PublicCell(
             total.households, total.persons, total.money)
-    return PublicTable(region=region, regions=data.regions, months=data.months, cells=cells, totals=totals)
+    return PublicTable(region=region, regions=regions, months=months, cells=cells, totals=totals)
 
 
 def month_label(month: date) -> str:

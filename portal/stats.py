@@ -4,12 +4,13 @@ open-data API (/api/v1/stats)."""
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from dibao import charts, clock, db, stats
+from dibao import cache, charts, clock, db, stats
 from dibao.errors import Invalid
+from dibao.models import Region
 from dibao.web import render
 from portal import bp
 from portal.api import api_view
@@ -24,7 +25,28 @@ def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
     month = stats.parse_month(text, clock.today())
     if strict and text is not None and stats.month_label(month) != text.strip():
         raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month")
-    return stats.public_table(db.session(), region, month)
+    return stats.public_table(db.session(), region, month, grid_of=_cached_grid(month))
+
+
+def _cached_grid(month):
+    """A county's or town's figures from the public cache, kept under its county's version (every change to a
+    figure bumps it: amount periods, members, households, regions — ``dibao.cache``): at 1,000,000 households
+    a county's figures take ~0.3 s to count, and a changed county recounts alone."""
+    sess = db.session()
+    store = cache.store(current_app)
+
+    def grid_of(root: Region) -> stats.Grid:
+        if store is None:
+            return stats.public_grid(sess, root, month)
+        key = ("stats-grid", root.code, month.isoformat(), stats.MONTHS,
+               cache.version(sess, cache.county_code(root.path)))
+        grid = store.get(key)
+        if grid is None:
+            grid = stats.public_grid(sess, root, month)
+            store.set(key, grid)
+        return grid
+
+    return grid_of
 
 
 def _signature(table: stats.PublicTable, *extra) -> str:

@@ -180,23 +180,79 @@ def test_time_alone_changes_no_summarised_month(session, world, households, cloc
     _same_as_live(session, world, date(2027, 2, 1))
 
 
-def test_the_public_page_and_api_show_a_change_on_the_next_request(client, session, world, households):
+def _published(client, region: str | None) -> list[tuple]:
+    """What the open-data API answers (through the public cache, which tests keep on): every row and total."""
+    query = f"region={region}&month=2026-03" if region else "month=2026-03"
+    data = client.get(f"/api/v1/stats?{query}").get_json()
+    return ([(row["region"]["code"], row["month"], row["households"], row["persons"], row["amount"])
+             for row in data["rows"]]
+            + [("total", row["month"], row["households"], row["persons"], row["amount"]) for row in data["totals"]])
+
+
+def _live(session, region: Region | None) -> list[tuple]:
+    """The same table computed now, without any cache or summary."""
+    _fresh(session)
+    table = stats.public_table(session, region, MARCH,
+                               grid_of=lambda root: stats.overview(session, root, MARCH, summary=False).grid)
+
+    def amount(cell):
+        return f"{cell.money:.2f}" if cell.money is not None else None
+
+    return ([(r.code, stats.month_label(m), table.cells[m][r.id].households, table.cells[m][r.id].persons,
+              amount(table.cells[m][r.id])) for m in table.months for r in table.regions]
+            + [("total", stats.month_label(m), table.totals[m].households, table.totals[m].persons,
+                amount(table.totals[m])) for m in table.months])
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_the_cached_public_statistics_show_every_kind_of_change_on_the_next_request(client, session, world,
+                                                                                    households, tmp_path, change):
+    """/stats/ and /api/v1/stats keep a county's figures in the public cache under its version: every change
+    that moves a figure bumps it in its own transaction (an amount period, a member, a household …)."""
     _refreshed(session, world)
-
-    def published():
-        data = client.get("/api/v1/stats?region=100&month=2026-03").get_json()
-        page = client.get("/stats/100?month=2026-03").get_data(as_text=True)
-        return data["totals"][-1]["households"], page
-
-    households_before, page_before = published()
-    assert households_before == 6
-    _paid(session, world, "comm_b1", 2, since=date(2026, 2, 1))
+    page_before = client.get("/stats/100?month=2026-03").get_data(as_text=True)
+    before = {region: _published(client, region) for region in ("100", "100001", None)}
+    assert before["100"] == _live(session, _region(session, world, "county"))
+    change(session, world, households, tmp_path)
     session.commit()
-    households_after, page_after = published()
-    assert households_after == 8
-    assert page_after != page_before
-    live = stats.public_table(session, _region(session, world, "county"), MARCH)
-    assert live.totals[MARCH].households == 8
+    after = {}
+    for region, root in (("100", "county"), ("100001", "town_a"), (None, None)):
+        after[region] = _published(client, region)
+        assert after[region] == _live(session, _region(session, world, root) if root else None), region
+    if change is not _category_changed:  # categories are not published: the only change the tables cannot show
+        assert after != before  # (a member moved between towns shows in town A's table only: town B's is "<3")
+    if after["100"] != before["100"]:
+        assert client.get("/stats/100?month=2026-03").get_data(as_text=True) != page_before
+
+
+def test_every_countys_table_is_its_counties_own_figures_and_a_change_recounts_one_county(
+        client, session, world, households, make_region, monkeypatch):
+    make_region("200", "邻县")
+    make_region("200001", "丙镇", parent="200")
+    make_region("200001001", "丙一社区", parent="200001")
+    world.regions["comm_c1"] = session.scalar(select(Region.id).where(Region.code == "200001001"))
+    _paid(session, world, "comm_c1", 4, amount="410.00")
+    session.commit()
+    # The province's table, made of each county's figures, equals the overview of every county at once.
+    provincial = stats.overview(session, None, MARCH, summary=False)
+    table = stats.public_table(session, None, MARCH)
+    assert [r.code for r in table.regions] == ["100", "200"]
+    for m in table.months:
+        assert table.cells[m] == stats.suppress({county.id: provincial.cell(county.id, m) for county in table.regions})
+    assert table.totals[MARCH].households == 10 and table.totals[MARCH].money == Decimal("4240.00")
+
+    counted = []
+    real = stats.public_grid
+    monkeypatch.setattr(stats, "public_grid", lambda s, root, *a: counted.append(root.code) or real(s, root, *a))
+    assert _published(client, None) == _live(session, None)
+    assert sorted(counted) == ["100", "200"]
+    counted.clear()
+    assert _published(client, None) == _live(session, None)
+    assert counted == []  # nothing changed: both counties from the cache
+    _new_period(session, world, households, None)  # county 100 only
+    session.commit()
+    assert _published(client, None) == _live(session, None)
+    assert counted == ["100"]
 
 
 def test_the_sweep_refreshes_a_bounded_number_of_communities_per_run(app, session, world, households):
