@@ -164,6 +164,25 @@ def queries(url: str):
             fresh = stats_summary.refresh(sess, county)  # what `dibao stats refresh` / the sweep keep up
             print(f"statistics summary refreshed for county {county.code} ({fresh.regions} regions were stale)")
             measure("statistics (county, 12 months)", lambda: stats.overview(sess, county, month))
+        # /api/v1/stats as the public asks it, through the public cache (a county's figures under its version):
+        # the warm-up fills it, the runs read it. The first answer's time is printed once.
+        client = app.test_client()
+
+        def public_stats(label, query):
+            first = []
+
+            def get():
+                started = time.perf_counter()
+                answer = client.get(f"/api/v1/stats{query}")
+                assert answer.status_code == 200, answer.status_code
+                if not first:
+                    first.append(time.perf_counter() - started)
+                    print(f"{label}: first answer (cache empty) {first[0] * 1000:.0f} ms", flush=True)
+            return get
+
+        for label, query in (("public statistics API (county)", f"?region={county.code}"),
+                             ("public statistics API (every county)", "")):
+            measure(label, public_stats(f"{label} on {url.rsplit('/', 1)[-1]}", query))
         # What /roster/<code> reads: the totals (per community, from the roster summary — dibao.roster_summary —
         # or by SQL aggregates where it holds nothing), then the first page of lines, which starts at its
         # community (the totals say which). BENCH_ROSTER_LIVE=1: the totals all live (as before the summary).

@@ -389,6 +389,7 @@ class PublicTable:
 
 
 Grid = dict[tuple[int, date], Cell]  # (display region id, month) → cell: an overview's figures, plain data
+Totals = dict[date, Cell]  # month → a region's total
 
 
 def public_grid(session: Session, root: Region, month: date, n: int = MONTHS) -> Grid:
@@ -397,29 +398,37 @@ def public_grid(session: Session, root: Region, month: date, n: int = MONTHS) ->
     return overview(session, root, month, n).grid
 
 
+def totals_of_grid(grid: Grid, months: list[date]) -> Totals:
+    """A region's monthly totals from its :func:`public_grid` (the sum of its rows)."""
+    out = {m: Cell() for m in months}
+    for (_row, m), cell in grid.items():
+        if m in out:
+            out[m].add(cell)
+    return out
+
+
+def county_totals(session: Session, month: date, n: int = MONTHS) -> dict[int, Totals]:
+    """Every county's monthly totals, from one overview of every county (one pass over the amount periods:
+    cheaper than one per county when many are asked at once)."""
+    data = overview(session, None, month, n)
+    return {county.id: {m: data.cell(county.id, m) for m in data.months} for county in data.regions}
+
+
 def public_table(session: Session, region: Region | None, month: date, n: int = MONTHS, *,
-                 grid_of: Callable[[Region], Grid] | None = None) -> PublicTable:
+                 grid_of: Callable[[Region], Grid] | None = None,
+                 totals_of: Callable[[list[Region]], dict[int, Totals]] | None = None) -> PublicTable:
     """Per sub-region (towns of a county, or the counties) and month: what /stats/ and the API publish.
 
-    ``grid_of(region)`` gives :func:`public_grid` of a county or town (a cache passes its own; by default it is
-    computed). Every county's table is made of each county's own grid — a county's row is the sum of its
-    towns' cells, as the overview of every county would count it — so a change in one county recounts that
-    county, not the province."""
-    grid_of = grid_of or (lambda root: public_grid(session, root, month, n))
+    A cache may pass how it gets the figures: ``grid_of(region)`` (:func:`public_grid` of a county or town) and
+    ``totals_of(counties)`` (each county's :class:`Totals`, for the table of every county). By default they are
+    computed."""
     regions = _display_regions(session, region)
     months = month_list(month, n)
     if region is not None:
-        grid = grid_of(region)
+        grid = grid_of(region) if grid_of else public_grid(session, region, month, n)
     else:
-        grid = {}
-        for county in regions:
-            own = grid_of(county)
-            for m in months:
-                total = Cell()
-                for (_row, row_month), cell in own.items():
-                    if row_month == m:
-                        total.add(cell)
-                grid[(county.id, m)] = total
+        totals = totals_of(regions) if totals_of else county_totals(session, month, n)
+        grid = {(county.id, m): cell for county in regions for m, cell in totals.get(county.id, {}).items()}
     data = Overview(root=region, regions=regions, months=months, month=months[-1], grid=grid, by_category={})
     cells: dict[date, dict[int, PublicCell]] = {}
     totals: dict[date, PublicCell] = {}

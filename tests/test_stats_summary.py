@@ -192,8 +192,10 @@ def _published(client, region: str | None) -> list[tuple]:
 def _live(session, region: Region | None) -> list[tuple]:
     """The same table computed now, without any cache or summary."""
     _fresh(session)
-    table = stats.public_table(session, region, MARCH,
-                               grid_of=lambda root: stats.overview(session, root, MARCH, summary=False).grid)
+    table = stats.public_table(
+        session, region, MARCH, grid_of=lambda root: stats.overview(session, root, MARCH, summary=False).grid,
+        totals_of=lambda counties: {county.id: stats.totals_of_grid(stats.overview(
+            session, county, MARCH, summary=False).grid, stats.month_list(MARCH)) for county in counties})
 
     def amount(cell):
         return f"{cell.money:.2f}" if cell.money is not None else None
@@ -225,7 +227,7 @@ def test_the_cached_public_statistics_show_every_kind_of_change_on_the_next_requ
         assert client.get("/stats/100?month=2026-03").get_data(as_text=True) != page_before
 
 
-def test_every_countys_table_is_its_counties_own_figures_and_a_change_recounts_one_county(
+def test_every_countys_table_counts_all_counties_once_then_a_changed_county_alone(
         client, session, world, households, make_region, monkeypatch):
     make_region("200", "邻县")
     make_region("200001", "丙镇", parent="200")
@@ -233,26 +235,29 @@ def test_every_countys_table_is_its_counties_own_figures_and_a_change_recounts_o
     world.regions["comm_c1"] = session.scalar(select(Region.id).where(Region.code == "200001001"))
     _paid(session, world, "comm_c1", 4, amount="410.00")
     session.commit()
-    # The province's table, made of each county's figures, equals the overview of every county at once.
-    provincial = stats.overview(session, None, MARCH, summary=False)
-    table = stats.public_table(session, None, MARCH)
-    assert [r.code for r in table.regions] == ["100", "200"]
-    for m in table.months:
-        assert table.cells[m] == stats.suppress({county.id: provincial.cell(county.id, m) for county in table.regions})
-    assert table.totals[MARCH].households == 10 and table.totals[MARCH].money == Decimal("4240.00")
+    # The two ways to a county's totals give the same table: one count of every county, and its own figures.
+    months = stats.month_list(MARCH)
+    at_once = stats.public_table(session, None, MARCH)
+    one_by_one = stats.public_table(session, None, MARCH, totals_of=lambda counties: {
+        county.id: stats.totals_of_grid(stats.public_grid(session, county, MARCH), months) for county in counties})
+    assert [r.code for r in at_once.regions] == ["100", "200"]
+    assert (at_once.cells, at_once.totals) == (one_by_one.cells, one_by_one.totals)
+    assert at_once.totals[MARCH].households == 10 and at_once.totals[MARCH].money == Decimal("4240.00")
 
-    counted = []
-    real = stats.public_grid
-    monkeypatch.setattr(stats, "public_grid", lambda s, root, *a: counted.append(root.code) or real(s, root, *a))
+    grids, everything = [], []
+    real_grid, real_totals = stats.public_grid, stats.county_totals
+    monkeypatch.setattr(stats, "public_grid", lambda s, root, *a: grids.append(root.code) or real_grid(s, root, *a))
+    monkeypatch.setattr(stats, "county_totals", lambda *a: everything.append(1) or real_totals(*a))
     assert _published(client, None) == _live(session, None)
-    assert sorted(counted) == ["100", "200"]
-    counted.clear()
+    assert (grids, everything) == ([], [1])  # the cache empty: every county in one count
     assert _published(client, None) == _live(session, None)
-    assert counted == []  # nothing changed: both counties from the cache
+    assert (grids, everything) == ([], [1])  # nothing changed: both counties from the cache
     _new_period(session, world, households, None)  # county 100 only
     session.commit()
     assert _published(client, None) == _live(session, None)
-    assert counted == ["100"]
+    assert (grids, everything) == (["100"], [1])  # county 100 from its own figures, 200 from the cache
+    assert _published(client, "100") == _live(session, _region(session, world, "county"))
+    assert grids == ["100"]  # the county's page reads the figures its total was made of
 
 
 def test_the_sweep_refreshes_a_bounded_number_of_communities_per_run(app, session, world, households):
