@@ -25,6 +25,7 @@ EXTRA_LABELS = {
     "notice_batch_closed": _l("公示期满"),
     "objection_submitted": _l("收到异议"),
     "report_submitted": _l("收到举报"),
+    "report_moved": _l("举报随家庭迁移"),
     "standard_set": _l("设置低保标准"),
     "standard_deleted": _l("删除低保标准"),
     "user_created": _l("创建账号"),

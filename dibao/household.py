@@ -18,7 +18,19 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, cases, clock, entitlement, reviews, scope, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import AmountChange, Case, Level, Region, Role, Stage, User, WorkCapacity
+from dibao.models import (
+    AmountChange,
+    Case,
+    FeedbackStatus,
+    Level,
+    Region,
+    Report,
+    ReportSubject,
+    Role,
+    Stage,
+    User,
+    WorkCapacity,
+)
 from dibao.models.household import MemberChange, MemberChangeKind, Transfer, TransferKind
 
 
@@ -206,7 +218,26 @@ def transfer(session: Session, actor: User, case: Case, *, to_region_id: int, ki
                           "moved_on": moved_on.isoformat(),
                           "amount": [str(before) if before is not None else None,
                                      str(after) if after is not None else None]})
+    _reports_follow(session, actor, case, old, target)
     return record
+
+
+def _reports_follow(session: Session, actor: User, case: Case, old: Region, target: Region) -> None:
+    """Open reports about the household follow it: its new community and town keep its archive now, and the old
+    community's staff can no longer open it. Decided reports stay where they were decided (and their real-name
+    reporters are told from there); objections stay with the notice they were filed against, whose level
+    answers them (dibao.feedback.can_decide)."""
+    reports = session.scalars(select(Report).where(
+        Report.case_id == case.id, Report.subject == ReportSubject.recipient, Report.region_id == old.id,
+        Report.status != FeedbackStatus.decided).order_by(Report.id)).all()
+    for report in reports:
+        report.region_id = target.id
+        assignee = report.assigned_to
+        if assignee is not None and not target.path.startswith(assignee.region.path):
+            report.assigned_to_id = None  # whoever had it can no longer see it: the new side assigns it again
+        audit.record(session, actor, "report_moved", "report", report.tracking_code, region_id=target.id,
+                     details={"case": case.number, "from": old.code, "to": target.code,
+                              "unassigned": report.assigned_to_id is None and assignee is not None})
 
 
 def transfers(session: Session, case: Case) -> list[Transfer]:

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from dibao import cases, entitlement, household, scope
+from dibao import cases, entitlement, feedback, household, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import AmountChange, AuditEvent, Stage
+from dibao.models import AmountChange, AuditEvent, FeedbackStatus, Stage
 from dibao.models.household import MemberChangeKind, TransferKind
 from tests.case_helpers import region, register, standard, to_stage, user
 from tests.conftest import csrf_token
@@ -202,3 +202,50 @@ def test_cabinet_files_archives_by_category(client, auth, session, w):
     auth.login("staff_a1")
     page = client.get("/admin/cabinet/").get_data(as_text=True)
     assert one.number in page and four.number in page and other.number not in page and "四类" in page
+
+
+def _report_about(session, case, text="他家有人在外地上班，收入没有申报。"):
+    report = feedback.submit_report(session, feedback.Submission(category="income_hidden", description=text),
+                                    subject="recipient", region_code=case.region.code, case_number=case.number,
+                                    media_dir="").item
+    session.flush()
+    return report
+
+
+def test_open_reports_about_a_household_follow_its_transfer_decided_ones_stay(client, auth, session, w):
+    """The new community and town keep the archive now, and the old community can no longer open it: an open
+    report about the household moves with it (its old assignee, who cannot see it there, is taken off); a
+    decided one stays where it was decided; a report about staff stays with the office it was routed to."""
+    case = _active(session, w)
+    old_community = case.region_id
+    waiting = _report_about(session, case)
+    assigned = _report_about(session, case, "家里新买了小汽车，没有报告。")
+    decided = _report_about(session, case, "家里开了小卖部。")
+    feedback.assign(session, user(session, w, "town_a"), assigned, w.users["staff_a1"])
+    feedback.decide(session, user(session, w, "town_a"), decided, "not_upheld", "经核查，小卖部已于去年关闭。")
+    session.commit()
+    assert waiting.region_id == assigned.region_id == decided.region_id == old_community
+
+    household.transfer(session, user(session, w, "county"), case, to_region_id=w.regions["comm_b1"],
+                       kind=TransferKind.moved, moved_on=date(2026, 3, 10), reason="搬到乙一社区居住",
+                       address="乙一社区幸福路 1 号")
+    session.commit()
+    assert (waiting.region_id, assigned.region_id) == (w.regions["comm_b1"],) * 2
+    assert assigned.assigned_to_id is None  # 甲一's staff cannot see the household any more
+    assert decided.region_id == old_community and decided.status == FeedbackStatus.decided
+    moved = session.scalars(select(AuditEvent).where(AuditEvent.action == "report_moved")
+                            .order_by(AuditEvent.id)).all()
+    assert [e.object_id for e in moved] == [waiting.tracking_code, assigned.tracking_code]
+    assert '"from": "100001001"' in moved[0].details and '"to": "100002001"' in moved[0].details
+
+    # The new side sees and decides them; the old community and town no longer list them.
+    for who, listed in (("staff_b1", True), ("town_b", True), ("staff_a1", False), ("town_a", False)):
+        auth.login(who)
+        inbox = client.get("/admin/feedback/?state=all").get_data(as_text=True)
+        assert (waiting.tracking_code in inbox, assigned.tracking_code in inbox) == (listed, listed), who
+        assert (decided.tracking_code in inbox) == (who in ("staff_a1", "town_a")), who
+        auth.logout()
+    session.rollback()  # a fresh snapshot after the requests' writes (logins)
+    feedback.decide(session, user(session, w, "town_b"), waiting, "upheld", "经核查属实，已按规定处理。")
+    session.commit()
+    assert waiting.decided_by_id == w.users["town_b"]
