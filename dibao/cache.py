@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from werkzeug.http import parse_etags
 
 from dibao import clock
+from dibao.db import chunks
 from dibao.models.public_version import PublicVersion
 
 EVERY_COUNTY = ""
@@ -120,11 +121,13 @@ def _bump_before_commit(session: Session) -> None:
         scopes.add(EVERY_COUNTY)
     else:
         paths = []
-        if pending["regions"]:
-            paths += session.scalars(select(Region.path).where(Region.id.in_(pending["regions"]))).all()
-        if pending["cases"]:
+        # In slices: a county's 提标 changes the amount periods of tens of thousands of households in one
+        # transaction, more than one statement may bind (SQLite 32,766, psycopg 65,535).
+        for chunk in chunks(sorted(pending["regions"])):
+            paths += session.scalars(select(Region.path).where(Region.id.in_(chunk))).all()
+        for chunk in chunks(sorted(pending["cases"])):
             paths += session.scalars(select(Region.path).join(Case, Case.region_id == Region.id)
-                                     .where(Case.id.in_(pending["cases"]))).all()
+                                     .where(Case.id.in_(chunk)).distinct()).all()
         scopes = {county_code(p) for p in paths} or {EVERY_COUNTY}
     bump(session, scopes)
 

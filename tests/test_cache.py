@@ -9,13 +9,15 @@ rendered again, and its 304 costs one query.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import event
 
-from dibao import disclosure, kiosks, notices
-from dibao.models import Region, User
+from dibao import disclosure, entitlement, kiosks, notices
+from dibao.models import Region, Stage, User
+from tests.factories import make_case
 from tests.notice_helpers import _user, publish_town_batch
 from tests.trust_helpers import publish_household
 
@@ -410,3 +412,29 @@ def test_a_window_opening_or_closing_is_never_hidden_by_the_fast_path(app, world
     assert "王*明" not in after and "王小明" not in after
     assert client.get(slide, headers={"HX-Request": "true", "If-None-Match": res.headers["ETag"]}).status_code != 304
     assert store.stats["fast"] == fast_before
+
+
+def test_amount_periods_of_many_households_bump_their_counties_in_slices(session, world, make_region, monkeypatch):
+    """A county's 提标 gives tens of thousands of households a new amount period in one transaction: their
+    counties are found a slice of households at a time (more than a statement may bind, at once)."""
+    from dibao import cache, db
+
+    make_region("200", "邻县")
+    make_region("200001", "丙镇", parent="200")
+    other = make_region("200001001", "丙一社区", parent="200001")
+    here = session.get(Region, world.regions["comm_a1"])
+    households = [make_case(session, region, stage=Stage.active, amount=Decimal("500.00"))
+                  for region in (here, here, here, other, other)]
+    session.commit()
+    sliced = []
+    monkeypatch.setattr(cache, "chunks", lambda items: sliced.append(len(items)) or db.chunks(items, 2))
+    before = {code: cache.version(session, code) for code in ("100", "200", "999")}
+    session.rollback()
+    for case in households:
+        entitlement.start_period(session, None, case, amount=Decimal("620.00"), starts_on=date(2026, 4, 1),
+                                 change=entitlement.AmountChange.adjusted)
+    session.commit()
+    after = {code: cache.version(session, code) for code in ("100", "200", "999")}
+    assert after["100"] > before["100"] and after["200"] > before["200"]
+    assert after["999"] == before["999"]
+    assert 5 in sliced  # the five households, two at a time
