@@ -15,6 +15,7 @@ the per-person figure first), in Decimal, rounded half up to 0.01 yuan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -24,6 +25,7 @@ from sqlalchemy import Date, func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
+from dibao.db import chunks
 from dibao.errors import Conflict, Invalid
 from dibao.models import AmountChange, AmountPeriod, Case, Region, User
 from dibao.models.records import Standard
@@ -309,21 +311,43 @@ def start_period(session: Session, actor: User | None, case: Case, *, amount: De
     other in time (a new one starts in the month of the latest or after it; in the same month the newer wins),
     so "the latest period starting on or before a month" is always the latest decision for it. The caller's
     action writes the audit event; this only records the period and never changes one already written."""
-    if amount < 0:
-        raise Invalid(_l("保障金额不能为负数。"), field="amount")
-    starts_on = month_start(starts_on)
-    latest = session.scalar(select(func.max(AmountPeriod.starts_on)).where(AmountPeriod.case_id == case.id))
-    if latest is not None and starts_on < latest:
-        # Periods only follow each other: a change reaching back behind a later one would leave it unclear
-        # which decision holds for the months after (correct from that later month instead).
-        raise Conflict(_l("该户已有从 %(month)s 起的金额变动，新的变动不能早于这个月份。", month=latest.isoformat()[:7]),
-                       field="effective_from")
-    period = AmountPeriod(case_id=case.id, starts_on=starts_on, amount=round_money(amount),
-                          change=change, reason=reason, created_by_id=actor.id if actor else None,
-                          created_by_name=actor.display_name if actor else audit.SYSTEM_ACTOR, created_at=clock.now())
-    session.add(period)
+    return start_periods(session, actor, [(case, amount, starts_on)], change=change, reason=reason)[0]
+
+
+def start_periods(session: Session, actor: User | None, starts: Sequence[tuple[Case, Decimal, date]], *,
+                  change: AmountChange, reason: str = "") -> list[AmountPeriod]:
+    """:func:`start_period` for several households at once — ``(case, amount, starts_on)`` each, the same rules —
+    with one look at their latest periods and one flush (a county's 提标 gives tens of thousands a new amount)."""
+    for _case, amount, _starts_on in starts:
+        if amount < 0:
+            raise Invalid(_l("保障金额不能为负数。"), field="amount")
+    latest = latest_starts(session, [case.id for case, _amount, _starts_on in starts])
+    made = []
+    for case, amount, starts_on in starts:
+        starts_on = month_start(starts_on)
+        before = latest.get(case.id)
+        if before is not None and starts_on < before:
+            # Periods only follow each other: a change reaching back behind a later one would leave it unclear
+            # which decision holds for the months after (correct from that later month instead).
+            raise Conflict(_l("该户已有从 %(month)s 起的金额变动，新的变动不能早于这个月份。", month=before.isoformat()[:7]),
+                           field="effective_from")
+        latest[case.id] = starts_on
+        made.append(AmountPeriod(case_id=case.id, starts_on=starts_on, amount=round_money(amount), change=change,
+                                 reason=reason, created_by_id=actor.id if actor else None,
+                                 created_by_name=actor.display_name if actor else audit.SYSTEM_ACTOR,
+                                 created_at=clock.now()))
+    session.add_all(made)
     session.flush()
-    return period
+    return made
+
+
+def latest_starts(session: Session, case_ids: Sequence[int]) -> dict[int, date]:
+    """Each household's latest period start (households without a period are absent)."""
+    out: dict[int, date] = {}
+    for chunk in chunks(sorted(set(case_ids))):
+        out.update(session.execute(select(AmountPeriod.case_id, func.max(AmountPeriod.starts_on))
+                                   .where(AmountPeriod.case_id.in_(chunk)).group_by(AmountPeriod.case_id)).all())
+    return out
 
 
 def periods(session: Session, case: Case) -> list[AmountPeriod]:

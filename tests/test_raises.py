@@ -145,3 +145,40 @@ def test_cli_apply(app, runner, session, world, clock):
     session.rollback()
     session.expire_all()
     assert session.get(Case, case.id).monthly_amount == Decimal("1100.00")
+
+
+def test_a_raise_over_several_chunks_gives_each_household_its_period_record_and_event(session, world, clock,
+                                                                                      monkeypatch):
+    """Households are written a chunk at a time (a county's 提标 reaches tens of thousands): each still gets one
+    new period from the right month — its own later change's month, if it has one — one record, one event, and
+    the audit chain holds."""
+    from dibao import audit
+
+    standard(session, world)
+    households = [_active(session, world) for _ in range(5)]  # 960 each, paid from April
+    later = households[3]
+    entitlement.start_period(session, None, later, amount=Decimal("960.00"), starts_on=date(2026, 5, 1),
+                             change=AmountChange.adjusted)  # a change already recorded from May
+    new = _new_standard(session, world, day=date(2026, 3, 1))
+    [item] = [i for i in raises.detect(session) if i.standard_id == new.id]
+    session.commit()
+    monkeypatch.setattr(raises, "APPLY_CHUNK", 2)
+    steps = []
+    result = raises.apply(session, user(session, world, "county"), item,
+                          progress=lambda done, total, _label: steps.append((done, total)))
+    session.commit()
+    assert result["households"] == 5 and steps == [(2, 5), (4, 5), (5, 5)]
+    for case in households:
+        session.refresh(case)
+        assert case.monthly_amount == Decimal("1100.00")
+        raised = session.scalars(select(AmountPeriod).where(AmountPeriod.case_id == case.id,
+                                                            AmountPeriod.change == AmountChange.standard_raised)).all()
+        assert [(p.starts_on, p.amount) for p in raised] == [
+            (date(2026, 5, 1) if case is later else date(2026, 4, 1), Decimal("1100.00"))]
+        assert session.scalar(select(func.count(CaseRecord.id)).where(
+            CaseRecord.case_id == case.id, CaseRecord.kind == RecordKind.standard_raise)) == 1
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "standard_raised")
+                             .order_by(AuditEvent.id)).all()
+    assert [e.object_id for e in events] == [str(c.id) for c in households]
+    assert '"from": "2026-05-01"' in events[3].details and '"from": "2026-04-01"' in events[0].details
+    assert audit.verify(session).ok
