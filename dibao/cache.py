@@ -298,7 +298,9 @@ class Store:
             return len(value) + 100
         if isinstance(value, tuple):
             return sum(len(v) if isinstance(v, bytes | str) else 64 for v in value) + 100
-        return 512
+        # Anything else (a meta, roster totals, the statistics' figures: a county's towns × 12 months of cells) by
+        # what it pickles to — a flat guess let many such values hold far more than the cache's budget.
+        return len(pickle.dumps(value)) + 100
 
     def get(self, key: tuple) -> Any:
         with self._lock:

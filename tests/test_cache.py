@@ -9,6 +9,7 @@ rendered again, and its 304 costs one query.
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -438,3 +439,19 @@ def test_amount_periods_of_many_households_bump_their_counties_in_slices(session
     assert after["100"] > before["100"] and after["200"] > before["200"]
     assert after["999"] == before["999"]
     assert 5 in sliced  # the five households, two at a time
+
+
+def test_the_statistics_figures_count_at_their_size_against_the_caches_budget():
+    """A county's figures (towns × months of cells) are kept in the cache: each is weighed by its size, so
+    however many regions and months are asked, the in-process cache stays within its budget."""
+    from dibao import cache, stats
+
+    months = stats.month_list(date(2026, 3, 1))
+    grid = {(town, m): stats.Cell(40, 95, Decimal("31234.50")) for town in range(12) for m in months}
+    store = cache.Store(max_bytes=256 * 1024)
+    for n in range(100):
+        store.set(("stats-grid", f"{n:03d}", "2026-03-01", 12, 1), dict(grid))
+    held = sum(1 for n in range(100) if store.get(("stats-grid", f"{n:03d}", "2026-03-01", 12, 1)) is not None)
+    assert 0 < held < 100  # the oldest were dropped
+    assert store._size <= store.max_bytes
+    assert store._size >= held * len(pickle.dumps(grid))  # each counted at least at its pickled size
