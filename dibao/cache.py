@@ -29,6 +29,7 @@ import os
 import pickle
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -318,6 +319,14 @@ class Store:
                 self._put(key, value)
                 return value
         return None
+
+    def fetch(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The value kept under ``key``, or ``compute()`` kept there now (keys carry their version: never stale)."""
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            self.set(key, value)
+        return value
 
     def set(self, key: tuple, value: Any) -> None:
         self._put(key, value)

@@ -330,12 +330,8 @@ def roster_totals(region: Region | None) -> notices.RosterTotals:
     total = notices.RosterTotals(0, 0, Decimal(0))
     # in path order, as the roster is: one county's communities follow the one before's
     for county in sess.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.path)):
-        key = ("roster-totals", county.code, cache.version(sess, county.code))
-        totals = store.get(key)
-        if totals is None:
-            totals = notices.roster_totals(sess, county)
-            store.set(key, totals)
-        total += totals
+        total += store.fetch(("roster-totals", county.code, cache.version(sess, county.code)),
+                             lambda county=county: notices.roster_totals(sess, county))
     return total
 
 

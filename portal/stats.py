@@ -39,11 +39,7 @@ def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
 
 def _cached_grid(sess, store: cache.Store, root: Region, month) -> stats.Grid:
     key = ("stats-grid", root.code, month.isoformat(), stats.MONTHS, cache.version(sess, cache.county_code(root.path)))
-    grid = store.get(key)
-    if grid is None:
-        grid = stats.public_grid(sess, root, month)
-        store.set(key, grid)
-    return grid
+    return store.fetch(key, lambda: stats.public_grid(sess, root, month))
 
 
 def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> dict[int, stats.Totals]:
