@@ -29,7 +29,7 @@ def audit_viewer():
     results = audit_log.search(sess, current_user, query, page=int_arg("page") or 1)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render("admin/audit/index.html", fragment="admin/audit/_results.html", form=form, results=results,
-                  label=audit_log.action_label, details=audit_log.details_text, args=args,
+                  label=audit_log.action_label, shown=audit_log.readable(sess, results.events), args=args,
                   status=200 if not form.errors else 400)
 
 

@@ -73,8 +73,10 @@ def job(job_id: int):
     item = _job(job_id)
     shown = jobs.view(jobs.queue(), item)
     report = imports.Report.from_dict(shown.result) if item.kind in IMPORT_KINDS and shown.result else None
+    kept = exports.file_path(jobs.files_dir(current_app), item) is not None  # deleted after FILES_KEPT_DAYS
     return render("admin/data/job.html", fragment="admin/data/_job.html", view=shown, job=item, report=report,
-                  confirm=ConfirmForm(), kind_label=_kind_label(item), exports=exports.EXPORTS)
+                  confirm=ConfirmForm(), kind_label=_kind_label(item), exports=exports.EXPORTS, file_kept=kept,
+                  kept_days=jobs.FILES_KEPT_DAYS)
 
 
 def _kind_label(item: Job) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -27,9 +28,10 @@ from admin.forms.management import (
     TownSittingForm,
 )
 from dibao import cases, clock, db, entitlement, notices, raises, reviews, workflow
-from dibao.errors import Invalid
+from dibao.errors import Forbidden, Invalid
 from dibao.models import Role
 from dibao.models.management import ProposalKind
+from dibao.text import clean_line
 from dibao.web import int_arg, perform, render, submit
 from dibao.workflow import Action
 
@@ -260,6 +262,11 @@ def _number(name: str) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 4 else None
 
 
+def _typed(name: str) -> str:
+    """A text field of the sitting's table (read outside the form, one per household): cleaned as a form's are."""
+    return clean_line(request.form.get(name, ""))
+
+
 @bp.route("/sittings/community", methods=["GET", "POST"])
 @login_required
 def community_sitting():
@@ -271,7 +278,7 @@ def community_sitting():
     chosen = [int(x) for x in request.form.getlist("include") if x.isdigit() and len(x) < 19]
     results = [reviews.SittingResult(cid, request.form.get(f"decision-{cid}", ""), _number(f"for-{cid}"),
                                      _number(f"against-{cid}"), _number(f"abstain-{cid}"),
-                                     request.form.get(f"opinion-{cid}", "")) for cid in chosen]
+                                     _typed(f"opinion-{cid}")) for cid in chosen]
     done = submit(form, lambda sess: reviews.community_sitting(
         sess, current_user, held_on=form.held_on.data, location=form.location.data or "",
         panel=lines(form.panel.data), attendees=lines(form.attendees.data), results=results,
@@ -289,13 +296,12 @@ def town_sitting():
     form = TownSittingForm()
     if request.method == "GET":
         if current_user.role != Role.town_reviewer:
-            abort(403)
+            raise Forbidden(_l("乡镇会议研究结果由乡镇（街道）审核人员登记。"))
         form.held_on.data = clock.today()
     candidates = reviews.town_sitting_candidates(db.session(), current_user)
     chosen = [int(x) for x in request.form.getlist("include") if x.isdigit() and len(x) < 19]
-    results = [reviews.TownSittingResult(cid, request.form.get(f"decision-{cid}", ""),
-                                         request.form.get(f"opinion-{cid}", ""),
-                                         request.form.get(f"override-{cid}", "")) for cid in chosen]
+    results = [reviews.TownSittingResult(cid, request.form.get(f"decision-{cid}", ""), _typed(f"opinion-{cid}"),
+                                         _typed(f"override-{cid}")) for cid in chosen]
     done = submit(form, lambda sess: reviews.town_sitting(
         sess, current_user, held_on=form.held_on.data, title=form.title.data or "",
         participants=lines(form.participants.data), results=results, levels=case_views._levels()))

@@ -81,12 +81,21 @@ def notice_detail(public_id: str):
 
 # --- compose → preview → publish / schedule -------------------------------------------------------------
 
+def _window_days() -> int:
+    """The deployment's notice window: the shortest a board may be published for (dibao.notices.check_window)."""
+    return current_app.config["NOTICE_WINDOW_DAYS"]
+
+
 def _compose(form: ComposeForm, selected: set[int], status: int = 200):
     sess = db.session()
     level = notices.publishing_level(current_user)
+    minimum = _window_days()
+    # The browser's own check mirrors the domain's range; the domain still decides (a form can be posted by hand).
+    form.window_days.render_kw = {"min": minimum, "max": max(notices.MAX_WINDOW_DAYS, minimum)}
     return render("admin/notices/compose.html", form=form, cases=notices.awaiting_cases(sess, current_user),
                   level=level, level_label=workflow.REVIEWER_LABELS[level], selected=selected, status=status,
-                  stage_labels=workflow.STAGE_LABELS)
+                  stage_labels=workflow.STAGE_LABELS, window_days=minimum,
+                  max_window_days=max(notices.MAX_WINDOW_DAYS, minimum))
 
 
 def _selected_ids() -> set[int]:
@@ -100,8 +109,7 @@ def _selected_ids() -> set[int]:
 @login_required
 def notice_compose():
     form = ComposeForm(formdata=None, title=request.args.get("title") or notices.default_title(current_user),
-                       window_days=request.args.get("window_days", type=int)
-                       or current_app.config["NOTICE_WINDOW_DAYS"])
+                       window_days=request.args.get("window_days", type=int) or _window_days())
     selected = {int(x) for x in (request.args.get("case_ids") or "").split(",") if x.strip().isdigit()}
     return _compose(form, selected)
 
@@ -115,16 +123,17 @@ def notice_preview():
     def build(sess):
         level = notices.publishing_level(current_user)
         cases = notices.selected_cases(sess, current_user, _case_ids())
-        return level, cases, _scheduled_time(form), notices.preview_entries(cases, level)
+        days = notices.check_window(form.window_days.data, _window_days())  # refused here as at publishing
+        return level, cases, _scheduled_time(form), notices.preview_entries(cases, level), days
 
     done = submit(form, build)  # writes nothing; its domain errors go on the form like a publish's
     if not done.ok:
         return _compose(form, _selected_ids(), done.status)
-    level, cases, opens_at, entries = done.value
+    level, cases, opens_at, entries, days = done.value
     sess = db.session()
     start = opens_at or clock.now()
     batch = SimpleNamespace(public_id="preview", title=form.title.data.strip(), level=level, region=current_user.region,
-                            opens_at=start, closes_at=start + timedelta(days=form.window_days.data),
+                            opens_at=start, closes_at=start + timedelta(days=days),
                             fingerprint=_("（发布时生成）"))
     pol = disclosure.load_policy(sess, current_user.region)
     channels = {ch: disclosure.present_group(batch, entries, ch, start, pol) for ch in Channel}
@@ -140,7 +149,8 @@ def _publish(require_schedule: bool):
     form = ComposeForm()
     done = submit(form, lambda sess: notices.publish(
         sess, current_user, case_ids=_case_ids(), title=form.title.data,
-        opens_at=_scheduled_time(form, required=require_schedule), window_days=form.window_days.data))
+        opens_at=_scheduled_time(form, required=require_schedule), window_days=form.window_days.data,
+        minimum_days=_window_days()))
     if not done.ok:
         return _compose(form, _selected_ids(), done.status)
     batch = done.value

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.payments import AnswerForm, CheckForm, GenerateForm, LayoutForm, QuestionForm, ReturnFileForm
 from dibao import clock, db, payments, scope
+from dibao.errors import Forbidden
 from dibao.models import Role
 from dibao.models.payment import LineStatus, RunStatus
 from dibao.web import int_arg, render, submit
@@ -17,13 +19,18 @@ from dibao.web import int_arg, render, submit
 # What a supervision group (群众监督) may open: its community's payments, nothing else of the backend.
 SUPERVISOR_ENDPOINTS = {"admin.login", "admin.logout", "admin.payments", "admin.payment_run",
                         "admin.payment_ask", "admin.dashboard", "admin.static"}
+SUPERVISOR_ONLY_PAYMENTS = _l("群众监督组的账号只能查看本社区的资金发放情况。")
+
+
+def may_open(user, endpoint: str | None) -> bool:
+    """Whether the backend lets ``user`` open ``endpoint`` at all (the menu asks the same question)."""
+    return getattr(user, "role", None) != Role.supervisor or endpoint in SUPERVISOR_ENDPOINTS
 
 
 @bp.before_request
 def _supervisor_only_payments():
-    if (current_user.is_authenticated and getattr(current_user, "role", None) == Role.supervisor
-            and request.endpoint not in SUPERVISOR_ENDPOINTS):
-        abort(403)
+    if current_user.is_authenticated and not may_open(current_user, request.endpoint):
+        raise Forbidden(SUPERVISOR_ONLY_PAYMENTS)
     if (current_user.is_authenticated and getattr(current_user, "role", None) == Role.supervisor
             and request.endpoint == "admin.dashboard"):
         return redirect(url_for("admin.payments"))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from flask import current_app, flash, make_response, redirect, request, session, url_for
@@ -12,10 +13,11 @@ from wtforms.fields.choices import SelectChoice
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserForm
-from dibao import accounts, cases, clock, db, regions, scope, workdays
+from admin.payments import may_open
+from dibao import accounts, audit_log, cases, clock, db, regions, scope, workdays
 from dibao.extensions import limiter
-from dibao.models import Role
-from dibao.web import perform, render, safe_next, submit
+from dibao.models import Role, User
+from dibao.web import error_page, perform, render, safe_next, submit
 
 DEVICE_COOKIE = "dibao_staff_device"  # accounts that signed in from this browser before (signed ids)
 DEVICE_MAX_AGE = 180 * 24 * 3600
@@ -119,7 +121,7 @@ def _too_many(err):
     response = getattr(err, "response", None)
     if response is not None:
         return response
-    return render("admin/error.html", status=429, title=_("请稍后再试"), message=_("操作太频繁，请稍等一会儿再试。"))
+    return error_page(429, _("请稍后再试"), _("操作太频繁，请稍等一会儿再试。"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -185,11 +187,23 @@ NAV.append(("admin.household_limits", _l("资产核对标准")))
 NAV.insert([e for e, _label in NAV].index("admin.notices") + 1, ("admin.payments", _l("资金发放")))  # issue 11
 
 
+# Menu entries that not every signed-in role may open, each with the check its view makes (one rule for both:
+# a menu never offers a page that answers 403). The rest are open to every role the backend lets in.
+NAV_MAY_OPEN: dict[str, Callable[[User], bool]] = {
+    "admin.audit_viewer": audit_log.may_view,  # audit_log.require_view
+    "admin.calendar": workdays.is_county_admin,  # workdays.own_county
+}
+
+
+def nav_for(user: User) -> list[tuple[str, object]]:
+    """The menu ``user`` sees: the entries whose page they may open."""
+    return [(endpoint, label) for endpoint, label in NAV
+            if may_open(user, endpoint) and NAV_MAY_OPEN.get(endpoint, lambda _user: True)(user)]
+
+
 @bp.context_processor
 def _navigation():
-    if current_user.is_authenticated and current_user.role == Role.supervisor:  # issue 11: the payments only
-        return {"admin_nav": [entry for entry in NAV if entry[0] == "admin.payments"]}
-    return {"admin_nav": NAV}
+    return {"admin_nav": nav_for(current_user) if current_user.is_authenticated else []}
 
 
 # --- users -------------------------------------------------------------------------------------------

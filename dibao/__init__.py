@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, has_request_context, render_template, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
+from werkzeug.exceptions import HTTPException
 
 from dibao import audit, clock, config, crypto, db, i18n, jobs
 from dibao.errors import DomainError
@@ -29,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
     clock.set_local_zone(app.config["TIMEZONE"])
-    audit.set_key(app.config["AUDIT_KEY"])
+    audit.set_key(app.config["AUDIT_KEY"], app.config["AUDIT_RETIRED_KEYS"])
     crypto.use_key(app.config["DATA_KEY"])
     from dibao import cache
 
@@ -101,14 +102,9 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None):
-    from dibao.web import is_api, json_error
+    from dibao.web import error_page
 
-    if is_api():  # the API answers JSON, errors too
-        response = json_error(status, message)
-        response.headers.update(headers or {})
-        return response
-    template = "admin/error.html" if request.blueprint == "admin" else "portal/error.html"
-    return render_template(template, status=status, title=title, message=message), status, headers or {}
+    return error_page(status, title, message, headers)
 
 
 def _register_errors(app: Flask) -> None:
@@ -121,6 +117,27 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError):
         return _error_page(400, _("页面已过期"), _("表单已过期或来源不明，请返回上一页刷新后重新提交。"))
+
+    # Werkzeug's own pages are English ("403 Forbidden"): every status the app answers with gets its Chinese page.
+    @app.errorhandler(400)
+    def _bad_request(err):
+        return _error_page(400, _("无法办理"), _("提交的内容有误，无法办理。请返回上一页检查后重新提交。"))
+
+    @app.errorhandler(403)
+    def _forbidden(err):
+        if request.path.startswith("/admin/"):
+            return _error_page(403, _("没有权限"), _("您的账号没有权限打开这个页面。如需办理，请联系系统管理员。"))
+        return _error_page(403, _("没有权限"), _("您没有权限打开这个页面。"))
+
+    @app.errorhandler(410)
+    def _gone(err):
+        return _error_page(410, _("已经结束"), _("您要找的内容已经结束公开。"))
+
+    @app.errorhandler(HTTPException)
+    def _other_http_error(err: HTTPException):
+        if err.code is None or err.code < 400:  # a redirect raised as an exception passes through unchanged
+            return err
+        return _error_page(err.code, _("无法办理"), _("这个请求无法办理。请返回上一页重试，或拨打服务热线。"))
 
     @app.errorhandler(404)
     def _not_found(err):

@@ -34,6 +34,7 @@ from dibao.models.application import (
     ApplicationStatus,
     DocumentKind,
 )
+from dibao.text import normalise_name
 
 WORKING_DAYS = 3  # to accept or return (local practice; DIBAO_APPLICATION_WORKING_DAYS)
 MAX_MEMBERS = 10
@@ -41,6 +42,8 @@ MAX_MATERIALS = 6
 MAX_DOCUMENT_BYTES = media.MAX_IMAGE_BYTES
 MIN_REASON = 10
 MAX_REASON = 2000
+MAX_NAME = 50  # a person's name (the form takes its limits from here)
+MAX_ADDRESS = 200
 MAX_RETURN_ITEMS = 20
 
 RELATIONS = [r for r in cases.RELATIONS if r != "本人"]
@@ -140,11 +143,11 @@ def field_errors(session: Session, inp: ApplicationInput) -> dict[str, str]:
 
     if _community(session, inp.region_code) is None:
         errors["region"] = str(_l("请选择您家所在的社区（村）。"))
-    name = _clean(inp.head_name)
+    name = normalise_name(inp.head_name)
     if not name:
         errors["head_name"] = str(_l("请填写申请人姓名。"))
-    elif len(name) > 50:
-        errors["head_name"] = str(_l("姓名最多 50 个字。"))
+    elif len(name) > MAX_NAME:
+        errors["head_name"] = str(_l("姓名最多 %(n)d 个字。", n=MAX_NAME))
     id_number = check("head_id_number", lambda: identity.normalise_id_number(inp.head_id_number))
     if id_number and not 0 <= age_on(id_number, clock.today()) <= 130:
         errors["head_id_number"] = str(_l("身份证号码中的出生日期不对，请核对。"))
@@ -157,8 +160,8 @@ def field_errors(session: Session, inp: ApplicationInput) -> dict[str, str]:
     address = _clean(inp.address)
     if not address:
         errors["address"] = str(_l("请填写家庭住址。"))
-    elif len(address) > 200:
-        errors["address"] = str(_l("住址最多 200 个字。"))
+    elif len(address) > MAX_ADDRESS:
+        errors["address"] = str(_l("住址最多 %(n)d 个字。", n=MAX_ADDRESS))
     if inp.head_work_capacity not in {c.value for c in WorkCapacity}:
         errors["head_work_capacity"] = str(_l("请选择申请人的劳动能力。"))
     reason = _clean(inp.reason)
@@ -170,7 +173,7 @@ def field_errors(session: Session, inp: ApplicationInput) -> dict[str, str]:
     if not inp.check_consent:
         errors["check_consent"] = str(_l("办理低保必须核对家庭经济状况，请勾选同意。"))
     if inp.by_proxy:
-        if not _clean(inp.proxy_name):
+        if not normalise_name(inp.proxy_name):
             errors["proxy_name"] = str(_l("代为申请的，请填写您（代办人）的姓名。"))
         if inp.proxy_relation not in PROXY_RELATIONS:
             errors["proxy_relation"] = str(_l("请选择您与申请人的关系。"))
@@ -184,7 +187,7 @@ def field_errors(session: Session, inp: ApplicationInput) -> dict[str, str]:
     if len(filled) > MAX_MEMBERS:
         errors["members"] = str(_l("家庭成员最多填写 %(n)d 位，更多的请到社区补充。", n=MAX_MEMBERS))
     for i, member in filled:
-        if not _clean(member.name):
+        if not normalise_name(member.name):
             errors[f"members-{i}-name"] = str(_l("请填写这位家庭成员的姓名。"))
         if member.relation not in RELATIONS:
             errors[f"members-{i}-relation"] = str(_l("请选择与申请人的关系。"))
@@ -253,11 +256,11 @@ def submit(session: Session, inp: ApplicationInput, *, media_dir: str,
     now = clock.now()
     application = Application(
         tracking_code=_unique_code(session), region=region, status=ApplicationStatus.submitted,
-        head_name=_clean(inp.head_name), head_id_number=id_number,
+        head_name=normalise_name(inp.head_name), head_id_number=id_number,
         head_phone=identity.normalise_phone(inp.head_phone), email=inp.email.strip() or None,
         head_work_capacity=WorkCapacity(inp.head_work_capacity), address=_clean(inp.address),
         reason=_clean(inp.reason), check_consent=True, by_proxy=inp.by_proxy,
-        proxy_name=_clean(inp.proxy_name) or None if inp.by_proxy else None,
+        proxy_name=normalise_name(inp.proxy_name) or None if inp.by_proxy else None,
         proxy_relation=inp.proxy_relation if inp.by_proxy else None,
         proxy_phone=identity.normalise_phone(inp.proxy_phone, field="proxy_phone") if inp.by_proxy else None,
         deadline=workdays.add_workdays(clock.today(), working_days), created_at=now,
@@ -270,7 +273,7 @@ def submit(session: Session, inp: ApplicationInput, *, media_dir: str,
         if member.is_blank():
             continue
         application.members.append(ApplicationMember(
-            position=position, name=_clean(member.name), relation=member.relation, age=member.age,
+            position=position, name=normalise_name(member.name), relation=member.relation, age=member.age,
             id_number=identity.normalise_id_number(member.id_number, field="id_number", required=False),
             work_capacity=WorkCapacity(member.work_capacity)))
         position += 1

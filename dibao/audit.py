@@ -12,6 +12,14 @@ the head hash are also written, now and then, to an append-only file outside the
 by the sweep, by ``dibao db upgrade`` and by ``dibao audit checkpoint``). ``verify`` walks the chain in order
 and names the first event whose link, hash or position does not match, and any events missing since a
 checkpoint. Unkeyed events are accepted only where a checkpoint already covers them (the legacy prefix).
+
+The key can be replaced (``dibao audit rotate-key``, after it may have been exposed): :func:`rotate` appends an
+``audit_key_rotated`` event, signed with the old key, that names the old and the new key by their ids
+(:func:`key_id`, never the keys); every later event is signed with the new one. The old key is kept as a
+*retired* key (``instance/retired_audit_key``, one a line, or ``DIBAO_AUDIT_RETIRED_KEYS``) because
+``verify`` still needs it for the stretch it signed. Whoever holds only a retired key cannot rewrite anything:
+changing an event means re-hashing every event after it, and the newest stretch must be signed with the key
+the deployment has now.
 """
 
 from __future__ import annotations
@@ -38,17 +46,36 @@ GENESIS = "0" * 64
 SYSTEM_ACTOR = "系统"
 SCHEME_SHA256 = 1
 SCHEME_HMAC = 2
+ROTATED = "audit_key_rotated"  # the event that hands the chain from one key to the next
 
 log = logging.getLogger("dibao.audit")
 
 _key: bytes | None = None
+_retired: dict[str, bytes] = {}  # key id → a key that signed an earlier stretch of the chain
 
 
-def set_key(key: str | None) -> None:
-    """The deployment's audit key (the app factory passes ``AUDIT_KEY`` in, as it passes the time zone to
-    :mod:`dibao.clock`). Without one, events are written with the unkeyed scheme."""
-    global _key
+def set_key(key: str | None, retired: Iterable[str] = ()) -> None:
+    """The deployment's audit key and its retired keys (the app factory passes ``AUDIT_KEY`` and
+    ``AUDIT_RETIRED_KEYS`` in, as it passes the time zone to :mod:`dibao.clock`). Without a key, events are
+    written with the unkeyed scheme."""
+    global _key, _retired
     _key = key.encode() if key else None
+    _retired = _keyring(retired)
+
+
+def key_id(key: str | bytes) -> str:
+    """A short public name of a key (what rotation events record): a keyed hash of a fixed label, which says
+    nothing about the key itself."""
+    raw = key.encode() if isinstance(key, str) else key
+    return hmac.new(raw, b"dibao audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def _keyring(keys: Iterable[str | bytes]) -> dict[str, bytes]:
+    raw = [k.encode() if isinstance(k, str) else k for k in keys if k]
+    return {key_id(k): k for k in raw}
+
+
+MIN_KEY_LENGTH = 32
 
 
 def _content(event: AuditEvent) -> dict[str, Any]:
@@ -188,6 +215,37 @@ def _chained_rows(session: Session, actor: User | None, entries: Iterable[Entry]
     return rows
 
 
+def last_rotation(session: Session) -> dict[str, str] | None:
+    """The newest rotation's ``{"from": id, "to": id}``, or None when the key was never rotated."""
+    details = session.scalar(select(AuditEvent.details).where(AuditEvent.action == ROTATED)
+                             .order_by(AuditEvent.id.desc()).limit(1))
+    return _rotation(details) if details is not None else None
+
+
+def _rotation(details: str) -> dict[str, str]:
+    try:
+        data = json.loads(details)
+        return {"from": str(data["from"]), "to": str(data["to"])}
+    except (ValueError, KeyError, TypeError):
+        return {"from": "", "to": ""}  # verify reports it: a rotation that names no keys hands over to none
+
+
+def rotate(session: Session, new_key: str) -> AuditEvent:
+    """Append the event that hands the chain to ``new_key``, signed with the current key. The caller commits,
+    then installs the new key everywhere and keeps the old one as retired (``dibao audit rotate-key``); until
+    then this process goes on signing with the old one, so nothing but the rotation may be appended here."""
+    from dibao.errors import Invalid
+
+    if _key is None:
+        raise Invalid("no audit key is configured: there is nothing to rotate")
+    if len(new_key) < MIN_KEY_LENGTH:
+        raise Invalid(f"the new audit key must be at least {MIN_KEY_LENGTH} characters")
+    new_id = key_id(new_key)
+    if new_id == key_id(_key) or new_id in _retired:
+        raise Invalid("the new audit key has been used before: make a fresh one")
+    return record(session, None, ROTATED, "audit_key", new_id, details={"from": key_id(_key), "to": new_id})
+
+
 # --- checkpoints: the count and head, outside the database ---------------------------------------------
 
 @dataclass(frozen=True)
@@ -283,48 +341,70 @@ class ChainReport:
     checkpoints: int = 0
 
 
-def verify(session: Session, *, key: str | None = None, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
-    """Walk the chain in order against its hashes, the audit key and the checkpoints.
+def verify(session: Session, *, key: str | None = None, retired: Iterable[str] | None = None,
+           checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Walk the chain in order against its hashes, the audit keys and the checkpoints.
 
-    ``key`` defaults to the deployment's key (:func:`set_key`; a restore passes the backup's); ``checkpoints``
-    come from :func:`read_checkpoints`. The report names the first event that does not hold, or what is missing.
+    ``key`` and ``retired`` default to the deployment's keys (:func:`set_key`; a restore passes the backup's);
+    ``checkpoints`` come from :func:`read_checkpoints`. The report names the first event that does not hold, or
+    what is missing.
     """
     secret = key.encode() if key else _key
+    keyring = dict(_retired) if retired is None else _keyring(retired)
+    if secret is not None:
+        keyring[key_id(secret)] = secret
     marks = {}
     for cp in checkpoints:
         marks.setdefault(cp.count, []).append(cp)
     covered = max((cp.count for cp in checkpoints), default=0)
+
+    def broken(checked: int, event_id: int | None, reason: str) -> ChainReport:
+        return ChainReport(False, checked, event_id, reason, len(checkpoints))
+
+    # Which key signs the first keyed stretch: the one the first rotation hands over from (the walk checks
+    # that rotation's own hash with it, so a false "from" only breaks the chain there); without a rotation,
+    # the deployment's key.
+    first = session.execute(select(AuditEvent.details).where(AuditEvent.action == ROTATED)
+                            .order_by(AuditEvent.id).limit(1)).scalar()
+    signer_id = _rotation(first)["from"] if first is not None else (key_id(secret) if secret else None)
+    signer = keyring.get(signer_id) if signer_id else None
     prev = GENESIS
     position = 0
     keyed_seen = False
     last_id = None
+    last_rotation_id = None
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(500):
         position += 1
         if event.prev_hash != prev:
-            return ChainReport(False, position - 1, event.id, "link to the previous event does not match",
-                               len(checkpoints))
+            return broken(position - 1, event.id, "link to the previous event does not match")
         if event.hash_scheme == SCHEME_HMAC:
             keyed_seen = True
             if secret is None:
-                return ChainReport(False, position - 1, event.id,
-                                   "keyed event, but no audit key is configured (DIBAO_AUDIT_KEY or instance/audit_key)",
-                                   len(checkpoints))
+                return broken(position - 1, event.id,
+                              "keyed event, but no audit key is configured (DIBAO_AUDIT_KEY or instance/audit_key)")
+            if signer is None:
+                return broken(position - 1, event.id,
+                              f"signed with the retired audit key {signer_id}, which is not configured "
+                              "(instance/retired_audit_key or DIBAO_AUDIT_RETIRED_KEYS)")
         elif event.hash_scheme == SCHEME_SHA256:
             if keyed_seen:
-                return ChainReport(False, position - 1, event.id,
-                                   "unkeyed event after keyed ones: written or re-hashed without the audit key",
-                                   len(checkpoints))
+                return broken(position - 1, event.id,
+                              "unkeyed event after keyed ones: written or re-hashed without the audit key")
             if secret is not None and position > covered:
-                return ChainReport(False, position - 1, event.id,
-                                   "unkeyed event that no checkpoint covers: written or re-hashed without the "
-                                   "audit key", len(checkpoints))
-        if _digest(event, secret) != event.hash:
-            return ChainReport(False, position - 1, event.id, "content does not match its hash", len(checkpoints))
+                return broken(position - 1, event.id,
+                              "unkeyed event that no checkpoint covers: written or re-hashed without the audit key")
+        if _digest(event, signer) != event.hash:
+            return broken(position - 1, event.id, "content does not match its hash" + _signed_otherwise(event, keyring, signer_id))
         for cp in marks.get(position, ()):
             if cp.hash != event.hash:
-                return ChainReport(False, position - 1, event.id,
-                                   f"does not match the checkpoint of {cp.at} (event number {cp.count}): "
-                                   "the log was rewritten up to here", len(checkpoints))
+                return broken(position - 1, event.id, f"does not match the checkpoint of {cp.at} (event number "
+                                                      f"{cp.count}): the log was rewritten up to here")
+        if event.action == ROTATED and event.hash_scheme == SCHEME_HMAC:
+            handover = _rotation(event.details)
+            if handover["from"] != signer_id:
+                return broken(position - 1, event.id, "a key rotation that does not name the key that signed it")
+            signer_id, signer = handover["to"], keyring.get(handover["to"])
+            last_rotation_id = event.id
         prev = event.hash
         last_id = event.id
     if position < covered:
@@ -334,7 +414,22 @@ def verify(session: Session, *, key: str | None = None, checkpoints: Sequence[Ch
                            f"{cp.count - position} newest events missing {after}: the checkpoint of {cp.at} "
                            f"recorded {cp.count} events ending with event {cp.last_id}, the log holds {position}",
                            len(checkpoints))
+    if last_rotation_id is not None and secret is not None and signer_id != key_id(secret):
+        # The newest stretch must be signed with the key in force: otherwise a holder of a retired key could
+        # re-hash the chain from any point and end it in a stretch of their own.
+        return broken(position, last_rotation_id,
+                      f"the newest key rotation hands the chain to key {signer_id}, but the configured audit key is "
+                      f"{key_id(secret)}: install the new key (dibao audit rotate-key finishes an interrupted rotation)")
     return ChainReport(True, position, checkpoints=len(checkpoints))
+
+
+def _signed_otherwise(event: AuditEvent, keyring: dict[str, bytes], expected: str | None) -> str:
+    """Why a hash does not match, when another known key explains it: a process still signing with the old key
+    after a rotation (it was not stopped), or a rotation that was not recorded."""
+    for kid, other in keyring.items():
+        if kid != expected and _digest(event, other) == event.hash:
+            return f" (it is signed with audit key {kid}, not {expected}: a process kept the old key after a rotation?)"
+    return ""
 
 
 def events_for(session: Session, object_type: str, object_id: Any) -> list[AuditEvent]:

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, func, inspec
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock
+from dibao import audit, clock, keys
 from dibao.errors import Conflict, Invalid
 
 FORMAT = 1
@@ -55,6 +55,7 @@ class Locations:
     checkpoints: Path
     pg_bindir: str | None = None
     audit_key_from_env: str | None = None  # DIBAO_AUDIT_KEY, when the key is not a file
+    audit_retired_from_env: str | None = None  # DIBAO_AUDIT_RETIRED_KEYS, when they are not a file
 
 
 @dataclass
@@ -291,13 +292,16 @@ def _restore_dir(engine: Engine, root: Path, where: Locations) -> RestoreReport:
     for path in _files(root / "media"):
         _private_copy(path, where.media_dir / path.relative_to(root / "media"))
     restored_key = None
+    restored_retired: tuple[str, ...] = ()
     for path in sorted((root / "instance").glob(KEY_PATTERN)):
         _private_copy(path, where.instance_dir / path.name)
         report.notes.append(str(_l("已恢复密钥文件 %(name)s", name=path.name)))
         if path.name == "audit_key":
             restored_key = path.read_text().strip()
+        if path.name == "retired_audit_key":  # the keys of the chain's stretches before a rotation
+            restored_retired = keys.retired_keys(path.parent, path.name, None)
     _restore_checkpoints(root, manifest, where.checkpoints, report)
-    _check(engine, root, manifest, where, restored_key, report)
+    _check(engine, root, manifest, where, restored_key, restored_retired, report)
     return report
 
 
@@ -352,7 +356,7 @@ def _restore_checkpoints(root: Path, manifest: dict, path: Path, report: Restore
 
 
 def _check(engine: Engine, root: Path, manifest: dict, where: Locations, restored_key: str | None,
-           report: RestoreReport) -> None:
+           restored_retired: tuple[str, ...], report: RestoreReport) -> None:
     with engine.connect() as conn:
         counts = _table_counts(conn)
     for name, expected in manifest["tables"].items():
@@ -371,7 +375,9 @@ def _check(engine: Engine, root: Path, manifest: dict, where: Locations, restore
     key = where.audit_key_from_env or restored_key
     checkpoints, unreadable = audit.read_checkpoints(where.checkpoints)
     with Session(engine) as session:
-        report.chain = audit.verify(session, key=key, checkpoints=checkpoints)
+        retired = keys.retired_keys(where.instance_dir, "", where.audit_retired_from_env) \
+            if where.audit_retired_from_env else restored_retired
+        report.chain = audit.verify(session, key=key, retired=retired, checkpoints=checkpoints)
     if unreadable:
         report.problems.append(str(_l("审计检查点文件第 %(lines)s 行无法读取", lines=unreadable)))
     if not report.chain.ok:

@@ -29,7 +29,8 @@ import os
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -273,6 +274,12 @@ class Meta:
         return self.boundary is None or at < self.boundary
 
 
+@dataclass
+class _Flight:
+    lock: threading.Lock
+    waiting: int = 0
+
+
 class Store:
     """A bounded in-process LRU (by bytes), in front of Redis when one is configured."""
 
@@ -289,6 +296,7 @@ class Store:
             import redis
 
             self.redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._flights: dict[tuple, _Flight] = {}  # key → the lock of the one computation under way
         self.counties: dict[Any, str] = {}  # region code → county code (a region never leaves its county)
         self.fast: dict[tuple, Any] = {}  # request key → FastSpec (the fast path below)
         self.stats = {"hits": 0, "misses": 0, "renders": 0, "fast": 0}
@@ -321,12 +329,35 @@ class Store:
         return None
 
     def fetch(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """The value kept under ``key``, or ``compute()`` kept there now (keys carry their version: never stale)."""
+        """The value kept under ``key``, or ``compute()`` kept there now (keys carry their version: never stale).
+        One computation per key at a time in this process: the requests that ask meanwhile wait for it."""
         value = self.get(key)
         if value is None:
-            value = compute()
-            self.set(key, value)
+            with self.single_flight(key):
+                value = self.get(key)
+                if value is None:
+                    value = compute()
+                    self.set(key, value)
         return value
+
+    @contextmanager
+    def single_flight(self, key: tuple) -> Iterator[None]:
+        """Hold ``key``'s own lock: after a change, a county's figures take seconds to count, and every visitor
+        arriving meanwhile would count them again on the same two cores. Callers look in the cache again once
+        inside. Never nest two keys' locks."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = self._flights[key] = _Flight(threading.Lock())
+            flight.waiting += 1
+        try:
+            with flight.lock:
+                yield
+        finally:
+            with self._lock:
+                flight.waiting -= 1
+                if not flight.waiting:
+                    self._flights.pop(key, None)
 
     def set(self, key: tuple, value: Any) -> None:
         self._put(key, value)

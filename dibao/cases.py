@@ -45,6 +45,7 @@ from dibao.models.records import (
     ReviewResult,
     TownMeetingResult,
 )
+from dibao.text import normalise_name
 from dibao.workflow import Action
 
 HOME_VISIT_DAYS = 3  # 入户调查 within 3 working days of acceptance (A 15)
@@ -164,7 +165,7 @@ def register_case(
     if not may_register(actor):
         raise Forbidden(_l("只有社区低保专干可以登记低保申请。"))
     region = actor.region
-    head_name = _required(head_name, "head_name", _l("请填写户主姓名。"), 50)
+    head_name = _required(normalise_name(head_name), "head_name", _l("请填写户主姓名。"), 50)
     id_number = normalise_id_number(head_id_number)
     phone = normalise_phone(head_phone)
     address = _required(address, "address", _l("请填写家庭住址。"), 200)
@@ -262,7 +263,7 @@ def add_member(session: Session, actor: User, case: Case, *, name: str, relation
 
 def _fill_member(member: Member, *, name, relation, age, id_number, health, work_capacity, deduction,
                  deduction_note) -> None:
-    member.name = _required(name, "name", _l("请填写成员姓名。"), 50)
+    member.name = _required(normalise_name(name), "name", _l("请填写成员姓名。"), 50)
     member.relation = _required(relation, "relation", _l("请选择与户主的关系。"), 20)
     member.age = _age(age)
     member.id_number = normalise_id_number(id_number, field="id_number", required=False)
@@ -386,7 +387,7 @@ def set_payment_account(session: Session, actor: User, case: Case, *, kind: Acco
     kind = AccountKind(kind)
     number = normalise_account_number(number, luhn_checked=kind == AccountKind.bank_card)
     bank_name = _required(bank_name, "bank_name", _l("请填写开户银行。"), 100)
-    holder_name = _required(holder_name, "holder_name", _l("请填写账户户名。"), 50)
+    holder_name = _required(normalise_name(holder_name), "holder_name", _l("请填写账户户名。"), 50)
     account = case.payment_account or PaymentAccount(case=case)
     before = mask_account(account.number) if account.number else None
     account.kind, account.bank_name, account.holder_name, account.number = kind, bank_name, holder_name, number

@@ -57,6 +57,8 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(standards_group)
     app.cli.add_command(stats_group)  # issue 13: the monthly statistics summary
+    from dibao.datakey import keys_group  # rotating the data key
+    app.cli.add_command(keys_group)
 
 
 @click.group("db", help="Database schema (Alembic migrations).")
@@ -133,6 +135,74 @@ def audit_checkpoint() -> None:
     """Append the log's count and head hash to the checkpoint file (the sweep also does it every
     DIBAO_AUDIT_CHECKPOINT_MINUTES). Copy that file off the machine: it is what shows deleted events."""
     _checkpoint()
+
+
+@audit_group.command("rotate-key")
+@click.option("--new-key", help="The new key, from your secret store (required when DIBAO_AUDIT_KEY is set).")
+@click.option("--yes", is_flag=True, help="Do not ask: every web and worker process is stopped.")
+@with_appcontext
+def audit_rotate_key(new_key: str | None, yes: bool) -> None:
+    """Hand the audit chain to a new key, e.g. after the key may have been exposed. Stop the service first.
+
+    The old key is kept as a retired key (instance/retired_audit_key): `audit verify` needs it for the events it
+    signed. Run it again to finish a rotation that was interrupted."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    from dibao import keys
+    from dibao.errors import DomainError
+
+    instance = Path(current_app.instance_path)
+    from_env = bool(os.environ.get("DIBAO_AUDIT_KEY"))
+    pending, key_file, retired_file = instance / "audit_key.next", instance / "audit_key", instance / "retired_audit_key"
+    session = db.session()
+    last = audit.last_rotation(session)
+    if not from_env and pending.exists() and last and last["to"] == audit.key_id(pending.read_text().strip()):
+        # The rotation was committed but the key not installed: install it, and nothing else.
+        os.replace(pending, key_file)
+        click.echo(f"finished the interrupted rotation: instance/audit_key is now key {last['to']}")
+        return
+    if from_env and not new_key:
+        raise click.ClickException("DIBAO_AUDIT_KEY is set: make a new key in your secret store and pass it with "
+                                   "--new-key (at least 32 characters)")
+    if not yes:
+        click.confirm("Every web server and worker must be stopped (a process left running would go on signing "
+                      "with the old key). Rotate the audit key now?", abort=True)
+    checkpoints, _unreadable = audit.read_checkpoints(current_app.config["AUDIT_CHECKPOINTS"])
+    report = audit.verify(session, checkpoints=checkpoints)
+    if not report.ok:
+        raise click.ClickException(f"the audit chain does not verify (event {report.broken_id}: {report.reason}); "
+                                   "investigate before rotating the key (docs/operations.md)")
+    old = current_app.config["AUDIT_KEY"]
+    new = new_key or secrets.token_urlsafe(48)
+    try:
+        if not from_env:
+            # Both keys on disk before the database depends on them: the new one beside the old, and the old one
+            # among the retired (harmless if the rotation then fails: a retired key that is still in use).
+            keys.write_private(pending, new)
+            if old not in keys.retired_keys(instance, retired_file.name, None):
+                keys.write_private(retired_file, old + "\n", append=True)
+        event = audit.rotate(session, new)
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        pending.unlink(missing_ok=True)
+        raise click.ClickException(str(err.message)) from None
+    if not from_env:
+        os.replace(pending, key_file)
+    retired = (*current_app.config["AUDIT_RETIRED_KEYS"], old)
+    audit.set_key(new, retired)
+    current_app.config.update(AUDIT_KEY=new, AUDIT_RETIRED_KEYS=retired)
+    _checkpoint()  # the rotation in the file outside, at once
+    details = audit.last_rotation(session) or {}
+    click.echo(f"audit key rotated at event {event.id}: key {details.get('from')} retired, key {details.get('to')} "
+               "signs from now on")
+    if from_env:
+        click.echo("now, on every node: set DIBAO_AUDIT_KEY to the new key, add the old one to "
+                   "DIBAO_AUDIT_RETIRED_KEYS, and keep both in the secret store", err=True)
+    else:
+        click.echo("copy instance/audit_key and instance/retired_audit_key to every other node before starting it")
 
 
 @click.group("stats", help="The monthly statistics and roster summaries (derived data: refresh and check).")
@@ -265,7 +335,8 @@ def _locations() -> backup.Locations:
     cfg = current_app.config
     return backup.Locations(media_dir=Path(cfg["MEDIA_DIR"]), instance_dir=Path(current_app.instance_path),
                             checkpoints=Path(cfg["AUDIT_CHECKPOINTS"]), pg_bindir=cfg["PG_BINDIR"],
-                            audit_key_from_env=os.environ.get("DIBAO_AUDIT_KEY") or None)
+                            audit_key_from_env=os.environ.get("DIBAO_AUDIT_KEY") or None,
+                            audit_retired_from_env=os.environ.get("DIBAO_AUDIT_RETIRED_KEYS") or None)
 
 
 @click.command("backup")

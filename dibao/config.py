@@ -70,6 +70,9 @@ def from_environment(instance_path: Path) -> dict:
         # head are written to an append-only file outside the database (dibao.audit, docs/operations.md).
         "AUDIT_KEY": keys.instance_key(instance_path, "audit_key", os.environ.get("DIBAO_AUDIT_KEY"),
                                        lambda: secrets.token_urlsafe(48)),
+        # Keys that signed earlier stretches of the chain (dibao audit rotate-key keeps the old one here).
+        "AUDIT_RETIRED_KEYS": keys.retired_keys(instance_path, "retired_audit_key",
+                                                os.environ.get("DIBAO_AUDIT_RETIRED_KEYS")),
         "AUDIT_CHECKPOINTS": os.environ.get("DIBAO_AUDIT_CHECKPOINTS") or str(instance_path / "audit-checkpoints.log"),
         "AUDIT_CHECKPOINT_MINUTES": float(os.environ.get("DIBAO_AUDIT_CHECKPOINT_MINUTES") or 10),
         # "production" refuses the demo's published password at login and refuses `dibao seed-demo` outright.

@@ -53,17 +53,18 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# The seed's nine steps (个人申报 … 三次张榜公示), for the procedure diagram. ``level`` marks a notice round.
+# The seed's nine steps (个人申报 … 三次张榜公示), for the procedure diagram. ``level`` marks a notice round; its
+# number of days is the deployment's (the diagram's tag shows it), so the texts do not say one.
 STEPS: list[tuple[str, str, Level | None]] = [
     (_l("个人申报"), _l("向社区（村）提出书面或网上申请，也可委托代办。"), None),
     (_l("入户调查"), _l("社区组织调查组入户：一看住房和消费，二问就业、收入和健康，三走访三户以上邻居，作好笔录。"), None),
     (_l("民主评议、初审"), _l("社区评议小组逐户评议，提出初审意见；居民代表列席旁听。"), None),
-    (_l("社区张榜公示"), _l("初审意见在社区公示 7 天，可提出异议。"), Level.community),
+    (_l("社区张榜公示"), _l("初审意见在社区张榜公示，公示期内可提出异议。"), Level.community),
     (_l("乡镇（街道）复查"), _l("乡镇（街道）对材料和调查结果进行审核复查。"), None),
     (_l("乡镇会议研究"), _l("乡镇党委（街道党工委）会议讨论复查结果，形成审核意见。"), None),
-    (_l("二次张榜公示"), _l("审核意见在社区公示 7 天，可提出异议。"), Level.town),
+    (_l("二次张榜公示"), _l("审核意见在社区张榜公示，公示期内可提出异议。"), Level.town),
     (_l("县民政局审批"), _l("县民政局在 10 个工作日内作出批准或不予批准的决定。"), None),
-    (_l("三次张榜公示"), _l("审批结果公示 7 天；批准的家庭列入保障对象名单，次月起发放。"), Level.county),
+    (_l("三次张榜公示"), _l("审批结果张榜公示；批准的家庭列入保障对象名单，次月起发放。"), Level.county),
 ]
 
 

@@ -18,7 +18,8 @@ The key lives outside the database: ``DIBAO_DATA_KEY`` (44 URL-safe base64 chara
 ``Fernet.generate_key()``) or the file ``instance/data_key``, created on first start with mode 600. Fernet
 uses it as it is; the AES-GCM key and the blind index key are derived from it (HMAC-SHA256 with a label each),
 so one secret opens every scheme. A backup of the database is useless without it, and useless with it alone:
-keep both, apart (docs/operations.md).
+keep both, apart (docs/operations.md). ``dibao keys rotate-data`` (dibao.datakey) replaces it: every value
+re-encrypted and every blind index recomputed under a new key.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ PREFIX = "enc2:"  # what encrypt writes (AES-256-GCM)
 FERNET_PREFIX = "enc1:"  # written before enc2; still decrypted
 _NONCE = 12
 
-_fernet: Fernet | None = None
-_aead: AESGCM | None = None
-_index_mac: Any = None  # the blind index's HMAC with its key already absorbed: copied for each value
+_current: DataKey | None = None  # the process's key (use_key)
 
 
 class KeyMissing(RuntimeError):
@@ -53,55 +52,94 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
+def key_problem(key: str) -> str | None:
+    """Why ``key`` is not a data key (None when it is one): Fernet's format, 44 URL-safe base64 characters for 32
+    bytes. Strict, because the decoder Fernet uses skips characters it does not know."""
+    if not isinstance(key, str) or len(key) != 44 or not all(c.isascii() and (c.isalnum() or c in "-_=")
+                                                             for c in key):
+        return "a data key is 44 characters of URL-safe base64 (A-Z a-z 0-9 - _, ending in =)"
+    try:
+        raw = base64.b64decode(key.encode(), altchars=b"-_", validate=True)
+    except binascii.Error:
+        return "a data key is 44 characters of URL-safe base64 (A-Z a-z 0-9 - _, ending in =)"
+    if len(raw) != 32 or base64.urlsafe_b64encode(raw).decode() != key:
+        return "a data key decodes to exactly 32 bytes"
+    return None
+
+
+class DataKey:
+    """One data key and the keys derived from it. The process uses one (:func:`use_key`); rotating the key
+    (dibao.datakey) holds the old and the new one side by side."""
+
+    __slots__ = ("aead", "fernet", "id", "index_mac")
+
+    def __init__(self, key: str):
+        raw = base64.urlsafe_b64decode(key.encode())
+        self.fernet = Fernet(key.encode())
+        # Keys for AES-GCM and for the blind index, derived so that neither reveals anything about the other.
+        self.aead = AESGCM(hmac.new(raw, b"dibao aes-gcm v2", hashlib.sha256).digest())
+        index_key = hmac.new(raw, b"dibao blind index v1", hashlib.sha256).digest()
+        self.index_mac = hmac.new(index_key, digestmod=hashlib.sha256)  # copied for each value
+        # A public name for the key (audit events, the operator's output), which says nothing about it.
+        self.id = hmac.new(raw, b"dibao data key id", hashlib.sha256).hexdigest()[:16]
+
+    def encrypt(self, value: str) -> str:
+        nonce = os.urandom(_NONCE)
+        return PREFIX + base64.urlsafe_b64encode(nonce + self.aead.encrypt(nonce, value.encode(), None)).decode()
+
+    def decrypt(self, stored: str) -> str:
+        """The plain text of a stored value, whichever scheme wrote it (see the module docstring)."""
+        if stored.startswith(PREFIX):
+            try:
+                sealed = base64.urlsafe_b64decode(stored[len(PREFIX):].encode())
+                return self.aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], None).decode()
+            except (InvalidTag, binascii.Error, ValueError):
+                raise KeyMissing("a stored value does not decrypt with this data key (wrong DIBAO_DATA_KEY?)") \
+                    from None
+        if stored.startswith(FERNET_PREFIX):
+            try:
+                return self.fernet.decrypt(stored[len(FERNET_PREFIX):].encode()).decode()
+            except InvalidToken:
+                raise KeyMissing("a stored value does not decrypt with this data key (wrong DIBAO_DATA_KEY?)") \
+                    from None
+        return stored
+
+    def blind_index(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        mac = self.index_mac.copy()  # a third cheaper than keying a new HMAC: an import hashes every ID number
+        mac.update(value.encode())
+        return mac.hexdigest()
+
+
 def use_key(key: str) -> None:
     """Install the process's data key (the app factory does it from DATA_KEY)."""
-    global _fernet, _aead, _index_mac
-    raw = base64.urlsafe_b64decode(key.encode())
-    _fernet = Fernet(key.encode())
-    # Keys for AES-GCM and for the blind index, derived so that neither reveals anything about the other.
-    _aead = AESGCM(hmac.new(raw, b"dibao aes-gcm v2", hashlib.sha256).digest())
-    index_key = hmac.new(raw, b"dibao blind index v1", hashlib.sha256).digest()
-    _index_mac = hmac.new(index_key, digestmod=hashlib.sha256)
+    global _current
+    _current = DataKey(key)
 
 
-def _require() -> tuple[Fernet, AESGCM, Any]:
-    if _fernet is None or _aead is None or _index_mac is None:
+def _require() -> DataKey:
+    if _current is None:
         raise KeyMissing("no data key installed (create the app first, or call dibao.crypto.use_key)")
-    return _fernet, _aead, _index_mac
+    return _current
 
 
 def encrypt(value: str) -> str:
-    _, aead, _ = _require()
-    nonce = os.urandom(_NONCE)
-    return PREFIX + base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, value.encode(), None)).decode()
+    return _require().encrypt(value)
 
 
 def decrypt(stored: str) -> str:
     """The plain text of a stored value, whichever scheme wrote it (see the module docstring)."""
-    if stored.startswith(PREFIX):
-        _, aead, _ = _require()
-        try:
-            sealed = base64.urlsafe_b64decode(stored[len(PREFIX):].encode())
-            return aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], None).decode()
-        except (InvalidTag, binascii.Error, ValueError):
-            raise KeyMissing("a stored value does not decrypt with this data key (wrong DIBAO_DATA_KEY?)") from None
-    if stored.startswith(FERNET_PREFIX):
-        fernet, _, _ = _require()
-        try:
-            return fernet.decrypt(stored[len(FERNET_PREFIX):].encode()).decode()
-        except InvalidToken:
-            raise KeyMissing("a stored value does not decrypt with this data key (wrong DIBAO_DATA_KEY?)") from None
-    return stored
+    if not stored.startswith((PREFIX, FERNET_PREFIX)):
+        return stored  # from before encryption: readable without a key, as it always was
+    return _require().decrypt(stored)
 
 
 def blind_index(value: str | None) -> str | None:
     """The keyed hash of a value for equality lookups (None stays None). Callers normalise first."""
     if value is None:
         return None
-    _, _, keyed = _require()
-    mac = keyed.copy()  # a third cheaper than keying a new HMAC: an import hashes every ID number
-    mac.update(value.encode())
-    return mac.hexdigest()
+    return _require().blind_index(value)
 
 
 class EncryptedString(TypeDecorator):

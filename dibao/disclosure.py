@@ -7,6 +7,7 @@ numbers, bank data and members' health are not in a snapshot at all, so no polic
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, notices, scope, workflow
+from dibao import audit, clock, notices, scope, text, workflow
 from dibao.errors import Invalid
 from dibao.models import Region, User
 
@@ -64,13 +65,21 @@ DEFAULT_POLICY: dict[Channel, dict[Field, str]] = {
 
 
 def mask_name(name: str) -> str:
-    """张三 → 张*, 张小明 → 张*明, 欧阳小明 → 欧**明."""
-    name = name.strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    """张三 → 张*, 张小明 → 张*明, 欧阳小明 → 欧**明.
+
+    Counted over what a reader sees, not over what is stored: names stored before dibao.text cleaned them may
+    hold a full-width space, a zero-width or bidi character (张　三, 王\u200b五), which would otherwise make a
+    two-character name "long" and show both its characters (张*三). A name of two letters and a separator
+    between them (王·五, 张-三) is still a two-letter name.
+    """
+    shown = [ch for ch in name if not text.is_invisible(ch)]
+    letters = [i for i, ch in enumerate(shown) if unicodedata.category(ch)[0] in "LN"]
+    if len(letters) <= 1:
+        return "".join(shown)
+    if len(letters) == 2:
+        return shown[letters[0]] + "*"
+    shown = shown[letters[0]:letters[-1] + 1]  # from the first letter to the last (no dot at either end)
+    return shown[0] + "*" * (len(shown) - 2) + shown[-1]
 
 
 @dataclass(frozen=True)
@@ -91,8 +100,8 @@ def present(snapshot: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[s
     """
     out: dict[str, Any] = {}
     name_mode = policy.mode(channel, Field.name)
-    if name_mode == "full":
-        out["name"] = snapshot.head_name
+    if name_mode == "full":  # without control characters stored before names were cleaned (a bidi override)
+        out["name"] = text.clean_line(snapshot.head_name)
     elif name_mode == "masked":
         out["name"] = mask_name(snapshot.head_name)
     addr_mode = policy.mode(channel, Field.address)

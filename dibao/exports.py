@@ -35,6 +35,7 @@ from dibao.identity import mask_account
 from dibao.models import Case, Objection, Region, Report, Stage, User
 from dibao.models.job import Job, JobStatus
 from dibao.models.payment import PaymentAccount
+from dibao.text import clean_text
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -114,7 +115,9 @@ def write_xlsx(path: Path, sheets: Iterable[Sheet], progress: Callable[..., None
         ws.freeze_panes(1, 0)
         row_number = 0
         for row_number, values in enumerate(sheet.rows, start=1):
-            ws.write_row(row_number, 0, values)
+            # Text stored before dibao.text cleaned input may hold control characters (BEL would read "_x0007_").
+            ws.write_row(row_number, 0, [v if v.__class__ is not str or v.isprintable() else clean_text(v)
+                                         for v in values])
             if row_number % 500 == 0:
                 progress(written + row_number, sheet.total and written + sheet.total)
         written += row_number
@@ -143,8 +146,7 @@ def _run_export(session: Session, actor: User | None, params: dict, progress: jo
         raise NotFound(_l("没有这种导出。"))
     filters = params.get("filters") or {}
     name = f"exports/{progress.job_id}-{spec.name}.xlsx"
-    path = progress.files / name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = jobs.private_file(progress.files / name)  # staff's personal data: the service user's only
     with force_locale("zh_CN"):  # the sheets are documents of record, in the source language
         rows = write_xlsx(path, spec.build(session, actor, filters), progress)
     return {"export": spec.name, "rows": rows, "filters": filters, "file_name": name}

@@ -44,6 +44,7 @@ from dibao.models import (
 )
 from dibao.models.feedback import Evidence
 from dibao.models.region import Level
+from dibao.text import clean_text
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, copied from a screen
 TRACKING_LENGTH = 10  # 32**10 ≈ 10**15 codes
@@ -52,6 +53,9 @@ REPORT_WORKING_DAYS = 15
 MAX_PHOTOS = 3
 MAX_PHOTO_BYTES = 6 * 1024 * 1024  # three of them fit in the request limit (MAX_CONTENT_LENGTH, 20 MB)
 MAX_DESCRIPTION = 2000
+MAX_NAME = 50  # the submitter's name
+MAX_ABOUT = 200  # a report's "被举报的人或单位" (the forms take their limits from here)
+ABOUT_TOO_LONG = _l("“被举报的人或单位”最多 %(n)d 个字。", n=MAX_ABOUT)
 MIN_DESCRIPTION = 5
 MIN_ANSWER = 5
 PUBLIC_ACTOR = "群众"  # the audit log's actor for a public submission (the submitter's name stays private)
@@ -209,8 +213,8 @@ class Receipt:
 
 
 def _clean_text(value: str | None) -> str:
-    # Keep line breaks, drop other control characters (they have no place in a letter to the office).
-    return "".join(ch for ch in (value or "") if ch in "\n\t" or ch >= " ").replace("\r", "").strip()
+    # Keep line breaks, drop other control and formatting characters (no place in a letter to the office).
+    return clean_text(value).strip()
 
 
 def field_errors(sub: Submission) -> dict[str, str]:
@@ -225,8 +229,8 @@ def field_errors(sub: Submission) -> dict[str, str]:
         errors["description"] = str(_l("情况说明最多 %(n)d 个字，请精简后再提交。", n=MAX_DESCRIPTION))
     name = _clean_text(sub.name)
     phone = (sub.phone or "").strip()
-    if len(name) > 50:
-        errors["name"] = str(_l("姓名最多 50 个字。"))
+    if len(name) > MAX_NAME:
+        errors["name"] = str(_l("姓名最多 %(n)d 个字。", n=MAX_NAME))
     if phone:
         try:
             identity.normalise_phone(phone, field="phone")
@@ -361,8 +365,8 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
             if case is None or case.stage != Stage.active or case.region_id != region.id:
                 raise Invalid(_l("所选家庭不在该社区的低保名单上，请重新选择。"), field="case")
     about = _clean_text(about) or None
-    if about is not None and len(about) > 200:
-        raise Invalid(_l("“被举报的人或单位”最多 200 个字。"), field="about")
+    if about is not None and len(about) > MAX_ABOUT:
+        raise Invalid(ABOUT_TOO_LONG, field="about")
     if case is None and about is None:
         message = (_l("请从名单中选择被举报的家庭，或写明被举报人的姓名、住址。")
                    if report_subject == ReportSubject.recipient else
@@ -493,8 +497,15 @@ def is_about(user: User, item: Item) -> bool:
     return False
 
 
+# Who works on objections and reports: every role but the supervision group (群众监督组), whose account opens its
+# community's payments and nothing else of the backend (admin.payments.SUPERVISOR_ENDPOINTS answers 403 here).
+HANDLER_ROLES = frozenset(Role) - {Role.supervisor}
+
+
 def can_see(user: User, item: Item) -> bool:
-    return scope.can_see(user, item.region) and not is_about(user, item)
+    """Whether ``user`` can open ``item`` and work on it: a role that handles objections and reports, the item in the
+    user's region subtree, and not a report about the user. The one rule for the inbox, the detail and assignees."""
+    return user.role in HANDLER_ROLES and scope.can_see(user, item.region) and not is_about(user, item)
 
 
 def inbox(session: Session, user: User, *, kind: str | None = None, state: str = "open",
@@ -504,6 +515,8 @@ def inbox(session: Session, user: User, *, kind: str | None = None, state: str =
     finds a tracking code or words of the description; ``category`` and ``community_id`` narrow the list."""
     today = today or clock.today()
     items: list[Item] = []
+    if user.role not in HANDLER_ROLES:  # see can_see
+        return items
     q = (q or "").strip()[:50]
     reason = ReasonCategory(category) if category in ReasonCategory.__members__ else None
     for name, model in MODELS.items():
@@ -543,16 +556,28 @@ def get_item(session: Session, user: User, kind: str, item_id: int) -> Item:
     if model is None:
         raise NotFound(_l("没有找到这条记录。"))
     item = scope.get(session, user, model, item_id, _l("没有找到这条记录。"))
-    if is_about(user, item):  # a report about this user's own conduct does not exist for them
+    if not can_see(user, item):  # e.g. a report about this user's own conduct does not exist for them
         raise NotFound(_l("没有找到这条记录。"))
     return item
 
 
 def assignees(session: Session, user: User, item: Item) -> list[User]:
-    """Active accounts in the user's scope who can see the item (never the staff a report is about)."""
+    """Active accounts in the user's scope who can open and handle the item (:func:`can_see`): never the staff a
+    report is about, nor a supervision group's account, which cannot open the feedback pages at all."""
     stmt = (select(User).join(User.region).where(User.active.is_(True), scope.subtree_condition(user.region))
             .order_by(Region.path, User.display_name))
     return [u for u in session.scalars(stmt) if can_see(u, item)]
+
+
+def assignee_refusal(session: Session, actor: User, item: Item, assignee_id: int) -> Any:
+    """Why ``actor`` cannot give ``item`` to the account ``assignee_id`` (None: they can — it is one of
+    :func:`assignees`). Names the role only of an account the actor may see anyway."""
+    assignee = session.get(User, assignee_id) if 0 < assignee_id <= scope.MAX_ID else None
+    if assignee is not None and assignee in assignees(session, actor, item):
+        return None
+    if assignee is not None and assignee.role not in HANDLER_ROLES and scope.can_see(actor, assignee.region):
+        return _l("群众监督组的账号不能打开和办理异议、举报，不能作为承办人。请选择能够办理这件的工作人员。")
+    return _l("请选择能够办理这件的工作人员。")
 
 
 def can_decide(user: User, item: Item) -> bool:
@@ -572,11 +597,11 @@ def _require_open(item: Item) -> None:
 
 def assign(session: Session, actor: User, item: Item, assignee_id: int | None) -> None:
     _require_open(item)
-    assignee = session.get(User, assignee_id) if assignee_id and 0 < assignee_id <= scope.MAX_ID else None
-    if assignee_id and (assignee is None or assignee not in assignees(session, actor, item)):
-        raise Invalid(_l("请选择能够办理这件的工作人员。"), field="assignee")
+    refusal = assignee_refusal(session, actor, item, assignee_id) if assignee_id else None
+    if refusal is not None:
+        raise Invalid(refusal, field="assignee")
     previous = item.assigned_to_id
-    item.assigned_to_id = assignee.id if assignee else None
+    item.assigned_to_id = assignee_id or None
     audit.record(session, actor, f"{item.kind}_assigned", item.kind, item.tracking_code, region_id=item.region_id,
                  details={"from": previous, "to": item.assigned_to_id})
 
@@ -755,9 +780,9 @@ def handling_errors(session: Session, actor: User, item: Item, h: Handling) -> d
         errors["outcome"] = str(_l("请选择办理结果：继续核查，或作出核查结论。"))
     changes_assignee = h.assignee_id is not None and (h.assignee_id or None) != item.assigned_to_id
     if changes_assignee and h.assignee_id:
-        assignee = session.get(User, h.assignee_id) if 0 < h.assignee_id <= scope.MAX_ID else None
-        if assignee is None or assignee not in assignees(session, actor, item):
-            errors["assignee"] = str(_l("请选择能够办理这件的工作人员。"))
+        refusal = assignee_refusal(session, actor, item, h.assignee_id)
+        if refusal is not None:
+            errors["assignee"] = str(refusal)
     notes = _clean_text(h.notes)
     if len(notes) > 4000:
         errors["notes"] = str(_l("核查情况最多 4000 个字。"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 import sys
 from collections import defaultdict
@@ -70,6 +71,7 @@ from dibao.models import (
 )
 from dibao.models.job import Job
 from dibao.models.payment import AccountKind, PaymentAccount
+from dibao.text import clean_line, normalise_name
 
 MAX_ROWS = 200_000
 SHEET = "低保名册"
@@ -88,7 +90,47 @@ class Column:
     head_only: bool = False  # read from the head of household's row only
     text: bool = False  # kept as text in the template (long digit strings must not become numbers)
     width: int = 12
-    choices: tuple[str, ...] = ()
+    # The template's drop-down list (a function: computed when the template is made, in Chinese).
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+    only_choices: bool = True  # False: the list offers, Excel warns on other text but keeps it (the check decides)
+
+
+def income_source_labels() -> tuple[str, ...]:
+    """The 收入类型 drop-down: the labels of entitlement.INCOME_SOURCES, in Chinese whatever the user's language."""
+    with force_locale("zh_CN"):
+        return tuple(str(label) for label, _counted in entitlement.INCOME_SOURCES.values())
+
+
+def _spellings(word: str) -> list[str]:
+    """A word with a character's alternative in brackets is written either way: 抚（扶）养费 → 抚养费, 扶养费."""
+    match = re.fullmatch(r"(.*)(.)（(.)）(.*)", word)
+    if match is None:
+        return [word]
+    head, char, alternative, tail = match.groups()
+    return [word, head + char + tail, head + alternative + tail]
+
+
+def income_source_names() -> dict[str, str]:
+    """Every text the 收入类型 column takes → its source code: the code, the whole label, the label without its
+    note in brackets (奖励金、奖学金（不计入） → 奖励金、奖学金) and each word of a label that lists several
+    (养老金、退休金 → 养老金, 退休金): the template's hint shows single words, so a clerk types them."""
+    names: dict[str, str] = {}
+    for code, label in zip(entitlement.INCOME_SOURCES, income_source_labels(), strict=True):
+        base = re.sub(r"（[^（）]*）$", "", label)
+        for word in (code, label, base, *base.split("、")):
+            for spelling in _spellings(word):
+                names.setdefault(spelling, code)  # a word two labels shared would stay with the first
+    return names
+
+
+def income_source(text: str, names: dict[str, str]) -> str | None:
+    """The source code of a 收入类型 cell (see :func:`income_source_names`), or None. Half-width brackets and spaces
+    are forgiven; several words of one source ("退休金，养老金") are that source."""
+    key = "".join(text.split()).replace("(", "（").replace(")", "）").lower()
+    if key in names:
+        return names[key]
+    found = {names.get(part) for part in re.split(r"[、,，/／;；]", key) if part}
+    return found.pop() if len(found) == 1 else None
 
 
 WORK_CAPACITY_VALUES = {"有劳动能力": WorkCapacity.full, "部分丧失劳动能力": WorkCapacity.partial,
@@ -110,7 +152,8 @@ COLUMNS: tuple[Column, ...] = (
            choices=tuple(WORK_CAPACITY_VALUES)),
     Column("health", "健康状况", "如 高血压、二级肢体残疾", width=14),
     Column("income", "月收入（元）", "该成员每月收入，没有填 0 或不填", width=12),
-    Column("income_source", "收入类型", "工资性收入、养老金、退休金等；不填按“工资性收入”", width=16),
+    Column("income_source", "收入类型", "从下拉列表中选择；列出几项的，也可以只填其中一项（如“养老金”）；不填按“工资性收入”",
+           width=16, choices=income_source_labels, only_choices=False),
     Column("community_code", "社区代码", "户主行必填：社区（村）的区划代码，见“社区代码”表", head_only=True, text=True,
            width=14),
     Column("phone", "联系电话", "手机 11 位，固定电话如 0551-12345678", head_only=True, text=True, width=14),
@@ -220,9 +263,14 @@ def template(session: Session, actor: User | None) -> bytes:
         sheet.write_string(0, i, col.header, required if col.key in REQUIRED_HEADERS else head)
         if col.hint:
             sheet.write_comment(0, i, col.hint)
-        if col.choices:
-            sheet.data_validation(1, i, MAX_ROWS, i, {"validate": "list", "source": list(col.choices),
-                                                      "ignore_blank": True})
+        choices = col.choices() if callable(col.choices) else col.choices
+        if choices:
+            rule = {"validate": "list", "source": list(choices), "ignore_blank": True}
+            if not col.only_choices:  # e.g. 养老金 for 养老金、退休金: Excel only warns, the check decides
+                rule.update(error_type="warning", error_title=col.header,
+                            error_message="不是下拉列表中的写法。列出几项的，可以只填其中一项（如“养老金”）；"
+                                          "其他写法检查时会指出。")
+            sheet.data_validation(1, i, MAX_ROWS, i, rule)
     sheet.freeze_panes(1, 0)
     sheet.set_row(0, 32)
 
@@ -284,9 +332,10 @@ def read_table(path: Path, filename: str) -> list[list[Any]]:
 
 
 def _cell(value: Any) -> str:
-    """A cell as text: numbers Excel stored as 1.0 lose the .0; dates stay dates (handled by the caller)."""
+    """A cell as text: numbers Excel stored as 1.0 lose the .0; dates stay dates (handled by the caller).
+    Control and formatting characters go (a line break in a cell becomes a space): see dibao.text."""
     if value.__class__ is str:  # most cells: first, as the check reads 20 cells a row
-        return value.strip()
+        return (value if value.isprintable() else clean_line(value)).strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
@@ -407,7 +456,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
         return []
     report.rows = len(body)
     communities = _communities(session, actor)
-    sources = {str(label[0]): code for code, label in entitlement.INCOME_SOURCES.items()}
+    sources = income_source_names()
     today = clock.today()
 
     def get(row: list[Any], key: str) -> Any:
@@ -421,8 +470,9 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     groups: dict[str, list[tuple[int, list[Any], dict[str, str]]]] = defaultdict(list)
     for offset, row in enumerate(body):
         number = offset + 2
-        # Most cells are text: stripped here, the rest through _cell (a call per cell was a tenth of the check).
-        cells = [v.strip() if v.__class__ is str else _cell(v) for v in row]
+        # Most cells are printable text: stripped here, the rest through _cell (a call per cell was a tenth of the
+        # check).
+        cells = [v.strip() if v.__class__ is str and v.isprintable() else _cell(v) for v in row]
         if not any(cells):
             continue
         width = len(cells)
@@ -501,7 +551,7 @@ def _once_per_value(normalise: Callable[[str], Any]) -> Callable[[str], tuple[An
 def _check_person(number: int, row: list[Any], text: dict[str, str], get, out: _Rows, sources: dict[str, str],
                   today: date) -> PersonDraft | None:
     ok = True
-    name = text["name"]
+    name = normalise_name(text["name"])  # nothing left of a name of spaces and invisible characters: required
     if not name:
         out.error(number, "name", "required", _l("请填写姓名。"))
         ok = False
@@ -551,9 +601,10 @@ def _check_person(number: int, row: list[Any], text: dict[str, str], get, out: _
         out.error(number, "income", "invalid", err.message)
         ok = False
     source_text = text["income_source"]
-    source = sources.get(source_text) or (source_text if source_text in entitlement.INCOME_SOURCES else None)
+    source = income_source(source_text, sources) if source_text else None
     if source_text and source is None:
-        out.error(number, "income_source", "invalid", _l("收入类型应为模板中列出的一种，如“工资性收入”。"))
+        out.error(number, "income_source", "invalid", _l("收入类型应为下列一种：%(names)s。列出几项的，只填其中一项也可以，"
+                                                         "如“养老金”。", names="；".join(income_source_labels())))
         ok = False
     if not ok:
         return None
@@ -612,6 +663,7 @@ def _check_household(number: int, row: list[Any], text: dict[str, str], key: str
 
 def _check_account(number: int, row: list[Any], text: dict[str, str], get, out: _Rows) -> dict | None:
     values = {k: text[k] for k in ("account_kind", "bank_name", "holder_name", "account_number")}
+    values["holder_name"] = normalise_name(values["holder_name"])
     if not any(values.values()):
         return None
     kind = ACCOUNT_KIND_VALUES.get(values["account_kind"] or "银行卡")
@@ -829,10 +881,16 @@ def save_upload(files: Path, data: bytes, filename: str) -> str:
     if not data:
         raise Invalid(_l("请选择要上传的文件。"), field="file")
     name = f"uploads/{secrets.token_hex(12)}{suffix}"
-    target = files / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    jobs.private_file(files / name).write_bytes(data)  # ID numbers and bank accounts: the service user's only
     return name
+
+
+def _upload(files: Path, params: dict) -> Path:
+    """The job's uploaded file, or a plain message when it is gone (kept for jobs.FILES_KEPT_DAYS days)."""
+    path = files / params["upload"]
+    if not path.is_file():
+        raise Invalid(_l("上传的文件已超过保留期限（%(n)d 天）被删除，请重新上传。", n=jobs.FILES_KEPT_DAYS))
+    return path
 
 
 def start_check(session: Session, actor: User | None, *, data: bytes, filename: str, files: Path) -> Job:
@@ -861,13 +919,13 @@ def confirm(session: Session, actor: User | None, checked: Job) -> Job:
 
 @jobs.kind("roster_check", _l("名册检查"), writes=False)
 def _run_check(session: Session, actor: User | None, params: dict, progress: jobs.Progress) -> dict:
-    report, _drafts = check(session, actor, progress.files / params["upload"], params["filename"], progress)
+    report, _drafts = check(session, actor, _upload(progress.files, params), params["filename"], progress)
     return report.to_dict()
 
 
 @jobs.kind("roster_import", _l("名册导入"))
 def _run_import(session: Session, actor: User | None, params: dict, progress: jobs.Progress) -> dict:
-    report = import_roster(session, actor, progress.files / params["upload"], params["filename"],
+    report = import_roster(session, actor, _upload(progress.files, params), params["filename"],
                            job_id=progress.job_id, progress=progress)
     return {**report.to_dict(), "problems": [asdict(p) for p in report.warnings]}
 

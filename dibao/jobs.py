@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -282,9 +283,54 @@ def queue() -> Queue:
 
 
 def files_dir(app: Flask) -> Path:
+    """The jobs' folder: uploaded rosters (ID numbers, bank accounts) and exports — the service user's only."""
     path = Path(app.config["JOBS_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
     return path
+
+
+def private_file(path: Path) -> Path:
+    """Create (or empty) a job's file readable by the service user only, in a folder of the same kind, before
+    anything is written into it: a file of personal data is never readable by others, not even for a moment."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    path.chmod(0o600)
+    return path
+
+
+FILES_KEPT_DAYS = 7  # an export's file, and an upload not imported, are deleted this long after the job ended
+FINISHED = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
+
+
+def job_files(job: Job) -> list[str]:
+    """The files a job left under the jobs folder (relative names): an upload, an export."""
+    try:
+        params = json.loads(job.params or "{}")
+    except ValueError:
+        params = {}
+    return [name for name in (params.get("upload"), job.file_name) if isinstance(name, str) and name]
+
+
+def purge_files(session: Session, files: Path, *, days: int = FILES_KEPT_DAYS) -> int:
+    """Delete what no one needs any more: a roster whose import is done at once (its data is in the database
+    now, and the file holds every bank account), anything else a finished job left once ``days`` have passed.
+    Returns how many files went."""
+    cutoff = clock.now() - timedelta(days=days)
+    root = files.resolve()
+    gone = 0
+    for job in session.scalars(select(Job).where(Job.status.in_(FINISHED))):
+        expired = job.finished_at is not None and job.finished_at < cutoff
+        imported = job.kind == "roster_import" and job.status == JobStatus.done
+        if not (expired or imported):
+            continue
+        for name in job_files(job) if expired else job_files(job)[:1]:
+            path = (root / name).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                path.unlink()
+                gone += 1
+    return gone
 
 
 # --- progress and the run ----------------------------------------------------------------------------------

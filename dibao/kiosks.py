@@ -7,7 +7,8 @@ state changes); the admin sees a kiosk offline once it has missed three polls.
 The display rotates through *slides*: pages of :data:`PAGE_SIZE` open entries of the kiosk's community, in
 board order (:func:`dibao.notices.open_entries`), or, when nothing is open, the policy, the procedure and the
 standard. Each slide has an ETag computed from what it shows (without rendering it), so an unchanged poll
-is answered 304 cheaply; "还剩 N 天" is part of what a slide shows, so the ETag changes when N does.
+is answered 304 cheaply; the time left ("还剩 6 天 23 小时", on the last day "还剩 34 分钟") is part of what a slide
+shows, so the ETag changes when its words do.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, content, disclosure, entitlement, i18n, notices, qr, scope, workflow
+from dibao import audit, cache, clock, content, disclosure, entitlement, i18n, notices, qr, scope, workflow
 from dibao.errors import Conflict, Invalid, NotFound
 from dibao.models import Decision, Level, NoticeEntry, Region, User
 from dibao.models.kiosk import Kiosk
@@ -214,10 +215,10 @@ class EntryView:
     batch_title: str
     opens_at: datetime
     closes_at: datetime
-    days_left: int
+    time_left: str  # "还剩 6 天 23 小时" … "还剩 34 分钟": notices.time_left, the portal's words
     decision_label: str | None
     qr_target: str
-    hours_left: int | None = None  # on the last day "还剩 5 小时" instead of "还剩 1 天"
+    last_day: bool = False  # less than a day left: shown with a frame
 
     @property
     def closes_at_iso(self) -> str:
@@ -254,15 +255,25 @@ class Slide:
         return tuple(entry_view(e, self.at, self.public_url, self.policy) for e in self.raw)
 
 
-def days_left(closes_at: datetime, at: datetime) -> int:
-    """"还剩 N 天": whole days, rounded up (the last day of the window says 1)."""
-    return max(1, math.ceil((closes_at - at).total_seconds() / 86400))
+# notices.time_left's three phrasings, each said of a time left whose numbers stand out: static/js/kiosk.js puts
+# the real numbers where these are, so the page counts down between polls (and offline) in the very same words.
+COUNTDOWN_SAMPLES = {
+    "dh": (timedelta(days=1001, hours=23), {"days": "1001", "hours": "23"}),
+    "hm": (timedelta(hours=22, minutes=59), {"hours": "22", "minutes": "59"}),
+    "m": (timedelta(minutes=58), {"minutes": "58"}),
+}
 
 
-def hours_left(closes_at: datetime, at: datetime) -> int | None:
-    """Whole hours left, rounded up, on the last day of a window (less than a day left); None before it."""
-    seconds = (closes_at - at).total_seconds()
-    return max(1, math.ceil(seconds / 3600)) if seconds < 86400 else None
+def countdown_words(at: datetime) -> dict[str, dict[str, str]]:
+    """{"dh": {"text": "还剩 1001 天 23 小时", "days": "1001", "hours": "23"}, "hm": …, "m": …}"""
+    return {kind: {"text": notices.time_left(at + delta, at), **marks}
+            for kind, (delta, marks) in COUNTDOWN_SAMPLES.items()}
+
+
+def time_left_bucket(closes_at: datetime, at: datetime) -> tuple:
+    """What the slide says of the time left, as a value that changes exactly when the words do (the slide's ETag
+    takes it in): the words are notices.time_left's, as on the portal — never rounded up."""
+    return cache.left_bucket(closes_at, at)
 
 
 def policy(session: Session, region: Region) -> disclosure.Policy:
@@ -277,9 +288,9 @@ def entry_view(entry: NoticeEntry, at: datetime, public_url: str, pol: disclosur
     return EntryView(
         public_id=entry.public_id, fields=fields, level=batch.level,
         level_label=str(notices.ROUND_LABELS[batch.level]), batch_title=batch.title,
-        opens_at=batch.opens_at, closes_at=batch.closes_at, days_left=days_left(batch.closes_at, at),
+        opens_at=batch.opens_at, closes_at=batch.closes_at, time_left=notices.time_left(batch.closes_at, at),
         decision_label=str(workflow.DECISION_LABELS[Decision(decision)]) if decision else None,
-        qr_target=qr.entry_target(public_url, entry.public_id), hours_left=hours_left(batch.closes_at, at),
+        qr_target=qr.entry_target(public_url, entry.public_id), last_day=batch.closes_at - at < timedelta(days=1),
     )
 
 
@@ -339,7 +350,7 @@ def slide(session: Session, kiosk: Kiosk, index: int, *, public_url: str, at: da
         "kiosk": [kiosk.id, kiosk.token, kiosk.name, kiosk.rotation_seconds, kiosk.region.name, kiosk.region.code],
         "slide": [kind, index, total, len(entries), clock.to_local(at).date().isoformat()],
         "entries": [[e.public_id, e.batch.fingerprint, e.batch.closes_at.isoformat(),
-                     days_left(e.batch.closes_at, at), hours_left(e.batch.closes_at, at),
+                     time_left_bucket(e.batch.closes_at, at),
                      notices.shown_photo_key(e)] for e in raw],
         "ticker": ticker,
         "policy": disclosure.policy_version(pol),

@@ -104,6 +104,26 @@ def fingerprint(batch: NoticeBatch, entries: Sequence[NoticeEntry]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# 张榜公示七天 (DESIGN.md; the 2021 rules, art. 19): a deployment may set a longer window (its
+# NOTICE_WINDOW_DAYS, which callers pass in as ``minimum_days``: the domain never reads the app's config).
+DEFAULT_WINDOW_DAYS = 7
+MAX_WINDOW_DAYS = 60
+
+
+def check_window(window_days: int | None, minimum_days: int = DEFAULT_WINDOW_DAYS) -> int:
+    """The number of days a board stays up: the deployment's window (``minimum_days``) unless staff lengthen it
+    (over a holiday, say) up to MAX_WINDOW_DAYS. Never shorter: residents are owed the whole window to object."""
+    if window_days is None:
+        return minimum_days
+    if window_days < minimum_days:
+        raise Invalid(_l("公示期不能少于 %(n)d 天（本地规定的公示天数）。可以延长，不能缩短。", n=minimum_days),
+                      field="window_days")
+    maximum = max(MAX_WINDOW_DAYS, minimum_days)
+    if window_days > maximum:
+        raise Invalid(_l("公示期最长 %(n)d 天。", n=maximum), field="window_days")
+    return window_days
+
+
 def publish_batch(
     session: Session,
     actor: User | None,
@@ -112,14 +132,18 @@ def publish_batch(
     region: Region,
     cases: Sequence[Case],
     title: str,
-    window_days: int = 7,
+    window_days: int | None = None,
     opens_at: datetime | None = None,
+    minimum_days: int = DEFAULT_WINDOW_DAYS,
 ) -> NoticeBatch:
-    """Publish (or schedule, with a future ``opens_at``) one board of the given cases at ``level``."""
+    """Publish (or schedule, with a future ``opens_at``) one board of the given cases at ``level``, open for
+    ``window_days`` (default: ``minimum_days``, the deployment's window; never fewer — see :func:`check_window`).
+    Every way a board is published, at every level, now or scheduled, comes through here."""
     now = clock.now()
     opens_at = opens_at or now
     if opens_at < now - timedelta(seconds=1):
         raise Invalid(_l("公示开始时间不能早于现在。"), field="opens_at")
+    window_days = check_window(window_days, minimum_days)
     if not cases:
         raise Invalid(_l("请至少选择一户。"), field="cases")
     if not title.strip():
@@ -292,15 +316,15 @@ def publish(
     case_ids: Iterable[int],
     title: str,
     opens_at: datetime | None = None,
-    window_days: int = 7,
+    window_days: int | None = None,
+    minimum_days: int = DEFAULT_WINDOW_DAYS,
 ) -> NoticeBatch:
-    """Publish (or schedule) a board of the user's level in the user's region."""
+    """Publish (or schedule) a board of the user's level in the user's region; ``minimum_days`` is the
+    deployment's window (the app's NOTICE_WINDOW_DAYS), ``window_days`` at least that."""
     level = publishing_level(user)
     cases = selected_cases(session, user, case_ids)
-    if not 1 <= window_days <= 60:
-        raise Invalid(_l("公示天数应在 1 到 60 天之间。"), field="window_days")
     return publish_batch(session, user, level=level, region=user.region, cases=cases, title=title,
-                         window_days=window_days, opens_at=opens_at)
+                         window_days=window_days, opens_at=opens_at, minimum_days=minimum_days)
 
 
 # --- status, staff views, withdrawal ---------------------------------------------------------------------

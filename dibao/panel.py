@@ -20,6 +20,7 @@ from dibao.household import Rule, require
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.household import PanelMember, PanelQuestion, PanelRole
 from dibao.models.records import MeetingPerson, PersonKind, ReviewMeeting
+from dibao.text import normalise_name
 
 ROLE_LABELS = {PanelRole.npc_deputy: _l("人大代表"), PanelRole.cppcc_member: _l("政协委员"),
                PanelRole.resident: _l("群众代表"), PanelRole.recipient: _l("低保对象代表"),
@@ -55,7 +56,7 @@ def members(session: Session, region: Region, on: date | None = None) -> list[Pa
 def add_member(session: Session, actor: User, region: Region, *, name: str, role: PanelRole,
                term_start: date | None, term_end: date | None, note: str = "") -> PanelMember:
     _require_manager(actor, region)
-    name = (name or "").strip()
+    name = normalise_name(name)
     if not name or len(name) > 50:
         raise Invalid(_l("请填写姓名（50 字以内）。"), field="name")
     if term_start is None or term_end is None or term_end < term_start:

@@ -867,8 +867,15 @@ def public_funds(session: Session, region: Region | None, month: date | None = N
     total = stats.Cell()
     for cell in cells.values():
         total.add(cell)
-    shown = stats.suppress(cells)
-    total_cell = stats.suppress({0: total})[0] if total.households else stats.PublicCell(0, 0, ZERO)
+    # Every table of this kind (all communities, a county's, a town's) lists the same communities, so each is
+    # shown or hidden alike in all of them: hidden only when small. Hiding a neighbour instead, as one table
+    # alone would, could differ between a county's table and a town's, and subtracting one from the other would
+    # give the small one away. A table with exactly one hidden community hides its total instead.
+    small = [cid for cid, cell in cells.items() if 0 < cell.households < stats.SMALL]
+    shown = stats.suppress(cells, total_hidden=len(small) == 1)
+    total_cell = (stats.PublicCell(0, 0, ZERO) if not total.households
+                  else stats.PublicCell(None, None, None, "complement") if len(small) == 1
+                  else stats.suppress({0: total})[0])
     return FundsTable(region=region, month=month, months=months, communities=communities, cells=shown,
                       total=total_cell)
 

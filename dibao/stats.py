@@ -360,13 +360,14 @@ class PublicCell:
         return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
 
 
-def suppress(cells: dict[int, Cell]) -> dict[int, PublicCell]:
+def suppress(cells: dict[int, Cell], *, total_hidden: bool = False) -> dict[int, PublicCell]:
     """A column of one month: a cell with 1 or 2 households is suppressed (households "<3", persons and money
     not shown) so no household can be singled out; when exactly one cell of the column is suppressed, the next
-    smallest is too, or the total would give it away."""
+    smallest is too, or the total would give it away. With ``total_hidden`` (the column's total is not
+    published) one suppressed cell is enough, but not none: the cells would add up to the hidden total."""
     small = {rid for rid, c in cells.items() if 0 < c.households < SMALL}
     complement = set()
-    if len(small) == 1:
+    if len(small) == 1 and not total_hidden or not small and total_hidden:
         others = sorted((c.households, rid) for rid, c in cells.items() if rid not in small and c.households > 0)
         if others:
             complement.add(others[0][1])
@@ -430,16 +431,33 @@ def public_table(session: Session, region: Region | None, month: date, n: int = 
         totals = totals_of(regions) if totals_of else county_totals(session, month, n)
         grid = {(county.id, m): cell for county in regions for m, cell in totals.get(county.id, {}).items()}
     data = Overview(root=region, regions=regions, months=months, month=months[-1], grid=grid, by_category={})
+    # A region's total is its row in the table one level up: hidden there, it stays hidden here, or a visitor
+    # would subtract it from that table and find the cell it was hidden to protect.
+    above = _hidden_above(session, region, month, n, grid_of=grid_of, totals_of=totals_of)
     cells: dict[date, dict[int, PublicCell]] = {}
     totals: dict[date, PublicCell] = {}
     for m in data.months:
         column = {r.id: data.cell(r.id, m) for r in data.regions}
-        cells[m] = suppress(column)
         total = data.total(m)
+        hidden = above.get(m)
+        cells[m] = suppress(column, total_hidden=hidden is not None)
         # A total of 1 or 2 households would single them out as much as a cell would.
-        totals[m] = PublicCell(None, None, None, "small") if 0 < total.households < SMALL else PublicCell(
-            total.households, total.persons, total.money)
+        totals[m] = (PublicCell(None, None, None, "small") if 0 < total.households < SMALL
+                     else PublicCell(None, None, None, hidden) if hidden is not None
+                     else PublicCell(total.households, total.persons, total.money))
     return PublicTable(region=region, regions=regions, months=months, cells=cells, totals=totals)
+
+
+def _hidden_above(session: Session, region: Region | None, month: date, n: int, *,
+                  grid_of: Callable[[Region], Grid] | None,
+                  totals_of: Callable[[list[Region]], dict[int, Totals]] | None) -> dict[date, str]:
+    """The months in which ``region``'s row is suppressed in its parent's table (every county's, for a county),
+    with the reason; that table is itself made by these rules, up to every county's."""
+    if region is None:
+        return {}
+    parent = public_table(session, region.parent, month, n, grid_of=grid_of, totals_of=totals_of)
+    return {m: cell.reason for m in parent.months
+            if (cell := parent.cells[m].get(region.id)) is not None and cell.suppressed}
 
 
 def month_label(month: date) -> str:

@@ -84,7 +84,21 @@ def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) 
     _stats_summary(app)
     if media_gc:
         result.media_deleted = run_media_gc(app)
+        _purge_job_files(app)
     return result
+
+
+def _purge_job_files(app: Flask) -> None:
+    """Uploaded rosters and exports hold ID numbers and bank accounts: kept only as long as they are needed."""
+    from dibao import jobs
+
+    try:
+        with app.extensions["dibao.sessions"]() as reader:
+            gone = jobs.purge_files(reader, jobs.files_dir(app))
+        if gone:
+            log.info("job files deleted: %d", gone)
+    except Exception:  # noqa: BLE001 - never stops the sweep; the next pass tries again
+        log.exception("deleting old job files failed")
 
 
 def _stats_summary(app: Flask) -> None:

@@ -136,6 +136,23 @@ def json_error(status: int, message: str, **extra: Any):
     return response
 
 
+def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None):
+    """Every error the app answers, in Chinese: JSON for the API, a small fragment for an htmx request (it lands
+    inside the page that asked), else a whole page in the layout of the part of the site it came from."""
+    if is_api():  # the API answers JSON, errors too
+        response = json_error(status, message)
+        response.headers.update(headers or {})
+        return response
+    g.vary_on_htmx = True  # one URL, a page or a fragment: caches must key on the htmx headers
+    if is_htmx():
+        template = "_error.html"
+    else:
+        # (an address the router refused has no blueprint: its path says which side it belongs to)
+        staff = request.blueprint == "admin" or (request.blueprint is None and request.path.startswith("/admin/"))
+        template = "admin/error.html" if staff else "portal/error.html"
+    return render_template(template, status=status, title=title, message=message), status, headers or {}
+
+
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f", "\x85", "\u2028", "\u2029"}
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,7 @@ def kiosk_text() -> str:
     text += "".join(str(title) + str(body) for title, body, _level in content.STEPS)
     text += "".join(title + body for title, body in content.DEFAULTS.values())
     text += "".join(t[1] + "".join(t[2]) for t in TOWNS) + "年月日星期一二三四五六日还剩天小时今天明天截止"
+    text += "".join(words["text"] for words in kiosks.countdown_words(datetime.now(UTC)).values())  # 还剩 …分钟
     return "".join(sorted(set(CJK.findall(text))))
 
 

@@ -12,15 +12,16 @@ import secrets
 
 from flask import abort, current_app, g, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from dibao import clock, db, disclosure, feedback, notices, qr
-from dibao.errors import DomainError, NotFound
+from dibao.errors import DomainError, Invalid, NotFound
 from dibao.extensions import limiter
 from dibao.models import ReportSubject
-from dibao.web import attach_message, client_key, is_htmx, perform, render
+from dibao.web import attach_message, client_key, error_page, is_htmx, perform, render
 from portal import bp
 from portal.forms import FeedbackForm, ObjectionForm, ReportForm
 
@@ -100,7 +101,7 @@ def _too_many(err):
     response = getattr(err, "response", None)
     if response is not None:
         return response
-    return render("portal/error.html", status=429, title=_("请稍后再试"), message=_("操作太频繁，请稍等一会儿再试。"))
+    return error_page(429, _("请稍后再试"), _("操作太频繁，请稍等一会儿再试。"))
 
 
 # --- objections --------------------------------------------------------------------------------------
@@ -198,16 +199,17 @@ def report_validate():
 def _validate_field(form: FeedbackForm):
     """htmx: the fragment of the one field that changed, with its message (or none)."""
     name = request.headers.get("HX-Trigger-Name") or request.form.get("_field") or ""
-    if name not in ("description", "name", "phone", "about"):
-        abort(400)
+    field = getattr(form, name, None) if name in ("description", "name", "phone", "about") else None
+    if field is None:  # (an objection has no "about")
+        raise Invalid(_l("无法识别要检查的填写项，请刷新页面后重新填写。"))
     errors = feedback.field_errors(_submission(form, []))
     if name in ("name", "phone"):  # the pair is one rule: show it on the field that is missing
         errors = {k: v for k, v in errors.items() if k in ("name", "phone")}
         if errors and name not in errors:
             errors = {}
-    if name == "about" and len((form.about.data or "").strip()) > 200:
-        errors["about"] = _("“被举报的人或单位”最多 200 个字。")
-    _attach(form, {name: errors[name]} if name in errors else {})
+    # The form's own limit (as long as the domain's) first: its message is the one a submit would show.
+    if field.validate(form):
+        _attach(form, {name: errors[name]} if name in errors else {})
     endpoint = "portal.objection_validate" if isinstance(form, ObjectionForm) else "portal.report_validate"
     return render("portal/feedback/_field.html", form=form, name=name, validate_url=url_for(endpoint))
 

@@ -54,12 +54,16 @@ def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> d
     if len(missing) == 1:
         county = missing[0]
         out[county.id] = stats.totals_of_grid(_cached_grid(sess, store, county, month), stats.month_list(month))
-    elif missing:
-        counted = stats.county_totals(sess, month)
-        for county in missing:
-            out[county.id] = counted.get(county.id, {})
-    for county in missing:
         store.set(keys[county.id], out[county.id])
+    elif missing:
+        with store.single_flight(("stats-county-totals", month.isoformat())):  # one province-wide count at a time
+            late = {county.id: store.get(keys[county.id]) for county in missing}  # counted while this waited
+            if any(value is None for value in late.values()):
+                counted = stats.county_totals(sess, month)
+                late = {county.id: counted.get(county.id, {}) for county in missing}
+                for county in missing:
+                    store.set(keys[county.id], late[county.id])
+            out.update(late)
     return out
 
 

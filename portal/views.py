@@ -54,3 +54,15 @@ def set_language(code: str):
 @bp.get("/healthz")
 def healthz():
     return {"status": "ok"}
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico by themselves (a JSON answer, a PDF): the icon, not a 404 (portal/favicon.py)."""
+    from flask import current_app
+
+    response = current_app.send_static_file("favicon.ico")
+    response.cache_control.no_cache = None
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400  # asked for on every visit: one day is short enough for a new icon
+    return response

@@ -115,6 +115,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
         "PUBLIC_URL": "http://dibao.test",
         "RATELIMIT_STORAGE_URI": "memory://",
         "AUDIT_KEY": "test-audit-key",
+        "AUDIT_RETIRED_KEYS": (),  # never the developer's instance/retired_audit_key
+        "DATA_KEY": "ZGliYW8tdGVzdC1kYXRhLWtleS0zMi1ieXRlcy14eCE=",  # never the developer's instance/data_key
         "AUDIT_CHECKPOINTS": str(tmp_path / "audit-checkpoints.log"),
     }
 

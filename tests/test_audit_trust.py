@@ -17,15 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from dibao import audit, db
 from dibao.models import AuditEvent
 from dibao.sweep import run_sweep
-
-
-def _bypass_append_only(sess) -> None:
-    """What a database owner can do: get past the append-only triggers."""
-    if sess.get_bind().dialect.name == "postgresql":
-        sess.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-    else:
-        sess.execute(text("DROP TRIGGER audit_event_no_update"))
-        sess.execute(text("DROP TRIGGER audit_event_no_delete"))
+from tests.audit_helpers import bypass_append_only
 
 
 def _rehash_unkeyed(sess, from_id: int) -> None:
@@ -55,7 +47,7 @@ def test_deleting_the_newest_events_fails_verify_naming_them(app, runner, world)
     with app.app_context():
         sess = db.session()
         ids = sess.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         sess.execute(text("DELETE FROM audit_event WHERE id >= :id"), {"id": ids[-2]})
         sess.commit()
     result = runner.invoke(args=["audit", "verify"])
@@ -69,7 +61,7 @@ def test_without_a_checkpoint_the_same_deletion_goes_unseen(app, runner, world):
     with app.app_context():
         sess = db.session()
         last = sess.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         sess.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": last})
         sess.commit()
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
@@ -79,7 +71,7 @@ def test_emptied_table_fails_verify(app, runner, world):
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
     with app.app_context():
         sess = db.session()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         sess.execute(text("DELETE FROM audit_event"))
         sess.commit()
     result = runner.invoke(args=["audit", "verify"])
@@ -91,7 +83,7 @@ def test_rewritten_and_rehashed_chain_fails_without_the_key(app, runner, world):
         sess = db.session()
         events = sess.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         target = events[len(events) // 2]
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         target.details = json.dumps({"role": "admin", "note": "rewritten"})
         sess.flush()
         _rehash_unkeyed(sess, target.id)
@@ -105,7 +97,7 @@ def test_whole_chain_rehashed_from_genesis_fails_too(app, runner, world):
     with app.app_context():
         sess = db.session()
         first = sess.scalars(select(AuditEvent).order_by(AuditEvent.id)).first()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         first.actor_name = "别人"
         sess.flush()
         _rehash_unkeyed(sess, first.id)
@@ -118,7 +110,7 @@ def test_rehashed_with_a_guessed_key_fails(app, runner, world):
     with app.app_context():
         sess = db.session()
         last = sess.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         last.details = "{}"
         last.hash = audit._digest(last, b"a-guess")
         sess.commit()
@@ -132,7 +124,7 @@ def test_rewrite_before_a_checkpoint_fails_even_with_the_key(app, runner, world)
     with app.app_context():
         sess = db.session()
         events = sess.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         events[1].actor_name = "别人"
         prev = events[0].hash
         for event in events[1:]:
@@ -148,7 +140,7 @@ def test_legacy_unkeyed_chain_still_verifies_once_checkpointed(app, runner, worl
     """Events from before the key (scheme 1) verify; `dibao db upgrade` checkpoints them, keyed ones follow."""
     with app.app_context():
         sess = db.session()
-        _bypass_append_only(sess)
+        bypass_append_only(sess)
         _rehash_unkeyed(sess, 0)  # what an existing deployment's chain looks like
         sess.commit()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0  # writes the checkpoint that anchors them
@@ -236,7 +228,7 @@ def test_many_events_appended_at_once_chain_like_single_ones(app, runner, world,
     assert audit.head(session).count == before + 6
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    _bypass_append_only(session)
+    bypass_append_only(session)
     session.execute(text("UPDATE audit_event SET details = '{\"n\": 7}' WHERE action = 'bulk_test' AND object_id = '2'"))
     session.commit()
     assert runner.invoke(args=["audit", "verify"]).exit_code == 1

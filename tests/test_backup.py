@@ -188,3 +188,23 @@ def test_restore_reports_a_chain_that_does_not_verify(deployment, empty_target, 
     audit.set_key("a-different-deployment-key")
     result = empty_target.test_cli_runner().invoke(args=["restore", str(root)])
     assert result.exit_code == 1 and "审计日志校验失败" in result.output
+
+
+def test_restore_verifies_a_rotated_chain_with_the_backups_retired_key(deployment, empty_target, tmp_path):
+    """After `dibao audit rotate-key` the old key signed the chain's first stretch: the backup carries it
+    (instance/retired_audit_key), and the restore's check uses it."""
+    from dibao import audit
+
+    old = deployment.config["AUDIT_KEY"]
+    rotated = deployment.test_cli_runner().invoke(args=["audit", "rotate-key", "--yes"])
+    assert rotated.exit_code == 0, rotated.output
+    assert (Path(deployment.instance_path) / "retired_audit_key").read_text().split() == [old]
+    path = tmp_path / "backup"
+    assert deployment.test_cli_runner().invoke(args=["backup", str(path)]).exit_code == 0
+    assert (path / "instance" / "retired_audit_key").exists()
+
+    audit.set_key(empty_target.config["AUDIT_KEY"])  # the target process: a key of its own, no retired ones
+    done = empty_target.test_cli_runner().invoke(args=["restore", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "audit chain intact" in done.output
+    assert (Path(empty_target.instance_path) / "retired_audit_key").read_text().split() == [old]

@@ -236,6 +236,7 @@ def test_kiosk_health_is_kept_by_the_fast_path(app, world, session, clock, store
 
     publish_town_batch(session, 1)
     kiosk = _kiosk(session, world)
+    clock.advance(minutes=10)  # (not at the publishing second: a minute later would say "6 天 23 小时", a new ETag)
     client = app.test_client(use_cookies=False)
     url = f"/kiosk/{kiosk.token}/slide/0"
     etag = client.get(url).headers["ETag"]
@@ -247,7 +248,7 @@ def test_kiosk_health_is_kept_by_the_fast_path(app, world, session, clock, store
     session.rollback()
     session.expire_all()
     seen = session.get(Kiosk, kiosk.id)
-    assert seen.last_seen_at == clock.t0 + timedelta(seconds=61) and seen.polls == 3
+    assert seen.last_seen_at == clock.t0 + timedelta(minutes=10, seconds=61) and seen.polls == 3
 
 
 # --- Redis: rendered once per ETag for every worker and server --------------------------------------------------
@@ -455,3 +456,35 @@ def test_the_statistics_figures_count_at_their_size_against_the_caches_budget():
     assert 0 < held < 100  # the oldest were dropped
     assert store._size <= store.max_bytes
     assert store._size >= held * len(pickle.dumps(grid))  # each counted at least at its pickled size
+
+
+def test_one_computation_per_key_at_a_time():
+    """While one request computes a value, the others asking for the same key wait and take it; another key
+    does not wait."""
+    import threading
+
+    from dibao import cache
+
+    store = cache.Store()
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    def slow():
+        calls.append("slow")
+        started.set()
+        release.wait(30)
+        return {"households": 5}
+
+    got = {}
+    first = threading.Thread(target=lambda: got.setdefault("first", store.fetch(("k", 1), slow)))
+    second = threading.Thread(target=lambda: got.setdefault("second", store.fetch(("k", 1), slow)))
+    first.start()
+    assert started.wait(30)
+    second.start()
+    assert store.fetch(("other", 1), lambda: "quick") == "quick"  # not held up by the other key's computation
+    second.join(0.5)
+    assert second.is_alive()
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert calls == ["slow"] and got == {"first": {"households": 5}, "second": {"households": 5}}
+    assert store._flights == {}  # nothing left behind

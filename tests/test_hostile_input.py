@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = [
     str(2**63), str(2**64 + 1), "9" * 40, "-1", "-9223372036854775809", "0", "1_000", "1e308", "NaN", "inf",
     "１２３４５",  # full-width digits, as a Chinese input method types them
-    "٣", "　", "张三\u202e😀", "/admin/\r\nSet-Cookie: hacked=1", "/\t/evil.example", "//evil.example/%2e%2e",
+    "٣", "　", "张三\u202e😀",
+    # Names padded so that a mask counting characters showed them whole, and control characters (dibao.text).
+    "张　三", "王\u200b五", "李\u202e四\u0007", "\u2066阿依古丽・・买买提\u2069\ufeff",
+    "/admin/\r\nSet-Cookie: hacked=1", "/\t/evil.example", "//evil.example/%2e%2e",
     "../../../../etc/passwd", "\x00", "x" * 5000, "' OR '1'='1' --", "1; DROP TABLE dibao_case;--",
     "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{7*7}}{% raw %}", "2026-02-30T25:61", "",
 ]
@@ -253,6 +256,29 @@ def test_no_route_answers_5xx_to_hostile_input(hostile_app, world, clock):
           f"{tally.requests} requests as anonymous and admin ({tally.unrouted} more refused by the router), "
           f"statuses {dict(sorted(tally.statuses.items()))}, 5xx found: {len(tally.errors)}")
     assert (tally.errors, tally.exceptions) == ([], Counter())
+    # What the sweep got stored (failed sign-ins, renamed regions …) lost its control and formatting characters.
+    assert stored_control_characters(app.extensions["dibao.engine"]) == {}
+
+
+def stored_control_characters(engine) -> dict[str, list[str]]:
+    """Every text column's values holding a control or formatting character (Unicode Cc, Cf) other than a line
+    break or tab: what dibao.text removes from everything typed."""
+    import unicodedata
+
+    from sqlalchemy import String, Text
+    from sqlalchemy.orm import Session
+
+    from dibao.db import Base
+
+    found: dict[str, list[str]] = {}
+    with Session(engine) as sess:
+        for table in Base.metadata.sorted_tables:
+            for column in (c for c in table.columns if isinstance(c.type, String | Text)):
+                for value in sess.execute(select(column)).scalars():
+                    if isinstance(value, str) and any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t"
+                                                      for ch in value):
+                        found.setdefault(f"{table.name}.{column.name}", []).append(value[:60])
+    return found
 
 
 # --- the cases the sweep above found, one by one ------------------------------------------------------

@@ -9,11 +9,13 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
+import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
-from dibao import imports, jobs
+from dibao import entitlement, imports, jobs
 from dibao.models import AmountPeriod, AuditEvent, Case, Member, MemberIncome, Stage
 from dibao.models.job import Job, JobStatus
 from dibao.models.payment import PaymentAccount
@@ -429,3 +431,74 @@ def test_a_bulk_work_pauses_the_cycle_collector_and_brings_it_back_after_the_las
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
+
+
+# --- the 收入类型 column: a drop-down of the income types like the other list columns, and each word of a type
+# that lists several (养老金、退休金 → 养老金, 退休金), as the column's hint shows them, is that type.
+
+LABELS = ["工资性收入", "经营性收入", "种养殖收入", "财产性收入（租金、利息）", "养老金、退休金", "赡养费、抚（扶）养费", "其他收入",
+          "奖励金、奖学金（不计入）", "优抚对象抚恤金、补助金（不计入）", "社会救助金、临时救助金（不计入）"]
+
+
+def _validation(sheet, header: str):
+    """The data validation covering the first data cell of the column with ``header``."""
+    column = get_column_letter([c.value for c in sheet[1]].index(header) + 1)
+    found = [dv for dv in sheet.data_validations.dataValidation if f"{column}2" in dv.sqref]
+    assert len(found) <= 1
+    return found[0] if found else None, column
+
+
+def _check_income(app, county, path) -> int:
+    token = csrf_token(county, "/admin/data/")
+    with open(path, "rb") as fh:
+        res = county.post("/admin/data/import", data={"csrf_token": token, "file": (fh, path.name)},
+                          content_type="multipart/form-data")
+    job_id = int(re.search(r"/admin/jobs/(\d+)", res.headers["Location"]).group(1))
+    app.extensions["dibao.jobs"].drain()
+    return job_id
+
+
+def test_the_template_offers_the_income_types_as_a_drop_down(county):
+    book = openpyxl.load_workbook(io.BytesIO(county.get("/admin/data/import/template.xlsx").data))
+    sheet = book["低保名册"]
+    income, column = _validation(sheet, "收入类型")
+    assert income is not None and income.type == "list", "收入类型 has a drop-down like 与户主关系"
+    assert income.formula1.strip('"').split(",") == LABELS
+    assert f"{column}{imports.MAX_ROWS + 1}" in income.sqref  # the whole column, as the other lists
+    # A single word (养老金) is not in the list but is right: Excel warns instead of refusing it.
+    assert income.errorStyle == "warning" and "养老金" in income.error
+    relation, _ = _validation(sheet, "与户主关系")
+    assert relation is not None and relation.errorStyle in (None, "stop")
+    hint = {row[0].value: row[1].value for row in book["填写说明"].iter_rows(min_row=2) if row[0].value}["收入类型"]
+    assert "下拉列表" in hint and "养老金" in hint
+    assert LABELS == [str(label) for label, _counted in entitlement.INCOME_SOURCES.values()]
+
+
+def test_each_word_of_a_type_and_the_whole_type_import_as_that_source(app, county, world, session, tmp_path):
+    rows = []
+    for n, written in enumerate(["养老金", "退休金", "养老金、退休金", "pension", "抚养费"], start=1):
+        rows += household(str(n), "100001001", person_id(n), name=f"户主{n}", holder_name=f"户主{n}",
+                          income_source=written, account_number=bank_card(n))
+    job_id = _check_income(app, county, write(tmp_path / "roster.xlsx", rows))
+    page = county.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    assert "检查通过" in page and "错误 0 处" in page
+    res = county.post(f"/admin/jobs/{job_id}/confirm", data={"csrf_token": csrf_token(county, "/admin/data/")})
+    assert res.status_code == 302
+    assert app.extensions["dibao.jobs"].drain() == 1
+    session.rollback()
+    session.expire_all()
+    sources = dict(session.execute(select(Case.head_name, MemberIncome.source)
+                                   .join(Member, Member.case_id == Case.id)
+                                   .join(MemberIncome, MemberIncome.member_id == Member.id)).all())
+    assert sources == {"户主1": "pension", "户主2": "pension", "户主3": "pension", "户主4": "pension",
+                       "户主5": "support"}
+
+
+def test_an_unknown_income_type_is_refused_naming_the_accepted_ones(app, county, world, session, tmp_path):
+    rows = household("1", "100001001", person_id(1), income_source="低保金")
+    job_id = _check_income(app, county, write(tmp_path / "roster.xlsx", rows))
+    report = imports.Report.from_dict(json.loads(session.get(Job, job_id).result))
+    [problem] = report.errors
+    assert (problem.row, problem.column, problem.code) == (2, "收入类型", "invalid")
+    assert problem.message == ("收入类型应为下列一种：" + "；".join(LABELS) + "。列出几项的，只填其中一项也可以，如“养老金”。")
+    assert problem.message in county.get(f"/admin/jobs/{job_id}").get_data(as_text=True)

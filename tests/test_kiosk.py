@@ -47,7 +47,7 @@ def test_display_shows_header_entries_days_left_qr_codes_and_how_to_object(clien
     assert slide_names(html) == NAMES[:2]
     assert "家庭人口" in html and "300.00 元" in html and "1290.00 元/月" in html
     assert "社区初审意见：同意" in html and "经民主评议，社区同意纳入低保。" in html
-    assert "还剩 <strong data-count>7</strong> <span data-unit>天</span>" in html
+    assert "还剩 <strong>7</strong> 天 <strong>0</strong> 小时" in html  # the portal's words (notices.time_left)
     assert "3月25日 10:00 截止" in html  # one way to say when it closes, everywhere
     closes = (T0 + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert html.count(f'data-closes-at="{closes}"') == 2
@@ -117,11 +117,11 @@ def test_new_batch_and_withdrawn_entry_change_the_next_poll(client, session, wor
     res = client.get(url, headers={"If-None-Match": etag})
     assert res.status_code == 200 and slide_names(res.get_data(as_text=True)) == [NAMES[1], "新来户"]
 
-    # "还剩 N 天" is part of the content: a new day left changes the ETag
+    # The time left is part of the content: an hour less changes the ETag
     etag = res.headers["ETag"]
-    clock.advance(days=1)
+    clock.advance(hours=1)
     res = client.get(url, headers={"If-None-Match": etag})
-    assert res.status_code == 200 and "还剩 <strong data-count>6</strong> <span data-unit>天</span>" in res.get_data(as_text=True)
+    assert res.status_code == 200 and "还剩 <strong>6</strong> 天 <strong>23</strong> 小时" in res.get_data(as_text=True)
 
 
 def test_entry_disappears_at_its_closing_second(client, session, world, kiosk, clock):
@@ -131,8 +131,8 @@ def test_entry_disappears_at_its_closing_second(client, session, world, kiosk, c
 
     clock.set(closes - timedelta(seconds=1))
     html = client.get(url).get_data(as_text=True)
-    # The last day counts in hours (not "还剩 1 天") and says "today".
-    assert slide_names(html) == ["到期户"] and "还剩 <strong data-count>1</strong> <span data-unit>小时</span>" in html
+    # The last minute says so (not "还剩 1 天", nor "1 小时") and "today".
+    assert slide_names(html) == ["到期户"] and "还剩 <strong>1</strong> 分钟" in html
     assert "今天 10:00 截止" in html
 
     clock.set(closes)

@@ -86,3 +86,27 @@ def test_nothing_is_public_before_the_bank_confirms(client, session, world, paid
     session.commit()
     assert "还没有经银行确认的发放记录" in client.get("/funds/").get_data(as_text=True)
     assert client.get("/api/v1/funds").get_json()["month"] is None
+
+
+def test_no_funds_table_can_be_subtracted_from_another_to_single_a_household_out(client, session, world, paid):
+    """A town's table beside the county's: each community is shown or hidden alike in every table, and a
+    table with exactly one hidden community does not publish its total (town 甲: 甲一社区's 3 households are
+    public in the county's table, so 甲's total would give away 甲二社区's one)."""
+    tables = {}
+    for code in (None, "100", "100001", "100002", "100001001", "100001002"):
+        query = f"region={code}&month=2026-04" if code else "month=2026-04"
+        tables[code] = client.get(f"/api/v1/funds?{query}").get_json()
+    seen = {}
+    for code, body in tables.items():
+        hidden = [row for row in body["rows"] if row["suppressed"]]
+        for row in body["rows"]:
+            figures = (row["households"], row["persons"], row["amount"], row["suppressed"])
+            assert seen.setdefault(row["region"]["code"], figures) == figures, (code, row)
+        if len(hidden) == 1:
+            assert body["total"]["suppressed"] and body["total"]["amount"] is None, code
+    town = tables["100001"]
+    assert town["total"]["suppressed"]
+    assert [row["households"] for row in town["rows"]] == [3, None]  # 甲一 as in the county's table, 甲二 "<3"
+    assert tables["100"]["total"]["households"] == 5  # two hidden: the county's total stays public
+    page = client.get("/funds/100001").get_data(as_text=True)
+    assert "3900.00" not in page and "3120.00" in page

@@ -45,7 +45,7 @@ def test_seed_demo_and_crawl_every_public_page(app, client, runner, clock):
     seen: set[str] = set()
     queue = ["/", "/robots.txt", "/notices/", "/roster/", "/policies/", "/api/v1/notices", "/api/v1/roster",
              "/api/v1/openapi.json", "/funds/", "/api/v1/funds", "/api/v1/roster?per_page=3",
-             "/api/v1/notices?per_page=3"]
+             "/api/v1/notices?per_page=3", "/favicon.ico"]
     statuses: dict[int, int] = defaultdict(int)
     while queue and len(seen) < 600:
         url = queue.pop(0)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from dibao import db, feedback, migrate
-from dibao.models import AuditEvent, Region, Report, Stage, User
+from dibao.models import AuditEvent, Region, Report, Role, Stage, User
 from tests.conftest import csrf_token
 from tests.factories import make_case
 from tests.feedback_helpers import form_fields
@@ -62,8 +62,10 @@ def _code(session, world, code):
 
 @pytest.mark.parametrize("who", USERS)
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_report_matrix(client, auth, session, world, scenario, who):
+def test_report_matrix(client, auth, session, world, make_user, scenario, who):
     _, _, _, sees, decides, handled_in, office, named = SCENARIOS[scenario]
+    make_user("supervisor_a1", Role.supervisor, session.get(Region, world.regions["comm_a1"]))
+    supervisor = session.scalar(select(User.id).where(User.username == "supervisor_a1"))
     report = _file(session, world, scenario)
     assert report.region_id == _code(session, world, handled_in)
     assert report.reported_region_id == (_code(session, world, office) if office else None)
@@ -94,6 +96,13 @@ def test_report_matrix(client, auth, session, world, scenario, who):
     else:
         assert res.status_code == refused and PHONE not in res.get_data(as_text=True)
         assert _snapshot(session, report.id) == before
+
+    # Nobody can give it to a community's supervision group, whose account cannot open it (tests/
+    # test_feedback_assignee.py): refused, or not found for those who do not see it; nothing changes.
+    before = _snapshot(session, report.id)
+    res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "check", "assignee": str(supervisor)})
+    assert res.status_code == (400 if who in sees else 404)
+    assert _snapshot(session, report.id) == before
 
     # Assign (to oneself), record the check: anyone who sees it; decide: the deciding level.
     steps = [

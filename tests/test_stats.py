@@ -16,10 +16,10 @@ from tests.stats_helpers import _paid
 
 @pytest.fixture
 def paid(session, world):
-    """Town A: 3 households in a1 and 2 in a2; town B: 1 in b1 — all paid 500 a month since January 2026."""
+    """Town A: 3 households in a1 and 2 in a2; town B: 3 in b1 — all paid 500 a month since January 2026."""
     _paid(session, world, "comm_a1", 3)
     _paid(session, world, "comm_a2", 2)
-    _paid(session, world, "comm_b1", 1)
+    _paid(session, world, "comm_b1", 3)
     session.commit()
 
 
@@ -50,6 +50,40 @@ def test_the_public_page_shows_fewer_than_three_households_as_less_than_three(cl
     assert "乙街道" in county
 
 
+def test_a_total_hidden_one_level_up_stays_hidden_so_no_table_can_be_subtracted_from_another(
+        client, session, world):
+    """Town B has 1 household: the county's table hides it, and town A beside it so that the county total does
+    not give it away. Town A's own page must not then publish town A's total (county − A = B's household), nor
+    figures that add up to it; one level down, a community hidden in its town's table keeps its figures hidden
+    on its own page too. The same in the open-data API."""
+    _paid(session, world, "comm_a1", 4)
+    _paid(session, world, "comm_a2", 5)
+    _paid(session, world, "comm_b1", 1)
+    session.commit()
+    march = "2026-03"
+
+    def api(region):
+        data = client.get(f"/api/v1/stats?region={region}&month={march}").get_json()
+        rows = {r["region"]["code"]: r for r in data["rows"] if r["month"] == march}
+        return rows, [t for t in data["totals"] if t["month"] == march][0]
+
+    rows, total = api("100")
+    assert rows["100002"]["suppressed_because"] == "small" and rows["100001"]["suppressed_because"] == "complement"
+    assert total["households"] == 10  # the county's own total: public
+    rows, total = api("100001")  # town A
+    assert total["suppressed"] and total["households"] is None and total["amount"] is None
+    shown = [r for r in rows.values() if not r["suppressed"]]
+    assert len(shown) == 1 and shown[0]["households"] in (4, 5)  # one community hidden: A's total stays unknown
+    hidden = [code for code, r in rows.items() if r["suppressed"]][0]
+    _rows, own = api(hidden)  # that community's own page
+    assert own["suppressed"] and own["households"] is None
+    page = client.get(f"/stats/100001?month={march}").get_data(as_text=True)
+    table = page[page.index("2026-03 各地区"):]
+    totals_row = re.search(r"合计</th><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", table)
+    assert totals_row.groups() == ("*", "—")
+    assert "9" not in totals_row.group(0)
+
+
 def test_the_open_data_api_publishes_the_same_suppressed_table(client, world, paid):
     res = client.get("/api/v1/stats?region=100001&month=2026-03")
     assert res.status_code == 200
@@ -78,7 +112,7 @@ def test_the_staff_page_has_a_data_table_beside_every_chart(client, auth, world,
         assert "<table" in section and "<caption" in section
     regions = sections[0]
     assert re.search(r"甲镇</th><td class=\"num\">5</td><td class=\"num\">10</td><td class=\"num\">2500.00</td>", regions)
-    assert re.search(r"乙街道</th><td class=\"num\">1</td>", regions)  # staff see every count
+    assert re.search(r"乙街道</th><td class=\"num\">3</td>", regions)  # staff see every count
     assert 'role="img"' in charts[0] and "<title" in charts[0]
 
 

@@ -117,7 +117,9 @@ def _category_changed(session, world, ids, tmp_path):
 
 
 def _moved_by_relationship(session, world, ids, tmp_path):
-    _case(session, ids, 3).region = _region(session, world, "comm_b1")
+    # From a1 (3 → 2): a2's household moving to b1 would change only figures that stay hidden (town A's total is
+    # hidden, as town B's neighbour in the county's table).
+    _case(session, ids, 2).region = _region(session, world, "comm_b1")
 
 
 def _case_deleted(session, world, ids, tmp_path):
@@ -258,6 +260,45 @@ def test_every_countys_table_counts_all_counties_once_then_a_changed_county_alon
     assert (grids, everything) == (["100"], [1])  # county 100 from its own figures, 200 from the cache
     assert _published(client, "100") == _live(session, _region(session, world, "county"))
     assert grids == ["100"]  # the county's page reads the figures its total was made of
+
+
+def test_visitors_arriving_during_a_province_count_wait_for_it_instead_of_counting_again(
+        app, session, world, households, make_region, monkeypatch):
+    """After a province-wide change the every-county table takes seconds to count (19 s at 1,000,000
+    households): a second visitor meanwhile gets the same figures from that one count."""
+    import threading
+
+    make_region("200", "邻县")
+    make_region("200001", "丙镇", parent="200")
+    session.commit()
+    calls, started, release = [], threading.Event(), threading.Event()
+    real_totals = stats.county_totals
+
+    def slow_totals(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            release.wait(30)
+        return real_totals(*args)
+
+    monkeypatch.setattr(stats, "county_totals", slow_totals)
+    answers = {}
+
+    def visit(name):
+        answers[name] = _published(app.test_client(), None)
+
+    first = threading.Thread(target=visit, args=("first",))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=visit, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first visitor's count, not counting again
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert calls == [1]
+    assert answers["first"] == answers["second"] == _live(session, None)
 
 
 def test_the_sweep_refreshes_a_bounded_number_of_communities_per_run(app, session, world, households):

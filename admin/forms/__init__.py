@@ -2,7 +2,7 @@
 kiosks). Forms only parse and check shapes; the rules are the domain's (dibao/), whose errors
 ``dibao.web.perform`` puts back on the form."""
 
-from flask_wtf import FlaskForm
+from dibao.forms import FlaskForm
 
 
 class ConfirmForm(FlaskForm):

@@ -1,9 +1,10 @@
 """The audit viewer's search form (a GET form: it changes nothing)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
+
+from dibao.forms import FlaskForm
 
 
 class AuditSearchForm(FlaskForm):

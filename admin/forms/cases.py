@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     RadioField,
@@ -21,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from dibao import cases, entitlement, workflow
+from dibao.forms import FlaskForm, Form
 from dibao.models import Decision, WorkCapacity
 
 CATEGORY_CHOICES = [SelectChoice(k, v) for k, v in workflow.CATEGORY_LABELS.items()]

@@ -1,8 +1,9 @@
 """Forms of the data screens: uploading a roster to import."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+
+from dibao.forms import FlaskForm
 
 
 class ImportForm(FlaskForm):

@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, FileField, StringField
 from wtforms.validators import Length, Optional
+
+from dibao.forms import FlaskForm
 
 
 class AlertEmailForm(FlaskForm):

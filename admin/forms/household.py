@@ -4,7 +4,6 @@ their delivery, the review panel and its questions."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -21,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from dibao import assets, cases, documents, household, panel
+from dibao.forms import FlaskForm
 from dibao.models.household import DeliveryWay, PanelRole, TransferKind, VerificationResult
 
 

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from dibao import kiosks
+from dibao.forms import FlaskForm
 
 
 class KioskSettingsForm(FlaskForm):

@@ -4,7 +4,6 @@ campaigns. They check shapes only; the rules are dibao.reviews and dibao.raises.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
@@ -12,6 +11,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin.forms.cases import CATEGORY_CHOICES
 from dibao import reviews
+from dibao.forms import FlaskForm
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -1,16 +1,18 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
+
+from dibao.forms import FlaskForm
 
 SCHEDULE_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"]
 
 
 class ComposeForm(FlaskForm):
     title = StringField(_l("公示标题"), validators=[DataRequired(_l("请填写公示标题。")), Length(max=200)])
-    window_days = IntegerField(_l("公示天数"), validators=[DataRequired(_l("请填写公示天数。")),
-                                                        NumberRange(1, 60, _l("公示天数应在 1 到 60 天之间。"))])
+    # Only "a whole number" here: how short or long a window may be is the domain's rule
+    # (dibao.notices.check_window, against the deployment's window), its message shown beside this field.
+    window_days = IntegerField(_l("公示天数"), validators=[DataRequired(_l("请填写公示天数。"))])
     # A datetime-local picker; the value typed by hand ("2026-11-27 09:00") is accepted too.
     opens_at = DateTimeLocalField(_l("定时发布（不填则立即发布）"), format=SCHEDULE_FORMATS, validators=[Optional()],
                                   invalid_value_message=_l("请按“2026-11-27 09:00”的格式填写日期和时间。"))

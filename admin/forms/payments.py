@@ -1,10 +1,11 @@
 """Forms of the payment runs (发放名册, issue 11)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from dibao.forms import FlaskForm
 
 
 class GenerateForm(FlaskForm):

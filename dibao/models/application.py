@@ -40,7 +40,7 @@ class Application(Base):
     # The applicant: the head of household (户主), named like the Case columns they become. ID number and
     # phone are staff-only; the ID number is encrypted at rest and found by its keyed hash.
     head_name: Mapped[str] = mapped_column(String(50))
-    head_id_number: Mapped[str] = mapped_column(EncryptedString())
+    head_id_number: Mapped[str] = mapped_column(EncryptedString(), info={"blind_index": "head_id_hash"})
     head_id_hash: Mapped[str] = mapped_column(String(64), index=True)
     head_phone: Mapped[str] = mapped_column(String(20))
     head_work_capacity: Mapped[WorkCapacity] = enum_column(WorkCapacity)
@@ -98,6 +98,7 @@ class ApplicationMember(Base):
     name: Mapped[str] = mapped_column(String(50))
     relation: Mapped[str] = mapped_column(String(20))
     age: Mapped[int] = mapped_column(Integer)
+    # No blind index: nothing looks an applicant's member up by number (the case's Member has one).
     id_number: Mapped[str | None] = mapped_column(EncryptedString())
     work_capacity: Mapped[WorkCapacity] = enum_column(WorkCapacity)
 

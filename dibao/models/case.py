@@ -101,7 +101,7 @@ class Case(Base):
     # Head of household (户主). ID number and phone are for staff only: never public, masked in lists. The ID
     # number is encrypted at rest; ``head_id_hash`` (a keyed hash, set with it) finds it by equality.
     head_name: Mapped[str] = mapped_column(String(50))
-    head_id_number: Mapped[str] = mapped_column(EncryptedString())
+    head_id_number: Mapped[str] = mapped_column(EncryptedString(), info={"blind_index": "head_id_hash"})
     head_id_hash: Mapped[str] = mapped_column(String(64), index=True)
     head_phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(200))
@@ -175,7 +175,8 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(50))
     relation: Mapped[str] = mapped_column(String(20))  # 本人、配偶、子女、父母…
     age: Mapped[int] = mapped_column(Integer)
-    id_number: Mapped[str | None] = mapped_column(EncryptedString())  # encrypted at rest, like the head's
+    # Encrypted at rest, like the head's; info names the blind index column for `dibao keys rotate-data`.
+    id_number: Mapped[str | None] = mapped_column(EncryptedString(), info={"blind_index": "id_number_hash"})
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     health: Mapped[str] = mapped_column(String(200), default="")  # staff only, never published
     work_capacity: Mapped[WorkCapacity] = enum_column(WorkCapacity)

@@ -33,7 +33,7 @@ class PaymentAccount(Base):
     kind: Mapped[AccountKind] = enum_column(AccountKind)
     bank_name: Mapped[str] = mapped_column(String(100))
     holder_name: Mapped[str] = mapped_column(String(50))
-    number: Mapped[str] = mapped_column(EncryptedString())
+    number: Mapped[str] = mapped_column(EncryptedString(), info={"blind_index": "number_hash"})
     number_hash: Mapped[str] = mapped_column(String(64), index=True)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     updated_by_name: Mapped[str] = mapped_column(String(100))

@@ -84,7 +84,50 @@
     if (timeEl) timeEl.textContent = timeFmt.format(d);
   }
 
-  // --- expiry: hide what has closed, count the days down -------------------------------------------------
+  // --- the time left, in the portal's words -------------------------------------------------------------
+  // The server says it with dibao.notices.time_left ("还剩 6 天 23 小时", "还剩 5 小时 3 分钟", "还剩 34 分钟"):
+  // the same arithmetic here (whole days and hours, minutes rounded down, at least 1), the same words (the
+  // page's data-left-words: each phrasing with stand-in numbers, dibao.kiosks.countdown_words).
+  var leftWords = {};
+  try { leftWords = JSON.parse(body.dataset.leftWords || "{}"); } catch (e) { /* none: the server's text stays */ }
+
+  function fill(kind, values) {
+    var words = leftWords[kind];
+    if (!words || !words.text) return "";
+    var marks = Object.keys(values).map(function (name) { return words[name]; });
+    if (marks.some(function (m) { return !m; })) return "";
+    return words.text.replace(new RegExp(marks.join("|"), "g"), function (found) {
+      for (var name in values) { if (words[name] === found) return String(values[name]); }
+      return found;
+    });
+  }
+
+  function timeLeft(ms) {
+    var seconds = Math.floor(ms / 1000);
+    var days = Math.floor(seconds / 86400), rest = seconds % 86400;
+    var hours = Math.floor(rest / 3600);
+    var minutes = Math.floor((rest % 3600) / 60);
+    if (days) return fill("dh", { days: days, hours: hours });
+    if (hours) return fill("hm", { hours: hours, minutes: minutes });
+    return fill("m", { minutes: Math.max(1, minutes) });
+  }
+
+  function showLeft(box, text) {
+    // The numbers in <strong> (large), as the server renders them (kiosk.views.emphasise_numbers).
+    box.textContent = "";
+    text.split(/(\d+)/).forEach(function (part) {
+      if (!part) return;
+      if (/^\d+$/.test(part)) {
+        var strong = document.createElement("strong");
+        strong.textContent = part;
+        box.appendChild(strong);
+      } else {
+        box.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
+  // --- expiry: hide what has closed, count the time left down ----------------------------------------------
   function expire(t) {
     document.querySelectorAll("[data-closes-at]").forEach(function (el) {
       var closes = Date.parse(el.dataset.closesAt);
@@ -96,17 +139,11 @@
           if (typeof shown !== "undefined") shown.restart(); // off the screen: its time on it ends here
         }
       } else {
-        // "还剩 N 天", and on the last day "还剩 N 小时": the same rounding as the server (dibao.kiosks).
         var left = closes - t;
-        var lastDay = left < 86400000;
-        var n = String(lastDay ? Math.max(1, Math.ceil(left / 3600000)) : Math.ceil(left / 86400000));
-        var count = el.querySelector("[data-count]");
-        var unit = el.querySelector("[data-unit]");
-        if (count && count.textContent !== n) count.textContent = n;
-        var word = lastDay ? body.dataset.unitHour : body.dataset.unitDay;
-        if (unit && word && unit.textContent !== word) unit.textContent = word;
         var box = el.querySelector("[data-left]");
-        if (box) box.classList.toggle("k-last-day", lastDay);
+        var text = timeLeft(left);
+        if (box && text && box.textContent !== text) showLeft(box, text);
+        if (box) box.classList.toggle("k-last-day", left < 86400000);
       }
     });
     var slide = document.getElementById("k-slide");
