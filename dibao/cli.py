@@ -195,8 +195,7 @@ def audit_rotate_key(new_key: str | None, yes: bool) -> None:
     audit.set_key(new, retired)
     current_app.config.update(AUDIT_KEY=new, AUDIT_RETIRED_KEYS=retired)
     _checkpoint()  # the rotation in the file outside, at once
-    details = audit.last_rotation(session) or {}
-    click.echo(f"audit key rotated at event {event.id}: key {details.get('from')} retired, key {details.get('to')} "
+    click.echo(f"audit key rotated at event {event.id}: key {audit.key_id(old)} retired, key {audit.key_id(new)} "
                "signs from now on")
     if from_env:
         click.echo("now, on every node: set DIBAO_AUDIT_KEY to the new key, add the old one to "

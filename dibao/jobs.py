@@ -325,7 +325,10 @@ def purge_files(session: Session, files: Path, *, days: int = FILES_KEPT_DAYS) -
         imported = job.kind == "roster_import" and job.status == JobStatus.done
         if not (expired or imported):
             continue
-        for name in job_files(job) if expired else job_files(job)[:1]:
+        names = job_files(job)
+        if not expired:
+            names = names[:1]  # the imported roster only (job_files names the upload first)
+        for name in names:
             path = (root / name).resolve()
             if path.is_relative_to(root) and path.is_file():
                 path.unlink()
