@@ -22,15 +22,15 @@ def audit_viewer():
     form = AuditSearchForm(request.args)
     form.action.choices = [SelectChoice("", _("全部操作"))] + [
         SelectChoice(a, audit_log.action_label(a)) for a in audit_log.actions(sess, current_user)]
-    query = audit_log.Search()
+    results = None  # a search with a mistake lists nothing: the whole log would look like its answer
     if form.validate():
         query = audit_log.Search(who=form.who.data or "", household=form.household.data or "",
                                  action=form.action.data or "", since=form.since.data, until=form.until.data)
-    results = audit_log.search(sess, current_user, query, page=int_arg("page") or 1)
+        results = audit_log.search(sess, current_user, query, page=int_arg("page") or 1)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render("admin/audit/index.html", fragment="admin/audit/_results.html", form=form, results=results,
-                  label=audit_log.action_label, shown=audit_log.readable(sess, results.events), args=args,
-                  status=200 if not form.errors else 400)
+                  label=audit_log.action_label, shown=audit_log.readable(sess, results.events) if results else {},
+                  args=args, status=200 if results else 400)
 
 
 @bp.get("/audit/chain")

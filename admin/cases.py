@@ -152,7 +152,7 @@ def _detail_context(sess, case, **extra):
         Action=Action, stage_labels=workflow.STAGE_LABELS, level_labels=workflow.REVIEWER_LABELS,
         opinion_titles=workflow.OPINION_TITLES, decision_labels=workflow.DECISION_LABELS,
         capacity_labels=cases.WORK_CAPACITY_LABELS, category_labels=workflow.CATEGORY_LABELS,
-        event_labels=cases.EVENT_LABELS, source_label=entitlement.source_label,
+        source_label=entitlement.source_label,
         amount_change_labels=entitlement.AMOUNT_CHANGE_LABELS,
         member_form=member_form, income_form=income_form,
         photo_form=extra.pop("photo_form", None) or PhotoForm(formdata=None, consent=case.photo_consent),
@@ -212,7 +212,7 @@ def case_edit(case_id: int):
 def _member_fields(form: MemberForm) -> dict:
     return dict(name=form.name.data, relation=form.relation.data, age=form.age.data, id_number=form.id_number.data,
                 health=form.health.data or "", work_capacity=WorkCapacity(form.work_capacity.data),
-                deduction=entitlement.parse_money(form.deduction.data, field_name="deduction", allow_empty=True),
+                deduction=form.deduction.data or "",  # parsed by the domain, with the other fields' checks
                 deduction_note=form.deduction_note.data or "")
 
 
@@ -264,8 +264,7 @@ def case_income_add(case_id: int, member_id: int):
     form = IncomeForm()
 
     def run(sess, case):
-        amount = entitlement.parse_money(form.amount.data, field_name="amount")
-        cases.add_income(sess, current_user, case, member_id, source=form.source.data, amount=amount,
+        cases.add_income(sess, current_user, case, member_id, source=form.source.data, amount=form.amount.data or "",
                          note=form.note.data or "")
 
     return _archive_post(case_id, "income_form", form, run, _("已登记收入。"), "members")

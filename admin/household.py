@@ -73,7 +73,7 @@ def _labels() -> dict:
                 stage_labels=workflow.STAGE_LABELS, category_labels=workflow.CATEGORY_LABELS,
                 amount_change_labels=entitlement.AMOUNT_CHANGE_LABELS, source_label=entitlement.source_label,
                 level_labels=workflow.REVIEWER_LABELS, opinion_titles=workflow.OPINION_TITLES,
-                decision_labels=workflow.DECISION_LABELS, event_labels=cases.EVENT_LABELS)
+                decision_labels=workflow.DECISION_LABELS)
 
 
 def _case_page(case_id: int, template: str, context: Callable, forms: dict, status: int | None = None):

@@ -35,7 +35,6 @@ from dibao.text import clean_line
 from dibao.web import int_arg, perform, render, submit
 from dibao.workflow import Action
 
-cases.EVENT_LABELS.update(reviews.EVENT_LABELS)
 # The case page's "定期复核" goes to the review with its checklist and proposals.
 case_views.ACTION_ENDPOINTS[Action.periodic_review] = ("admin.case_review", False)
 

@@ -24,15 +24,15 @@ SUPERVISOR_ONLY_PAYMENTS = _l("群众监督组的账号只能查看本社区的�
 
 def may_open(user, endpoint: str | None) -> bool:
     """Whether the backend lets ``user`` open ``endpoint`` at all (the menu asks the same question)."""
-    return getattr(user, "role", None) != Role.supervisor or endpoint in SUPERVISOR_ENDPOINTS
+    return not scope.watches_payments_only(user) or endpoint in SUPERVISOR_ENDPOINTS
 
 
 @bp.before_request
 def _supervisor_only_payments():
     if current_user.is_authenticated and not may_open(current_user, request.endpoint):
         raise Forbidden(SUPERVISOR_ONLY_PAYMENTS)
-    if (current_user.is_authenticated and getattr(current_user, "role", None) == Role.supervisor
-            and request.endpoint == "admin.dashboard"):
+    if current_user.is_authenticated and scope.watches_payments_only(current_user) \
+            and request.endpoint == "admin.dashboard":
         return redirect(url_for("admin.payments"))
     return None
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import current_app, flash, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -15,9 +16,9 @@ from admin.forms import ConfirmForm
 from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserForm
 from admin.payments import may_open
 from dibao import accounts, audit_log, cases, clock, db, regions, scope, workdays
-from dibao.extensions import limiter
+from dibao.extensions import limiter, login_manager
 from dibao.models import Role, User
-from dibao.web import error_page, perform, render, safe_next, submit
+from dibao.web import error_page, is_htmx, perform, render, safe_next, submit
 
 DEVICE_COOKIE = "dibao_staff_device"  # accounts that signed in from this browser before (signed ids)
 DEVICE_MAX_AGE = 180 * 24 * 3600
@@ -39,6 +40,24 @@ def _end_staff_session(reason: str) -> None:
     _restart_session()
 
 
+def to_login():
+    """Back to the login page, to return afterwards to where the user was. An htmx request gets a 401 that tells
+    htmx to load the login page as a whole (HX-Redirect): a redirect would be followed inside the request, and
+    the login page swapped into a list or a form field."""
+    if is_htmx():
+        where = urlsplit(request.headers.get("HX-Current-URL") or "")
+        page = where.path + (f"?{where.query}" if where.query else "")
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for("admin.login", next=safe_next(page, "/admin/", prefix="/admin"))
+        return response
+    return redirect(url_for("admin.login", next=request.full_path))
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    return to_login()
+
+
 @bp.before_request
 def _idle_expiry():
     """End a staff session after a period without requests (measured with the app clock), and clear the
@@ -49,14 +68,14 @@ def _idle_expiry():
             _restart_session()
             flash(_("登录已失效，为保护信息安全请重新登录。"), "warning")
             if request.endpoint != "admin.login":
-                return redirect(url_for("admin.login", next=request.full_path))
+                return to_login()
         return None
     now = clock.now().timestamp()
     last = session.get("last_seen")
     if last is not None and now - last > current_app.config["STAFF_IDLE_TIMEOUT"].total_seconds():
         _end_staff_session("idle")
         flash(_("您已长时间未操作，为保护信息安全已自动退出，请重新登录。"), "warning")
-        return redirect(url_for("admin.login", next=request.full_path))
+        return to_login()
     session["last_seen"] = now
     return None
 

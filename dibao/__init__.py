@@ -101,10 +101,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
 
-def _error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None):
+def _error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None, problems=None):
     from dibao.web import error_page
 
-    return error_page(status, title, message, headers)
+    return error_page(status, title, message, headers, problems=problems)
 
 
 def _register_errors(app: Flask) -> None:
@@ -112,7 +112,8 @@ def _register_errors(app: Flask) -> None:
     def _domain(err: DomainError):
         db.session().rollback()
         titles = {400: _("无法办理"), 403: _("没有权限"), 404: _("没有找到"), 409: _("无法办理"), 410: _("已经结束")}
-        return _error_page(err.status, titles.get(err.status, _("无法办理")), str(err.message))
+        problems = err.field_problems if len(err.field_problems) > 1 else None  # several: each on its own line
+        return _error_page(err.status, titles.get(err.status, _("无法办理")), str(err.message), problems=problems)
 
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError):
@@ -203,6 +204,9 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_filter(i18n.localtime, "localtime")
     app.add_template_filter(i18n.closing, "closing")
     app.add_template_filter(i18n.duration, "duration")
+    from dibao import audit_log
+
+    app.add_template_filter(audit_log.action_label, "action_label")  # the timeline, the archive, the audit viewer
 
 
 def _register_security_headers(app: Flask) -> None:

@@ -19,6 +19,7 @@ from zxcvbn import zxcvbn
 from dibao import audit, clock, scope
 from dibao.errors import Conflict, Invalid
 from dibao.models import Level, LoginThrottle, Region, Role, StaffSession, User
+from dibao.text import normalise_name
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same (no user enumeration by timing).
@@ -290,7 +291,8 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise Invalid(_l("用户名只能包含小写字母、数字、点、下划线和连字符，3 到 64 个字符。"), field="username")
-    if not display_name.strip():
+    display_name = normalise_name(display_name)  # here, so the command line is cleaned like the admin form
+    if not display_name:
         raise Invalid(_l("请填写姓名。"), field="display_name")
     check_password_strength(password, username=username, display_name=display_name)
     _check_role_region(role, region)
@@ -298,7 +300,7 @@ def create_user(
         raise Conflict(_l("用户名已被使用。"), field="username")
     user = User(
         username=username,
-        display_name=display_name.strip(),
+        display_name=display_name,
         password_hash=hash_password(password),
         role=role,
         region=region,
@@ -330,13 +332,14 @@ def update_user(
     scope.require_in_scope(actor, region)
     if user.id == actor.id and (not active or role != Role.admin):
         raise Invalid(_l("不能停用自己的账号或取消自己的管理员角色。"))
-    if not display_name.strip():
+    display_name = normalise_name(display_name)
+    if not display_name:
         raise Invalid(_l("请填写姓名。"), field="display_name")
     _check_role_region(role, region)
     changes: dict[str, object] = {}
-    if user.display_name != display_name.strip():
-        changes["display_name"] = [user.display_name, display_name.strip()]
-        user.display_name = display_name.strip()
+    if user.display_name != display_name:
+        changes["display_name"] = [user.display_name, display_name]
+        user.display_name = display_name
     if user.role != role:
         changes["role"] = [user.role.value, role.value]
         user.role = role

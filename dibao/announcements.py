@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, i18n, media, notices, scope
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, collect
 from dibao.models import Region, Role, User
 from dibao.models.announcement import Announcement, AnnouncementFile, AnnouncementKind, DocumentCategory
 
@@ -160,26 +160,28 @@ def _checked(kind: AnnouncementKind, fields: Fields) -> dict:
     title = (fields.title or "").strip()
     body = (fields.body or "").replace("\r\n", "\n").strip()
     ticker_text = " ".join((fields.ticker or "").split())
-    if not title or len(title) > MAX_TITLE:
-        raise Invalid(_l("请填写标题（%(n)d 字以内）。", n=MAX_TITLE), field="title")
-    if not body or len(body) > MAX_BODY:
-        raise Invalid(_l("请填写正文（%(n)d 字以内）。", n=MAX_BODY), field="body")
-    if len(ticker_text) > MAX_TICKER:
-        raise Invalid(_l("滚动字幕最多 %(n)d 个字。", n=MAX_TICKER), field="ticker")
-    if fields.starts_on is None:
-        raise Invalid(_l("请填写开始日期。"), field="starts_on")
-    if kind == AnnouncementKind.announcement and fields.ends_on is None:
-        raise Invalid(_l("公告要有结束日期，到期自动撤下。长期有效的请作为“制度文件”发布。"), field="ends_on")
-    if fields.ends_on is not None and fields.ends_on < fields.starts_on:
-        raise Invalid(_l("结束日期不能早于开始日期。"), field="ends_on")
-    if kind == AnnouncementKind.announcement and (fields.ends_on - fields.starts_on).days >= MAX_DAYS:
-        raise Invalid(_l("公告最长发布 %(n)d 天。", n=MAX_DAYS), field="ends_on")
     category = None
-    if kind == AnnouncementKind.document:
-        try:
-            category = DocumentCategory(fields.category or "")
-        except ValueError:
-            raise Invalid(_l("请选择文件类别。"), field="category") from None
+    with collect() as problems:  # every problem at once
+        if not title or len(title) > MAX_TITLE:
+            problems.add("title", _l("请填写标题（%(n)d 字以内）。", n=MAX_TITLE))
+        if not body or len(body) > MAX_BODY:
+            problems.add("body", _l("请填写正文（%(n)d 字以内）。", n=MAX_BODY))
+        if len(ticker_text) > MAX_TICKER:
+            problems.add("ticker", _l("滚动字幕最多 %(n)d 个字。", n=MAX_TICKER))
+        if fields.starts_on is None:
+            problems.add("starts_on", _l("请填写开始日期。"))
+        if kind == AnnouncementKind.announcement and fields.ends_on is None:
+            problems.add("ends_on", _l("公告要有结束日期，到期自动撤下。长期有效的请作为“制度文件”发布。"))
+        elif fields.ends_on is not None and fields.starts_on is not None and fields.ends_on < fields.starts_on:
+            problems.add("ends_on", _l("结束日期不能早于开始日期。"))
+        elif (kind == AnnouncementKind.announcement and fields.starts_on is not None
+              and (fields.ends_on - fields.starts_on).days >= MAX_DAYS):
+            problems.add("ends_on", _l("公告最长发布 %(n)d 天。", n=MAX_DAYS))
+        if kind == AnnouncementKind.document:
+            try:
+                category = DocumentCategory(fields.category or "")
+            except ValueError:
+                problems.add("category", _l("请选择文件类别。"))
     return {"title": title, "body": body, "ticker": ticker_text or None, "starts_on": fields.starts_on,
             "ends_on": fields.ends_on, "category": category}
 

@@ -25,7 +25,7 @@ from stdnum.cn import ric
 
 from dibao import audit, cases, clock, feedback, identity, media, notify, scope, workdays
 from dibao.crypto import blind_index
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.models import Case, Level, Objection, Region, Report, Stage, User, WorkCapacity
 from dibao.models.application import (
     Application,
@@ -204,19 +204,21 @@ def field_errors(session: Session, inp: ApplicationInput) -> dict[str, str]:
 
 
 def check_documents(inp: ApplicationInput) -> None:
-    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved)."""
-    for index, data in enumerate(inp.materials, start=1):
-        try:
-            media.decode_image(data, max_bytes=MAX_DOCUMENT_BYTES)
-        except media.MediaError as err:
-            raise media.MediaError(_l("第 %(n)d 张材料照片：%(why)s", n=index, why=err.message), reason=err.reason,
-                                   field="materials") from None
-    if inp.authorisation:
-        try:
-            media.decode_image(inp.authorisation, max_bytes=MAX_DOCUMENT_BYTES)
-        except media.MediaError as err:
-            raise media.MediaError(_l("委托书照片：%(why)s", why=err.message), reason=err.reason,
-                                   field="authorisation") from None
+    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved; every
+    bad photo is named)."""
+    with collect() as problems:
+        for index, data in enumerate(inp.materials, start=1):
+            try:
+                media.decode_image(data, max_bytes=MAX_DOCUMENT_BYTES)
+            except media.MediaError as err:
+                problems.add_error(media.MediaError(_l("第 %(n)d 张材料照片：%(why)s", n=index, why=err.message),
+                                                    reason=err.reason, field="materials"))
+        if inp.authorisation:
+            try:
+                media.decode_image(inp.authorisation, max_bytes=MAX_DOCUMENT_BYTES)
+            except media.MediaError as err:
+                problems.add_error(media.MediaError(_l("委托书照片：%(why)s", why=err.message), reason=err.reason,
+                                                    field="authorisation"))
 
 
 def _unique_code(session: Session) -> str:
@@ -241,17 +243,17 @@ def submit(session: Session, inp: ApplicationInput, *, media_dir: str,
     existing = find_by_key(session, inp.idempotency_key)
     if existing is not None:
         return Receipt(existing, created=False)
-    errors = field_errors(session, inp)
-    if errors:
-        name, message = next(iter(errors.items()))
-        raise Invalid(message, field=name)
-    check_documents(inp)
-    id_number = identity.normalise_id_number(inp.head_id_number)
-    waiting = session.scalar(select(Application.id).where(Application.head_id_hash == blind_index(id_number),
-                                                          Application.status == ApplicationStatus.submitted))
-    if waiting is not None:
-        raise Conflict(_l("这个身份证号已经有一份网上申请在等社区受理，请不要重复提交。需要补充的，请拨打服务热线或到社区办理。"),
-                       field="head_id_number")
+    with collect() as problems:  # every problem at once, before anything is written
+        for name, message in field_errors(session, inp).items():
+            problems.add(name, message)
+        problems.check(check_documents, inp)
+        if not problems.has("head_id_number"):
+            id_number = identity.normalise_id_number(inp.head_id_number)
+            waiting = session.scalar(select(Application.id).where(
+                Application.head_id_hash == blind_index(id_number), Application.status == ApplicationStatus.submitted))
+            if waiting is not None:
+                problems.add_error(Conflict(_l("这个身份证号已经有一份网上申请在等社区受理，请不要重复提交。需要补充的，"
+                                               "请拨打服务热线或到社区办理。"), field="head_id_number"))
     region = _community(session, inp.region_code)
     now = clock.now()
     application = Application(
@@ -427,13 +429,14 @@ def return_application(session: Session, actor: User, application: Application, 
     """退回 with 一次性告知: every missing item at once (the applicant reads them on the tracking page)."""
     _require_handler(actor, application)
     missing = clean_items(items)
-    if not missing:
-        raise Invalid(_l("请列出需要补齐的全部材料（一次性告知），至少一项。"), field="items")
-    if len(missing) > MAX_RETURN_ITEMS:
-        raise Invalid(_l("最多列出 %(n)d 项。", n=MAX_RETURN_ITEMS), field="other")
     note = _clean(note)
-    if len(note) > 1000:
-        raise Invalid(_l("说明最多 1000 个字。"), field="note")
+    with collect() as problems:
+        if not missing:
+            problems.add("items", _l("请列出需要补齐的全部材料（一次性告知），至少一项。"))
+        if len(missing) > MAX_RETURN_ITEMS:
+            problems.add("other", _l("最多列出 %(n)d 项。", n=MAX_RETURN_ITEMS))
+        if len(note) > 1000:
+            problems.add("note", _l("说明最多 1000 个字。"))
     application.status = ApplicationStatus.returned
     application.return_items = "\n".join(missing)
     application.return_note = note or None

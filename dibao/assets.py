@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, cases, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Invalid, NotFound
+from dibao.errors import Conflict, Invalid, NotFound, collect
 from dibao.household import OPEN, Rule, require
 from dibao.models import Case, Region, Role, Stage, User
 from dibao.models.household import (
@@ -59,13 +59,14 @@ def set_limits(session: Session, actor: User | None, county: Region, *, housing_
                housing_area_per_person: Decimal, vehicles: int, deposits_per_person: Decimal,
                business_allowed: bool) -> AssetLimits:
     scope.require_county_settings_owner(actor, county, LIMITS_OWNER)
-    for name, value in (("housing_units", housing_units), ("vehicles", vehicles)):
-        if value is None or not 0 <= value <= 99:
-            raise Invalid(_l("请填写 0 至 99 之间的整数。"), field=name)
-    if housing_area_per_person is None or not 0 < housing_area_per_person < 10000:
-        raise Invalid(_l("请填写人均住房面积上限（平方米）。"), field="housing_area_per_person")
-    if deposits_per_person is None or deposits_per_person < 0:
-        raise Invalid(_l("请填写人均存款和有价证券上限（元）。"), field="deposits_per_person")
+    with collect() as problems:  # every problem at once
+        for name, value in (("housing_units", housing_units), ("vehicles", vehicles)):
+            if value is None or not 0 <= value <= 99:
+                problems.add(name, _l("请填写 0 至 99 之间的整数。"))
+        if housing_area_per_person is None or not 0 < housing_area_per_person < 10000:
+            problems.add("housing_area_per_person", _l("请填写人均住房面积上限（平方米）。"))
+        if deposits_per_person is None or deposits_per_person < 0:
+            problems.add("deposits_per_person", _l("请填写人均存款和有价证券上限（元）。"))
     limits = limits_for(session, county) or AssetLimits(region_id=county.id)
     before = None if limits.id is None else [limits.housing_units, str(limits.housing_area_per_person),
                                              limits.vehicles, str(limits.deposits_per_person), limits.business_allowed]
@@ -95,11 +96,12 @@ def add_asset(session: Session, actor: User, case: Case, *, kind: AssetKind, des
               units: int | None = 1, area: Decimal | None = None, value: Decimal | None = None) -> Asset:
     require(actor, case, RECORD)
     kind = AssetKind(kind)
-    units = _int(units if units is not None else 1, "units", low=1)
-    if kind == AssetKind.housing and (area is None or area <= 0):
-        raise Invalid(_l("住房请填写建筑面积（平方米）。"), field="area")
-    if kind in (AssetKind.deposit, AssetKind.securities) and value is None:
-        raise Invalid(_l("存款和有价证券请填写金额（元）。"), field="value")
+    with collect() as problems:  # every problem at once
+        units = problems.check(_int, units if units is not None else 1, "units", low=1)
+        if kind == AssetKind.housing and (area is None or area <= 0):
+            problems.add("area", _l("住房请填写建筑面积（平方米）。"))
+        if kind in (AssetKind.deposit, AssetKind.securities) and value is None:
+            problems.add("value", _l("存款和有价证券请填写金额（元）。"))
     asset = Asset(case_id=case.id, kind=kind, description=(description or "").strip()[:200], units=units,
                   area=area if kind == AssetKind.housing else None,
                   value=value if kind in (AssetKind.deposit, AssetKind.securities) else None,
@@ -135,11 +137,12 @@ def assets_of(session: Session, case: Case) -> list[Asset]:
 def request_verification(session: Session, actor: User, case: Case, *, requested_on: date | None,
                          agencies: list[str]) -> Verification:
     require(actor, case, REQUEST)
-    if requested_on is None or requested_on > clock.today():
-        raise Invalid(_l("请填写发起核对的日期（不能晚于今天）。"), field="requested_on")
     names = workflow._names(agencies)
-    if not names:
-        raise Invalid(_l("请选择或填写被核对的部门（至少一个）。"), field="agencies")
+    with collect() as problems:  # every problem at once
+        if requested_on is None or requested_on > clock.today():
+            problems.add("requested_on", _l("请填写发起核对的日期（不能晚于今天）。"))
+        if not names:
+            problems.add("agencies", _l("请选择或填写被核对的部门（至少一个）。"))
     verification = Verification(case_id=case.id, requested_on=requested_on, agencies="\n".join(names),
                                 requested_by_id=actor.id, requested_by_name=actor.display_name,
                                 created_at=clock.now())
@@ -169,12 +172,13 @@ def record_result(session: Session, actor: User, case: Case, verification_id: in
     if verification.result is not None:
         raise Conflict(_l("该次核对已登记结果；如有新情况，请重新发起核对。"))
     result = VerificationResult(result)
-    if result_on is None or result_on > clock.today() or result_on < verification.requested_on:
-        raise Invalid(_l("请填写核对结果的日期（不早于发起日期，不晚于今天）。"), field="result_on")
     findings = (findings or "").strip()
-    if result == VerificationResult.discrepancy and len(findings) < workflow.MIN_REASON:
-        raise Invalid(_l("核对发现不一致时，请写明不一致的情况（至少 %(n)d 个字）。", n=workflow.MIN_REASON),
-                      field="findings")
+    with collect() as problems:  # every problem at once
+        if result_on is None or result_on > clock.today() or result_on < verification.requested_on:
+            problems.add("result_on", _l("请填写核对结果的日期（不早于发起日期，不晚于今天）。"))
+        if result == VerificationResult.discrepancy and len(findings) < workflow.MIN_REASON:
+            problems.add("findings", _l("核对发现不一致时，请写明不一致的情况（至少 %(n)d 个字）。",
+                                        n=workflow.MIN_REASON))
     if document:
         attachment = cases.add_attachment(session, actor, case, title=str(_l("家庭经济状况核对报告")), data=document,
                                           filename=filename, media_dir=media_dir)

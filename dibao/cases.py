@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.identity import (
     is_valid_id_number,
     mask_account,
@@ -104,9 +104,9 @@ def _required(value: str | None, field: str, message, maximum: int) -> str:
     return value
 
 
-def _age(value: int | None) -> int:
+def _age(value: int | None, field: str = "age") -> int:
     if value is None or not 0 <= value <= 130:
-        raise Invalid(_l("请填写正确的年龄（0–130）。"), field="age")
+        raise Invalid(_l("请填写正确的年龄（0–130）。"), field=field)
     return value
 
 
@@ -165,18 +165,19 @@ def register_case(
     if not may_register(actor):
         raise Forbidden(_l("只有社区低保专干可以登记低保申请。"))
     region = actor.region
-    head_name = _required(normalise_name(head_name), "head_name", _l("请填写户主姓名。"), 50)
-    id_number = normalise_id_number(head_id_number)
-    phone = normalise_phone(head_phone)
-    address = _required(address, "address", _l("请填写家庭住址。"), 200)
-    category = _category(category)
-    head_age = _age(head_age)
-    duplicate = session.scalar(
-        select(Case).where(Case.head_id_hash == blind_index(id_number), Case.stage.not_in(workflow.CLOSED_STAGES))
-    )
-    if duplicate is not None:
-        raise Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。", number=duplicate.number),
-                       field="head_id_number")
+    with collect() as problems:  # every problem at once, before anything is written
+        head_name = problems.check(_required, normalise_name(head_name), "head_name", _l("请填写户主姓名。"), 50)
+        id_number = problems.check(normalise_id_number, head_id_number)
+        phone = problems.check(normalise_phone, head_phone)
+        address = problems.check(_required, address, "address", _l("请填写家庭住址。"), 200)
+        category = problems.check(_category, category)
+        head_age = problems.check(_age, head_age, field="head_age")
+        duplicate = id_number and session.scalar(
+            select(Case).where(Case.head_id_hash == blind_index(id_number), Case.stage.not_in(workflow.CLOSED_STAGES))
+        )
+        if duplicate:
+            problems.add_error(Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。",
+                                           number=duplicate.number), field="head_id_number"))
     now = clock.now()
     case = Case(
         number=_next_number(session, region), region=region, stage=Stage.applied, stage_changed_at=now,
@@ -213,17 +214,19 @@ def update_household(
 ) -> list[str]:
     """Change the household's details; returns the names of what changed (also in the audit event)."""
     _require_edit(actor, case)
-    new = {
-        "head_phone": normalise_phone(head_phone),
-        "address": _required(address, "address", _l("请填写家庭住址。"), 200),
-        "public_address": (public_address or "").strip()[:200] or case.region.name,
-        "category": _category(category),
-        "close_relative_of_staff": bool(close_relative_of_staff),
-        "no_income_no_capacity_no_supporter": bool(no_income_no_capacity_no_supporter),
-        "special_case": bool(special_case),
-    }
-    if case.stage not in workflow.UNDECIDED_STAGES and new["category"] != case.category:
-        raise Conflict(_l("在保家庭的分类请通过“定期复核”调整。"), field="category")
+    with collect() as problems:  # every problem at once, before anything is written
+        new = {
+            "head_phone": problems.check(normalise_phone, head_phone),
+            "address": problems.check(_required, address, "address", _l("请填写家庭住址。"), 200),
+            "public_address": (public_address or "").strip()[:200] or case.region.name,
+            "category": problems.check(_category, category),
+            "close_relative_of_staff": bool(close_relative_of_staff),
+            "no_income_no_capacity_no_supporter": bool(no_income_no_capacity_no_supporter),
+            "special_case": bool(special_case),
+        }
+        if (case.stage not in workflow.UNDECIDED_STAGES and new["category"] is not None
+                and new["category"] != case.category):
+            problems.add_error(Conflict(_l("在保家庭的分类请通过“定期复核”调整。"), field="category"))
     changed = [name for name, value in new.items() if getattr(case, name) != value]
     if not changed:
         return []
@@ -245,14 +248,12 @@ def get_member(case: Case, member_id: int) -> Member:
 
 def add_member(session: Session, actor: User, case: Case, *, name: str, relation: str, age: int | None,
                id_number: str | None, health: str, work_capacity: WorkCapacity,
-               deduction: Decimal | None, deduction_note: str) -> Member:
+               deduction: Decimal | str | None, deduction_note: str) -> Member:
+    """``deduction`` may be the text as typed: it is checked with the other fields."""
     _require_edit(actor, case)
-    member = Member(case=case, position=max((m.position for m in case.members), default=-1) + 1,
-                    monthly_deduction=Decimal("0"), deduction_note="")
-    _fill_member(member, name=name, relation=relation, age=age, id_number=id_number, health=health,
-                 work_capacity=work_capacity, deduction=deduction, deduction_note=deduction_note)
-    if member.relation == "本人":
-        raise Invalid(_l("户主已经登记，请选择与户主的关系。"), field="relation")
+    values = member_values(name=name, relation=relation, age=age, id_number=id_number, health=health,
+                           work_capacity=work_capacity, deduction=deduction, deduction_note=deduction_note, head=False)
+    member = Member(case=case, position=max((m.position for m in case.members), default=-1) + 1, **values)
     session.add(member)
     session.flush()
     _refresh_amount(session, case)
@@ -261,19 +262,28 @@ def add_member(session: Session, actor: User, case: Case, *, name: str, relation
     return member
 
 
-def _fill_member(member: Member, *, name, relation, age, id_number, health, work_capacity, deduction,
-                 deduction_note) -> None:
-    member.name = _required(normalise_name(name), "name", _l("请填写成员姓名。"), 50)
-    member.relation = _required(relation, "relation", _l("请选择与户主的关系。"), 20)
-    member.age = _age(age)
-    member.id_number = normalise_id_number(id_number, field="id_number", required=False)
-    member.health = (health or "").strip()[:200]
-    member.work_capacity = WorkCapacity(work_capacity)
-    member.monthly_deduction = deduction if deduction is not None else Decimal("0")
-    note = (deduction_note or "").strip()[:200]
-    if member.monthly_deduction > 0 and not note:
-        raise Invalid(_l("扣减支出请注明原因（如因病、因残、就业成本）。"), field="deduction_note")
-    member.deduction_note = note
+def member_values(*, name, relation, age, id_number, health, work_capacity, deduction, deduction_note,
+                  head: bool) -> dict:
+    """A member's fields checked all at once (one error with every problem), as the Member's column values.
+    ``head``: the row of the head of household (relation 本人), which no other member may take."""
+    with collect() as problems:
+        values = {
+            "name": problems.check(_required, normalise_name(name), "name", _l("请填写成员姓名。"), 50),
+            "relation": problems.check(_required, relation, "relation", _l("请选择与户主的关系。"), 20),
+            "age": problems.check(_age, age),
+            "id_number": problems.check(normalise_id_number, id_number, field="id_number", required=False),
+            "health": (health or "").strip()[:200],
+            "work_capacity": WorkCapacity(work_capacity),
+        }
+        if isinstance(deduction, str):
+            deduction = problems.check(entitlement.parse_money, deduction, field_name="deduction", allow_empty=True)
+        values["monthly_deduction"] = deduction if deduction is not None else Decimal("0")
+        values["deduction_note"] = (deduction_note or "").strip()[:200]
+        if values["monthly_deduction"] > 0 and not values["deduction_note"]:
+            problems.add("deduction_note", _l("扣减支出请注明原因（如因病、因残、就业成本）。"))
+        if not head and values["relation"] == "本人":
+            problems.add("relation", _l("户主已经登记，请选择与户主的关系。"))
+    return values
 
 
 def update_member(session: Session, actor: User, case: Case, member_id: int, **fields) -> Member:
@@ -281,9 +291,8 @@ def update_member(session: Session, actor: User, case: Case, member_id: int, **f
     member = get_member(case, member_id)
     if member.position == 0:
         fields["relation"] = "本人"
-    elif fields.get("relation") == "本人":
-        raise Invalid(_l("户主已经登记，请选择与户主的关系。"), field="relation")
-    _fill_member(member, **fields)
+    for name, value in member_values(**fields, head=member.position == 0).items():
+        setattr(member, name, value)
     if member.position == 0:
         case.head_name = member.name
         if member.id_number:
@@ -307,12 +316,16 @@ def remove_member(session: Session, actor: User, case: Case, member_id: int) -> 
                  details={"member": member_id, "name": member.name})
 
 
-def add_income(session: Session, actor: User, case: Case, member_id: int, *, source: str, amount: Decimal,
+def add_income(session: Session, actor: User, case: Case, member_id: int, *, source: str, amount: Decimal | str,
                note: str = "") -> MemberIncome:
+    """``amount`` may be the text as typed: it is checked with the income type."""
     _require_edit(actor, case)
     member = get_member(case, member_id)
-    if source not in entitlement.INCOME_SOURCES:
-        raise Invalid(_l("请选择收入类型。"), field="source")
+    with collect() as problems:
+        if source not in entitlement.INCOME_SOURCES:
+            problems.add("source", _l("请选择收入类型。"))
+        if isinstance(amount, str):
+            amount = problems.check(entitlement.parse_money, amount, field_name="amount")
     income = MemberIncome(member=member, source=source, monthly_amount=amount, note=(note or "").strip()[:200])
     session.add(income)
     session.flush()
@@ -385,9 +398,10 @@ def set_payment_account(session: Session, actor: User, case: Case, *, kind: Acco
     """Record (or replace) where the household is paid. The audit event keeps only the masked number."""
     _require_edit(actor, case)
     kind = AccountKind(kind)
-    number = normalise_account_number(number, luhn_checked=kind == AccountKind.bank_card)
-    bank_name = _required(bank_name, "bank_name", _l("请填写开户银行。"), 100)
-    holder_name = _required(normalise_name(holder_name), "holder_name", _l("请填写账户户名。"), 50)
+    with collect() as problems:
+        number = problems.check(normalise_account_number, number, luhn_checked=kind == AccountKind.bank_card)
+        bank_name = problems.check(_required, bank_name, "bank_name", _l("请填写开户银行。"), 100)
+        holder_name = problems.check(_required, normalise_name(holder_name), "holder_name", _l("请填写账户户名。"), 50)
     account = case.payment_account or PaymentAccount(case=case)
     before = mask_account(account.number) if account.number else None
     account.kind, account.bank_name, account.holder_name, account.number = kind, bank_name, holder_name, number
@@ -406,9 +420,11 @@ def add_attachment(session: Session, actor: User, case: Case, *, title: str, dat
                    media_dir: str) -> Attachment:
     """An attachment (image or PDF) through the one media pipeline; a bad file stores nothing."""
     workflow.require(actor, case, Action.attach)
-    title = " ".join(_required(title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100).split())  # one line
-    if not data:
-        raise Invalid(_l("请选择要上传的文件。"), field="file")
+    with collect() as problems:
+        title = problems.check(_required, title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100)
+        if not data:
+            problems.add("file", _l("请选择要上传的文件。"))
+    title = " ".join(title.split())  # one line
     stored = media.store_document(data, filename or "", media_dir)
     attachment = Attachment(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
                             original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),

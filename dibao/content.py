@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
-from dibao.errors import Invalid, NotFound
+from dibao.errors import NotFound, collect
 from dibao.models import Level, Region, User
 from dibao.models.disclosure import ContentPage
 from dibao.models.records import Standard
@@ -130,10 +130,11 @@ def save_page(session: Session, actor: User, county: Region, slug: str, title: s
     if slug not in SLUGS:
         raise NotFound(_l("没有找到这个页面。"))
     title, body = (title or "").strip(), (body or "").strip()
-    if not title or len(title) > 200:
-        raise Invalid(_l("请填写标题（200 字以内）。"), field="title")
-    if not body or len(body) > 20000:
-        raise Invalid(_l("请填写正文（20000 字以内）。"), field="body")
+    with collect() as problems:  # every problem at once
+        if not title or len(title) > 200:
+            problems.add("title", _l("请填写标题（200 字以内）。"))
+        if not body or len(body) > 20000:
+            problems.add("body", _l("请填写正文（20000 字以内）。"))
     row = session.scalar(select(ContentPage).where(ContentPage.region_id == county.id, ContentPage.slug == slug))
     if row is None:
         row = ContentPage(region_id=county.id, slug=slug, position=SLUGS.index(slug), title=title, body=body)

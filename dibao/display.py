@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, media, notices, scope
-from dibao.errors import Forbidden, Invalid
+from dibao.errors import Forbidden, Invalid, collect
 from dibao.models import NoticeBatch, NoticeEntry, Region, Role, User
 from dibao.models.display import BoardPhoto, DisplayReport, DisplaySpan
 from dibao.models.kiosk import Kiosk
@@ -238,14 +238,15 @@ def add_board_photo(session: Session, actor: User, batch: NoticeBatch, *, data: 
     """A photo of the posted paper board, kept with the batch (staff who publish and post notices)."""
     if actor.role not in PHOTO_ROLES:
         raise Forbidden(_l("公示栏照片由社区、乡镇和县级经办人员上传。"))
-    if not data:
-        raise Invalid(_l("请选择公示栏的照片。"), field="photo")
     today = clock.today()
-    if taken_on is None or taken_on > today or taken_on < clock.to_local(batch.opens_at).date() - timedelta(days=1):
-        raise Invalid(_l("请填写拍摄日期（公示开始之后、不晚于今天）。"), field="taken_on")
     note = (note or "").strip()
-    if len(note) > 500:
-        raise Invalid(_l("说明最多 500 个字。"), field="note")
+    with collect() as problems:  # every problem at once, before the photo is stored
+        if not data:
+            problems.add("photo", _l("请选择公示栏的照片。"))
+        if taken_on is None or taken_on > today or taken_on < clock.to_local(batch.opens_at).date() - timedelta(days=1):
+            problems.add("taken_on", _l("请填写拍摄日期（公示开始之后、不晚于今天）。"))
+        if len(note) > 500:
+            problems.add("note", _l("说明最多 500 个字。"))
     try:
         stored = media.store_image(data, media_dir)
     except media.MediaError as err:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Invalid
+from dibao.errors import Conflict, Invalid, collect
 from dibao.household import Rule, require
 from dibao.models import AmountChange, AmountPeriod, Case, Decision, Level, Role, Stage, User
 from dibao.models.household import Delivery, DeliveryWay, Document, DocumentKind
@@ -174,14 +174,15 @@ def record_delivery(session: Session, actor: User, document: Document, *, delive
     """送达: when, how and to whom the notice was handed; kept in the archive."""
     case = document.case
     require(actor, case, DELIVER)
-    if delivered_on is None or delivered_on > clock.today() or delivered_on < document.issued_on:
-        raise Invalid(_l("送达日期不能早于出具日期，也不能晚于今天。"), field="delivered_on")
     recipient = (recipient or "").strip()[:50]
     delivered_by = (delivered_by or "").strip()[:100]
-    if not recipient:
-        raise Invalid(_l("请填写签收人。"), field="recipient")
-    if not delivered_by:
-        raise Invalid(_l("请填写送达人。"), field="delivered_by")
+    with collect() as problems:  # every problem at once
+        if delivered_on is None or delivered_on > clock.today() or delivered_on < document.issued_on:
+            problems.add("delivered_on", _l("送达日期不能早于出具日期，也不能晚于今天。"))
+        if not recipient:
+            problems.add("recipient", _l("请填写签收人。"))
+        if not delivered_by:
+            problems.add("delivered_by", _l("请填写送达人。"))
     delivery = Delivery(document=document, delivered_on=delivered_on, way=DeliveryWay(way), recipient=recipient,
                         delivered_by=delivered_by, note=(note or "").strip()[:200], recorded_by_id=actor.id,
                         recorded_by_name=actor.display_name, created_at=clock.now())

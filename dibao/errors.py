@@ -1,15 +1,52 @@
-"""Domain errors. Views let them propagate; the app turns each into a 4xx with its Chinese message."""
+"""Domain errors. Views let them propagate; the app turns each into a 4xx with its Chinese message.
+
+A form's checks report every problem at once: a domain function collects them (:func:`collect`) and raises one
+error carrying them all (``err.field_problems``, each a field and its message), before it writes anything.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+Problem = tuple[str | None, Any]  # (the form field, or None for the whole form; its Chinese message)
 
 
 class DomainError(Exception):
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: Any, *, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.field_problems: list[Problem] = [(field, message)]  # (not "problems": subclasses use that name)
+
+    @classmethod
+    def many(cls, problems: Iterable[Problem]) -> DomainError:
+        """One error carrying several problems. ``field`` is the first problem's; ``message`` says how many there
+        are and lists them all (for the error page, the API and the command line)."""
+        problems = list(problems)
+        if not problems:
+            raise ValueError("no problems")
+        if len(problems) == 1:
+            return cls(problems[0][1], field=problems[0][0])
+        err = cls(_summary(problems), field=problems[0][0])
+        err.field_problems = problems
+        return err
+
+
+def _summary(problems: list[Problem]):
+    from flask_babel import LazyString
+    from flask_babel import lazy_gettext as _l
+
+    def text() -> str:
+        return str(_l("有 %(n)d 处需要修改：%(list)s", n=len(problems),
+                      list=" ".join(str(message) for _field, message in problems)))
+
+    return LazyString(text)
 
 
 class Invalid(DomainError):
@@ -34,3 +71,70 @@ class Gone(DomainError):
 
 class TooMany(DomainError):
     status = 429
+
+
+# What a form's checks collect: refusals of its input. Scope and permission (404, 403), a closed entry (410)
+# and a rate limit end the request at once.
+COLLECTED = (Invalid, Conflict)
+
+
+class Problems:
+    """The problems a form's checks found so far (see :func:`collect`)."""
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def add(self, field: str | None, message: Any) -> None:
+        self.errors.append(Invalid(message, field=field))
+
+    def add_error(self, err: DomainError) -> None:
+        self.errors.append(err)
+
+    def check(self, run: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``run(*args, **kwargs)``'s value, or None when it refused (its problems are kept)."""
+        try:
+            return run(*args, **kwargs)
+        except COLLECTED as err:
+            self.add_error(err)
+            return None
+
+    def has(self, field: str) -> bool:
+        return any(name == field for err in self.errors for name, _message in err.field_problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def __len__(self) -> int:
+        return sum(len(err.field_problems) for err in self.errors)
+
+    def error(self) -> DomainError | None:
+        """One error for all: a single refusal as it was raised; several as one :class:`Invalid` (a
+        :class:`Conflict` when each is one), with every problem."""
+        if not self.errors:
+            return None
+        if len(self.errors) == 1:
+            return self.errors[0]
+        kinds = {type(err) for err in self.errors}
+        cls = Conflict if kinds == {Conflict} else Invalid
+        return cls.many([problem for err in self.errors for problem in err.field_problems])
+
+    def raise_if_any(self) -> None:
+        err = self.error()
+        if err is not None:
+            raise err
+
+
+@contextmanager
+def collect() -> Iterator[Problems]:
+    """``with collect() as problems:`` … ``problems.add(field, message)`` or ``problems.check(normalise, …)`` …
+    At the end of the block one error with every problem is raised, if there are any. A refusal raised inside
+    the block ends it, and is reported together with those collected before it."""
+    problems = Problems()
+    try:
+        yield problems
+    except COLLECTED as err:
+        if not problems:
+            raise
+        problems.add_error(err)
+        raise problems.error() from err
+    problems.raise_if_any()

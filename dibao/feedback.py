@@ -27,7 +27,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, identity, media, notices, notify, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, TooMany, collect
 from dibao.models import (
     Case,
     FeedbackStatus,
@@ -245,25 +245,28 @@ def field_errors(sub: Submission) -> dict[str, str]:
 
 
 def _validate(sub: Submission) -> tuple[ReasonCategory, str, str | None, str | None, bool]:
-    errors = field_errors(sub)
-    if errors:
-        name, message = next(iter(errors.items()))
-        raise Invalid(message, field=name)
+    with collect() as problems:  # every problem at once, and the photos' with them
+        for field_name, message in field_errors(sub).items():
+            problems.add(field_name, message)
+        if not problems.has("photos"):
+            problems.check(check_photos, sub.photos)
     name = _clean_text(sub.name) or None
     phone = identity.normalise_phone(sub.phone, field="phone")
     return ReasonCategory(sub.category), _clean_text(sub.description), name, phone, name is not None
 
 
 def check_photos(photos: list[bytes]) -> None:
-    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved)."""
+    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved; every
+    bad photo is named)."""
     if len(photos) > MAX_PHOTOS:
         raise Invalid(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS), field="photos")
-    for index, data in enumerate(photos, start=1):
-        try:
-            media.decode_image(data, max_bytes=MAX_PHOTO_BYTES)
-        except media.MediaError as err:
-            raise media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message), reason=err.reason,
-                                   field="photos") from None
+    with collect() as problems:
+        for index, data in enumerate(photos, start=1):
+            try:
+                media.decode_image(data, max_bytes=MAX_PHOTO_BYTES)
+            except media.MediaError as err:
+                problems.add_error(media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message),
+                                                    reason=err.reason, field="photos"))
 
 
 def _store_photos(session: Session, item: Item, photos: list[bytes], media_dir: str) -> None:
@@ -300,8 +303,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     if existing is not None:
         return Receipt(existing, created=False)
     entry = notices.public_entry(session, entry_public_id)  # open, or 404/410 with nothing of the snapshot
-    category, description, name, phone, real_name = _validate(sub)
-    check_photos(sub.photos)
+    category, description, name, phone, real_name = _validate(sub)  # the photos too
     check_hold(session, entry, client_key, hold_cap)
     now = clock.now()
     objection = Objection(
@@ -339,6 +341,45 @@ def find_region(session: Session, code: str | None) -> Region:
     return region
 
 
+def _report_subject(subject: str) -> ReportSubject:
+    try:
+        return ReportSubject(subject)
+    except ValueError:
+        raise Invalid(_l("请选择举报的对象。"), field="subject") from None
+
+
+def check_report(session: Session, sub: Submission, *, subject: str, region_code: str | None,
+                 case_number: str | None = None, entry_public_id: str | None = None, about: str | None = None):
+    """Every check of a report, nothing written: one error with all its problems, or what :func:`submit_report`
+    stores (the form also asks when its own checks or a photo stop it before the submit)."""
+    entry = notices.public_entry(session, entry_public_id) if entry_public_id else None  # closed: 410 at once
+    with collect() as problems:  # every problem at once, before anything is written
+        report_subject = problems.check(_report_subject, subject)
+        case = None
+        region = None
+        if entry is not None:
+            region, case = entry.region, entry.case
+        else:
+            try:
+                region = find_region(session, region_code)
+            except NotFound as err:
+                problems.add("region", err.message)
+            if region is not None and report_subject == ReportSubject.recipient and case_number:
+                case = session.scalar(select(Case).where(Case.number == case_number.strip()))
+                if case is None or case.stage != Stage.active or case.region_id != region.id:
+                    problems.add("case", _l("所选家庭不在该社区的低保名单上，请重新选择。"))
+                    case = None
+        about = _clean_text(about) or None
+        if about is not None and len(about) > MAX_ABOUT:
+            problems.add("about", ABOUT_TOO_LONG)
+        elif case is None and about is None and not problems.has("case"):
+            problems.add("about", _l("请写明被举报的工作人员或单位（知道多少写多少）。")
+                         if report_subject == ReportSubject.staff else
+                         _l("请从名单中选择被举报的家庭，或写明被举报人的姓名、住址。"))
+        validated = problems.check(_validate, sub)  # the photos too
+    return entry, report_subject, region, case, about, validated
+
+
 def submit_report(session: Session, sub: Submission, *, subject: str, region_code: str | None,
                   case_number: str | None = None, entry_public_id: str | None = None, about: str | None = None,
                   media_dir: str, working_days: int = REPORT_WORKING_DAYS) -> Receipt:
@@ -347,33 +388,10 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
     existing = _existing(session, Report, key)
     if existing is not None:
         return Receipt(existing, created=False)
-    try:
-        report_subject = ReportSubject(subject)
-    except ValueError:
-        raise Invalid(_l("请选择举报的对象。"), field="subject") from None
-    entry = notices.public_entry(session, entry_public_id) if entry_public_id else None
-    case = None
-    if entry is not None:
-        region, case = entry.region, entry.case
-    else:
-        try:
-            region = find_region(session, region_code)
-        except NotFound as err:
-            raise Invalid(err.message, field="region") from None
-        if report_subject == ReportSubject.recipient and case_number:
-            case = session.scalar(select(Case).where(Case.number == case_number.strip()))
-            if case is None or case.stage != Stage.active or case.region_id != region.id:
-                raise Invalid(_l("所选家庭不在该社区的低保名单上，请重新选择。"), field="case")
-    about = _clean_text(about) or None
-    if about is not None and len(about) > MAX_ABOUT:
-        raise Invalid(ABOUT_TOO_LONG, field="about")
-    if case is None and about is None:
-        message = (_l("请从名单中选择被举报的家庭，或写明被举报人的姓名、住址。")
-                   if report_subject == ReportSubject.recipient else
-                   _l("请写明被举报的工作人员或单位（知道多少写多少）。"))
-        raise Invalid(message, field="about")
-    category, description, name, phone, real_name = _validate(sub)
-    check_photos(sub.photos)
+    entry, report_subject, region, case, about, validated = check_report(
+        session, sub, subject=subject, region_code=region_code, case_number=case_number,
+        entry_public_id=entry_public_id, about=about)
+    category, description, name, phone, real_name = validated
     now = clock.now()
     report = Report(
         tracking_code=_unique_code(session), subject=report_subject, case_id=case.id if case else None,
@@ -497,15 +515,10 @@ def is_about(user: User, item: Item) -> bool:
     return False
 
 
-# Who works on objections and reports: every role but the supervision group (群众监督组), whose account opens its
-# community's payments and nothing else of the backend (admin.payments.SUPERVISOR_ENDPOINTS answers 403 here).
-HANDLER_ROLES = frozenset(Role) - {Role.supervisor}
-
-
 def can_see(user: User, item: Item) -> bool:
     """Whether ``user`` can open ``item`` and work on it: a role that handles objections and reports, the item in the
     user's region subtree, and not a report about the user. The one rule for the inbox, the detail and assignees."""
-    return user.role in HANDLER_ROLES and scope.can_see(user, item.region) and not is_about(user, item)
+    return scope.does_casework(user) and scope.can_see(user, item.region) and not is_about(user, item)
 
 
 def inbox(session: Session, user: User, *, kind: str | None = None, state: str = "open",
@@ -515,7 +528,7 @@ def inbox(session: Session, user: User, *, kind: str | None = None, state: str =
     finds a tracking code or words of the description; ``category`` and ``community_id`` narrow the list."""
     today = today or clock.today()
     items: list[Item] = []
-    if user.role not in HANDLER_ROLES:  # see can_see
+    if not scope.does_casework(user):  # see can_see
         return items
     q = (q or "").strip()[:50]
     reason = ReasonCategory(category) if category in ReasonCategory.__members__ else None
@@ -575,7 +588,7 @@ def assignee_refusal(session: Session, actor: User, item: Item, assignee_id: int
     assignee = session.get(User, assignee_id) if 0 < assignee_id <= scope.MAX_ID else None
     if assignee is not None and assignee in assignees(session, actor, item):
         return None
-    if assignee is not None and assignee.role not in HANDLER_ROLES and scope.can_see(actor, assignee.region):
+    if assignee is not None and not scope.does_casework(assignee) and scope.can_see(actor, assignee.region):
         return _l("群众监督组的账号不能打开和办理异议、举报，不能作为承办人。请选择能够办理这件的工作人员。")
     return _l("请选择能够办理这件的工作人员。")
 
@@ -625,6 +638,13 @@ def record_check(session: Session, actor: User, item: Item, notes: str) -> None:
                  region_id=item.region_id, details={"length": len(notes)})
 
 
+def _outcome(outcome: str) -> Outcome:
+    try:
+        return Outcome(outcome)
+    except ValueError:
+        raise Invalid(_l("请选择核查结论。"), field="outcome") from None
+
+
 def decide(session: Session, actor: User, item: Item, outcome: str, public_answer: str) -> str | None:
     """Decide with a public answer; for an objection, apply the effect on the entry and the case.
 
@@ -637,15 +657,13 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
     _require_open(item)
     if not can_decide(actor, item):
         raise Forbidden(_l("异议由发布公示的一级作出结论，举报由乡镇（街道）或县级作出结论；您可以记录核查情况。"))
-    try:
-        result = Outcome(outcome)
-    except ValueError:
-        raise Invalid(_l("请选择核查结论。"), field="outcome") from None
     answer = _clean_text(public_answer)
-    if len(answer) < MIN_ANSWER:
-        raise Invalid(_l("请填写向群众公开的答复（至少 %(n)d 个字）。", n=MIN_ANSWER), field="public_answer")
-    if len(answer) > 4000:
-        raise Invalid(_l("答复最多 4000 个字。"), field="public_answer")
+    with collect() as problems:
+        result = problems.check(_outcome, outcome)
+        if len(answer) < MIN_ANSWER:
+            problems.add("public_answer", _l("请填写向群众公开的答复（至少 %(n)d 个字）。", n=MIN_ANSWER))
+        if len(answer) > 4000:
+            problems.add("public_answer", _l("答复最多 4000 个字。"))
     now = clock.now()
     item.status = FeedbackStatus.decided
     item.outcome = result

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, cases, clock, entitlement, reviews, scope, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.models import (
     AmountChange,
     Case,
@@ -116,10 +116,13 @@ def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChang
                  work_capacity: WorkCapacity = WorkCapacity.none) -> MemberChange:
     """A member joined (birth, marriage, moving in): added to the household, the amount recomputed."""
     require(actor, case, MEMBER_CHANGE)
-    if kind not in JOINING:
-        raise Invalid(_l("请选择成员增加的原因（出生、婚入、迁入）。"), field="kind")
-    happened_on = _date(happened_on, "happened_on")
-    reason = _reason(reason)
+    with collect() as problems:  # the change's fields and the member's, all at once, before anything is written
+        if kind not in JOINING:
+            problems.add("kind", _l("请选择成员增加的原因（出生、婚入、迁入）。"))
+        happened_on = problems.check(_date, happened_on, "happened_on")
+        reason = problems.check(_reason, reason)
+        problems.check(cases.member_values, name=name, relation=relation, age=age, id_number=id_number, health="",
+                       work_capacity=work_capacity, deduction=None, deduction_note="", head=False)
     # cases.add_member / remove_member edit the household (community staff, open stages: MEMBER_CHANGE's rule),
     # refresh the computed amount and write their own audit event.
     member = cases.add_member(session, actor, case, name=name, relation=relation, age=age, id_number=id_number,
@@ -131,10 +134,11 @@ def member_leaves(session: Session, actor: User, case: Case, member_id: int, *, 
                   happened_on: date | None, reason: str) -> MemberChange:
     """A member left (death, marriage, moving out): removed from the household, the amount recomputed."""
     require(actor, case, MEMBER_CHANGE)
-    if kind in JOINING:
-        raise Invalid(_l("请选择成员减少的原因（死亡、婚出、迁出）。"), field="kind")
-    happened_on = _date(happened_on, "happened_on")
-    reason = _reason(reason)
+    with collect() as problems:
+        if kind in JOINING:
+            problems.add("kind", _l("请选择成员减少的原因（死亡、婚出、迁出）。"))
+        happened_on = problems.check(_date, happened_on, "happened_on")
+        reason = problems.check(_reason, reason)
     member = cases.get_member(case, member_id)
     if member.position == 0:
         raise Conflict(_l("户主不能直接减少：请先在“家庭成员”中把新户主改为第一行（户主变更），再登记原户主的变化。"))
@@ -185,18 +189,19 @@ def transfer(session: Session, actor: User, case: Case, *, to_region_id: int, ki
     ``Case.region``); the old community loses it. The amount is recomputed under the new region's standard."""
     require(actor, case, TRANSFER)
     target = scope.get_region(session, actor, to_region_id)
-    if target.level != Level.community:
-        raise Invalid(_l("请选择迁入的社区（村）。"), field="to_region_id")
-    if target.id == case.region_id:
-        raise Invalid(_l("迁入社区与现在的社区相同。"), field="to_region_id")
     kind = TransferKind(kind)
-    moved_on = _date(moved_on, "moved_on")
-    reason = _reason(reason)
     address = (address or "").strip()
-    if not address:
-        raise Invalid(_l("请填写迁入后的家庭住址。"), field="address")
-    if len(address) > 200:
-        raise Invalid(_l("内容太长，最多 %(n)d 个字。", n=200), field="address")
+    with collect() as problems:  # every problem at once, before anything is written
+        if target.level != Level.community:
+            problems.add("to_region_id", _l("请选择迁入的社区（村）。"))
+        elif target.id == case.region_id:
+            problems.add("to_region_id", _l("迁入社区与现在的社区相同。"))
+        moved_on = problems.check(_date, moved_on, "moved_on")
+        reason = problems.check(_reason, reason)
+        if not address:
+            problems.add("address", _l("请填写迁入后的家庭住址。"))
+        elif len(address) > 200:
+            problems.add("address", _l("内容太长，最多 %(n)d 个字。", n=200))
     old = case.region
     before_address = case.address
     case.region = target

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dibao import audit, cache, clock, content, disclosure, entitlement, i18n, notices, qr, scope, workflow
-from dibao.errors import Conflict, Invalid, NotFound
+from dibao.errors import Conflict, Invalid, NotFound, collect
 from dibao.models import Decision, Level, NoticeEntry, Region, User
 from dibao.models.kiosk import Kiosk
 
@@ -69,13 +69,14 @@ def new_token() -> str:
 
 def _check_settings(name: str, rotation_seconds: int) -> str:
     name = (name or "").strip()
-    if not name:
-        raise Invalid(_l("请填写终端名称。"), field="name")
-    if len(name) > 100:
-        raise Invalid(_l("终端名称不能超过100个字。"), field="name")
-    if not ROTATION_MIN <= rotation_seconds <= ROTATION_MAX:
-        raise Invalid(_l("翻页间隔应在%(low)d到%(high)d秒之间。", low=ROTATION_MIN, high=ROTATION_MAX),
-                      field="rotation_seconds")
+    with collect() as problems:  # every problem at once
+        if not name:
+            problems.add("name", _l("请填写终端名称。"))
+        elif len(name) > 100:
+            problems.add("name", _l("终端名称不能超过100个字。"))
+        if not ROTATION_MIN <= rotation_seconds <= ROTATION_MAX:
+            problems.add("rotation_seconds", _l("翻页间隔应在%(low)d到%(high)d秒之间。", low=ROTATION_MIN,
+                                                high=ROTATION_MAX))
     return name
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from dibao import audit, clock, db, entitlement, i18n, roster_summary, scope, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, collect
 from dibao.models import (
     Case,
     Level,
@@ -141,13 +141,14 @@ def publish_batch(
     Every way a board is published, at every level, now or scheduled, comes through here."""
     now = clock.now()
     opens_at = opens_at or now
-    if opens_at < now - timedelta(seconds=1):
-        raise Invalid(_l("公示开始时间不能早于现在。"), field="opens_at")
-    window_days = check_window(window_days, minimum_days)
-    if not cases:
-        raise Invalid(_l("请至少选择一户。"), field="cases")
-    if not title.strip():
-        raise Invalid(_l("请填写公示标题。"), field="title")
+    with collect() as problems:  # every problem at once
+        if opens_at < now - timedelta(seconds=1):
+            problems.add("opens_at", _l("公示开始时间不能早于现在。"))
+        window_days = problems.check(check_window, window_days, minimum_days)
+        if not cases:
+            problems.add("cases", _l("请至少选择一户。"))
+        if not title.strip():
+            problems.add("title", _l("请填写公示标题。"))
     with db.without_cycle_collector():
         return _write_batch(session, actor, level=level, region=region, cases=cases, title=title,
                             window_days=window_days, opens_at=opens_at, now=now)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope, workflow
-from dibao.errors import Forbidden, Invalid, NotFound
+from dibao.errors import Forbidden, Invalid, NotFound, collect
 from dibao.household import Rule, require
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.household import PanelMember, PanelQuestion, PanelRole
@@ -57,14 +57,15 @@ def add_member(session: Session, actor: User, region: Region, *, name: str, role
                term_start: date | None, term_end: date | None, note: str = "") -> PanelMember:
     _require_manager(actor, region)
     name = normalise_name(name)
-    if not name or len(name) > 50:
-        raise Invalid(_l("请填写姓名（50 字以内）。"), field="name")
-    if term_start is None or term_end is None or term_end < term_start:
-        raise Invalid(_l("请填写任期，结束日期不能早于开始日期。"), field="term_end")
+    with collect() as problems:  # every problem at once
+        if not name or len(name) > 50:
+            problems.add("name", _l("请填写姓名（50 字以内）。"))
+        if term_start is None or term_end is None or term_end < term_start:
+            problems.add("term_end", _l("请填写任期，结束日期不能早于开始日期。"))
+        elif name and any(m.name == name and m.term_end >= term_start and m.term_start <= term_end
+                          for m in members(session, region)):
+            problems.add("name", _l("%(name)s 在这段任期内已经是本社区评议小组成员。", name=name))
     role = PanelRole(role)
-    if any(m.name == name and m.term_end >= term_start and m.term_start <= term_end
-           for m in members(session, region)):
-        raise Invalid(_l("%(name)s 在这段任期内已经是本社区评议小组成员。", name=name), field="name")
     member = PanelMember(region_id=region.id, name=name, role=role, term_start=term_start, term_end=term_end,
                          note=(note or "").strip()[:200], created_by_id=actor.id, created_by_name=actor.display_name,
                          created_at=clock.now())
@@ -95,19 +96,23 @@ def convene(session: Session, actor: User, region: Region, *, held_on: date | No
     """A review meeting whose panel and attendees are picked from the members serving on its date; the community
     review then records each household's result in it (choose it on the review form)."""
     _require_manager(actor, region)
-    if held_on is None or held_on > clock.today():
-        raise Invalid(_l("评议日期不能晚于今天。"), field="held_on")
-    serving = {m.id: m for m in members(session, region, on=held_on)}
-    picked = [serving[i] for i in dict.fromkeys(member_ids) if i in serving]
-    if len(picked) != len(set(member_ids)):
-        raise Invalid(_l("只能从评议日期在任的本社区评议小组成员中选择。"), field="members")
-    if len(picked) < MIN_PANEL:
-        raise Invalid(_l("参加评议的小组成员至少 %(n)d 人。", n=MIN_PANEL), field="members")
-    listening = [serving[i] for i in dict.fromkeys(attendee_ids) if i in serving]
-    if len(listening) != len(set(attendee_ids)):
-        raise Invalid(_l("只能从评议日期在任的本社区评议小组成员中选择。"), field="attendees")
-    if {m.id for m in listening} & {m.id for m in picked}:
-        raise Invalid(_l("同一人不能既参加评议又列席。"), field="attendees")
+    with collect() as problems:  # every problem at once (who served is known only for a valid date)
+        if held_on is None or held_on > clock.today():
+            problems.add("held_on", _l("评议日期不能晚于今天。"))
+            if len(set(member_ids)) < MIN_PANEL:
+                problems.add("members", _l("参加评议的小组成员至少 %(n)d 人。", n=MIN_PANEL))
+        else:
+            serving = {m.id: m for m in members(session, region, on=held_on)}
+            picked = [serving[i] for i in dict.fromkeys(member_ids) if i in serving]
+            if len(picked) != len(set(member_ids)):
+                problems.add("members", _l("只能从评议日期在任的本社区评议小组成员中选择。"))
+            elif len(picked) < MIN_PANEL:
+                problems.add("members", _l("参加评议的小组成员至少 %(n)d 人。", n=MIN_PANEL))
+            listening = [serving[i] for i in dict.fromkeys(attendee_ids) if i in serving]
+            if len(listening) != len(set(attendee_ids)):
+                problems.add("attendees", _l("只能从评议日期在任的本社区评议小组成员中选择。"))
+            elif {m.id for m in listening} & {m.id for m in picked}:
+                problems.add("attendees", _l("同一人不能既参加评议又列席。"))
     others = workflow._names(other_attendees)
     meeting = ReviewMeeting(region_id=region.id, held_on=held_on, location=(location or "").strip()[:200],
                             recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
@@ -136,16 +141,17 @@ def add_question(session: Session, actor: User, case: Case, *, meeting_id: int, 
     if meeting is None or meeting.region_id != case.region_id:
         raise Invalid(_l("请选择本社区的评议会议。"), field="meeting_id")
     asked_by = (asked_by or "").strip()
-    if asked_by not in meeting.attendees and asked_by not in meeting.panel:
-        raise Invalid(_l("质询人须是这次评议会议的列席人员或评议小组成员（%(names)s）。",
-                         names="、".join(meeting.attendees + meeting.panel)), field="asked_by")
     question = (question or "").strip()
     answer = (answer or "").strip()
     answered_by = (answered_by or "").strip()[:50]
-    if len(question) < 4:
-        raise Invalid(_l("请填写质询的问题（至少 4 个字）。"), field="question")
-    if len(answer) < 2 or not answered_by:
-        raise Invalid(_l("请填写答复和答复人。"), field="answer")
+    with collect() as problems:  # every problem at once
+        if asked_by not in meeting.attendees and asked_by not in meeting.panel:
+            problems.add("asked_by", _l("质询人须是这次评议会议的列席人员或评议小组成员（%(names)s）。",
+                                        names="、".join(meeting.attendees + meeting.panel)))
+        if len(question) < 4:
+            problems.add("question", _l("请填写质询的问题（至少 4 个字）。"))
+        if len(answer) < 2 or not answered_by:
+            problems.add("answer", _l("请填写答复和答复人。"))
     record = PanelQuestion(meeting_id=meeting.id, case_id=case.id, asked_by=asked_by, question=question[:4000],
                            answer=answer[:4000], answered_by=answered_by, recorded_by_id=actor.id,
                            recorded_by_name=actor.display_name, created_at=clock.now())

@@ -44,6 +44,7 @@ from dibao.models.payment import (
     PaymentTownCheck,
     RunStatus,
 )
+from dibao.text import normalise_name
 
 ZERO = Decimal("0.00")
 
@@ -636,8 +637,11 @@ def _bank_rows(session: Session, run: PaymentRun, keys: list[str]):
             .execution_options(yield_per=1000))
     month = month_label(run.month)
     for line, number, head, town_name, community_name, account in session.execute(stmt):
+        holder = account.holder_name if account else head
+        # A name stored before names were cleaned (张　三, 李\u202e四) would not match the bank's record of it.
+        holder = normalise_name(holder) or holder
         values = {"line": line.id, "case": number, "town": town_name, "community": community_name,
-                  "holder": account.holder_name if account else head, "account": account.number if account else "",
+                  "holder": holder, "account": account.number if account else "",
                   "bank": account.bank_name if account else "", "category": line.category, "persons": line.persons,
                   "kind": str(ACCOUNT_KIND_LABELS.get(account.kind.value, "")) if account else "",
                   "amount": float(line.total), "month": month}

@@ -12,6 +12,7 @@ from dibao import audit, scope
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
 from dibao.models import Level, Region, User
 from dibao.models.region import CHILD_LEVEL
+from dibao.text import clean_line
 
 CODE_RE = re.compile(r"^[0-9A-Za-z]{2,32}$")
 
@@ -39,7 +40,7 @@ def create_region(
             raise Forbidden(_l("新的县（区）只能由运维人员在命令行创建。"))
         scope.require_in_scope(actor, parent)
     code = code.strip()
-    name = name.strip()
+    name = clean_line(name).strip()  # here, so the command line is cleaned like the admin form
     if not CODE_RE.match(code):
         raise Invalid(_l("区划代码只能由 2 到 32 位字母或数字组成。"), field="code")
     if not name:
@@ -62,7 +63,7 @@ def create_region(
 def rename_region(session: Session, actor: User, region: Region, name: str) -> Region:
     scope.require_admin(actor, _l("只有系统管理员可以管理账号和行政区划。"))
     scope.require_in_scope(actor, region)
-    name = name.strip()
+    name = clean_line(name).strip()
     if not name:
         raise Invalid(_l("请填写名称。"), field="name")
     if name != region.name:

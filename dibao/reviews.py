@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.management import (
     Campaign,
@@ -61,7 +61,7 @@ RECORD_LABELS = {
     RecordKind.death: _l("家庭成员死亡"), RecordKind.grace_end: _l("渐退期满"),
     RecordKind.proposal_decided: _l("县级决定"),
 }
-# The household's timeline (dibao.cases.EVENT_LABELS takes these in).
+# The household's timeline (dibao.audit_log.action_label reads these after dibao.cases.EVENT_LABELS).
 EVENT_LABELS = {
     "review_recorded": _l("复核记录"), "proposal_decided": _l("县级对建议作出决定"), "grace_ended": _l("渐退期满，建议退保"),
     "death_recorded": _l("记录家庭成员死亡"), "contact_logged": _l("月联系"), "campaign_check_recorded": _l("全面入户核查"),
@@ -207,13 +207,15 @@ def review(session: Session, actor: User, case: Case, *, checked: Sequence[str],
     the re-checks a death required."""
     workflow.require(actor, case, Action.periodic_review)
     items = [c for c in checked if c in CHECK_ITEMS]
-    if not items:
-        raise Invalid(_l("请勾选本次复核核查的内容。"), field="checked")
-    if outcome not in REVIEW_OUTCOMES:
-        raise Invalid(_l("请选择复核结论。"), field="outcome")
-    if outcome != "continue":
-        reason = _text(reason, "reason", _l("建议调整金额或退保时，请写明理由（至少 %(n)d 个字）。", n=MIN_TEXT))
-    findings = _findings_required(findings)
+    with collect() as problems:  # every problem of the form at once
+        if not items:
+            problems.add("checked", _l("请勾选本次复核核查的内容。"))
+        if outcome not in REVIEW_OUTCOMES:
+            problems.add("outcome", _l("请选择复核结论。"))
+        elif outcome != "continue":
+            reason = problems.check(_text, reason, "reason",
+                                    _l("建议调整金额或退保时，请写明理由（至少 %(n)d 个字）。", n=MIN_TEXT))
+        findings = problems.check(_findings_required, findings)
     text = "、".join(str(CHECK_ITEMS[c]) for c in items)
     record = workflow.periodic_review(session, actor, case, findings=f"{_l('核查内容：')}{text}\n{findings}",
                                       category=category)
@@ -319,10 +321,11 @@ def record_death(session: Session, actor: User, case: Case, *, member_id: int, d
     members and amount are settled by that review)."""
     workflow.require(actor, case, Action.periodic_review)
     member = next((m for m in case.members if m.id == member_id), None)
-    if member is None:
-        raise Invalid(_l("请选择去世的家庭成员。"), field="member_id")
-    if died_on is None or died_on > clock.today():
-        raise Invalid(_l("死亡日期不能晚于今天。"), field="died_on")
+    with collect() as problems:  # every problem at once
+        if member is None:
+            problems.add("member_id", _l("请选择去世的家庭成员。"))
+        if died_on is None or died_on > clock.today():
+            problems.add("died_on", _l("死亡日期不能晚于今天。"))
     who = _l("户主") if member.position == 0 else member.relation
     text = str(_l("%(who)s %(name)s 于 %(day)s 去世。", who=who, name=member.name, day=died_on.isoformat()))
     if (note or "").strip():
@@ -348,6 +351,13 @@ def death_recheck(session: Session, actor: User, case: Case, *, text: str, died_
 
 # --- 3. monthly contact (月联系制度) --------------------------------------------------------------------------
 
+def _contact_way(way: str) -> ContactWay:
+    try:
+        return ContactWay(way)
+    except ValueError:
+        raise Invalid(_l("请选择联系方式。"), field="way") from None
+
+
 def log_contact(session: Session, actor: User, case: Case, *, contacted_on: date, way: str, note: str = "") -> Contact:
     if not scope.can_see(actor, case.region):
         raise NotFound(_l("没有找到该案件。"))
@@ -355,14 +365,12 @@ def log_contact(session: Session, actor: User, case: Case, *, contacted_on: date
         raise Forbidden(_l("月联系由社区低保专干记录。"))
     if case.stage != Stage.active:
         raise Conflict(_l("只有在保家庭需要记录月联系。"))
-    try:
-        how = ContactWay(way)
-    except ValueError:
-        raise Invalid(_l("请选择联系方式。"), field="way") from None
-    if contacted_on is None or contacted_on > clock.today():
-        raise Invalid(_l("联系日期不能晚于今天。"), field="contacted_on")
-    if contacted_on < clock.today() - timedelta(days=92):
-        raise Invalid(_l("只能补记三个月内的联系。"), field="contacted_on")
+    with collect() as problems:  # every problem at once
+        how = problems.check(_contact_way, way)
+        if contacted_on is None or contacted_on > clock.today():
+            problems.add("contacted_on", _l("联系日期不能晚于今天。"))
+        elif contacted_on < clock.today() - timedelta(days=92):
+            problems.add("contacted_on", _l("只能补记三个月内的联系。"))
     contact = Contact(case_id=case.id, contacted_on=contacted_on, way=how, note=(note or "").strip()[:2000],
                       recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
     session.add(contact)
@@ -443,10 +451,11 @@ def open_campaign(session: Session, actor: User, *, title: str, due_on: date | N
     if actor.role not in CAMPAIGN_ROLES:
         raise Forbidden(_l("全面入户核查由县民政局或乡镇（街道）组织。"))
     title = (title or "").strip()
-    if len(title) < 2 or len(title) > 200:
-        raise Invalid(_l("请填写核查名称。"), field="title")
-    if due_on is not None and due_on < clock.today():
-        raise Invalid(_l("完成期限不能早于今天。"), field="due_on")
+    with collect() as problems:  # every problem at once
+        if len(title) < 2 or len(title) > 200:
+            problems.add("title", _l("请填写核查名称。"))
+        if due_on is not None and due_on < clock.today():
+            problems.add("due_on", _l("完成期限不能早于今天。"))
     running = session.scalar(select(Campaign).where(Campaign.region_id == actor.region_id,
                                                     Campaign.closed_on.is_(None)))
     if running is not None:

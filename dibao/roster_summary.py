@@ -18,7 +18,7 @@ same transaction**:
   leave the rows alone;
 * Core writes call :func:`invalidate_regions` themselves: ``dibao.imports`` (the roster import's bulk inserts)
   and ``dibao.workflow._step_many`` (a board's many stage changes, when one side is ``active``).
-  ``dibao seed-scale`` (COPY into an empty database) writes no row: the first refresh fills the summary.
+  ``dibao seed-scale`` (COPY into an empty database) writes no row and then refreshes everything itself.
 
 Refresh (``dibao stats refresh`` and a bounded number of regions on every sweep) and check (``dibao stats
 verify``) hold the same exclusive advisory locks as the statistics summary's, without waiting: a region an

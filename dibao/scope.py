@@ -34,6 +34,23 @@ def region_ids_in_scope(user: User) -> Select:
     return select(Region.id).where(subtree_condition(user.region))
 
 
+# The supervision group (群众监督组) watches its community's payments and does no casework: its account opens
+# nothing else of the backend (admin.payments.may_open) and handles no objection or report (dibao.feedback).
+CASEWORK_ROLES = frozenset(Role) - {Role.supervisor}
+
+
+def does_casework(user: Any) -> bool:
+    """Whether ``user``'s role works on cases, notices, objections and reports (every role but the supervision
+    group's)."""
+    return getattr(user, "role", None) in CASEWORK_ROLES
+
+
+def watches_payments_only(user: Any) -> bool:
+    """Whether ``user`` is a supervision group's account, which opens its community's payments and nothing else."""
+    role = getattr(user, "role", None)
+    return role is not None and role not in CASEWORK_ROLES
+
+
 def can_see(user: User, region: Region) -> bool:
     return region.path.startswith(user.region.path)
 

@@ -15,7 +15,7 @@ on) **in the same transaction**:
 * ORM writes: one ``after_flush`` hook on every session looks at the flushed Case, Member and AmountPeriod
   objects (no domain function can forget);
 * Core writes (``dibao.imports``' executemany) call :func:`invalidate_regions` themselves. ``dibao seed-scale``
-  (COPY) fills an empty database, which has no marks.
+  (COPY) fills an empty database, which has no marks, then refreshes every region itself.
 
 A refresh must never mark a pair with figures a concurrent change could not yet see. On PostgreSQL a change
 takes a shared advisory lock per community (held to its commit) before removing marks; a refresh takes the

@@ -61,16 +61,32 @@ class Outcome(Generic[T]):
 
 
 def attach_error(form: Any, err: DomainError) -> None:
-    """Show a domain error beside its field, or above the form."""
-    attach_message(form, err.field, str(err.message))
+    """Show every problem of a domain error beside its field, or above the form."""
+    for field_name, message in err.field_problems:
+        attach_message(form, field_name, str(message))
+
+
+def _form_field(form: Any, field_name: str) -> Any:
+    """The form's field by name, or a row's field by its id ("members-2-age" in a FieldList)."""
+    field = getattr(form, field_name, None)
+    if field is not None and hasattr(field, "errors"):
+        return field
+    for top in form:
+        if top.type == "FieldList":
+            for row in top:
+                for sub in getattr(row, "form", [row]):
+                    if sub.id == field_name:
+                        return sub
+    return None
 
 
 def attach_message(form: Any, field_name: str | None, message: str) -> None:
     """A message beside the named field, or above the form (also for a field the page does not show)."""
-    field = getattr(form, field_name, None) if field_name else None
-    if field is not None and hasattr(field, "errors") and field.type not in ("HiddenField", "CSRFTokenField"):
-        field.errors = [*(field.errors or []), message]
-    else:
+    field = _form_field(form, field_name) if field_name else None
+    if field is not None and field.type not in ("HiddenField", "CSRFTokenField"):
+        if message not in (field.errors or []):  # (the form's own check and the domain's may say the same)
+            field.errors = [*(field.errors or []), message]
+    elif message not in form.form_errors:
         form.form_errors.append(message)
 
 
@@ -127,8 +143,14 @@ def is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def problem_list(err: DomainError) -> list[dict[str, str | None]]:
+    """Every problem of a domain error as JSON: ``[{"field": name or None, "message": 中文说明}, …]``."""
+    return [{"field": field, "message": str(message)} for field, message in err.field_problems]
+
+
 def json_error(status: int, message: str, **extra: Any):
-    """The API's error body: ``{"error": code, "message": 中文说明, …}`` with ``status``."""
+    """The API's error body: ``{"error": code, "message": 中文说明, …}`` with ``status`` (a refusal with several
+    problems adds ``"problems": [{"field", "message"}, …]``)."""
     from flask import jsonify
 
     response = jsonify({"error": API_ERROR_CODES.get(status, "error"), "message": str(message), **extra})
@@ -136,11 +158,15 @@ def json_error(status: int, message: str, **extra: Any):
     return response
 
 
-def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None):
+def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None,
+               problems: list[tuple[str | None, Any]] | None = None):
     """Every error the app answers, in Chinese: JSON for the API, a small fragment for an htmx request (it lands
-    inside the page that asked), else a whole page in the layout of the part of the site it came from."""
+    inside the page that asked), else a whole page in the layout of the part of the site it came from.
+    ``problems``: a refusal's several problems as (field, message), each shown on its own line (``message`` is
+    their summary)."""
     if is_api():  # the API answers JSON, errors too
-        response = json_error(status, message)
+        extra = {"problems": [{"field": f, "message": str(m)} for f, m in problems]} if problems else {}
+        response = json_error(status, message, **extra)
         response.headers.update(headers or {})
         return response
     g.vary_on_htmx = True  # one URL, a page or a fragment: caches must key on the htmx headers
@@ -150,7 +176,8 @@ def error_page(status: int, title: str, message: str, headers: dict[str, str] | 
         # (an address the router refused has no blueprint: its path says which side it belongs to)
         staff = request.blueprint == "admin" or (request.blueprint is None and request.path.startswith("/admin/"))
         template = "admin/error.html" if staff else "portal/error.html"
-    return render_template(template, status=status, title=title, message=message), status, headers or {}
+    return (render_template(template, status=status, title=title, message=message, problems=problems or []),
+            status, headers or {})
 
 
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f", "\x85", "\u2028", "\u2029"}

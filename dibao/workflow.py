@@ -35,7 +35,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from dibao import audit, cache, clock, entitlement, roster_summary, scope
 from dibao.db import chunks
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.models import (
     AmountChange,
     Case,
@@ -431,22 +431,22 @@ def record_home_visit(
     """一看二问三走访. The first visit moves an accepted case into investigation."""
     require(actor, case, Action.home_visit)
     names = _names(investigators)
-    if len(names) < MIN_INVESTIGATORS:
-        raise Invalid(_l("入户调查至少需要 %(n)d 名调查人员，请填写全部调查人员的姓名。", n=MIN_INVESTIGATORS),
-                      field="investigators")
     visited = [n for n in neighbours if (n.name or "").strip() or (n.statement or "").strip()]
-    for n in visited:
-        if not (n.name or "").strip() or not (n.statement or "").strip():
-            raise Invalid(_l("每位走访对象都要填写姓名和了解到的情况。"), field="neighbours")
-    if len(visited) < MIN_NEIGHBOURS:
-        raise Invalid(_l("至少需要走访 %(n)d 户邻居（或村民、房东、用工单位），目前只有 %(m)d 户。",
-                         n=MIN_NEIGHBOURS, m=len(visited)), field="neighbours")
-    housing = _text(housing, field="housing", message=_l("请填写“一看”：住房和生活消费情况。"))
-    inquiry = _text(inquiry, field="inquiry", message=_l("请填写“二问”：就业、收入和健康情况。"))
-    if visited_on > clock.today():
-        raise Invalid(_l("调查日期不能晚于今天。"), field="visited_on")
-    if visited_on < clock.to_local(case.accepted_at).date():
-        raise Invalid(_l("调查日期不能早于受理日期。"), field="visited_on")
+    with collect() as problems:  # every problem of the visit at once
+        if len(names) < MIN_INVESTIGATORS:
+            problems.add("investigators", _l("入户调查至少需要 %(n)d 名调查人员，请填写全部调查人员的姓名。",
+                                             n=MIN_INVESTIGATORS))
+        if any(not (n.name or "").strip() or not (n.statement or "").strip() for n in visited):
+            problems.add("neighbours", _l("每位走访对象都要填写姓名和了解到的情况。"))
+        elif len(visited) < MIN_NEIGHBOURS:
+            problems.add("neighbours", _l("至少需要走访 %(n)d 户邻居（或村民、房东、用工单位），目前只有 %(m)d 户。",
+                                          n=MIN_NEIGHBOURS, m=len(visited)))
+        housing = problems.check(_text, housing, field="housing", message=_l("请填写“一看”：住房和生活消费情况。"))
+        inquiry = problems.check(_text, inquiry, field="inquiry", message=_l("请填写“二问”：就业、收入和健康情况。"))
+        if visited_on > clock.today():
+            problems.add("visited_on", _l("调查日期不能晚于今天。"))
+        elif visited_on < clock.to_local(case.accepted_at).date():
+            problems.add("visited_on", _l("调查日期不能早于受理日期。"))
     moves = case.stage == Stage.applied
     if moves:
         _not_held(session, case)
@@ -492,13 +492,22 @@ def submit_for_review(session: Session, actor: User, case: Case) -> None:
 
 # --- 民主评议 / 初审意见 -----------------------------------------------------------------------------------
 
+def _review_meeting_panel(held_on: date | None, panel: Sequence[str]) -> list[str]:
+    """A new review meeting's checks, all at once: its panel's names."""
+    panel_names = _names(panel)
+    with collect() as problems:
+        if len(panel_names) < 3:
+            problems.add("panel", _l("民主评议小组至少需要 3 名成员，请逐行填写姓名。"))
+        if held_on is None:
+            problems.add("held_on", _l("请填写评议日期。"))
+        elif held_on > clock.today():
+            problems.add("held_on", _l("评议日期不能晚于今天。"))
+    return panel_names
+
+
 def new_review_meeting(session: Session, actor: User, case: Case, *, held_on: date, location: str,
                        panel: Sequence[str], attendees: Sequence[str]) -> ReviewMeeting:
-    panel_names = _names(panel)
-    if len(panel_names) < 3:
-        raise Invalid(_l("民主评议小组至少需要 3 名成员，请逐行填写姓名。"), field="panel")
-    if held_on > clock.today():
-        raise Invalid(_l("评议日期不能晚于今天。"), field="held_on")
+    panel_names = _review_meeting_panel(held_on, panel)
     meeting = ReviewMeeting(region_id=case.region_id, held_on=held_on, location=(location or "").strip()[:200],
                             recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
     meeting.people = [MeetingPerson(position=i, kind=PersonKind.panel, name=n) for i, n in enumerate(panel_names)]
@@ -538,30 +547,38 @@ def record_community_review(
     whose amount is 0 only with ``override_reason``, see :func:`approval_override`)."""
     require(actor, case, Action.community_review)
     _not_held(session, case)
-    opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
-                    message=_l("请填写评议意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
-    override = approval_override(session, case, override_reason) if decision == Decision.approve else None
-    for name, value in (("votes_for", votes_for), ("votes_against", votes_against),
-                        ("votes_abstain", votes_abstain)):
-        if value is None or value < 0:
-            raise Invalid(_l("票数不能为负数。"), field=name)
     if meeting is None and meeting_id:
         meeting = session.get(ReviewMeeting, meeting_id)
         if meeting is None or meeting.region_id != case.region_id:
             raise NotFound(_l("没有找到该次评议会议。"))
+    with collect() as problems:  # every problem at once, before the meeting or the result is written
+        opinion = problems.check(_text, opinion, field="opinion",
+                                 minimum=2 if decision == Decision.approve else MIN_REASON,
+                                 message=_l("请填写评议意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+        override = (problems.check(approval_override, session, case, override_reason)
+                    if decision == Decision.approve else None)
+        votes_ok = True
+        for name, value in (("votes_for", votes_for), ("votes_against", votes_against),
+                            ("votes_abstain", votes_abstain)):
+            if value is None or value < 0:
+                problems.add(name, _l("票数不能为负数。"))
+                votes_ok = False
+        panel_size = len(meeting.panel) if meeting is not None else None
+        if meeting is None:
+            names = problems.check(_review_meeting_panel, held_on, panel)
+            panel_size = len(names) if names is not None else None
+        if votes_ok:
+            total = votes_for + votes_against + votes_abstain
+            if total == 0:
+                problems.add("votes_for", _l("请填写表决票数。"))
+            elif panel_size is not None and total > panel_size:
+                problems.add("votes_for", _l("票数合计 %(total)d 超过了评议小组人数 %(n)d。", total=total,
+                                             n=panel_size))
+            elif decision == Decision.approve and votes_for * 2 <= total:
+                problems.add("decision", _l("同意票未过半数，评议结果不能是“同意”。"))
     if meeting is None:
-        if held_on is None:
-            raise Invalid(_l("请填写评议日期。"), field="held_on")
         meeting = new_review_meeting(session, actor, case, held_on=held_on, location=location, panel=panel,
                                      attendees=attendees)
-    total = votes_for + votes_against + votes_abstain
-    if total == 0:
-        raise Invalid(_l("请填写表决票数。"), field="votes_for")
-    if total > len(meeting.panel):
-        raise Invalid(_l("票数合计 %(total)d 超过了评议小组人数 %(n)d。", total=total, n=len(meeting.panel)),
-                      field="votes_for")
-    if decision == Decision.approve and votes_for * 2 <= total:
-        raise Invalid(_l("同意票未过半数，评议结果不能是“同意”。"), field="decision")
     session.add(ReviewResult(meeting=meeting, case=case, decision=decision, opinion=opinion, votes_for=votes_for,
                              votes_against=votes_against, votes_abstain=votes_abstain))
     signed = _opinion(session, actor, case, Level.community, decision, opinion, override)
@@ -598,12 +615,13 @@ def new_town_meeting(session: Session, actor: User, town_id: int, *, held_on: da
                      participants: Sequence[str]) -> TownMeeting:
     """One 乡镇党委会议 record (title, date, participants); its households are added by
     :func:`record_town_decision` with ``meeting=``."""
-    title = _text(title, field="title", message=_l("请填写会议名称。"), maximum=200)
     names = _names(participants)
-    if len(names) < 3:
-        raise Invalid(_l("请逐行填写参会人员（至少 3 人）。"), field="participants")
-    if held_on > clock.today():
-        raise Invalid(_l("会议日期不能晚于今天。"), field="held_on")
+    with collect() as problems:  # every problem at once
+        title = problems.check(_text, title, field="title", message=_l("请填写会议名称。"), maximum=200)
+        if len(names) < 3:
+            problems.add("participants", _l("请逐行填写参会人员（至少 3 人）。"))
+        if held_on > clock.today():
+            problems.add("held_on", _l("会议日期不能晚于今天。"))
     meeting = TownMeeting(region_id=town_id, held_on=held_on, title=title,
                           participants="\n".join(names), recorded_by_id=actor.id,
                           recorded_by_name=actor.display_name, created_at=clock.now())

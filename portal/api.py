@@ -15,7 +15,7 @@ from flask import current_app, jsonify, request, send_file
 from dibao import cache, clock, db, disclosure, notices
 from dibao.disclosure import Channel
 from dibao.errors import DomainError
-from dibao.web import json_error
+from dibao.web import json_error, problem_list
 from portal import bp
 from portal.notices import (
     beyond_last,
@@ -47,6 +47,8 @@ def api_view(view):
             if err.status == 410:  # a closed or withdrawn entry: its date (in the message), where to turn now
                 extra = {"hotline": current_app.config["HOTLINE"],
                          "report_url": f"{current_app.config['PUBLIC_URL']}/reports/new"}
+            if len(err.field_problems) > 1:
+                extra["problems"] = problem_list(err)
             response = json_error(err.status, str(err.message), **extra)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response

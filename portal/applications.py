@@ -95,6 +95,8 @@ def _attach(form: ApplicationForm, errors: dict[str, str]) -> None:
     fields = _fields_by_id(form)
     for key, message in errors.items():
         target = fields.get(key)
+        if target is not None and target.errors:
+            continue  # the form's own check already says what is wrong there
         if target is not None and target.type not in ("HiddenField", "CSRFTokenField"):
             target.errors = [*(target.errors or []), message]
         else:
@@ -143,20 +145,21 @@ def apply():
         return _page(form)
     form = ApplicationForm()
     _choices(form)
-    if not form.validate_on_submit():
-        return _page(form, status=400, files_lost=_files_were_chosen())
-    if (form.website.data or "").strip():
+    valid = form.validate_on_submit()
+    if valid and (form.website.data or "").strip():
         form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
         return _page(form, status=400)
     materials, error, status = _files("materials", applications.MAX_MATERIALS)
     authorisation, auth_error, auth_status = _files("authorisation", 1)
     inp = _input(form, materials, authorisation[0] if authorisation else None)
-    errors = applications.field_errors(db.session(), inp)
-    if error:
-        errors["materials"] = error
-    if auth_error:
-        errors["authorisation"] = auth_error
-    if errors:
+    if not valid or error or auth_error:
+        # Stopped before the submit (the form's own limits, a photo too large): the domain's field checks
+        # still run, so every problem shows at once.
+        errors = applications.field_errors(db.session(), inp)
+        if error:
+            errors["materials"] = error
+        if auth_error:
+            errors["authorisation"] = auth_error
         _attach(form, errors)
         return _page(form, status=max(status, auth_status), files_lost=_files_were_chosen())
     media_dir = current_app.config["MEDIA_DIR"]

@@ -7,7 +7,6 @@ back). On any failure the form comes back with what the resident typed and a cle
 
 from __future__ import annotations
 
-import math
 import secrets
 
 from flask import abort, current_app, g, make_response, redirect, request, session, url_for
@@ -59,7 +58,11 @@ def _read_photos() -> tuple[list[bytes], str | None, int]:
 
 
 def _attach(form: FlaskForm, errors: dict[str, str]) -> None:
+    """Each message beside its field; a field the form's own check already flagged keeps that one message."""
     for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and getattr(field, "errors", None):
+            continue
         attach_message(form, name, message)
 
 
@@ -106,15 +109,11 @@ def _too_many(err):
 
 # --- objections --------------------------------------------------------------------------------------
 
-def _days_left(entry) -> int:
-    return max(0, math.ceil((entry.batch.closes_at - clock.now()).total_seconds() / 86400))
-
-
 def _entry_view(sess, entry) -> dict:
     """What the forms show of an entry: only an open one gets here (notices.public_entry is the gate)."""
     policy = disclosure.load_policy(sess, entry.region)
     return {"entry": entry, "shown": disclosure.present(entry, disclosure.Channel.web, policy),
-            "state": notices.entry_status(entry), "days_left": _days_left(entry),
+            "state": notices.entry_status(entry),
             "level_label": _level_label(entry.batch.level)}
 
 
@@ -154,8 +153,6 @@ def objection_new():
         return _objection_page(_new_form(ObjectionForm), public_id)
     notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
     form = ObjectionForm()
-    if not form.validate_on_submit():
-        return _objection_page(form, public_id, status=400, photos_lost=_files_were_chosen())
     return _accept(
         form, "objection",
         lambda sess, sub: feedback.submit_objection(
@@ -163,6 +160,7 @@ def objection_new():
             working_days=current_app.config.get("OBJECTION_WORKING_DAYS", feedback.OBJECTION_WORKING_DAYS),
             client_key=client_key(), hold_cap=current_app.config["OBJECTION_HOLD_CAP"]),
         lambda status: _objection_page(form, public_id, status=status, photos_lost=_files_were_chosen()),
+        valid=form.validate_on_submit(),
     )
 
 
@@ -177,7 +175,7 @@ def _choose_entry(typed: str = "", error: str | None = None):
     if code:
         region = feedback.find_region(sess, code)
         policy = disclosure.load_policy(sess, region)
-        entries = [(e, disclosure.present(e, disclosure.Channel.web, policy), _days_left(e))
+        entries = [(e, disclosure.present(e, disclosure.Channel.web, policy))
                    for e in notices.open_entries(sess, region)]
     g.noindex = True
     return render("portal/feedback/choose_entry.html", region=region, entries=entries, noindex=True,
@@ -258,39 +256,58 @@ def report_new():
     if request.method == "GET":
         return _report_page(_new_form(ReportForm))
     form = ReportForm()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if not valid and request.form.get("action") != "refresh":
+        # The form's own limits stopped it: the report's own checks too, so every problem shows at once.
+        _attach(form, _report_problems(form))
+    if not valid:
         return _report_page(form, status=400, photos_lost=_files_were_chosen())
     if request.form.get("action") == "refresh":  # another community chosen without JavaScript
         form.case.data = ""
         return _report_page(form, photos_lost=_files_were_chosen())
     return _accept(
         form, "report",
-        lambda sess, sub: feedback.submit_report(
-            sess, sub, subject=form.subject.data or "", region_code=form.region.data,
-            case_number=form.case.data or None, entry_public_id=form.entry.data or None, about=form.about.data,
-            media_dir=current_app.config["MEDIA_DIR"],
-            working_days=current_app.config.get("REPORT_WORKING_DAYS", feedback.REPORT_WORKING_DAYS)),
+        lambda sess, sub: feedback.submit_report(sess, sub, **_report_fields(form), media_dir=current_app.config[
+            "MEDIA_DIR"], working_days=current_app.config.get("REPORT_WORKING_DAYS", feedback.REPORT_WORKING_DAYS)),
         lambda status: _report_page(form, status=status, photos_lost=_files_were_chosen()),
+        extra_checks=lambda: _report_problems(form),
     )
 
 
-def _accept(form: FlaskForm, kind: str, submit, again):
-    """What both forms do once they validate: honeypot, photos, field checks, then the request's one commit.
+def _report_fields(form: ReportForm) -> dict:
+    return {"subject": form.subject.data or "", "region_code": form.region.data, "case_number": form.case.data or None,
+            "entry_public_id": form.entry.data or None, "about": form.about.data}
 
-    ``submit(sess, submission)`` stores it; ``again(status)`` shows the form again with what was typed. A
-    double submit that lost the race to its twin (the idempotency key is unique) gets the twin's receipt.
+
+def _report_problems(form: ReportForm) -> dict[str, str]:
+    """The report's own checks (who it is about), nothing written: for a form stopped before the submit."""
+    try:
+        feedback.check_report(db.session(), _submission(form, []), **_report_fields(form))
+    except Invalid as err:
+        return {name or "": str(message) for name, message in reversed(err.field_problems)}
+    return {}
+
+
+def _accept(form: FlaskForm, kind: str, submit, again, *, valid: bool = True, extra_checks=None):
+    """What both forms do: honeypot, photos, field checks, then the request's one commit.
+
+    ``submit(sess, submission)`` stores it (its domain checks report every problem at once); ``again(status)``
+    shows the form again with what was typed. When the form's own checks (``valid`` False) or an unreadable
+    photo stop it before the submit, the domain's field checks (and ``extra_checks()``) still run, so every
+    problem shows together. A double submit that lost the race to its twin (the idempotency key is unique)
+    gets the twin's receipt.
     """
-    if _honeypot_tripped(form):
+    if valid and _honeypot_tripped(form):
         form.form_errors.append(_("提交没有通过检查。请不要填写“网址”一栏，然后重新提交。"))
         return again(400)
     photos, photo_error, photo_status = _read_photos()
     sub = _submission(form, photos)
-    errors = feedback.field_errors(sub)
-    if photo_error:
-        errors["photos"] = photo_error
-    if errors:
+    if not valid or photo_error:
+        errors = {**(extra_checks() if extra_checks else {}), **feedback.field_errors(_submission(form, []))}
+        if photo_error:
+            errors["photos"] = photo_error
         _attach(form, errors)
-        return again(photo_status)
+        return again(photo_status if photo_error else 400)
     try:
         done = perform(lambda sess: submit(sess, sub).item, form)
     except IntegrityError:  # the twin of a double submit committed first: show its receipt

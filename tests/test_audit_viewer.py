@@ -52,6 +52,12 @@ def test_search_by_who_household_action_and_when(client, auth, world, session, c
     # htmx asks for the results alone.
     fragment = client.get("/admin/audit/?who=甲一专干", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<h1>" not in fragment and "周一户" in fragment
+    # A search with a mistake says what is wrong and lists nothing (not the whole log as if it were the answer).
+    for headers in ({}, {"HX-Request": "true"}):
+        res = client.get("/admin/audit/?since=not-a-date&who=甲一专干", headers=headers)
+        body = res.get_data(as_text=True)
+        assert res.status_code == 400 and "查询条件有误" in body and "从：" in body
+        assert _rows(body) == 0 and "周一户" not in body
 
 
 def test_a_county_reader_sees_only_their_county(client, auth, world, session, make_region, make_user):

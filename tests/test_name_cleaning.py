@@ -13,25 +13,40 @@ import io
 import json
 import re
 import zipfile
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from dibao import imports, notices
+from dibao import accounts, audit, cases, imports, migrate, notices, payments, regions
 from dibao.disclosure import mask_name
-from dibao.models import Case, Level, Objection, Region, Stage
-from dibao.models.application import Application
+from dibao.models import (
+    AuditEvent,
+    Case,
+    Level,
+    Member,
+    NoticeEntry,
+    Objection,
+    Region,
+    Stage,
+    User,
+    WorkCapacity,
+)
+from dibao.models.application import Application, ApplicationMember, ApplicationStatus
 from dibao.models.disclosure import DisclosureRule
+from dibao.models.household import MemberChange, MemberChangeKind, PanelMember, PanelRole
 from dibao.models.job import Job
+from dibao.models.payment import AccountKind, PaymentAccount
 from dibao.text import clean_text, normalise_name
 from tests.application_helpers import only, submit
-from tests.case_helpers import standard, to_stage, user, valid_id
+from tests.case_helpers import register, standard, to_stage, user, valid_id
 from tests.conftest import T0, csrf_token
 from tests.export_helpers import export
 from tests.factories import case_awaiting_notice, make_case
 from tests.feedback_helpers import objection_data, open_entry
 from tests.kiosk_helpers import register as register_kiosk
+from tests.payment_helpers import luhn, read
 from tests.roster_files import household, person_id, write
 
 # --- the functions -----------------------------------------------------------------------------------------
@@ -351,3 +366,151 @@ def test_text_stored_with_control_characters_before_the_fix_is_exported_without_
     assert [r[3] for r in sheets["在保家庭名册"][1:]] == ["吴老汉"]
     xml = _raw_xlsx(client, job_id)
     assert "_x0007_" not in xml and "\u202e" not in xml and "旧地址幸福路 3 号" in xml
+
+
+# --- names stored before the cleaning: the migration rewrites the working records ---------------------------------
+
+BEFORE_CLEANING = "0707_roster_summary"  # the revision before 0708_clean_stored_names
+
+
+def _audit_rows(session) -> list[tuple]:
+    return [tuple(r) for r in session.execute(select(
+        AuditEvent.id, AuditEvent.actor_name, AuditEvent.details, AuditEvent.hash, AuditEvent.prev_hash)
+        .order_by(AuditEvent.id))]
+
+
+def test_the_migration_cleans_names_stored_before_and_leaves_notices_and_the_audit_log_alone(
+        app, session, world, clock, capsys):
+    comm = session.get(Region, world.regions["comm_a1"])
+    staff = user(session, world, "staff_a1")
+    # Rows as an older version stored them (written directly: today's domain would clean them).
+    padded = make_case(session, comm, stage=Stage.active, head_name="张　三", id_number=valid_id(n=901), members=1)
+    session.add(Member(case=padded, position=1, name="王\u200b五", relation="子女", age=30,
+                       work_capacity=WorkCapacity.full, health="", monthly_deduction=Decimal("0")))
+    session.add(PaymentAccount(case=padded, kind=AccountKind.bank_card, bank_name="农商银行", holder_name="张\u00a0三",
+                               number="6222020200112233445", updated_by_name="甲一专干", updated_at=T0))
+    session.add(MemberChange(case_id=padded.id, kind=MemberChangeKind.birth, member_name="王\u200b五",
+                             happened_on=T0.date(), reason="出生", size_after=2, recorded_by_name="甲一专干",
+                             created_at=T0))
+    nothing_left = make_case(session, comm, stage=Stage.active, head_name="\u200b\u3000", id_number=valid_id(n=902),
+                             members=1)
+    noticed = case_awaiting_notice(session, comm, Level.community, head_name="李\u202e四", id_number=valid_id(n=903))
+    entry = notices.publish_batch(session, None, level=Level.community, region=comm, cases=[noticed],
+                                  title="甲一社区低保初审公示").entries[0]
+    application = Application(
+        tracking_code="A1B2C3D4", region_id=comm.id, status=ApplicationStatus.submitted, head_name="赵\u3000六",
+        head_id_number=valid_id(n=904), head_phone="13912345678", head_work_capacity=WorkCapacity.none,
+        address="幸福路 1 号", reason="生活困难", by_proxy=True, proxy_name="钱\u2060七", proxy_relation="子女",
+        proxy_phone="13912345679", deadline=T0.date(), created_at=T0)
+    application.members = [ApplicationMember(position=0, name="赵\u202e小六", relation="子女", age=12,
+                                             work_capacity=WorkCapacity.none)]
+    session.add(application)
+    session.add(PanelMember(region_id=comm.id, name="孙\u3000八", role=PanelRole.resident, term_start=T0.date(),
+                            term_end=T0.date().replace(year=2028), created_by_name="甲一专干", created_at=T0))
+    staff.display_name = "甲一\u202e专干"
+    comm.name = "甲一社区\u0007"
+    session.flush()
+    audit.record(session, staff, "note", "case", padded.id, region_id=comm.id, details={"name": "张　三"})
+    session.commit()
+    assert cases.search(session, staff, q="张三").total == 0  # what the clerk met before
+    batch = entry.batch
+    fingerprint = batch.fingerprint
+    assert notices.fingerprint(batch, batch.entries) == fingerprint
+    events = _audit_rows(session)
+    assert any(row[1] == "甲一\u202e专干" for row in events)
+    ids = {"padded": padded.id, "nothing_left": nothing_left.id, "noticed": noticed.id, "entry": entry.id,
+           "application": application.id, "staff": staff.id, "comm": comm.id}
+    session.close()
+
+    engine = app.extensions["dibao.engine"]
+    migrate.downgrade(engine, BEFORE_CLEANING)
+    capsys.readouterr()
+    migrate.upgrade(engine, "heads")
+    printed = capsys.readouterr().out
+    assert "2 left as they are" in printed  # the head's name, and the same name as the household's first member
+    assert f"dibao_case.head_name #{ids['nothing_left']}" in printed and "case_member.name #" in printed
+
+    padded = session.get(Case, ids["padded"])
+    assert padded.head_name == "张三" and [m.name for m in padded.members] == ["张三", "王五"]
+    assert padded.payment_account.holder_name == "张三"
+    assert session.scalars(select(MemberChange.member_name)).all() == ["王五"]
+    assert session.get(Case, ids["nothing_left"]).head_name == "\u200b\u3000"  # never an empty name
+    assert session.get(Case, ids["noticed"]).head_name == "李四"
+    application = session.get(Application, ids["application"])
+    assert (application.head_name, application.proxy_name, [m.name for m in application.members]) == (
+        "赵六", "钱七", ["赵小六"])
+    assert session.scalars(select(PanelMember.name)).all() == ["孙八"]
+    assert session.get(User, ids["staff"]).display_name == "甲一专干"
+    assert session.get(Region, ids["comm"]).name == "甲一社区"
+    staff = session.get(User, ids["staff"])
+    assert [c.id for c in cases.search(session, staff, q="张三").items] == [ids["padded"]]
+    assert [c.id for c in cases.search(session, staff, q="李四").items] == [ids["noticed"]]
+
+    # Frozen on purpose: the published entry (its fingerprint) and the audit log (its hash chain).
+    entry = session.get(NoticeEntry, ids["entry"])
+    assert entry.head_name == "李\u202e四"
+    assert notices.fingerprint(entry.batch, entry.batch.entries) == entry.batch.fingerprint == fingerprint
+    assert _audit_rows(session) == events
+    assert audit.verify(session).ok
+
+
+# --- the command line and the domain functions behind it -----------------------------------------------------------
+
+
+def test_create_user_and_create_region_clean_what_the_command_line_typed(app, runner, session, world):
+    res = runner.invoke(args=["create-region", "--code", "100003", "--name", "丙\u202e街道\u0007 ",
+                              "--parent", "100"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(args=["create-user", "--username", "cli_clean", "--name", "周\u3000七\u200b", "--role",
+                              "town_reviewer", "--region", "100003", "--password", "correct-horse-battery"])
+    assert res.exit_code == 0, res.output
+    session.expire_all()
+    assert session.scalar(select(Region.name).where(Region.code == "100003")) == "丙街道"
+    assert session.scalar(select(User.display_name).where(User.username == "cli_clean")) == "周七"
+    res = runner.invoke(args=["create-user", "--username", "cli_empty", "--name", "\u200b\u3000", "--role",
+                              "town_reviewer", "--region", "100003", "--password", "correct-horse-battery"])
+    assert res.exit_code != 0 and "请填写姓名" in res.output
+    assert session.scalar(select(User.id).where(User.username == "cli_empty")) is None
+
+    admin = user(session, world, "admin")
+    staff = session.scalar(select(User).where(User.username == "cli_clean"))
+    accounts.update_user(session, admin, staff, display_name="周\u202e七 ", role=staff.role, region=staff.region,
+                         active=True)
+    region = session.scalar(select(Region).where(Region.code == "100003"))
+    regions.rename_region(session, admin, region, "丙\u200b街道\u0007")
+    session.commit()
+    assert (staff.display_name, region.name) == ("周七", "丙街道")
+
+
+# --- the bank file ---------------------------------------------------------------------------------------------
+
+
+def test_the_bank_file_carries_holder_names_clean_even_when_stored_padded(session, world, clock):
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    households = []
+    for i, holder in enumerate(("张　三", "李\u202e四", None)):
+        case = register(session, staff, head_name=f"户主{i}", income="0.00", members=1)
+        to_stage(session, world, case, Stage.active, levels=())
+        if holder:
+            cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name="农商银行",
+                                      holder_name="占位", number=luhn(f"62220202001122334{i}"))
+        households.append(case)
+    session.flush()
+    # Stored before names were cleaned: the account holders and a head without an account.
+    for case, holder in zip(households, ("张　三", "李\u202e四", "王\u200b五"), strict=True):
+        if case.payment_account:
+            session.execute(update(PaymentAccount).where(PaymentAccount.case_id == case.id)
+                            .values(holder_name=holder))
+        else:
+            session.execute(update(Case).where(Case.id == case.id).values(head_name=holder))
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    county = user(session, world, "county")
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    payments.check_town(session, user(session, world, "town_a"), run)
+    payments.approve(session, county, run)
+    session.commit()
+    rows = read(payments.export_bank_file(session, county, run))
+    assert rows[1][1] == "户名"
+    assert sorted(r[1] for r in rows[2:]) == sorted(["张三", "李四", "王五"])

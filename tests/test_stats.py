@@ -38,11 +38,11 @@ def test_suppression_hides_small_cells_and_the_cell_a_total_would_reveal():
 def test_the_public_page_shows_fewer_than_three_households_as_less_than_three(client, world, paid):
     page = client.get("/stats/100001").get_data(as_text=True)  # town A: a1 has 3, a2 has 2
     table = page[page.index("2026-03 各地区"):]
-    a1 = re.search(r"甲一社区</th>\s*<td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", table)
-    a2 = re.search(r"甲二社区</th>\s*<td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", table)
+    a1 = re.search(r"甲一社区</th>\s*<td class=\"num\"[^>]*>([^<]*)</td><td class=\"num\"[^>]*>([^<]*)</td>", table)
+    a2 = re.search(r"甲二社区</th>\s*<td class=\"num\"[^>]*>([^<]*)</td><td class=\"num\"[^>]*>([^<]*)</td>", table)
     assert a2.groups() == ("&lt;3", "—")
     assert a1.groups() == ("*", "—")  # with a2 hidden, the total would give a2 away through a1: hidden too
-    total = re.search(r"合计</th><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)",
+    total = re.search(r"合计</th><td class=\"num\"[^>]*>([^<]*)</td><td class=\"num\"[^>]*>([^<]*)</td><td class=\"num\"[^>]*>([^<]*)",
                       table)
     assert total.groups() == ("5", "10", "2500.00")
     county = client.get("/stats/100").get_data(as_text=True)
@@ -79,7 +79,7 @@ def test_a_total_hidden_one_level_up_stays_hidden_so_no_table_can_be_subtracted_
     assert own["suppressed"] and own["households"] is None
     page = client.get(f"/stats/100001?month={march}").get_data(as_text=True)
     table = page[page.index("2026-03 各地区"):]
-    totals_row = re.search(r"合计</th><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", table)
+    totals_row = re.search(r"合计</th><td class=\"num\"[^>]*>([^<]*)</td><td class=\"num\"[^>]*>([^<]*)</td>", table)
     assert totals_row.groups() == ("*", "—")
     assert "9" not in totals_row.group(0)
 

@@ -27,6 +27,7 @@ def test_issue_and_print_an_approval_notice(page, live_server, world, session, s
     page.evaluate("document.fonts.ready")
     page.set_viewport_size({"width": 900, "height": 1200})
     page.screenshot(path=str(screenshot_dir / "household-notice-screen.png"), full_page=True)
+    _print_button_prints(page)
 
     page.emulate_media(media="print")
     assert not page.locator(".print-toolbar").is_visible()  # the toolbar is not printed
@@ -41,6 +42,14 @@ def test_issue_and_print_an_approval_notice(page, live_server, world, session, s
     page.goto(f"{live_server.url}/admin/cases/{case.id}/archive/print")
     assert "一、基本情况" in page.locator("main").inner_text()
     page.screenshot(path=str(screenshot_dir / "household-archive-print.png"), full_page=False)
+    _print_button_prints(page)
+
+
+def _print_button_prints(page):
+    """The page's 打印 button opens the print dialog (an inline onclick was refused by the CSP and did nothing)."""
+    page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+    page.get_by_role("button", name="打印").click()
+    assert page.evaluate("window.__printed") == 1
 
 
 def test_printed_refusal_tells_the_rights(page, live_server, world, session, screenshot_dir):
