@@ -147,8 +147,9 @@ def _pages(session) -> list[tuple[str, str]]:
     return pages
 
 
-def test_every_public_page_fits_a_phone(browser, live_server, runner, session, clock, screenshot_dir):
-    """Each page at normal size first, then again after pressing 大字模式 once."""
+@pytest.mark.parametrize("mode", ["normal", "large"])  # two tests, so the suite's workers share them
+def test_every_public_page_fits_a_phone(browser, live_server, runner, session, clock, screenshot_dir, mode):
+    """Each page at normal size, or after pressing 大字模式 once."""
     # Months after the demo's first standard, so that its households have been paid (a funds table to fit).
     clock.set(clock.t0 + timedelta(days=120))
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
@@ -174,32 +175,31 @@ def test_every_public_page_fits_a_phone(browser, live_server, runner, session, c
             found[f"{mode}: {name} ({page.url.removeprefix(live_server.url)})"] = (
                 problems[:8] + ([f"… and {len(problems) - 8} more"] if len(problems) > 8 else []))
 
-    for mode in ("normal", "large"):
-        page.goto(live_server.url + "/")
-        if mode == "large":
-            button = page.get_by_role("button", name="大字模式")
-            button.click()  # as a resident does; the site keeps the choice on this device
-            assert button.get_attribute("aria-pressed") == "true"
-        for name, path in pages:
-            response = page.goto(live_server.url + path)
-            expected = 404 if name in ("not-found", "no-such-page") else 410 if name == "gone" else 200
-            assert response is not None and response.status == expected, (name, path)
-            if name in ("funds", "funds-town", "stats", "stats-county"):
-                assert page.locator("table").count() > 0, f"{name}: the demo has no table to fit"
-            check(mode, name)
+    page.goto(live_server.url + "/")
+    if mode == "large":
+        button = page.get_by_role("button", name="大字模式")
+        button.click()  # as a resident does; the site keeps the choice on this device
+        assert button.get_attribute("aria-pressed") == "true"
+    for name, path in pages:
+        response = page.goto(live_server.url + path)
+        expected = 404 if name in ("not-found", "no-such-page") else 410 if name == "gone" else 200
+        assert response is not None and response.status == expected, (name, path)
+        if name in ("funds", "funds-town", "stats", "stats-county"):
+            assert page.locator("table").count() > 0, f"{name}: the demo has no table to fit"
+        check(mode, name)
 
-        # An objection sent back with a problem (the summary at the top), then sent: the receipt, its tracking.
-        page.goto(live_server.url + dict(pages)["objection-form"])
-        page.get_by_label("具体情况").fill("他家在镇上开了一家超市，收入不少。")
-        page.get_by_role("button", name="提交异议").click()
-        page.locator("[data-error-summary]").wait_for()
-        check(mode, "objection-errors")
-        page.get_by_label("人情保、关系保").check()
-        page.get_by_role("button", name="提交异议").click()
-        page.wait_for_url(live_server.url + "/receipt")
-        code = page.locator("[data-tracking-code]").get_attribute("data-tracking-code")
-        check(mode, "receipt")
-        page.goto(f"{live_server.url}/track/{code}")
-        check(mode, "track-new-objection")
+    # An objection sent back with a problem (the summary at the top), then sent: the receipt, its tracking.
+    page.goto(live_server.url + dict(pages)["objection-form"])
+    page.get_by_label("具体情况").fill("他家在镇上开了一家超市，收入不少。")
+    page.get_by_role("button", name="提交异议").click()
+    page.locator("[data-error-summary]").wait_for()
+    check(mode, "objection-errors")
+    page.get_by_label("人情保、关系保").check()
+    page.get_by_role("button", name="提交异议").click()
+    page.wait_for_url(live_server.url + "/receipt")
+    code = page.locator("[data-tracking-code]").get_attribute("data-tracking-code")
+    check(mode, "receipt")
+    page.goto(f"{live_server.url}/track/{code}")
+    check(mode, "track-new-objection")
     context.close()
     assert not found, "\n".join(f"{name}:\n  " + "\n  ".join(problems) for name, problems in found.items())
