@@ -104,9 +104,6 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def __len__(self) -> int:
-        return sum(len(err.field_problems) for err in self.errors)
-
     def error(self) -> DomainError | None:
         """One error for all: a single refusal as it was raised; several as one :class:`Invalid` (a
         :class:`Conflict` when each is one), with every problem."""

@@ -143,9 +143,10 @@ def is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def problem_list(err: DomainError) -> list[dict[str, str | None]]:
-    """Every problem of a domain error as JSON: ``[{"field": name or None, "message": 中文说明}, …]``."""
-    return [{"field": field, "message": str(message)} for field, message in err.field_problems]
+def problem_list(problems: list[tuple[str | None, Any]]) -> list[dict[str, str | None]]:
+    """A refusal's problems (a domain error's ``field_problems``) as JSON:
+    ``[{"field": name or None, "message": 中文说明}, …]``."""
+    return [{"field": field, "message": str(message)} for field, message in problems]
 
 
 def json_error(status: int, message: str, **extra: Any):
@@ -165,7 +166,7 @@ def error_page(status: int, title: str, message: str, headers: dict[str, str] | 
     ``problems``: a refusal's several problems as (field, message), each shown on its own line (``message`` is
     their summary)."""
     if is_api():  # the API answers JSON, errors too
-        extra = {"problems": [{"field": f, "message": str(m)} for f, m in problems]} if problems else {}
+        extra = {"problems": problem_list(problems)} if problems else {}
         response = json_error(status, message, **extra)
         response.headers.update(headers or {})
         return response

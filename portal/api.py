@@ -48,7 +48,7 @@ def api_view(view):
                 extra = {"hotline": current_app.config["HOTLINE"],
                          "report_url": f"{current_app.config['PUBLIC_URL']}/reports/new"}
             if len(err.field_problems) > 1:
-                extra["problems"] = problem_list(err)
+                extra["problems"] = problem_list(err.field_problems)
             response = json_error(err.status, str(err.message), **extra)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
