@@ -18,7 +18,7 @@ from admin.payments import may_open
 from dibao import accounts, audit_log, cases, clock, db, regions, scope, workdays
 from dibao.extensions import limiter, login_manager
 from dibao.models import Role, User
-from dibao.web import error_page, is_htmx, perform, render, safe_next, submit
+from dibao.web import client_address, error_page, is_htmx, perform, render, safe_next, submit
 
 DEVICE_COOKIE = "dibao_staff_device"  # accounts that signed in from this browser before (signed ids)
 DEVICE_MAX_AGE = 180 * 24 * 3600
@@ -150,7 +150,7 @@ def login():
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
     done = submit(form, lambda sess: accounts.authenticate(
-        sess, form.username.data, form.password.data, client=request.remote_addr,
+        sess, form.username.data, form.password.data, client=client_address(),
         lifetime=current_app.config["STAFF_SESSION_LIFETIME"], policy=_throttle_policy(),
         trusted_user_ids=_trusted_user_ids(), refused_passwords=current_app.config["REFUSED_PASSWORDS"],
     ))

@@ -3,7 +3,6 @@
 from flask import session
 from flask_babel import Babel
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
@@ -26,4 +25,13 @@ class StaffLoginManager(LoginManager):
 csrf = CSRFProtect()
 login_manager = StaffLoginManager()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def _client() -> str:
+    """Limits count per client: an IPv4 address, or an IPv6 address's /64 (dibao.web.client_network)."""
+    from dibao.web import client_address
+
+    return client_address()
+
+
+limiter = Limiter(key_func=_client, default_limits=[])

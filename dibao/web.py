@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hmac
+import ipaddress
 import mimetypes
 import os
 from collections.abc import Callable
@@ -246,11 +247,38 @@ def safe_next(target: str | None, default: str, *, prefix: str = "/") -> str:
     return target
 
 
+IPV6_CLIENT_PREFIX = 64  # an IPv6 client is its /64: what one home line or phone is given (RFC 6177, RFC 7084)
+
+
+def client_network(address: str | None) -> str:
+    """The client as the limits count it: an IPv4 address as it is; an IPv6 address as its /64 network. A home
+    line or a phone is given a whole /64 and may take any address in it at will (privacy addresses change by
+    themselves), so counting single IPv6 addresses let one person send each objection from a new one, past the
+    rate limits and the cap on entries held (issue: objection flooding). An IPv4 address carried in IPv6
+    (::ffff:1.2.3.4) is that IPv4 address; anything unreadable is kept as given."""
+    text = (address or "").strip()
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])  # (a zone index, fe80::1%eth0, names no other host)
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)
+
+
+def client_address() -> str:
+    """The request's client for rate limits (Flask-Limiter's key): :func:`client_network` of its address as the
+    trusted proxies report it."""
+    return client_network(request.remote_addr)
+
+
 def client_key() -> str:
-    """A keyed hash of the client's address (as the trusted proxies report it): what counts per client without
-    the address itself being stored."""
+    """A keyed hash of the client (:func:`client_address`, as the trusted proxies report it): what counts per
+    client without the address itself being stored."""
     secret = str(current_app.secret_key).encode()
-    return hmac.new(secret, (request.remote_addr or "").encode(), "sha256").hexdigest()
+    return hmac.new(secret, client_address().encode(), "sha256").hexdigest()
 
 
 def safe_download_name(name: str) -> str:

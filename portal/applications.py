@@ -17,7 +17,7 @@ from dibao.extensions import limiter
 from dibao.feedback import format_code
 from dibao.web import perform, render
 from portal import bp
-from portal.feedback import _new_form, _no_store, _rate_limit
+from portal.feedback import _new_form, _no_store, _rate_limit, private_page, reading
 from portal.forms import ApplicationForm
 
 RECEIPT_KEY = "application_receipt"
@@ -136,8 +136,9 @@ def _breach(_limit):
 
 @bp.route("/apply", methods=["GET", "POST"])
 @limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach)
+@private_page
 def apply():
-    if request.method == "GET":
+    if reading():
         form = _new_form(ApplicationForm)
         if request.args.get("region"):
             form.region.data = request.args["region"]

@@ -8,6 +8,7 @@ back). On any failure the form comes back with what the resident typed and a cle
 from __future__ import annotations
 
 import secrets
+from functools import wraps
 
 from flask import abort, current_app, g, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from dibao import clock, db, disclosure, feedback, notices, qr
-from dibao.errors import DomainError, Invalid, NotFound
+from dibao.errors import DomainError, Gone, Invalid, NotFound
 from dibao.extensions import limiter
 from dibao.models import ReportSubject
 from dibao.web import attach_message, client_key, error_page, is_htmx, perform, render
@@ -99,6 +100,25 @@ def _breach(_limit):
     return make_response(_report_page(form, status=429))
 
 
+def reading() -> bool:
+    """A request that only reads the form: GET, or HEAD (a link checker, a phone's preview of a scanned link),
+    which must be answered as its GET is — never taken for a submission and refused with a 400."""
+    return request.method in ("GET", "HEAD")
+
+
+def private_page(view):
+    """A public form's answer is for one visitor: it carries their session's CSRF token and a one-off
+    submission id, and (objections) the household on notice. ``no-store, private``: no shared cache keeps it,
+    and a browser going back fetches a fresh form (a kept copy would send the old submission id again, and the
+    second objection would come back as the first one's receipt)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        return _no_store(view(*args, **kwargs))
+
+    return wrapped
+
+
 @bp.errorhandler(429)
 def _too_many(err):
     response = getattr(err, "response", None)
@@ -136,11 +156,12 @@ def _objection_page(form: ObjectionForm, public_id: str | None, status: int = 20
 
 @bp.route("/objections/new", methods=["GET", "POST"])
 @limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach)
+@private_page
 def objection_new():
     public_id = request.args.get("entry") or request.form.get("entry")
-    if request.method == "GET" and not (public_id or "").strip():
+    if reading() and not (public_id or "").strip():
         return _choose_entry()
-    if request.method == "GET":
+    if reading():
         # A typed number: spaces, dashes, capitals and full-width letters are forgiven; one that names nothing
         # comes back in the same box with the reason beside it, not on a dead-end page.
         normal = feedback.normalise_entry_id(public_id)
@@ -151,7 +172,10 @@ def objection_new():
         except NotFound as err:
             return _choose_entry(typed=public_id, error=str(err.message))
         return _objection_page(_new_form(ObjectionForm), public_id)
-    notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
+    try:
+        notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
+    except Gone as err:  # it closed while the resident was typing: keep what they wrote
+        return _closed_while_typing(err)
     form = ObjectionForm()
     return _accept(
         form, "objection",
@@ -162,6 +186,20 @@ def objection_new():
         lambda status: _objection_page(form, public_id, status=status, photos_lost=_files_were_chosen()),
         valid=form.validate_on_submit(),
     )
+
+
+def _closed_while_typing(err: Gone):
+    """The entry closed (or was withdrawn) between opening the form and sending it — an elderly resident may
+    take a while to write. No objection can be filed any more, but what they wrote is not thrown away: the
+    report form (a report may be made at any time) comes back with their text, category and contact, and the
+    reason (410). Nothing of the closed entry is shown, as on every page past its closing."""
+    form = ReportForm()  # the fields both forms share, as posted
+    form.entry.data = ""
+    form.subject.data = ReportSubject.recipient.value
+    form.form_errors.append(str(err.message))
+    form.form_errors.append(_("您写的内容还在下面，还没有提交。公示期结束后仍然可以举报：请选择所在社区（村），"
+                              "写明被举报人的姓名或住址，再点“提交举报”。"))
+    return _report_page(form, status=410, photos_lost=_files_were_chosen(), entry_id="")
 
 
 def _choose_entry(typed: str = "", error: str | None = None):
@@ -214,12 +252,13 @@ def _validate_field(form: FeedbackForm):
 
 # --- reports -----------------------------------------------------------------------------------------
 
-def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False):
+def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False, entry_id: str | None = None):
+    """The report form; ``entry_id`` "" when the entry in the address must not be looked at again (closed)."""
     sess = db.session()
     g.noindex = True
     entry = None
     entry_ctx: dict = {}
-    public_id = form.entry.data or request.args.get("entry")
+    public_id = form.entry.data or (request.args.get("entry") if entry_id is None else entry_id)
     if public_id:
         entry = notices.public_entry(sess, public_id)
         entry_ctx = _entry_view(sess, entry)
@@ -249,11 +288,17 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False)
 
 @bp.route("/reports/new", methods=["GET", "POST"])
 @limiter.limit(_rate_limit, methods=["POST"], on_breach=_breach, exempt_when=_limit_exempt)
+@private_page
 def report_new():
     public_id = request.args.get("entry") or request.form.get("entry")
     if public_id:
-        notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
-    if request.method == "GET":
+        try:
+            notices.public_entry(db.session(), public_id)  # a closed or withdrawn entry: 410 before anything else
+        except Gone as err:
+            if reading():
+                raise
+            return _closed_while_typing(err)  # closed while the resident wrote: the form again, without it
+    if reading():
         return _report_page(_new_form(ReportForm))
     form = ReportForm()
     valid = form.validate_on_submit()
@@ -323,6 +368,7 @@ def _accept(form: FlaskForm, kind: str, submit, again, *, valid: bool = True, ex
 
 
 @bp.get("/reports/roster")
+@private_page
 def report_roster():
     """htmx: the household list of the chosen community (the report form's second select)."""
     form = ReportForm(formdata=None)

@@ -221,13 +221,23 @@ def notice_board(code: str | None = None):
 
 @bp.get("/notices/e/<public_id>")
 def notice_entry(public_id: str):
+    """One household's notice. Like the board it is tagged and ``no-cache``: a browser or proxy that kept a copy
+    must ask again each time, and is answered 410 from the closing second on — without the header a cache was
+    free to go on showing the household's notice, heuristically, after it ended."""
     entry = notices.public_entry(db.session(), public_id)
     g.noindex = True
     batch = entry.batch
-    return render("portal/entry.html", entry=entry, batch=batch, noindex=True,
-                  shown=disclosure.present(entry, Channel.web, policy(entry.region)),
-                  level_label=workflow.REVIEWER_LABELS[batch.level],
-                  time_left=notices.time_left(batch.closes_at))
+    pol = policy(entry.region)
+    at = clock.now()
+    left = notices.time_left(batch.closes_at, at)
+
+    def produce():
+        return render("portal/entry.html", entry=entry, batch=batch, noindex=True,
+                      shown=disclosure.present(entry, Channel.web, pol),
+                      level_label=workflow.REVIEWER_LABELS[batch.level], time_left=left)[0]
+
+    return conditional(etag_of("entry", entry.public_id, batch.fingerprint, _locale(), disclosure.policy_version(pol),
+                               notices.shown_photo_key(entry), left, clock.to_local(at).date().isoformat()), produce)
 
 
 @bp.get("/notices/<code>/print")

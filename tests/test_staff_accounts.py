@@ -113,6 +113,17 @@ def test_one_client_guessing_many_accounts_is_slowed_down(app, client, world):
     assert login(app.test_client(), "town_a", address="198.51.100.8").status_code == 302
 
 
+def test_one_ipv6_client_taking_a_new_address_each_guess_is_slowed_down_all_the_same(app, client, world, session):
+    """A phone or home line holds a whole /64 and may take any address in it: the client is its /64."""
+    for n in range(20):
+        address = f"2001:db8:5:7::{n + 1:x}"
+        assert login(client, f"clerk{n}", "guess-guess-guess", address=address).status_code == 401
+    counted = session.scalars(select(LoginThrottle.failures).where(LoginThrottle.key.like("client:%"))).all()
+    assert counted == [20]  # one client, not twenty
+    assert login(client, "town_a", address="2001:db8:5:7::beef").status_code == 401  # that /64 waits now
+    assert login(app.test_client(), "town_a", address="2001:db8:5:8::1").status_code == 302  # the next /64 does not
+
+
 def test_a_flood_of_login_posts_gets_the_same_answer_too(app, client, world):
     answers = {(res.status_code, refusal(res)) for res in
                (login(client, f"clerk{n}", "guess-guess-guess", address="192.0.2.1") for n in range(22))}
