@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from flask import abort, current_app, make_response, render_template, request, send_file
@@ -266,6 +266,9 @@ def photo(token: str, entry_id: str):
     response = send_file(path, mimetype=media.content_type(key), max_age=0, conditional=True, etag=True)
     response.headers["Cache-Control"] = "no-cache, private"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    # When the entry closes: the kiosk's service worker drops its kept copy of the photo then, even offline
+    # (static/kiosk-sw.js); a closed or withdrawn entry's photo answers 410 and is dropped at once.
+    response.headers["X-Kiosk-Closes"] = entry.batch.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return response
 
 

@@ -5,9 +5,18 @@
 //   offline mark); an answer "not registered" (404) forgets everything kept for that token;
 // - /static/… (CSS, JS, fonts): the kept copy at once, refreshed in the background.
 // The page asks for its shell and assets to be kept as soon as the worker is ready ("precache").
+//
+// A closed notice is forgotten, not only hidden: nothing of a household stays in this cache past the closing
+// of its notice. Every kept shell and slide carries its entries' closing instants (data-closes-at), every kept
+// photo its own (X-Kiosk-Closes): when the clock passes one — the server's (X-Server-Time) or the page's
+// ("prune" messages; if in doubt, the later) — the entry is cut out of every kept copy and its photo dropped,
+// before anything kept is answered and while the page runs. Online, a photo answered 410 drops the entry at
+// once, a slide saying the rotation is shorter drops the kept slides past its end, slide 0 replaces the slide
+// of the kept shells, and a photo of an entry no kept copy shows any more is dropped.
 "use strict";
 
 var CACHE = "dibao-kiosk-v1";
+var CLOCK_KEY = "/kiosk/sw.js?clock"; // the learnt clock offset, kept across restarts of the worker
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 
@@ -23,7 +32,117 @@ self.addEventListener("activate", function (event) {
 self.addEventListener("message", function (event) {
   var data = event.data || {};
   if (data.type === "precache" && Array.isArray(data.urls)) event.waitUntil(precache(data.urls));
+  if (data.type === "prune" && typeof data.token === "string") {
+    event.waitUntil(learn(Number(data.now)).then(function () { return forgetClosed(data.token, {}); }));
+  }
 });
+
+// --- the clock: the device's, corrected by what the server or the page said (the later wins) ----------------
+var offset = null;
+
+// The server's time (authoritative) sets the offset; the page's (its clock corrected by the server's) only
+// moves it later: if in doubt the worker believes it is later and forgets a closing notice early, not late.
+function learn(t, authoritative) {
+  if (!t || isNaN(t)) return Promise.resolve();
+  var o = t - Date.now();
+  return loadOffset().then(function () {
+    if (offset !== null && (authoritative ? Math.abs(o - offset) < 1000 : o <= offset)) return null;
+    offset = o;
+    return caches.open(CACHE).then(function (cache) { return cache.put(CLOCK_KEY, new Response(String(o))); });
+  }).catch(function () { return null; });
+}
+
+function loadOffset() {
+  if (offset !== null) return Promise.resolve(offset);  // once loaded, this worker's own value is the newest
+  return caches.open(CACHE).then(function (cache) { return cache.match(CLOCK_KEY); }).then(function (hit) {
+    return hit ? hit.text() : null;
+  }).then(function (text) {
+    var o = text === null ? NaN : Number(text);
+    if (!isNaN(o) && (offset === null || o > offset)) offset = o;
+    return offset;
+  });
+}
+
+function clockNow() {
+  return loadOffset().then(function () { return Date.now() + (offset || 0); });
+}
+
+// --- forgetting closed notices -------------------------------------------------------------------------------
+// Cache writes go one after the other, so that a pruned old copy never overwrites a fresh one.
+var queue = Promise.resolve();
+function serial(work) {
+  var run = queue.then(work, work);
+  queue = run.catch(function () { return null; });
+  return run;
+}
+
+var ENTRY = /<article class="k-entry"[^>]*?data-entry="([^"]*)"[^>]*?data-closes-at="([^"]*)"[\s\S]*?<\/article>/g;
+var SHELL_SLIDE = /(<main class="k-main" id="k-main">)[\s\S]*?(<\/main>)/;
+
+function kind(pathname) {
+  if (/^\/kiosk\/[^/]+\/photo\/[^/]+$/.test(pathname)) return "photo";
+  if (/^\/kiosk\/[^/]+\/slide\/\d+$/.test(pathname)) return "slide";
+  if (/^\/kiosk\/[^/]+$/.test(pathname)) return "shell";
+  return null;
+}
+
+function lastSegment(pathname) { return decodeURIComponent(pathname.slice(pathname.lastIndexOf("/") + 1)); }
+
+// Cut the closed entries (closing at or before t, or named in gone) out of a kept shell or slide.
+function cut(html, t, gone) {
+  return html.replace(ENTRY, function (article, id, closes) {
+    var at = Date.parse(closes);
+    return (isNaN(at) || at <= t || gone.indexOf(id) !== -1) ? "" : article;
+  });
+}
+
+function rewrite(cache, request, hit, html) {
+  var headers = new Headers(hit.headers);
+  headers.delete("Content-Length");
+  return cache.put(request, new Response(html, { status: hit.status, statusText: hit.statusText, headers: headers }));
+}
+
+// what: { gone: [entry ids answered 410], total: the rotation's length now, slide0: fresh slide 0 markup }
+function forgetClosed(token, what) {
+  return serial(function () {
+    return Promise.all([caches.open(CACHE), clockNow()]).then(function (got) {
+      var cache = got[0], t = got[1], gone = what.gone || [];
+      return cache.keys().then(function (requests) {
+        var mine = requests.filter(function (req) { return kioskToken(new URL(req.url).pathname) === token; });
+        var shown = {};
+        var photos = [];
+        return Promise.all(mine.map(function (req) {
+          var path = new URL(req.url).pathname;
+          var k = kind(path);
+          if (k === "photo") { photos.push(req); return null; }
+          if (!k) return null;
+          if (k === "slide" && what.total && Number(lastSegment(path)) >= what.total) return cache.delete(req);
+          return cache.match(req).then(function (hit) {
+            if (!hit) return null;
+            return hit.clone().text().then(function (html) {
+              var fresh = html;
+              if (k === "shell" && what.slide0) fresh = fresh.replace(SHELL_SLIDE, function (m, open, close) {
+                return open + what.slide0 + close;
+              });
+              fresh = cut(fresh, t, gone);
+              fresh.replace(ENTRY, function (article, id) { shown[id] = true; return article; });
+              return fresh === html ? null : rewrite(cache, req, hit, fresh);
+            });
+          });
+        })).then(function () {
+          return Promise.all(photos.map(function (req) {
+            var id = lastSegment(new URL(req.url).pathname);
+            return cache.match(req).then(function (hit) {
+              var closes = hit ? Date.parse(hit.headers.get("X-Kiosk-Closes") || "") : NaN;
+              if (hit && shown[id] && !(closes <= t) && gone.indexOf(id) === -1) return null;
+              return cache.delete(req);
+            });
+          }));
+        });
+      });
+    });
+  });
+}
 
 function sameOrigin(url) {
   try { return new URL(url, self.location.href).origin === self.location.origin; } catch (e) { return false; }
@@ -35,7 +154,7 @@ function precache(urls) {
       return cache.match(url).then(function (hit) {
         if (hit && url.indexOf("/static/") !== -1) return null; // assets: kept copy is refreshed on use
         return fetch(url, { credentials: "same-origin" }).then(function (res) {
-          if (res.ok) return cache.put(url, res);
+          if (res.ok) return serial(function () { return cache.put(url, res); });
           return null;
         }).catch(function () { return null; });
       });
@@ -66,9 +185,14 @@ function offlineCopy(hit) {
 
 function networkFirst(request, token) {
   var key = request.url;
+  var path = new URL(key).pathname;
+  var k = kind(path);
   return caches.open(CACHE).then(function (cache) {
     function fallback(original) {
-      return cache.match(key, { ignoreVary: true }).then(function (hit) {
+      // Offline: first forget what closed meanwhile (by the clock last learnt), then answer what is left.
+      return forgetClosed(token, {}).catch(function () { return null; }).then(function () {
+        return cache.match(key, { ignoreVary: true });
+      }).then(function (hit) {
         if (hit) return offlineCopy(hit);
         if (original) return original;
         return Response.error();
@@ -78,9 +202,31 @@ function networkFirst(request, token) {
       if (res.status === 404 && res.headers.get("X-Kiosk-Status") === "not-registered") {
         return forgetToken(cache, token).then(function () { return res; });
       }
+      var server = Number(res.headers.get("X-Server-Time"));
+      var learnt = server ? learn(server, true) : Promise.resolve();
       if (res.ok) {
         var copy = res.clone();
-        return cache.put(key, copy).then(function () { return res; }, function () { return res; });
+        if (k !== "slide" && k !== "shell") {
+          return serial(function () { return cache.put(key, copy); }).then(function () { return res; }, function () { return res; });
+        }
+        return copy.clone().text().then(function (html) {
+          var total = /data-total="(\d+)"/.exec(html);
+          var what = { total: total ? Number(total[1]) : 0 };
+          if (k === "slide" && lastSegment(path) === "0") {
+            var section = /<section class="k-slide[\s\S]*<\/section>/.exec(html);
+            if (section) what.slide0 = section[0];
+          }
+          return learnt.then(function () {
+            return serial(function () { return cache.put(key, copy); });
+          }).then(function () { return forgetClosed(token, what); });
+        }).then(function () { return res; }, function () { return res; });
+      }
+      if (res.status === 404 || res.status === 410) {
+        // A photo no longer shown (410: its notice closed or was withdrawn) or a page that is gone: forget it.
+        var gone = res.status === 410 && k === "photo" ? [lastSegment(path)] : [];
+        return serial(function () { return cache.delete(key); }).then(function () {
+          return gone.length ? forgetClosed(token, { gone: gone }) : null;
+        }).then(function () { return res; }, function () { return res; });
       }
       if (res.status >= 500) return fallback(res);
       return res;

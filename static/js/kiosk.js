@@ -5,7 +5,9 @@
 //   it, online or not; the clock is the browser's, corrected by the server's time (X-Server-Time);
 // - the last slide shown is kept in localStorage and a service worker (/kiosk/sw.js) keeps the shell,
 //   the assets and the slides, so a reload while offline shows the last content;
-// - tapping an entry shows it large with a big QR code; after 60 s without a touch the rotation is back.
+// - tapping an entry shows it large with a big QR code; after 60 s without a touch the rotation is back;
+// - a closed entry is forgotten, not only hidden: cut out of the page, of the slide kept in localStorage and
+//   (a "prune" message with this page's clock) of every copy the service worker keeps, photos included.
 (function () {
   "use strict";
 
@@ -41,6 +43,28 @@
     lastServer = Math.max(lastServer, stored.server || 0);
   }
   function now() { return Date.now() + offset; }
+
+  // --- the kept slide: without its closed entries, whatever is on screen -----------------------------------
+  // Returns the earliest closing instant still in the kept copy (Infinity when none).
+  function pruneStored(t) {
+    var data = load();
+    if (!data || !data.html) return Infinity;
+    var holder = document.createElement("template"); // inert: nothing in it loads
+    holder.innerHTML = data.html;
+    var next = Infinity, cut = false;
+    holder.content.querySelectorAll("[data-closes-at]").forEach(function (el) {
+      var closes = Date.parse(el.dataset.closesAt);
+      if (isNaN(closes) || t >= closes) { el.remove(); cut = true; } else next = Math.min(next, closes);
+    });
+    if (cut) {
+      var slide = holder.content.querySelector("#k-slide");
+      data.html = slide ? slide.outerHTML : "";
+      save(data);
+      stored = data;
+    }
+    return next;
+  }
+  var storedCloses = pruneStored(now());
 
   // --- restore: a shell older than the last slide shown (a reload served by the service worker) -------
   if (stored && stored.html && stored.at > renderedAt) {
@@ -129,15 +153,18 @@
 
   // --- expiry: hide what has closed, count the time left down ----------------------------------------------
   function expire(t) {
+    var removed = false;
     document.querySelectorAll("[data-closes-at]").forEach(function (el) {
       var closes = Date.parse(el.dataset.closesAt);
       if (isNaN(closes)) return;
       if (t >= closes) {
-        if (!el.classList.contains("k-expired")) {
-          el.hidden = true;
-          el.classList.add("k-expired");
-          if (typeof shown !== "undefined") shown.restart(); // off the screen: its time on it ends here
-        }
+        // Closed: out of the page (not only hidden), then out of the kept copies below.
+        el.hidden = true;
+        el.classList.add("k-expired");
+        if (el.closest("#k-detail-body")) closeDetail();
+        el.remove();
+        removed = true;
+        if (typeof shown !== "undefined") shown.restart(); // off the screen: its time on it ends here
       } else {
         var left = closes - t;
         var box = el.querySelector("[data-left]");
@@ -148,10 +175,9 @@
     });
     var slide = document.getElementById("k-slide");
     if (slide && slide.dataset.kind === "entries") {
-      var entries = slide.querySelectorAll(".k-entry");
       var visible = slide.querySelectorAll(".k-entry:not(.k-expired)");
       var slot = slide.querySelector(".k-fallback-slot");
-      if (slot && entries.length && !visible.length && slot.hidden) {
+      if (slot && !visible.length && slot.hidden) {
         // Every entry of this slide has closed (offline, or between polls): show the procedure instead.
         var tpl = document.getElementById("k-fallback");
         if (tpl) slot.appendChild(tpl.content.cloneNode(true));
@@ -162,6 +188,16 @@
     }
     var open = document.querySelector("#k-detail-body .k-entry");
     if (open && open.classList.contains("k-expired")) closeDetail();
+    if (removed || t >= storedCloses) {
+      storedCloses = pruneStored(t);
+      forget(t);
+    }
+  }
+
+  // Ask the service worker to forget what closed by this page's clock (it also forgets by its own).
+  function forget(t) {
+    var sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (sw) sw.postMessage({ type: "prune", token: token, now: Math.round(t) });
   }
 
   function tick() {
@@ -211,7 +247,10 @@
   document.addEventListener("htmx:afterSwap", function () {
     tick(); // an entry that closed meanwhile never shows, not even for a second
     var slide = document.getElementById("k-slide");
-    if (slide) save({ html: slide.outerHTML, at: now(), offset: offset, server: lastServer });
+    if (slide) {
+      save({ html: slide.outerHTML, at: now(), offset: offset, server: lastServer });
+      storedCloses = pruneStored(now());
+    }
     shown.restart();
   });
 
@@ -275,7 +314,10 @@
       var urls = assets.concat([location.pathname + location.search]);
       if (slide && slide.getAttribute("hx-get")) urls.push(slide.getAttribute("hx-get"));
       document.querySelectorAll("#k-slide img").forEach(function (img) { urls.push(img.getAttribute("src")); });
-      if (reg.active) reg.active.postMessage({ type: "precache", urls: urls });
+      if (reg.active) {
+        reg.active.postMessage({ type: "precache", urls: urls });
+        reg.active.postMessage({ type: "prune", token: token, now: Math.round(now()) });
+      }
     }).catch(function () { /* no worker: the page still keeps its content while it stays open */ });
   }
 
@@ -355,6 +397,7 @@
   tick();
   shown.restart();
   setInterval(tick, 1000);
+  setInterval(function () { forget(now()); }, 60 * 1000); // the worker has no clock of its own to wake it
   if (document.readyState === "complete") registerWorker();
   else window.addEventListener("load", registerWorker);
 })();
