@@ -1,8 +1,12 @@
-"""适老化 on a phone: with 大字模式 on (pressed on the page, kept across pages as the site keeps it), every public
-page fits a 360 px wide screen — no sideways scrolling, nothing past the right edge, nothing cut off, no text
-drawn over other text. A table too wide for the screen may scroll inside its own labelled, focusable box.
+"""适老化 on a phone and a tablet: with 大字模式 on (pressed on the page, kept across pages as the site keeps it),
+every public page fits a 360 px wide phone and a tablet either way up (768 × 1024, 1024 × 768) — no sideways
+scrolling, nothing past the right edge, nothing cut off, no text drawn over other text, no table column squeezed
+until a heading or a name stands one character a line. A table too wide for the screen may scroll inside its own
+labelled box, focusable while (and only while) it does scroll. The charts' labels are readable (≥ 12 px) and
+apart. Printed (print media on an A4 or A3 sheet's width), a board or a receipt fits the sheet, in points, larger
+when 大字 was chosen.
 
-Screenshots: test-artifacts/large-text/<mode>-<page>.png.
+Screenshots: test-artifacts/large-text/<mode>-<page>.png (-768, -1024: the tablet; -print: the sheet).
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ from dibao.models import NoticeEntry, Objection, Region
 pytestmark = pytest.mark.browser
 WAIT = 20_000
 WIDTH = 360
+TABLETS = [(768, 1024), (1024, 768)]
 LARGE_PX = "24px"  # html.large-text: 150 % of the browser's 16 px
+A4_PX, A3_PX = 718, 1032  # the printable width of an A4 (10 mm margins) and an A3 (12 mm) sheet, at 96 px an inch
+# Tablet screenshots of these pages only (each is checked at every size; a full-page screenshot is slow).
+TABLET_SHOTS = {"board-community", "roster-community", "funds-town", "stats-town", "stats-county"}
 
 # Everything the resident would see wrongly, as one list per page (a page may have several problems).
 LAYOUT_PROBLEMS = r"""
@@ -81,6 +89,35 @@ LAYOUT_PROBLEMS = r"""
       problems.push(`squeezed (${Math.round(r.width)}×${Math.round(r.height)}): input#${box.id}`);
   }
 
+  // A squeezed column: a table heading or value of up to four characters (户主姓名, 4 人, 史*华), a number
+  // (2520.00), or a button or link that short, broken over two lines or more.
+  const lineCount = (el) => {
+    const tops = [];
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.data.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) if (r.width > 1) tops.push(r.top);
+    }
+    tops.sort((a, b) => a - b);
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    return tops.filter((t, i) => i === 0 || t - tops[i - 1] > 0.6 * size).length;
+  };
+  for (const el of document.body.querySelectorAll("th, td, a, button")) {
+    const bare = (el.innerText || "").replace(/\s+/g, "");
+    if (!bare || !(bare.length <= 4 || /^[\d.,<>*—%-]+$/.test(bare)) || unseen(el)) continue;
+    if (getComputedStyle(el).display === "inline") continue;  // a link in running text wraps with the text
+    const n = lineCount(el);
+    if (n > 1) problems.push(`squeezed onto ${n} lines: ${label(el)}`);
+  }
+
+  // A box that may scroll but does not is no tab stop (static/js/scroll-regions.js takes its tabindex off).
+  for (const el of document.querySelectorAll(".table-scroll")) {
+    if (!unseen(el) && el.scrollWidth <= el.clientWidth + 1 && el.tabIndex >= 0)
+      problems.push(`a tab stop that does not scroll: ${label(el)}`);
+  }
+
   // Text drawn over other text: the line boxes of different text nodes must not cross (a little, as tight
   // line-heights make a heading's lines touch, is allowed).
   const lines = [];
@@ -108,6 +145,36 @@ LAYOUT_PROBLEMS = r"""
   return [...new Set(problems)];
 }
 """
+
+# The charts' labels as the resident sees them: at least 12 px high on the screen (the SVG is scaled to its box),
+# within the window, and two upright labels never over each other (the slanted place names are 45° apart).
+CHART_PROBLEMS = r"""
+() => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  for (const svg of document.querySelectorAll(".figure-chart svg")) {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const upright = [];
+    for (const t of svg.querySelectorAll("text")) {
+      if (!t.checkVisibility()) continue;
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      const r = t.getBoundingClientRect();
+      if (px < 12) problems.push(`chart label ${px.toFixed(1)} px: “${t.textContent}”`);
+      if (r.left < 0 || r.right > width + 0.5) problems.push(`chart label off the screen: “${t.textContent}”`);
+      const tf = getComputedStyle(t).transform;
+      if (tf === "none" || /^matrix\(1, 0, 0, 1,/.test(tf)) upright.push([t.textContent, r]);
+    }
+    for (let a = 0; a < upright.length; a++)
+      for (let b = a + 1; b < upright.length; b++) {
+        const [p, q] = [upright[a][1], upright[b][1]];
+        if (Math.min(p.right, q.right) - Math.max(p.left, q.left) > 1 && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 1)
+          problems.push(`chart labels overlap: “${upright[a][0]}” and “${upright[b][0]}”`);
+      }
+  }
+  return [...new Set(problems)];
+}
+"""
+NEXT_FRAME = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 def _pages(session) -> list[tuple[str, str]]:
@@ -149,7 +216,8 @@ def _pages(session) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("mode", ["normal", "large"])  # two tests, so the suite's workers share them
 def test_every_public_page_fits_a_phone(browser, live_server, runner, session, clock, screenshot_dir, mode):
-    """Each page at normal size, or after pressing 大字模式 once."""
+    """Each page at normal size, or after pressing 大字模式 once: on a phone, then (the same page, the window
+    resized) on a tablet upright and on its side; a board, the printable board and a receipt also printed."""
     # Months after the demo's first standard, so that its households have been paid (a funds table to fit).
     clock.set(clock.t0 + timedelta(days=120))
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
@@ -162,18 +230,52 @@ def test_every_public_page_fits_a_phone(browser, live_server, runner, session, c
     page = context.new_page()
     found: dict[str, list[str]] = {}
 
+    def note(where, problems):
+        if problems:
+            found[f"{mode}: {where} ({page.url.removeprefix(live_server.url)})"] = (
+                problems[:8] + ([f"… and {len(problems) - 8} more"] if len(problems) > 8 else []))
+
+    def look(name, size=None, shot=True):
+        if size is not None:
+            page.set_viewport_size({"width": size[0], "height": size[1]})
+            page.evaluate(NEXT_FRAME)  # (the scroll boxes' tab stops follow the new width on the next frame)
+        suffix = f"-{size[0]}" if size else ""
+        if shot:
+            page.screenshot(path=str(shots / f"{mode}-{name}{suffix}.png"), full_page=True)
+        note(name + (f" at {size[0]}×{size[1]}" if size else ""),
+             page.evaluate(LAYOUT_PROBLEMS) + page.evaluate(CHART_PROBLEMS))
+
     def check(mode, name):
         page.wait_for_load_state("networkidle", timeout=WAIT)
         large = page.evaluate("document.documentElement.classList.contains('large-text')")
-        if name != "print-board":  # (the printed sheet keeps its paper sizes)
-            assert large == (mode == "large"), (mode, name)
+        assert large == (mode == "large"), (mode, name)
         if large:
             assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == LARGE_PX, name
-        page.screenshot(path=str(shots / f"{mode}-{name}.png"), full_page=True)
-        problems = page.evaluate(LAYOUT_PROBLEMS)
-        if problems:
-            found[f"{mode}: {name} ({page.url.removeprefix(live_server.url)})"] = (
-                problems[:8] + ([f"… and {len(problems) - 8} more"] if len(problems) > 8 else []))
+        look(name)
+        for size in TABLETS:
+            look(name, size, shot=name in TABLET_SHOTS)
+        page.set_viewport_size({"width": WIDTH, "height": 740})
+
+    def printed(name, sheet_px=A4_PX):
+        """The page as the printer lays it out on the sheet's printable width: nothing past its edge, and the
+        type in points, larger in 大字 (the web pages 13.5 / 18 pt, the printable board 11 / 15 pt on A4)."""
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": sheet_px, "height": 1000})
+        try:
+            sheet = page.locator("main.sheet")
+            if sheet.count():
+                size = sheet.evaluate("el => getComputedStyle(el).fontSize")
+                want = {("a4", "normal"): "14.6667px", ("a4", "large"): "20px",  # 11 pt, 15 pt
+                        ("a3", "normal"): "18.6667px", ("a3", "large"): "25.3333px"}  # 14 pt, 19 pt
+                assert size == want["a3" if sheet_px == A3_PX else "a4", mode], (name, size)
+            else:
+                size = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+                assert size == {"normal": "18px", "large": "24px"}[mode], (name, size)  # 13.5 pt, 18 pt
+            page.screenshot(path=str(shots / f"{mode}-{name}-print.png"), full_page=True)
+            note(f"{name} printed", page.evaluate(LAYOUT_PROBLEMS))
+        finally:
+            page.emulate_media(media="screen")
+            page.set_viewport_size({"width": WIDTH, "height": 740})
 
     page.goto(live_server.url + "/")
     if mode == "large":
@@ -187,6 +289,10 @@ def test_every_public_page_fits_a_phone(browser, live_server, runner, session, c
         if name in ("funds", "funds-town", "stats", "stats-county"):
             assert page.locator("table").count() > 0, f"{name}: the demo has no table to fit"
         check(mode, name)
+        if name in ("board-community", "print-board"):
+            printed(name)
+    page.goto(live_server.url + dict(pages)["print-board"] + "?size=a3")
+    printed("print-board-a3", A3_PX)
 
     # An objection sent back with a problem (the summary at the top), then sent: the receipt, its tracking.
     page.goto(live_server.url + dict(pages)["objection-form"])
@@ -199,6 +305,7 @@ def test_every_public_page_fits_a_phone(browser, live_server, runner, session, c
     page.wait_for_url(live_server.url + "/receipt")
     code = page.locator("[data-tracking-code]").get_attribute("data-tracking-code")
     check(mode, "receipt")
+    printed("receipt")
     page.goto(f"{live_server.url}/track/{code}")
     check(mode, "track-new-objection")
     context.close()
