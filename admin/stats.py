@@ -4,6 +4,7 @@ figures as xlsx (the export "stats")."""
 from __future__ import annotations
 
 from flask import request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from admin import bp
@@ -15,9 +16,11 @@ def chart_of(figure: stats.Figure):
     """The SVG of a figure (None for a figure that is only a table)."""
     if figure.chart == "none" or not figure.labels:
         return None
+    # Staff see every figure (nothing suppressed); a figure of zeros only says so rather than draw an empty frame.
     if figure.chart == "line":
-        return charts.line_chart(figure.labels, figure.series, title=figure.title)
-    return charts.bar_chart(figure.labels, figure.series, title=figure.title, stacked=figure.chart == "stacked")
+        return charts.line_chart(figure.labels, figure.series, title=figure.title, empty=_("各项均为 0"))
+    return charts.bar_chart(figure.labels, figure.series, title=figure.title, stacked=figure.chart == "stacked",
+                            empty=_("各项均为 0"))
 
 
 @bp.get("/stats/")

@@ -72,19 +72,28 @@ def _signature(table: stats.PublicTable, *extra) -> str:
     return etag_of("stats", table.region.code if table.region else "*", *extra, *cells)
 
 
+def _drawn(cell: stats.PublicCell) -> int | charts.Hidden:
+    """A cell's households as a chart draws them: the number, or — suppressed — the table's mark ("<3", "*")."""
+    if not cell.suppressed:
+        return cell.households or 0
+    if cell.reason == "small":
+        return charts.Hidden(cell.display("households"), _("少于%(n)d户", n=stats.SMALL))
+    return charts.Hidden(cell.display("households"), _("不公布（以免推算出少于%(n)d户的数字）", n=stats.SMALL))
+
+
 @bp.get("/stats/")
 @bp.get("/stats/<code>")
 def public_stats(code: str | None = None):
     table = _table(code)
     last = table.months[-1]
     labels = [stats.month_label(m) for m in table.months]
-    shown = [t.households or 0 for t in table.totals.values()]
     households = _("户数")
-    chart = charts.line_chart(labels, [(households, shown)], title=_("近 %(n)d 个月在保户数", n=len(labels)))
+    # A suppressed cell is drawn as what it is: no bar and no point (a gap in the line), the mark of its table cell.
+    chart = charts.line_chart(labels, [(households, [_drawn(table.totals[m]) for m in table.months])],
+                              title=_("近 %(n)d 个月在保户数", n=len(labels)), whole=True)
     latest = [(r, table.cells[last][r.id]) for r in table.regions]
-    # A suppressed cell is drawn as no bar; its table cell says "<3".
-    bars = charts.bar_chart([r.name for r, _c in latest], [(households, [c.households or 0 for _r, c in latest])],
-                            title=_("%(month)s 各地区在保户数", month=stats.month_label(last)))
+    bars = charts.bar_chart([r.name for r, _c in latest], [(households, [_drawn(c) for _r, c in latest])],
+                            title=_("%(month)s 各地区在保户数", month=stats.month_label(last)), whole=True)
 
     def produce():
         from flask_babel import get_locale
