@@ -566,8 +566,7 @@ def standards():
         scope.require_admin(current_user, entitlement.ADMIN_ONLY)
     done = submit(form, lambda sess: entitlement.set_standard(
         sess, current_user, region=scope.get_region(sess, current_user, form.region_id.data),
-        amount=entitlement.parse_money(form.monthly_amount.data, field_name="monthly_amount"),
-        effective_from=form.effective_from.data, note=form.note.data or "",
+        amount=form.monthly_amount.data, effective_from=form.effective_from.data, note=form.note.data or "",
     ))
     if done.ok:
         flash(_("低保标准已保存。"), "success")

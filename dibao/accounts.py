@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from dibao import audit, clock, scope
-from dibao.errors import Conflict, Invalid
+from dibao.errors import Conflict, Invalid, Problems, collect
 from dibao.models import Level, LoginThrottle, Region, Role, StaffSession, User
 from dibao.text import normalise_name
 
@@ -38,6 +38,7 @@ COMMON_PASSWORD_WORDS = (
     "admin", "guanliyuan", "mima", "woshimima",
 )
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
+MAX_DISPLAY_NAME = 100  # (User.display_name)
 
 # The lowest region level at which a role makes sense.
 ROLE_LEVELS = {
@@ -260,6 +261,14 @@ def _check_role_region(role: Role, region: Region) -> None:
         raise Invalid(_l("该角色不能设在这一级行政区划。"), field="region_id")
 
 
+def _check_display_name(problems: Problems, display_name: str) -> None:
+    """A staff member's name, already cleaned (:func:`normalise_name`): required, and it fits its column."""
+    if not display_name:
+        problems.add("display_name", _l("请填写姓名。"))
+    elif len(display_name) > MAX_DISPLAY_NAME:
+        problems.add("display_name", _l("姓名最多 %(n)d 个字。", n=MAX_DISPLAY_NAME))
+
+
 def list_users(session: Session, actor: User) -> list[User]:
     stmt = (
         select(User)
@@ -288,16 +297,18 @@ def create_user(
     if actor is not None:
         scope.require_admin(actor, ADMIN_ONLY)
         scope.require_in_scope(actor, region)
-    username = username.strip().lower()
-    if not USERNAME_RE.match(username):
-        raise Invalid(_l("用户名只能包含小写字母、数字、点、下划线和连字符，3 到 64 个字符。"), field="username")
+    username = (username or "").strip().lower()
     display_name = normalise_name(display_name)  # here, so the command line is cleaned like the admin form
-    if not display_name:
-        raise Invalid(_l("请填写姓名。"), field="display_name")
-    check_password_strength(password, username=username, display_name=display_name)
-    _check_role_region(role, region)
-    if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
-        raise Conflict(_l("用户名已被使用。"), field="username")
+    with collect() as problems:  # every problem at once, before anything is written
+        if not username:
+            problems.add("username", _l("请填写用户名。"))
+        elif not USERNAME_RE.match(username):
+            problems.add("username", _l("用户名只能包含小写字母、数字、点、下划线和连字符，3 到 64 个字符。"))
+        elif session.scalar(select(func.count()).select_from(User).where(User.username == username)):
+            problems.add_error(Conflict(_l("用户名已被使用。"), field="username"))
+        _check_display_name(problems, display_name)
+        problems.check(check_password_strength, password or "", username=username, display_name=display_name)
+        problems.check(_check_role_region, role, region)
     user = User(
         username=username,
         display_name=display_name,
@@ -330,12 +341,14 @@ def update_user(
     scope.require_admin(actor, ADMIN_ONLY)
     scope.require_in_scope(actor, user.region)
     scope.require_in_scope(actor, region)
-    if user.id == actor.id and (not active or role != Role.admin):
-        raise Invalid(_l("不能停用自己的账号或取消自己的管理员角色。"))
     display_name = normalise_name(display_name)
-    if not display_name:
-        raise Invalid(_l("请填写姓名。"), field="display_name")
-    _check_role_region(role, region)
+    with collect() as problems:  # every problem at once, before anything is changed
+        if user.id == actor.id and (not active or role != Role.admin):
+            problems.add("active" if not active else "role", _l("不能停用自己的账号或取消自己的管理员角色。"))
+        _check_display_name(problems, display_name)
+        problems.check(_check_role_region, role, region)
+        if new_password:
+            problems.check(check_password_strength, new_password, username=user.username, display_name=display_name)
     changes: dict[str, object] = {}
     if user.display_name != display_name:
         changes["display_name"] = [user.display_name, display_name]
@@ -353,7 +366,6 @@ def update_user(
         if not active:
             _end_all_sessions(session, user, "disabled")
     if new_password:
-        check_password_strength(new_password, username=user.username, display_name=user.display_name)
         user.password_hash = hash_password(new_password)
         user.session_version += 1
         session.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(user.username)))

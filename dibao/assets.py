@@ -39,6 +39,7 @@ ASSET_LABELS = {AssetKind.housing: _l("住房"), AssetKind.vehicle: _l("机动�
 RESULT_LABELS = {VerificationResult.consistent: _l("与申报一致"), VerificationResult.discrepancy: _l("发现不一致")}
 AGENCIES = ["公安（车辆）", "不动产登记", "银行（存款）", "证券", "市场监管（工商登记）", "人社（社保、就业）", "税务",
             "住房公积金"]
+MAX_AGENCY = 100  # characters of one agency's name
 LIMITS_OWNER = _l("资产核对标准由县级系统管理员设置。")
 
 RECORD = Rule(_l("登记家庭资产"), {Role.community_staff: OPEN, Role.town_reviewer: OPEN,
@@ -137,11 +138,13 @@ def assets_of(session: Session, case: Case) -> list[Asset]:
 def request_verification(session: Session, actor: User, case: Case, *, requested_on: date | None,
                          agencies: list[str]) -> Verification:
     require(actor, case, REQUEST)
-    names = workflow._names(agencies)
     with collect() as problems:  # every problem at once
+        # Organisations, not persons: cleaned as a line (公安（车辆） keeps its brackets), each named once.
+        names = problems.check(workflow._names, agencies, "other_agencies", clean=workflow.organisation,
+                               maximum=MAX_AGENCY)
         if requested_on is None or requested_on > clock.today():
             problems.add("requested_on", _l("请填写发起核对的日期（不能晚于今天）。"))
-        if not names:
+        if names is not None and not names:
             problems.add("agencies", _l("请选择或填写被核对的部门（至少一个）。"))
     verification = Verification(case_id=case.id, requested_on=requested_on, agencies="\n".join(names),
                                 requested_by_id=actor.id, requested_by_name=actor.display_name,

@@ -277,6 +277,20 @@ def stats_verify(code: str | None) -> None:
     raise SystemExit(1)
 
 
+# The option of each form field a refusal names (the domain's problems are named by the admin form's fields).
+USER_OPTIONS = {"username": "--username", "display_name": "--name", "password": "--password", "role": "--role",
+                "region_id": "--region"}
+REGION_OPTIONS = {"code": "--code", "name": "--name", "parent_id": "--parent"}
+
+
+def _refusal(err, options: dict[str, str]) -> str:
+    """A domain refusal for the terminal: every problem on its own line, after the option it is about."""
+    problems = err.field_problems
+    if len(problems) == 1:
+        return str(err.message)
+    return "\n".join(f"{options.get(field or '', '')} {message}".strip() for field, message in problems)
+
+
 @click.command("create-user")
 @with_appcontext
 @click.option("--username", required=True)
@@ -297,7 +311,7 @@ def create_user_command(username: str, display_name: str, role: str, region_code
         user = accounts.create_user(session, None, username=username, display_name=display_name,
                                     password=password, role=Role(role), region=region)
     except DomainError as err:
-        raise click.ClickException(str(err.message)) from None
+        raise click.ClickException(_refusal(err, USER_OPTIONS)) from None
     session.commit()
     click.echo(f"created {user.username} ({role}) in {region.full_name}")
 
@@ -322,7 +336,7 @@ def create_region_command(code: str, name: str, parent_code: str | None) -> None
                 raise click.ClickException(f"no region {parent_code}")
         region = regions.create_region(session, None, code=code, name=name, parent=parent)
     except DomainError as err:
-        raise click.ClickException(str(err.message)) from None
+        raise click.ClickException(_refusal(err, REGION_OPTIONS)) from None
     session.commit()
     click.echo(f"created {region.level.value} {region.code} {region.name}")
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert, make_url, text
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert, make_url, select, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -36,6 +36,8 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
+
+T = TypeVar("T")
 
 IN_CHUNK = 500  # values in one ``IN (…)`` list: well under SQLite's limit of bound parameters
 
@@ -116,6 +118,18 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if not compiled.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     connection.exec_driver_sql(compiled.string, params)
+
+
+def locked(session: Session, obj: T) -> T:
+    """``obj`` re-read from the database and its row locked to the end of the transaction (``FOR UPDATE`` on
+    PostgreSQL; SQLite's writing transactions already run one at a time). Of two requests deciding the same thing
+    at the same moment (a double click, two clerks, two workers), the second waits for the first to commit and then
+    sees what it did, so its own checks refuse it instead of doing the work twice. Pending changes are flushed
+    first (autoflush), so nothing this transaction did is lost."""
+    model = type(obj)
+    key = model.__mapper__.primary_key[0]
+    return session.scalars(select(model).where(key == getattr(obj, key.key)).with_for_update(of=model)
+                           .execution_options(populate_existing=True)).one()
 
 
 def new_ids(session: Session, table: Table, count: int) -> list[int]:

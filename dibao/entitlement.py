@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
 from dibao.db import chunks
-from dibao.errors import Conflict, Invalid
+from dibao.errors import Conflict, Invalid, collect
 from dibao.models import AmountChange, AmountPeriod, Case, Region, User
 from dibao.models.records import Standard
 
@@ -49,6 +49,7 @@ INCOME_SOURCES: dict[str, tuple[object, bool]] = {
 }
 
 ADMIN_ONLY = _l("只有系统管理员可以设置低保标准。")
+MAX_STANDARD_NOTE = 200  # (Standard.note)
 
 
 def round_money(value: Decimal) -> Decimal:
@@ -250,19 +251,28 @@ def list_standards(session: Session, actor: User) -> list[Standard]:
     return list(session.scalars(stmt))
 
 
-def set_standard(session: Session, actor: User, *, region: Region, amount: Decimal, effective_from: date,
-                 note: str = "") -> Standard:
+def set_standard(session: Session, actor: User, *, region: Region, amount: Decimal | str | None,
+                 effective_from: date | None, note: str = "") -> Standard:
+    """A new standard for ``region`` from ``effective_from``. ``amount`` as typed (checked by :func:`parse_money`)
+    or a Decimal; every problem is reported at once, before anything is written."""
     scope.require_admin(actor, ADMIN_ONLY)
     scope.require_in_scope(actor, region)
-    if amount <= 0:
-        raise Invalid(_l("低保标准必须大于 0。"), field="monthly_amount")
-    existing = session.scalar(select(Standard).where(Standard.region_id == region.id,
-                                                     Standard.effective_from == effective_from))
-    if existing is not None:
-        raise Conflict(_l("%(region)s 在 %(day)s 已有一条标准，请换一个生效日期。",
-                          region=region.name, day=effective_from.isoformat()), field="effective_from")
+    note = (note or "").strip()
+    with collect() as problems:
+        amount = problems.check(parse_money, amount, field_name="monthly_amount")
+        if amount is not None and amount <= 0:
+            problems.add("monthly_amount", _l("低保标准必须大于 0。"))
+        if effective_from is None:
+            problems.add("effective_from", _l("请填写生效日期。"))
+        elif session.scalar(select(Standard.id).where(Standard.region_id == region.id,
+                                                      Standard.effective_from == effective_from)) is not None:
+            problems.add_error(Conflict(_l("%(region)s 在 %(day)s 已有一条标准，请换一个生效日期。",
+                                           region=region.name, day=effective_from.isoformat()),
+                                        field="effective_from"))
+        if len(note) > MAX_STANDARD_NOTE:
+            problems.add("note", _l("依据最多 %(n)d 个字。", n=MAX_STANDARD_NOTE))
     standard = Standard(region=region, monthly_amount=amount, effective_from=effective_from,
-                        note=note.strip()[:200], created_by_id=actor.id, created_at=clock.now())
+                        note=note, created_by_id=actor.id, created_at=clock.now())
     session.add(standard)
     session.flush()
     audit.record(session, actor, "standard_set", "standard", standard.id, region_id=region.id,

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cases, clock, entitlement, reviews, scope, workflow
+from dibao import audit, cases, clock, db, entitlement, reviews, scope, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.models import (
     AmountChange,
@@ -55,6 +55,12 @@ def require(user: User, case: Case, rule: Rule) -> None:
     if case.stage not in stages:
         raise Conflict(_l("案件当前处于“%(stage)s”阶段，不能办理“%(action)s”。",
                           stage=workflow.STAGE_LABELS[case.stage], action=rule.label))
+
+
+def take(session: Session, user: User, case: Case, rule: Rule) -> None:
+    """:func:`require` with the case's row locked and re-read first (as ``workflow.take``)."""
+    db.locked(session, case)
+    require(user, case, rule)
 
 
 OPEN = frozenset(workflow.OPEN_STAGES)
@@ -115,7 +121,7 @@ def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChang
                  reason: str, name: str, relation: str, age: int | None, id_number: str | None = None,
                  work_capacity: WorkCapacity = WorkCapacity.none) -> MemberChange:
     """A member joined (birth, marriage, moving in): added to the household, the amount recomputed."""
-    require(actor, case, MEMBER_CHANGE)
+    take(session, actor, case, MEMBER_CHANGE)
     with collect() as problems:  # the change's fields and the member's, all at once, before anything is written
         if kind not in JOINING:
             problems.add("kind", _l("请选择成员增加的原因（出生、婚入、迁入）。"))
@@ -133,7 +139,7 @@ def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChang
 def member_leaves(session: Session, actor: User, case: Case, member_id: int, *, kind: MemberChangeKind,
                   happened_on: date | None, reason: str) -> MemberChange:
     """A member left (death, marriage, moving out): removed from the household, the amount recomputed."""
-    require(actor, case, MEMBER_CHANGE)
+    take(session, actor, case, MEMBER_CHANGE)
     with collect() as problems:
         if kind in JOINING:
             problems.add("kind", _l("请选择成员减少的原因（死亡、婚出、迁出）。"))
@@ -187,7 +193,7 @@ def transfer(session: Session, actor: User, case: Case, *, to_region_id: int, ki
              moved_on: date | None, reason: str, address: str, public_address: str = "") -> Transfer:
     """迁移: the one archive follows the household to the new community, whose staff take it over (scope follows
     ``Case.region``); the old community loses it. The amount is recomputed under the new region's standard."""
-    require(actor, case, TRANSFER)
+    take(session, actor, case, TRANSFER)
     target = scope.get_region(session, actor, to_region_id)
     kind = TransferKind(kind)
     address = (address or "").strip()

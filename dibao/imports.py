@@ -37,6 +37,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from python_calamine import CalamineError, CalamineWorkbook
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from dibao import (
@@ -54,7 +55,7 @@ from dibao import (
 )
 from dibao.crypto import blind_index
 from dibao.db import chunks
-from dibao.errors import DomainError, Forbidden, Invalid
+from dibao.errors import Conflict, DomainError, Forbidden, Invalid
 from dibao.identity import normalise_account_number, normalise_id_number, normalise_phone
 from dibao.models import (
     AmountChange,
@@ -69,7 +70,7 @@ from dibao.models import (
     User,
     WorkCapacity,
 )
-from dibao.models.job import Job
+from dibao.models.job import Job, JobStatus
 from dibao.models.payment import AccountKind, PaymentAccount
 from dibao.text import clean_line, normalise_name
 
@@ -912,8 +913,14 @@ def confirm(session: Session, actor: User | None, checked: Job) -> Job:
         raise Invalid(_l("只有检查通过（没有错误）的文件才能导入。"))
     if report.households == 0:
         raise Invalid(_l("文件中没有可以导入的家庭。"))
-    params = json.loads(checked.params)
-    return jobs.start(session, actor, "roster_import", {**params, "checked_job": checked.id},
+    params = {**json.loads(checked.params), "checked_job": checked.id}
+    # A double click, or a second tab: the same file's import is queued, running or done already.
+    started = session.scalar(select(Job.id).where(
+        Job.kind == "roster_import", Job.params == json.dumps(params, ensure_ascii=False),
+        Job.status.in_((JobStatus.queued, JobStatus.running, JobStatus.done))).limit(1))
+    if started is not None:
+        raise Conflict(_l("该文件已确认导入（任务 %(id)d），不能重复导入。", id=started))
+    return jobs.start(session, actor, "roster_import", params,
                       title=str(_l("名册导入：%(name)s", name=params["filename"])))
 
 
@@ -923,8 +930,20 @@ def _run_check(session: Session, actor: User | None, params: dict, progress: job
     return report.to_dict()
 
 
+IMPORT_LOCK = 7202  # PostgreSQL's advisory lock of roster imports (dibao.audit's chain holds 7201)
+
+
+def _one_import_at_a_time(session: Session) -> None:
+    """Imports run one after the other: each checks the database for its ID numbers before it writes, so two at once
+    (the same file confirmed twice in a blink, or uploaded by two clerks) would each find the other's households
+    absent and both import them. SQLite: a writing transaction begins IMMEDIATE (dibao.db), already one at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+
+
 @jobs.kind("roster_import", _l("名册导入"))
 def _run_import(session: Session, actor: User | None, params: dict, progress: jobs.Progress) -> dict:
+    _one_import_at_a_time(session)
     report = import_roster(session, actor, _upload(progress.files, params), params["filename"],
                            job_id=progress.job_id, progress=progress)
     return {**report.to_dict(), "problems": [asdict(p) for p in report.warnings]}

@@ -113,7 +113,7 @@ def convene(session: Session, actor: User, region: Region, *, held_on: date | No
                 problems.add("attendees", _l("只能从评议日期在任的本社区评议小组成员中选择。"))
             elif {m.id for m in listening} & {m.id for m in picked}:
                 problems.add("attendees", _l("同一人不能既参加评议又列席。"))
-    others = workflow._names(other_attendees)
+        others = problems.check(workflow._names, other_attendees, "other_attendees")
     meeting = ReviewMeeting(region_id=region.id, held_on=held_on, location=(location or "").strip()[:200],
                             recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
     meeting.people = [MeetingPerson(position=i, kind=PersonKind.panel, name=m.name) for i, m in enumerate(picked)]
@@ -140,10 +140,10 @@ def add_question(session: Session, actor: User, case: Case, *, meeting_id: int, 
     meeting = session.get(ReviewMeeting, meeting_id) if meeting_id and 0 < meeting_id <= scope.MAX_ID else None
     if meeting is None or meeting.region_id != case.region_id:
         raise Invalid(_l("请选择本社区的评议会议。"), field="meeting_id")
-    asked_by = (asked_by or "").strip()
+    asked_by = normalise_name(asked_by)  # as the meeting's names were stored (张　三 is 张三)
     question = (question or "").strip()
     answer = (answer or "").strip()
-    answered_by = (answered_by or "").strip()[:50]
+    answered_by = normalise_name(answered_by)
     with collect() as problems:  # every problem at once
         if asked_by not in meeting.attendees and asked_by not in meeting.panel:
             problems.add("asked_by", _l("质询人须是这次评议会议的列席人员或评议小组成员（%(names)s）。",
@@ -152,6 +152,8 @@ def add_question(session: Session, actor: User, case: Case, *, meeting_id: int, 
             problems.add("question", _l("请填写质询的问题（至少 4 个字）。"))
         if len(answer) < 2 or not answered_by:
             problems.add("answer", _l("请填写答复和答复人。"))
+        elif len(answered_by) > workflow.MAX_PERSON_NAME:
+            problems.add("answered_by", _l("答复人最多 %(n)d 个字。", n=workflow.MAX_PERSON_NAME))
     record = PanelQuestion(meeting_id=meeting.id, case_id=case.id, asked_by=asked_by, question=question[:4000],
                            answer=answer[:4000], answered_by=answered_by, recorded_by_id=actor.id,
                            recorded_by_name=actor.display_name, created_at=clock.now())

@@ -249,6 +249,24 @@ def _require_run_county(actor: User | None, county: Region) -> None:
         raise Invalid(_l("发放名册按县（区）生成，请选择县级行政区划。"), field="county")
 
 
+def _require_month(session: Session, actor: User | None, county: Region, month: date,
+                   existing: PaymentRun | None) -> None:
+    """A new run is for a month after every run the county has: a month skipped is paid as arrears by the next
+    run (see _arrears), so a run made for it afterwards would pay it twice. Staff prepare at most next month's run:
+    a run for a month not yet come would pay every month before it as arrears in advance (a slip: 2062 for 2026),
+    and it would then stand in the way of every real month."""
+    if actor is not None and month > entitlement.next_month(entitlement.month_start(clock.today())):
+        raise Invalid(_l("发放月份最晚为下个月（%(month)s）。",
+                         month=month_label(entitlement.next_month(clock.today()))), field="month")
+    if existing is not None:
+        return  # generated again (while unlocked): its place among the months is already taken
+    later = session.scalar(select(func.max(PaymentRun.month)).where(PaymentRun.county_id == county.id,
+                                                                    PaymentRun.month > month))
+    if later is not None:
+        raise Conflict(_l("已有 %(later)s 的发放名册，不能再生成更早的 %(month)s 的名册：未发的月份已在其后的名册中补发。",
+                          later=month_label(later), month=month_label(month)), field="month")
+
+
 def generate(session: Session, actor: User | None, county: Region, month: date | str,
              progress: Callable[..., None] = jobs.no_progress) -> PaymentRun:
     """生成发放名册 for ``county`` and ``month`` (again, while not yet approved: the lines are rebuilt).
@@ -257,7 +275,12 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
     month = parse_month(month)
     now = clock.now()
     name = actor.display_name if actor else audit.SYSTEM_ACTOR
-    run = session.scalar(select(PaymentRun).where(PaymentRun.county_id == county.id, PaymentRun.month == month))
+    # Locked for this transaction (PostgreSQL): of two generations of one run at once (two workers, the command
+    # line beside a job) the second waits for the first and then rebuilds the lines, instead of deleting only what
+    # its own snapshot held and adding its lines beside the first's.
+    run = session.scalar(select(PaymentRun).where(PaymentRun.county_id == county.id, PaymentRun.month == month)
+                         .with_for_update(of=PaymentRun))
+    _require_month(session, actor, county, month, run)
     if run is not None:
         _require_unlocked(run)
         session.execute(delete(PaymentArrear).where(PaymentArrear.line_id.in_(
@@ -351,6 +374,7 @@ def start_generate(session: Session, actor: User, county: Region, month: date | 
     month = parse_month(month)
     existing = session.scalar(select(PaymentRun).where(PaymentRun.county_id == county.id,
                                                        PaymentRun.month == month))
+    _require_month(session, actor, county, month, existing)
     if existing is not None:
         _require_unlocked(existing)
     params = {"county": county.id, "month": month_label(month)}

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from dibao import audit, clock, entitlement, jobs, scope
+from dibao import audit, clock, db, entitlement, jobs, scope
 from dibao.errors import Conflict, Forbidden, NotFound
 from dibao.models import AmountChange, Case, Member, Region, Role, Stage, User
 from dibao.models.job import Job, JobStatus
@@ -177,6 +177,8 @@ def confirm(session: Session, actor: User | None, item: StandardRaise) -> Job:
     """The county confirms the preview: the apply job starts (when the caller commits)."""
     standard = item.standard
     _require_county(actor, standard)
+    # Of two confirmations at the same moment the second waits for the first, then finds the raise started.
+    item = db.locked(session, item)
     if standard.effective_from > clock.today():
         raise Conflict(_l("该标准 %(day)s 才生效，生效前不能调整金额。", day=standard.effective_from.isoformat()))
     if item.status != RaiseStatus.pending:
@@ -235,6 +237,7 @@ def apply_lines(session: Session, actor: User | None, standard: Standard, lines:
 
 def apply(session: Session, actor: User | None, item: StandardRaise, progress=None) -> dict:
     """Every changed household gets its new amount; the raise is marked applied (the job's body)."""
+    item = db.locked(session, item)  # two apply jobs at once: the second finds it applied
     if item.status != RaiseStatus.pending:
         raise Conflict(_l("该提标已经办理。"))
     result = preview(session, actor, standard_id=item.standard_id)

@@ -23,8 +23,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from dibao import audit, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
+from dibao import audit, clock, db, entitlement, scope, workflow
+from dibao.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, collect
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.management import (
     Campaign,
@@ -205,7 +205,7 @@ def review(session: Session, actor: User, case: Case, *, checked: Sequence[str],
     review follows from it), and optionally a proposal for the county — a new amount (with the reason; empty
     amount: the amount computed from the current incomes) or an exit (with the reason). A review also settles
     the re-checks a death required."""
-    workflow.require(actor, case, Action.periodic_review)
+    workflow.take(session, actor, case, Action.periodic_review)
     items = [c for c in checked if c in CHECK_ITEMS]
     with collect() as problems:  # every problem of the form at once
         if not items:
@@ -253,6 +253,16 @@ def get_proposal(session: Session, actor: User, proposal_id: int) -> Proposal:
     return scope.get(session, actor, Proposal, proposal_id, _l("没有找到该建议。"))
 
 
+def _recomputed(session: Session, case: Case, proposal: Proposal) -> bool:
+    """Whether an amount proposal is the formula's result rather than an amount staff fixed: it equals what the
+    household's figures give under the standard in force when it was proposed, or under today's."""
+    if proposal.amount is None:
+        return True
+    proposed_on = clock.to_local(proposal.created_at).date()
+    return any(entitlement.compute_for(session, case, on).computed == proposal.amount
+               for on in (proposed_on, clock.today()))
+
+
 def decide(session: Session, actor: User, proposal: Proposal, *, confirm: bool, reason: str) -> Proposal:
     """The county confirms a proposal (the exit, or the new amount, with the reason told to the family) or declines
     it with a reason (a declined exit at the end of a grace period keeps the household and ends its grace)."""
@@ -261,6 +271,8 @@ def decide(session: Session, actor: User, proposal: Proposal, *, confirm: bool, 
         raise NotFound(_l("没有找到该建议。"))
     if actor.role != Role.county_approver:
         raise Forbidden(_l("只有县民政局可以对退保和调整金额的建议作出决定。"))
+    # Two decisions at the same moment (a double click, two approvers): the second waits, then finds it decided.
+    proposal = db.locked(session, proposal)
     if proposal.status != ProposalStatus.open:
         raise Conflict(_l("该建议已经处理。"))
     if proposal.kind == ProposalKind.recheck:
@@ -269,7 +281,11 @@ def decide(session: Session, actor: User, proposal: Proposal, *, confirm: bool, 
     if confirm and proposal.kind == ProposalKind.exit:
         workflow.exit_case(session, actor, case, reason)
     elif confirm and proposal.kind == ProposalKind.amount:
-        workflow.adjust_amount(session, actor, case, amount=proposal.amount, reason=reason)
+        # A recomputation (the review left the amount empty) is applied as one: the amount computed now, under the
+        # standard in force now (a 提标 since the proposal is kept), and no staff override — an override would
+        # keep the household out of every later 提标. Only an amount staff typed stays fixed.
+        fixed = None if _recomputed(session, case, proposal) else proposal.amount
+        workflow.adjust_amount(session, actor, case, amount=fixed, reason=reason)
     elif not confirm:
         workflow.require(actor, case, Action.adjust_amount)
         if proposal.source == ProposalSource.grace_end:
@@ -319,7 +335,7 @@ def record_death(session: Session, actor: User, case: Case, *, member_id: int, d
                  note: str = "") -> Proposal:
     """户主或成员死亡: written into the archive; the household is due for the re-check the rules require (its
     members and amount are settled by that review)."""
-    workflow.require(actor, case, Action.periodic_review)
+    workflow.take(session, actor, case, Action.periodic_review)
     member = next((m for m in case.members if m.id == member_id), None)
     with collect() as problems:  # every problem at once
         if member is None:
@@ -649,7 +665,6 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
     """民主评议 of several households in one meeting: one meeting record, each household's votes and opinion
     through ``workflow.record_community_review``. All or nothing: a refusal for one names the household and the
     caller's transaction is rolled back."""
-    from dibao.errors import DomainError
     from dibao.models import Decision
 
     if not results:
@@ -661,12 +676,15 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
     for result in results:
         case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
         try:
-            workflow.require(actor, case, Action.community_review)
-            if meeting is None:
-                meeting = workflow.new_review_meeting(session, actor, case, held_on=held_on, location=location,
-                                                      panel=panel, attendees=attendees)
-            elif meeting.region_id != case.region_id:
+            workflow.take(session, actor, case, Action.community_review)
+            if meeting is not None and meeting.region_id != case.region_id:
                 raise Invalid(_l("一次评议会议只能评议同一社区的家庭。"))
+        except DomainError as err:
+            raise _about(case, err) from None
+        if meeting is None:  # the meeting's own problems (panel, attendees, date) stay beside their fields
+            meeting = workflow.new_review_meeting(session, actor, case, held_on=held_on, location=location,
+                                                  panel=panel, attendees=attendees)
+        try:
             try:
                 decision = Decision(result.decision)
             except ValueError:
@@ -676,12 +694,15 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
                 votes_against=result.votes_against, votes_abstain=result.votes_abstain or 0, meeting=meeting,
                 levels=levels)
         except DomainError as err:
-            if err.field in ("panel", "held_on"):
-                raise
-            raise type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
-                               message=err.message)) from None
+            raise _about(case, err) from None
         done.append(case.id)
     return done
+
+
+def _about(case: Case, err: DomainError) -> DomainError:
+    """A household's own refusal in a sitting of several: the same kind of error, its message led by whose it is."""
+    return type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
+                        message=err.message))
 
 
 # --- 11. one 乡镇党委会议 decides several households ---------------------------------------------------------
@@ -705,7 +726,6 @@ def town_sitting(session: Session, actor: User, *, held_on: date | None, title: 
     """乡镇党委会议 studying several households in one sitting: one meeting record (title, date, participants),
     each household's decision and opinion through ``workflow.record_town_decision``. All or nothing: a refusal
     for one names the household and the caller's transaction is rolled back."""
-    from dibao.errors import DomainError
     from dibao.models import Decision
 
     if not results:
@@ -717,10 +737,13 @@ def town_sitting(session: Session, actor: User, *, held_on: date | None, title: 
     for result in results:
         case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
         try:
-            workflow.require(actor, case, Action.town_decision)
-            if meeting is None:
-                meeting = workflow.new_town_meeting(session, actor, case.region.parent_id, held_on=held_on,
-                                                    title=title, participants=participants)
+            workflow.take(session, actor, case, Action.town_decision)
+        except DomainError as err:
+            raise _about(case, err) from None
+        if meeting is None:  # the meeting's own problems (title, participants, date) stay beside their fields
+            meeting = workflow.new_town_meeting(session, actor, case.region.parent_id, held_on=held_on,
+                                                title=title, participants=participants)
+        try:
             try:
                 decision = Decision(result.decision)
             except ValueError:
@@ -729,9 +752,6 @@ def town_sitting(session: Session, actor: User, *, held_on: date | None, title: 
                                           meeting=meeting, levels=levels,
                                           override_reason=result.override_reason or None)
         except DomainError as err:
-            if err.field in ("title", "participants", "held_on"):
-                raise
-            raise type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
-                               message=err.message)) from None
+            raise _about(case, err) from None
         done.append(case.id)
     return done

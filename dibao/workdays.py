@@ -32,7 +32,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
-from dibao.errors import Forbidden, Invalid, NotFound
+from dibao.errors import Forbidden, Invalid, NotFound, Problems, collect
 from dibao.models import CalendarDay, HolidayCalendar, Level, Region, Role, User
 
 RELOAD_SECONDS = 60.0
@@ -284,35 +284,51 @@ def overview(session: Session, county: Region, today: date) -> list[YearCalendar
 
 
 def parse_periods(text: str, year: int, field: str) -> list[Period]:
-    """Lines like "春节 2027-02-06 至 2027-02-13" or "2027-02-20 春节调休": one date or a range, and a name."""
+    """Lines like "春节 2027-02-06 至 2027-02-13" or "2027-02-20 春节调休": one date or a range, and a name.
+    Every line that cannot be read is reported (its number and why), all at once."""
+    with collect() as problems:
+        periods = _read_periods(problems, text, year, field)
+    return periods
+
+
+def _read_periods(problems: Problems, text: str, year: int, field: str) -> list[Period]:
+    """:func:`parse_periods` into ``problems``: the lines that could be read, and a problem for each other."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if len(lines) > MAX_LINES:
-        raise Invalid(_l("最多 %(n)d 行。", n=MAX_LINES), field=field)
+        problems.add(field, _l("最多 %(n)d 行。", n=MAX_LINES))
+        return []
     periods = []
     for number, line in enumerate(lines, start=1):
-        found = DATE_RE.findall(line)
-        if not found or len(found) > 2:
-            raise Invalid(_l("第 %(n)d 行看不懂：请写成“春节 %(year)d-02-06 至 %(year)d-02-13”，一个日期或一段日期。",
-                             n=number, year=year), field=field)
-        dates = []
-        for y, m, d in found:
-            try:
-                dates.append(date(int(y), int(m), int(d)))
-            except ValueError:
-                raise Invalid(_l("第 %(n)d 行：%(text)s 不是有效的日期。", n=number, text=f"{y}-{m}-{d}"),
-                              field=field) from None
-        start, end = dates[0], dates[-1]
-        if any(d.year != year for d in dates):
-            raise Invalid(_l("第 %(n)d 行：日期不在 %(year)d 年内。", n=number, year=year), field=field)
-        if end < start:
-            raise Invalid(_l("第 %(n)d 行：结束日期早于开始日期。", n=number), field=field)
-        if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise Invalid(_l("第 %(n)d 行：一段假期最长 %(max)d 天。", n=number, max=MAX_RANGE_DAYS), field=field)
-        name = SEPARATORS.sub(" ", DATE_RE.sub(" ", line)).strip()
-        if len(name) > 20:
-            raise Invalid(_l("第 %(n)d 行：名称最多 20 个字。", n=number), field=field)
-        periods.append(Period(name, start, end))
+        period = problems.check(_period, line, number, year, field)
+        if period is not None:
+            periods.append(period)
     return periods
+
+
+def _period(line: str, number: int, year: int, field: str) -> Period:
+    """One line of :func:`parse_periods`, or its first problem."""
+    found = DATE_RE.findall(line)
+    if not found or len(found) > 2:
+        raise Invalid(_l("第 %(n)d 行看不懂：请写成“春节 %(year)d-02-06 至 %(year)d-02-13”，一个日期或一段日期。",
+                         n=number, year=year), field=field)
+    dates = []
+    for y, m, d in found:
+        try:
+            dates.append(date(int(y), int(m), int(d)))
+        except ValueError:
+            raise Invalid(_l("第 %(n)d 行：%(text)s 不是有效的日期。", n=number, text=f"{y}-{m}-{d}"),
+                          field=field) from None
+    start, end = dates[0], dates[-1]
+    if any(d.year != year for d in dates):
+        raise Invalid(_l("第 %(n)d 行：日期不在 %(year)d 年内。", n=number, year=year), field=field)
+    if end < start:
+        raise Invalid(_l("第 %(n)d 行：结束日期早于开始日期。", n=number), field=field)
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise Invalid(_l("第 %(n)d 行：一段假期最长 %(max)d 天。", n=number, max=MAX_RANGE_DAYS), field=field)
+    name = SEPARATORS.sub(" ", DATE_RE.sub(" ", line)).strip()
+    if len(name) > 20:
+        raise Invalid(_l("第 %(n)d 行：名称最多 20 个字。", n=number), field=field)
+    return Period(name, start, end)
 
 
 def _each_day(periods: list[Period]) -> dict[date, str]:
@@ -324,16 +340,17 @@ def save_year(session: Session, actor: User, county: Region, year: int, *, holid
     """Enter (or replace) the county's arrangement for ``year``; deadlines use it from the next request on."""
     county = get_county(session, actor, county.id)
     _check_year(year)
-    off = _each_day(parse_periods(holidays, year, "holidays"))
-    if not off:
-        raise Invalid(_l("请填写这一年的节假日（国务院办公厅通知里的放假安排）。"), field="holidays")
-    on = _each_day(parse_periods(makeup_days, year, "makeup_days"))
-    for day in sorted(on):
-        if day in off:
-            raise Invalid(_l("%(day)s 既是假日又是调休上班日，请核对。", day=day.isoformat()), field="makeup_days")
-        if day.weekday() < 5:
-            raise Invalid(_l("%(day)s 是工作日，调休上班日只会是周六或周日，请核对。", day=day.isoformat()),
-                          field="makeup_days")
+    with collect() as problems:  # every problem of both lists at once, before anything is written
+        off = _each_day(_read_periods(problems, holidays, year, "holidays"))
+        on = _each_day(_read_periods(problems, makeup_days, year, "makeup_days"))  # (each line read is checked)
+        if not off and not problems.has("holidays"):
+            problems.add("holidays", _l("请填写这一年的节假日（国务院办公厅通知里的放假安排）。"))
+        for day in sorted(on):
+            if day in off:
+                problems.add("makeup_days", _l("%(day)s 既是假日又是调休上班日，请核对。", day=day.isoformat()))
+            elif day.weekday() < 5:
+                problems.add("makeup_days", _l("%(day)s 是工作日，调休上班日只会是周六或周日，请核对。",
+                                               day=day.isoformat()))
     before = _load(session).get(county.code, PACKAGE)  # as stored now, not as this process last cached it
     row = _entered(session, county, year)
     created = row is None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import calendar
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,9 +33,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from dibao import audit, cache, clock, entitlement, roster_summary, scope
+from dibao import audit, cache, clock, db, entitlement, roster_summary, scope
 from dibao.db import chunks
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, collect
 from dibao.models import (
     AmountChange,
     Case,
@@ -61,6 +61,7 @@ from dibao.models.records import (
     TownMeetingResult,
     VisitInvestigator,
 )
+from dibao.text import clean_line, normalise_name
 
 STAGE_LABELS = {
     Stage.applied: _l("已受理"),
@@ -140,6 +141,7 @@ CATEGORY_LABELS = {1: _l("一类（每年复核）"), 2: _l("二类（每半年�
                    4: _l("四类（每月复核）")}
 MAX_GRACE_MONTHS = 6
 MIN_INVESTIGATORS = 2
+MAX_PERSON_NAME = 50  # (the name columns of visit_investigator, neighbour_visit and meeting_person)
 MIN_NEIGHBOURS = 3
 MIN_REASON = 4  # characters of a written reason
 
@@ -241,6 +243,14 @@ def require(user: User, case: Case, action: Action) -> None:
                           stage=STAGE_LABELS[case.stage], action=ACTION_LABELS[action]))
 
 
+def take(session: Session, user: User, case: Case, action: Action) -> None:
+    """:func:`require`, with the case's row locked first (:func:`dibao.db.locked`) and re-read: of two requests
+    doing the same step at the same moment (a double click, two clerks, two servers) the second waits, then finds
+    the case already moved and is refused 409 — never the same approval, exit or amount written twice."""
+    db.locked(session, case)
+    require(user, case, action)
+
+
 # --- small helpers -------------------------------------------------------------------------------------
 
 def notice_levels(config_levels: Iterable[str]) -> tuple[Level, ...]:
@@ -297,13 +307,34 @@ def _reason(value: str | None, field: str = "reason") -> str:
                  message=_l("请写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
 
 
-def _names(values: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for value in values:
-        name = (value or "").strip()
-        if name and name not in seen:
-            seen.append(name[:50])
-    return seen
+def _names(values: Iterable[str], field: str | None = None, *, clean: Callable[[str], str] = normalise_name,
+           maximum: int = MAX_PERSON_NAME) -> list[str]:
+    """Names typed one a line (investigators, a meeting's panel and attendees, participants), each cleaned as every
+    person's name is where it enters (:func:`dibao.text.normalise_name`: 张　三 and 张\u200b三 are 张三) and then
+    kept once, so one person typed twice never counts as two. A line with something typed and no name left after
+    cleaning, or a name longer than ``maximum``, is refused on ``field`` (every such line at once) — never dropped
+    or cut short. ``clean``: :func:`organisation` for the names of agencies."""
+    kept: list[str] = []
+    with collect() as problems:
+        for value in values:
+            if not value or value.isspace():
+                continue
+            name = clean(value)
+            if not name:
+                problems.add(field, _l("有一行只有看不见的字符或符号，没有姓名，请删去或重新填写。"))
+            elif len(name) > maximum:
+                problems.add(field, _l("“%(name)s”超过 %(n)d 个字：请每行只填一个名字。",
+                                       name=name[:12] + "…", n=maximum))
+            elif name not in kept:
+                kept.append(name)
+    return kept
+
+
+def organisation(value: str | None) -> str:
+    """The name of an organisation as typed (an agency, 县民政局): no control or formatting character, one space
+    for any run of whitespace (a full-width space too), nothing at either end; otherwise as typed — unlike a
+    person's name, not NFKC (公安（车辆） keeps its full-width brackets) and its spaces are not removed."""
+    return " ".join(clean_line(value).split())
 
 
 def add_months(day: date, months: int) -> date:
@@ -415,6 +446,35 @@ class Neighbour:
     statement: str
 
 
+def _neighbours(problems: Problems, neighbours: Sequence[Neighbour]) -> list[Neighbour]:
+    """The neighbours visited (rows with anything typed), cleaned: each name as a person's name, the relation as
+    one line. Their problems go to ``problems``: a row without a name or a statement, a name too long, one
+    neighbour entered twice (same name and same relation or address), fewer than three."""
+    visited: list[Neighbour] = []
+    seen: set[tuple[str, str]] = set()
+    incomplete = False
+    for i, row in enumerate(neighbours):
+        if not (row.name or "").strip() and not (row.statement or "").strip():
+            continue  # an empty row of the form
+        neighbour = Neighbour(normalise_name(row.name), organisation(row.relation)[:100], (row.statement or "").strip())
+        visited.append(neighbour)
+        if not neighbour.name or not neighbour.statement:
+            incomplete = True
+        elif (neighbour.name, neighbour.relation) in seen:
+            problems.add(f"neighbours-{i}-name", _l("走访对象“%(name)s”填了两次；同名的不是同一人时，请在“关系或住址”"
+                                                    "里写明区别。", name=neighbour.name))
+        else:
+            seen.add((neighbour.name, neighbour.relation))
+            if len(neighbour.name) > MAX_PERSON_NAME:
+                problems.add(f"neighbours-{i}-name", _l("姓名最多 %(n)d 个字。", n=MAX_PERSON_NAME))
+    if incomplete:
+        problems.add("neighbours", _l("每位走访对象都要填写姓名和了解到的情况。"))
+    elif len(seen) < MIN_NEIGHBOURS:  # (one neighbour entered twice counts once)
+        problems.add("neighbours", _l("至少需要走访 %(n)d 户邻居（或村民、房东、用工单位），目前只有 %(m)d 户。",
+                                      n=MIN_NEIGHBOURS, m=len(seen)))
+    return visited
+
+
 def record_home_visit(
     session: Session,
     actor: User,
@@ -429,18 +489,18 @@ def record_home_visit(
     neighbours: Sequence[Neighbour],
 ) -> HomeVisit:
     """一看二问三走访. The first visit moves an accepted case into investigation."""
-    require(actor, case, Action.home_visit)
-    names = _names(investigators)
-    visited = [n for n in neighbours if (n.name or "").strip() or (n.statement or "").strip()]
+    take(session, actor, case, Action.home_visit)
     with collect() as problems:  # every problem of the visit at once
-        if len(names) < MIN_INVESTIGATORS:
-            problems.add("investigators", _l("入户调查至少需要 %(n)d 名调查人员，请填写全部调查人员的姓名。",
-                                             n=MIN_INVESTIGATORS))
-        if any(not (n.name or "").strip() or not (n.statement or "").strip() for n in visited):
-            problems.add("neighbours", _l("每位走访对象都要填写姓名和了解到的情况。"))
-        elif len(visited) < MIN_NEIGHBOURS:
-            problems.add("neighbours", _l("至少需要走访 %(n)d 户邻居（或村民、房东、用工单位），目前只有 %(m)d 户。",
-                                          n=MIN_NEIGHBOURS, m=len(visited)))
+        names = problems.check(_names, investigators, "investigators")
+        if names is not None and len(names) < MIN_INVESTIGATORS:
+            typed = sum(1 for value in investigators if value and not value.isspace())
+            if typed > len(names):  # one person typed twice (张三 and 张\u200b三, 张　三 …) is one investigator
+                problems.add("investigators", _l("调查人员中有重复的姓名（%(names)s），入户调查至少需要 %(n)d 名不同的"
+                                                 "调查人员。", names="、".join(names), n=MIN_INVESTIGATORS))
+            else:
+                problems.add("investigators", _l("入户调查至少需要 %(n)d 名调查人员，请填写全部调查人员的姓名。",
+                                                 n=MIN_INVESTIGATORS))
+        visited = _neighbours(problems, neighbours)
         housing = problems.check(_text, housing, field="housing", message=_l("请填写“一看”：住房和生活消费情况。"))
         inquiry = problems.check(_text, inquiry, field="inquiry", message=_l("请填写“二问”：就业、收入和健康情况。"))
         if visited_on > clock.today():
@@ -457,11 +517,8 @@ def record_home_visit(
         recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now(),
     )
     visit.investigators = [VisitInvestigator(position=i, name=name) for i, name in enumerate(names)]
-    visit.neighbours = [
-        NeighbourVisit(position=i, name=n.name.strip()[:50], relation=(n.relation or "").strip()[:100],
-                       statement=n.statement.strip())
-        for i, n in enumerate(visited)
-    ]
+    visit.neighbours = [NeighbourVisit(position=i, name=n.name, relation=n.relation, statement=n.statement)
+                        for i, n in enumerate(visited)]
     session.add(visit)
     session.flush()
     details = {"visit": visit.id, "investigators": names, "neighbours": len(visited),
@@ -483,7 +540,7 @@ def visits_since(session: Session, case: Case, since) -> list[HomeVisit]:
 
 def submit_for_review(session: Session, actor: User, case: Case) -> None:
     """Investigation done: the case goes to the community review panel."""
-    require(actor, case, Action.submit_review)
+    take(session, actor, case, Action.submit_review)
     _not_held(session, case)
     if not visits_since(session, case, case.stage_changed_at):
         raise Conflict(_l("本轮调查还没有入户调查记录，请先记录入户调查。"))
@@ -492,27 +549,29 @@ def submit_for_review(session: Session, actor: User, case: Case) -> None:
 
 # --- 民主评议 / 初审意见 -----------------------------------------------------------------------------------
 
-def _review_meeting_panel(held_on: date | None, panel: Sequence[str]) -> list[str]:
-    """A new review meeting's checks, all at once: its panel's names."""
-    panel_names = _names(panel)
+def _review_meeting_people(held_on: date | None, panel: Sequence[str],
+                           attendees: Sequence[str]) -> tuple[list[str], list[str]]:
+    """A new review meeting's checks, all at once: its date, its panel's and its attendees' names (cleaned)."""
     with collect() as problems:
-        if len(panel_names) < 3:
+        panel_names = problems.check(_names, panel, "panel")
+        attendee_names = problems.check(_names, attendees, "attendees")
+        if panel_names is not None and len(panel_names) < 3:
             problems.add("panel", _l("民主评议小组至少需要 3 名成员，请逐行填写姓名。"))
         if held_on is None:
             problems.add("held_on", _l("请填写评议日期。"))
         elif held_on > clock.today():
             problems.add("held_on", _l("评议日期不能晚于今天。"))
-    return panel_names
+    return panel_names or [], attendee_names or []
 
 
 def new_review_meeting(session: Session, actor: User, case: Case, *, held_on: date, location: str,
                        panel: Sequence[str], attendees: Sequence[str]) -> ReviewMeeting:
-    panel_names = _review_meeting_panel(held_on, panel)
+    panel_names, attendee_names = _review_meeting_people(held_on, panel, attendees)
     meeting = ReviewMeeting(region_id=case.region_id, held_on=held_on, location=(location or "").strip()[:200],
                             recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
     meeting.people = [MeetingPerson(position=i, kind=PersonKind.panel, name=n) for i, n in enumerate(panel_names)]
     meeting.people += [MeetingPerson(position=100 + i, kind=PersonKind.attendee, name=n)
-                       for i, n in enumerate(_names(attendees))]
+                       for i, n in enumerate(attendee_names)]
     session.add(meeting)
     session.flush()
     return meeting
@@ -545,7 +604,7 @@ def record_community_review(
 ) -> Opinion:
     """The panel's result for this household and the community's signed 初审意见 (an approval of a household
     whose amount is 0 only with ``override_reason``, see :func:`approval_override`)."""
-    require(actor, case, Action.community_review)
+    take(session, actor, case, Action.community_review)
     _not_held(session, case)
     if meeting is None and meeting_id:
         meeting = session.get(ReviewMeeting, meeting_id)
@@ -565,8 +624,8 @@ def record_community_review(
                 votes_ok = False
         panel_size = len(meeting.panel) if meeting is not None else None
         if meeting is None:
-            names = problems.check(_review_meeting_panel, held_on, panel)
-            panel_size = len(names) if names is not None else None
+            people = problems.check(_review_meeting_people, held_on, panel, attendees)
+            panel_size = len(people[0]) if people is not None else None
         if votes_ok:
             total = votes_for + votes_against + votes_abstain
             if total == 0:
@@ -598,7 +657,7 @@ def record_community_review(
 
 def record_town_check(session: Session, actor: User, case: Case, findings: str) -> CaseRecord:
     """The town re-checks the materials (and may visit); its findings are written down."""
-    require(actor, case, Action.town_check)
+    take(session, actor, case, Action.town_check)
     _not_held(session, case)
     _require_approved(case, Level.community)
     findings = _text(findings, field="findings", minimum=MIN_REASON,
@@ -611,17 +670,25 @@ def record_town_check(session: Session, actor: User, case: Case, findings: str) 
     return record
 
 
+def _town_meeting_fields(held_on: date | None, title: str, participants: Sequence[str]) -> tuple[str, list[str]]:
+    """A new town meeting's checks, all at once: its title, its participants' names (cleaned) and its date."""
+    with collect() as problems:
+        title = problems.check(_text, title, field="title", message=_l("请填写会议名称。"), maximum=200)
+        names = problems.check(_names, participants, "participants")
+        if names is not None and len(names) < 3:
+            problems.add("participants", _l("请逐行填写参会人员（至少 3 人）。"))
+        if held_on is None:
+            problems.add("held_on", _l("请填写会议日期。"))
+        elif held_on > clock.today():
+            problems.add("held_on", _l("会议日期不能晚于今天。"))
+    return title, names or []
+
+
 def new_town_meeting(session: Session, actor: User, town_id: int, *, held_on: date, title: str,
                      participants: Sequence[str]) -> TownMeeting:
     """One 乡镇党委会议 record (title, date, participants); its households are added by
     :func:`record_town_decision` with ``meeting=``."""
-    names = _names(participants)
-    with collect() as problems:  # every problem at once
-        title = problems.check(_text, title, field="title", message=_l("请填写会议名称。"), maximum=200)
-        if len(names) < 3:
-            problems.add("participants", _l("请逐行填写参会人员（至少 3 人）。"))
-        if held_on > clock.today():
-            problems.add("held_on", _l("会议日期不能晚于今天。"))
+    title, names = _town_meeting_fields(held_on, title, participants)
     meeting = TownMeeting(region_id=town_id, held_on=held_on, title=title,
                           participants="\n".join(names), recorded_by_id=actor.id,
                           recorded_by_name=actor.display_name, created_at=clock.now())
@@ -648,15 +715,18 @@ def record_town_decision(
     household whose amount is 0 only with ``override_reason``, see :func:`approval_override`). Without
     ``meeting`` a new meeting is recorded from ``held_on``, ``title`` and ``participants``; with it (one sitting
     deciding several households) the household joins that meeting, which must be its town's."""
-    require(actor, case, Action.town_decision)
+    take(session, actor, case, Action.town_decision)
     _not_held(session, case)
     _require_approved(case, Level.community)
-    opinion = _text(opinion, field="opinion", minimum=2 if decision == Decision.approve else MIN_REASON,
-                    message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
-    override = approval_override(session, case, override_reason) if decision == Decision.approve else None
+    with collect() as problems:  # every problem at once, the new meeting's with the opinion's
+        opinion = problems.check(_text, opinion, field="opinion",
+                                 minimum=2 if decision == Decision.approve else MIN_REASON,
+                                 message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
+        override = (problems.check(approval_override, session, case, override_reason)
+                    if decision == Decision.approve else None)
+        if meeting is None:
+            problems.check(_town_meeting_fields, held_on, title, participants)
     if meeting is None:
-        if held_on is None:
-            raise Invalid(_l("请填写会议日期。"), field="held_on")
         meeting = new_town_meeting(session, actor, case.region.parent_id, held_on=held_on, title=title,
                                    participants=participants)
     elif meeting.region_id != case.region.parent_id:
@@ -694,7 +764,7 @@ def record_county_decision(
     levels: Iterable[Level] = ALL_LEVELS,
 ) -> Opinion:
     """审批: approval fixes the amount, the start of payment (the month after) and the next review."""
-    require(actor, case, Action.county_decision)
+    take(session, actor, case, Action.county_decision)
     _not_held(session, case)
     _require_approved(case, Level.town)
     if decision == Decision.reject:
@@ -735,7 +805,7 @@ def record_county_decision(
 
 def reject(session: Session, actor: User, case: Case, reason: str) -> Opinion:
     """不予批准 at the level that holds the case, with a written reason kept as that level's opinion."""
-    require(actor, case, Action.reject)
+    take(session, actor, case, Action.reject)
     _not_held(session, case)
     reason = _reason(reason)
     level = STAGE_LEVEL[case.stage]
@@ -747,7 +817,7 @@ def reject(session: Session, actor: User, case: Case, reason: str) -> Opinion:
 
 def send_back(session: Session, actor: User, case: Case, reason: str) -> None:
     """退回重新调查: the earlier opinions no longer stand; the case must be investigated and noticed again."""
-    require(actor, case, Action.send_back)
+    take(session, actor, case, Action.send_back)
     _not_held(session, case)
     reason = _reason(reason)
     for opinion in case.opinions:
@@ -759,7 +829,7 @@ def send_back(session: Session, actor: User, case: Case, reason: str) -> None:
 
 def periodic_review(session: Session, actor: User, case: Case, *, findings: str, category: int) -> CaseRecord:
     """分类管理复核: findings written down, category confirmed or changed, the next review scheduled."""
-    require(actor, case, Action.periodic_review)
+    take(session, actor, case, Action.periodic_review)
     findings = _text(findings, field="findings", minimum=MIN_REASON,
                      message=_l("请填写复核情况（至少 %(n)d 个字）。", n=MIN_REASON))
     if category not in REVIEW_MONTHS:
@@ -786,7 +856,7 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
     """Raise or cut the payment of an active household: only with a written reason (A 32), from the first day
     of ``effective_from``'s month (default: next month; an earlier month is paid as arrears).
     ``amount`` None applies the freshly computed amount."""
-    require(actor, case, Action.adjust_amount)
+    take(session, actor, case, Action.adjust_amount)
     reason = _reason(reason)
     starts_on = entitlement.month_start(effective_from) if effective_from else entitlement.next_month(clock.today())
     if case.payment_start and starts_on < case.payment_start:
@@ -814,7 +884,7 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
 
 def start_grace(session: Session, actor: User, case: Case, *, months: int, reason: str) -> CaseRecord:
     """渐退期: payment continues for at most 6 months after a member found work, then the case exits."""
-    require(actor, case, Action.grace)
+    take(session, actor, case, Action.grace)
     reason = _reason(reason)
     if not 1 <= months <= MAX_GRACE_MONTHS:
         raise Invalid(_l("渐退期为 1 至 %(n)d 个月。", n=MAX_GRACE_MONTHS), field="months")
@@ -834,7 +904,7 @@ def start_grace(session: Session, actor: User, case: Case, *, months: int, reaso
 
 def exit_case(session: Session, actor: User, case: Case, reason: str) -> None:
     """退保 with a documented reason (the family must be told why)."""
-    require(actor, case, Action.exit)
+    take(session, actor, case, Action.exit)
     _not_held(session, case)
     reason = _reason(reason)
     case.exit_reason = reason

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from dibao import cases, clock, entitlement, workflow
+from dibao.errors import Conflict
 from dibao.identity import with_check_digit
 from dibao.models import Case, Decision, Region, User, WorkCapacity
 from dibao.workflow import Neighbour
@@ -113,3 +115,27 @@ def to_stage(session: Session, world, case: Case, stop, *, levels=(), override_r
         step()
     assert case.stage == stop
     return case
+
+
+def at_the_same_moment(app, session, second) -> list[Conflict]:
+    """Two requests at the same moment: ``second`` (given its own session) runs in another thread while
+    ``session``'s transaction (the first request, its work done) is still open; then ``session`` commits. What
+    ``second`` was refused (a Conflict)."""
+    refused: list[Conflict] = []
+
+    def other_request():
+        with app.app_context(), app.extensions["dibao.write_sessions"]() as other:
+            try:
+                second(other)
+                other.commit()
+            except Conflict as err:
+                refused.append(err)
+                other.rollback()
+
+    worker = threading.Thread(target=other_request)
+    worker.start()
+    worker.join(1.5)  # it has read the case and waits for the first request
+    session.commit()
+    worker.join(60)
+    assert not worker.is_alive()
+    return refused

@@ -193,7 +193,7 @@ def test_home_visit_form_and_its_guard(client, auth, session, seeded):
     res = client.post(f"/admin/cases/{case.id}/visit", data=_visit_form(token))
     assert res.status_code == 302
     page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
-    assert "甲一专干、社区 刘干事" in page and "邻居2" in page and "入户调查" in page
+    assert "甲一专干、社区刘干事" in page and "邻居2" in page and "入户调查" in page
     fresh(session)
     assert session.get(Case, case.id).stage == Stage.investigating
 

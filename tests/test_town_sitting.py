@@ -153,3 +153,25 @@ def test_town_sitting_page(client, auth, session, world, clock):
     assert len(results) == 2 and len({r.meeting_id for r in results}) == 1
     assert session.get(Case, second.id).stage == Stage.rejected
     assert session.get(Case, first.id).stage != Stage.town_decision
+
+
+def test_a_sittings_meeting_problems_stay_beside_their_fields(session, world, clock):
+    """Mistakes in the meeting's own names (who sat, who listened) are the meeting's, not the first household's:
+    each is shown beside its field, not folded into a message about a household."""
+    first, _second = _waiting(session, world)
+    town = user(session, world, "town_a")
+    with pytest.raises(Invalid) as err:
+        reviews.town_sitting(session, town, held_on=today(), title="镇党委会议", participants=["甲", "乙", "\u200b"],
+                             results=[reviews.TownSittingResult(first.id, "approve", "经研究，同意。")])
+    assert [field for field, _m in err.value.field_problems] == ["participants"]
+    assert first.head_name not in err.value.message
+    session.rollback()
+    staff = user(session, world, "staff_a1")
+    case = register(session, staff)
+    to_stage(session, world, case, Stage.community_review)
+    with pytest.raises(Invalid) as err:
+        reviews.community_sitting(session, staff, held_on=today(), location="社区会议室", panel=["评一", "评二", "评三"],
+                                  attendees=["\u200b\u2800"], results=[reviews.SittingResult(
+                                      case.id, "approve", 3, 0, 0, "经评议，同意。")])
+    assert [field for field, _m in err.value.field_problems] == ["attendees"]
+    assert case.head_name not in err.value.message

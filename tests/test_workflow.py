@@ -213,7 +213,7 @@ def test_review_meeting_records_panel_attendees_and_votes(session, w):
     community_review(session, w.staff, case, votes_for=4, votes_against=1, levels=ALL3)
     meeting = session.scalars(select(ReviewMeeting)).one()
     assert meeting.panel == ["评一", "评二", "评三", "评四", "评五"]
-    assert meeting.attendees == ["镇民政办 刘干事"]
+    assert meeting.attendees == ["镇民政办刘干事"]  # typed names are cleaned as names (no inner space)
     result = session.scalars(select(ReviewResult)).one()
     assert (result.votes_for, result.votes_against, result.votes_abstain) == (4, 1, 0)
     # A second household can be reviewed at the same meeting.

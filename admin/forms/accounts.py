@@ -10,9 +10,11 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码。")), Length(max=256)])
 
 
+# The staff forms leave "required" to the domain (dibao.accounts, dibao.regions): it checks every field together,
+# so an empty field is reported with the other mistakes instead of before them.
 class UserForm(FlaskForm):
-    username = StringField(_l("用户名"), validators=[DataRequired(_l("请填写用户名。")), Length(max=64)])
-    display_name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=100)])
+    username = StringField(_l("用户名"), validators=[Length(max=64)])
+    display_name = StringField(_l("姓名"), validators=[Length(max=100)])
     role = SelectField(_l("角色"), validators=[DataRequired()])
     region_id = SelectField(_l("所属区划"), coerce=int, validators=[DataRequired()])
     password = PasswordField(_l("密码"), validators=[Optional(), Length(max=256)])
@@ -20,8 +22,8 @@ class UserForm(FlaskForm):
 
 
 class RegionForm(FlaskForm):
-    code = StringField(_l("区划代码"), validators=[DataRequired(_l("请填写区划代码。")), Length(max=32)])
-    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=100)])
+    code = StringField(_l("区划代码"), validators=[Length(max=32)])
+    name = StringField(_l("名称"), validators=[Length(max=100)])
     parent_id = SelectField(_l("上级区划"), coerce=int, validators=[DataRequired()])
 
 

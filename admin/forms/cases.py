@@ -155,7 +155,7 @@ class GraceForm(FlaskForm):
 
 class StandardForm(FlaskForm):
     region_id = SelectField(_l("适用区划"), coerce=int)
-    monthly_amount = StringField(_l("标准（元/人·月）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
+    monthly_amount = StringField(_l("标准（元/人·月）"), validators=[Length(max=20)])  # required: the domain says so
     effective_from = DateField(_l("生效日期"), validators=[InputRequired(_l("请填写生效日期。"))])
     note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
 
