@@ -61,8 +61,9 @@ def _nothing_to_draw(values: list[list[float | Hidden]]) -> bool:
 
 
 def ticks(lo: float, hi: float, *, whole: bool) -> list[float]:
-    """Round tick values from at most ``lo`` to at least ``hi`` (0 among them), 2 to 6 of them: steps of 1, 2,
-    2.5 or 5 times a power of ten — never a fraction when ``whole`` (a count of households or persons)."""
+    """Round tick values from at most ``lo`` to at least ``hi`` (0 among them), 2 to 5 of them (more would crowd
+    a phone's chart, whose labels the CSS enlarges): steps of 1, 2, 2.5 or 5 times a power of ten — never a
+    fraction when ``whole`` (a count of households or persons)."""
     lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi - lo <= 0:
         hi = lo + 1
@@ -74,9 +75,9 @@ def ticks(lo: float, hi: float, *, whole: bool) -> list[float]:
                 continue
             first = math.floor(Decimal(repr(lo)) / step)
             last = math.ceil(Decimal(repr(hi)) / step)
-            if last - first <= 5:
+            if last - first <= 4:
                 return [float(step * k) for k in range(first, last + 1)]
-    return [lo, hi]  # not reached: a step of ten times the span's fifth always fits
+    return [lo, hi]  # not reached: a step of ten times the span's fifth always fits in four
 
 
 def _tick_label(value: float, whole: bool) -> str:

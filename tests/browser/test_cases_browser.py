@@ -58,7 +58,7 @@ def test_register_and_record_home_visit(page, live_server, world, session, scree
     assert "入户调查记录已保存" in page.get_by_role("status").first.inner_text()
     assert page.locator(".stage-now").inner_text().endswith("入户调查")
     visits = page.locator("#visits").inner_text()
-    assert "甲一专干、社区网格员 刘敏" in visits
+    assert "甲一专干、社区网格员刘敏" in visits
     assert "王大妈（对门 501）" in visits and "赵阿姨" in visits
     assert "记录入户调查 · 甲一专干" in page.locator("#timeline").inner_text()
     page.screenshot(path=str(screenshot_dir / "case-archive-after-visit.png"), full_page=True)
