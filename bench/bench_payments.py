@@ -141,6 +141,7 @@ def generate(url: str, month: date) -> tuple[float, object]:
 
     from dibao import db, payments
     from dibao.models import Region
+    from dibao.models.payment import RunStatus
 
     with app_context_for(url):
         sess = db.session()
@@ -152,7 +153,11 @@ def generate(url: str, month: date) -> tuple[float, object]:
         started = time.perf_counter()
         ok = payments.reconcile(sess, run).ok
         RECONCILE.append(time.perf_counter() - started)
-        return took, (run.households, run.total, ok)
+        result = (run.households, run.total, ok)
+        # Runs go in month order: the next month's run waits for this one's approval (not timed).
+        run.status = RunStatus.approved
+        sess.commit()
+        return took, result
 
 
 if __name__ == "__main__":

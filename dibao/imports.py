@@ -36,7 +36,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from python_calamine import CalamineError, CalamineWorkbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -71,7 +71,7 @@ from dibao.models import (
     WorkCapacity,
 )
 from dibao.models.job import Job, JobStatus
-from dibao.models.payment import AccountKind, PaymentAccount
+from dibao.models.payment import AccountKind, PaymentAccount, PaymentRun
 from dibao.text import clean_line, normalise_name
 
 MAX_ROWS = 200_000
@@ -773,6 +773,24 @@ def next_review(approved_on: date, category: int, today: date) -> date:
 
 
 @db.without_cycle_collector()
+def _paid_until(session: Session, communities: set[Region]) -> dict[int, date]:
+    """Community id → the month of its county's latest payment run, where the county already pays through this
+    system (a county that moves over town by town imports its rosters after its runs have begun)."""
+    latest = session.execute(select(Region.path, func.max(PaymentRun.month))
+                             .join(PaymentRun, PaymentRun.county_id == Region.id).group_by(Region.path)).all()
+    return {community.id: month for community in communities for path, month in latest
+            if community.path.startswith(path)}
+
+
+def _payment_start(draft: HouseholdDraft, paid_until: dict[int, date]) -> date:
+    """The first month this system pays an imported household: the month after its approval, or, where its
+    county's runs have begun, the month after the latest run — the months before were paid by the old system,
+    and a run must not pay them again as arrears (payments._arrears starts at ``payment_start``)."""
+    start = entitlement.next_month(draft.approved_on)
+    latest = paid_until.get(draft.region.id)
+    return max(start, entitlement.next_month(latest)) if latest is not None else start
+
+
 def import_roster(session: Session, actor: User | None, path: Path, filename: str, *, job_id: int | None = None,
                   progress: Callable[..., None] | None = None) -> Report:
     """Check the file again and, if it has no errors, write every household in the caller's transaction (the
@@ -786,6 +804,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
     now = clock.now()
     today = clock.today()
     numbers: dict[int, int] = {}  # community id → last case number used this year
+    paid_until = _paid_until(session, {draft.region for draft in drafts})
     # The ids are drawn first (db.new_ids): nothing is read back (on SQLite an insert that returns its ids runs
     # one statement per row).
     case_ids = db.new_ids(session, Case.__table__, len(drafts))
@@ -813,7 +832,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
             "monthly_amount": draft.amount,
             "household_income": entitlement.round_money(result.net_income) if result else None,
             "marginal": bool(result and result.marginal), "accepted_at": approved_at, "approved_at": approved_at,
-            "payment_start": entitlement.next_month(draft.approved_on),
+            "payment_start": _payment_start(draft, paid_until),
             "next_review_due": next_review(draft.approved_on, draft.category, today),
             "created_by_id": actor.id if actor else None, "created_at": now, "updated_at": now,
         })

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from dibao import audit, clock, entitlement, jobs
+from dibao import audit, clock, db, entitlement, jobs
 from dibao.crypto import blind_index
 from dibao.db import chunks
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
@@ -62,6 +62,8 @@ LINE_STATUS_LABELS = {
     LineStatus.failed: _l("发放失败"),
 }
 LOCKED = _l("该月发放名册已审批，不能再修改；更正请在下月名册中以补发或调整处理。")
+# PaymentRun.locked as a condition: approved, and from then on only the bank's answer changes.
+LOCKED_STATUSES = (RunStatus.approved, RunStatus.sent, RunStatus.returned)
 NOT_COUNTY = _l("只有县民政局审批人员可以生成、审批发放名册和处理银行文件。")
 
 
@@ -140,7 +142,8 @@ def _lines_in_scope(actor: User | None):
 
 def due_rows(county: Region, month: date, run_id: int):
     """A select of the regular lines of ``county`` for ``month``: (run, case, town, community, category, persons,
-    amount, arrears, total, status). A household is due only with an approval in force that month."""
+    amount, arrears, total, status). A household is due only with an approval in force that month, from the first
+    month this system pays it (``payment_start``: an imported household's earlier months were the old system's)."""
     inf = entitlement.in_force(month).subquery()
     community = aliased(Region)
     persons = (select(Member.case_id, func.count(Member.id).label("n")).group_by(Member.case_id).subquery())
@@ -158,6 +161,7 @@ def due_rows(county: Region, month: date, run_id: int):
                inf.c.amount > 0,
                Case.approved_at.is_not(None),
                Case.stage.in_((Stage.active, Stage.exited)),
+               or_(Case.payment_start.is_(None), Case.payment_start <= month),
                or_(Case.grace_until.is_(None), Case.grace_until >= month))
     )
 
@@ -204,7 +208,10 @@ def _arrears(session: Session, county: Region, run: PaymentRun) -> list[Arrears]
     ids = sorted(candidates)
     periods: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
     paid: dict[tuple[int, date], Decimal] = defaultdict(lambda: ZERO)
+    starts: dict[int, date] = {}  # the first month this system pays (an imported household: see imports)
     for chunk in chunks(ids):
+        starts.update((row.id, row.payment_start) for row in session.execute(
+            select(Case.id, Case.payment_start).where(Case.id.in_(chunk), Case.payment_start.is_not(None))))
         for row in session.execute(select(AmountPeriod.case_id, AmountPeriod.starts_on, AmountPeriod.amount)
                                    .where(AmountPeriod.case_id.in_(chunk))
                                    .order_by(AmountPeriod.case_id, AmountPeriod.starts_on, AmountPeriod.id)):
@@ -227,7 +234,7 @@ def _arrears(session: Session, county: Region, run: PaymentRun) -> list[Arrears]
         if not rows:
             continue
         item = Arrears(case_id)
-        for m in months_between(max(first, rows[0][0]), month):
+        for m in months_between(max(first, rows[0][0], starts.get(case_id, first)), month):
             amount = ZERO
             for starts_on, value in rows:  # the latest period starting on or before m (newest among equals)
                 if starts_on <= m:
@@ -251,20 +258,38 @@ def _require_run_county(actor: User | None, county: Region) -> None:
 
 def _require_month(session: Session, actor: User | None, county: Region, month: date,
                    existing: PaymentRun | None) -> None:
-    """A new run is for a month after every run the county has: a month skipped is paid as arrears by the next
-    run (see _arrears), so a run made for it afterwards would pay it twice. Staff prepare at most next month's run:
-    a run for a month not yet come would pay every month before it as arrears in advance (a slip: 2062 for 2026),
-    and it would then stand in the way of every real month."""
+    """Runs go in month order. A new run is for a month after every run the county has: a month skipped is paid
+    as arrears by the next run (see _arrears), so a run made for it afterwards would pay it twice. Staff prepare
+    at most next month's run: a run for a month not yet come would pay every month before it as arrears in
+    advance (a slip: 2062 for 2026), and it would then stand in the way of every real month.
+
+    A run is generated only when every earlier run of the county is approved (locked): _arrears counts an
+    earlier run's lines as paid, which holds only once nothing in that run can change any more. An unapproved
+    earlier run could still be generated again under the later run's feet, or never be approved at all (its
+    households then never paid that month); counting it as unpaid instead would pay it twice once approved.
+    So at most one run of a county is unlocked at a time, the latest."""
     if actor is not None and month > entitlement.next_month(entitlement.month_start(clock.today())):
         raise Invalid(_l("发放月份最晚为下个月（%(month)s）。",
                          month=month_label(entitlement.next_month(clock.today()))), field="month")
-    if existing is not None:
-        return  # generated again (while unlocked): its place among the months is already taken
+    if existing is not None and existing.locked:
+        return  # refused by the caller as locked (LOCKED says what to do instead)
     later = session.scalar(select(func.max(PaymentRun.month)).where(PaymentRun.county_id == county.id,
                                                                     PaymentRun.month > month))
-    if later is not None:
+    if later is not None and existing is None:
         raise Conflict(_l("已有 %(later)s 的发放名册，不能再生成更早的 %(month)s 的名册：未发的月份已在其后的名册中补发。",
                           later=month_label(later), month=month_label(month)), field="month")
+    if later is not None:
+        # Not reachable under the rule below (the later run was made only once this one was approved): a guard
+        # for runs made before the rule, since generating this one again would change what the later one counted
+        # as paid.
+        raise Conflict(_l("已有 %(later)s 的发放名册，不能再重新生成 %(month)s 的名册；请审批该名册，更正请在以后的名册中以补发或调整处理。",
+                          later=month_label(later), month=month_label(month)), field="month")
+    unapproved = session.scalar(select(func.min(PaymentRun.month)).where(
+        PaymentRun.county_id == county.id, PaymentRun.month < month,
+        PaymentRun.status.not_in(LOCKED_STATUSES)))
+    if unapproved is not None:
+        raise Conflict(_l("请先审批 %(earlier)s 的发放名册，再生成 %(month)s 的名册。",
+                          earlier=month_label(unapproved), month=month_label(month)), field="month")
 
 
 def generate(session: Session, actor: User | None, county: Region, month: date | str,
@@ -273,6 +298,9 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
     ``progress(done, total, message)`` hears each of its steps (the job's bar; it may raise to cancel)."""
     _require_run_county(actor, county)
     month = parse_month(month)
+    # The county's row is locked for this transaction (PostgreSQL): two months generated at the same moment take
+    # turns, so the later one sees the earlier one's run and _require_month keeps them in order.
+    county = db.locked(session, county)
     now = clock.now()
     name = actor.display_name if actor else audit.SYSTEM_ACTOR
     # Locked for this transaction (PostgreSQL): of two generations of one run at once (two workers, the command
@@ -331,6 +359,8 @@ def generate(session: Session, actor: User | None, county: Region, month: date |
     towns = session.scalars(select(PaymentLine.town_id).where(PaymentLine.run_id == run.id).distinct()).all()
     session.execute(insert(PaymentTownCheck), [{"run_id": run.id, "town_id": t, "note": ""} for t in towns]
                     ) if towns else None
+    if not towns:  # nobody due: no town has anything to check, the county approves it as it is (unapproved, it
+        run.status = RunStatus.checked  # would stand in the way of every later month: see _require_month)
     _totals(session, run)
     session.flush()
     audit.record(session, actor, "payment_run_generated", "payment_run", run.id, region_id=county.id,
@@ -948,6 +978,7 @@ def run_command(month: str, code: str | None) -> None:
     counties = list(session.scalars(stmt))
     if not counties:
         raise click.ClickException(f"no county {code}" if code else "no county")
+    refused = []  # each county is its own transaction: one refused does not hold back the others
     for county in counties:
         try:
             with click.progressbar(length=GENERATE_STEPS, label=f"{county.code} {county.name}",
@@ -961,6 +992,9 @@ def run_command(month: str, code: str | None) -> None:
                 bar.update(GENERATE_STEPS - bar.pos)
         except DomainError as err:
             session.rollback()
-            raise click.ClickException(f"{county.code}: {err.message}") from None
+            refused.append(f"{county.code}: {err.message}")
+            continue
         click.echo(f"{county.code} {county.name} {month_label(run.month)}: {run.households} households, "
                    f"{run.persons} persons, {run.total} yuan")
+    if refused:
+        raise click.ClickException("\n".join(refused))

@@ -1,4 +1,4 @@
-"""Helpers for the payment tests: bank files."""
+"""Helpers for the payment tests: bank files, approving a run."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import io
 
 import xlsxwriter
 from python_calamine import CalamineWorkbook
+from sqlalchemy import select
 
+from dibao import payments
 from dibao.identity import with_luhn_digit
+from dibao.models import Role, User
+from dibao.models.payment import PaymentRun
 
 
 def read(data: bytes) -> list[list]:
@@ -42,3 +46,16 @@ def answer(data: bytes, results: dict[int, tuple[str, str]] | None = None, *, mo
 
 
 luhn = with_luhn_digit  # tests make valid bank cards with the identity module's helper
+
+
+def approve(session, world, run: PaymentRun) -> PaymentRun:
+    """Each town's reviewer checks its part of ``run`` and the county approves it (committed): runs go in month
+    order, so the next month's run may be generated only now."""
+    for check in payments.town_checks(session, run):
+        if check.checked_at is None:
+            reviewer = session.scalar(select(User).where(User.role == Role.town_reviewer,
+                                                         User.region_id == check.town_id).order_by(User.id))
+            payments.check_town(session, reviewer, run)
+    payments.approve(session, session.get(User, world.users["county"]), run)
+    session.commit()
+    return run

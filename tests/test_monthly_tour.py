@@ -19,6 +19,7 @@ from dibao.models.payment import PaymentArrear, PaymentLine, PaymentRun
 from dibao.models.records import CaseRecord, RecordKind
 from tests.case_helpers import at_the_same_moment, region, standard, user
 from tests.conftest import csrf_token
+from tests.payment_helpers import approve
 from tests.review_helpers import active
 from tests.roster_files import clean_rows, write
 
@@ -119,7 +120,7 @@ def test_a_skipped_month_paid_as_arrears_cannot_be_paid_again_by_a_late_run(sess
     standard(session, world)
     case = active(session, world)  # 960 a month from April
     session.commit()
-    _run(session, world, clock, date(2026, 4, 1))
+    approve(session, world, _run(session, world, clock, date(2026, 4, 1)))
     june = _run(session, world, clock, date(2026, 6, 1))  # May had no run: June pays it as arrears
     assert _paid_for(session, case.id, date(2026, 5, 1)) == Decimal("960.00")
     assert june.total == Decimal("1920.00")

@@ -13,6 +13,7 @@ from dibao.errors import Conflict, Forbidden, NotFound
 from dibao.models import AmountChange, AuditEvent, Case, Region, Role, Stage
 from dibao.models.payment import LineStatus, PaymentLine, PaymentRun, RunStatus
 from tests.case_helpers import register, standard, to_stage, user
+from tests.payment_helpers import approve
 
 APRIL, MAY, JUNE, JULY = date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)
 
@@ -54,7 +55,9 @@ def run_month(session, world, clock, month: date, day: int = 5) -> PaymentRun:
 def test_a_run_pays_each_due_household_its_amount_in_force(session, world, clock, household):
     pending = register(session, user(session, world, "staff_a1"), head_name="周桂芳")  # not yet approved
     session.commit()
-    assert lines_of(session, run_month(session, world, clock, date(2026, 3, 1))) == {}  # paid from April only
+    march = run_month(session, world, clock, date(2026, 3, 1))
+    assert lines_of(session, march) == {}  # paid from April only
+    approve(session, world, march)  # (runs go in month order: April's waits for March's approval)
     run = run_month(session, world, clock, APRIL)
     got = lines_of(session, run)
     assert list(got) == [(household.id, False)]
@@ -91,8 +94,8 @@ def test_no_household_is_paid_without_an_approval_in_force(session, world, clock
 
 
 def test_late_approval_is_paid_as_arrears_the_next_month(session, world, clock, household):
-    run_month(session, world, clock, APRIL)
-    run_month(session, world, clock, MAY, day=1)  # May's run generated on the 1st …
+    approve(session, world, run_month(session, world, clock, APRIL))
+    approve(session, world, run_month(session, world, clock, MAY, day=1))  # May's run generated on the 1st …
     at(clock, 2026, 4, 28)  # … reaches back: a household approved in April (paid from May) is missing from it
     late = register(session, user(session, world, "staff_a1"), head_name="晚批户", income="0.00", members=1)
     to_stage(session, world, late, Stage.active, levels=())
@@ -107,14 +110,15 @@ def test_late_approval_is_paid_as_arrears_the_next_month(session, world, clock, 
     line = lines_of(session, june)[(late.id, False)]
     assert (line.amount, line.arrears, line.total) == (Decimal("780.00"), Decimal("780.00"), Decimal("1560.00"))
     assert lines_of(session, june)[(household.id, False)].arrears == 0
+    approve(session, world, june)
     july = run_month(session, world, clock, JULY)
     assert lines_of(session, july)[(late.id, False)].arrears == 0  # paid once, never twice
     assert payments.reconcile(session, june).ok
 
 
 def test_an_adjustment_reaching_back_is_paid_in_the_next_run_not_by_editing(session, world, clock, household):
-    april = run_month(session, world, clock, APRIL)
-    may = run_month(session, world, clock, MAY)
+    april = approve(session, world, run_month(session, world, clock, APRIL))
+    may = approve(session, world, run_month(session, world, clock, MAY))
     at(clock, 2026, 5, 20)
     workflow.adjust_amount(session, user(session, world, "county"), household, amount=Decimal("1000.00"),
                            reason="户主确诊重病，医疗支出大", effective_from=APRIL)
@@ -124,7 +128,10 @@ def test_an_adjustment_reaching_back_is_paid_in_the_next_run_not_by_editing(sess
     line = lines_of(session, june)[(household.id, False)]
     assert (line.amount, line.arrears, line.total) == (Decimal("1000.00"), Decimal("80.00"), Decimal("1080.00"))
     assert lines_of(session, may)[(household.id, False)].total == Decimal("960.00")
-    assert lines_of(session, run_month(session, world, clock, JULY))[(household.id, False)].arrears == 0
+    approve(session, world, june)
+    july = run_month(session, world, clock, JULY)
+    assert lines_of(session, july)[(household.id, False)].arrears == 0
+    approve(session, world, july)
     # an adjustment down is never deducted by the run (追回 is its own procedure)
     at(clock, 2026, 7, 20)
     workflow.adjust_amount(session, user(session, world, "county"), household, amount=Decimal("900.00"),
@@ -145,6 +152,7 @@ def test_grace_pays_until_it_ends_and_an_exit_pays_its_own_month(session, world,
     session.commit()
     june = run_month(session, world, clock, JUNE, day=15)
     assert {c for c, _ in lines_of(session, june)} == {household.id, other.id}  # grace, and the exit's month
+    approve(session, world, june)
     july = run_month(session, world, clock, JULY)
     assert lines_of(session, july) == {}  # grace over, exited
 
@@ -251,6 +259,17 @@ def test_generate_rules(session, world, clock, household, people):
     assert session.scalar(select(func.count(PaymentRun.id))) == 0
 
 
+def test_generate_rules_with_an_earlier_run_not_yet_approved(session, world, clock, household, people):
+    """Who may generate is decided first; for those who may, April's open run holds May back."""
+    run_month(session, world, clock, APRIL)
+    at(clock, 2026, 5, 5)
+    got = {n: _outcome(session, lambda u=people[n]: payments.generate(session, u, county(session, world), MAY))
+           for n in ALL}
+    assert got == {"admin": 409, "county": 409, "town_a": 403, "town_b": 403, "staff_a1": 403, "staff_a2": 403,
+                   "staff_b1": 403, "sup_a1": 403, "sup_b1": 403, "outsider": 404}
+    assert session.scalar(select(func.count(PaymentRun.id)).where(PaymentRun.month == MAY)) == 0
+
+
 def test_check_and_approve_rules(session, world, clock, household, people):
     run = run_month(session, world, clock, APRIL)
     got = {n: _outcome(session, lambda u=people[n]: payments.check_town(session, u, run)) for n in ALL}
@@ -303,7 +322,7 @@ def test_a_transfer_mid_month_pays_the_new_community_its_new_amount_from_next_mo
     entitlement.set_standard(session, admin, region=session.get(Region, world.regions["town_b"]),
                              amount=Decimal("850.00"), effective_from=date(2026, 1, 1))  # 乙街道's own standard
     session.commit()
-    may = run_month(session, world, clock, MAY)
+    may = approve(session, world, run_month(session, world, clock, MAY))
     at(clock, 2026, 5, 15)  # moves in the middle of May (拆迁安置)
     households.transfer(session, county_user, household, to_region_id=world.regions["comm_b1"],
                         kind=TransferKind.demolition, moved_on=date(2026, 5, 15), reason="旧城改造拆迁安置",
