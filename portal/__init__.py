@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("portal", __name__)
 
-from portal import announcements, api, applications, feedback, funds, notices, stats, views  # noqa: E402,F401
+from portal import announcements, api, applications, feedback, funds, notices, receipts, stats, views  # noqa: E402,F401

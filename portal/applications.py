@@ -7,21 +7,19 @@ submit keeps one application, and every file through dibao.media before anything
 
 from __future__ import annotations
 
-from flask import current_app, g, make_response, redirect, request, session, url_for
+from flask import current_app, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from dibao import applications, clock, db, qr
+from dibao import applications, db, qr
 from dibao.extensions import limiter
 from dibao.feedback import format_code
 from dibao.web import perform, render
-from portal import bp
+from portal import bp, receipts
 from portal.feedback import _new_form, _no_store, _rate_limit, private_page, reading
 from portal.forms import ApplicationForm
 
-RECEIPT_KEY = "application_receipt"
-RECEIPT_SECONDS = 2 * 3600
 # Phone photos of up to 7 documents (each ≤ 8 MB) in one request: more than the app-wide request limit.
 MAX_REQUEST_BYTES = (applications.MAX_MATERIALS + 1) * applications.MAX_DOCUMENT_BYTES + 1024 * 1024
 
@@ -176,7 +174,7 @@ def apply():
         if not done.ok:
             return _page(form, status=done.status or 400, files_lost=_files_were_chosen())
         application = done.value
-    session[RECEIPT_KEY] = {"code": application.tracking_code, "at": clock.now().timestamp()}
+    receipts.remember(receipts.APPLICATION, application.tracking_code)
     return redirect(url_for("portal.application_receipt"), code=303)
 
 
@@ -184,10 +182,8 @@ def apply():
 def application_receipt():
     """The tracking code, once committed, in the applicant's own browser only (from the session)."""
     g.noindex = True
-    data = session.get(RECEIPT_KEY)
-    info = None
-    if data and clock.now().timestamp() - data.get("at", 0) <= RECEIPT_SECONDS:
-        info = applications.lookup(db.session(), data.get("code"))
+    code = receipts.recalled(receipts.APPLICATION)
+    info = applications.lookup(db.session(), code) if code else None
     if info is None:
         return _no_store(render("portal/applications/receipt.html", info=None, noindex=True))
     target = qr.tracking_target(current_app.config["PUBLIC_URL"], info.code)

@@ -10,23 +10,20 @@ from __future__ import annotations
 import secrets
 from functools import wraps
 
-from flask import abort, current_app, g, make_response, redirect, request, session, url_for
+from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from dibao import clock, db, disclosure, feedback, notices, qr
+from dibao import db, disclosure, feedback, notices, qr
 from dibao.errors import DomainError, Gone, Invalid, NotFound
 from dibao.extensions import limiter
 from dibao.models import ReportSubject
 from dibao.web import attach_message, client_key, error_page, is_htmx, perform, render
-from portal import bp
+from portal import bp, receipts
 from portal.forms import FeedbackForm, ObjectionForm, ReportForm
-
-RECEIPT_KEY = "feedback_receipt"
-RECEIPT_SECONDS = 2 * 3600  # the receipt page shows the code for this long in the submitter's own browser
 
 
 def _new_form(cls):
@@ -76,7 +73,7 @@ def _honeypot_tripped(form: FeedbackForm) -> bool:
 
 
 def _store_receipt(item) -> None:
-    session[RECEIPT_KEY] = {"code": item.tracking_code, "kind": item.kind, "at": clock.now().timestamp()}
+    receipts.remember(receipts.FEEDBACK, item.tracking_code)
 
 
 def _rate_limit() -> str:
@@ -391,11 +388,11 @@ def _no_store(response):
 def feedback_receipt():
     """The code, once committed, in the submitter's own browser only (from the session, never the URL)."""
     g.noindex = True
-    data = session.get(RECEIPT_KEY)
+    code = receipts.recalled(receipts.FEEDBACK)
     status = None
-    if data and clock.now().timestamp() - data.get("at", 0) <= RECEIPT_SECONDS:
+    if code:
         try:
-            status = feedback.lookup(db.session(), data["code"])
+            status = feedback.lookup(db.session(), code)
         except DomainError:
             status = None
     if status is None:

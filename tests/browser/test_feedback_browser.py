@@ -101,4 +101,11 @@ def test_objection_form_works_without_javascript(browser, live_server, session, 
     page.wait_for_url(f"{live_server.url}/receipt")
     assert page.locator("[data-tracking-code]").count() == 1
     page.screenshot(path=str(screenshot_dir / "feedback-receipt-nojs.png"), full_page=True)
+    # On a shared computer: the receipt's own button forgets the code; going back shows it no more.
+    page.get_by_role("button", name="我已记下，清除本页").click()
+    assert "查询码已从这个浏览器清除" in page.locator("main").inner_text()
+    page.screenshot(path=str(screenshot_dir / "feedback-receipt-forgotten.png"), full_page=True)
+    page.go_back()
+    page.reload()
+    assert page.locator("[data-tracking-code]").count() == 0 and "没有可显示的回执" in page.locator("main").inner_text()
     context.close()
