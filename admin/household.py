@@ -136,17 +136,12 @@ def household_assets(case_id: int):
     return _case_page(case_id, ASSETS, _assets_context, {})
 
 
-def _decimal(text, name):
-    return entitlement.parse_money(text, field_name=name, allow_empty=True)
-
-
 @bp.post("/cases/<int:case_id>/assets")
 @login_required
 def household_asset_add(case_id: int):
     def run(sess, case, f):
         return assets.add_asset(sess, current_user, case, kind=AssetKind(f.kind.data), description=f.description.data,
-                                units=f.units.data, area=_decimal(f.area.data, "area"),
-                                value=_decimal(f.value.data, "value"))
+                                units=f.units.data, area=f.area.data, value=f.value.data)
 
     return _post(case_id, ASSETS, _assets_context, "asset_form", AssetForm(), run, _("资产已登记。"), "#assets")
 
@@ -209,11 +204,10 @@ def household_limits():
         scope.require_county_settings_owner(current_user, county, assets.LIMITS_OWNER)
 
     def run(sess):
-        area = entitlement.parse_money(form.housing_area_per_person.data, field_name="housing_area_per_person")
-        money = entitlement.parse_money(form.deposits_per_person.data, field_name="deposits_per_person")
         return assets.set_limits(sess, current_user, scope.county_of(current_user.region),
-                                 housing_units=form.housing_units.data, housing_area_per_person=area,
-                                 vehicles=form.vehicles.data, deposits_per_person=money,
+                                 housing_units=form.housing_units.data,
+                                 housing_area_per_person=form.housing_area_per_person.data,
+                                 vehicles=form.vehicles.data, deposits_per_person=form.deposits_per_person.data,
                                  business_allowed=form.business_allowed.data)
 
     done = submit(form, run)

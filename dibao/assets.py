@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, cases, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Invalid, NotFound, collect
+from dibao.errors import Conflict, Invalid, NotFound, Problems, collect
 from dibao.household import OPEN, Rule, require
 from dibao.models import Case, Region, Role, Stage, User
 from dibao.models.household import (
@@ -56,17 +56,26 @@ def limits_for(session: Session, region: Region) -> AssetLimits | None:
     return session.scalar(select(AssetLimits).where(AssetLimits.region_id == scope.county_of(region).id))
 
 
-def set_limits(session: Session, actor: User | None, county: Region, *, housing_units: int,
-               housing_area_per_person: Decimal, vehicles: int, deposits_per_person: Decimal,
-               business_allowed: bool) -> AssetLimits:
+def _decimal(problems: Problems, value: Decimal | str | None, field_name: str) -> Decimal | None:
+    """A number as typed (or given): None when left empty or typed wrong (its problem kept)."""
+    return problems.check(entitlement.parse_money, value, field_name=field_name, allow_empty=True)
+
+
+def set_limits(session: Session, actor: User | None, county: Region, *, housing_units: int | None,
+               housing_area_per_person: Decimal | str | None, vehicles: int | None,
+               deposits_per_person: Decimal | str | None, business_allowed: bool) -> AssetLimits:
+    """The county's asset limits; the two amounts as typed (or given), checked with the rest."""
     scope.require_county_settings_owner(actor, county, LIMITS_OWNER)
     with collect() as problems:  # every problem at once
         for name, value in (("housing_units", housing_units), ("vehicles", vehicles)):
             if value is None or not 0 <= value <= 99:
                 problems.add(name, _l("请填写 0 至 99 之间的整数。"))
-        if housing_area_per_person is None or not 0 < housing_area_per_person < 10000:
+        housing_area_per_person = _decimal(problems, housing_area_per_person, "housing_area_per_person")
+        deposits_per_person = _decimal(problems, deposits_per_person, "deposits_per_person")
+        if not problems.has("housing_area_per_person") and (
+                housing_area_per_person is None or not 0 < housing_area_per_person < 10000):
             problems.add("housing_area_per_person", _l("请填写人均住房面积上限（平方米）。"))
-        if deposits_per_person is None or deposits_per_person < 0:
+        if deposits_per_person is None and not problems.has("deposits_per_person"):
             problems.add("deposits_per_person", _l("请填写人均存款和有价证券上限（元）。"))
     limits = limits_for(session, county) or AssetLimits(region_id=county.id)
     before = None if limits.id is None else [limits.housing_units, str(limits.housing_area_per_person),
@@ -94,14 +103,17 @@ def _int(value, field_name: str, *, low: int = 0, high: int = 99) -> int:
 
 
 def add_asset(session: Session, actor: User, case: Case, *, kind: AssetKind, description: str = "",
-              units: int | None = 1, area: Decimal | None = None, value: Decimal | None = None) -> Asset:
+              units: int | None = 1, area: Decimal | str | None = None,
+              value: Decimal | str | None = None) -> Asset:
+    """One asset of the household; ``area`` and ``value`` as typed (or given), checked with the rest."""
     require(actor, case, RECORD)
     kind = AssetKind(kind)
     with collect() as problems:  # every problem at once
         units = problems.check(_int, units if units is not None else 1, "units", low=1)
-        if kind == AssetKind.housing and (area is None or area <= 0):
+        area, value = _decimal(problems, area, "area"), _decimal(problems, value, "value")
+        if kind == AssetKind.housing and (area is None or area <= 0) and not problems.has("area"):
             problems.add("area", _l("住房请填写建筑面积（平方米）。"))
-        if kind in (AssetKind.deposit, AssetKind.securities) and value is None:
+        if kind in (AssetKind.deposit, AssetKind.securities) and value is None and not problems.has("value"):
             problems.add("value", _l("存款和有价证券请填写金额（元）。"))
     asset = Asset(case_id=case.id, kind=kind, description=(description or "").strip()[:200], units=units,
                   area=area if kind == AssetKind.housing else None,

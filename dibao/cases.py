@@ -399,7 +399,8 @@ def set_payment_account(session: Session, actor: User, case: Case, *, kind: Acco
     _require_edit(actor, case)
     kind = AccountKind(kind)
     with collect() as problems:
-        number = problems.check(normalise_account_number, number, luhn_checked=kind == AccountKind.bank_card)
+        number = problems.check(normalise_account_number, number, luhn_checked=kind == AccountKind.bank_card,
+                                field="number")
         bank_name = problems.check(_required, bank_name, "bank_name", _l("请填写开户银行。"), 100)
         holder_name = problems.check(_required, normalise_name(holder_name), "holder_name", _l("请填写账户户名。"), 50)
     account = case.payment_account or PaymentAccount(case=case)

@@ -177,7 +177,9 @@ def record_delivery(session: Session, actor: User, document: Document, *, delive
     recipient = (recipient or "").strip()[:50]
     delivered_by = (delivered_by or "").strip()[:100]
     with collect() as problems:  # every problem at once
-        if delivered_on is None or delivered_on > clock.today() or delivered_on < document.issued_on:
+        if delivered_on is None:
+            problems.add("delivered_on", _l("请填写送达日期。"))
+        elif delivered_on > clock.today() or delivered_on < document.issued_on:
             problems.add("delivered_on", _l("送达日期不能早于出具日期，也不能晚于今天。"))
         if not recipient:
             problems.add("recipient", _l("请填写签收人。"))

@@ -98,7 +98,7 @@ def convene(session: Session, actor: User, region: Region, *, held_on: date | No
     _require_manager(actor, region)
     with collect() as problems:  # every problem at once (who served is known only for a valid date)
         if held_on is None or held_on > clock.today():
-            problems.add("held_on", _l("评议日期不能晚于今天。"))
+            problems.add("held_on", _l("请填写评议日期。") if held_on is None else _l("评议日期不能晚于今天。"))
             if len(set(member_ids)) < MIN_PANEL:
                 problems.add("members", _l("参加评议的小组成员至少 %(n)d 人。", n=MIN_PANEL))
         else:

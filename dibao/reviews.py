@@ -12,7 +12,7 @@ re-check after a death, an exit or amount change proposed by a review): the dash
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -340,7 +340,9 @@ def record_death(session: Session, actor: User, case: Case, *, member_id: int, d
     with collect() as problems:  # every problem at once
         if member is None:
             problems.add("member_id", _l("请选择去世的家庭成员。"))
-        if died_on is None or died_on > clock.today():
+        if died_on is None:
+            problems.add("died_on", _l("请填写死亡日期。"))
+        elif died_on > clock.today():
             problems.add("died_on", _l("死亡日期不能晚于今天。"))
     who = _l("户主") if member.position == 0 else member.relation
     text = str(_l("%(who)s %(name)s 于 %(day)s 去世。", who=who, name=member.name, day=died_on.isoformat()))
@@ -383,7 +385,9 @@ def log_contact(session: Session, actor: User, case: Case, *, contacted_on: date
         raise Conflict(_l("只有在保家庭需要记录月联系。"))
     with collect() as problems:  # every problem at once
         how = problems.check(_contact_way, way)
-        if contacted_on is None or contacted_on > clock.today():
+        if contacted_on is None:
+            problems.add("contacted_on", _l("请填写联系日期。"))
+        elif contacted_on > clock.today():
             problems.add("contacted_on", _l("联系日期不能晚于今天。"))
         elif contacted_on < clock.today() - timedelta(days=92):
             problems.add("contacted_on", _l("只能补记三个月内的联系。"))
@@ -667,10 +671,7 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
     caller's transaction is rolled back."""
     from dibao.models import Decision
 
-    if not results:
-        raise Invalid(_l("请至少选择一户。"), field="include")
-    if held_on is None:
-        raise Invalid(_l("请填写评议日期。"), field="held_on")
+    _check_sitting(results, workflow._review_meeting_people, held_on, panel, attendees)
     meeting = None
     done = []
     for result in results:
@@ -697,6 +698,15 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
             raise _about(case, err) from None
         done.append(case.id)
     return done
+
+
+def _check_sitting(results: Sequence, meeting_fields: Callable[..., object], *fields: object) -> None:
+    """A sitting's own problems at once, before any household is taken: none chosen, and the meeting's fields
+    (``meeting_fields(*fields)``, the check a new meeting's record runs)."""
+    with collect() as problems:
+        if not results:
+            problems.add("include", _l("请至少选择一户。"))
+        problems.check(meeting_fields, *fields)
 
 
 def _about(case: Case, err: DomainError) -> DomainError:
@@ -728,10 +738,7 @@ def town_sitting(session: Session, actor: User, *, held_on: date | None, title: 
     for one names the household and the caller's transaction is rolled back."""
     from dibao.models import Decision
 
-    if not results:
-        raise Invalid(_l("请至少选择一户。"), field="include")
-    if held_on is None:
-        raise Invalid(_l("请填写会议日期。"), field="held_on")
+    _check_sitting(results, workflow._town_meeting_fields, held_on, title, participants)
     meeting = None
     done = []
     for result in results:

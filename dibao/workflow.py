@@ -144,6 +144,7 @@ MIN_INVESTIGATORS = 2
 MAX_PERSON_NAME = 50  # (the name columns of visit_investigator, neighbour_visit and meeting_person)
 MIN_NEIGHBOURS = 3
 MIN_REASON = 4  # characters of a written reason
+MAX_VOTES = 99  # of one ballot of a community review panel
 
 
 # --- who may do what, where ---------------------------------------------------------------------------
@@ -480,7 +481,7 @@ def record_home_visit(
     actor: User,
     case: Case,
     *,
-    visited_on: date,
+    visited_on: date | None,
     housing: str,
     inquiry: str,
     notes: str = "",
@@ -503,7 +504,9 @@ def record_home_visit(
         visited = _neighbours(problems, neighbours)
         housing = problems.check(_text, housing, field="housing", message=_l("请填写“一看”：住房和生活消费情况。"))
         inquiry = problems.check(_text, inquiry, field="inquiry", message=_l("请填写“二问”：就业、收入和健康情况。"))
-        if visited_on > clock.today():
+        if visited_on is None:
+            problems.add("visited_on", _l("请填写调查日期。"))
+        elif visited_on > clock.today():
             problems.add("visited_on", _l("调查日期不能晚于今天。"))
         elif visited_on < clock.to_local(case.accepted_at).date():
             problems.add("visited_on", _l("调查日期不能早于受理日期。"))
@@ -590,9 +593,9 @@ def record_community_review(
     *,
     decision: Decision,
     opinion: str,
-    votes_for: int,
-    votes_against: int,
-    votes_abstain: int = 0,
+    votes_for: int | None,
+    votes_against: int | None,
+    votes_abstain: int | None = 0,
     meeting: ReviewMeeting | None = None,
     meeting_id: int | None = None,
     held_on: date | None = None,
@@ -619,14 +622,18 @@ def record_community_review(
         votes_ok = True
         for name, value in (("votes_for", votes_for), ("votes_against", votes_against),
                             ("votes_abstain", votes_abstain)):
-            if value is None or value < 0:
-                problems.add(name, _l("票数不能为负数。"))
+            if value is None and name != "votes_abstain":
+                problems.add(name, _l("请填写票数。"))
+                votes_ok = False
+            elif value is not None and not 0 <= value <= MAX_VOTES:
+                problems.add(name, _l("票数应在 0 到 %(n)d 之间。", n=MAX_VOTES))
                 votes_ok = False
         panel_size = len(meeting.panel) if meeting is not None else None
         if meeting is None:
             people = problems.check(_review_meeting_people, held_on, panel, attendees)
             panel_size = len(people[0]) if people is not None else None
         if votes_ok:
+            votes_abstain = votes_abstain or 0
             total = votes_for + votes_against + votes_abstain
             if total == 0:
                 problems.add("votes_for", _l("请填写表决票数。"))
@@ -882,12 +889,15 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
     return record
 
 
-def start_grace(session: Session, actor: User, case: Case, *, months: int, reason: str) -> CaseRecord:
+def start_grace(session: Session, actor: User, case: Case, *, months: int | None, reason: str) -> CaseRecord:
     """渐退期: payment continues for at most 6 months after a member found work, then the case exits."""
     take(session, actor, case, Action.grace)
-    reason = _reason(reason)
-    if not 1 <= months <= MAX_GRACE_MONTHS:
-        raise Invalid(_l("渐退期为 1 至 %(n)d 个月。", n=MAX_GRACE_MONTHS), field="months")
+    with collect() as problems:  # every problem at once
+        if months is None:
+            problems.add("months", _l("请填写月数。"))
+        elif not 1 <= months <= MAX_GRACE_MONTHS:
+            problems.add("months", _l("渐退期为 1 至 %(n)d 个月。", n=MAX_GRACE_MONTHS))
+        reason = problems.check(_reason, reason)
     if case.grace_until is not None:
         raise Conflict(_l("该户已在渐退期内（至 %(day)s）。", day=case.grace_until.isoformat()))
     case.grace_until = add_months(clock.today(), months)

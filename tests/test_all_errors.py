@@ -192,7 +192,8 @@ def seeded(session, world):
 
 def test_registration_shows_every_problem(client, auth, session, seeded):
     auth.login("staff_a1")
-    bad_id = valid_id("19580312")[:17] + ("0" if valid_id("19580312")[17] != "0" else "1")
+    good_id = valid_id("19580312")
+    bad_id = good_id[:17] + ("0" if good_id[17] != "0" else "1")  # the same number with a wrong check digit
     res = client.post("/admin/cases/new", data={
         "csrf_token": csrf_token(client, "/admin/cases/new"), "head_name": "周秀英", "head_id_number": bad_id,
         "head_age": "68", "head_work_capacity": "none", "head_phone": "12345", "address": "幸福路 8 号",

@@ -16,7 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from dibao import cases, entitlement, workflow
 from dibao.forms import FlaskForm, Form
@@ -30,7 +30,7 @@ DECISION_CHOICES = [SelectChoice(Decision.approve.value, _l("同意")),
 
 class HouseholdFields:
     head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=20)])
-    address = StringField(_l("家庭住址（完整）"), validators=[DataRequired(_l("请填写家庭住址。")), Length(max=200)])
+    address = StringField(_l("家庭住址（完整）"), validators=[Length(max=200)])
     public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
     category = SelectField(_l("分类管理"), coerce=int, choices=CATEGORY_CHOICES, default=1)
     close_relative_of_staff = BooleanField(_l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）"))
@@ -39,11 +39,9 @@ class HouseholdFields:
 
 
 class RegisterForm(FlaskForm, HouseholdFields):
-    head_name = StringField(_l("户主姓名"), validators=[DataRequired(_l("请填写户主姓名。")), Length(max=50)])
-    head_id_number = StringField(_l("户主身份证号码"), validators=[DataRequired(_l("请填写身份证号码。")),
-                                                              Length(max=20)])
-    head_age = IntegerField(_l("户主年龄"), validators=[InputRequired(_l("请填写户主年龄。")),
-                                                    NumberRange(0, 130, _l("请填写正确的年龄。"))])
+    head_name = StringField(_l("户主姓名"), validators=[Length(max=50)])
+    head_id_number = StringField(_l("户主身份证号码"), validators=[Length(max=20)])
+    head_age = IntegerField(_l("户主年龄"), validators=[Optional()])
     head_health = StringField(_l("户主健康状况"), validators=[Optional(), Length(max=200)])
     head_work_capacity = SelectField(_l("户主劳动能力"), choices=CAPACITY_CHOICES, default=WorkCapacity.full.value)
 
@@ -53,10 +51,9 @@ class HouseholdForm(FlaskForm, HouseholdFields):
 
 
 class MemberForm(FlaskForm):
-    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写成员姓名。")), Length(max=50)])
+    name = StringField(_l("姓名"), validators=[Length(max=50)])
     relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"])
-    age = IntegerField(_l("年龄"), validators=[InputRequired(_l("请填写年龄。")),
-                                             NumberRange(0, 130, _l("请填写正确的年龄。"))])
+    age = IntegerField(_l("年龄"), validators=[Optional()])
     id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
     health = StringField(_l("健康状况"), validators=[Optional(), Length(max=200)])
     work_capacity = SelectField(_l("劳动能力"), choices=CAPACITY_CHOICES)
@@ -77,8 +74,7 @@ class PhotoForm(FlaskForm):
 
 
 class AttachmentForm(FlaskForm):
-    title = StringField(_l("材料名称"), validators=[DataRequired(_l("请填写材料名称，例如“低保申请书”。")),
-                                                Length(max=100)])
+    title = StringField(_l("材料名称"), validators=[Length(max=100)])
     file = FileField(_l("文件（照片或 PDF）"))
 
 
@@ -89,7 +85,7 @@ class NeighbourForm(Form):
 
 
 class VisitForm(FlaskForm):
-    visited_on = DateField(_l("调查日期"), validators=[InputRequired(_l("请填写调查日期。"))])
+    visited_on = DateField(_l("调查日期"), validators=[Optional()])
     investigators = TextAreaField(_l("调查人员（每行一人，至少 2 人）"), validators=[Length(max=500)])
     housing = TextAreaField(_l("一看：住房条件、家庭生活用品和消费情况"), validators=[Length(max=4000)])
     inquiry = TextAreaField(_l("二问：家庭成员就业、收入、健康状况"), validators=[Length(max=4000)])
@@ -104,9 +100,9 @@ class CommunityReviewForm(FlaskForm):
     location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
     panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
     attendees = TextAreaField(_l("列席人员（每行一人，如乡镇干部、驻村干部）"), validators=[Optional(), Length(max=1000)])
-    votes_for = IntegerField(_l("同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
-    votes_against = IntegerField(_l("不同意票"), validators=[InputRequired(_l("请填写票数。")), NumberRange(0, 99)])
-    votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional(), NumberRange(0, 99)])
+    votes_for = IntegerField(_l("同意票"), validators=[Optional()])
+    votes_against = IntegerField(_l("不同意票"), validators=[Optional()])
+    votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional()])
     decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
     opinion = TextAreaField(_l("评议意见（社区初审意见，将随公示发布）"), validators=[Length(max=4000)])
     override_reason = TextAreaField(_l("特殊情况说明（核算金额为 0 仍同意时必填，将随公示公开）"),
@@ -118,8 +114,8 @@ class TownCheckForm(FlaskForm):
 
 
 class TownDecisionForm(FlaskForm):
-    title = StringField(_l("会议名称"), validators=[DataRequired(_l("请填写会议名称。")), Length(max=200)])
-    held_on = DateField(_l("会议日期"), validators=[InputRequired(_l("请填写会议日期。"))])
+    title = StringField(_l("会议名称"), validators=[Length(max=200)])
+    held_on = DateField(_l("会议日期"), validators=[Optional()])
     participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Length(max=2000)])
     decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
     opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
@@ -149,20 +145,20 @@ class AdjustForm(FlaskForm):
 
 
 class GraceForm(FlaskForm):
-    months = IntegerField(_l("渐退期（月，最多 6 个月）"), validators=[InputRequired(_l("请填写月数。"))])
+    months = IntegerField(_l("渐退期（月，最多 6 个月）"), validators=[Optional()])
     reason = TextAreaField(_l("理由"), validators=[Length(max=4000)])
 
 
 class StandardForm(FlaskForm):
     region_id = SelectField(_l("适用区划"), coerce=int)
     monthly_amount = StringField(_l("标准（元/人·月）"), validators=[Length(max=20)])  # required: the domain says so
-    effective_from = DateField(_l("生效日期"), validators=[InputRequired(_l("请填写生效日期。"))])
+    effective_from = DateField(_l("生效日期"), validators=[Optional()])
     note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
 
 
 class PaymentAccountForm(FlaskForm):
     kind = SelectField(_l("账户类型"), choices=[SelectChoice(k.value, label) for k, label in cases.ACCOUNT_KIND_LABELS.items()])
-    bank_name = StringField(_l("开户银行"), validators=[DataRequired(_l("请填写开户银行。")), Length(max=100)])
-    holder_name = StringField(_l("账户户名"), validators=[DataRequired(_l("请填写账户户名。")), Length(max=50)])
-    number = StringField(_l("账号"), validators=[DataRequired(_l("请填写账号。")), Length(max=40)],
+    bank_name = StringField(_l("开户银行"), validators=[Length(max=100)])
+    holder_name = StringField(_l("账户户名"), validators=[Length(max=50)])
+    number = StringField(_l("账号"), validators=[Length(max=40)],
                          render_kw={"inputmode": "numeric", "autocomplete": "off"})

@@ -16,7 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from dibao import assets, cases, documents, household, panel
@@ -34,13 +34,13 @@ class MultiCheckboxField(SelectMultipleField):
 class AssetForm(FlaskForm):
     kind = SelectField(_l("资产类型"), choices=[SelectChoice(k.value, v) for k, v in assets.ASSET_LABELS.items()])
     description = StringField(_l("说明（坐落、车牌、开户行等）"), validators=[Optional(), Length(max=200)])
-    units = IntegerField(_l("数量（套、辆、家）"), default=1, validators=[Optional(), NumberRange(1, 99)])
+    units = IntegerField(_l("数量（套、辆、家）"), default=1, validators=[Optional()])
     area = StringField(_l("建筑面积（平方米，住房填写）"), validators=[Optional(), Length(max=20)])
     value = StringField(_l("金额（元，存款和有价证券填写）"), validators=[Optional(), Length(max=20)])
 
 
 class VerificationForm(FlaskForm):
-    requested_on = DateField(_l("发起核对日期"), validators=[InputRequired(_l("请填写日期。"))])
+    requested_on = DateField(_l("发起核对日期"), validators=[Optional()])
     agencies = MultiCheckboxField(_l("核对部门"), choices=[SelectChoice(a, a) for a in assets.AGENCIES])
     other_agencies = StringField(_l("其他部门（用顿号分隔）"), validators=[Optional(), Length(max=200)])
 
@@ -48,7 +48,7 @@ class VerificationForm(FlaskForm):
 class ResultForm(FlaskForm):
     result = RadioField(_l("核对结果"), choices=[SelectChoice(k.value, v) for k, v in assets.RESULT_LABELS.items()],
                         default=VerificationResult.consistent.value)
-    result_on = DateField(_l("反馈日期"), validators=[InputRequired(_l("请填写日期。"))])
+    result_on = DateField(_l("反馈日期"), validators=[Optional()])
     findings = TextAreaField(_l("核对情况（不一致时必填）"), validators=[Optional(), Length(max=4000)])
     document = FileField(_l("核对报告（照片或 PDF，可不上传）"))
 
@@ -58,12 +58,12 @@ class DiscretionForm(FlaskForm):
 
 
 class LimitsForm(FlaskForm):
-    housing_units = IntegerField(_l("住房套数上限"), validators=[InputRequired(_l("请填写。")), NumberRange(0, 99)])
+    housing_units = IntegerField(_l("住房套数上限"), validators=[Optional()])
     housing_area_per_person = StringField(_l("人均住房面积上限（平方米）"),
-                                          validators=[DataRequired(_l("请填写。")), Length(max=20)])
-    vehicles = IntegerField(_l("机动车辆上限（辆）"), validators=[InputRequired(_l("请填写。")), NumberRange(0, 99)])
+                                          validators=[Length(max=20)])
+    vehicles = IntegerField(_l("机动车辆上限（辆）"), validators=[Optional()])
     deposits_per_person = StringField(_l("人均存款和有价证券上限（元）"),
-                                      validators=[DataRequired(_l("请填写。")), Length(max=20)])
+                                      validators=[Length(max=20)])
     business_allowed = BooleanField(_l("允许有工商登记（经营实体）"))
 
 
@@ -72,10 +72,10 @@ class LimitsForm(FlaskForm):
 class MemberJoinForm(FlaskForm):
     kind = SelectField(_l("增加原因"), choices=[SelectChoice(k.value, household.MEMBER_CHANGE_LABELS[k])
                                              for k in household.JOINING])
-    happened_on = DateField(_l("发生日期"), validators=[InputRequired(_l("请填写日期。"))])
-    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写成员姓名。")), Length(max=50)])
+    happened_on = DateField(_l("发生日期"), validators=[Optional()])
+    name = StringField(_l("姓名"), validators=[Length(max=50)])
     relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"])
-    age = IntegerField(_l("年龄"), validators=[InputRequired(_l("请填写年龄。")), NumberRange(0, 130)])
+    age = IntegerField(_l("年龄"), validators=[Optional()])
     id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
     reason = TextAreaField(_l("说明（如出生医学证明、结婚证）"), validators=[Length(max=2000)])
 
@@ -84,7 +84,7 @@ class MemberLeaveForm(FlaskForm):
     member_id = SelectField(_l("成员"), coerce=int)
     kind = SelectField(_l("减少原因"), choices=[SelectChoice(k.value, household.MEMBER_CHANGE_LABELS[k])
                                              for k in household.MEMBER_CHANGE_LABELS if k not in household.JOINING])
-    happened_on = DateField(_l("发生日期"), validators=[InputRequired(_l("请填写日期。"))])
+    happened_on = DateField(_l("发生日期"), validators=[Optional()])
     reason = TextAreaField(_l("说明（如死亡证明、迁出证明）"), validators=[Length(max=2000)])
 
 
@@ -92,9 +92,8 @@ class TransferForm(FlaskForm):
     to_region_id = SelectField(_l("迁入社区（村）"), coerce=int)
     kind = SelectField(_l("迁移类型"), choices=[SelectChoice(k.value, v) for k, v in household.TRANSFER_LABELS.items()],
                        default=TransferKind.separation.value)
-    moved_on = DateField(_l("迁移日期"), validators=[InputRequired(_l("请填写日期。"))])
-    address = StringField(_l("迁入后的家庭住址"), validators=[DataRequired(_l("请填写迁入后的家庭住址。")),
-                                                       Length(max=200)])
+    moved_on = DateField(_l("迁移日期"), validators=[Optional()])
+    address = StringField(_l("迁入后的家庭住址"), validators=[Length(max=200)])
     public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
     reason = TextAreaField(_l("迁移原因"), validators=[Length(max=2000)])
 
@@ -102,27 +101,27 @@ class TransferForm(FlaskForm):
 # --- 文书 --------------------------------------------------------------------------------------------------
 
 class DeliveryForm(FlaskForm):
-    delivered_on = DateField(_l("送达日期"), validators=[InputRequired(_l("请填写日期。"))])
+    delivered_on = DateField(_l("送达日期"), validators=[Optional()])
     way = SelectField(_l("送达方式"), choices=[SelectChoice(k.value, v) for k, v in documents.WAY_LABELS.items()],
                       default=DeliveryWay.in_person.value)
-    recipient = StringField(_l("签收人"), validators=[DataRequired(_l("请填写签收人。")), Length(max=50)])
-    delivered_by = StringField(_l("送达人"), validators=[DataRequired(_l("请填写送达人。")), Length(max=100)])
+    recipient = StringField(_l("签收人"), validators=[Length(max=50)])
+    delivered_by = StringField(_l("送达人"), validators=[Length(max=100)])
     note = StringField(_l("备注"), validators=[Optional(), Length(max=200)])
 
 
 # --- the review panel ---------------------------------------------------------------------------------------
 
 class PanelMemberForm(FlaskForm):
-    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=50)])
+    name = StringField(_l("姓名"), validators=[Length(max=50)])
     role = SelectField(_l("身份"), choices=[SelectChoice(k.value, v) for k, v in panel.ROLE_LABELS.items()],
                        default=PanelRole.resident.value)
-    term_start = DateField(_l("任期开始"), validators=[InputRequired(_l("请填写日期。"))])
-    term_end = DateField(_l("任期结束"), validators=[InputRequired(_l("请填写日期。"))])
+    term_start = DateField(_l("任期开始"), validators=[Optional()])
+    term_end = DateField(_l("任期结束"), validators=[Optional()])
     note = StringField(_l("备注"), validators=[Optional(), Length(max=200)])
 
 
 class MeetingForm(FlaskForm):
-    held_on = DateField(_l("评议日期"), validators=[InputRequired(_l("请填写日期。"))])
+    held_on = DateField(_l("评议日期"), validators=[Optional()])
     location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
     members = MultiCheckboxField(_l("参加评议的小组成员"), coerce=int)
     attendees = MultiCheckboxField(_l("列席的小组成员"), coerce=int)
@@ -131,7 +130,7 @@ class MeetingForm(FlaskForm):
 
 class QuestionForm(FlaskForm):
     meeting_id = SelectField(_l("评议会议"), coerce=int)
-    asked_by = StringField(_l("质询人"), validators=[DataRequired(_l("请填写质询人。")), Length(max=50)])
+    asked_by = StringField(_l("质询人"), validators=[Length(max=50)])
     question = TextAreaField(_l("质询问题"), validators=[Length(max=4000)])
     answer = TextAreaField(_l("答复"), validators=[Length(max=4000)])
-    answered_by = StringField(_l("答复人"), validators=[DataRequired(_l("请填写答复人。")), Length(max=50)])
+    answered_by = StringField(_l("答复人"), validators=[Length(max=50)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin.forms.cases import CATEGORY_CHOICES
@@ -38,12 +38,12 @@ class DecideForm(FlaskForm):
 
 class DeathForm(FlaskForm):
     member_id = SelectField(_l("去世的家庭成员"), coerce=int, validate_choice=False)
-    died_on = DateField(_l("死亡日期"), validators=[InputRequired(_l("请填写日期。"))])
+    died_on = DateField(_l("死亡日期"), validators=[Optional()])
     note = TextAreaField(_l("说明（死亡证明等）"), validators=[Optional(), Length(max=1000)])
 
 
 class ContactForm(FlaskForm):
-    contacted_on = DateField(_l("联系日期"), validators=[InputRequired(_l("请填写日期。"))])
+    contacted_on = DateField(_l("联系日期"), validators=[Optional()])
     way = SelectField(_l("联系方式"), choices=[SelectChoice(k.value, v) for k, v in reviews.CONTACT_WAY_LABELS.items()],
                       validate_choice=False)
     note = StringField(_l("情况"), validators=[Optional(), Length(max=2000)])
@@ -55,7 +55,7 @@ class CampaignForm(FlaskForm):
 
 
 class SittingForm(FlaskForm):
-    held_on = DateField(_l("评议日期"), validators=[InputRequired(_l("请填写日期。"))])
+    held_on = DateField(_l("评议日期"), validators=[Optional()])
     location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
     panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
     attendees = TextAreaField(_l("列席人员（每行一人）"), validators=[Optional(), Length(max=1000)])
@@ -63,7 +63,7 @@ class SittingForm(FlaskForm):
 
 class TownSittingForm(FlaskForm):
     title = StringField(_l("会议名称"), validators=[Optional(), Length(max=200)])
-    held_on = DateField(_l("会议日期"), validators=[InputRequired(_l("请填写会议日期。"))])
+    held_on = DateField(_l("会议日期"), validators=[Optional()])
     participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Optional(), Length(max=2000)])
 
 
