@@ -345,6 +345,22 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def _meeting_decided(session: Session, actor: User, case: Case, level: Level, levels: Iterable[Level], decision: Decision,
+                     opinion: str, override: str | None, action: str, details: dict) -> Opinion:
+    """A meeting's decision on one household (the community's review, the town's): the level's signed opinion,
+    then the case moves on — or ends, rejected — with one audit event saying which meeting decided."""
+    signed = _opinion(session, actor, case, level, decision, opinion, override)
+    details = {**details, "opinion": signed.id}
+    if override:
+        details["override_reason"] = override
+    if decision == Decision.reject:
+        _move(session, actor, case, Stage.rejected, action="case_rejected",
+              details={**details, "level": level.value, "reason": opinion})
+    else:
+        _move(session, actor, case, after_opinion(level, levels), action=action, details=details)
+    return signed
+
+
 def _opinion(session: Session, actor: User, case: Case, level: Level, decision: Decision, text: str,
              override_reason: str | None = None) -> Opinion:
     # A new opinion of a level replaces an earlier one of the same level (e.g. after a send-back).
@@ -647,17 +663,9 @@ def record_community_review(
                                      attendees=attendees)
     session.add(ReviewResult(meeting=meeting, case=case, decision=decision, opinion=opinion, votes_for=votes_for,
                              votes_against=votes_against, votes_abstain=votes_abstain))
-    signed = _opinion(session, actor, case, Level.community, decision, opinion, override)
-    details = {"meeting": meeting.id, "votes": [votes_for, votes_against, votes_abstain], "opinion": signed.id}
-    if override:
-        details["override_reason"] = override
-    if decision == Decision.reject:
-        _move(session, actor, case, Stage.rejected, action="case_rejected",
-              details={**details, "level": Level.community.value, "reason": opinion})
-    else:
-        _move(session, actor, case, after_opinion(Level.community, levels),
-              action="community_review_recorded", details=details)
-    return signed
+    return _meeting_decided(session, actor, case, Level.community, levels, decision, opinion, override,
+                            "community_review_recorded",
+                            {"meeting": meeting.id, "votes": [votes_for, votes_against, votes_abstain]})
 
 
 # --- 乡镇审核 -----------------------------------------------------------------------------------------
@@ -739,17 +747,8 @@ def record_town_decision(
     elif meeting.region_id != case.region.parent_id:
         raise Invalid(_l("一次乡镇会议只能研究本乡镇的家庭。"))
     session.add(TownMeetingResult(meeting=meeting, case=case, decision=decision, conclusion=opinion))
-    signed = _opinion(session, actor, case, Level.town, decision, opinion, override)
-    details = {"meeting": meeting.id, "opinion": signed.id}
-    if override:
-        details["override_reason"] = override
-    if decision == Decision.reject:
-        _move(session, actor, case, Stage.rejected, action="case_rejected",
-              details={**details, "level": Level.town.value, "reason": opinion})
-    else:
-        _move(session, actor, case, after_opinion(Level.town, levels),
-              action="town_decision_recorded", details=details)
-    return signed
+    return _meeting_decided(session, actor, case, Level.town, levels, decision, opinion, override,
+                            "town_decision_recorded", {"meeting": meeting.id})
 
 
 # --- 县级审批 -----------------------------------------------------------------------------------------
