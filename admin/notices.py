@@ -17,7 +17,7 @@ from admin import bp
 from admin.forms.notices import ComposeForm, ContentForm, WithdrawForm
 from dibao import clock, content, db, disclosure, i18n, notices, scope, workflow
 from dibao.disclosure import Channel, Field
-from dibao.errors import DomainError, Invalid, NotFound
+from dibao.errors import NotFound
 from dibao.web import render, submit
 
 
@@ -28,21 +28,16 @@ def _opens_at_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=clock.local_zone()).astimezone(clock.now().tzinfo)
 
 
-def _case_ids() -> list[int]:
-    raw = request.form.getlist("case_id") or (request.form.get("case_ids") or "").split(",")
-    try:
-        return [int(x) for x in raw if x.strip()]
-    except ValueError:
-        raise Invalid(_l("所选案件无效。"), field="cases") from None
+def _chosen(form: ComposeForm) -> list[str]:
+    """The households as sent: the compose page's checkboxes, or the preview's list carried to the publish."""
+    return form.case_id.data or (form.case_ids.data or "").split(",")
 
 
-def _scheduled_time(form: ComposeForm, *, required: bool = False) -> datetime | None:
-    opens_at = _opens_at_utc(form.opens_at.data)
-    if required and opens_at is None:
-        raise Invalid(_l("请填写定时发布的时间。"), field="opens_at")
-    if opens_at is not None and opens_at < clock.now():
-        raise Invalid(_l("定时发布的时间不能早于现在。"), field="opens_at")
-    return opens_at
+def _draft(sess, form: ComposeForm, *, scheduled: bool = False) -> notices.Draft:
+    """The board as the form composed it, every problem at once (the preview's and the publish's one check)."""
+    return notices.compose(sess, current_user, case_ids=_chosen(form), title=form.title.data,
+                           window_days=form.window_days.data, opens_at=_opens_at_utc(form.opens_at.data),
+                           scheduled=scheduled, minimum_days=_window_days())
 
 
 # --- list and detail -----------------------------------------------------------------------------------
@@ -88,6 +83,7 @@ def _window_days() -> int:
 
 def _compose(form: ComposeForm, selected: set[int], status: int = 200):
     sess = db.session()
+    form.case_ids.data = ""  # on this page the ticked boxes are the choice (not what a preview carried)
     level = notices.publishing_level(current_user)
     minimum = _window_days()
     # The browser's own check mirrors the domain's range; the domain still decides (a form can be posted by hand).
@@ -98,11 +94,9 @@ def _compose(form: ComposeForm, selected: set[int], status: int = 200):
                   max_window_days=max(notices.MAX_WINDOW_DAYS, minimum))
 
 
-def _selected_ids() -> set[int]:
-    try:
-        return set(_case_ids())
-    except DomainError:
-        return set()
+def _ticked(values) -> set[int]:
+    """The case ids among ``values`` (to tick their boxes again; anything else is left unticked)."""
+    return {int(x) for x in values if x.strip().isascii() and x.strip().isdigit()}
 
 
 @bp.get("/notices/new")
@@ -110,8 +104,7 @@ def _selected_ids() -> set[int]:
 def notice_compose():
     form = ComposeForm(formdata=None, title=request.args.get("title") or notices.default_title(current_user),
                        window_days=request.args.get("window_days", type=int) or _window_days())
-    selected = {int(x) for x in (request.args.get("case_ids") or "").split(",") if x.strip().isdigit()}
-    return _compose(form, selected)
+    return _compose(form, _ticked((request.args.get("case_ids") or "").split(",")))
 
 
 @bp.post("/notices/preview")
@@ -121,18 +114,17 @@ def notice_preview():
     form = ComposeForm()
 
     def build(sess):
-        level = notices.publishing_level(current_user)
-        cases = notices.selected_cases(sess, current_user, _case_ids())
-        days = notices.check_window(form.window_days.data, _window_days())  # refused here as at publishing
-        return level, cases, _scheduled_time(form), notices.preview_entries(cases, level), days
+        draft = _draft(sess, form)  # refused here as at publishing
+        return draft, notices.preview_entries(draft.cases, draft.level)
 
     done = submit(form, build)  # writes nothing; its domain errors go on the form like a publish's
     if not done.ok:
-        return _compose(form, _selected_ids(), done.status)
-    level, cases, opens_at, entries, days = done.value
+        return _compose(form, _ticked(_chosen(form)), done.status)
+    draft, entries = done.value
+    level, cases, opens_at, days = draft.level, draft.cases, draft.opens_at, draft.window_days
     sess = db.session()
     start = opens_at or clock.now()
-    batch = SimpleNamespace(public_id="preview", title=form.title.data.strip(), level=level, region=current_user.region,
+    batch = SimpleNamespace(public_id="preview", title=draft.title, level=level, region=current_user.region,
                             opens_at=start, closes_at=start + timedelta(days=days),
                             fingerprint=_("（发布时生成）"))
     pol = disclosure.load_policy(sess, current_user.region)
@@ -147,12 +139,10 @@ def notice_preview():
 
 def _publish(require_schedule: bool):
     form = ComposeForm()
-    done = submit(form, lambda sess: notices.publish(
-        sess, current_user, case_ids=_case_ids(), title=form.title.data,
-        opens_at=_scheduled_time(form, required=require_schedule), window_days=form.window_days.data,
-        minimum_days=_window_days()))
+    done = submit(form, lambda sess: notices.publish_draft(sess, current_user,
+                                                           _draft(sess, form, scheduled=require_schedule)))
     if not done.ok:
-        return _compose(form, _selected_ids(), done.status)
+        return _compose(form, _ticked(_chosen(form)), done.status)
     batch = done.value
     if batch.opens_at > clock.now():
         flash(_("公示已排定，将于 %(when)s 自动发布。公示指纹：%(fp)s",

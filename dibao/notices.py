@@ -24,7 +24,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from dibao import audit, clock, db, entitlement, i18n, roster_summary, scope, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, collect
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Problems, collect
 from dibao.models import (
     Case,
     Level,
@@ -144,11 +144,7 @@ def publish_batch(
     with collect() as problems:  # every problem at once
         if opens_at < now - timedelta(seconds=1):
             problems.add("opens_at", _l("公示开始时间不能早于现在。"))
-        window_days = problems.check(check_window, window_days, minimum_days)
-        if not cases:
-            problems.add("cases", _l("请至少选择一户。"))
-        if not title.strip():
-            problems.add("title", _l("请填写公示标题。"))
+        window_days = _check_board(problems, title, window_days, minimum_days, chosen=bool(cases))
     with db.without_cycle_collector():
         return _write_batch(session, actor, level=level, region=region, cases=cases, title=title,
                             window_days=window_days, opens_at=opens_at, now=now)
@@ -271,23 +267,91 @@ def awaiting_cases(session: Session, user: User) -> list[Case]:
     return list(session.scalars(stmt))
 
 
-def selected_cases(session: Session, user: User, case_ids: Iterable[int]) -> list[Case]:
-    """The chosen cases, each checked to be in scope and waiting for this level's notice."""
-    level = publishing_level(user)
-    ids = list(dict.fromkeys(int(i) for i in case_ids))
+def _case_id(value: int | str) -> int | None:
+    """A chosen case's id as the form sent it (a whole number, or its digits); None for anything else."""
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _chosen_cases(problems: Problems, session: Session, user: User, level: Level,
+                  case_ids: Iterable[int | str]) -> list[Case]:
+    """The chosen cases (none: an empty list), each in scope (else NotFound, at once), waiting for this level's
+    notice and carrying this level's opinion (else a Conflict naming it, collected with the form's other
+    problems)."""
+    values = [v for v in case_ids if not isinstance(v, str) or v.strip()]
+    ids = [_case_id(v) for v in values]
+    if None in ids:
+        problems.add("case_id", _l("所选案件无效。"))
+        return []
+    ids = list(dict.fromkeys(ids))
     if not ids:
-        raise Invalid(_l("请至少选择一户。"), field="cases")
+        return []
+    reachable = [i for i in ids if 0 < i < 2**31]  # (an id no key can reach is not asked of the database)
     found = {c.id: c for c in session.scalars(
-        select(Case).where(Case.id.in_(ids)).options(selectinload(Case.members), selectinload(Case.opinions)))}
+        select(Case).where(Case.id.in_(reachable)).options(selectinload(Case.members), selectinload(Case.opinions)))}
     cases = []
     for case_id in ids:
         case = found.get(case_id)
         if case is None or not scope.can_see(user, case.region):
             raise NotFound(_l("没有找到所选的案件。"))
         if case.stage != workflow.AWAITING_NOTICE[level]:
-            raise Conflict(_l("案件“%(number)s”不在待公示阶段，不能列入公示。", number=case.number))
+            problems.add_error(Conflict(_l("案件“%(number)s”不在待公示阶段，不能列入公示。", number=case.number),
+                                        field="case_id"))
+        elif workflow.current_opinion(case, level) is None:
+            problems.add_error(Conflict(_l("案件“%(number)s”还没有本级意见，不能公示。", number=case.number),
+                                        field="case_id"))
         cases.append(case)
     return cases
+
+
+def _check_board(problems: Problems, title: str | None, window_days: int | None, minimum_days: int, *,
+                 chosen: bool) -> int | None:
+    """What every board needs, however it is published: a title, at least one household (``chosen``), a window of
+    the deployment's length or longer (:func:`check_window`). Returns the window's days (None when refused)."""
+    if not chosen:
+        problems.add("case_id", _l("请至少选择一户。"))
+    if not (title or "").strip():
+        problems.add("title", _l("请填写公示标题。"))
+    return problems.check(check_window, window_days, minimum_days)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A board as staff composed it, checked and not yet written: what the preview shows and the publish writes
+    (:func:`compose`, :func:`publish_draft`)."""
+
+    level: Level
+    region: Region
+    cases: list[Case]
+    title: str
+    window_days: int
+    opens_at: datetime | None  # None: at publishing
+    minimum_days: int
+
+
+def compose(session: Session, user: User, *, case_ids: Iterable[int | str], title: str | None,
+            window_days: int | None, opens_at: datetime | None = None, scheduled: bool = False,
+            minimum_days: int = DEFAULT_WINDOW_DAYS) -> Draft:
+    """Check a board composed on the staff form, every problem at once — the one check of its preview and of its
+    publish: the title, the households chosen (``case_ids``, as sent), the number of days (required: blank is
+    refused), the scheduled opening (required when ``scheduled``; never in the past). Writes nothing.
+
+    Only a refusal of scope ends it at once: a publisher's role (403), a case the user cannot see (404)."""
+    level = publishing_level(user)
+    now = clock.now()
+    with collect() as problems:  # in the form's order: households, title, days, opening
+        cases = _chosen_cases(problems, session, user, level, case_ids)
+        days = _check_board(problems, title, window_days, minimum_days, chosen=bool(cases) or problems.has("case_id"))
+        if window_days is None:
+            problems.add("window_days", _l("请填写公示天数。"))
+        if scheduled and opens_at is None:
+            problems.add("opens_at", _l("请填写定时发布的时间。"))
+        elif opens_at is not None and opens_at < now:
+            problems.add("opens_at", _l("定时发布的时间不能早于现在。"))
+    return Draft(level=level, region=user.region, cases=cases, title=(title or "").strip(), window_days=days,
+                 opens_at=opens_at, minimum_days=minimum_days)
 
 
 def default_title(user: User, at: datetime | None = None) -> str:
@@ -310,6 +374,12 @@ def preview_entries(cases: Sequence[Case], level: Level) -> list[SimpleNamespace
     return out
 
 
+def publish_draft(session: Session, user: User, draft: Draft) -> NoticeBatch:
+    """Publish (or schedule) a board as :func:`compose` checked it."""
+    return publish_batch(session, user, level=draft.level, region=draft.region, cases=draft.cases, title=draft.title,
+                         window_days=draft.window_days, opens_at=draft.opens_at, minimum_days=draft.minimum_days)
+
+
 def publish(
     session: Session,
     user: User,
@@ -321,11 +391,10 @@ def publish(
     minimum_days: int = DEFAULT_WINDOW_DAYS,
 ) -> NoticeBatch:
     """Publish (or schedule) a board of the user's level in the user's region; ``minimum_days`` is the
-    deployment's window (the app's NOTICE_WINDOW_DAYS), ``window_days`` at least that."""
-    level = publishing_level(user)
-    cases = selected_cases(session, user, case_ids)
-    return publish_batch(session, user, level=level, region=user.region, cases=cases, title=title,
-                         window_days=window_days, opens_at=opens_at, minimum_days=minimum_days)
+    deployment's window (the app's NOTICE_WINDOW_DAYS), ``window_days`` at least that (None: that)."""
+    draft = compose(session, user, case_ids=case_ids, title=title, opens_at=opens_at, minimum_days=minimum_days,
+                    window_days=minimum_days if window_days is None else window_days)
+    return publish_draft(session, user, draft)
 
 
 # --- status, staff views, withdrawal ---------------------------------------------------------------------

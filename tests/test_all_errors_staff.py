@@ -1,7 +1,8 @@
 """The administrators' forms report every problem at once, each beside its field, and write nothing: staff accounts
 (dibao.accounts), regions (dibao.regions), the standard (dibao.entitlement.set_standard) and the county's holiday
 calendar (dibao.workdays.save_year) — through the admin form and through the domain call (the command line's
-too). A lone duplicate is still a conflict (409)."""
+too), and the notice compose form's preview and publish (dibao.notices.compose). A lone duplicate is still a
+conflict (409)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dibao import accounts, clock, documents, entitlement, panel, regions, workdays
+from dibao import accounts, clock, documents, entitlement, notices, panel, regions, workdays
 from dibao.errors import Conflict, Invalid
-from dibao.models import AuditEvent, Case, HolidayCalendar, Member, Region, Role, Stage, User
+from dibao.models import (
+    AuditEvent,
+    Case,
+    HolidayCalendar,
+    Level,
+    Member,
+    NoticeBatch,
+    Region,
+    Role,
+    Stage,
+    User,
+)
 from dibao.models.announcement import Announcement
 from dibao.models.household import (
     Asset,
@@ -40,6 +52,7 @@ from dibao.models.records import (
     TownMeeting,
     TownMeetingResult,
 )
+from tests import factories
 from tests.case_helpers import region, register, standard, to_stage, user, valid_id
 from tests.conftest import csrf_token
 from tests.test_all_errors import count, field_error
@@ -399,3 +412,70 @@ def test_staff_form_shows_its_own_and_the_domains_problems_together(client, auth
         shown = html if field is None else beside(html, field)
         assert message in shown, (field, message, re.findall(r'class="error"[^>]*>[^<]*', html))
     assert (count(session, model), events(session)) == before
+
+
+# --- the notice compose form (张榜公示): its preview and its publish share one check, dibao.notices.compose ----------
+
+def _noticeable(session, world):
+    """In 甲镇's community 甲一: one household awaiting the town notice, one still awaiting the community's, one
+    awaiting the town notice without the town's opinion."""
+    comm = region(session, world, "comm_a1")
+    ready = factories.case_awaiting_notice(session, comm, Level.town, head_name="孙一明")
+    early = factories.case_awaiting_notice(session, comm, Level.community, head_name="孙二明")
+    unheard = factories.make_case(session, comm, stage=Stage.awaiting_town_notice, head_name="孙三明",
+                                  opinion_levels=(Level.community,))
+    session.commit()
+    return ready, early, unheard
+
+
+def test_notice_preview_shows_every_problem_beside_its_field(client, auth, session, world, clock):
+    _noticeable(session, world)
+    auth.login("town_a")
+    before = (count(session, NoticeBatch), events(session))
+    res = client.post("/admin/notices/preview", data={  # nothing ticked, no title, 3 days, an opening gone by
+        "csrf_token": csrf_token(client, "/admin/notices/new"), "title": "", "window_days": "3",
+        "opens_at": "2026-03-18T09:00"})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 400
+    assert "请至少选择一户" in beside(html, "case_id")
+    assert "请填写公示标题" in beside(html, "title")
+    assert "公示期不能少于 7 天" in beside(html, "window_days")
+    assert "定时发布的时间不能早于现在" in beside(html, "opens_at")
+    assert (count(session, NoticeBatch), events(session)) == before
+
+
+def test_notice_publish_shows_every_problem_beside_its_field(client, auth, session, world, clock):
+    ready, early, unheard = _noticeable(session, world)
+    auth.login("town_a")
+    before = (count(session, NoticeBatch), events(session))
+    res = client.post("/admin/notices/schedule", data={  # two households that cannot be on it, no title, no days,
+        "csrf_token": csrf_token(client, "/admin/notices/new"), "title": " ", "window_days": "",  # no time
+        "opens_at": "", "case_ids": f"{ready.id},{early.id},{unheard.id}"})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 400
+    households = beside(html, "case_id")
+    assert f"案件“{early.number}”不在待公示阶段" in households and f"案件“{unheard.number}”还没有本级意见" in households
+    assert "请填写公示标题" in beside(html, "title")
+    assert "请填写公示天数" in beside(html, "window_days")
+    assert "请填写定时发布的时间" in beside(html, "opens_at")
+    assert (count(session, NoticeBatch), events(session)) == before
+    assert [session.get(Case, c.id).stage for c in (ready, early, unheard)] == [
+        Stage.awaiting_town_notice, Stage.awaiting_community_notice, Stage.awaiting_town_notice]
+
+
+def test_compose_collects_every_problem(app, session, world, clock):
+    ready, early, unheard = _noticeable(session, world)
+    town = user(session, world, "town_a")
+    with app.test_request_context(), pytest.raises(Invalid) as caught:
+        notices.compose(session, town, case_ids=[str(ready.id), str(early.id), str(unheard.id)], title="",
+                        window_days=61, opens_at=clock.now() - timedelta(minutes=1))
+    assert fields(caught.value) == ["case_id", "case_id", "title", "window_days", "opens_at"]
+    with app.test_request_context(), pytest.raises(Invalid) as caught:  # a value that is no id: said once
+        notices.compose(session, town, case_ids=["12x", ""], title="公示", window_days=None, scheduled=True)
+    assert [(f, str(m)) for f, m in caught.value.field_problems] == [
+        ("case_id", "所选案件无效。"), ("window_days", "请填写公示天数。"), ("opens_at", "请填写定时发布的时间。")]
+    with app.test_request_context(), pytest.raises(Conflict) as caught:  # a household alone: still a 409
+        notices.compose(session, town, case_ids=[early.id], title="公示", window_days=7)
+    assert caught.value.status == 409 and fields(caught.value) == ["case_id"]
+    session.rollback()
+    assert count(session, NoticeBatch) == 0
