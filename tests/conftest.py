@@ -11,11 +11,13 @@ import itertools
 import os
 import re
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -44,6 +46,58 @@ def _fast_password_hashing():
     accounts._DUMMY_HASH = accounts._hasher.hash("not-a-password")
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled Jinja templates, shared by every app the process creates. A production process has one app and
+    compiles each template once; a test run creates thousands, and each compiled every template it rendered
+    again (about half of a typical test's rendering time). Keyed by template name and source checksum, so an
+    edited template is compiled anew."""
+
+    def __init__(self):
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compile_once_per_process():
+    """What every app of the suite compiles identically is compiled once per process: its templates (above) and
+    the URL builder of each route (werkzeug compiles Python source for each rule of each new app; the builder
+    depends only on the rule, its defaults and its converters, and is bound to each new rule as before)."""
+    from flask import Flask
+    from werkzeug.routing.rules import Rule
+
+    cache = _SharedBytecode()
+    create_jinja_environment = Flask.create_jinja_environment
+
+    def with_shared_cache(self):
+        env = create_jinja_environment(self)
+        env.bytecode_cache = cache
+        return env
+
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple, object] = {}
+
+    def shared_builder(self, append_unknown=True):
+        key = (self.rule, self.host, self.subdomain, self.merge_slashes, self.map.host_matching, append_unknown,
+               repr(tuple((self.defaults or {}).items())),
+               tuple((name, type(conv), conv.regex) for name, conv in self._converters.items()))
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Flask.create_jinja_environment = with_shared_cache
+    Rule._compile_builder = shared_builder
+    yield
+    Flask.create_jinja_environment = create_jinja_environment
+    Rule._compile_builder = compile_builder
+
+
 def _pg_admin_engine():
     url = make_url(PG_URL).set(drivername="postgresql+psycopg")
     return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -58,6 +112,59 @@ def _pg_url(name: str) -> str:
 def _pg_prefix() -> str:
     base = make_url(PG_URL).database or "dibao_test"
     return re.sub(r"[^a-z0-9_]", "_", f"{base}_{WORKER}".lower())
+
+
+class _PgCopies:
+    """Copies of the migrated PostgreSQL template, one per test, made ahead and dropped behind the tests.
+
+    ``CREATE DATABASE`` writes the whole template through the WAL and ``DROP DATABASE`` waits for a checkpoint:
+    the server's disk work, which took longer than most tests. Two threads of this process do it while the tests
+    run: the next test's copy is made during the present test, and a used copy is dropped after it. A test still
+    gets a copy nobody has used. Its commits need not wait for the disk (``synchronous_commit`` off for the copy:
+    what a crash of the server could lose is of no interest here; nothing a connection sees changes)."""
+
+    AHEAD = 1  # copies made ahead of the test that takes one
+    BEHIND = 4  # used copies waiting to be dropped before a test waits for one
+
+    def __init__(self, template: str):
+        self.template = template
+        self.admin = _pg_admin_engine()
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pg-copies")
+        self.ready: list[Future] = []
+        self.dropping: list[Future] = []
+
+    def _create(self) -> str:
+        name = f"{_pg_prefix()}_{next(_counter)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        return name
+
+    def _drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def take(self) -> str:
+        future = self.ready.pop(0) if self.ready else self.pool.submit(self._create)
+        while len(self.ready) < self.AHEAD:
+            self.ready.append(self.pool.submit(self._create))
+        return future.result()
+
+    def give_back(self, name: str) -> None:
+        self.dropping = [f for f in self.dropping if not f.done() or f.result()]
+        self.dropping.append(self.pool.submit(self._drop, name))
+        while len(self.dropping) > self.BEHIND:
+            self.dropping.pop(0).result()
+
+    def close(self) -> None:
+        for future in self.ready:
+            self.dropping.append(self.pool.submit(self._drop, future.result()))
+        self.ready = []
+        for future in self.dropping:
+            future.result()  # a drop that failed fails the run here
+        self.pool.shutdown()
+        self.admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +193,13 @@ def migrated_templates(tmp_path_factory):
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_copies(migrated_templates):
+    copies = _PgCopies(migrated_templates["postgresql"])
+    yield copies
+    copies.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, migrated_templates, tmp_path):
     """A fresh, migrated database for one test."""
@@ -94,15 +208,10 @@ def database_url(request, migrated_templates, tmp_path):
         shutil.copyfile(migrated_templates["sqlite"], path)
         yield f"sqlite:///{path}"
         return
-    admin = _pg_admin_engine()
-    name = f"{_pg_prefix()}_{next(_counter)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgresql"]}"'))
+    copies = request.getfixturevalue("pg_copies")
+    name = copies.take()
     yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    copies.give_back(name)
 
 
 def app_config(database_url: str, tmp_path: Path) -> dict:
