@@ -474,9 +474,8 @@ def case_town_decision(case_id: int):
 @login_required
 def case_county_decision(case_id: int):
     def run(sess, case, f):
-        override = entitlement.parse_money(f.override_amount.data, field_name="override_amount", allow_empty=True)
         workflow.record_county_decision(sess, current_user, case, decision=Decision(f.decision.data),
-                                        opinion=f.opinion.data, override_amount=override,
+                                        opinion=f.opinion.data, override_amount=f.override_amount.data,
                                         override_reason=f.override_reason.data,
                                         levels=_levels())
 
@@ -525,8 +524,7 @@ def case_periodic_review(case_id: int):
 @login_required
 def case_adjust(case_id: int):
     def run(sess, case, f):
-        amount = entitlement.parse_money(f.amount.data, field_name="amount", allow_empty=True)
-        workflow.adjust_amount(sess, current_user, case, amount=amount, reason=f.reason.data)
+        workflow.adjust_amount(sess, current_user, case, amount=f.amount.data, reason=f.reason.data)
 
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)

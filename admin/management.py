@@ -77,9 +77,9 @@ def case_review(case_id: int):
         form.checked.data = ["members", "income"]
 
     def run(sess):
-        amount = entitlement.parse_money(form.amount.data, field_name="amount", allow_empty=True)
         return reviews.review(sess, current_user, case, checked=form.checked.data or [], findings=form.findings.data,
-                              category=form.category.data, outcome=form.outcome.data or "continue", amount=amount,
+                              category=form.category.data, outcome=form.outcome.data or "continue",
+                              amount=form.amount.data,
                               reason=form.reason.data or "")
 
     done = submit(form, run)

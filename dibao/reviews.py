@@ -200,11 +200,11 @@ def _propose(session: Session, actor: User | None, case: Case, kind: ProposalKin
 
 
 def review(session: Session, actor: User, case: Case, *, checked: Sequence[str], findings: str, category: int,
-           outcome: str = "continue", amount: Decimal | None = None, reason: str = "") -> CaseRecord:
+           outcome: str = "continue", amount: Decimal | str | None = None, reason: str = "") -> CaseRecord:
     """分类管理复核 by the community: what was checked and found, the category confirmed or changed (the next
     review follows from it), and optionally a proposal for the county — a new amount (with the reason; empty
     amount: the amount computed from the current incomes) or an exit (with the reason). A review also settles
-    the re-checks a death required."""
+    the re-checks a death required. ``amount`` as typed (or given), checked with the rest."""
     workflow.take(session, actor, case, Action.periodic_review)
     items = [c for c in checked if c in CHECK_ITEMS]
     with collect() as problems:  # every problem of the form at once
@@ -216,6 +216,7 @@ def review(session: Session, actor: User, case: Case, *, checked: Sequence[str],
             reason = problems.check(_text, reason, "reason",
                                     _l("建议调整金额或退保时，请写明理由（至少 %(n)d 个字）。", n=MIN_TEXT))
         findings = problems.check(_findings_required, findings)
+        amount = problems.check(entitlement.parse_money, amount, field_name="amount", allow_empty=True)
     text = "、".join(str(CHECK_ITEMS[c]) for c in items)
     record = workflow.periodic_review(session, actor, case, findings=f"{_l('核查内容：')}{text}\n{findings}",
                                       category=category)

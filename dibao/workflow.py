@@ -765,11 +765,12 @@ def record_county_decision(
     *,
     decision: Decision,
     opinion: str,
-    override_amount: Decimal | None = None,
+    override_amount: Decimal | str | None = None,
     override_reason: str | None = None,
     levels: Iterable[Level] = ALL_LEVELS,
 ) -> Opinion:
-    """审批: approval fixes the amount, the start of payment (the month after) and the next review."""
+    """审批: approval fixes the amount, the start of payment (the month after) and the next review.
+    ``override_amount`` as typed (or given), checked with the opinion."""
     take(session, actor, case, Action.county_decision)
     _not_held(session, case)
     _require_approved(case, Level.town)
@@ -779,7 +780,12 @@ def record_county_decision(
         _move(session, actor, case, Stage.rejected, action="case_rejected",
               details={"level": Level.county.value, "reason": opinion, "opinion": signed.id})
         return signed
-    opinion = _text(opinion, field="opinion", minimum=2, message=_l("请填写审批意见。"))
+    with collect() as problems:  # every problem of the form at once: the opinion, the amount typed, its reason
+        opinion = problems.check(_text, opinion, field="opinion", minimum=2, message=_l("请填写审批意见。"))
+        override_amount = problems.check(entitlement.parse_money, override_amount, field_name="override_amount",
+                                         allow_empty=True)
+        if override_amount is not None and len((override_reason or "").strip()) < MIN_REASON:
+            problems.add("override_reason", _l("调整核算金额必须写明理由。"))
     if case.close_relative_of_staff and not has_county_visit(session, case):
         raise Conflict(_l("该户是工作人员近亲属备案对象，须由县级工作人员入户调查后才能审批。"))
     # issue 10: the approval requires a completed 核对; a flagged 返贫 case the county's written decision
@@ -857,17 +863,19 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
     return record
 
 
-def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | None, reason: str,
+def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | str | None, reason: str,
                   effective_from: date | None = None) -> CaseRecord:
     """Raise or cut the payment of an active household: only with a written reason (A 32), from the first day
     of ``effective_from``'s month (default: next month; an earlier month is paid as arrears).
-    ``amount`` None applies the freshly computed amount."""
+    ``amount`` (as typed, or given) None applies the freshly computed amount."""
     take(session, actor, case, Action.adjust_amount)
-    reason = _reason(reason)
     starts_on = entitlement.month_start(effective_from) if effective_from else entitlement.next_month(clock.today())
-    if case.payment_start and starts_on < case.payment_start:
-        raise Invalid(_l("调整不能早于开始发放的月份（%(month)s）。", month=case.payment_start.isoformat()[:7]),
-                      field="effective_from")
+    with collect() as problems:  # every problem at once
+        amount = problems.check(entitlement.parse_money, amount, field_name="amount", allow_empty=True)
+        reason = problems.check(_reason, reason)
+        if case.payment_start and starts_on < case.payment_start:
+            problems.add("effective_from", _l("调整不能早于开始发放的月份（%(month)s）。",
+                                              month=case.payment_start.isoformat()[:7]))
     entitlement.set_override(case, amount, reason)
     result = entitlement.refresh(session, case, update_payment=False)
     new_amount = result.amount

@@ -22,6 +22,7 @@ from dibao.models import (
     Level,
     Member,
     NoticeBatch,
+    Opinion,
     Region,
     Role,
     Stage,
@@ -327,6 +328,16 @@ STAFF_FORMS = {
         "title": "", "held_on": "", "participants": "书记", "decision": "approve", "opinion": ""},
         [("title", "请填写会议名称"), ("held_on", "请填写会议日期"), ("participants", "至少 3 人"),
          ("opinion", "请填写审核意见")], TownMeetingResult),
+    # the amounts typed here were parsed by the view before the domain's checks ran
+    "county decision": ("county", _at(Stage.county_approval), "/admin/cases/{case}/county-decision", {
+        "decision": "approve", "opinion": "", "override_amount": "很多", "override_reason": ""},
+        [("opinion", "请填写审批意见"), ("override_amount", "金额格式不对")], Opinion),
+    "adjustment": ("county", _active, "/admin/cases/{case}/adjust", {"amount": "-5", "reason": ""},
+                   [("amount", "金额不能为负数"), ("reason", "请写明理由")], CaseRecord),
+    "review": ("staff_a1", _active, "/admin/cases/{case}/review", {
+        "checked": "income", "findings": "", "category": "1", "outcome": "amount", "amount": "八百",
+        "reason": "收入下降了很多"},
+        [("findings", "请填写复核情况"), ("amount", "金额格式不对")], CaseRecord),
     "grace": ("county", _active, "/admin/cases/{case}/grace", {"months": "", "reason": ""},
               [("months", "请填写月数"), ("reason", "请写明")], CaseRecord),
     "asset": ("staff_a1", _applied, "/admin/cases/{case}/assets", {
