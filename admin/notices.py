@@ -96,7 +96,7 @@ def _compose(form: ComposeForm, selected: set[int], status: int = 200):
 
 def _ticked(values) -> set[int]:
     """The case ids among ``values`` (to tick their boxes again; anything else is left unticked)."""
-    return {int(x) for x in values if x.strip().isascii() and x.strip().isdigit()}
+    return {i for i in map(notices.chosen_id, values) if i is not None}
 
 
 @bp.get("/notices/new")

@@ -228,15 +228,19 @@ def refresh(session: Session, case: Case, *, update_payment: bool) -> Computatio
     return result
 
 
-def set_override(case: Case, amount: Decimal | None, reason: str | None) -> None:
-    """An override of the computed amount: only with a written reason. ``None`` removes it."""
+def override_reason(amount: Decimal | None, reason: str | None) -> str | None:
+    """The written reason an override of the computed amount needs (None: no override, no reason kept)."""
     if amount is None:
-        case.override_amount = None
-        case.override_reason = None
-        return
+        return None
     reason = (reason or "").strip()
     if len(reason) < 4:
         raise Invalid(_l("调整核算金额必须写明理由。"), field="override_reason")
+    return reason
+
+
+def set_override(case: Case, amount: Decimal | None, reason: str | None) -> None:
+    """An override of the computed amount: only with a written reason. ``None`` removes it."""
+    reason = override_reason(amount, reason)
     case.override_amount = amount
     case.override_reason = reason
 

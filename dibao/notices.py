@@ -267,7 +267,7 @@ def awaiting_cases(session: Session, user: User) -> list[Case]:
     return list(session.scalars(stmt))
 
 
-def _case_id(value: int | str) -> int | None:
+def chosen_id(value: int | str) -> int | None:
     """A chosen case's id as the form sent it (a whole number, or its digits); None for anything else."""
     if isinstance(value, int):
         return value
@@ -281,7 +281,7 @@ def _chosen_cases(problems: Problems, session: Session, user: User, level: Level
     notice and carrying this level's opinion (else a Conflict naming it, collected with the form's other
     problems)."""
     values = [v for v in case_ids if not isinstance(v, str) or v.strip()]
-    ids = [_case_id(v) for v in values]
+    ids = [chosen_id(v) for v in values]
     if None in ids:
         problems.add("case_id", _l("所选案件无效。"))
         return []

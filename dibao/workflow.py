@@ -784,8 +784,7 @@ def record_county_decision(
         opinion = problems.check(_text, opinion, field="opinion", minimum=2, message=_l("请填写审批意见。"))
         override_amount = problems.check(entitlement.parse_money, override_amount, field_name="override_amount",
                                          allow_empty=True)
-        if override_amount is not None and len((override_reason or "").strip()) < MIN_REASON:
-            problems.add("override_reason", _l("调整核算金额必须写明理由。"))
+        problems.check(entitlement.override_reason, override_amount, override_reason)
     if case.close_relative_of_staff and not has_county_visit(session, case):
         raise Conflict(_l("该户是工作人员近亲属备案对象，须由县级工作人员入户调查后才能审批。"))
     # issue 10: the approval requires a completed 核对; a flagged 返贫 case the county's written decision
