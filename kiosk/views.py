@@ -4,10 +4,18 @@ A token opens the display of its kiosk and nothing else: no login, no session us
 revoked token gets the neutral "not registered" screen (404) and nothing more.
 
 Rotation: the slide element polls ``/kiosk/<token>/slide/<next>`` every rotation interval and swaps itself
-out. Each slide carries an ETag of what it shows and ``Cache-Control: no-cache``: the browser revalidates
-with If-None-Match, the server answers 304 without rendering, and the browser hands htmx the cached copy as
-a 200 — so paging goes on although the content is unchanged. On an error or network loss nothing is swapped
-(static/js/kiosk.js) and the same element retries on its next tick.
+out. On an error or a network loss nothing is swapped (static/js/kiosk.js) and the same element retries on its
+next tick.
+
+Caching: the shell, the slides and the household photos carry names, addresses and amounts, so they are
+``Cache-Control: no-store`` — the browser's own HTTP cache (on disk, beyond the reach of any script) never keeps
+them, and nothing of a household outlives its notice on a public device. The only copies are the kiosk service
+worker's (static/kiosk-sw.js, Cache Storage), which it cuts when a notice closes or is withdrawn. The worker also
+does the revalidation the HTTP cache used to do: each slide and photo carries an ETag of what it shows, the
+worker keeps it with its copy and sends it as If-None-Match, the server answers 304 without rendering (the public
+cache's fast path, dibao.cache.FastPath, even without the request stack), and the worker hands htmx its kept
+copy as a 200 — so paging goes on although the content is unchanged. Before the worker controls the page (its
+very first load) the polls are answered in full.
 """
 
 from __future__ import annotations
@@ -54,8 +62,11 @@ def _etag(slide: kiosks.Slide) -> str:
     return f"{slide.etag}-{_markup_version()}"
 
 
+NO_STORE = "no-store"  # household data: never in the browser's HTTP cache (the module's docstring)
+
+
 def _no_store_headers(response):
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = NO_STORE
     response.headers["X-Kiosk-Status"] = NOT_REGISTERED
     return response
 
@@ -66,7 +77,7 @@ def _not_registered(fragment: bool = False):
 
 
 def _common_headers(response):
-    response.headers["Cache-Control"] = "no-cache, private"
+    response.headers["Cache-Control"] = NO_STORE
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     response.headers["X-Server-Time"] = str(int(clock.now().timestamp() * 1000))
     return response
@@ -264,7 +275,7 @@ def photo(token: str, entry_id: str):
     if not path.exists():
         abort(404)
     response = send_file(path, mimetype=media.content_type(key), max_age=0, conditional=True, etag=True)
-    response.headers["Cache-Control"] = "no-cache, private"
+    response.headers["Cache-Control"] = NO_STORE  # the worker revalidates its kept copy with the ETag
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     # When the entry closes: the kiosk's service worker drops its kept copy of the photo then, even offline
     # (static/kiosk-sw.js); a closed or withdrawn entry's photo answers 410 and is dropped at once.

@@ -13,6 +13,13 @@
 // before anything kept is answered and while the page runs. Online, a photo answered 410 drops the entry at
 // once, a slide saying the rotation is shorter drops the kept slides past its end, slide 0 replaces the slide
 // of the kept shells, and a photo of an entry no kept copy shows any more is dropped.
+//
+// These copies are the only ones: the server sends the shell, the slides and the photos "no-store", so the
+// browser's HTTP cache keeps none of them (it could not be made to forget). The revalidation it used to do is
+// done here: a kept slide or photo keeps its ETag, the worker sends it as If-None-Match, and a 304 (nothing
+// rendered on the server) is answered with the kept copy as a 200, with the 304's fresh headers (X-Server-Time).
+// A kept copy rewritten here (an entry cut out) is no longer what its ETag named: it loses the ETag, and the
+// next request for it is answered in full.
 "use strict";
 
 var CACHE = "dibao-kiosk-v1";
@@ -99,6 +106,7 @@ function cut(html, t, gone) {
 function rewrite(cache, request, hit, html) {
   var headers = new Headers(hit.headers);
   headers.delete("Content-Length");
+  headers.delete("ETag"); // no longer what the server sent under it: the next request asks for it in full
   return cache.put(request, new Response(html, { status: hit.status, statusText: hit.statusText, headers: headers }));
 }
 
@@ -151,14 +159,49 @@ function sameOrigin(url) {
 function precache(urls) {
   return caches.open(CACHE).then(function (cache) {
     return Promise.all(urls.filter(sameOrigin).map(function (url) {
+      url = new URL(url, self.location.href).href;
       return cache.match(url).then(function (hit) {
         if (hit && url.indexOf("/static/") !== -1) return null; // assets: kept copy is refreshed on use
-        return fetch(url, { credentials: "same-origin" }).then(function (res) {
-          if (res.ok) return serial(function () { return cache.put(url, res); });
+        return revalidate(cache, url).then(function (got) {
+          if (got.res.ok && !got.unchanged) return serial(function () { return cache.put(url, got.res); });
           return null;
         }).catch(function () { return null; });
       });
     }));
+  });
+}
+
+// --- revalidation (the answers are no-store: the browser's HTTP cache does none) --------------------------------
+var NOT_UPDATED = /^(content-length|content-type|content-encoding|transfer-encoding|connection)$/i;
+
+// The kept copy's body and headers, updated by those of the 304 that confirmed it (as an HTTP cache does).
+function confirmed(kept, notModified) {
+  var headers = new Headers(kept.headers);
+  notModified.headers.forEach(function (value, name) { if (!NOT_UPDATED.test(name)) headers.set(name, value); });
+  return new Response(kept.body, { status: kept.status, statusText: kept.statusText, headers: headers });
+}
+
+// Fetch a request (or a URL), with If-None-Match when a kept copy has an ETag. Resolves to { res }: the
+// network's answer, or on a 304 the kept copy (confirmed) with unchanged: true. A kept copy that changed or
+// went meanwhile is asked for again in full.
+function revalidate(cache, request) {
+  var url = typeof request === "string" ? request : request.url;
+  function plain() { return fetch(request).then(function (res) { return { res: res }; }); }
+  if (typeof request !== "string" && request.mode === "navigate") return plain(); // the shell: no ETag
+  return cache.match(url, { ignoreVary: true }).then(function (hit) {
+    var etag = hit && hit.headers.get("ETag");
+    if (!etag) return plain();
+    var headers = new Headers(typeof request === "string" ? undefined : request.headers);
+    headers.set("If-None-Match", etag);
+    // mode same-origin: an <img>'s own request (no-cors) could not carry If-None-Match
+    return fetch(url, { headers: headers, mode: "same-origin", credentials: "same-origin", cache: "no-store" })
+      .then(function (res) {
+        if (res.status !== 304) return { res: res };
+        return cache.match(url, { ignoreVary: true }).then(function (kept) {
+          if (!kept || kept.headers.get("ETag") !== etag) return plain();
+          return { res: confirmed(kept, res), unchanged: true };
+        });
+      });
   });
 }
 
@@ -198,12 +241,14 @@ function networkFirst(request, token) {
         return Response.error();
       });
     }
-    return fetch(request).then(function (res) {
+    return revalidate(cache, request).then(function (got) {
+      var res = got.res;
       if (res.status === 404 && res.headers.get("X-Kiosk-Status") === "not-registered") {
         return forgetToken(cache, token).then(function () { return res; });
       }
       var server = Number(res.headers.get("X-Server-Time"));
       var learnt = server ? learn(server, true) : Promise.resolve();
+      if (got.unchanged) return learnt.then(function () { return res; }); // the kept copy, as it is
       if (res.ok) {
         var copy = res.clone();
         if (k !== "slide" && k !== "shell") {

@@ -53,9 +53,9 @@ def test_display_shows_header_entries_days_left_qr_codes_and_how_to_object(clien
     assert html.count(f'data-closes-at="{closes}"') == 2
     assert html.count("<svg") == 3  # one QR code per entry, one for the board
     assert "对公示有异议怎么办？" in html and "扫码提异议" in html
-    # what the kiosk is: no index, no cache without revalidation, no cookie
+    # what the kiosk is: no index, nothing kept by the browser's cache (the worker keeps it), no cookie
     assert res.headers["X-Robots-Tag"] == "noindex, nofollow"
-    assert res.headers["Cache-Control"] == "no-cache, private"
+    assert res.headers["Cache-Control"] == "no-store"  # households: never in the browser's HTTP cache
     assert "Set-Cookie" not in res.headers
     assert "csrf" not in html.lower()
 
@@ -90,7 +90,7 @@ def test_unchanged_poll_is_answered_304_without_a_body(client, session, world, k
     url = f"/kiosk/{kiosk.token}/slide/1"
     first = client.get(url)
     etag = first.headers["ETag"]
-    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache, private"
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
     again = client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
     assert again.headers["ETag"] == etag
