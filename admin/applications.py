@@ -14,7 +14,7 @@ from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.applications import ReturnForm
 from dibao import applications, clock, db, identity, media, notify
-from dibao.web import perform, render, submit
+from dibao.web import no_store, perform, render, submit
 
 
 @bp.context_processor
@@ -106,8 +106,7 @@ def application_document(document_id: int, rendition: str | None = None):
     if not path.exists():
         abort(404)
     response = send_file(path, mimetype="image/jpeg", max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 # --- notifications: the delivery log's "send again" and the failures list -----------------------------------

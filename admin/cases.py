@@ -41,7 +41,7 @@ from admin.forms.cases import (
 from dibao import cases, clock, db, entitlement, identity, media, scope, workflow
 from dibao.errors import Forbidden
 from dibao.models import Case, Decision, Role, WorkCapacity
-from dibao.web import int_arg, perform, render, safe_download_name, submit
+from dibao.web import int_arg, no_store, perform, render, safe_download_name, submit
 from dibao.workflow import Action
 
 
@@ -315,8 +315,7 @@ def _send(path, mimetype: str, download_name: str | None = None):
     # A PDF is never opened inside the staff pages' origin: it is downloaded.
     response = send_file(path, mimetype=mimetype, max_age=0, as_attachment=mimetype == "application/pdf",
                          download_name=safe_download_name(download_name) if download_name else None)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 def _account_form(case: Case) -> PaymentAccountForm:

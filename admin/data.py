@@ -15,7 +15,7 @@ from admin.forms import ConfirmForm
 from admin.forms.data import ImportForm
 from dibao import db, exports, imports, jobs
 from dibao.models.job import Job
-from dibao.web import perform, render, submit
+from dibao.web import no_store, perform, render, submit
 
 IMPORT_KINDS = ("roster_check", "roster_import")
 
@@ -118,14 +118,12 @@ def job_file(job_id: int):
         abort(404)
     response = send_file(path, mimetype=exports.XLSX, as_attachment=True, download_name=exports.download_name(item),
                          max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"  # ID numbers: never kept by a shared cache
-    return response
+    return no_store(response)  # ID numbers: never kept by a shared cache
 
 
 def _download(content: bytes, name: str):
     from io import BytesIO
 
     response = send_file(BytesIO(content), mimetype=exports.XLSX, as_attachment=True, download_name=name, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 

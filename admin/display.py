@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from admin import bp
 from admin.forms.display import AlertEmailForm, BoardPhotoForm
 from dibao import applications, clock, db, display, kiosks, media, notices, notify
-from dibao.web import render, submit
+from dibao.web import no_store, render, submit
 
 
 @bp.context_processor
@@ -74,8 +74,7 @@ def board_photo_file(photo_id: int, rendition: str | None = None):
     if not path.exists():
         abort(404)
     response = send_file(path, mimetype="image/jpeg", max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 @bp.route("/me/alerts", methods=["GET", "POST"])

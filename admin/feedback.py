@@ -18,7 +18,7 @@ from dibao import cases, clock, db, feedback, media, scope
 from dibao.errors import NotFound
 from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
-from dibao.web import attach_message, int_arg, perform, render, submit
+from dibao.web import attach_message, int_arg, no_store, perform, render, submit
 from dibao.workflow import REVIEWER_LABELS, STAGE_LABELS
 
 STATES = {
@@ -203,5 +203,4 @@ def feedback_evidence(evidence_id: int, rendition: str | None = None):
     if not path.exists():
         abort(404)
     response = send_file(path, mimetype="image/jpeg", max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)

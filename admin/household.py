@@ -42,7 +42,7 @@ from dibao.models.household import (
     PanelRole,
     TransferKind,
 )
-from dibao.web import perform, render, safe_download_name, submit
+from dibao.web import no_store, perform, render, safe_download_name, submit
 
 
 @bp.app_template_global()
@@ -518,8 +518,7 @@ def household_archive_zip(case_id: int):
 
     response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
                          download_name=safe_download_name(f"{case.number}-一户一档.zip"))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 @bp.get("/cabinet/", endpoint="household_cabinet")

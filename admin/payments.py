@@ -14,7 +14,7 @@ from dibao import clock, db, payments, scope
 from dibao.errors import Forbidden
 from dibao.models import Role
 from dibao.models.payment import LineStatus, RunStatus
-from dibao.web import int_arg, render, submit
+from dibao.web import int_arg, no_store, render, submit
 
 # What a supervision group (群众监督) may open: its community's payments, nothing else of the backend.
 SUPERVISOR_ENDPOINTS = {"admin.login", "admin.logout", "admin.payments", "admin.payment_run",
@@ -167,8 +167,7 @@ def payment_export(run_id: int):
     response = make_response(done.value)
     response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 @bp.post("/payments/<int:run_id>/return-file")

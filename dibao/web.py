@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app, g, render_template, request, send_file
+from flask import current_app, g, make_response, render_template, request, send_file
 from sqlalchemy.orm import Session
 from werkzeug.security import safe_join
 
@@ -34,6 +34,17 @@ def is_htmx() -> bool:
         and headers.get("HX-Boosted") != "true"
         and headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+PRIVATE = "private, no-store"
+
+
+def no_store(response):
+    """The response (or what a view returned), never kept by a browser or a shared cache: one person's
+    answer (a receipt's code, a form's token, a household's photo, a file of ID numbers)."""
+    response = make_response(response)
+    response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 def render(template: str, fragment: str | None = None, status: int = 200, **context: Any):

@@ -15,10 +15,11 @@ from wtforms.fields.choices import SelectChoice
 from dibao import applications, db, qr
 from dibao.extensions import limiter
 from dibao.feedback import format_code
-from dibao.web import perform, render
+from dibao.web import no_store, perform, render
 from portal import bp, receipts
-from portal.feedback import _new_form, _no_store, _rate_limit, private_page, reading
-from portal.forms import ApplicationForm
+from portal.feedback import _new_form, _rate_limit, reading
+from portal.forms import ApplicationForm, forget_numbers
+from portal.private import private_page
 
 # Phone photos of up to 7 documents (each ≤ 8 MB) in one request: more than the app-wide request limit.
 MAX_REQUEST_BYTES = (applications.MAX_MATERIALS + 1) * applications.MAX_DOCUMENT_BYTES + 1024 * 1024
@@ -106,14 +107,9 @@ def _files_were_chosen() -> bool:
 
 
 def _forget_numbers(form: ApplicationForm) -> bool:
-    """Blank the ID numbers and phones before the form goes back: no public response carries one, not even
-    to the person who typed it (the page may be on a shared screen). True if any had been typed."""
-    fields = [form.head_id_number, form.head_phone, form.proxy_phone] + [row.form.id_number for row in form.members]
-    typed = any((f.data or "").strip() for f in fields)
-    for f in fields:
-        f.data = ""
-        f.raw_data = []
-    return typed
+    """No ID number or phone goes back in the page (portal.forms.forget_numbers). True if any had been typed."""
+    return forget_numbers([form.head_id_number, form.head_phone, form.proxy_phone]
+                          + [row.form.id_number for row in form.members])
 
 
 def _page(form: ApplicationForm, status: int = 200, files_lost: bool = False):
@@ -185,10 +181,10 @@ def application_receipt():
     code = receipts.recalled(receipts.APPLICATION)
     info = applications.lookup(db.session(), code) if code else None
     if info is None:
-        return _no_store(render("portal/applications/receipt.html", info=None, noindex=True))
+        return no_store(render("portal/applications/receipt.html", info=None, noindex=True))
     target = qr.tracking_target(current_app.config["PUBLIC_URL"], info.code)
-    return _no_store(render("portal/applications/receipt.html", info=info, code=format_code(info.code),
-                            qr_svg=qr.svg(target), noindex=True, labels=applications.STATUS_LABELS))
+    return no_store(render("portal/applications/receipt.html", info=info, code=format_code(info.code),
+                           qr_svg=qr.svg(target), noindex=True, labels=applications.STATUS_LABELS))
 
 
 def tracking_page(code: str):
@@ -197,5 +193,5 @@ def tracking_page(code: str):
     if info is None:
         return None
     g.noindex = True
-    return _no_store(render("portal/applications/track.html", info=info, code=format_code(info.code),
-                            labels=applications.STATUS_LABELS, noindex=True))
+    return no_store(render("portal/applications/track.html", info=info, code=format_code(info.code),
+                           labels=applications.STATUS_LABELS, noindex=True))

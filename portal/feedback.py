@@ -2,13 +2,13 @@
 
 No login. Each form works without JavaScript (a plain multipart POST, POST-redirect-GET to the receipt) and
 validates inline with htmx (each field posts the form to ``…/validate`` on change and gets its own fragment
-back). On any failure the form comes back with what the resident typed and a clear message.
+back). On any failure the form comes back with what the resident typed (except the phone number, which is typed
+again: portal.forms.forget_numbers) and a clear message.
 """
 
 from __future__ import annotations
 
 import secrets
-from functools import wraps
 
 from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
@@ -21,9 +21,10 @@ from dibao import db, disclosure, feedback, notices, qr
 from dibao.errors import DomainError, Gone, Invalid, NotFound
 from dibao.extensions import limiter
 from dibao.models import ReportSubject
-from dibao.web import attach_message, client_key, error_page, is_htmx, perform, render
+from dibao.web import attach_message, client_key, error_page, is_htmx, no_store, perform, render
 from portal import bp, receipts
-from portal.forms import FeedbackForm, ObjectionForm, ReportForm
+from portal.forms import FeedbackForm, ObjectionForm, ReportForm, forget_numbers
+from portal.private import private_page
 
 
 def _new_form(cls):
@@ -97,23 +98,17 @@ def _breach(_limit):
     return make_response(_report_page(form, status=429))
 
 
+def _forget_phone(form: FeedbackForm) -> None:
+    """A form that comes back (a problem, the limit, another community chosen) never carries the phone number
+    typed into it: the field is empty, with a note beside it to type it again (portal.forms.forget_numbers)."""
+    if request.method == "POST":
+        forget_numbers([form.phone])
+
+
 def reading() -> bool:
     """A request that only reads the form: GET, or HEAD (a link checker, a phone's preview of a scanned link),
     which must be answered as its GET is — never taken for a submission and refused with a 400."""
     return request.method in ("GET", "HEAD")
-
-
-def private_page(view):
-    """A public form's answer is for one visitor: it carries their session's CSRF token and a one-off
-    submission id, and (objections) the household on notice. ``no-store, private``: no shared cache keeps it,
-    and a browser going back fetches a fresh form (a kept copy would send the old submission id again, and the
-    second objection would come back as the first one's receipt)."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        return _no_store(view(*args, **kwargs))
-
-    return wrapped
 
 
 @bp.errorhandler(429)
@@ -144,6 +139,7 @@ def _objection_page(form: ObjectionForm, public_id: str | None, status: int = 20
     sess = db.session()
     entry = notices.public_entry(sess, public_id)
     g.noindex = True
+    _forget_phone(form)
     ctx = _entry_view(sess, entry)
     form.entry.data = entry.public_id
     return render("portal/feedback/objection_form.html", form=form, status=status, photos_lost=photos_lost,
@@ -188,8 +184,8 @@ def objection_new():
 def _closed_while_typing(err: Gone):
     """The entry closed (or was withdrawn) between opening the form and sending it — an elderly resident may
     take a while to write. No objection can be filed any more, but what they wrote is not thrown away: the
-    report form (a report may be made at any time) comes back with their text, category and contact, and the
-    reason (410). Nothing of the closed entry is shown, as on every page past its closing."""
+    report form (a report may be made at any time) comes back with their text, category and name (the phone
+    number is typed again, as on every form that comes back), and the reason (410). Nothing of the closed entry is shown, as on every page past its closing."""
     form = ReportForm()  # the fields both forms share, as posted
     form.entry.data = ""
     form.subject.data = ReportSubject.recipient.value
@@ -243,6 +239,8 @@ def _validate_field(form: FeedbackForm):
     # The form's own limit (as long as the domain's) first: its message is the one a submit would show.
     if field.validate(form):
         _attach(form, {name: errors[name]} if name in errors else {})
+    # Nor does a field's check send the phone back: the browser keeps what is in the box (feedback.js).
+    forget_numbers([form.phone], note=False)
     endpoint = "portal.objection_validate" if isinstance(form, ObjectionForm) else "portal.report_validate"
     return render("portal/feedback/_field.html", form=form, name=name, validate_url=url_for(endpoint))
 
@@ -253,6 +251,7 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False,
     """The report form; ``entry_id`` "" when the entry in the address must not be looked at again (closed)."""
     sess = db.session()
     g.noindex = True
+    _forget_phone(form)
     entry = None
     entry_ctx: dict = {}
     public_id = form.entry.data or (request.args.get("entry") if entry_id is None else entry_id)
@@ -378,12 +377,6 @@ def report_roster():
 
 # --- receipt and tracking ----------------------------------------------------------------------------
 
-def _no_store(response):
-    response = make_response(response)
-    response.headers["Cache-Control"] = "no-store, private"
-    return response
-
-
 @bp.get("/receipt")
 def feedback_receipt():
     """The code, once committed, in the submitter's own browser only (from the session, never the URL)."""
@@ -396,10 +389,10 @@ def feedback_receipt():
         except DomainError:
             status = None
     if status is None:
-        return _no_store(render("portal/feedback/receipt.html", info=None, noindex=True))
+        return no_store(render("portal/feedback/receipt.html", info=None, noindex=True))
     target = qr.tracking_target(current_app.config["PUBLIC_URL"], status.code)
-    return _no_store(render("portal/feedback/receipt.html", info=status, code=feedback.format_code(status.code),
-                            qr_svg=qr.svg(target), noindex=True, labels=_labels()))
+    return no_store(render("portal/feedback/receipt.html", info=status, code=feedback.format_code(status.code),
+                           qr_svg=qr.svg(target), noindex=True, labels=_labels()))
 
 
 def _labels() -> dict:
@@ -434,8 +427,8 @@ def track_code(code: str):
         status = feedback.lookup(db.session(), code)
     except NotFound as err:
         return render("portal/feedback/track.html", status=404, typed=code, error=str(err.message), noindex=True)
-    return _no_store(render("portal/feedback/track_status.html", info=status,
-                            code=feedback.format_code(status.code), labels=_labels(), noindex=True))
+    return no_store(render("portal/feedback/track_status.html", info=status,
+                           code=feedback.format_code(status.code), labels=_labels(), noindex=True))
 
 
 # --- short QR links ----------------------------------------------------------------------------------

@@ -39,6 +39,21 @@ class AtMost(Length):
             raise ValidationError(_("“%(field)s”最多 %(n)d 个字，请删减后再提交。", field=field.label.text, n=self.max))
 
 
+def forget_numbers(fields, *, note: bool = True) -> bool:
+    """Blank the phone and ID numbers typed into a public form before it goes back to the person: no public
+    response carries one, not even to whoever typed it (the page may be on a shared screen, in a library's
+    browser history). With ``note``, each field that had one is marked ``retype``: the page says beside it
+    that it must be typed again. True if any had been typed."""
+    typed = False
+    for field in fields:
+        had = bool((field.data or "").strip())
+        typed = typed or had
+        field.data = ""
+        field.raw_data = []
+        field.retype = had and note
+    return typed
+
+
 def _category_choices():
     return [SelectChoice(c.value, feedback.CATEGORY_LABELS[c]) for c in ReasonCategory]
 

@@ -20,7 +20,7 @@ from dibao import cache, clock, content, db, disclosure, media, notices, qr, sco
 from dibao.disclosure import Channel
 from dibao.errors import Invalid, NotFound
 from dibao.models import Region
-from dibao.web import is_htmx, render
+from dibao.web import is_htmx, no_store, render
 from portal import bp
 
 # --- shared helpers (also used by portal.api and portal.views) --------------------------------------------
@@ -266,7 +266,7 @@ def notice_print(code: str):
 
     response = conditional(signature_etag(signature, channel, f"print-{paper}", at, region), produce)
     if channel == Channel.print:  # the staff's board shows full names: never kept by a browser or proxy
-        response.headers["Cache-Control"] = "private, no-store"
+        response = no_store(response)
     g.noindex = True
     return response
 
@@ -431,8 +431,7 @@ def entry_photo(public_id: str):
         raise NotFound(_("照片文件不存在。"))
     g.noindex = True
     response = send_file(path, mimetype="image/jpeg", conditional=False)
-    response.headers["Cache-Control"] = "private, no-store"  # it must disappear with the entry
-    return response
+    return no_store(response)  # it must disappear with the entry
 
 
 @bp.get("/robots.txt")

@@ -7,10 +7,10 @@ button that forgets it at once."""
 
 from __future__ import annotations
 
-from flask import g, make_response, session
+from flask import g, session
 
 from dibao import clock
-from dibao.web import render
+from dibao.web import no_store, render
 from portal import bp
 
 RECEIPT_SECONDS = 30 * 60
@@ -39,6 +39,4 @@ def forget_receipt():
     g.noindex = True
     for key in (APPLICATION, FEEDBACK):
         session.pop(key, None)
-    response = make_response(render("portal/receipt_forgotten.html", noindex=True))
-    response.headers["Cache-Control"] = "no-store, private"
-    return response
+    return no_store(render("portal/receipt_forgotten.html", noindex=True))

@@ -53,7 +53,7 @@ def test_an_application_is_filed_and_tracked_without_showing_who_applied(app, cl
 
     page = client.get(f"/track/{code}")
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store, private"
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "private, no-store"
     assert "已提交，等待社区受理" in html and "测试县甲镇甲一社区" in html and "2026年3月23日 前" in html
     for secret in (ID, PHONE, "王秀兰", "王小军", "幸福路", "种菜", MEMBER_ID):
         assert secret not in html
@@ -74,6 +74,10 @@ def test_every_problem_is_listed_at_the_top_and_nothing_is_saved(app, client, se
     assert 'value="李四"' in html  # what was typed stays …
     assert ID[:-1] not in html and PHONE not in html and MEMBER_ID not in html  # … but no ID number or phone
     assert "身份证号码和电话号码没有保留" in html
+    for name in ("head_id_number", "head_phone"):  # … and beside each box that was emptied (portal.forms)
+        box = html.split(f'id="field-{name}"', 1)[1].split("</div>", 1)[0]
+        assert "这个号码没有保留在页面上，请重新填写" in box and f"{name}-retype" in box, name
+    assert "这个号码没有保留" not in html.split('id="field-proxy_phone"', 1)[1].split("</div>", 1)[0]  # not typed
     assert count(session) == 0
 
 

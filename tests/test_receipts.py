@@ -43,7 +43,11 @@ def test_the_button_forgets_every_receipt_of_this_browser(app, client, session, 
     applied = application_code(client)
     html = client.get("/receipt").get_data(as_text=True)
     res = client.post("/receipt/forget", data={"csrf_token": _forget_form_token(html)})
-    assert res.status_code == 200 and res.headers["Cache-Control"].startswith("no-store")
+    assert res.status_code == 200
+    # One rule for every answer meant for this visitor alone (portal.private.no_store): the receipts, the forms.
+    assert res.headers["Cache-Control"] == "private, no-store"
+    assert {client.get(path).headers["Cache-Control"] for path in ("/receipt", "/apply/receipt", "/apply")} == {
+        "private, no-store"}
     assert "查询码已从这个浏览器清除" in res.get_data(as_text=True)
     for path, gone in (("/receipt", code), ("/apply/receipt", applied)):
         html = client.get(path).get_data(as_text=True)

@@ -1,7 +1,7 @@
 """The residents' side tried as a new user and as a hostile one: what was still wrong, each fix's proof.
 
 - a household's notice page is tagged and ``no-cache`` (a cache must ask again, and gets 410 once it closed);
-- the public forms are ``no-store, private`` and answer HEAD as they answer GET (not as a failed submission);
+- the public forms are ``private, no-store`` and answer HEAD as they answer GET (not as a failed submission);
 - the limits count an IPv6 client by its /64, so changing address inside it does not get past them;
 - an objection (or a report from a notice) sent after the notice closed keeps what the resident wrote.
 """

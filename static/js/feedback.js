@@ -31,6 +31,24 @@
     // A second tap while uploading would only send the same form again (the server keeps one copy anyway).
     if (btn && !ev.defaultPrevented) { setTimeout(function () { btn.disabled = true; }, 0); }
   });
+  // A field's check (htmx) never sends a typed phone number back (the server answers the field with an empty
+  // box): the box keeps what the person typed in it.
+  var typed = {};
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    typed = {};
+    var target = ev.detail.target;
+    if (!target || !target.querySelectorAll) return;
+    target.querySelectorAll("input[inputmode=tel]").forEach(function (input) {
+      if (input.id && input.value) typed[input.id] = input.value;
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    Object.keys(typed).forEach(function (id) {
+      var input = document.getElementById(id);
+      if (input && !input.value) input.value = typed[id];
+    });
+    typed = {};
+  });
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form.feedback-form button[type=submit]").forEach(function (b) { b.disabled = false; });
   });

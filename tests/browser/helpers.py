@@ -19,3 +19,17 @@ def htmx_idle(page, timeout: float = 15_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')",
         timeout=timeout)
+
+
+def on_notice(session, world, community: str = "comm_a1") -> str:
+    """One household put on a community notice in ``community``; the public id of its entry."""
+    from dibao import notices
+    from dibao.models import Level, Region
+    from tests.factories import case_awaiting_notice
+
+    region = session.get(Region, world.regions[community])
+    case = case_awaiting_notice(session, region, Level.community)
+    batch = notices.publish_batch(session, None, level=Level.community, region=region, cases=[case], title="公示")
+    entry_id = batch.entries[0].public_id  # read before the commit: the session then holds no old snapshot
+    session.commit()
+    return entry_id

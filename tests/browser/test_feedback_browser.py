@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from dibao import notices
 from dibao.models import Level, Objection, Region
-from tests.browser.helpers import htmx_idle
+from tests.browser.helpers import htmx_idle, on_notice
 from tests.factories import case_awaiting_notice
 
 pytestmark = pytest.mark.browser
@@ -109,3 +109,39 @@ def test_objection_form_works_without_javascript(browser, live_server, session, 
     page.reload()
     assert page.locator("[data-tracking-code]").count() == 0 and "没有可显示的回执" in page.locator("main").inner_text()
     context.close()
+
+
+def test_the_phone_is_typed_again_when_the_form_comes_back(page, live_server, session, world, screenshot_dir):
+    """A phone number never comes back in a page (portal.forms.forget_numbers): leaving the box keeps what is in it
+    (its check answers without the number), but a form sent back with a problem has it empty, and says so beside
+    it; the rest of what was typed is still there."""
+    page.goto(f"{live_server.url}/objections/new?entry={on_notice(session, world)}")
+    page.get_by_label("具体情况").fill("他家在镇上开了一家超市，收入不少。")
+    page.get_by_label("您的姓名").fill("钱七")
+    page.get_by_label("联系电话").fill("139 1234 5678")
+    with page.expect_response(lambda r: r.url.endswith("/objections/validate")) as checked:
+        page.get_by_label("具体情况").focus()  # leaving the box: its check (htmx) swaps the field
+    assert "5678" not in checked.value.text()  # the check's answer has the box empty …
+    htmx_idle(page)
+    page.locator("#field-phone:not(.htmx-settling)").wait_for()
+    assert page.get_by_label("联系电话").input_value() == "139 1234 5678"  # … and the browser kept what was typed
+
+    page.get_by_role("button", name="提交异议").click()  # no category chosen
+    page.wait_for_load_state()
+    assert "请选择反映的问题类型" in page.locator("#field-category").inner_text()
+    assert page.get_by_label("您的姓名").input_value() == "钱七"
+    assert page.get_by_label("具体情况").input_value() == "他家在镇上开了一家超市，收入不少。"
+    assert page.get_by_label("联系电话").input_value() == ""
+    note = page.locator("#field-phone .notice")
+    assert note.is_visible() and note.inner_text() == "为保护您的信息，这个号码没有保留在页面上，请重新填写。"
+    assert "1234 5678" not in page.content() and "12345678" not in page.content()
+    page.locator("#field-phone").screenshot(path=str(screenshot_dir / "feedback-phone-typed-again.png"))
+
+    page.get_by_label("隐瞒收入").check()
+    page.get_by_label("联系电话").fill("13912345678")
+    page.get_by_role("button", name="提交异议").click()
+    page.wait_for_url(f"{live_server.url}/receipt")
+    code = page.locator("[data-tracking-code]").get_attribute("data-tracking-code")
+    session.rollback()
+    stored = session.scalar(select(Objection).where(Objection.tracking_code == code))
+    assert stored.submitter_phone == "13912345678" and stored.submitter_name == "钱七"

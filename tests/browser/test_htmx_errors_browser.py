@@ -11,11 +11,10 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.exceptions import Forbidden, InternalServerError, TooManyRequests
 
-from dibao import accounts, notices
+from dibao import accounts
 from dibao.errors import Conflict
-from dibao.models import Level, Region, Role, User
-from tests.browser.helpers import htmx_idle, login
-from tests.factories import case_awaiting_notice
+from dibao.models import Region, Role, User
+from tests.browser.helpers import htmx_idle, login, on_notice
 
 pytestmark = pytest.mark.browser
 
@@ -126,12 +125,7 @@ def test_staff_refused_after_the_role_changed(page, live_server, world, session,
 
 
 def _objection_form(page, live_server, session, world):
-    region = session.get(Region, world.regions["comm_a1"])
-    case = case_awaiting_notice(session, region, Level.community)
-    batch = notices.publish_batch(session, None, level=Level.community, region=region, cases=[case], title="公示")
-    entry_id = batch.entries[0].public_id
-    session.commit()
-    page.goto(f"{live_server.url}/objections/new?entry={entry_id}")
+    page.goto(f"{live_server.url}/objections/new?entry={on_notice(session, world)}")
     page.get_by_label("隐瞒收入").check()
     page.get_by_label("具体情况").fill("他家在镇上开了一家超市，收入不少。")
     page.get_by_label("您的姓名").fill("钱七")
