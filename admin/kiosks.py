@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.kiosks import KioskForm, KioskSettingsForm
-from admin.views import admin_required
+from admin.views import admin_required, chosen_region
 from dibao import clock, db, kiosks, qr, scope
 from dibao.models import Level, Role
 from dibao.web import perform, render, submit
@@ -45,7 +45,7 @@ def kiosk_new():
     form.region_id.choices = _communities()
     done = submit(form, lambda sess: kiosks.register(
         sess, current_user, name=form.name.data, rotation_seconds=form.rotation_seconds.data,
-        region=scope.get_region(sess, current_user, form.region_id.data),
+        region=chosen_region(sess, form.region_id.data),
     ))
     if done.ok:
         flash(_("终端“%(name)s”已登记。请在终端的浏览器中打开下面的地址。", name=done.value.name), "success")

@@ -16,8 +16,9 @@ from admin.forms import ConfirmForm
 from admin.forms.accounts import LoginForm, RegionForm, RenameRegionForm, UserForm
 from admin.payments import may_open
 from dibao import accounts, audit_log, cases, clock, db, regions, scope, workdays
+from dibao.errors import NotFound
 from dibao.extensions import limiter, login_manager
-from dibao.models import Role, User
+from dibao.models import Region, Role, User
 from dibao.web import client_address, error_page, is_htmx, perform, render, safe_next, submit
 
 DEVICE_COOKIE = "dibao_staff_device"  # accounts that signed in from this browser before (signed ids)
@@ -235,6 +236,16 @@ def _user_form_choices(form: UserForm) -> None:
     ]
 
 
+def chosen_region(sess, region_id: int | None) -> Region | None:
+    """The region picked in a form's list of the user's regions, or None: none picked, or one the list does not
+    offer (out of the user's scope, or no region at all). The domain says "请选择…" beside the field, with the form's
+    other problems."""
+    try:
+        return scope.get_region(sess, current_user, region_id)  # type: ignore[arg-type]
+    except NotFound:
+        return None
+
+
 @bp.get("/users/")
 @login_required
 def users():
@@ -260,8 +271,7 @@ def user_new():
     _user_form_choices(form)
     done = submit(form, lambda sess: accounts.create_user(
         sess, current_user, username=form.username.data, display_name=form.display_name.data,
-        password=form.password.data or "", role=Role(form.role.data),
-        region=scope.get_region(sess, current_user, form.region_id.data),
+        password=form.password.data or "", role=form.role.data, region=chosen_region(sess, form.region_id.data),
     ))
     if done.ok:
         flash(_("账号 %(name)s 已创建。", name=done.value.username), "success")
@@ -280,8 +290,8 @@ def user_edit(user_id: int):
     if request.method == "GET":
         form.role.data = user.role.value
     done = submit(form, lambda sess: accounts.update_user(
-        sess, current_user, user, display_name=form.display_name.data, role=Role(form.role.data),
-        region=scope.get_region(sess, current_user, form.region_id.data), active=form.active.data,
+        sess, current_user, user, display_name=form.display_name.data, role=form.role.data,
+        region=chosen_region(sess, form.region_id.data), active=form.active.data,
         new_password=form.password.data or None,
     ))
     if done.ok:

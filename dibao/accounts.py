@@ -261,6 +261,28 @@ def _check_role_region(role: Role, region: Region) -> None:
         raise Invalid(_l("该角色不能设在这一级行政区划。"), field="region_id")
 
 
+def _as_role(role: Role | str | None) -> Role | None:
+    """A :class:`Role`, or its value as a form sends it; None for anything else."""
+    try:
+        return Role(role) if role else None
+    except ValueError:
+        return None
+
+
+def _chosen_role_region(problems: Problems, role: Role | str | None,
+                        region: Region | None) -> tuple[Role | None, Region | None]:
+    """The role (see :func:`_as_role`) and the region, each required, and the role fitting the region's level; the
+    problems go to ``problems``. ``region`` None: none chosen (or none the form offered)."""
+    chosen = _as_role(role)
+    if chosen is None:
+        problems.add("role", _l("请选择角色。"))
+    if region is None:
+        problems.add("region_id", _l("请选择所属区划。"))
+    if chosen is not None and region is not None:
+        problems.check(_check_role_region, chosen, region)
+    return chosen, region
+
+
 def _check_display_name(problems: Problems, display_name: str) -> None:
     """A staff member's name, already cleaned (:func:`normalise_name`): required, and it fits its column."""
     if not display_name:
@@ -290,13 +312,15 @@ def create_user(
     username: str,
     display_name: str,
     password: str,
-    role: Role,
-    region: Region,
+    role: Role | str | None,
+    region: Region | None,
 ) -> User:
-    """Create a staff account. ``actor`` None is the command line (the operator of the machine)."""
+    """Create a staff account. ``actor`` None is the command line (the operator of the machine). ``role`` may be
+    the value a form sent; ``region`` None when none was chosen: both are checked with the other fields."""
     if actor is not None:
         scope.require_admin(actor, ADMIN_ONLY)
-        scope.require_in_scope(actor, region)
+        if region is not None:
+            scope.require_in_scope(actor, region)
     username = (username or "").strip().lower()
     display_name = normalise_name(display_name)  # here, so the command line is cleaned like the admin form
     with collect() as problems:  # every problem at once, before anything is written
@@ -308,7 +332,8 @@ def create_user(
             problems.add_error(Conflict(_l("用户名已被使用。"), field="username"))
         _check_display_name(problems, display_name)
         problems.check(check_password_strength, password or "", username=username, display_name=display_name)
-        problems.check(_check_role_region, role, region)
+        role, region = _chosen_role_region(problems, role, region)
+    assert role is not None and region is not None  # (collect raised otherwise)
     user = User(
         username=username,
         display_name=display_name,
@@ -333,22 +358,25 @@ def update_user(
     user: User,
     *,
     display_name: str,
-    role: Role,
-    region: Region,
+    role: Role | str | None,
+    region: Region | None,
     active: bool,
     new_password: str | None = None,
 ) -> User:
+    """``role`` and ``region`` as for :func:`create_user`."""
     scope.require_admin(actor, ADMIN_ONLY)
     scope.require_in_scope(actor, user.region)
-    scope.require_in_scope(actor, region)
+    if region is not None:
+        scope.require_in_scope(actor, region)
     display_name = normalise_name(display_name)
     with collect() as problems:  # every problem at once, before anything is changed
-        if user.id == actor.id and (not active or role != Role.admin):
+        if user.id == actor.id and (not active or _as_role(role) not in (None, Role.admin)):
             problems.add("active" if not active else "role", _l("不能停用自己的账号或取消自己的管理员角色。"))
         _check_display_name(problems, display_name)
-        problems.check(_check_role_region, role, region)
+        role, region = _chosen_role_region(problems, role, region)
         if new_password:
             problems.check(check_password_strength, new_password, username=user.username, display_name=display_name)
+    assert role is not None and region is not None  # (collect raised otherwise)
     changes: dict[str, object] = {}
     if user.display_name != display_name:
         changes["display_name"] = [user.display_name, display_name]

@@ -177,8 +177,16 @@ def get_verification(session: Session, case: Case, verification_id: int) -> Veri
     return verification
 
 
+def _result(value: VerificationResult | str | None) -> VerificationResult | None:
+    """A verification result, or its value as a form sends it; None for anything else."""
+    try:
+        return VerificationResult(value) if value else None
+    except ValueError:
+        return None
+
+
 def record_result(session: Session, actor: User, case: Case, verification_id: int, *,
-                  result: VerificationResult, result_on: date | None, findings: str,
+                  result: VerificationResult | str | None, result_on: date | None, findings: str,
                   document: bytes | None = None, filename: str = "", media_dir: str = "") -> Verification:
     """The agencies answered: the result, the date, what was found and (optionally) their document, kept as an
     attachment of the case through the one media pipeline."""
@@ -186,24 +194,27 @@ def record_result(session: Session, actor: User, case: Case, verification_id: in
     verification = get_verification(session, case, verification_id)
     if verification.result is not None:
         raise Conflict(_l("该次核对已登记结果；如有新情况，请重新发起核对。"))
-    result = VerificationResult(result)
     findings = (findings or "").strip()
     with collect() as problems:  # every problem at once
+        chosen = _result(result)
+        if chosen is None:
+            problems.add("result", _l("请选择核对结果。"))
         if result_on is None or result_on > clock.today() or result_on < verification.requested_on:
             problems.add("result_on", _l("请填写核对结果的日期（不早于发起日期，不晚于今天）。"))
-        if result == VerificationResult.discrepancy and len(findings) < workflow.MIN_REASON:
+        if chosen == VerificationResult.discrepancy and len(findings) < workflow.MIN_REASON:
             problems.add("findings", _l("核对发现不一致时，请写明不一致的情况（至少 %(n)d 个字）。",
                                         n=workflow.MIN_REASON))
     if document:
         attachment = cases.add_attachment(session, actor, case, title=str(_l("家庭经济状况核对报告")), data=document,
                                           filename=filename, media_dir=media_dir)
         verification.attachment_id = attachment.id
-    verification.result, verification.result_on, verification.findings = result, result_on, findings[:4000]
+    assert chosen is not None and result_on is not None  # (collect raised otherwise)
+    verification.result, verification.result_on, verification.findings = chosen, result_on, findings[:4000]
     verification.result_by_id, verification.result_by_name = actor.id, actor.display_name
     case.updated_at = clock.now()
     session.flush()
     audit.record(session, actor, "verification_result", "case", case.id, region_id=case.region_id,
-                 details={"verification": verification.id, "result": result.value,
+                 details={"verification": verification.id, "result": chosen.value,
                           "result_on": result_on.isoformat(), "document": verification.attachment_id})
     return verification
 

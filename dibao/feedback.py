@@ -27,7 +27,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, identity, media, notices, notify, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, TooMany, collect
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, TooMany, collect
 from dibao.models import (
     Case,
     FeedbackStatus,
@@ -645,6 +645,21 @@ def _outcome(outcome: str) -> Outcome:
         raise Invalid(_l("请选择核查结论。"), field="outcome") from None
 
 
+def _require_decider(actor: User, item: Item) -> None:
+    if not can_decide(actor, item):
+        raise Forbidden(_l("异议由发布公示的一级作出结论，举报由乡镇（街道）或县级作出结论；您可以记录核查情况。"))
+
+
+def _check_decision(problems: Problems, outcome: str, answer: str) -> Outcome | None:
+    """A decision's outcome and its public answer (already cleaned): their problems go to ``problems``."""
+    result = problems.check(_outcome, outcome)
+    if len(answer) < MIN_ANSWER:
+        problems.add("public_answer", _l("请填写向群众公开的答复（至少 %(n)d 个字）。", n=MIN_ANSWER))
+    if len(answer) > 4000:
+        problems.add("public_answer", _l("答复最多 4000 个字。"))
+    return result
+
+
 def decide(session: Session, actor: User, item: Item, outcome: str, public_answer: str) -> str | None:
     """Decide with a public answer; for an objection, apply the effect on the entry and the case.
 
@@ -655,15 +670,11 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
     Returns the case's new stage if it moved.
     """
     _require_open(item)
-    if not can_decide(actor, item):
-        raise Forbidden(_l("异议由发布公示的一级作出结论，举报由乡镇（街道）或县级作出结论；您可以记录核查情况。"))
+    _require_decider(actor, item)
     answer = _clean_text(public_answer)
     with collect() as problems:
-        result = problems.check(_outcome, outcome)
-        if len(answer) < MIN_ANSWER:
-            problems.add("public_answer", _l("请填写向群众公开的答复（至少 %(n)d 个字）。", n=MIN_ANSWER))
-        if len(answer) > 4000:
-            problems.add("public_answer", _l("答复最多 4000 个字。"))
+        result = _check_decision(problems, outcome, answer)
+    assert result is not None  # (collect raised otherwise)
     now = clock.now()
     item.status = FeedbackStatus.decided
     item.outcome = result
@@ -756,8 +767,12 @@ def decide_together(session: Session, actor: User, entry_id: int, objection_ids:
     (and audited) as :func:`decide` would, so the case moves once, when the last hold ends."""
     open_items = {item.id: item for item in open_objections_on(session, actor, entry_id)}
     chosen = [open_items[i] for i in dict.fromkeys(objection_ids) if i in open_items]
-    if len(chosen) != len(set(objection_ids)) or not chosen:
-        raise Invalid(_l("请勾选这条公示下仍未办结的异议。"), field="objection_ids")
+    for item in chosen:
+        _require_decider(actor, item)
+    with collect() as problems:  # the objections ticked, the outcome and the answer: every problem at once
+        if len(chosen) != len(set(objection_ids)) or not chosen:
+            problems.add("objection_ids", _l("请勾选这条公示下仍未办结的异议。"))
+        _check_decision(problems, outcome, _clean_text(public_answer))
     moved: str | None = None
     for item in chosen:
         moved = decide(session, actor, item, outcome, public_answer) or moved

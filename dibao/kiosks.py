@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dibao import audit, cache, clock, content, disclosure, entitlement, i18n, notices, qr, scope, workflow
-from dibao.errors import Conflict, Invalid, NotFound, collect
+from dibao.errors import Conflict, NotFound, Problems, collect
 from dibao.models import Decision, Level, NoticeEntry, Region, User
 from dibao.models.kiosk import Kiosk
 
@@ -67,28 +67,35 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def _check_settings(name: str, rotation_seconds: int) -> str:
+def _check_settings(problems: Problems, name: str, rotation_seconds: int | None) -> str:
+    """A kiosk's name and page time: their problems go to ``problems``; the name as cleaned."""
     name = (name or "").strip()
-    with collect() as problems:  # every problem at once
-        if not name:
-            problems.add("name", _l("请填写终端名称。"))
-        elif len(name) > 100:
-            problems.add("name", _l("终端名称不能超过100个字。"))
-        if not ROTATION_MIN <= rotation_seconds <= ROTATION_MAX:
-            problems.add("rotation_seconds", _l("翻页间隔应在%(low)d到%(high)d秒之间。", low=ROTATION_MIN,
-                                                high=ROTATION_MAX))
+    if not name:
+        problems.add("name", _l("请填写终端名称。"))
+    elif len(name) > 100:
+        problems.add("name", _l("终端名称不能超过100个字。"))
+    if rotation_seconds is None:
+        problems.add("rotation_seconds", _l("请填写翻页间隔。"))
+    elif not ROTATION_MIN <= rotation_seconds <= ROTATION_MAX:
+        problems.add("rotation_seconds", _l("翻页间隔应在%(low)d到%(high)d秒之间。", low=ROTATION_MIN,
+                                            high=ROTATION_MAX))
     return name
 
 
-def register(session: Session, actor: User | None, *, name: str, region: Region,
-             rotation_seconds: int = ROTATION_DEFAULT) -> Kiosk:
-    """Register a kiosk for a community; its display URL is ``/kiosk/<token>``."""
+def register(session: Session, actor: User | None, *, name: str, region: Region | None,
+             rotation_seconds: int | None = ROTATION_DEFAULT) -> Kiosk:
+    """Register a kiosk for a community; its display URL is ``/kiosk/<token>``. ``region`` None: none chosen
+    (said with the other problems)."""
     scope.require_admin(actor, ADMIN_ONLY)
-    if actor is not None:
+    if actor is not None and region is not None:
         scope.require_in_scope(actor, region)
-    name = _check_settings(name, rotation_seconds)
-    if region.level != Level.community:
-        raise Invalid(_l("公示终端只能登记到社区（村）。"), field="region_id")
+    with collect() as problems:  # every problem at once
+        name = _check_settings(problems, name, rotation_seconds)
+        if region is None:
+            problems.add("region_id", _l("请选择社区。"))
+        elif region.level != Level.community:
+            problems.add("region_id", _l("公示终端只能登记到社区（村）。"))
+    assert region is not None and rotation_seconds is not None  # (collect raised otherwise)
     now = clock.now()
     kiosk = Kiosk(name=name, region=region, rotation_seconds=rotation_seconds, token=new_token(),
                   created_at=now, created_by_id=actor.id if actor else None, polls=0)
@@ -100,11 +107,12 @@ def register(session: Session, actor: User | None, *, name: str, region: Region,
 
 
 def update_settings(session: Session, actor: User | None, kiosk: Kiosk, *, name: str,
-                    rotation_seconds: int) -> Kiosk:
+                    rotation_seconds: int | None) -> Kiosk:
     scope.require_admin(actor, ADMIN_ONLY)
     if kiosk.revoked:
         raise Conflict(_l("该终端已停用。"))
-    name = _check_settings(name, rotation_seconds)
+    with collect() as problems:  # every problem at once
+        name = _check_settings(problems, name, rotation_seconds)
     before = {"name": kiosk.name, "rotation_seconds": kiosk.rotation_seconds}
     kiosk.name, kiosk.rotation_seconds = name, rotation_seconds
     audit.record(session, actor, "kiosk_updated", "kiosk", kiosk.id, region_id=kiosk.region_id,

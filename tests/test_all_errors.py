@@ -283,8 +283,8 @@ def test_member_leaving_shows_every_problem(app, session, seeded, active):
 
 def test_other_staff_checks_report_every_problem(app, session, seeded):
     with app.test_request_context():
-        with pytest.raises(Invalid) as caught:
-            kiosks._check_settings("", 1)
+        with pytest.raises(Invalid) as caught, collect() as problems:
+            kiosks._check_settings(problems, "", 1)
         assert [f for f, _m in caught.value.field_problems] == ["name", "rotation_seconds"]
         with pytest.raises(Invalid) as caught:
             announcements._checked(announcements.AnnouncementKind.document,

@@ -13,3 +13,18 @@ def lines(text: str | None) -> list[str]:
     """One name a line (also split on Chinese commas and enumeration commas, as staff type lists)."""
     return [line.strip() for line in (text or "").replace("，", "\n").replace("、", "\n").splitlines()
             if line.strip()]
+
+
+MAX_RECORD_ID = 2**31 - 1  # the largest key of the app's tables (INTEGER on PostgreSQL)
+
+
+def record_id(value) -> int:
+    """A record id from a form's select or checkbox (its ``coerce``): anything that is no id — or one past every key,
+    which PostgreSQL would refuse to compare — is -1, which no record has, so the domain refuses it with its Chinese
+    message beside the field, together with the form's other problems (WTForms' own refusal would come alone,
+    before them)."""
+    if value is None:
+        raise TypeError
+    text = str(value).strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else -1
+    return number if number <= MAX_RECORD_ID else -1

@@ -16,7 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Length, Optional
 
 from dibao import cases, entitlement, workflow
 from dibao.forms import FlaskForm, Form
@@ -62,9 +62,10 @@ class MemberForm(FlaskForm):
 
 
 class IncomeForm(FlaskForm):
-    source = SelectField(_l("收入类型"),
+    # the type and the amount are checked by the domain (dibao.cases.add_income), together
+    source = SelectField(_l("收入类型"), validate_choice=False,
                          choices=[SelectChoice(k, v[0]) for k, v in entitlement.INCOME_SOURCES.items()])
-    amount = StringField(_l("月收入（元）"), validators=[DataRequired(_l("请填写金额。")), Length(max=20)])
+    amount = StringField(_l("月收入（元）"), validators=[Length(max=20)])
     note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
 
 

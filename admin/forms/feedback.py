@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from admin.forms import record_id
 from dibao.forms import FlaskForm
 
 
@@ -10,22 +11,14 @@ class DecideForm(FlaskForm):
     public_answer = TextAreaField(_l("公开答复（反映人凭查询码可以看到，请勿写入个人信息）"), validators=[Length(max=4200)])
 
 
-def _number(value) -> int:
-    """A record id from the form; anything else is -1, which the domain refuses with its Chinese message."""
-    if value is None:
-        raise TypeError
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else -1
-
-
 class HandleForm(DecideForm):
     """The one decision form of an objection or report (issue 10 item 11): assignee, check notes, the outcome
     (or keep checking), the public answer and the duplicates decided with it; the server checks each field."""
 
     outcome = RadioField(_l("办理结果"), validate_choice=False)
-    assignee = SelectField(_l("承办人"), coerce=_number, validate_choice=False)
+    assignee = SelectField(_l("承办人"), coerce=record_id, validate_choice=False)
     notes = TextAreaField(_l("核查情况（仅工作人员可见）"), validators=[Length(max=4200)])
-    together = SelectMultipleField(_l("一并办结同一条公示的其他异议"), coerce=_number, validate_choice=False)
+    together = SelectMultipleField(_l("一并办结同一条公示的其他异议"), coerce=record_id, validate_choice=False)
 
 
 class NotifyForm(FlaskForm):
@@ -35,4 +28,4 @@ class NotifyForm(FlaskForm):
 class DecideTogetherForm(DecideForm):
     """One decision for several objections against the same entry (duplicates)."""
 
-    objection_ids = SelectMultipleField(_l("一并办结的异议"), coerce=int, validate_choice=False)
+    objection_ids = SelectMultipleField(_l("一并办结的异议"), coerce=record_id, validate_choice=False)

@@ -47,7 +47,7 @@ class VerificationForm(FlaskForm):
 
 class ResultForm(FlaskForm):
     result = RadioField(_l("核对结果"), choices=[SelectChoice(k.value, v) for k, v in assets.RESULT_LABELS.items()],
-                        default=VerificationResult.consistent.value)
+                        default=VerificationResult.consistent.value, validate_choice=False)  # the domain checks it
     result_on = DateField(_l("反馈日期"), validators=[Optional()])
     findings = TextAreaField(_l("核对情况（不一致时必填）"), validators=[Optional(), Length(max=4000)])
     document = FileField(_l("核对报告（照片或 PDF，可不上传）"))
