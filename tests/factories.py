@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from dibao import clock
+from dibao import cases, clock
 from dibao.models import Case, Decision, Level, Member, MemberIncome, Opinion, Region, Stage, WorkCapacity
 
 _seq = itertools.count(1)
@@ -37,7 +37,7 @@ def make_case(
     n = next(_seq)
     now = clock.now()
     case = Case(
-        number=f"{region.code}-2026-{n:04d}", region=region, stage=stage, stage_changed_at=now,
+        number=cases._next_number(session, region), region=region, stage=stage, stage_changed_at=now,
         head_name=head_name, head_id_number=id_number, head_phone=phone,
         address=address or f"{region.name}幸福路{n}号{n % 5 + 1}单元{n % 7 + 1}01室",
         public_address=f"{region.name}幸福路{n}号", category=1, photo_key=photo_key, photo_consent=photo_consent,

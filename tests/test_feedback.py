@@ -43,7 +43,7 @@ def test_whole_loop_from_qr_to_published_answer_and_case_sent_back(app, client, 
     code = receipt_code(client)
     assert re.fullmatch(r"[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{10}", code)
     receipt = client.get("/receipt")
-    assert receipt.headers["Cache-Control"].startswith("no-store")
+    assert receipt.headers["Cache-Control"] == "private, no-store"
     assert "<svg" in receipt.get_data(as_text=True)  # the code as a QR code too
 
     objection = session.scalar(select(Objection).where(Objection.tracking_code == code))

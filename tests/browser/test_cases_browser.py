@@ -1,6 +1,8 @@
 """Issue 3: a community staff member registers an application and records a home visit through the UI,
 then sees both on the case page (the household archive)."""
 
+from urllib.parse import urlsplit
+
 import pytest
 from playwright.sync_api import expect
 
@@ -65,6 +67,9 @@ def test_register_and_record_home_visit(page, live_server, world, session, scree
 
     # In the list the ID number and phone are masked.
     page.get_by_role("navigation").get_by_role("link", name="低保案件").click()
+    # The table is there as soon as it is parsed; the search box listens once htmx has started (by the load
+    # event): typing before that, as a loaded machine lets the test do, would go unheard.
+    page.wait_for_url(lambda url: urlsplit(url).path == "/admin/cases/", wait_until="load")
     row = page.locator("table.case-table tbody tr").first
     assert id_number[:2] + "*" * 13 + id_number[-3:] in row.inner_text()
     assert "139****6666" in row.inner_text() and id_number not in page.content()
