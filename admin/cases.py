@@ -38,9 +38,10 @@ from admin.forms.cases import (
     TownDecisionForm,
     VisitForm,
 )
+from admin.views import chosen_region
 from dibao import cases, clock, db, entitlement, identity, media, scope, workflow
 from dibao.errors import Forbidden
-from dibao.models import Case, Decision, Role, WorkCapacity
+from dibao.models import Case, Role
 from dibao.web import int_arg, no_store, perform, render, safe_download_name, submit
 from dibao.workflow import Action
 
@@ -87,7 +88,7 @@ def case_new():
         no_income_no_capacity_no_supporter=form.no_income_no_capacity_no_supporter.data,
         special_case=form.special_case.data, head_age=form.head_age.data,
         head_health=form.head_health.data or "",
-        head_work_capacity=WorkCapacity(form.head_work_capacity.data),
+        head_work_capacity=form.head_work_capacity.data,  # a choice: the domain checks it with the rest
     ))
     if done.ok:
         flash(_("已登记受理，案卷号 %(number)s。请继续登记家庭成员和收入。", number=done.value.number), "success")
@@ -211,7 +212,7 @@ def case_edit(case_id: int):
 
 def _member_fields(form: MemberForm) -> dict:
     return dict(name=form.name.data, relation=form.relation.data, age=form.age.data, id_number=form.id_number.data,
-                health=form.health.data or "", work_capacity=WorkCapacity(form.work_capacity.data),
+                health=form.health.data or "", work_capacity=form.work_capacity.data,
                 deduction=form.deduction.data or "",  # parsed by the domain, with the other fields' checks
                 deduction_note=form.deduction_note.data or "")
 
@@ -428,7 +429,7 @@ def case_community_review(case_id: int):
 
     def run(sess, case, f):
         workflow.record_community_review(
-            sess, current_user, case, decision=Decision(f.decision.data), opinion=f.opinion.data,
+            sess, current_user, case, decision=f.decision.data, opinion=f.opinion.data,
             votes_for=f.votes_for.data, votes_against=f.votes_against.data, votes_abstain=f.votes_abstain.data or 0,
             meeting_id=f.meeting_id.data or None, held_on=f.held_on.data, location=f.location.data or "",
             panel=lines(f.panel.data), attendees=lines(f.attendees.data),
@@ -460,7 +461,7 @@ def case_town_decision(case_id: int):
 
     def run(sess, case, f):
         workflow.record_town_decision(sess, current_user, case, held_on=f.held_on.data, title=f.title.data,
-                                      participants=lines(f.participants.data), decision=Decision(f.decision.data),
+                                      participants=lines(f.participants.data), decision=f.decision.data,
                                       opinion=f.opinion.data, override_reason=f.override_reason.data,
                                       levels=_levels())
 
@@ -473,7 +474,7 @@ def case_town_decision(case_id: int):
 @login_required
 def case_county_decision(case_id: int):
     def run(sess, case, f):
-        workflow.record_county_decision(sess, current_user, case, decision=Decision(f.decision.data),
+        workflow.record_county_decision(sess, current_user, case, decision=f.decision.data,
                                         opinion=f.opinion.data, override_amount=f.override_amount.data,
                                         override_reason=f.override_reason.data,
                                         levels=_levels())
@@ -562,7 +563,7 @@ def standards():
     if request.method == "POST":  # everyone reads the standards; only an admin may post, whatever the input
         scope.require_admin(current_user, entitlement.ADMIN_ONLY)
     done = submit(form, lambda sess: entitlement.set_standard(
-        sess, current_user, region=scope.get_region(sess, current_user, form.region_id.data),
+        sess, current_user, region=chosen_region(sess, form.region_id.data),
         amount=form.monthly_amount.data, effective_from=form.effective_from.data, note=form.note.data or "",
     ))
     if done.ok:

@@ -31,17 +31,11 @@ from admin.forms.household import (
     TransferForm,
     VerificationForm,
 )
+from admin.views import chosen_region
 from dibao import archive, assets, cases, clock, db, documents, entitlement, household, panel, scope, workflow
 from dibao.errors import Invalid
 from dibao.models import Case, WorkCapacity
-from dibao.models.household import (
-    AssetKind,
-    DeliveryWay,
-    DocumentKind,
-    MemberChangeKind,
-    PanelRole,
-    TransferKind,
-)
+from dibao.models.household import DocumentKind
 from dibao.web import no_store, perform, render, safe_download_name, submit
 
 
@@ -140,7 +134,7 @@ def household_assets(case_id: int):
 @login_required
 def household_asset_add(case_id: int):
     def run(sess, case, f):
-        return assets.add_asset(sess, current_user, case, kind=AssetKind(f.kind.data), description=f.description.data,
+        return assets.add_asset(sess, current_user, case, kind=f.kind.data, description=f.description.data,
                                 units=f.units.data, area=f.area.data, value=f.value.data)
 
     return _post(case_id, ASSETS, _assets_context, "asset_form", AssetForm(), run, _("资产已登记。"), "#assets")
@@ -258,7 +252,7 @@ def household_changes(case_id: int):
 @login_required
 def household_member_join(case_id: int):
     def run(sess, case, f):
-        return household.member_joins(sess, current_user, case, kind=MemberChangeKind(f.kind.data),
+        return household.member_joins(sess, current_user, case, kind=f.kind.data,
                                       happened_on=f.happened_on.data, reason=f.reason.data, name=f.name.data,
                                       relation=f.relation.data, age=f.age.data, id_number=f.id_number.data,
                                       work_capacity=WorkCapacity.none)
@@ -275,7 +269,7 @@ def household_member_leave(case_id: int):
     form.member_id.choices = [SelectChoice(m.id, m.name) for m in cases.get_case(sess, current_user, case_id).members]
 
     def run(sess, case, f):
-        return household.member_leaves(sess, current_user, case, f.member_id.data, kind=MemberChangeKind(f.kind.data),
+        return household.member_leaves(sess, current_user, case, f.member_id.data, kind=f.kind.data,
                                        happened_on=f.happened_on.data, reason=f.reason.data)
 
     return _post(case_id, CHANGES, _changes_context, "leave_form", form, run,
@@ -289,8 +283,9 @@ def household_transfer(case_id: int):
     form.to_region_id.choices = [SelectChoice(r.id, r.name) for r in scope.regions_in_scope(db.session(), current_user)]
 
     def run(sess, case, f):
-        return household.transfer(sess, current_user, case, to_region_id=f.to_region_id.data,
-                                  kind=TransferKind(f.kind.data), moved_on=f.moved_on.data, reason=f.reason.data,
+        target = chosen_region(sess, f.to_region_id.data)
+        return household.transfer(sess, current_user, case, to_region_id=target.id if target else None,
+                                  kind=f.kind.data, moved_on=f.moved_on.data, reason=f.reason.data,
                                   address=f.address.data, public_address=f.public_address.data)
 
     sess = db.session()
@@ -363,7 +358,7 @@ def household_delivery_add(document_id: int):
     case_id = document.case_id
     form = DeliveryForm()
     done = submit(form, lambda sess: documents.record_delivery(
-        sess, current_user, document, delivered_on=form.delivered_on.data, way=DeliveryWay(form.way.data),
+        sess, current_user, document, delivered_on=form.delivered_on.data, way=form.way.data,
         recipient=form.recipient.data, delivered_by=form.delivered_by.data, note=form.note.data))
     if done.ok:
         flash(_("送达情况已记入档案。"), "success")
@@ -422,7 +417,7 @@ def panel_member_add(region_id: int):
     region = panel.get_community(sess, current_user, region_id)
     form = PanelMemberForm()
     done = submit(form, lambda sess: panel.add_member(
-        sess, current_user, region, name=form.name.data, role=PanelRole(form.role.data),
+        sess, current_user, region, name=form.name.data, role=form.role.data,
         term_start=form.term_start.data, term_end=form.term_end.data, note=form.note.data))
     if done.ok:
         flash(_("已添加评议小组成员。"), "success")

@@ -186,25 +186,36 @@ def _checked(kind: AnnouncementKind, fields: Fields) -> dict:
             "ends_on": fields.ends_on, "category": category}
 
 
-def _store_picture(data: bytes | None, media_dir: str) -> str | None:
-    if not data:
-        return None
-    try:
-        return media.store_image(data, media_dir).key
-    except media.MediaError as err:
-        raise media.MediaError(_l("图片：%(why)s", why=err.message), reason=err.reason, field="picture") from None
+def _uploads_checked(kind: AnnouncementKind, fields: Fields, picture: bytes | None, files: list[Upload],
+                     files_before: int = 0) -> tuple[dict, media.Prepared | None, list[tuple[Upload, media.Prepared]]]:
+    """The fields (:func:`_checked`) and the uploads' own checks (type, size, a decodable image or PDF), all at once:
+    the picture and the files come back checked and cleaned in memory, written only once everything passed."""
+    picture_file = None
+    checked_files: list[tuple[Upload, media.Prepared]] = []
+    with collect() as problems:
+        values = problems.check(_checked, kind, fields)
+        if picture:
+            try:
+                picture_file = media.prepare_image(picture)
+            except media.MediaError as err:
+                problems.add_error(media.for_field(err, "picture", _l("图片：%(why)s", why=err.message)))
+        if files_before + len(files) > MAX_FILES:
+            problems.add("files", _l("附件最多 %(n)d 个。", n=MAX_FILES))
+        else:
+            for upload in files:
+                try:
+                    checked_files.append((upload, media.prepare_document(upload.data, upload.filename)))
+                except media.MediaError as err:
+                    problems.add_error(media.for_field(err, "files", _l("附件“%(name)s”：%(why)s",
+                                                                        name=upload.filename, why=err.message)))
+    assert values is not None  # (collect raised otherwise)
+    return values, picture_file, checked_files
 
 
-def _add_files(item: Announcement, uploads: list[Upload], media_dir: str) -> None:
-    if len(item.files) + len(uploads) > MAX_FILES:
-        raise Invalid(_l("附件最多 %(n)d 个。", n=MAX_FILES), field="files")
+def _add_files(item: Announcement, files: list[tuple[Upload, media.Prepared]], media_dir: str) -> None:
     position = max((f.position for f in item.files), default=-1) + 1
-    for upload in uploads:
-        try:
-            stored = media.store_document(upload.data, upload.filename, media_dir)
-        except media.MediaError as err:
-            raise media.MediaError(_l("附件“%(name)s”：%(why)s", name=upload.filename, why=err.message),
-                                   reason=err.reason, field="files") from None
+    for upload, prepared in files:
+        stored = prepared.write(media_dir)
         title = (upload.filename or "").rsplit(".", 1)[0].strip()[:200] or str(_l("附件"))
         item.files.append(AnnouncementFile(position=position, title=title, media_key=stored.key,
                                            content_type=stored.content_type, size_bytes=stored.size,
@@ -215,13 +226,13 @@ def _add_files(item: Announcement, uploads: list[Upload], media_dir: str) -> Non
 def publish(session: Session, actor: User, *, kind: AnnouncementKind, region: Region, fields: Fields,
             picture: bytes | None = None, files: list[Upload] | None = None, media_dir: str) -> Announcement:
     _require_publisher(actor, region, kind)
-    values = _checked(kind, fields)
+    values, picture_file, checked_files = _uploads_checked(kind, fields, picture, files or [])
     now = clock.now()
     item = Announcement(public_id=notices.new_public_id(), kind=kind, region=region, created_by_id=actor.id,
                         created_by_name=actor.display_name, created_at=now, updated_at=now, **values)
-    item.picture_key = _store_picture(picture, media_dir)
+    item.picture_key = picture_file.write(media_dir).key if picture_file is not None else None
     session.add(item)
-    _add_files(item, files or [], media_dir)
+    _add_files(item, checked_files, media_dir)
     session.flush()
     audit.record(session, actor, "announcement_published", "announcement", item.public_id, region_id=region.id,
                  details={"kind": kind.value, "title": item.title, "starts_on": item.starts_on.isoformat(),
@@ -236,19 +247,19 @@ def update(session: Session, actor: User, item: Announcement, *, region: Region,
     _require_publisher(actor, region, item.kind)
     if item.withdrawn_at is not None:
         raise Conflict(_l("这条公告已经撤下，不能再修改。"))
-    values = _checked(item.kind, fields)
+    values, picture_file, checked_files = _uploads_checked(item.kind, fields, picture, files or [],
+                                                           files_before=len(item.files))
     changed = [name for name, value in values.items() if getattr(item, name) != value]
     for name in changed:
         setattr(item, name, values[name])
     if region.id != item.region_id:
         item.region = region
         changed.append("region")
-    key = _store_picture(picture, media_dir)
-    if key:
-        item.picture_key = key
+    if picture_file is not None:
+        item.picture_key = picture_file.write(media_dir).key
         changed.append("picture")
-    if files:
-        _add_files(item, files, media_dir)
+    if checked_files:
+        _add_files(item, checked_files, media_dir)
         changed.append("files")
     if not changed:
         return item

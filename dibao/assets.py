@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, cases, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Invalid, NotFound, Problems, collect
+from dibao.errors import Conflict, Invalid, NotFound, Problems, chosen, collect
 from dibao.household import OPEN, Rule, require
 from dibao.models import Case, Region, Role, Stage, User
 from dibao.models.household import (
@@ -102,13 +102,15 @@ def _int(value, field_name: str, *, low: int = 0, high: int = 99) -> int:
     return int(value)
 
 
-def add_asset(session: Session, actor: User, case: Case, *, kind: AssetKind, description: str = "",
+def add_asset(session: Session, actor: User, case: Case, *, kind: AssetKind | str, description: str = "",
               units: int | None = 1, area: Decimal | str | None = None,
               value: Decimal | str | None = None) -> Asset:
     """One asset of the household; ``area`` and ``value`` as typed (or given), checked with the rest."""
     require(actor, case, RECORD)
-    kind = AssetKind(kind)
+    kind = chosen(AssetKind, kind)
     with collect() as problems:  # every problem at once
+        if kind is None:
+            problems.add("kind", _l("请选择资产类型。"))
         units = problems.check(_int, units if units is not None else 1, "units", low=1)
         area, value = _decimal(problems, area, "area"), _decimal(problems, value, "value")
         if kind == AssetKind.housing and (area is None or area <= 0) and not problems.has("area"):
@@ -189,32 +191,34 @@ def record_result(session: Session, actor: User, case: Case, verification_id: in
                   result: VerificationResult | str | None, result_on: date | None, findings: str,
                   document: bytes | None = None, filename: str = "", media_dir: str = "") -> Verification:
     """The agencies answered: the result, the date, what was found and (optionally) their document, kept as an
-    attachment of the case through the one media pipeline."""
+    attachment of the case through the one media pipeline (a bad file is said with the other problems)."""
     require(actor, case, RESULT)
     verification = get_verification(session, case, verification_id)
     if verification.result is not None:
         raise Conflict(_l("该次核对已登记结果；如有新情况，请重新发起核对。"))
     findings = (findings or "").strip()
     with collect() as problems:  # every problem at once
-        chosen = _result(result)
-        if chosen is None:
+        picked = _result(result)
+        if picked is None:
             problems.add("result", _l("请选择核对结果。"))
         if result_on is None or result_on > clock.today() or result_on < verification.requested_on:
             problems.add("result_on", _l("请填写核对结果的日期（不早于发起日期，不晚于今天）。"))
-        if chosen == VerificationResult.discrepancy and len(findings) < workflow.MIN_REASON:
+        if picked == VerificationResult.discrepancy and len(findings) < workflow.MIN_REASON:
             problems.add("findings", _l("核对发现不一致时，请写明不一致的情况（至少 %(n)d 个字）。",
                                         n=workflow.MIN_REASON))
-    if document:
-        attachment = cases.add_attachment(session, actor, case, title=str(_l("家庭经济状况核对报告")), data=document,
-                                          filename=filename, media_dir=media_dir)
+        # the agencies' document: checked with the rest, stored only once everything passed
+        prepared = problems.check(cases.checked_document, document, filename, "document") if document else None
+    if prepared is not None:
+        attachment = cases.store_attachment(session, actor, case, title=str(_l("家庭经济状况核对报告")),
+                                            prepared=prepared, filename=filename, media_dir=media_dir)
         verification.attachment_id = attachment.id
-    assert chosen is not None and result_on is not None  # (collect raised otherwise)
-    verification.result, verification.result_on, verification.findings = chosen, result_on, findings[:4000]
+    assert picked is not None and result_on is not None  # (collect raised otherwise)
+    verification.result, verification.result_on, verification.findings = picked, result_on, findings[:4000]
     verification.result_by_id, verification.result_by_name = actor.id, actor.display_name
     case.updated_at = clock.now()
     session.flush()
     audit.record(session, actor, "verification_result", "case", case.id, region_id=case.region_id,
-                 details={"verification": verification.id, "result": chosen.value,
+                 details={"verification": verification.id, "result": picked.value,
                           "result_on": result_on.isoformat(), "document": verification.attachment_id})
     return verification
 

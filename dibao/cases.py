@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from dibao import audit, clock, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, chosen, collect
 from dibao.identity import (
     is_valid_id_number,
     mask_account,
@@ -116,6 +116,22 @@ def _category(value: int | None) -> int:
     return int(value)
 
 
+def _work_capacity(value: WorkCapacity | str | None, field: str = "work_capacity") -> WorkCapacity:
+    """A work capacity, or its value as a form sends it; anything the list does not offer is refused."""
+    capacity = chosen(WorkCapacity, value)
+    if capacity is None:
+        raise Invalid(_l("请选择劳动能力。"), field=field)
+    return capacity
+
+
+def _relation(value: str | None) -> str:
+    """A relation to the head of household from the list (RELATIONS)."""
+    value = (value or "").strip()
+    if value not in RELATIONS:
+        raise Invalid(_l("请选择与户主的关系。"), field="relation")
+    return value
+
+
 # --- access -------------------------------------------------------------------------------------------
 
 def get_case(session: Session, user: User, case_id: int) -> Case:
@@ -158,7 +174,7 @@ def register_case(
     special_case: bool = False,
     head_age: int | None,
     head_health: str = "",
-    head_work_capacity: WorkCapacity = WorkCapacity.full,
+    head_work_capacity: WorkCapacity | str = WorkCapacity.full,
 ) -> Case:
     """个人申报，社区受理: the case is registered in the staff member's own community; acceptance starts
     the deadlines. The head of household is member 0."""
@@ -172,6 +188,7 @@ def register_case(
         address = problems.check(_required, address, "address", _l("请填写家庭住址。"), 200)
         category = problems.check(_category, category)
         head_age = problems.check(_age, head_age, field="head_age")
+        head_work_capacity = problems.check(_work_capacity, head_work_capacity, field="head_work_capacity")
         duplicate = id_number and session.scalar(
             select(Case).where(Case.head_id_hash == blind_index(id_number), Case.stage.not_in(workflow.CLOSED_STAGES))
         )
@@ -247,7 +264,7 @@ def get_member(case: Case, member_id: int) -> Member:
 
 
 def add_member(session: Session, actor: User, case: Case, *, name: str, relation: str, age: int | None,
-               id_number: str | None, health: str, work_capacity: WorkCapacity,
+               id_number: str | None, health: str, work_capacity: WorkCapacity | str,
                deduction: Decimal | str | None, deduction_note: str) -> Member:
     """``deduction`` may be the text as typed: it is checked with the other fields."""
     _require_edit(actor, case)
@@ -269,11 +286,11 @@ def member_values(*, name, relation, age, id_number, health, work_capacity, dedu
     with collect() as problems:
         values = {
             "name": problems.check(_required, normalise_name(name), "name", _l("请填写成员姓名。"), 50),
-            "relation": problems.check(_required, relation, "relation", _l("请选择与户主的关系。"), 20),
+            "relation": problems.check(_relation, relation),
             "age": problems.check(_age, age),
             "id_number": problems.check(normalise_id_number, id_number, field="id_number", required=False),
             "health": (health or "").strip()[:200],
-            "work_capacity": WorkCapacity(work_capacity),
+            "work_capacity": problems.check(_work_capacity, work_capacity),
         }
         if isinstance(deduction, str):
             deduction = problems.check(entitlement.parse_money, deduction, field_name="deduction", allow_empty=True)
@@ -357,12 +374,19 @@ def set_photo(session: Session, actor: User, case: Case, *, data: bytes | None, 
     ``data`` None keeps the current photo and only records the consent choice."""
     _require_edit(actor, case)
     details: dict = {}
-    if data:
-        stored = media.store_image(data, media_dir)
+    prepared = None
+    with collect() as problems:  # the photo and the consent at once, before the photo is stored
+        if data:
+            try:
+                prepared = media.prepare_image(data)
+            except media.MediaError as err:
+                problems.add_error(media.for_field(err, "photo"))
+        elif case.photo_key is None and consent:
+            problems.add("photo", _l("请先上传户照片，再记录同意公示。"))
+    if prepared is not None:
+        stored = prepared.write(media_dir)
         case.photo_key = stored.key
         details["photo"] = stored.key
-    if case.photo_key is None and consent:
-        raise Invalid(_l("请先上传户照片，再记录同意公示。"), field="photo")
     if consent != case.photo_consent:
         case.photo_consent = consent
         case.photo_consent_at = clock.now() if consent else None
@@ -393,12 +417,14 @@ ACCOUNT_KIND_LABELS = {
 }
 
 
-def set_payment_account(session: Session, actor: User, case: Case, *, kind: AccountKind, bank_name: str,
+def set_payment_account(session: Session, actor: User, case: Case, *, kind: AccountKind | str, bank_name: str,
                         holder_name: str, number: str) -> PaymentAccount:
     """Record (or replace) where the household is paid. The audit event keeps only the masked number."""
     _require_edit(actor, case)
-    kind = AccountKind(kind)
+    kind = chosen(AccountKind, kind)
     with collect() as problems:
+        if kind is None:
+            problems.add("kind", _l("请选择账户类型。"))
         number = problems.check(normalise_account_number, number, luhn_checked=kind == AccountKind.bank_card,
                                 field="number")
         bank_name = problems.check(_required, bank_name, "bank_name", _l("请填写开户银行。"), 100)
@@ -419,16 +445,35 @@ def set_payment_account(session: Session, actor: User, case: Case, *, kind: Acco
 
 def add_attachment(session: Session, actor: User, case: Case, *, title: str, data: bytes, filename: str,
                    media_dir: str) -> Attachment:
-    """An attachment (image or PDF) through the one media pipeline; a bad file stores nothing."""
+    """An attachment (image or PDF) through the one media pipeline; the file is checked with the title, and nothing
+    is stored unless both pass."""
     workflow.require(actor, case, Action.attach)
     with collect() as problems:
         title = problems.check(_required, title, "title", _l("请填写材料名称，例如“低保申请书”。"), 100)
         if not data:
             problems.add("file", _l("请选择要上传的文件。"))
+        else:
+            prepared = problems.check(checked_document, data, filename, "file")
+    return store_attachment(session, actor, case, title=title, prepared=prepared, filename=filename,
+                            media_dir=media_dir)
+
+
+def checked_document(data: bytes, filename: str, field: str) -> media.Prepared:
+    """An uploaded image or PDF checked and cleaned in memory (nothing written), its refusal beside ``field``."""
+    try:
+        return media.prepare_document(data, filename or "")
+    except media.MediaError as err:
+        raise media.for_field(err, field) from None
+
+
+def store_attachment(session: Session, actor: User, case: Case, *, title: str, prepared: media.Prepared,
+                     filename: str, media_dir: str) -> Attachment:
+    """Write a checked file (:func:`checked_document`) and keep it as the case's attachment ``title``."""
+    workflow.require(actor, case, Action.attach)
     title = " ".join(title.split())  # one line
-    stored = media.store_document(data, filename or "", media_dir)
+    stored = prepared.write(media_dir)
     attachment = Attachment(case_id=case.id, title=title, media_key=stored.key, content_type=stored.content_type,
-                            original_name=(filename or "")[-200:], size_bytes=stored.size or len(data),
+                            original_name=(filename or "")[-200:], size_bytes=stored.size,
                             uploaded_by_id=actor.id, uploaded_by_name=actor.display_name, created_at=clock.now())
     session.add(attachment)
     session.flush()

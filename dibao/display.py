@@ -240,17 +240,19 @@ def add_board_photo(session: Session, actor: User, batch: NoticeBatch, *, data: 
         raise Forbidden(_l("公示栏照片由社区、乡镇和县级经办人员上传。"))
     today = clock.today()
     note = (note or "").strip()
-    with collect() as problems:  # every problem at once, before the photo is stored
+    with collect() as problems:  # every problem at once (the photo's own too), before the photo is stored
         if not data:
             problems.add("photo", _l("请选择公示栏的照片。"))
+        else:
+            try:
+                prepared = media.prepare_image(data)
+            except media.MediaError as err:
+                problems.add_error(media.for_field(err, "photo"))
         if taken_on is None or taken_on > today or taken_on < clock.to_local(batch.opens_at).date() - timedelta(days=1):
             problems.add("taken_on", _l("请填写拍摄日期（公示开始之后、不晚于今天）。"))
         if len(note) > 500:
             problems.add("note", _l("说明最多 500 个字。"))
-    try:
-        stored = media.store_image(data, media_dir)
-    except media.MediaError as err:
-        raise media.MediaError(err.message, reason=err.reason, field="photo") from None
+    stored = prepared.write(media_dir)
     photo = BoardPhoto(batch_id=batch.id, region_id=actor.region_id, media_key=stored.key, taken_on=taken_on,
                        note=note, uploaded_by_id=actor.id, uploaded_by_name=actor.display_name,
                        created_at=clock.now())

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, entitlement, scope, workflow
-from dibao.errors import Conflict, Invalid, collect
+from dibao.errors import Conflict, Invalid, chosen, collect
 from dibao.household import Rule, require
 from dibao.models import AmountChange, AmountPeriod, Case, Decision, Level, Role, Stage, User
 from dibao.models.household import Delivery, DeliveryWay, Document, DocumentKind
@@ -170,7 +170,7 @@ def documents_of(session: Session, case: Case) -> list[Document]:
 
 
 def record_delivery(session: Session, actor: User, document: Document, *, delivered_on: date | None,
-                    way: DeliveryWay, recipient: str, delivered_by: str, note: str = "") -> Delivery:
+                    way: DeliveryWay | str, recipient: str, delivered_by: str, note: str = "") -> Delivery:
     """送达: when, how and to whom the notice was handed; kept in the archive."""
     case = document.case
     require(actor, case, DELIVER)
@@ -181,11 +181,14 @@ def record_delivery(session: Session, actor: User, document: Document, *, delive
             problems.add("delivered_on", _l("请填写送达日期。"))
         elif delivered_on > clock.today() or delivered_on < document.issued_on:
             problems.add("delivered_on", _l("送达日期不能早于出具日期，也不能晚于今天。"))
+        way = chosen(DeliveryWay, way)
+        if way is None:
+            problems.add("way", _l("请选择送达方式。"))
         if not recipient:
             problems.add("recipient", _l("请填写签收人。"))
         if not delivered_by:
             problems.add("delivered_by", _l("请填写送达人。"))
-    delivery = Delivery(document=document, delivered_on=delivered_on, way=DeliveryWay(way), recipient=recipient,
+    delivery = Delivery(document=document, delivered_on=delivered_on, way=way, recipient=recipient,
                         delivered_by=delivered_by, note=(note or "").strip()[:200], recorded_by_id=actor.id,
                         recorded_by_name=actor.display_name, created_at=clock.now())
     session.add(delivery)

@@ -255,21 +255,26 @@ def list_standards(session: Session, actor: User) -> list[Standard]:
     return list(session.scalars(stmt))
 
 
-def set_standard(session: Session, actor: User, *, region: Region, amount: Decimal | str | None,
+def set_standard(session: Session, actor: User, *, region: Region | None, amount: Decimal | str | None,
                  effective_from: date | None, note: str = "") -> Standard:
     """A new standard for ``region`` from ``effective_from``. ``amount`` as typed (checked by :func:`parse_money`)
-    or a Decimal; every problem is reported at once, before anything is written."""
+    or a Decimal; every problem is reported at once, before anything is written. ``region`` None: none chosen, or
+    one the form's list does not offer."""
     scope.require_admin(actor, ADMIN_ONLY)
-    scope.require_in_scope(actor, region)
+    if region is not None:
+        scope.require_in_scope(actor, region)
     note = (note or "").strip()
     with collect() as problems:
+        if region is None:
+            problems.add("region_id", _l("请选择适用区划。"))
         amount = problems.check(parse_money, amount, field_name="monthly_amount")
         if amount is not None and amount <= 0:
             problems.add("monthly_amount", _l("低保标准必须大于 0。"))
         if effective_from is None:
             problems.add("effective_from", _l("请填写生效日期。"))
-        elif session.scalar(select(Standard.id).where(Standard.region_id == region.id,
-                                                      Standard.effective_from == effective_from)) is not None:
+        elif region is not None and session.scalar(
+                select(Standard.id).where(Standard.region_id == region.id,
+                                          Standard.effective_from == effective_from)) is not None:
             problems.add_error(Conflict(_l("%(region)s 在 %(day)s 已有一条标准，请换一个生效日期。",
                                            region=region.name, day=effective_from.isoformat()),
                                         field="effective_from"))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 Problem = tuple[str | None, Any]  # (the form field, or None for the whole form; its Chinese message)
 
@@ -76,6 +78,18 @@ class TooMany(DomainError):
 # What a form's checks collect: refusals of its input. Scope and permission (404, 403), a closed entry (410)
 # and a rate limit end the request at once.
 COLLECTED = (Invalid, Conflict)
+
+
+def chosen(kind: type[E], value: Any) -> E | None:
+    """The member of ``kind`` a form's choice names (a member, or its value as the form sends it), or None for
+    anything else — empty, stale, made up: the caller says "请选择…" beside the field with its other problems
+    (``kind(value)`` alone would raise ValueError, a 500)."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        return None
 
 
 class Problems:

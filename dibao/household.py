@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, cases, clock, db, entitlement, reviews, scope, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, chosen, collect
 from dibao.models import (
     AmountChange,
     Case,
@@ -117,11 +117,12 @@ def _apply_new_amount(session: Session, actor: User, case: Case, change: AmountC
 
 # --- member changes ------------------------------------------------------------------------------------------
 
-def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChangeKind, happened_on: date | None,
-                 reason: str, name: str, relation: str, age: int | None, id_number: str | None = None,
-                 work_capacity: WorkCapacity = WorkCapacity.none) -> MemberChange:
+def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChangeKind | str,
+                 happened_on: date | None, reason: str, name: str, relation: str, age: int | None,
+                 id_number: str | None = None, work_capacity: WorkCapacity = WorkCapacity.none) -> MemberChange:
     """A member joined (birth, marriage, moving in): added to the household, the amount recomputed."""
     take(session, actor, case, MEMBER_CHANGE)
+    kind = chosen(MemberChangeKind, kind)
     with collect() as problems:  # the change's fields and the member's, all at once, before anything is written
         if kind not in JOINING:
             problems.add("kind", _l("请选择成员增加的原因（出生、婚入、迁入）。"))
@@ -136,18 +137,22 @@ def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChang
     return _record(session, actor, case, kind, member.name, happened_on, reason)
 
 
-def member_leaves(session: Session, actor: User, case: Case, member_id: int, *, kind: MemberChangeKind,
-                  happened_on: date | None, reason: str) -> MemberChange:
+def member_leaves(session: Session, actor: User, case: Case, member_id: int | None, *,
+                  kind: MemberChangeKind | str, happened_on: date | None, reason: str) -> MemberChange:
     """A member left (death, marriage, moving out): removed from the household, the amount recomputed."""
     take(session, actor, case, MEMBER_CHANGE)
-    with collect() as problems:
-        if kind in JOINING:
+    kind = chosen(MemberChangeKind, kind)
+    member = next((m for m in case.members if m.id == member_id), None)
+    with collect() as problems:  # every problem at once
+        if member is None:
+            problems.add("member_id", _l("请选择减少的家庭成员。"))
+        elif member.position == 0:
+            problems.add_error(Conflict(_l("户主不能直接减少：请先在“家庭成员”中把新户主改为第一行（户主变更），"
+                                           "再登记原户主的变化。"), field="member_id"))
+        if kind is None or kind in JOINING:
             problems.add("kind", _l("请选择成员减少的原因（死亡、婚出、迁出）。"))
         happened_on = problems.check(_date, happened_on, "happened_on")
         reason = problems.check(_reason, reason)
-    member = cases.get_member(case, member_id)
-    if member.position == 0:
-        raise Conflict(_l("户主不能直接减少：请先在“家庭成员”中把新户主改为第一行（户主变更），再登记原户主的变化。"))
     name = member.name
     cases.remove_member(session, actor, case, member_id)
     change = _record(session, actor, case, kind, name, happened_on, reason)
@@ -189,19 +194,22 @@ def transfer_targets(session: Session, actor: User, case: Case) -> list[Region]:
             if r.level == Level.community and r.id != case.region_id]
 
 
-def transfer(session: Session, actor: User, case: Case, *, to_region_id: int, kind: TransferKind,
+def transfer(session: Session, actor: User, case: Case, *, to_region_id: int | None, kind: TransferKind | str,
              moved_on: date | None, reason: str, address: str, public_address: str = "") -> Transfer:
     """迁移: the one archive follows the household to the new community, whose staff take it over (scope follows
     ``Case.region``); the old community loses it. The amount is recomputed under the new region's standard."""
     take(session, actor, case, TRANSFER)
-    target = scope.get_region(session, actor, to_region_id)
-    kind = TransferKind(kind)
+    # None: none chosen, or one the form's list does not offer (admin.views.chosen_region); said with the rest
+    target = scope.get_region(session, actor, to_region_id) if to_region_id is not None else None
+    kind = chosen(TransferKind, kind)
     address = (address or "").strip()
     with collect() as problems:  # every problem at once, before anything is written
-        if target.level != Level.community:
+        if target is None or target.level != Level.community:
             problems.add("to_region_id", _l("请选择迁入的社区（村）。"))
         elif target.id == case.region_id:
             problems.add("to_region_id", _l("迁入社区与现在的社区相同。"))
+        if kind is None:
+            problems.add("kind", _l("请选择迁移类型。"))
         moved_on = problems.check(_date, moved_on, "moved_on")
         reason = problems.check(_reason, reason)
         if not address:

@@ -141,9 +141,23 @@ def _key(kind: str, data: bytes, ext: str) -> str:
     return f"{kind}/{digest[:2]}/{digest}.{ext}"
 
 
-def store_image(data: bytes, media_dir: str | os.PathLike, *, max_bytes: int = MAX_IMAGE_BYTES,
-                max_pixels: int = MAX_IMAGE_PIXELS) -> StoredMedia:
-    """Validate, clean and store an image — its bounded original (ORIGINAL_EDGE) and renditions; return its key.
+@dataclass(frozen=True)
+class Prepared:
+    """An upload checked and cleaned in memory, nothing written yet: a form checks its file with its other fields
+    (:func:`prepare_image` and :func:`prepare_document` raise MediaError) and calls :meth:`write` only once every
+    check passed."""
+
+    stored: StoredMedia
+    files: tuple[tuple[str, bytes], ...]  # (key, content): the clean file and its renditions
+
+    def write(self, media_dir: str | os.PathLike) -> StoredMedia:
+        for key, content in self.files:
+            _write(media_dir, key, content)
+        return self.stored
+
+
+def prepare_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS) -> Prepared:
+    """Validate and clean an image — its bounded original (ORIGINAL_EDGE) and renditions — in memory.
 
     One decoded image at a time: the original (draft-decoded, at most ORIGINAL_EDGE), then each rendition
     reduced from the previous, larger one."""
@@ -151,18 +165,23 @@ def store_image(data: bytes, media_dir: str | os.PathLike, *, max_bytes: int = M
     clean = _jpeg(img)
     key = _key("img", clean, "jpg")
     width, height = img.size
-    renditions = {}
+    files = [(key, clean)]
     for name, edge in sorted(RENDITIONS.items(), key=lambda item: -item[1]):  # display, then thumb from it
         img.thumbnail((edge, edge))
-        renditions[name] = _jpeg(img)
-    _write(media_dir, key, clean)
-    for name, content in renditions.items():
-        _write(media_dir, rendition_key(key, name), content)
-    return StoredMedia(key=key, content_type="image/jpeg", width=width, height=height, size=len(clean))
+        files.append((rendition_key(key, name), _jpeg(img)))
+    return Prepared(StoredMedia(key=key, content_type="image/jpeg", width=width, height=height, size=len(clean)),
+                    tuple(files))
 
 
-def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> StoredMedia:
-    """An attachment: an image (through store_image) or a PDF (checked by its header and size)."""
+def store_image(data: bytes, media_dir: str | os.PathLike, *, max_bytes: int = MAX_IMAGE_BYTES,
+                max_pixels: int = MAX_IMAGE_PIXELS) -> StoredMedia:
+    """Validate, clean and store an image (:func:`prepare_image`); return its key."""
+    return prepare_image(data, max_bytes=max_bytes, max_pixels=max_pixels).write(media_dir)
+
+
+def prepare_document(data: bytes, filename: str = "") -> Prepared:
+    """An attachment checked and cleaned in memory: an image (through prepare_image) or a PDF (checked by its
+    header and size, re-written by :func:`clean_pdf`)."""
     if data[:5] == b"%PDF-":
         if len(data) > MAX_PDF_BYTES:
             raise MediaError(_l("PDF 文件太大，请选择 %(mb)d MB 以内的文件。", mb=MAX_PDF_BYTES // (1024 * 1024)),
@@ -171,14 +190,23 @@ def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> 
             raise MediaError(_l("PDF 文件不完整，请重新导出后上传。"), reason="pdf_incomplete")
         clean = clean_pdf(data)
         key = _key("doc", clean, "pdf")
-        _write(media_dir, key, clean)
-        return StoredMedia(key=key, content_type="application/pdf", size=len(clean))
+        return Prepared(StoredMedia(key=key, content_type="application/pdf", size=len(clean)), ((key, clean),))
     try:
-        return store_image(data, media_dir)
+        return prepare_image(data)
     except MediaError as err:
         if err.reason == "not_image":
             raise MediaError(_l("只能上传照片或 PDF 文件。"), reason="not_image") from None
         raise
+
+
+def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> StoredMedia:
+    """An attachment (:func:`prepare_document`), stored."""
+    return prepare_document(data, filename).write(media_dir)
+
+
+def for_field(err: MediaError, field: str, message=None) -> MediaError:
+    """The same refusal of a file, said beside the form's ``field`` (``message``: its text led by which file)."""
+    return MediaError(message if message is not None else err.message, reason=err.reason, field=field)
 
 
 # What a PDF may carry that acts on the reader or says who made it: actions run on open or on an event,

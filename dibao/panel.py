@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope, workflow
-from dibao.errors import Forbidden, Invalid, NotFound, collect
+from dibao.errors import Forbidden, Invalid, NotFound, chosen, collect
 from dibao.household import Rule, require
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.household import PanelMember, PanelQuestion, PanelRole
@@ -53,19 +53,21 @@ def members(session: Session, region: Region, on: date | None = None) -> list[Pa
     return list(session.scalars(stmt.order_by(PanelMember.term_end.desc(), PanelMember.id)))
 
 
-def add_member(session: Session, actor: User, region: Region, *, name: str, role: PanelRole,
+def add_member(session: Session, actor: User, region: Region, *, name: str, role: PanelRole | str,
                term_start: date | None, term_end: date | None, note: str = "") -> PanelMember:
     _require_manager(actor, region)
     name = normalise_name(name)
+    role = chosen(PanelRole, role)
     with collect() as problems:  # every problem at once
         if not name or len(name) > 50:
             problems.add("name", _l("请填写姓名（50 字以内）。"))
+        if role is None:
+            problems.add("role", _l("请选择身份。"))
         if term_start is None or term_end is None or term_end < term_start:
             problems.add("term_end", _l("请填写任期，结束日期不能早于开始日期。"))
         elif name and any(m.name == name and m.term_end >= term_start and m.term_start <= term_end
                           for m in members(session, region)):
             problems.add("name", _l("%(name)s 在这段任期内已经是本社区评议小组成员。", name=name))
-    role = PanelRole(role)
     member = PanelMember(region_id=region.id, name=name, role=role, term_start=term_start, term_end=term_end,
                          note=(note or "").strip()[:200], created_by_id=actor.id, created_by_name=actor.display_name,
                          created_at=clock.now())
@@ -138,14 +140,16 @@ def add_question(session: Session, actor: User, case: Case, *, meeting_id: int, 
     """质询: an attendee of the meeting asked about this household; the panel answered."""
     require(actor, case, QUESTION)
     meeting = session.get(ReviewMeeting, meeting_id) if meeting_id and 0 < meeting_id <= scope.MAX_ID else None
-    if meeting is None or meeting.region_id != case.region_id:
-        raise Invalid(_l("请选择本社区的评议会议。"), field="meeting_id")
+    if meeting is not None and meeting.region_id != case.region_id:
+        meeting = None  # (another community's: no choice of the form's list)
     asked_by = normalise_name(asked_by)  # as the meeting's names were stored (张　三 is 张三)
     question = (question or "").strip()
     answer = (answer or "").strip()
     answered_by = normalise_name(answered_by)
     with collect() as problems:  # every problem at once
-        if asked_by not in meeting.attendees and asked_by not in meeting.panel:
+        if meeting is None:
+            problems.add("meeting_id", _l("请选择本社区的评议会议。"))
+        elif asked_by not in meeting.attendees and asked_by not in meeting.panel:
             problems.add("asked_by", _l("质询人须是这次评议会议的列席人员或评议小组成员（%(names)s）。",
                                         names="、".join(meeting.attendees + meeting.panel)))
         if len(question) < 4:

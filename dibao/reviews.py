@@ -199,7 +199,7 @@ def _propose(session: Session, actor: User | None, case: Case, kind: ProposalKin
     return proposal
 
 
-def review(session: Session, actor: User, case: Case, *, checked: Sequence[str], findings: str, category: int,
+def review(session: Session, actor: User, case: Case, *, checked: Sequence[str], findings: str, category: int | None,
            outcome: str = "continue", amount: Decimal | str | None = None, reason: str = "") -> CaseRecord:
     """分类管理复核 by the community: what was checked and found, the category confirmed or changed (the next
     review follows from it), and optionally a proposal for the county — a new amount (with the reason; empty
@@ -216,6 +216,8 @@ def review(session: Session, actor: User, case: Case, *, checked: Sequence[str],
             reason = problems.check(_text, reason, "reason",
                                     _l("建议调整金额或退保时，请写明理由（至少 %(n)d 个字）。", n=MIN_TEXT))
         findings = problems.check(_findings_required, findings)
+        if category not in workflow.REVIEW_MONTHS:
+            problems.add("category", _l("请选择分类（一至四类）。"))
         amount = problems.check(entitlement.parse_money, amount, field_name="amount", allow_empty=True)
     text = "、".join(str(CHECK_ITEMS[c]) for c in items)
     record = workflow.periodic_review(session, actor, case, findings=f"{_l('核查内容：')}{text}\n{findings}",

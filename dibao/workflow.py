@@ -35,7 +35,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from dibao import audit, cache, clock, db, entitlement, roster_summary, scope
 from dibao.db import chunks
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, collect
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, chosen, collect
 from dibao.models import (
     AmountChange,
     Case,
@@ -607,7 +607,7 @@ def record_community_review(
     actor: User,
     case: Case,
     *,
-    decision: Decision,
+    decision: Decision | str | None,
     opinion: str,
     votes_for: int | None,
     votes_against: int | None,
@@ -625,11 +625,17 @@ def record_community_review(
     whose amount is 0 only with ``override_reason``, see :func:`approval_override`)."""
     take(session, actor, case, Action.community_review)
     _not_held(session, case)
+    other_meeting = False  # a meeting the form's list does not offer (not this community's, or none)
     if meeting is None and meeting_id:
-        meeting = session.get(ReviewMeeting, meeting_id)
+        meeting = session.get(ReviewMeeting, meeting_id) if 0 < meeting_id <= scope.MAX_ID else None
         if meeting is None or meeting.region_id != case.region_id:
-            raise NotFound(_l("没有找到该次评议会议。"))
+            meeting, other_meeting = None, True
     with collect() as problems:  # every problem at once, before the meeting or the result is written
+        decision = chosen(Decision, decision)
+        if decision is None:
+            problems.add("decision", _l("请选择评议结果。"))
+        if other_meeting:
+            problems.add("meeting_id", _l("请选择本社区的评议会议。"))
         opinion = problems.check(_text, opinion, field="opinion",
                                  minimum=2 if decision == Decision.approve else MIN_REASON,
                                  message=_l("请填写评议意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
@@ -645,7 +651,7 @@ def record_community_review(
                 problems.add(name, _l("票数应在 0 到 %(n)d 之间。", n=MAX_VOTES))
                 votes_ok = False
         panel_size = len(meeting.panel) if meeting is not None else None
-        if meeting is None:
+        if meeting is None and not other_meeting:
             people = problems.check(_review_meeting_people, held_on, panel, attendees)
             panel_size = len(people[0]) if people is not None else None
         if votes_ok:
@@ -720,7 +726,7 @@ def record_town_decision(
     held_on: date | None = None,
     title: str = "",
     participants: Sequence[str] = (),
-    decision: Decision,
+    decision: Decision | str | None,
     opinion: str,
     meeting: TownMeeting | None = None,
     levels: Iterable[Level] = ALL_LEVELS,
@@ -734,6 +740,9 @@ def record_town_decision(
     _not_held(session, case)
     _require_approved(case, Level.community)
     with collect() as problems:  # every problem at once, the new meeting's with the opinion's
+        decision = chosen(Decision, decision)
+        if decision is None:
+            problems.add("decision", _l("请选择研究结果。"))
         opinion = problems.check(_text, opinion, field="opinion",
                                  minimum=2 if decision == Decision.approve else MIN_REASON,
                                  message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
@@ -763,7 +772,7 @@ def record_county_decision(
     actor: User,
     case: Case,
     *,
-    decision: Decision,
+    decision: Decision | str | None,
     opinion: str,
     override_amount: Decimal | str | None = None,
     override_reason: str | None = None,
@@ -774,6 +783,7 @@ def record_county_decision(
     take(session, actor, case, Action.county_decision)
     _not_held(session, case)
     _require_approved(case, Level.town)
+    decision = chosen(Decision, decision)
     if decision == Decision.reject:
         opinion = _reason(opinion, field="opinion")
         signed = _opinion(session, actor, case, Level.county, Decision.reject, opinion)
@@ -781,6 +791,8 @@ def record_county_decision(
               details={"level": Level.county.value, "reason": opinion, "opinion": signed.id})
         return signed
     with collect() as problems:  # every problem of the form at once: the opinion, the amount typed, its reason
+        if decision is None:  # (checked as an approval's, which asks least of the opinion)
+            problems.add("decision", _l("请选择审批结果。"))
         opinion = problems.check(_text, opinion, field="opinion", minimum=2, message=_l("请填写审批意见。"))
         override_amount = problems.check(entitlement.parse_money, override_amount, field_name="override_amount",
                                          allow_empty=True)
@@ -838,13 +850,14 @@ def send_back(session: Session, actor: User, case: Case, reason: str) -> None:
 
 # --- ongoing management ------------------------------------------------------------------------------
 
-def periodic_review(session: Session, actor: User, case: Case, *, findings: str, category: int) -> CaseRecord:
+def periodic_review(session: Session, actor: User, case: Case, *, findings: str, category: int | None) -> CaseRecord:
     """分类管理复核: findings written down, category confirmed or changed, the next review scheduled."""
     take(session, actor, case, Action.periodic_review)
-    findings = _text(findings, field="findings", minimum=MIN_REASON,
-                     message=_l("请填写复核情况（至少 %(n)d 个字）。", n=MIN_REASON))
-    if category not in REVIEW_MONTHS:
-        raise Invalid(_l("请选择分类（一至四类）。"), field="category")
+    with collect() as problems:  # both at once
+        findings = problems.check(_text, findings, field="findings", minimum=MIN_REASON,
+                                  message=_l("请填写复核情况（至少 %(n)d 个字）。", n=MIN_REASON))
+        if category not in REVIEW_MONTHS:
+            problems.add("category", _l("请选择分类（一至四类）。"))
     result = entitlement.refresh(session, case, update_payment=False)
     record = CaseRecord(case_id=case.id, kind=RecordKind.periodic_review, findings=findings,
                          category_before=case.category, category_after=category,

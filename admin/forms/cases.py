@@ -1,4 +1,7 @@
-"""The forms of the case screens: registration, the household, and one form for each workflow step."""
+"""The forms of the case screens: registration, the household, and one form for each workflow step.
+
+A choice (a select, a radio) is checked by the domain with the form's other fields (``validate_choice=False``, ids
+through :func:`admin.forms.record_id`): a value the list does not offer is said beside its field with the rest."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from admin.forms import record_id
 from dibao import cases, entitlement, workflow
 from dibao.forms import FlaskForm, Form
 from dibao.models import Decision, WorkCapacity
@@ -32,7 +36,7 @@ class HouseholdFields:
     head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=20)])
     address = StringField(_l("家庭住址（完整）"), validators=[Length(max=200)])
     public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
-    category = SelectField(_l("分类管理"), coerce=int, choices=CATEGORY_CHOICES, default=1)
+    category = SelectField(_l("分类管理"), coerce=record_id, choices=CATEGORY_CHOICES, default=1, validate_choice=False)
     close_relative_of_staff = BooleanField(_l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）"))
     no_income_no_capacity_no_supporter = BooleanField(_l("三无人员（无收入、无劳动能力、无赡养扶养抚养人）"))
     special_case = BooleanField(_l("特殊情况（办理时限延长至 45 个工作日）"))
@@ -43,7 +47,8 @@ class RegisterForm(FlaskForm, HouseholdFields):
     head_id_number = StringField(_l("户主身份证号码"), validators=[Length(max=20)])
     head_age = IntegerField(_l("户主年龄"), validators=[Optional()])
     head_health = StringField(_l("户主健康状况"), validators=[Optional(), Length(max=200)])
-    head_work_capacity = SelectField(_l("户主劳动能力"), choices=CAPACITY_CHOICES, default=WorkCapacity.full.value)
+    head_work_capacity = SelectField(_l("户主劳动能力"), choices=CAPACITY_CHOICES, default=WorkCapacity.full.value,
+                                     validate_choice=False)
 
 
 class HouseholdForm(FlaskForm, HouseholdFields):
@@ -52,11 +57,12 @@ class HouseholdForm(FlaskForm, HouseholdFields):
 
 class MemberForm(FlaskForm):
     name = StringField(_l("姓名"), validators=[Length(max=50)])
-    relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"])
+    relation = SelectField(_l("与户主关系"), choices=[SelectChoice(r, r) for r in cases.RELATIONS if r != "本人"],
+                           validate_choice=False)
     age = IntegerField(_l("年龄"), validators=[Optional()])
     id_number = StringField(_l("身份证号码（可不填）"), validators=[Optional(), Length(max=20)])
     health = StringField(_l("健康状况"), validators=[Optional(), Length(max=200)])
-    work_capacity = SelectField(_l("劳动能力"), choices=CAPACITY_CHOICES)
+    work_capacity = SelectField(_l("劳动能力"), choices=CAPACITY_CHOICES, validate_choice=False)
     deduction = StringField(_l("每月可扣减支出（元）"), validators=[Optional(), Length(max=20)])
     deduction_note = StringField(_l("扣减原因（因病、因残、就业成本）"), validators=[Optional(), Length(max=200)])
 
@@ -96,7 +102,7 @@ class VisitForm(FlaskForm):
 
 
 class CommunityReviewForm(FlaskForm):
-    meeting_id = SelectField(_l("评议会议"), coerce=int)
+    meeting_id = SelectField(_l("评议会议"), coerce=record_id, validate_choice=False)
     held_on = DateField(_l("评议日期"), validators=[Optional()])
     location = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
     panel = TextAreaField(_l("评议小组成员（每行一人）"), validators=[Optional(), Length(max=1000)])
@@ -104,7 +110,7 @@ class CommunityReviewForm(FlaskForm):
     votes_for = IntegerField(_l("同意票"), validators=[Optional()])
     votes_against = IntegerField(_l("不同意票"), validators=[Optional()])
     votes_abstain = IntegerField(_l("弃权票"), default=0, validators=[Optional()])
-    decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    decision = RadioField(_l("评议结果"), choices=DECISION_CHOICES, default=Decision.approve.value, validate_choice=False)
     opinion = TextAreaField(_l("评议意见（社区初审意见，将随公示发布）"), validators=[Length(max=4000)])
     override_reason = TextAreaField(_l("特殊情况说明（核算金额为 0 仍同意时必填，将随公示公开）"),
                                     validators=[Optional(), Length(max=2000)])
@@ -118,14 +124,14 @@ class TownDecisionForm(FlaskForm):
     title = StringField(_l("会议名称"), validators=[Length(max=200)])
     held_on = DateField(_l("会议日期"), validators=[Optional()])
     participants = TextAreaField(_l("参会人员（每行一人）"), validators=[Length(max=2000)])
-    decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    decision = RadioField(_l("研究结果"), choices=DECISION_CHOICES, default=Decision.approve.value, validate_choice=False)
     opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
     override_reason = TextAreaField(_l("特殊情况说明（核算金额为 0 仍同意时必填，将随公示公开）"),
                                     validators=[Optional(), Length(max=2000)])
 
 
 class CountyDecisionForm(FlaskForm):
-    decision = RadioField(_l("审批结果"), choices=DECISION_CHOICES, default=Decision.approve.value)
+    decision = RadioField(_l("审批结果"), choices=DECISION_CHOICES, default=Decision.approve.value, validate_choice=False)
     opinion = TextAreaField(_l("审批意见（不同意时写明理由）"), validators=[Length(max=4000)])
     override_amount = StringField(_l("调整后的月保障金额（元，不调整请留空）"), validators=[Optional(), Length(max=20)])
     override_reason = TextAreaField(_l("调整理由"), validators=[Optional(), Length(max=2000)])
@@ -137,7 +143,7 @@ class ReasonForm(FlaskForm):
 
 class PeriodicReviewForm(FlaskForm):
     findings = TextAreaField(_l("复核情况"), validators=[Length(max=4000)])
-    category = SelectField(_l("复核后分类"), coerce=int, choices=CATEGORY_CHOICES)
+    category = SelectField(_l("复核后分类"), coerce=record_id, choices=CATEGORY_CHOICES, validate_choice=False)
 
 
 class AdjustForm(FlaskForm):
@@ -151,14 +157,15 @@ class GraceForm(FlaskForm):
 
 
 class StandardForm(FlaskForm):
-    region_id = SelectField(_l("适用区划"), coerce=int)
+    region_id = SelectField(_l("适用区划"), coerce=record_id, validate_choice=False)
     monthly_amount = StringField(_l("标准（元/人·月）"), validators=[Length(max=20)])  # required: the domain says so
     effective_from = DateField(_l("生效日期"), validators=[Optional()])
     note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
 
 
 class PaymentAccountForm(FlaskForm):
-    kind = SelectField(_l("账户类型"), choices=[SelectChoice(k.value, label) for k, label in cases.ACCOUNT_KIND_LABELS.items()])
+    kind = SelectField(_l("账户类型"), choices=[SelectChoice(k.value, label) for k, label in cases.ACCOUNT_KIND_LABELS.items()],
+                       validate_choice=False)
     bank_name = StringField(_l("开户银行"), validators=[Length(max=100)])
     holder_name = StringField(_l("账户户名"), validators=[Length(max=50)])
     number = StringField(_l("账号"), validators=[Length(max=40)],

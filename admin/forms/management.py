@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from admin.forms import record_id
 from admin.forms.cases import CATEGORY_CHOICES
 from dibao import reviews
 from dibao.forms import FlaskForm
@@ -23,7 +24,7 @@ class ReviewForm(FlaskForm):
     checked = MultiCheckboxField(_l("本次核查的内容"), choices=[SelectChoice(k, v) for k, v in reviews.CHECK_ITEMS.items()],
                                  validate_choice=False)
     findings = TextAreaField(_l("复核情况"), validators=[Length(max=4000)])
-    category = SelectField(_l("复核后分类"), coerce=int, choices=CATEGORY_CHOICES)
+    category = SelectField(_l("复核后分类"), coerce=record_id, choices=CATEGORY_CHOICES, validate_choice=False)
     outcome = RadioField(_l("复核结论"), choices=[SelectChoice(k, v) for k, v in reviews.REVIEW_OUTCOMES.items()],
                          default="continue", validate_choice=False)
     amount = StringField(_l("建议的月保障金额（元，留空则按最新收入核算）"), validators=[Optional(), Length(max=20)])
@@ -37,7 +38,7 @@ class DecideForm(FlaskForm):
 
 
 class DeathForm(FlaskForm):
-    member_id = SelectField(_l("去世的家庭成员"), coerce=int, validate_choice=False)
+    member_id = SelectField(_l("去世的家庭成员"), coerce=record_id, validate_choice=False)
     died_on = DateField(_l("死亡日期"), validators=[Optional()])
     note = TextAreaField(_l("说明（死亡证明等）"), validators=[Optional(), Length(max=1000)])
 
