@@ -203,22 +203,27 @@ def field_errors(session: Session, inp: ApplicationInput) -> dict[str, str]:
     return errors
 
 
-def check_documents(inp: ApplicationInput) -> None:
-    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved; every
-    bad photo is named)."""
+def check_documents(inp: ApplicationInput) -> list[tuple[DocumentKind, media.Prepared]]:
+    """Every photo decoded with the media limits and cleaned in memory, before anything is written (one bad photo:
+    nothing saved; every bad photo is named); each is decoded once, and what is checked is what is stored. The
+    authorisation is kept only for an application by proxy."""
+    prepared = []
     with collect() as problems:
         for index, data in enumerate(inp.materials, start=1):
             try:
-                media.decode_image(data, max_bytes=MAX_DOCUMENT_BYTES)
+                prepared.append((DocumentKind.material, media.prepare_image(data, max_bytes=MAX_DOCUMENT_BYTES)))
             except media.MediaError as err:
                 problems.add_error(media.MediaError(_l("第 %(n)d 张材料照片：%(why)s", n=index, why=err.message),
                                                     reason=err.reason, field="materials"))
         if inp.authorisation:
             try:
-                media.decode_image(inp.authorisation, max_bytes=MAX_DOCUMENT_BYTES)
+                authorisation = media.prepare_image(inp.authorisation, max_bytes=MAX_DOCUMENT_BYTES)
+                if inp.by_proxy:
+                    prepared.append((DocumentKind.authorisation, authorisation))
             except media.MediaError as err:
                 problems.add_error(media.MediaError(_l("委托书照片：%(why)s", why=err.message), reason=err.reason,
                                                     field="authorisation"))
+    return prepared
 
 
 def _unique_code(session: Session) -> str:
@@ -246,7 +251,7 @@ def submit(session: Session, inp: ApplicationInput, *, media_dir: str,
     with collect() as problems:  # every problem at once, before anything is written
         for name, message in field_errors(session, inp).items():
             problems.add(name, message)
-        problems.check(check_documents, inp)
+        uploads = problems.check(check_documents, inp) or []
         if not problems.has("head_id_number"):
             id_number = identity.normalise_id_number(inp.head_id_number)
             waiting = session.scalar(select(Application.id).where(
@@ -281,11 +286,8 @@ def submit(session: Session, inp: ApplicationInput, *, media_dir: str,
         position += 1
     session.flush()
     # Files are content-addressed and written before the commit; a rolled-back twin's files are its own.
-    uploads = [(DocumentKind.material, data) for data in inp.materials]
-    if inp.by_proxy and inp.authorisation:
-        uploads.append((DocumentKind.authorisation, inp.authorisation))
-    for position, (kind, data) in enumerate(uploads):
-        stored = media.store_image(data, media_dir, max_bytes=MAX_DOCUMENT_BYTES)
+    for position, (kind, prepared) in enumerate(uploads):
+        stored = prepared.write(media_dir)
         application.documents.append(ApplicationDocument(
             position=position, kind=kind, media_key=stored.key, width=stored.width, height=stored.height,
             size=stored.size, created_at=now))

@@ -244,38 +244,41 @@ def field_errors(sub: Submission) -> dict[str, str]:
     return errors
 
 
-def _validate(sub: Submission) -> tuple[ReasonCategory, str, str | None, str | None, bool]:
+def _validate(sub: Submission) -> tuple[ReasonCategory, str, str | None, str | None, bool, list[media.Prepared]]:
+    """The submission's fields checked, its photos with them; the photos come back prepared, not yet written."""
+    photos: list[media.Prepared] = []
     with collect() as problems:  # every problem at once, and the photos' with them
         for field_name, message in field_errors(sub).items():
             problems.add(field_name, message)
         if not problems.has("photos"):
-            problems.check(check_photos, sub.photos)
+            photos = problems.check(check_photos, sub.photos) or []
     name = _clean_text(sub.name) or None
     phone = identity.normalise_phone(sub.phone, field="phone")
-    return ReasonCategory(sub.category), _clean_text(sub.description), name, phone, name is not None
+    return ReasonCategory(sub.category), _clean_text(sub.description), name, phone, name is not None, photos
 
 
-def check_photos(photos: list[bytes]) -> None:
-    """Decode every photo with the media limits before anything is written (one bad photo: nothing saved; every
-    bad photo is named)."""
+def check_photos(photos: list[bytes]) -> list[media.Prepared]:
+    """Every photo decoded with the media limits and cleaned in memory, before anything is written (one bad photo:
+    nothing saved; every bad photo is named). Each is decoded once: what is checked is what is stored."""
     if len(photos) > MAX_PHOTOS:
         raise Invalid(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS), field="photos")
+    prepared = []
     with collect() as problems:
         for index, data in enumerate(photos, start=1):
             try:
-                media.decode_image(data, max_bytes=MAX_PHOTO_BYTES)
+                prepared.append(media.prepare_image(data, max_bytes=MAX_PHOTO_BYTES))
             except media.MediaError as err:
                 problems.add_error(media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message),
                                                     reason=err.reason, field="photos"))
+    return prepared
 
 
-def _store_photos(session: Session, item: Item, photos: list[bytes], media_dir: str) -> None:
-    # Only called after check_photos passed for every photo. Files are content-addressed and written before
-    # the commit; if the commit then fails (a double submit racing its twin) they are the twin's own files,
-    # so they are left in place.
+def _store_photos(session: Session, item: Item, photos: list[media.Prepared], media_dir: str) -> None:
+    # The photos check_photos prepared. Files are content-addressed and written before the commit; if the commit
+    # then fails (a double submit racing its twin) they are the twin's own files, so they are left in place.
     now = clock.now()
-    for position, data in enumerate(photos):
-        stored = media.store_image(data, media_dir, max_bytes=MAX_PHOTO_BYTES)
+    for position, prepared in enumerate(photos):
+        stored = prepared.write(media_dir)
         session.add(Evidence(objection_id=item.id if isinstance(item, Objection) else None,
                              report_id=item.id if isinstance(item, Report) else None, position=position,
                              media_key=stored.key, width=stored.width, height=stored.height, size=stored.size,
@@ -303,7 +306,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     if existing is not None:
         return Receipt(existing, created=False)
     entry = notices.public_entry(session, entry_public_id)  # open, or 404/410 with nothing of the snapshot
-    category, description, name, phone, real_name = _validate(sub)  # the photos too
+    category, description, name, phone, real_name, photos = _validate(sub)  # the photos too
     check_hold(session, entry, client_key, hold_cap)
     now = clock.now()
     objection = Objection(
@@ -315,7 +318,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
     )
     session.add(objection)
     session.flush()
-    _store_photos(session, objection, sub.photos, media_dir)
+    _store_photos(session, objection, photos, media_dir)
     audit.record(session, None, "objection_submitted", "objection", objection.tracking_code,
                  region_id=objection.region_id, actor_name=PUBLIC_ACTOR,
                  details={"entry": entry.public_id, "batch": entry.batch.public_id, "case": entry.case_id,
@@ -391,7 +394,7 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
     entry, report_subject, region, case, about, validated = check_report(
         session, sub, subject=subject, region_code=region_code, case_number=case_number,
         entry_public_id=entry_public_id, about=about)
-    category, description, name, phone, real_name = validated
+    category, description, name, phone, real_name, photos = validated
     now = clock.now()
     report = Report(
         tracking_code=_unique_code(session), subject=report_subject, case_id=case.id if case else None,
@@ -405,7 +408,7 @@ def submit_report(session: Session, sub: Submission, *, subject: str, region_cod
         route_staff_report(session, report, region)
     session.add(report)
     session.flush()
-    _store_photos(session, report, sub.photos, media_dir)
+    _store_photos(session, report, photos, media_dir)
     audit.record(session, None, "report_submitted", "report", report.tracking_code, region_id=report.region_id,
                  actor_name=PUBLIC_ACTOR,
                  details={"subject": report_subject.value, "case": report.case_id,
