@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from dibao import audit, clock, scope
-from dibao.errors import Conflict, Invalid, Problems, collect
+from dibao.errors import Conflict, Invalid, Problems, chosen, collect
 from dibao.models import Level, LoginThrottle, Region, Role, StaffSession, User
 from dibao.text import normalise_name
 
@@ -261,26 +261,19 @@ def _check_role_region(role: Role, region: Region) -> None:
         raise Invalid(_l("该角色不能设在这一级行政区划。"), field="region_id")
 
 
-def _as_role(role: Role | str | None) -> Role | None:
-    """A :class:`Role`, or its value as a form sends it; None for anything else."""
-    try:
-        return Role(role) if role else None
-    except ValueError:
-        return None
-
-
 def _chosen_role_region(problems: Problems, role: Role | str | None,
                         region: Region | None) -> tuple[Role | None, Region | None]:
-    """The role (see :func:`_as_role`) and the region, each required, and the role fitting the region's level; the
-    problems go to ``problems``. ``region`` None: none chosen (or none the form offered)."""
-    chosen = _as_role(role)
-    if chosen is None:
+    """The role (a :class:`Role`, or its value as a form sends it) and the region, each required, and the role
+    fitting the region's level; the problems go to ``problems``. ``region`` None: none chosen (or none the form
+    offered)."""
+    picked = chosen(Role, role)
+    if picked is None:
         problems.add("role", _l("请选择角色。"))
     if region is None:
         problems.add("region_id", _l("请选择所属区划。"))
-    if chosen is not None and region is not None:
-        problems.check(_check_role_region, chosen, region)
-    return chosen, region
+    if picked is not None and region is not None:
+        problems.check(_check_role_region, picked, region)
+    return picked, region
 
 
 def _check_display_name(problems: Problems, display_name: str) -> None:
@@ -370,7 +363,7 @@ def update_user(
         scope.require_in_scope(actor, region)
     display_name = normalise_name(display_name)
     with collect() as problems:  # every problem at once, before anything is changed
-        if user.id == actor.id and (not active or _as_role(role) not in (None, Role.admin)):
+        if user.id == actor.id and (not active or chosen(Role, role) not in (None, Role.admin)):
             problems.add("active" if not active else "role", _l("不能停用自己的账号或取消自己的管理员角色。"))
         _check_display_name(problems, display_name)
         role, region = _chosen_role_region(problems, role, region)

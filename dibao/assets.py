@@ -179,14 +179,6 @@ def get_verification(session: Session, case: Case, verification_id: int) -> Veri
     return verification
 
 
-def _result(value: VerificationResult | str | None) -> VerificationResult | None:
-    """A verification result, or its value as a form sends it; None for anything else."""
-    try:
-        return VerificationResult(value) if value else None
-    except ValueError:
-        return None
-
-
 def record_result(session: Session, actor: User, case: Case, verification_id: int, *,
                   result: VerificationResult | str | None, result_on: date | None, findings: str,
                   document: bytes | None = None, filename: str = "", media_dir: str = "") -> Verification:
@@ -198,7 +190,7 @@ def record_result(session: Session, actor: User, case: Case, verification_id: in
         raise Conflict(_l("该次核对已登记结果；如有新情况，请重新发起核对。"))
     findings = (findings or "").strip()
     with collect() as problems:  # every problem at once
-        picked = _result(result)
+        picked = chosen(VerificationResult, result)
         if picked is None:
             problems.add("result", _l("请选择核对结果。"))
         if result_on is None or result_on > clock.today() or result_on < verification.requested_on:

@@ -110,12 +110,6 @@ def _age(value: int | None, field: str = "age") -> int:
     return value
 
 
-def _category(value: int | None) -> int:
-    if value not in workflow.REVIEW_MONTHS:
-        raise Invalid(_l("请选择分类（一至四类）。"), field="category")
-    return int(value)
-
-
 def _work_capacity(value: WorkCapacity | str | None, field: str = "work_capacity") -> WorkCapacity:
     """A work capacity, or its value as a form sends it; anything the list does not offer is refused."""
     capacity = chosen(WorkCapacity, value)
@@ -186,7 +180,7 @@ def register_case(
         id_number = problems.check(normalise_id_number, head_id_number)
         phone = problems.check(normalise_phone, head_phone)
         address = problems.check(_required, address, "address", _l("请填写家庭住址。"), 200)
-        category = problems.check(_category, category)
+        category = problems.check(workflow.check_category, category)
         head_age = problems.check(_age, head_age, field="head_age")
         head_work_capacity = problems.check(_work_capacity, head_work_capacity, field="head_work_capacity")
         duplicate = id_number and session.scalar(
@@ -236,7 +230,7 @@ def update_household(
             "head_phone": problems.check(normalise_phone, head_phone),
             "address": problems.check(_required, address, "address", _l("请填写家庭住址。"), 200),
             "public_address": (public_address or "").strip()[:200] or case.region.name,
-            "category": problems.check(_category, category),
+            "category": problems.check(workflow.check_category, category),
             "close_relative_of_staff": bool(close_relative_of_staff),
             "no_income_no_capacity_no_supporter": bool(no_income_no_capacity_no_supporter),
             "special_case": bool(special_case),

@@ -160,8 +160,8 @@ def worklist(session: Session, user: User, *, bucket: str = "due", category: int
     base = [_in_scope(user), condition]
     if community_id:
         base.append(Case.region_id == community_id)
-    if category is not None and category not in workflow.REVIEW_MONTHS:
-        raise Invalid(_l("请选择分类（一至四类）。"), field="category")
+    if category is not None:
+        workflow.check_category(category)
     by_category = dict(session.execute(select(Case.category, func.count(Case.id)).where(*base)
                                        .group_by(Case.category)).all())
     if category:
@@ -216,8 +216,7 @@ def review(session: Session, actor: User, case: Case, *, checked: Sequence[str],
             reason = problems.check(_text, reason, "reason",
                                     _l("建议调整金额或退保时，请写明理由（至少 %(n)d 个字）。", n=MIN_TEXT))
         findings = problems.check(_findings_required, findings)
-        if category not in workflow.REVIEW_MONTHS:
-            problems.add("category", _l("请选择分类（一至四类）。"))
+        problems.check(workflow.check_category, category)
         amount = problems.check(entitlement.parse_money, amount, field_name="amount", allow_empty=True)
     text = "、".join(str(CHECK_ITEMS[c]) for c in items)
     record = workflow.periodic_review(session, actor, case, findings=f"{_l('核查内容：')}{text}\n{findings}",

@@ -147,6 +147,13 @@ MIN_REASON = 4  # characters of a written reason
 MAX_VOTES = 99  # of one ballot of a community review panel
 
 
+def check_category(value: int | None) -> int:
+    """One of the four categories of 分类管理 (REVIEW_MONTHS), as chosen in a form or a filter."""
+    if value not in REVIEW_MONTHS:
+        raise Invalid(_l("请选择分类（一至四类）。"), field="category")
+    return int(value)
+
+
 # --- who may do what, where ---------------------------------------------------------------------------
 
 class Action(enum.StrEnum):
@@ -856,8 +863,7 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
     with collect() as problems:  # both at once
         findings = problems.check(_text, findings, field="findings", minimum=MIN_REASON,
                                   message=_l("请填写复核情况（至少 %(n)d 个字）。", n=MIN_REASON))
-        if category not in REVIEW_MONTHS:
-            problems.add("category", _l("请选择分类（一至四类）。"))
+        problems.check(check_category, category)
     result = entitlement.refresh(session, case, update_payment=False)
     record = CaseRecord(case_id=case.id, kind=RecordKind.periodic_review, findings=findings,
                          category_before=case.category, category_after=category,
