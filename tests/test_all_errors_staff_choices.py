@@ -8,10 +8,7 @@ never with a 500."""
 
 from __future__ import annotations
 
-import io
-import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -40,11 +37,9 @@ from dibao.models.records import (
     Standard,
     TownMeetingResult,
 )
-from tests.case_helpers import region, register, standard, to_stage, user, valid_id
-from tests.conftest import csrf_token
+from tests.case_helpers import region, register, standard, to_stage, user
 from tests.kiosk_helpers import publish
-from tests.test_all_errors import count
-from tests.test_all_errors_staff import beside
+from tests.staff_form_helpers import post_with_mistakes
 
 NOT_A_FILE = b"GIF89a but not really a picture"  # a picture's first bytes, nothing decodable after them
 BROKEN_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n"  # no %%EOF: incomplete
@@ -195,47 +190,15 @@ FILES = {
 }
 
 
-def _files(app) -> list[str]:
-    root = Path(app.config["MEDIA_DIR"])
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-
-
-def _fill(value, values):
-    if isinstance(value, list):
-        return [_fill(v, values) for v in value]
-    if isinstance(value, tuple):  # an upload: (bytes, file name)
-        return (io.BytesIO(value[0]), value[1])
-    return value.format(**values)
-
-
-def _post_and_check(app, client, auth, session, world, spec):
-    who, make, url, data, expected, model = spec
-    standard(session, world)
-    made = make(session, world) if make else {}
-    session.commit()
-    values = {"today": clock.today().isoformat(), "id": valid_id("19580312"), **world.regions,
-              **{key: obj.public_id if key == "batch" else obj.id for key, obj in made.items()}}
-    auth.login(who)
-    token = csrf_token(client, "/admin/")
-    before = (count(session, model), count(session, AuditEvent), _files(app))
-    form = {key: _fill(value, values) for key, value in data.items()}
-    res = client.post(url.format(**values), data={"csrf_token": token, **form}, content_type="multipart/form-data")
-    html = res.get_data(as_text=True)
-    assert res.status_code in (400, 409), (res.status_code, html[:500])
-    for field, message in expected:
-        assert message in beside(html, field), (field, message, re.findall(r'class="error"[^>]*>[^<]*', html))
-    assert (count(session, model), count(session, AuditEvent), _files(app)) == before
-
-
 @pytest.mark.parametrize("name", list(CHOICES))
 def test_a_choice_not_offered_is_said_with_the_other_problems(app, client, auth, session, world, name):
-    _post_and_check(app, client, auth, session, world, CHOICES[name])
+    post_with_mistakes(app, client, auth, session, world, CHOICES[name])
 
 
 @pytest.mark.parametrize("name", list(FILES))
 def test_a_bad_file_is_said_with_the_other_problems_and_nothing_is_written(app, client, auth, session, world,
                                                                            name):
-    _post_and_check(app, client, auth, session, world, FILES[name])
+    post_with_mistakes(app, client, auth, session, world, FILES[name])
 
 
 # --- the domain calls, as the command line and the jobs make them: the same refusals, never a ValueError ------------
