@@ -185,7 +185,8 @@ def _closed_while_typing(err: Gone):
     """The entry closed (or was withdrawn) between opening the form and sending it — an elderly resident may
     take a while to write. No objection can be filed any more, but what they wrote is not thrown away: the
     report form (a report may be made at any time) comes back with their text, category and name (the phone
-    number is typed again, as on every form that comes back), and the reason (410). Nothing of the closed entry is shown, as on every page past its closing."""
+    number is typed again, as on every form that comes back), and the reason (410). Nothing of the closed entry
+    is shown, as on every page past its closing."""
     form = ReportForm()  # the fields both forms share, as posted
     form.entry.data = ""
     form.subject.data = ReportSubject.recipient.value
