@@ -42,9 +42,11 @@ def _payment_panel():
     def payment_state():
         if not current_user.is_authenticated:
             return None
-        month, run, label = payments.current_state(db.session(), current_user)
+        sess = db.session()
+        month, run, label = payments.current_state(sess, current_user)
         return {"month": payments.month_label(month), "run": run, "label": label,
-                "check": payments.reconcile(db.session(), run) if run else None}
+                "check": payments.reconcile(sess, run) if run else None,
+                "share": payments.shares(sess, current_user, [run]).get(run.id) if run else None}
     return {"payment_state": payment_state}
 
 
@@ -56,6 +58,7 @@ def _context(run, **extra):
     shown = payments.lines(sess, current_user, run, region_id=region_id, status=status)
     context = dict(
         run=run, lines=shown, accounts=payments.masked_accounts(sess, [line.case_id for line in shown]),
+        share=payments.shares(sess, current_user, [run]).get(run.id),
         by_town=payments.totals(sess, current_user, run, "town"),
         by_community=payments.totals(sess, current_user, run, "community"),
         by_category=payments.totals(sess, current_user, run, "category"),
@@ -73,17 +76,22 @@ def _context(run, **extra):
 @bp.get("/payments/", endpoint="payments")
 @login_required
 def payments_index():
+    return _runs_page(GenerateForm(data={"month": payments.month_label(clock.today())}))
+
+
+def _runs_page(form: GenerateForm, status: int = 200):
+    """The county's runs, each with the user's own part beside it below the county."""
     sess = db.session()
     county = scope.county_of(current_user.region)
-    form = GenerateForm(data={"month": payments.month_label(clock.today())})
-    return render("admin/payments/list.html", runs=payments.runs(sess, current_user), form=form,
-                  status_labels=payments.STATUS_LABELS, may_manage=payments.can_manage(current_user, county=county))
+    runs = payments.runs(sess, current_user)
+    return render("admin/payments/list.html", runs=runs, shares=payments.shares(sess, current_user, runs),
+                  form=form, status_labels=payments.STATUS_LABELS,
+                  may_manage=payments.can_manage(current_user, county=county), status=status)
 
 
 @bp.route("/payments/generate", methods=["POST"])
 @login_required
 def payment_generate():
-    sess = db.session()
     form = GenerateForm()
     county = scope.county_of(current_user.region)
     # A county's run takes seconds: it is a background job, its progress on the job's page (issue 12).
@@ -91,9 +99,7 @@ def payment_generate():
     if done.ok:
         flash(_("正在生成发放名册，完成后可在本页打开。"), "success")
         return redirect(url_for("admin.job", job_id=done.value.id))
-    return render("admin/payments/list.html", runs=payments.runs(sess, current_user), form=form,
-                  status_labels=payments.STATUS_LABELS, may_manage=payments.can_manage(current_user, county=county),
-                  status=done.status)
+    return _runs_page(form, done.status)
 
 
 @bp.get("/payments/<int:run_id>", endpoint="payment_run")

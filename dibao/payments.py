@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from dibao import audit, clock, db, entitlement, jobs
@@ -378,13 +378,18 @@ def _case_rows(run_id: int, case_ids: list[int]):
             .join(community, community.id == Case.region_id).where(Case.id.in_(case_ids)))
 
 
+def _counted():
+    """Households, persons and money of a set of lines, counted one way everywhere (the run's totals, its
+    tables by town, community and category, a user's part): a household once even with a carried line beside its
+    regular one, and its persons from the regular line only (a carried line repeats them)."""
+    regular_persons = case((PaymentLine.carried_from_id.is_(None), PaymentLine.persons), else_=0)
+    return (func.count(func.distinct(PaymentLine.case_id)), func.coalesce(func.sum(regular_persons), 0),
+            func.coalesce(func.sum(PaymentLine.total), 0))
+
+
 def _totals(session: Session, run: PaymentRun) -> None:
-    row = session.execute(select(func.count(func.distinct(PaymentLine.case_id)),
-                                 func.coalesce(func.sum(PaymentLine.total), 0))
-                          .where(PaymentLine.run_id == run.id)).one()
-    persons = session.scalar(select(func.coalesce(func.sum(PaymentLine.persons), 0))
-                             .where(PaymentLine.run_id == run.id, PaymentLine.carried_from_id.is_(None)))
-    run.households, run.total, run.persons = row[0], entitlement.summed_money(row[1]), persons or 0
+    households, persons, total = session.execute(select(*_counted()).where(PaymentLine.run_id == run.id)).one()
+    run.households, run.total, run.persons = households, entitlement.summed_money(total), persons or 0
 
 
 @jobs.kind("payment_run", _l("生成发放名册"))
@@ -505,18 +510,55 @@ class Total:
 def totals(session: Session, actor: User | None, run: PaymentRun, by: str) -> list[Total]:
     """Totals of the lines in the actor's scope by ``town``, ``community`` or ``category``."""
     if by == "category":
-        stmt = (select(PaymentLine.category, func.count(PaymentLine.id), func.sum(PaymentLine.persons),
-                       func.sum(PaymentLine.total))
+        stmt = (select(PaymentLine.category, *_counted())
                 .where(PaymentLine.run_id == run.id, _lines_in_scope(actor))
                 .group_by(PaymentLine.category).order_by(PaymentLine.category))
         return [Total(k, str(_l("%(n)s类", n=k)), n, p or 0, Decimal(t)) for k, n, p, t in session.execute(stmt)]
     column = PaymentLine.town_id if by == "town" else PaymentLine.region_id
-    stmt = (select(Region.id, Region.name, func.count(PaymentLine.id), func.sum(PaymentLine.persons),
-                   func.sum(PaymentLine.total))
+    stmt = (select(Region.id, Region.name, *_counted())
             .join(Region, Region.id == column)
             .where(PaymentLine.run_id == run.id, _lines_in_scope(actor))
             .group_by(Region.id, Region.name, Region.code).order_by(Region.code))
     return [Total(k, name, n, p or 0, Decimal(t)) for k, name, n, p, t in session.execute(stmt)]
+
+
+@dataclass
+class Share:
+    """The part of a run in a user's own town or community, shown beside the county's whole: a town's reviewer
+    checks their town's part, and a community clerk asked "how many of ours are paid this month" must not read
+    the county's figures as their own."""
+    region: Region
+    households: int
+    persons: int
+    total: Decimal
+    paid: int
+    failed: int
+    pending: int
+
+
+def shares(session: Session, actor: User, runs: list[PaymentRun]) -> dict[int, Share]:
+    """Run id → the actor's part of it, for a user below the county; {} for the county's own users, whose part
+    is the whole run. A run with no line in the actor's region has a part of nothing."""
+    if not runs or actor.region.parent is None:
+        return {}
+    ids = [run.id for run in runs]
+    counted = {run_id: (n, p, t) for run_id, n, p, t in session.execute(
+        select(PaymentLine.run_id, *_counted()).where(PaymentLine.run_id.in_(ids), _lines_in_scope(actor))
+        .group_by(PaymentLine.run_id))}
+    statuses: dict[int, dict[LineStatus, int]] = defaultdict(dict)
+    for run_id, status, n in session.execute(
+            select(PaymentLine.run_id, PaymentLine.status, func.count(PaymentLine.id))
+            .where(PaymentLine.run_id.in_(ids), _lines_in_scope(actor))
+            .group_by(PaymentLine.run_id, PaymentLine.status)):
+        statuses[run_id][status] = n
+    parts = {}
+    for run_id in ids:
+        households, persons, total = counted.get(run_id, (0, 0, 0))
+        status = statuses[run_id]
+        parts[run_id] = Share(actor.region, households, persons or 0, entitlement.summed_money(total),
+                              paid=status.get(LineStatus.paid, 0), failed=status.get(LineStatus.failed, 0),
+                              pending=status.get(LineStatus.pending, 0))
+    return parts
 
 
 def town_checks(session: Session, run: PaymentRun) -> list[PaymentTownCheck]:

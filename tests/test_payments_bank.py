@@ -96,6 +96,13 @@ def test_the_return_file_marks_lines_and_failures_carry_over(session, world, clo
         (lines[1].case_id, lines[1].id, Decimal("0.00"), Decimal("780.00"))]
     assert may.total == Decimal("3120.00") and may.households == 3
     assert payments.reconcile(session, may).ok
+    # The tables by town, community and category count the household with a carried line once, as the run does
+    # (three households of one person each), and a town's part says the same.
+    for by in ("town", "community", "category"):
+        assert [(t.households, t.persons, t.total) for t in payments.totals(session, None, may, by)] == [
+            (3, 3, Decimal("3120.00"))], by
+    part = payments.shares(session, user(session, world, "town_a"), [may])[may.id]
+    assert (part.households, part.persons, part.total, part.pending) == (3, 3, Decimal("3120.00"), 4)
     again = payments.generate(session, None, run.county, "2026-05")  # regenerated: still carried once
     assert len([line for line in _lines(session, again) if line.carried_from_id]) == 1
 

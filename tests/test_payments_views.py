@@ -13,6 +13,7 @@ from dibao.models import Region, Role, Stage
 from dibao.models.payment import FundsQuestion, PaymentRun, PaymentTownCheck, RunStatus
 from tests.case_helpers import register, standard, to_stage, user
 from tests.conftest import csrf_token
+from tests.review_helpers import active
 
 
 @pytest.fixture
@@ -133,3 +134,40 @@ def test_the_supervision_group_sees_its_community_and_asks(client, auth, session
     session.rollback()
     assert session.get(FundsQuestion, question.id).answer == "户籍人数没有变化。"
     assert Decimal(run.total) == Decimal("960.00")
+
+
+def test_below_the_county_each_user_sees_their_own_part_beside_the_countys(client, auth, session, world, clock,
+                                                                          household):
+    """A town's reviewer checks their town's part and a community clerk reads their community's: the list, the
+    run's page and the dashboard say the user's own households and money beside the county's whole, never the
+    county's figures alone as if they were theirs."""
+    from dibao import payments
+    clock.set(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # approved in March: paid from April, as ``household``
+    other = active(session, world, staff="staff_b1", head_name="乙户主", income="0.00", members=1)
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    session.commit()
+    ours, theirs = household.monthly_amount, other.monthly_amount
+    assert ours != theirs and run.households == 2 and run.total == ours + theirs
+    views = {"town_a": ("甲镇", 1, 2, ours), "staff_a1": ("甲一社区", 1, 2, ours), "town_b": ("乙街道", 1, 1, theirs),
+             "staff_a2": ("甲二社区", 0, 0, Decimal("0.00"))}
+    for who, (region, households, persons, total) in views.items():
+        auth.login(who)
+        part = f"{households} 户，{persons} 人，{total} 元"
+        listing = client.get("/admin/payments/").get_data(as_text=True)
+        assert f"其中{region}" in listing and part in listing, who
+        page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+        assert f"全县2 户，3 人，合计 {run.total} 元" in page, who
+        assert f"其中{region}：{households} 户，{persons} 人，合计 {total} 元" in page, who
+        assert f"已发放 0，失败 0，待发放 {households}。" in page, who
+        dashboard = client.get("/admin/").get_data(as_text=True)
+        assert f"{region} {households} 户，{total} 元" in dashboard and f"全县 2 户，{run.total} 元" in dashboard, who
+        assert f"{region}：已发放 0，失败 0，待发放 {households}。" in dashboard, who
+        auth.logout()
+    # The county's own users see the whole run, with no part column.
+    auth.login("county")
+    listing = client.get("/admin/payments/").get_data(as_text=True)
+    assert "其中" not in listing and f"{run.total}" in listing
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert "其中测试县" not in page and f"2 户，3 人，合计 {run.total} 元" in page and "全县2 户" not in page
