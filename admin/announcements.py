@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.announcements import AnnouncementForm, WithdrawAnnouncementForm
+from admin.views import chosen_region
 from dibao import announcements, clock, db, scope
 from dibao.models.announcement import AnnouncementKind
 from dibao.web import perform, render, submit
@@ -61,12 +62,8 @@ def announcement_new():
     media_dir = current_app.config["MEDIA_DIR"]
 
     def change(sess):
-        try:
-            kind = AnnouncementKind(form.kind.data or "")
-        except ValueError:
-            kind = AnnouncementKind.announcement
-        return announcements.publish(sess, current_user, kind=kind,
-                                     region=scope.get_region(sess, current_user, form.region_id.data),
+        return announcements.publish(sess, current_user, kind=form.kind.data,
+                                     region=chosen_region(sess, form.region_id.data),
                                      fields=_fields(form), picture=_picture(), files=_uploads("files"),
                                      media_dir=media_dir)
 
@@ -89,7 +86,7 @@ def announcement_edit(announcement_id: int):
         form.category.data = item.category.value if item.category else ""
     media_dir = current_app.config["MEDIA_DIR"]
     done = submit(form, lambda s: announcements.update(
-        s, current_user, item, region=scope.get_region(s, current_user, form.region_id.data), fields=_fields(form),
+        s, current_user, item, region=chosen_region(s, form.region_id.data), fields=_fields(form),
         picture=_picture(), files=_uploads("files"), media_dir=media_dir))
     if done.ok:
         flash(_("已保存。"), "success")

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, i18n, media, notices, scope
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, collect
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, chosen, collect
 from dibao.models import Region, Role, User
 from dibao.models.announcement import Announcement, AnnouncementFile, AnnouncementKind, DocumentCategory
 
@@ -132,8 +132,10 @@ def get(session: Session, user: User, announcement_id: int) -> Announcement:
     return scope.get(session, user, Announcement, announcement_id, _l("没有找到这条公告。"))
 
 
-def _require_publisher(actor: User, region: Region, kind: AnnouncementKind) -> None:
-    scope.require_in_scope(actor, region)
+def _require_publisher(actor: User, region: Region | None, kind: AnnouncementKind | None) -> None:
+    """``region`` or ``kind`` None: none chosen (the form's checks say so, with its other problems)."""
+    if region is not None:
+        scope.require_in_scope(actor, region)
     if kind == AnnouncementKind.document and actor.role not in DOCUMENT_ROLES:
         raise Forbidden(_l("实施方案、制度等文件由县级审批人员或系统管理员发布。"))
 
@@ -156,7 +158,7 @@ class Fields:
     category: str | None = None
 
 
-def _checked(kind: AnnouncementKind, fields: Fields) -> dict:
+def _checked(kind: AnnouncementKind | None, fields: Fields) -> dict:
     title = (fields.title or "").strip()
     body = (fields.body or "").replace("\r\n", "\n").strip()
     ticker_text = " ".join((fields.ticker or "").split())
@@ -186,28 +188,32 @@ def _checked(kind: AnnouncementKind, fields: Fields) -> dict:
             "ends_on": fields.ends_on, "category": category}
 
 
-def _uploads_checked(kind: AnnouncementKind, fields: Fields, picture: bytes | None, files: list[Upload],
-                     files_before: int = 0) -> tuple[dict, media.Prepared | None, list[tuple[Upload, media.Prepared]]]:
-    """The fields (:func:`_checked`) and the uploads' own checks (type, size, a decodable image or PDF), all at once:
-    the picture and the files come back checked and cleaned in memory, written only once everything passed."""
+def _uploads_checked(kind: AnnouncementKind | None, region: Region | None, fields: Fields, picture: bytes | None,
+                     files: list[Upload], files_before: int = 0,
+                     ) -> tuple[dict, media.Prepared | None, list[tuple[Upload, media.Prepared]]]:
+    """The choices (``kind`` or ``region`` None: none the form offers was chosen), the fields (:func:`_checked`) and
+    the uploads' own checks (type, size, a decodable image or PDF), all at once: the picture and the files come back
+    checked and cleaned in memory, written only once everything passed."""
     picture_file = None
     checked_files: list[tuple[Upload, media.Prepared]] = []
     with collect() as problems:
+        if kind is None:
+            problems.add("kind", _l("请选择类型。"))
+        if region is None:
+            problems.add("region_id", _l("请选择发布范围。"))
         values = problems.check(_checked, kind, fields)
         if picture:
-            try:
-                picture_file = media.prepare_image(picture)
-            except media.MediaError as err:
-                problems.add_error(media.for_field(err, "picture", _l("图片：%(why)s", why=err.message)))
+            picture_file = problems.check(media.prepare_image, picture, field="picture",
+                                          lead=lambda why: _l("图片：%(why)s", why=why))
         if files_before + len(files) > MAX_FILES:
             problems.add("files", _l("附件最多 %(n)d 个。", n=MAX_FILES))
         else:
             for upload in files:
-                try:
-                    checked_files.append((upload, media.prepare_document(upload.data, upload.filename)))
-                except media.MediaError as err:
-                    problems.add_error(media.for_field(err, "files", _l("附件“%(name)s”：%(why)s",
-                                                                        name=upload.filename, why=err.message)))
+                prepared = problems.check(media.prepare_document, upload.data, upload.filename, field="files",
+                                          lead=lambda why, name=upload.filename: _l("附件“%(name)s”：%(why)s",
+                                                                                    name=name, why=why))
+                if prepared is not None:
+                    checked_files.append((upload, prepared))
     assert values is not None  # (collect raised otherwise)
     return values, picture_file, checked_files
 
@@ -223,10 +229,15 @@ def _add_files(item: Announcement, files: list[tuple[Upload, media.Prepared]], m
         position += 1
 
 
-def publish(session: Session, actor: User, *, kind: AnnouncementKind, region: Region, fields: Fields,
-            picture: bytes | None = None, files: list[Upload] | None = None, media_dir: str) -> Announcement:
+def publish(session: Session, actor: User, *, kind: AnnouncementKind | str | None, region: Region | None,
+            fields: Fields, picture: bytes | None = None, files: list[Upload] | None = None,
+            media_dir: str) -> Announcement:
+    """``kind``: a member, or its value as the form sends it; ``region`` None: none chosen, or one the form's list does
+    not offer. Either is said beside its field with the form's other problems, before anything is written."""
+    kind = chosen(AnnouncementKind, kind)
     _require_publisher(actor, region, kind)
-    values, picture_file, checked_files = _uploads_checked(kind, fields, picture, files or [])
+    values, picture_file, checked_files = _uploads_checked(kind, region, fields, picture, files or [])
+    assert kind is not None and region is not None  # (_uploads_checked raised otherwise)
     now = clock.now()
     item = Announcement(public_id=notices.new_public_id(), kind=kind, region=region, created_by_id=actor.id,
                         created_by_name=actor.display_name, created_at=now, updated_at=now, **values)
@@ -241,14 +252,16 @@ def publish(session: Session, actor: User, *, kind: AnnouncementKind, region: Re
     return item
 
 
-def update(session: Session, actor: User, item: Announcement, *, region: Region, fields: Fields,
+def update(session: Session, actor: User, item: Announcement, *, region: Region | None, fields: Fields,
            picture: bytes | None = None, files: list[Upload] | None = None, media_dir: str) -> Announcement:
+    """``region`` None: none chosen, or one the form's list does not offer (said with the other problems)."""
     _require_publisher(actor, item.region, item.kind)
     _require_publisher(actor, region, item.kind)
     if item.withdrawn_at is not None:
         raise Conflict(_l("这条公告已经撤下，不能再修改。"))
-    values, picture_file, checked_files = _uploads_checked(item.kind, fields, picture, files or [],
+    values, picture_file, checked_files = _uploads_checked(item.kind, region, fields, picture, files or [],
                                                            files_before=len(item.files))
+    assert region is not None  # (_uploads_checked raised otherwise)
     changed = [name for name, value in values.items() if getattr(item, name) != value]
     for name in changed:
         setattr(item, name, values[name])

@@ -210,19 +210,15 @@ def check_documents(inp: ApplicationInput) -> list[tuple[DocumentKind, media.Pre
     prepared = []
     with collect() as problems:
         for index, data in enumerate(inp.materials, start=1):
-            try:
-                prepared.append((DocumentKind.material, media.prepare_image(data, max_bytes=MAX_DOCUMENT_BYTES)))
-            except media.MediaError as err:
-                problems.add_error(media.MediaError(_l("第 %(n)d 张材料照片：%(why)s", n=index, why=err.message),
-                                                    reason=err.reason, field="materials"))
+            material = problems.check(media.prepare_image, data, max_bytes=MAX_DOCUMENT_BYTES, field="materials",
+                                      lead=lambda why, n=index: _l("第 %(n)d 张材料照片：%(why)s", n=n, why=why))
+            if material is not None:
+                prepared.append((DocumentKind.material, material))
         if inp.authorisation:
-            try:
-                authorisation = media.prepare_image(inp.authorisation, max_bytes=MAX_DOCUMENT_BYTES)
-                if inp.by_proxy:
-                    prepared.append((DocumentKind.authorisation, authorisation))
-            except media.MediaError as err:
-                problems.add_error(media.MediaError(_l("委托书照片：%(why)s", why=err.message), reason=err.reason,
-                                                    field="authorisation"))
+            authorisation = problems.check(media.prepare_image, inp.authorisation, max_bytes=MAX_DOCUMENT_BYTES,
+                                           field="authorisation", lead=lambda why: _l("委托书照片：%(why)s", why=why))
+            if authorisation is not None and inp.by_proxy:
+                prepared.append((DocumentKind.authorisation, authorisation))
     return prepared
 
 

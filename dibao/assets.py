@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cases, clock, entitlement, scope, workflow
+from dibao import audit, cases, clock, entitlement, media, scope, workflow
 from dibao.errors import Conflict, Invalid, NotFound, Problems, chosen, collect
 from dibao.household import OPEN, Rule, require
 from dibao.models import Case, Region, Role, Stage, User
@@ -199,7 +199,8 @@ def record_result(session: Session, actor: User, case: Case, verification_id: in
             problems.add("findings", _l("核对发现不一致时，请写明不一致的情况（至少 %(n)d 个字）。",
                                         n=workflow.MIN_REASON))
         # the agencies' document: checked with the rest, stored only once everything passed
-        prepared = problems.check(cases.checked_document, document, filename, "document") if document else None
+        prepared = (problems.check(media.prepare_document, document, filename or "", field="document")
+                    if document else None)
     if prepared is not None:
         attachment = cases.store_attachment(session, actor, case, title=str(_l("家庭经济状况核对报告")),
                                             prepared=prepared, filename=filename, media_dir=media_dir)

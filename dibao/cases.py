@@ -371,10 +371,7 @@ def set_photo(session: Session, actor: User, case: Case, *, data: bytes | None, 
     prepared = None
     with collect() as problems:  # the photo and the consent at once, before the photo is stored
         if data:
-            try:
-                prepared = media.prepare_image(data)
-            except media.MediaError as err:
-                problems.add_error(media.for_field(err, "photo"))
+            prepared = problems.check(media.prepare_image, data, field="photo")
         elif case.photo_key is None and consent:
             problems.add("photo", _l("请先上传户照片，再记录同意公示。"))
     if prepared is not None:
@@ -447,22 +444,14 @@ def add_attachment(session: Session, actor: User, case: Case, *, title: str, dat
         if not data:
             problems.add("file", _l("请选择要上传的文件。"))
         else:
-            prepared = problems.check(checked_document, data, filename, "file")
+            prepared = problems.check(media.prepare_document, data, filename or "", field="file")
     return store_attachment(session, actor, case, title=title, prepared=prepared, filename=filename,
                             media_dir=media_dir)
 
 
-def checked_document(data: bytes, filename: str, field: str) -> media.Prepared:
-    """An uploaded image or PDF checked and cleaned in memory (nothing written), its refusal beside ``field``."""
-    try:
-        return media.prepare_document(data, filename or "")
-    except media.MediaError as err:
-        raise media.for_field(err, field) from None
-
-
 def store_attachment(session: Session, actor: User, case: Case, *, title: str, prepared: media.Prepared,
                      filename: str, media_dir: str) -> Attachment:
-    """Write a checked file (:func:`checked_document`) and keep it as the case's attachment ``title``."""
+    """Write a checked file (:func:`media.prepare_document`) and keep it as the case's attachment ``title``."""
     workflow.require(actor, case, Action.attach)
     title = " ".join(title.split())  # one line
     stored = prepared.write(media_dir)

@@ -244,10 +244,7 @@ def add_board_photo(session: Session, actor: User, batch: NoticeBatch, *, data: 
         if not data:
             problems.add("photo", _l("请选择公示栏的照片。"))
         else:
-            try:
-                prepared = media.prepare_image(data)
-            except media.MediaError as err:
-                problems.add_error(media.for_field(err, "photo"))
+            prepared = problems.check(media.prepare_image, data, field="photo")
         if taken_on is None or taken_on > today or taken_on < clock.to_local(batch.opens_at).date() - timedelta(days=1):
             problems.add("taken_on", _l("请填写拍摄日期（公示开始之后、不晚于今天）。"))
         if len(note) > 500:

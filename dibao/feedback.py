@@ -265,11 +265,10 @@ def check_photos(photos: list[bytes]) -> list[media.Prepared]:
     prepared = []
     with collect() as problems:
         for index, data in enumerate(photos, start=1):
-            try:
-                prepared.append(media.prepare_image(data, max_bytes=MAX_PHOTO_BYTES))
-            except media.MediaError as err:
-                problems.add_error(media.MediaError(_l("第 %(n)d 张照片：%(why)s", n=index, why=err.message),
-                                                    reason=err.reason, field="photos"))
+            photo = problems.check(media.prepare_image, data, max_bytes=MAX_PHOTO_BYTES, field="photos",
+                                   lead=lambda why, n=index: _l("第 %(n)d 张照片：%(why)s", n=n, why=why))
+            if photo is not None:
+                prepared.append(photo)
     return prepared
 
 

@@ -13,8 +13,11 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
@@ -156,11 +159,37 @@ class Prepared:
         return self.stored
 
 
-def prepare_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS) -> Prepared:
+Lead = Callable[[Any], Any]  # the refusal's own message → the message shown ("图片：…", "第 2 张照片：…")
+
+
+@contextmanager
+def _refused_beside(field: str | None, lead: Lead | None) -> Iterator[None]:
+    """A MediaError raised inside said beside the form's ``field``, its message led by ``lead`` (which file it is
+    about); with neither, raised as it is."""
+    try:
+        yield
+    except MediaError as err:
+        if field is None and lead is None:
+            raise
+        raise MediaError(lead(err.message) if lead is not None else err.message, reason=err.reason,
+                         field=field) from None
+
+
+def prepare_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS,
+                  field: str | None = None, lead: Lead | None = None) -> Prepared:
     """Validate and clean an image — its bounded original (ORIGINAL_EDGE) and renditions — in memory.
+
+    A refusal (MediaError) is said beside the form's ``field``; ``lead``, given the refusal's own message, says
+    which file it is about, e.g. ``lambda why: _l("图片：%(why)s", why=why)``. A form collects it with its other
+    problems: ``problems.check(media.prepare_image, data, field="photo")``.
 
     One decoded image at a time: the original (draft-decoded, at most ORIGINAL_EDGE), then each rendition
     reduced from the previous, larger one."""
+    with _refused_beside(field, lead):
+        return _prepare_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def _prepare_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Prepared:
     img = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, max_edge=ORIGINAL_EDGE)
     clean = _jpeg(img)
     key = _key("img", clean, "jpg")
@@ -179,9 +208,15 @@ def store_image(data: bytes, media_dir: str | os.PathLike, *, max_bytes: int = M
     return prepare_image(data, max_bytes=max_bytes, max_pixels=max_pixels).write(media_dir)
 
 
-def prepare_document(data: bytes, filename: str = "") -> Prepared:
+def prepare_document(data: bytes, filename: str = "", *, field: str | None = None,
+                     lead: Lead | None = None) -> Prepared:
     """An attachment checked and cleaned in memory: an image (through prepare_image) or a PDF (checked by its
-    header and size, re-written by :func:`clean_pdf`)."""
+    header and size, re-written by :func:`clean_pdf`). ``field`` and ``lead``: as for :func:`prepare_image`."""
+    with _refused_beside(field, lead):
+        return _prepare_document(data)
+
+
+def _prepare_document(data: bytes) -> Prepared:
     if data[:5] == b"%PDF-":
         if len(data) > MAX_PDF_BYTES:
             raise MediaError(_l("PDF 文件太大，请选择 %(mb)d MB 以内的文件。", mb=MAX_PDF_BYTES // (1024 * 1024)),
@@ -202,11 +237,6 @@ def prepare_document(data: bytes, filename: str = "") -> Prepared:
 def store_document(data: bytes, filename: str, media_dir: str | os.PathLike) -> StoredMedia:
     """An attachment (:func:`prepare_document`), stored."""
     return prepare_document(data, filename).write(media_dir)
-
-
-def for_field(err: MediaError, field: str, message=None) -> MediaError:
-    """The same refusal of a file, said beside the form's ``field`` (``message``: its text led by which file)."""
-    return MediaError(message if message is not None else err.message, reason=err.reason, field=field)
 
 
 # What a PDF may carry that acts on the reader or says who made it: actions run on open or on an event,

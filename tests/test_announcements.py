@@ -90,8 +90,8 @@ def test_documents_are_listed_by_category_with_their_files(app, client, session,
     ("staff_a1", "comm_a1", "announcement", 303),
     ("town_a", "town_a", "announcement", 303),
     ("county", "county", "document", 303),
-    ("staff_a1", "comm_a2", "announcement", 404),  # another community
-    ("town_b", "town_a", "announcement", 404),
+    ("staff_a1", "comm_a2", "announcement", 400),  # another community: not in the form's list
+    ("town_b", "town_a", "announcement", 400),
     ("staff_a1", "comm_a1", "document", 403),  # the county's documents
     ("town_a", "town_a", "document", 403),
 ])
@@ -103,6 +103,8 @@ def test_who_publishes_what_where(app, client, session, world, username, region,
         "region_id": world.regions[region], "title": "春节期间办理安排", "body": "节日期间照常受理。",
         "starts_on": "2026-03-18", "ends_on": "2026-03-31"}, content_type="multipart/form-data")
     assert res.status_code == status
+    if status == 400:
+        assert "请选择发布范围" in res.get_data(as_text=True)
     session.rollback()
     assert session.scalar(select(func.count(Announcement.id))) == (1 if status == 303 else 0)
 

@@ -107,6 +107,24 @@ def test_refusals_do_not_depend_on_the_language(app, tmp_path):
     assert err.value.reason == "not_image"
 
 
+def test_a_refusal_is_said_beside_the_forms_field_led_by_which_file(app):
+    """A form hands its field (and how to name the file) to the pipeline, and collects the refusal with its other
+    problems: ``problems.check(media.prepare_image, data, field="photo")``."""
+    with app.test_request_context():
+        with pytest.raises(media.MediaError) as err:
+            media.prepare_image(b"<script>alert(1)</script>", field="photo")
+        assert err.value.field_problems == [("photo", err.value.message)] and err.value.reason == "not_image"
+        assert "无法识别这个文件" in str(err.value.message)
+        with pytest.raises(media.MediaError) as err:
+            media.prepare_document(b"%PDF-1.4\n1 0 obj << >>\n", "通知.pdf", field="files",
+                                   lead=lambda why: f"附件“通知.pdf”：{why}")
+        assert err.value.field == "files" and err.value.reason == "pdf_incomplete"
+        assert str(err.value.message).startswith("附件“通知.pdf”：PDF 文件不完整")
+        with pytest.raises(media.MediaError) as err:  # no field: the refusal as it is (the command line's)
+            media.prepare_document(b"PK\x03\x04 a zip", "x.docx")
+        assert err.value.field is None and "只能上传照片或 PDF" in str(err.value.message)
+
+
 def _jpeg_markers(data: bytes) -> list[int]:
     """The marker codes of a JPEG's header segments, up to the start of the scan."""
     markers, pos = [], 2

@@ -2,13 +2,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, FileField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from admin.forms import record_id
 from dibao.forms import FlaskForm
 
 
 class AnnouncementForm(FlaskForm):
     kind = SelectField(_l("类型"), validate_choice=False)
     category = SelectField(_l("文件类别（制度文件）"), validate_choice=False)
-    region_id = SelectField(_l("发布范围"), coerce=int, validate_choice=False)
+    region_id = SelectField(_l("发布范围"), coerce=record_id, validate_choice=False)
     title = StringField(_l("标题"), validators=[Length(max=200)])
     body = TextAreaField(_l("正文"), validators=[Length(max=20000)])
     ticker = StringField(_l("滚动字幕（公示终端底部滚动的一句话，可不填）"), validators=[Optional(), Length(max=120)])
