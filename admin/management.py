@@ -28,7 +28,7 @@ from admin.forms.management import (
     TownSittingForm,
 )
 from dibao import cases, clock, db, entitlement, notices, raises, reviews, workflow
-from dibao.errors import Forbidden, Invalid
+from dibao.errors import Forbidden, Invalid, parse_record_id
 from dibao.models import Role
 from dibao.models.management import ProposalKind
 from dibao.text import clean_line
@@ -142,30 +142,50 @@ def case_contact(case_id: int):
     form = ContactForm()
     done = submit(form, lambda sess: reviews.log_contact(sess, current_user, case, contacted_on=form.contacted_on.data,
                                                          way=form.way.data, note=form.note.data or ""))
+    # The form is on the case page and on each row of the contacts worklist (back=contacts, with its month).
+    back = request.form.get("back") == "contacts"
+    month = _month(request.form.get("month", ""))
     if done.ok:
         flash(_("已记录本次联系。"), "success")
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
-        for error in getattr(form, "form_errors", []):
-            flash(str(error), "error")
-    back = request.form.get("back") == "contacts"
-    return redirect(url_for("admin.contacts") if back else url_for("admin.case_detail", case_id=case.id) + "#manage")
+        if back:
+            return redirect(url_for("admin.contacts", month=month.strftime("%Y-%m") if month else None))
+        return redirect(url_for("admin.case_detail", case_id=case.id) + "#manage")
+    # Refused: the page it came from again, with what was typed and every problem beside its field.
+    sess.refresh(case)
+    if back:
+        return _contacts_page(month, failed=(case, form), status=done.status)
+    return render("admin/cases/detail.html", status=done.status,
+                  **case_views._detail_context(sess, case, contact_form=form))
+
+
+def _month(text: str) -> date | None:
+    """The first day of the month "2026-03" names; None for nothing or anything else (also December 9999, whose
+    next month no date holds)."""
+    try:
+        day = date.fromisoformat(text + "-01") if text else None
+    except ValueError:
+        return None
+    return day if day is None or day.year < date.max.year else None
 
 
 @bp.get("/contacts/")
 @login_required
 def contacts():
-    sess = db.session()
     month = request.args.get("month", "")
-    try:
-        day = date.fromisoformat(month + "-01") if month else clock.today()
-    except ValueError:
-        raise Invalid(_("月份格式不对。"), field="month") from None
-    view = reviews.completeness(sess, current_user, day)
-    form = ContactForm(formdata=None, contacted_on=clock.today())
-    return render("admin/management/contacts.html", view=view, form=form,
+    day = _month(month)
+    if month and day is None:
+        raise Invalid(_("月份格式不对。"), field="month")
+    return _contacts_page(day)
+
+
+def _contacts_page(day: date | None, failed: tuple | None = None, status: int = 200):
+    """The month's contacts worklist. ``failed``: a case and its refused contact form, shown on its row (or above
+    the table when the household is not on the list) with what was typed and its problems."""
+    view = reviews.completeness(db.session(), current_user, day or clock.today())
+    failed_case, failed_form = failed or (None, None)
+    return render("admin/management/contacts.html", status=status, view=view,
+                  form=ContactForm(formdata=None, contacted_on=clock.today()), failed_case=failed_case,
+                  failed_form=failed_form, failed_listed=failed_case in view.missing,
                   may_log=current_user.role.value == "community_staff", way_labels=reviews.CONTACT_WAY_LABELS)
 
 
@@ -274,7 +294,7 @@ def community_sitting():
     if request.method == "GET":
         form.held_on.data = clock.today()
     candidates = reviews.sitting_candidates(sess, current_user)
-    chosen = [int(x) for x in request.form.getlist("include") if x.isdigit() and len(x) < 19]
+    chosen = [i for i in map(parse_record_id, request.form.getlist("include")) if i is not None]
     results = [reviews.SittingResult(cid, request.form.get(f"decision-{cid}", ""), _number(f"for-{cid}"),
                                      _number(f"against-{cid}"), _number(f"abstain-{cid}"),
                                      _typed(f"opinion-{cid}")) for cid in chosen]
@@ -298,7 +318,7 @@ def town_sitting():
             raise Forbidden(_l("乡镇会议研究结果由乡镇（街道）审核人员登记。"))
         form.held_on.data = clock.today()
     candidates = reviews.town_sitting_candidates(db.session(), current_user)
-    chosen = [int(x) for x in request.form.getlist("include") if x.isdigit() and len(x) < 19]
+    chosen = [i for i in map(parse_record_id, request.form.getlist("include")) if i is not None]
     results = [reviews.TownSittingResult(cid, request.form.get(f"decision-{cid}", ""), _typed(f"opinion-{cid}"),
                                          _typed(f"override-{cid}")) for cid in chosen]
     done = submit(form, lambda sess: reviews.town_sitting(
@@ -350,13 +370,15 @@ def next_step(case) -> NextStep | None:
 
 @bp.context_processor
 def _management_panel():
-    def management_panel(case):
+    def management_panel(case, contact_form=None):
+        """``contact_form``: the contact form refused by admin.case_contact, with what was typed and its problems."""
         sess = db.session()
         return dict(
             proposals=reviews.open_proposals(sess, case),
             contacts=reviews.contacts_for(sess, case),
             campaign_items=reviews.campaign_items_for(sess, case),
-            contact_form=ContactForm(formdata=None, contacted_on=clock.today()),
+            contact_form=contact_form or ContactForm(formdata=None, contacted_on=clock.today()),
+            contact_refused=contact_form is not None,
             may_review=workflow.may(current_user, case, Action.periodic_review),
             may_contact=current_user.role.value == "community_staff" and case.stage.value == "active",
             kind_labels=reviews.PROPOSAL_KIND_LABELS, source_labels=reviews.PROPOSAL_SOURCE_LABELS,

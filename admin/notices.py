@@ -17,7 +17,7 @@ from admin import bp
 from admin.forms.notices import ComposeForm, ContentForm, WithdrawForm
 from dibao import clock, content, db, disclosure, i18n, notices, scope, workflow
 from dibao.disclosure import Channel, Field
-from dibao.errors import NotFound
+from dibao.errors import NotFound, parse_record_id
 from dibao.web import render, submit
 
 
@@ -96,7 +96,7 @@ def _compose(form: ComposeForm, selected: set[int], status: int = 200):
 
 def _ticked(values) -> set[int]:
     """The case ids among ``values`` (to tick their boxes again; anything else is left unticked)."""
-    return {i for i in map(notices.chosen_id, values) if i is not None}
+    return {i for i in map(parse_record_id, values) if i is not None}
 
 
 @bp.get("/notices/new")

@@ -92,6 +92,29 @@ def chosen(kind: type[E], value: Any) -> E | None:
         return None
 
 
+# Every table's id is an INTEGER column, whose largest value on PostgreSQL is this: a number past it names no
+# record, so it is refused here, before any query (SQLite's integers have no such edge: one bound for both).
+MAX_RECORD_ID = 2**31 - 1
+
+
+def parse_record_id(value: Any) -> int | None:
+    """The one reading of a record id a user sent (query string, form field, hidden input): ASCII digits, spaces
+    around them allowed, naming a possible key 1 … :data:`MAX_RECORD_ID`; an int within the same range (a value
+    already read). None for anything else — empty, 0, signed, "1e3", full-width or other scripts' digits (which
+    ``int()`` would read), past the bound: the caller treats it as not chosen, or not found."""
+    if isinstance(value, bool):  # (a bool is an int to Python, never an id)
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        # MAX_RECORD_ID has 10 digits: a longer text names no key, and int() never reads a huge one.
+        if not (text.isascii() and text.isdigit()) or len(text) > 10:
+            return None
+        value = int(text)
+    if not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_RECORD_ID else None
+
+
 class Problems:
     """The problems a form's checks found so far (see :func:`collect`)."""
 

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from dibao import audit, cases, clock, feedback, jobs, notices, scope, stats, workflow
-from dibao.errors import NotFound
+from dibao.errors import NotFound, parse_record_id
 from dibao.identity import mask_account
 from dibao.models import Case, Objection, Region, Report, Stage, User
 from dibao.models.job import Job, JobStatus
@@ -187,13 +187,11 @@ CASE_FILTERS = ("q", "stage", "community", "overdue", "category")
 
 @export("cases", _l("低保案件"), filters=CASE_FILTERS)
 def cases_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
-    """The case list with the filters of its page (dibao.cases.search), page by page."""
-    def number(key):
-        value = str(params.get(key) or "")
-        return int(value) if value.isdigit() and 0 < int(value) < scope.MAX_ID else None
-
-    filters = {"q": params.get("q", ""), "stage": params.get("stage", ""), "community_id": number("community"),
-               "overdue": params.get("overdue", ""), "category": number("category")}
+    """The case list with the filters of its page (dibao.cases.search), page by page; its numbers read as the
+    page reads them (dibao.web.int_arg), so the export holds what the page listed."""
+    filters = {"q": params.get("q", ""), "stage": params.get("stage", ""),
+               "community_id": parse_record_id(params.get("community")),
+               "overdue": params.get("overdue", ""), "category": parse_record_id(params.get("category"))}
     first = cases.search(session, user, page=1, per_page=500, **filters)
 
     def rows():

@@ -24,7 +24,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from dibao import audit, clock, db, entitlement, i18n, roster_summary, scope, workflow
-from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Problems, collect
+from dibao.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Problems, collect, parse_record_id
 from dibao.models import (
     Case,
     Level,
@@ -267,30 +267,21 @@ def awaiting_cases(session: Session, user: User) -> list[Case]:
     return list(session.scalars(stmt))
 
 
-def chosen_id(value: int | str) -> int | None:
-    """A chosen case's id as the form sent it (a whole number, or its digits); None for anything else."""
-    if isinstance(value, int):
-        return value
-    text = value.strip()
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
 def _chosen_cases(problems: Problems, session: Session, user: User, level: Level,
                   case_ids: Iterable[int | str]) -> list[Case]:
     """The chosen cases (none: an empty list), each in scope (else NotFound, at once), waiting for this level's
     notice and carrying this level's opinion (else a Conflict naming it, collected with the form's other
     problems)."""
     values = [v for v in case_ids if not isinstance(v, str) or v.strip()]
-    ids = [chosen_id(v) for v in values]
-    if None in ids:
+    ids = [parse_record_id(v) for v in values]
+    if None in ids:  # (also a number no key can reach: it is not asked of the database)
         problems.add("case_id", _l("所选案件无效。"))
         return []
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
-    reachable = [i for i in ids if 0 < i < 2**31]  # (an id no key can reach is not asked of the database)
     found = {c.id: c for c in session.scalars(
-        select(Case).where(Case.id.in_(reachable)).options(selectinload(Case.members), selectinload(Case.opinions)))}
+        select(Case).where(Case.id.in_(ids)).options(selectinload(Case.members), selectinload(Case.opinions)))}
     cases = []
     for case_id in ids:
         case = found.get(case_id)

@@ -378,7 +378,12 @@ def _contact_way(way: str) -> ContactWay:
         raise Invalid(_l("请选择联系方式。"), field="way") from None
 
 
+MAX_CONTACT_NOTE = 2000
+
+
 def log_contact(session: Session, actor: User, case: Case, *, contacted_on: date, way: str, note: str = "") -> Contact:
+    """月联系 of a household in payment, by its community's staff. The date, the way and the note are checked
+    together (every problem at once, each beside its field); a case not in payment is refused at once."""
     if not scope.can_see(actor, case.region):
         raise NotFound(_l("没有找到该案件。"))
     if actor.role != Role.community_staff:
@@ -393,7 +398,9 @@ def log_contact(session: Session, actor: User, case: Case, *, contacted_on: date
             problems.add("contacted_on", _l("联系日期不能晚于今天。"))
         elif contacted_on < clock.today() - timedelta(days=92):
             problems.add("contacted_on", _l("只能补记三个月内的联系。"))
-    contact = Contact(case_id=case.id, contacted_on=contacted_on, way=how, note=(note or "").strip()[:2000],
+        if len((note or "").strip()) > MAX_CONTACT_NOTE:
+            problems.add("note", _l("内容太长，最多 %(n)d 个字。", n=MAX_CONTACT_NOTE))
+    contact = Contact(case_id=case.id, contacted_on=contacted_on, way=how, note=(note or "").strip(),
                       recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
     session.add(contact)
     session.flush()

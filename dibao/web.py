@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import safe_join
 
 from dibao import db
-from dibao.errors import DomainError
+from dibao.errors import DomainError, parse_record_id
 
 
 def is_htmx() -> bool:
@@ -136,12 +136,10 @@ def submit(form: Any, change: Callable[[Session], T]) -> Outcome[T]:
 
 
 def int_arg(name: str) -> int | None:
-    """A positive whole number from the query string, or None (also for one no database key can reach)."""
-    value = request.args.get(name, "").strip()
-    if not value.isascii() or not value.isdigit() or len(value) > 18:
-        return None
-    number = int(value)
-    return number if number > 0 else None
+    """A record id (or a page or category number) from the query string, read as every record id is
+    (:func:`dibao.errors.parse_record_id`): None when absent or no possible key, and the list shows as if nothing
+    was chosen, as for any other value it cannot read."""
+    return parse_record_id(request.args.get(name))
 
 
 # --- bad input: answered with a 4xx and a Chinese message, never a 500 -----------------------------------

@@ -2,6 +2,7 @@
 kiosks). Forms only parse and check shapes; the rules are the domain's (dibao/), whose errors
 ``dibao.web.perform`` puts back on the form."""
 
+from dibao.errors import parse_record_id
 from dibao.forms import FlaskForm
 
 
@@ -15,16 +16,15 @@ def lines(text: str | None) -> list[str]:
             if line.strip()]
 
 
-MAX_RECORD_ID = 2**31 - 1  # the largest key of the app's tables (INTEGER on PostgreSQL)
-
-
 def record_id(value) -> int:
-    """A record id from a form's select or checkbox (its ``coerce``): anything that is no id — or one past every key,
-    which PostgreSQL would refuse to compare — is -1, which no record has, so the domain refuses it with its Chinese
-    message beside the field, together with the form's other problems (WTForms' own refusal would come alone,
-    before them)."""
+    """A record id from a form's select or checkbox (its ``coerce``), read as every record id is
+    (:func:`dibao.errors.parse_record_id`): anything that names no possible key is -1, which no record has, so the
+    domain refuses it with its Chinese message beside the field, together with the form's other problems (WTForms'
+    own refusal would come alone, before them). 0 stays 0: the "none of them" choice some lists offer (未指定承办人,
+    新的评议会议)."""
     if value is None:
-        raise TypeError
-    text = str(value).strip()
-    number = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else -1
-    return number if number <= MAX_RECORD_ID else -1
+        raise TypeError  # (WTForms then leaves the field's data None: nothing chosen yet)
+    if str(value).strip() == "0":
+        return 0
+    number = parse_record_id(value)
+    return -1 if number is None else number

@@ -47,7 +47,7 @@ class ContactForm(FlaskForm):
     contacted_on = DateField(_l("联系日期"), validators=[Optional()])
     way = SelectField(_l("联系方式"), choices=[SelectChoice(k.value, v) for k, v in reviews.CONTACT_WAY_LABELS.items()],
                       validate_choice=False)
-    note = StringField(_l("情况"), validators=[Optional(), Length(max=2000)])
+    note = StringField(_l("情况"))  # (its length is the domain's check, with the others: reviews.log_contact)
 
 
 class CampaignForm(FlaskForm):
