@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.feedback import DecideTogetherForm, HandleForm, NotifyForm
-from dibao import cases, clock, db, feedback, media, scope
+from dibao import cases, clock, db, feedback, media
 from dibao.errors import NotFound
 from dibao.models import FeedbackStatus, Outcome, Stage
 from dibao.models.feedback import Evidence
@@ -192,7 +192,7 @@ def feedback_contact(item_id: int):
 def feedback_evidence(evidence_id: int, rendition: str | None = None):
     """An evidence photo, for staff who can see its objection or report (never public)."""
     sess = db.session()
-    evidence = sess.get(Evidence, evidence_id) if evidence_id <= scope.MAX_ID else None
+    evidence = db.get_record(sess, Evidence, evidence_id)
     if evidence is None:
         raise NotFound(_l("没有找到这张照片。"))
     kind, parent_id = ("objection", evidence.objection_id) if evidence.objection_id else ("report", evidence.report_id)

@@ -174,14 +174,14 @@ def _register_errors(app: Flask) -> None:
 def _register_input_guards(app: Flask) -> None:
     from werkzeug.routing import IntegerConverter
 
-    from dibao.scope import MAX_ID
+    from dibao.errors import MAX_RECORD_ID
     from dibao.web import refuse_nul
 
     class IdConverter(IntegerConverter):
-        """``<int:…>``: an id past the largest key a database holds names nothing (404), never an overflow."""
+        """``<int:…>``: an id past the largest key names nothing (404), never an overflow (errors.MAX_RECORD_ID)."""
 
         def __init__(self, url_map, *args, **kwargs):
-            kwargs.setdefault("max", MAX_ID)
+            kwargs.setdefault("max", MAX_RECORD_ID)
             super().__init__(url_map, *args, **kwargs)
 
     app.url_map.converters["int"] = IdConverter

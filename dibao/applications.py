@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
-from dibao import audit, cases, clock, feedback, identity, media, notify, scope, workdays
+from dibao import audit, cases, clock, db, feedback, identity, media, notify, scope, workdays
 from dibao.crypto import blind_index
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
 from dibao.models import Case, Level, Objection, Region, Report, Stage, User, WorkCapacity
@@ -449,7 +449,7 @@ def return_application(session: Session, actor: User, application: Application, 
 
 def document(session: Session, user: User, document_id: int) -> ApplicationDocument:
     """A document photo, for staff who can see its application (never public)."""
-    doc = session.get(ApplicationDocument, document_id) if 0 < document_id <= scope.MAX_ID else None
+    doc = db.get_record(session, ApplicationDocument, document_id)
     if doc is None:
         raise NotFound(_l("没有找到这张照片。"))
     get(session, user, doc.application_id)

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, cases, clock, entitlement, media, scope, workflow
+from dibao import audit, cases, clock, db, entitlement, media, scope, workflow
 from dibao.errors import Conflict, Invalid, NotFound, Problems, chosen, collect
 from dibao.household import OPEN, Rule, require
 from dibao.models import Case, Region, Role, Stage, User
@@ -133,7 +133,7 @@ def add_asset(session: Session, actor: User, case: Case, *, kind: AssetKind | st
 
 def remove_asset(session: Session, actor: User, case: Case, asset_id: int) -> None:
     require(actor, case, RECORD)
-    asset = session.get(Asset, asset_id) if 0 < asset_id <= scope.MAX_ID else None
+    asset = db.get_record(session, Asset, asset_id)
     if asset is None or asset.case_id != case.id:
         raise NotFound(_l("没有找到该资产记录。"))
     session.delete(asset)
@@ -173,7 +173,7 @@ def request_verification(session: Session, actor: User, case: Case, *, requested
 
 
 def get_verification(session: Session, case: Case, verification_id: int) -> Verification:
-    verification = session.get(Verification, verification_id) if 0 < verification_id <= scope.MAX_ID else None
+    verification = db.get_record(session, Verification, verification_id)
     if verification is None or verification.case_id != case.id:
         raise NotFound(_l("没有找到该核对记录。"))
     return verification

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from dibao import audit, clock, entitlement, media, scope, workdays, workflow
+from dibao import audit, clock, db, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound, chosen, collect
 from dibao.identity import (
@@ -466,7 +466,7 @@ def store_attachment(session: Session, actor: User, case: Case, *, title: str, p
 
 
 def get_attachment(session: Session, user: User, attachment_id: int) -> tuple[Attachment, Case]:
-    attachment = session.get(Attachment, attachment_id) if 0 < attachment_id <= scope.MAX_ID else None
+    attachment = db.get_record(session, Attachment, attachment_id)
     if attachment is None:
         raise NotFound(_l("没有找到该材料。"))
     return attachment, get_case(session, user, attachment.case_id)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from dibao.crypto import EncryptedString
+from dibao.errors import parse_record_id
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -130,6 +131,14 @@ def locked(session: Session, obj: T) -> T:
     key = model.__mapper__.primary_key[0]
     return session.scalars(select(model).where(key == getattr(obj, key.key)).with_for_update(of=model)
                            .execution_options(populate_existing=True)).one()
+
+
+def get_record(session: Session, model: type[T], ident: Any) -> T | None:
+    """The row of ``model`` whose id is ``ident`` as a user sent it (a URL's, a form's, the command line's), or None:
+    also for an id no key can be (:func:`dibao.errors.parse_record_id`), which names nothing and is never sent to
+    the database to overflow its integer."""
+    number = parse_record_id(ident)
+    return session.get(model, number) if number is not None else None
 
 
 def new_ids(session: Session, table: Table, count: int) -> list[int]:

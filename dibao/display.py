@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, media, notices, scope
+from dibao import audit, clock, db, media, notices, scope
 from dibao.errors import Forbidden, Invalid, collect
 from dibao.models import NoticeBatch, NoticeEntry, Region, Role, User
 from dibao.models.display import BoardPhoto, DisplayReport, DisplaySpan
@@ -263,7 +263,7 @@ def add_board_photo(session: Session, actor: User, batch: NoticeBatch, *, data: 
 def board_photo(session: Session, actor: User, photo_id: int) -> BoardPhoto:
     from dibao.errors import NotFound
 
-    photo = session.get(BoardPhoto, photo_id) if 0 < photo_id <= scope.MAX_ID else None
+    photo = db.get_record(session, BoardPhoto, photo_id)
     if photo is None:
         raise NotFound(_l("没有找到这张照片。"))
     notices.get_batch(session, actor, photo.batch.public_id)  # 404 outside the actor's scope

@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, identity, media, notices, notify, scope, workdays, workflow
+from dibao import audit, clock, db, identity, media, notices, notify, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, TooMany, collect
 from dibao.models import (
     Case,
@@ -587,7 +587,7 @@ def assignees(session: Session, user: User, item: Item) -> list[User]:
 def assignee_refusal(session: Session, actor: User, item: Item, assignee_id: int) -> Any:
     """Why ``actor`` cannot give ``item`` to the account ``assignee_id`` (None: they can — it is one of
     :func:`assignees`). Names the role only of an account the actor may see anyway."""
-    assignee = session.get(User, assignee_id) if 0 < assignee_id <= scope.MAX_ID else None
+    assignee = db.get_record(session, User, assignee_id)
     if assignee is not None and assignee in assignees(session, actor, item):
         return None
     if assignee is not None and not scope.does_casework(assignee) and scope.can_see(actor, assignee.region):

@@ -40,7 +40,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
-from dibao import clock
+from dibao import clock, db
 from dibao.errors import Conflict, DomainError, NotFound
 from dibao.models import User
 from dibao.models.job import Job, JobStatus
@@ -142,7 +142,7 @@ def _forget_rolled_back(session: Session) -> None:
 
 def get_job(session: Session, user: User, job_id: int) -> Job:
     """One of the user's own jobs (another's is not found: its parameters and results are theirs)."""
-    job = session.get(Job, job_id) if 0 < job_id < 2**63 else None
+    job = db.get_record(session, Job, job_id)
     if job is None or job.created_by_id != user.id:
         raise NotFound(_l("没有找到该任务。"))
     return job

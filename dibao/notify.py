@@ -35,7 +35,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, scope
+from dibao import audit, clock, db, scope
 from dibao.errors import Conflict, NotFound
 from dibao.models import Role, User
 from dibao.models.notification import DeliveryStatus, Notification, NotifyChannel
@@ -200,7 +200,7 @@ def log_for(session: Session, object_type: str, object_id: str) -> list[Notifica
 
 
 def get(session: Session, actor: User, notification_id: int) -> Notification:
-    row = session.get(Notification, notification_id) if 0 < notification_id <= scope.MAX_ID else None
+    row = db.get_record(session, Notification, notification_id)
     if row is None or row.region is None or not scope.can_see(actor, row.region):
         raise NotFound(_l("没有找到这条通知。"))
     return row

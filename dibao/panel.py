@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, scope, workflow
+from dibao import audit, clock, db, scope, workflow
 from dibao.errors import Forbidden, Invalid, NotFound, chosen, collect
 from dibao.household import Rule, require
 from dibao.models import Case, Level, Region, Role, Stage, User
@@ -139,7 +139,7 @@ def add_question(session: Session, actor: User, case: Case, *, meeting_id: int, 
                  answer: str, answered_by: str) -> PanelQuestion:
     """质询: an attendee of the meeting asked about this household; the panel answered."""
     require(actor, case, QUESTION)
-    meeting = session.get(ReviewMeeting, meeting_id) if meeting_id and 0 < meeting_id <= scope.MAX_ID else None
+    meeting = db.get_record(session, ReviewMeeting, meeting_id)
     if meeting is not None and meeting.region_id != case.region_id:
         meeting = None  # (another community's: no choice of the form's list)
     asked_by = normalise_name(asked_by)  # as the meeting's names were stored (张　三 is 张三)

@@ -104,7 +104,7 @@ def _county_of(region: Region) -> Region:
 def get_run(session: Session, actor: User | None, run_id: int | None) -> PaymentRun:
     """A run is seen by every staff member of its county (a town sees its part of the lines, a community its
     own); another county's run does not exist for them (404)."""
-    run = session.get(PaymentRun, run_id) if isinstance(run_id, int) and 0 < run_id < 2**63 else None
+    run = db.get_record(session, PaymentRun, run_id)
     if run is None or (actor is not None and not actor.region.path.startswith(run.county.path)):
         raise NotFound(_l("没有找到该发放名册。"))
     return run
@@ -644,7 +644,7 @@ def ask(session: Session, actor: User, run: PaymentRun, text: str) -> FundsQuest
 
 
 def get_question(session: Session, actor: User, question_id: int) -> FundsQuestion:
-    question = session.get(FundsQuestion, question_id) if 0 < question_id < 2**63 else None
+    question = db.get_record(session, FundsQuestion, question_id)
     if question is None or not question.region.path.startswith(actor.region.path):
         raise NotFound(_l("没有找到该问题。"))
     return question

@@ -125,14 +125,14 @@ def _require_county(actor: User | None, standard: Standard) -> None:
 
 
 def get_raise(session: Session, actor: User, raise_id: int) -> StandardRaise:
-    item = session.get(StandardRaise, raise_id) if 0 < raise_id <= scope.MAX_ID else None
+    item = db.get_record(session, StandardRaise, raise_id)
     if item is None or not scope.can_see(actor, item.standard.region):
         raise NotFound(_l("没有找到该提标。"))
     return item
 
 
 def preview(session: Session, actor: User | None, *, standard_id: int) -> Preview:
-    standard = session.get(Standard, standard_id) if 0 < standard_id <= scope.MAX_ID else None
+    standard = db.get_record(session, Standard, standard_id)
     if standard is None or (actor is not None and not scope.can_see(actor, standard.region)):
         raise NotFound(_l("没有找到该标准。"))
     _require_county(actor, standard)

@@ -469,7 +469,7 @@ def campaigns(session: Session, user: User) -> list[Campaign]:
 
 
 def get_campaign(session: Session, user: User, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id) if 0 < campaign_id <= scope.MAX_ID else None
+    campaign = db.get_record(session, Campaign, campaign_id)
     if campaign is None or not _campaign_visible(user, campaign):
         raise NotFound(_l("没有找到该核查。"))
     return campaign

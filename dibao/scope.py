@@ -13,11 +13,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
+from dibao import db
 from dibao.errors import Forbidden, NotFound
 from dibao.models import Region, Role, User
 
 T = TypeVar("T")
-MAX_ID = 2**63 - 1  # the largest key a database holds; a larger number in a URL simply names nothing
 
 
 def subtree_condition(root: Region) -> ColumnElement[bool]:
@@ -64,7 +64,7 @@ def region_of(obj: Any) -> Region:
 def get(session: Session, user: User, model: type[T], ident: int | None, message=None) -> T:
     """The object of ``model`` with primary key ``ident`` if it lies in the user's scope; NotFound otherwise
     (also for ids no database can hold)."""
-    obj = session.get(model, ident) if isinstance(ident, int) and 0 < ident <= MAX_ID else None
+    obj = db.get_record(session, model, ident)
     if obj is None or not can_see(user, region_of(obj)):
         raise NotFound(message or _l("没有找到该记录。"))
     return obj

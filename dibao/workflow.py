@@ -634,7 +634,7 @@ def record_community_review(
     _not_held(session, case)
     other_meeting = False  # a meeting the form's list does not offer (not this community's, or none)
     if meeting is None and meeting_id:
-        meeting = session.get(ReviewMeeting, meeting_id) if 0 < meeting_id <= scope.MAX_ID else None
+        meeting = db.get_record(session, ReviewMeeting, meeting_id)
         if meeting is None or meeting.region_id != case.region_id:
             meeting, other_meeting = None, True
     with collect() as problems:  # every problem at once, before the meeting or the result is written

@@ -136,3 +136,24 @@ def test_a_sittings_household_no_key_can_reach_is_not_chosen(client, auth, sessi
     session.rollback()
     assert session.scalar(select(func.count(ReviewResult.id))) == 0
     assert session.scalar(select(func.count(AuditEvent.id))) == before
+
+
+def test_a_record_is_looked_up_by_the_same_reading(session, world):
+    """db.get_record: the domain's lookups of an id a user sent (a job, a payment run, a meeting…) read it as every
+    id is read, and a number no key can reach names nothing without reaching the database."""
+    from dibao import db
+
+    county = world.regions["county"]
+    assert db.get_record(session, Region, county).id == county
+    assert db.get_record(session, Region, str(county)).id == county
+    for value in (*PAST_EVERY_KEY, 0, -1, None, "", "x", True, 2**31):
+        assert db.get_record(session, Region, value) is None, value
+
+
+@pytest.mark.parametrize("path", ["/admin/cases/{n}", "/admin/payments/{n}", "/admin/jobs/{n}"])
+def test_a_path_id_past_every_key_is_not_found(client, auth, world, path):
+    """The URL's <int:…> stops at the same bound: 2^31 is a 404 page in Chinese, as an id with no record is."""
+    auth.login("county")
+    for n in (MAX_RECORD_ID, MAX_RECORD_ID + 1, 2**63):
+        res = client.get(path.format(n=n))
+        assert res.status_code == 404 and "系统出错" not in res.get_data(as_text=True), (path, n)
