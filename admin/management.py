@@ -277,8 +277,10 @@ def raise_confirm(raise_id: int):
 # --- 11. one sitting decides several households ---------------------------------------------------------
 
 def _number(name: str) -> int | None:
+    """A vote count typed in the sitting's table: ASCII digits only (``isdigit`` alone admits ³ and ①, which
+    ``int`` refuses)."""
     raw = (request.form.get(name) or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 4 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 4 else None
 
 
 def _typed(name: str) -> str:

@@ -29,7 +29,10 @@ def normalise_id_number(value: str | None, *, field: str = "head_id_number", req
         if required:
             raise Invalid(_l("请填写身份证号码。"), field=field)
         return None
-    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    # ASCII only: isdigit() also admits ³ and ① (int() refuses them) and other scripts' digits (int() reads them,
+    # and the keyed hash of such a number would differ from the same number's in ASCII).
+    if (len(value) != 18 or not value.isascii() or not value[:17].isdigit()
+            or not (value[17].isdigit() or value[17] == "X")):
         raise Invalid(_l("身份证号码应为 18 位（最后一位可以是 X）。"), field=field)
     try:  # digits 7–14 (what ric.get_birth_date reads, after cleaning the number once more: a roster import
         # checks tens of thousands)

@@ -578,7 +578,7 @@ def _check_person(number: int, row: list[Any], text: dict[str, str], get, out: _
     age_text = text["age"]
     age = None
     if age_text:
-        age = int(age_text) if age_text.isdigit() and int(age_text) <= 130 else None
+        age = int(age_text) if age_text.isascii() and age_text.isdigit() and int(age_text) <= 130 else None
         if age is None:
             out.error(number, "age", "invalid", _l("请填写正确的年龄（0–130）。"))
             ok = False

@@ -37,6 +37,7 @@ HOSTILE = [
     str(2**63), str(2**64 + 1), "9" * 40, "-1", "-9223372036854775809", "0", "1_000", "1e308", "NaN", "inf",
     "１２３４５",  # full-width digits, as a Chinese input method types them
     "٣", "　", "张三\u202e😀",
+    "³", "3401021960010100³0",  # digits to str.isdigit() that int() refuses: alone, and in an ID number's shape
     # Names padded so that a mask counting characters showed them whole, and control characters (dibao.text).
     "张　三", "王\u200b五", "李\u202e四\u0007", "\u2066阿依古丽・・买买提\u2069\ufeff",
     "/admin/\r\nSet-Cookie: hacked=1", "/\t/evil.example", "//evil.example/%2e%2e",

@@ -52,3 +52,30 @@ def test_what_is_not_a_phone_number_is_refused_with_a_message(raw):
     with pytest.raises(Invalid) as refused:
         normalise_phone(raw)
     assert "电话号码格式不对" in str(refused.value.message)
+
+
+def _in(digits: str, number: str) -> str:
+    """``number`` with its ASCII digits written in another script's (digits[0] … digits[9])."""
+    return "".join(digits[int(c)] if c.isascii() and c.isdigit() else c for c in number)
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda n: n[:16] + "³" + n[17],  # a superscript: a digit to str.isdigit(), not to int()
+    lambda n: "①" + n[1:],  # a circled digit, as some input methods offer
+    lambda n: _in("٠١٢٣٤٥٦٧٨٩", n),  # Arabic-Indic digits: int() reads them, a keyed hash would not match
+    lambda n: _in("०१२३४५६७८९", n),  # Devanagari
+])
+def test_an_id_number_in_other_digits_is_refused_with_a_message(spoil):
+    from dibao.identity import normalise_id_number, with_check_digit
+
+    number = with_check_digit("34010219600101001")
+    assert normalise_id_number(number) == number
+    with pytest.raises(Invalid, match="身份证号码应为 18 位"):
+        normalise_id_number(spoil(number))
+
+
+def test_an_id_number_in_full_width_digits_is_stored_in_ascii():
+    from dibao.identity import normalise_id_number, with_check_digit
+
+    number = with_check_digit("34010219600101001")
+    assert normalise_id_number(_in("０１２３４５６７８９", number)) == number

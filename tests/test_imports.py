@@ -502,3 +502,15 @@ def test_an_unknown_income_type_is_refused_naming_the_accepted_ones(app, county,
     assert (problem.row, problem.column, problem.code) == (2, "收入类型", "invalid")
     assert problem.message == ("收入类型应为下列一种：" + "；".join(LABELS) + "。列出几项的，只填其中一项也可以，如“养老金”。")
     assert problem.message in county.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+
+
+def test_digits_int_cannot_read_are_row_errors_not_a_failed_check(county, world, session, tmp_path):
+    """A superscript or circled digit is a digit to str.isdigit() but not to int(): an age of "³" and an ID number
+    with one are problems of their row and column, and the check runs to its end (it failed whole before)."""
+    head = person_id(11)
+    rows = [*household("1", "100001001", head, members=[{"name": "甲", "age": "³", "id_number": ""}]),  # row 3
+            *household("2", "100001001", person_id(12)[:16] + "③" + person_id(12)[17])]  # row 4
+    report, drafts = imports.check(session, user(session, world, "county"), write(tmp_path / "r.xlsx", rows), "r.xlsx")
+    assert {(p.row, p.column, p.code) for p in report.problems} == {
+        (3, "年龄", "invalid"), (4, "身份证号码", "id_check")}
+    assert drafts == [] and _count(session, Case) == 0

@@ -327,6 +327,11 @@ def test_one_sitting_decides_several_households_all_or_nothing(client, auth, ses
     assert res.status_code == 400 and second.head_name in res.get_data(as_text=True)
     session.rollback()
     assert session.scalar(select(func.count(ReviewResult.id))) == 0  # nothing of the first household either
+    for typed in ("³", "①"):  # digits to str.isdigit() that int() refuses: a vote count not given, said
+        res = client.post("/admin/sittings/community", data=_sitting(token, [first], **{f"for-{first.id}": typed}))
+        assert res.status_code == 400 and first.head_name in res.get_data(as_text=True), typed
+    session.rollback()
+    assert session.scalar(select(func.count(ReviewResult.id))) == 0
     res = client.post("/admin/sittings/community", data=_sitting(token, [first, second]))
     assert res.status_code == 302
     session.rollback()
