@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from dibao import audit, clock, db, entitlement, scope, workflow
-from dibao.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, collect
+from dibao.errors import COLLECTED, Conflict, DomainError, Forbidden, Invalid, NotFound, chosen, collect
 from dibao.models import Case, Level, Region, Role, Stage, User
 from dibao.models.management import (
     Campaign,
@@ -677,36 +678,28 @@ def community_sitting(session: Session, actor: User, *, held_on: date | None, lo
                       levels=workflow.ALL_LEVELS) -> list[int]:
     """民主评议 of several households in one meeting: one meeting record, each household's votes and opinion
     through ``workflow.record_community_review``. All or nothing: a refusal for one names the household and the
-    caller's transaction is rolled back."""
+    caller's transaction is rolled back; every household's refusal is said at once (:func:`_each_household`)."""
     from dibao.models import Decision
 
     _check_sitting(results, workflow._review_meeting_people, held_on, panel, attendees)
     meeting = None
-    done = []
-    for result in results:
-        case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
-        try:
-            workflow.take(session, actor, case, Action.community_review)
-            if meeting is not None and meeting.region_id != case.region_id:
-                raise Invalid(_l("一次评议会议只能评议同一社区的家庭。"))
-        except DomainError as err:
-            raise _about(case, err) from None
-        if meeting is None:  # the meeting's own problems (panel, attendees, date) stay beside their fields
+
+    def decide(case: Case, result: SittingResult) -> None:
+        nonlocal meeting
+        if meeting is not None and meeting.region_id != case.region_id:
+            raise Invalid(_l("一次评议会议只能评议同一社区的家庭。"))
+        decision = chosen(Decision, result.decision)
+        if decision is None:
+            raise Invalid(_l("请选择评议结果。"))
+        if meeting is None:  # the meeting's own problems (panel, attendees, date) were checked above
             meeting = workflow.new_review_meeting(session, actor, case, held_on=held_on, location=location,
                                                   panel=panel, attendees=attendees)
-        try:
-            try:
-                decision = Decision(result.decision)
-            except ValueError:
-                raise Invalid(_l("请选择评议结果。")) from None
-            workflow.record_community_review(
-                session, actor, case, decision=decision, opinion=result.opinion, votes_for=result.votes_for,
-                votes_against=result.votes_against, votes_abstain=result.votes_abstain or 0, meeting=meeting,
-                levels=levels)
-        except DomainError as err:
-            raise _about(case, err) from None
-        done.append(case.id)
-    return done
+        workflow.record_community_review(
+            session, actor, case, decision=decision, opinion=result.opinion, votes_for=result.votes_for,
+            votes_against=result.votes_against, votes_abstain=result.votes_abstain or 0, meeting=meeting,
+            levels=levels)
+
+    return _each_household(session, actor, results, Action.community_review, decide)
 
 
 def _check_sitting(results: Sequence, meeting_fields: Callable[..., object], *fields: object) -> None:
@@ -716,6 +709,30 @@ def _check_sitting(results: Sequence, meeting_fields: Callable[..., object], *fi
         if not results:
             problems.add("include", _l("请至少选择一户。"))
         problems.check(meeting_fields, *fields)
+
+
+def _each_household(session: Session, actor: User, results: Sequence, action: Action,
+                    decide: Callable[[Case, Any], None]) -> list[int]:
+    """A sitting's households, each taken for ``action`` and ``decide``d: all or nothing, and every household's
+    refusal said at once, led by whose it is (a clerk with ten households fixes them in one round, not ten). A
+    household that is refused wrote nothing (the workflow checks before it writes); if any is, the error raised
+    here rolls the caller's transaction back with the others' records. Not found (404) and not allowed (403) end
+    the sitting at once, as for one household."""
+    done = []
+    with collect() as problems:
+        for result in results:
+            case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
+            try:
+                workflow.take(session, actor, case, action)
+                decide(case, result)
+            except DomainError as err:
+                about = _about(case, err)
+                if not isinstance(about, COLLECTED):
+                    raise about from None
+                problems.add_error(about)
+            else:
+                done.append(case.id)
+    return done
 
 
 def _about(case: Case, err: DomainError) -> DomainError:
@@ -744,30 +761,22 @@ def town_sitting(session: Session, actor: User, *, held_on: date | None, title: 
                  results: Sequence[TownSittingResult], levels=workflow.ALL_LEVELS) -> list[int]:
     """乡镇党委会议 studying several households in one sitting: one meeting record (title, date, participants),
     each household's decision and opinion through ``workflow.record_town_decision``. All or nothing: a refusal
-    for one names the household and the caller's transaction is rolled back."""
+    for one names the household and the caller's transaction is rolled back; every household's refusal is said at
+    once (:func:`_each_household`)."""
     from dibao.models import Decision
 
     _check_sitting(results, workflow._town_meeting_fields, held_on, title, participants)
     meeting = None
-    done = []
-    for result in results:
-        case = scope.get(session, actor, Case, result.case_id, _l("没有找到该案件。"))
-        try:
-            workflow.take(session, actor, case, Action.town_decision)
-        except DomainError as err:
-            raise _about(case, err) from None
-        if meeting is None:  # the meeting's own problems (title, participants, date) stay beside their fields
+
+    def decide(case: Case, result: TownSittingResult) -> None:
+        nonlocal meeting
+        decision = chosen(Decision, result.decision)
+        if decision is None:
+            raise Invalid(_l("请选择研究结果。"))
+        if meeting is None:  # the meeting's own problems (title, participants, date) were checked above
             meeting = workflow.new_town_meeting(session, actor, case.region.parent_id, held_on=held_on,
                                                 title=title, participants=participants)
-        try:
-            try:
-                decision = Decision(result.decision)
-            except ValueError:
-                raise Invalid(_l("请选择研究结果。")) from None
-            workflow.record_town_decision(session, actor, case, decision=decision, opinion=result.opinion,
-                                          meeting=meeting, levels=levels,
-                                          override_reason=result.override_reason or None)
-        except DomainError as err:
-            raise _about(case, err) from None
-        done.append(case.id)
-    return done
+        workflow.record_town_decision(session, actor, case, decision=decision, opinion=result.opinion,
+                                      meeting=meeting, levels=levels, override_reason=result.override_reason or None)
+
+    return _each_household(session, actor, results, Action.town_decision, decide)

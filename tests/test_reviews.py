@@ -339,3 +339,23 @@ def test_one_sitting_decides_several_households_all_or_nothing(client, auth, ses
     results = session.scalars(select(ReviewResult)).all()
     assert {r.case_id for r in results} == {first.id, second.id} and len({r.meeting_id for r in results}) == 1
     assert {session.get(type(first), c.id).stage for c in (first, second)} == {Stage.awaiting_community_notice}
+
+
+def test_a_sitting_says_every_households_problem_at_once(client, auth, session, world, clock):
+    from dibao.models.records import ReviewResult
+
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    first, second, third = (to_stage(session, world, register(session, staff, head_name=name), Stage.community_review)
+                            for name in ("赵一", "钱二", "孙三"))
+    session.commit()
+    auth.login("staff_a1")
+    token = csrf_token(client, "/admin/")
+    res = client.post("/admin/sittings/community", data=_sitting(token, [first, second, third], **{
+        f"decision-{first.id}": "", f"for-{third.id}": "9"}))
+    page = res.get_data(as_text=True)
+    assert res.status_code == 400
+    assert f"赵一（{first.number}）：请选择评议结果" in page and f"孙三（{third.number}）" in page
+    assert f"钱二（{second.number}）：" not in page
+    session.rollback()
+    assert session.scalar(select(func.count(ReviewResult.id))) == 0

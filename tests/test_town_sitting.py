@@ -175,3 +175,24 @@ def test_a_sittings_meeting_problems_stay_beside_their_fields(session, world, cl
                                       case.id, "approve", 3, 0, 0, "经评议，同意。")])
     assert [field for field, _m in err.value.field_problems] == ["attendees"]
     assert case.head_name not in err.value.message
+
+
+def test_every_households_problem_is_said_at_once_and_nothing_is_kept(session, world, clock):
+    """Three households, two with mistakes: both are named in one refusal (one round of corrections, not one per
+    household), and the good one's decision is not kept either."""
+    first, second, third = _waiting(session, world, n=3)
+    session.commit()
+    before = _counts(session)
+    town = user(session, world, "town_a")
+    with pytest.raises(Invalid) as err:
+        reviews.town_sitting(session, town, held_on=today(), title="镇党委会议", participants=["甲", "乙", "丙"],
+                             results=[reviews.TownSittingResult(first.id, "maybe", "经研究，同意。"),
+                                      reviews.TownSittingResult(second.id, "approve", "经研究，同意。"),
+                                      reviews.TownSittingResult(third.id, "reject", "不")])
+    messages = [str(m) for _field, m in err.value.field_problems]
+    assert len(messages) == 2
+    assert first.number in messages[0] and "请选择研究结果" in messages[0]
+    assert third.number in messages[1] and second.number not in " ".join(messages)
+    session.rollback()
+    assert _counts(session) == before
+    assert {session.get(Case, c.id).stage for c in (first, second, third)} == {Stage.town_decision}
