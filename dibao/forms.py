@@ -45,6 +45,13 @@ class FlaskForm(flask_wtf.FlaskForm):
     class Meta(CleanTextMeta):
         pass
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Problems of inputs the form does not declare (a row of a table the view reads by hand, e.g. a sitting's
+        # households), by their name: listed above the form and placed in their row by the page
+        # (dibao.web.attach_message).
+        self.named_errors: dict[str, list[str]] = {}
+
 
 class Form(wtforms.Form):
     """A sub-form (a row of a FieldList(FormField(…))): binds its own fields, so it needs the cleaning too."""

@@ -726,7 +726,7 @@ def _each_household(session: Session, actor: User, results: Sequence, action: Ac
                 workflow.take(session, actor, case, action)
                 decide(case, result)
             except DomainError as err:
-                about = _about(case, err)
+                about = _about(case, err, field=f"household-{case.id}")  # (its row in the sitting's table)
                 if not isinstance(about, COLLECTED):
                     raise about from None
                 problems.add_error(about)
@@ -735,10 +735,10 @@ def _each_household(session: Session, actor: User, results: Sequence, action: Ac
     return done
 
 
-def _about(case: Case, err: DomainError) -> DomainError:
+def _about(case: Case, err: DomainError, field: str | None = None) -> DomainError:
     """A household's own refusal in a sitting of several: the same kind of error, its message led by whose it is."""
     return type(err)(_l("%(name)s（%(number)s）：%(message)s", name=case.head_name, number=case.number,
-                        message=err.message))
+                        message=err.message), field=field)
 
 
 # --- 11. one 乡镇党委会议 decides several households ---------------------------------------------------------

@@ -98,8 +98,12 @@ def attach_message(form: Any, field_name: str | None, message: str) -> None:
     if field is not None and field.type not in ("HiddenField", "CSRFTokenField"):
         if message not in (field.errors or []):  # (the form's own check and the domain's may say the same)
             field.errors = [*(field.errors or []), message]
-    elif message not in form.form_errors:
+        return
+    if message not in form.form_errors:
         form.form_errors.append(message)
+    named = getattr(form, "named_errors", None)
+    if field_name and field is None and named is not None:  # an input the page draws itself: it places it too
+        named.setdefault(field_name, []).append(message)
 
 
 def perform(change: Callable[[Session], T], form: Any | None = None) -> Outcome[T]:

@@ -3,6 +3,7 @@ decisions, grace periods ending by themselves, deaths, monthly contacts and re-c
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -357,5 +358,12 @@ def test_a_sitting_says_every_households_problem_at_once(client, auth, session, 
     assert res.status_code == 400
     assert f"赵一（{first.number}）：请选择评议结果" in page and f"孙三（{third.number}）" in page
     assert f"钱二（{second.number}）：" not in page
+    # Each problem is also placed in its household's row, whose checkbox points at it; the good row is unmarked.
+    rows = {c.id: re.search(rf'<tr[^>]*>\s*<td><input type="checkbox" name="include" value="{c.id}".*?</tr>', page,
+                            re.S).group(0) for c in (first, second, third)}
+    assert 'class="row-invalid"' in rows[first.id] and "请选择评议结果" in rows[first.id]
+    assert f'aria-describedby="hh-{first.id}-err"' in rows[first.id] and f'id="hh-{first.id}-err"' in rows[first.id]
+    assert 'class="row-invalid"' in rows[third.id] and f"孙三（{third.number}）" in rows[third.id]
+    assert "row-invalid" not in rows[second.id] and "aria-invalid" not in rows[second.id]
     session.rollback()
     assert session.scalar(select(func.count(ReviewResult.id))) == 0

@@ -139,6 +139,11 @@ def test_town_sitting_page(client, auth, session, world, clock):
         f"decision-{second.id}": "reject", f"opinion-{second.id}": "否"}))
     body = res.get_data(as_text=True)
     assert res.status_code == 400 and second.head_name in body and "否" in body  # what was typed stays
+    # the problem is in the second household's row too (its checkbox points at it), not in the first's
+    at = body.index(f'value="{second.id}" id="inc-{second.id}"')
+    row = body[body.rindex("<tr", 0, at):body.index("</tr>", at)]
+    assert 'class="row-invalid"' in row and f'aria-describedby="hh-{second.id}-err"' in row
+    assert f'id="hh-{first.id}-err"' not in body
     assert _snapshot(session, [first.id, second.id]) == before
     res = client.post("/admin/sittings/town", data=_form(token, [first, second], participants="书记\n镇长"))
     assert res.status_code == 400 and "至少 3 人" in res.get_data(as_text=True)

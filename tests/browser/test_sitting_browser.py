@@ -26,7 +26,15 @@ def test_town_meeting_decides_two_households(page, live_server, world, session, 
     page.locator('[data-select-all="include"]').check()
     for c in cases:
         assert page.locator(f"#inc-{c.id}").is_checked()
-        page.locator(f'[name="opinion-{c.id}"]').fill("经镇党委会议研究，同意。")
+    page.locator(f'[name="opinion-{cases[0].id}"]').fill("经镇党委会议研究，同意。")
+    page.get_by_role("button", name="记录研究结果").click()  # the second household's opinion forgotten
+    # Its problem is listed above the table and shown in its own row, which the first household's is not.
+    problem = page.locator(f"#hh-{cases[1].id}-err")
+    assert problem.is_visible() and "请填写" in problem.inner_text() and cases[1].number in problem.inner_text()
+    assert page.locator(f"#hh-{cases[0].id}-err").count() == 0
+    assert page.locator(f'[name="opinion-{cases[0].id}"]').input_value() == "经镇党委会议研究，同意。"
+    page.screenshot(path=str(screenshot_dir / "town-sitting-row-problem.png"), full_page=True)
+    page.locator(f'[name="opinion-{cases[1].id}"]').fill("经镇党委会议研究，同意。")
     page.screenshot(path=str(screenshot_dir / "town-sitting.png"), full_page=True)
     page.get_by_role("button", name="记录研究结果").click()
     page.wait_for_url("**/admin/sittings/town")
