@@ -44,9 +44,10 @@ def _payment_panel():
             return None
         sess = db.session()
         month, run, label = payments.current_state(sess, current_user)
+        share = payments.shares(sess, current_user, [run]).get(run.id) if run else None
         return {"month": payments.month_label(month), "run": run, "label": label,
-                "check": payments.reconcile(sess, run) if run else None,
-                "share": payments.shares(sess, current_user, [run]).get(run.id) if run else None}
+                "check": payments.reconcile(sess, run) if run else None, "share": share,
+                "part_check": payments.reconcile(sess, run, current_user.region) if share else None}
     return {"payment_state": payment_state}
 
 
@@ -56,9 +57,10 @@ def _context(run, **extra):
     status = request.args.get("status")
     status = LineStatus(status) if status in LineStatus.__members__ else None
     shown = payments.lines(sess, current_user, run, region_id=region_id, status=status)
+    share = payments.shares(sess, current_user, [run]).get(run.id)
     context = dict(
         run=run, lines=shown, accounts=payments.masked_accounts(sess, [line.case_id for line in shown]),
-        share=payments.shares(sess, current_user, [run]).get(run.id),
+        share=share, part_recon=payments.reconcile(sess, run, current_user.region) if share else None,
         by_town=payments.totals(sess, current_user, run, "town"),
         by_community=payments.totals(sess, current_user, run, "community"),
         by_category=payments.totals(sess, current_user, run, "category"),

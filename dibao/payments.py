@@ -134,14 +134,18 @@ def _lines_in_scope(actor: User | None):
     """A condition on PaymentLine: the lines of the actor's subtree (a community sees its own households)."""
     if actor is None:
         return literal(True)
-    return PaymentLine.region_id.in_(select(Region.id).where(Region.path.startswith(actor.region.path,
-                                                                                      autoescape=True)))
+    return _lines_in(actor.region)
+
+
+def _lines_in(region: Region):
+    """A condition on PaymentLine: the lines of households in ``region``'s subtree."""
+    return PaymentLine.region_id.in_(select(Region.id).where(Region.path.startswith(region.path, autoescape=True)))
 
 
 # --- generating a run ---------------------------------------------------------------------------------------
 
 def due_rows(county: Region, month: date, run_id: int):
-    """A select of the regular lines of ``county`` for ``month``: (run, case, town, community, category, persons,
+    """A select of the regular lines of ``county`` (or of a town or community's part of it) for ``month``: (run, case, town, community, category, persons,
     amount, arrears, total, status). A household is due only with an approval in force that month, from the first
     month this system pays it (``payment_start``: an imported household's earlier months were the old system's)."""
     inf = entitlement.in_force(month).subquery()
@@ -573,6 +577,7 @@ class Reconciliation:
     amounts: Decimal  # the sum of the lines' own amounts
     arrears: Decimal
     carried: Decimal
+    region: Region | None = None  # a town's or community's part; None for the whole run
 
     @property
     def counts_match(self) -> bool:
@@ -587,27 +592,33 @@ class Reconciliation:
         return self.counts_match and self.sums_match
 
 
-def reconcile(session: Session, run: PaymentRun) -> Reconciliation:
+def reconcile(session: Session, run: PaymentRun, region: Region | None = None) -> Reconciliation:
     """The sum of the run equals the sum of the amounts in force (+ arrears + carried); paid + failed + pending
-    equals the number of lines."""
+    equals the number of lines. With ``region`` (a town or community of the run's county), the same checks on
+    that region's part alone: a town reviewer confirms their town's part, so it is their part that must add up,
+    and a town whose part is off sees it even when another town's error happens to cancel it out county-wide."""
+    if region is not None and (region.parent is None or region.id == run.county_id):
+        region = None
+    where = (PaymentLine.run_id == run.id,) + ((_lines_in(region),) if region is not None else ())
     counts = dict(session.execute(select(PaymentLine.status, func.count(PaymentLine.id))
-                                  .where(PaymentLine.run_id == run.id).group_by(PaymentLine.status)).all())
-    regular = and_(PaymentLine.run_id == run.id, PaymentLine.carried_from_id.is_(None))
+                                  .where(*where).group_by(PaymentLine.status)).all())
+    regular = and_(*where, PaymentLine.carried_from_id.is_(None))
     amounts, arrears = session.execute(select(func.coalesce(func.sum(PaymentLine.amount), 0),
                                               func.coalesce(func.sum(PaymentLine.arrears), 0)).where(regular)).one()
     carried = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(
-        PaymentLine.run_id == run.id, PaymentLine.carried_from_id.is_not(None)))
+        *where, PaymentLine.carried_from_id.is_not(None)))
     # what is due this month as the amount periods stand now, by the select the lines were written from (a change
     # reaching back since then shows here, and is paid as arrears by the next run)
-    due = due_rows(run.county, run.month, run.id).subquery()
+    due = due_rows(region or run.county, run.month, run.id).subquery()
     in_force = session.scalar(select(func.coalesce(func.sum(due.c.amount), 0)))
-    total = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(PaymentLine.run_id == run.id))
+    total = session.scalar(select(func.coalesce(func.sum(PaymentLine.total), 0)).where(*where))
     q = Decimal("0.01")
     n = {s: counts.get(s, 0) for s in LineStatus}
     return Reconciliation(lines=sum(counts.values()), paid=n[LineStatus.paid], failed=n[LineStatus.failed],
                           pending=n[LineStatus.pending], total=Decimal(total).quantize(q),
                           in_force=Decimal(in_force).quantize(q), amounts=Decimal(amounts).quantize(q),
-                          arrears=Decimal(arrears).quantize(q), carried=Decimal(carried).quantize(q))
+                          arrears=Decimal(arrears).quantize(q), carried=Decimal(carried).quantize(q),
+                          region=region)
 
 
 def current_state(session: Session, actor: User) -> tuple[date, PaymentRun | None, object]:

@@ -171,3 +171,46 @@ def test_below_the_county_each_user_sees_their_own_part_beside_the_countys(clien
     assert "其中" not in listing and f"{run.total}" in listing
     page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
     assert "其中测试县" not in page and f"2 户，3 人，合计 {run.total} 元" in page and "全县2 户" not in page
+
+
+def test_a_towns_part_is_reconciled_on_its_own(client, auth, session, world, clock, household):
+    """The town reviewer confirms their town's part, so their part must add up on its own: an error in one town
+    is shown to that town even when another town's opposite error cancels it in the county's sums."""
+    from dibao import payments
+    from dibao.models.payment import PaymentLine
+    clock.set(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    other = active(session, world, staff="staff_b1", head_name="乙户主", income="0.00", members=1)
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    session.commit()
+    ours = session.scalar(select(PaymentLine).where(PaymentLine.run_id == run.id,
+                                                    PaymentLine.case_id == household.id))
+    theirs = session.scalar(select(PaymentLine).where(PaymentLine.run_id == run.id, PaymentLine.case_id == other.id))
+    ours.amount += Decimal("100.00")  # behind the domain's back, and cancelled out county-wide
+    theirs.amount -= Decimal("100.00")
+    session.commit()
+    county_wide = payments.reconcile(session, run)
+    town_a = payments.reconcile(session, run, session.get(Region, world.regions["town_a"]))
+    assert county_wide.amounts == county_wide.in_force and county_wide.region is None
+    assert town_a.amounts == town_a.in_force + Decimal("100.00") and not town_a.ok and town_a.lines == 1
+    assert payments.reconcile(session, run, session.get(Region, world.regions["county"])).region is None
+
+    ours.amount -= Decimal("100.00")  # town A mended; town B's error now shows county-wide too
+    session.commit()
+    for who, region, part_ok in (("town_a", "甲镇", True), ("staff_a1", "甲一社区", True),
+                                 ("town_b", "乙街道", False)):
+        auth.login(who)
+        page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+        dashboard = client.get("/admin/").get_data(as_text=True)
+        if part_ok:
+            assert f"{region}对账一致。" in page and f"{region}对账一致" in dashboard, who
+            assert "部分对账不一致" not in page, who
+        else:
+            assert f"{region}对账不一致，请核查。" in page and f"{region}对账不一致，请核查" in dashboard, who
+            assert f"{region}部分对账不一致（见下方“对账”），请先核查再确认。" in page, who
+        assert "全县对账不一致，请核查。" in page and "全县对账不一致，请核查" in dashboard, who
+        auth.logout()
+    auth.login("county")
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert "对账不一致，请核查。" in page and "全县对账" not in page and "部分</h3>" not in page
