@@ -386,16 +386,3 @@ def test_cli_kiosk_list_prints_display_urls(runner, session, world):
     assert f"http://dibao.test/kiosk/{k.token}" in out and "甲一屏" in out and "甲二屏" not in out
     out = runner.invoke(args=["kiosk", "list", "--all"]).output
     assert "甲二屏" in out and "revoked" in out and gone.token not in out
-
-
-def test_seed_demo_registers_one_kiosk_per_community_and_is_safe_to_run_twice(runner, session, app):
-    first = runner.invoke(args=["seed-demo"])
-    assert first.exit_code == 0, first.output
-    from dibao.demo import TOWNS
-
-    communities = sum(len(t[2]) for t in TOWNS)
-    assert session.scalar(select(func.count()).select_from(Kiosk)) == communities
-    assert runner.invoke(args=["seed-demo"]).exit_code == 0
-    assert session.scalar(select(func.count()).select_from(Kiosk)) == communities
-    out = runner.invoke(args=["kiosk", "list"]).output
-    assert out.count(f"{app.config['PUBLIC_URL']}/kiosk/") == communities and "东关社区活动室公示屏" in out
