@@ -30,7 +30,7 @@ from admin.forms.management import (
 from dibao import cases, clock, db, entitlement, notices, raises, reviews, workflow
 from dibao.errors import Forbidden, Invalid, parse_record_id
 from dibao.models import Role
-from dibao.models.management import ProposalKind
+from dibao.models.management import ProposalKind, RaiseStatus
 from dibao.text import clean_line
 from dibao.web import int_arg, perform, render, submit
 from dibao.workflow import Action
@@ -252,7 +252,7 @@ def campaign_close(campaign_id: int):
 def raises_list():
     sess = db.session()
     return render("admin/management/raises.html", items=raises.listing(sess, current_user),
-                  status_labels=raises.STATUS_LABELS)
+                  status_labels=raises.STATUS_LABELS, RaiseStatus=RaiseStatus)
 
 
 @bp.get("/raises/<int:raise_id>")

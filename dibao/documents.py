@@ -58,7 +58,9 @@ def _cn_date(day: date) -> str:
 
 
 def _rights() -> str:
-    return str(_l("如对本决定不服，可以自收到本告知书之日起 %(days)d 日内向县人民政府或者上一级民政部门申请行政复议，"
+    # The revised 行政复议法 (in force 2024-01-01, Art. 24) sends a review of a county department's decision to the
+    # county government alone; "或者上一级民政部门" named a body that no longer takes it.
+    return str(_l("如对本决定不服，可以自收到本告知书之日起 %(days)d 日内向县（区）人民政府申请行政复议，"
                   "也可以自收到本告知书之日起 %(months)d 个月内依法向人民法院提起行政诉讼。",
                   days=APPEAL_DAYS, months=LAWSUIT_MONTHS))
 

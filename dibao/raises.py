@@ -76,10 +76,16 @@ class Preview:
         return entitlement.month_start(self.standard.effective_from)
 
 
+# The households a raise reaches: those in payment, and those the county has approved whose county notice is still
+# to come or running — they have their amount and its periods from the approval, and become active with them, so
+# a raise passing them by would leave them on the old standard for good (a raise is detected once).
+APPROVED_STAGES = (Stage.awaiting_county_notice, Stage.county_notice, Stage.active)
+
+
 def _governed(session: Session, standard: Standard) -> list[Case]:
-    """The active households whose standard on its date is this one (a lower region's own standard wins)."""
+    """The approved households whose standard on its date is this one (a lower region's own standard wins)."""
     cases = session.scalars(select(Case).join(Region, Case.region_id == Region.id)
-                            .where(scope.subtree_condition(standard.region), Case.stage == Stage.active)
+                            .where(scope.subtree_condition(standard.region), Case.stage.in_(APPROVED_STAGES))
                             .options(selectinload(Case.members).selectinload(Member.incomes))
                             .order_by(Region.path, Case.id))
     governs: dict[int, bool] = {}  # region id → whether this standard is its standard on the date (once a region)
@@ -214,7 +220,7 @@ def apply_lines(session: Session, actor: User | None, standard: Standard, lines:
     starts, entries = [], []
     for line in wanted:
         case = cases.get(line.case_id)
-        if case is None or case.stage != Stage.active:
+        if case is None or case.stage not in APPROVED_STAGES:
             continue
         before = case.monthly_amount
         if not line.fixed:

@@ -63,6 +63,9 @@ def test_rejection_notice_tells_the_reasons_and_the_rights(session, w):
     doc = documents.issue(session, user(session, w, "town_a"), case, DocumentKind.rejection)
     assert "乡镇（街道）" in doc.body and "经营性收入未申报" in doc.body and doc.issuer == "甲镇人民政府"
     assert "60 日内" in doc.body and "行政复议" in doc.body and "6 个月内" in doc.body and "行政诉讼" in doc.body
+    # 行政复议法 (2023) Art. 24: a town government's or a county department's decision is reviewed by the county
+    # government alone
+    assert "向县（区）人民政府申请行政复议" in doc.body and "上一级民政部门" not in doc.body
 
 
 def test_exit_notice_and_wrong_kinds(session, w, clock):

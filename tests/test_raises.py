@@ -64,6 +64,8 @@ def test_future_standard_changes_nothing_before_its_date_then_preview_and_apply(
 
     auth.login("county")
     assert "1 项提标待县民政局确认" in client.get("/admin/").get_data(as_text=True)
+    listing = client.get("/admin/raises/").get_data(as_text=True)
+    assert "1（检测时）" in listing and "以详情页的预览为准" in listing
     page = client.get(f"/admin/raises/{item.id}").get_data(as_text=True)
     assert "960.00" in page and "1100.00" in page and "人工核定，不变" in page
     assert "1960.00" in page and "2100.00" in page  # the totals before and after
@@ -182,3 +184,44 @@ def test_a_raise_over_several_chunks_gives_each_household_its_period_record_and_
     assert [e.object_id for e in events] == [str(c.id) for c in households]
     assert '"from": "2026-05-01"' in events[3].details and '"from": "2026-04-01"' in events[0].details
     assert audit.verify(session).ok
+
+
+def test_a_raise_reaches_households_approved_but_still_awaiting_or_on_their_county_notice(app, session, world,
+                                                                                          clock):
+    """A household the county approved before the new standard, whose county notice has not yet run or is running
+    when the raise is detected, is governed like one in payment: a raise is detected once, and passing it by
+    would leave the family on the old standard for good."""
+    standard(session, world)  # 780 from January
+    from dibao import notices
+    from dibao.models import Level
+
+    staff = user(session, world, "staff_a1")
+    waiting, noticed = (to_stage(session, world, register(session, staff), Stage.awaiting_county_notice,
+                                 levels=(Level.county,)) for _ in range(2))
+    clock.set(datetime(2026, 6, 29, 2, 0, tzinfo=UTC))  # its notice runs into July
+    notices.publish_batch(session, user(session, world, "county"), level=Level.county, region=region(
+        session, world, "county"), cases=[noticed], title="县级审批公示", window_days=7)
+    assert noticed.stage == Stage.county_notice
+    refused = to_stage(session, world, register(session, staff), Stage.county_approval)
+    new = _new_standard(session, world)
+    session.commit()
+    assert waiting.monthly_amount == noticed.monthly_amount == Decimal("960.00")
+
+    clock.set(JULY)
+    run_sweep(app, media_gc=False)
+    session.rollback()
+    assert [session.get(Case, c.id).stage for c in (waiting, noticed)] == [Stage.awaiting_county_notice,
+                                                                             Stage.county_notice]
+    item = session.scalar(select(StandardRaise).where(StandardRaise.standard_id == new.id))
+    assert item.status == RaiseStatus.pending and item.households == 2
+    preview = raises.preview(session, user(session, world, "county"), standard_id=new.id)
+    assert sorted(line.case_id for line in preview.changed) == sorted([waiting.id, noticed.id])
+    assert raises.apply(session, None, item)["households"] == 2
+    session.commit()
+    for case in (waiting, noticed):
+        after = session.get(Case, case.id)
+        assert after.monthly_amount == Decimal("1100.00"), after.stage
+        assert entitlement.amount_in_force(session, after, date(2026, 7, 1)) == Decimal("1100.00")
+    # a case the county has not decided yet is priced at its decision, under the standard of that day
+    assert session.get(Case, refused.id).stage == Stage.county_approval
+    assert session.scalar(select(func.count(AmountPeriod.id)).where(AmountPeriod.case_id == refused.id)) == 0
