@@ -18,9 +18,10 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dibao import clock, notices, workflow
+from dibao import clock, entitlement, notices, workflow
 from dibao.demo import people
 from dibao.models import (
+    AmountChange,
     Case,
     Decision,
     Level,
@@ -91,6 +92,17 @@ def _household(session: Session, fake: Faker, rng: random.Random, community: Reg
         session.add(Opinion(case=case, level=lv, decision=Decision.approve, text=OPINIONS[lv],
                             author_name=AUTHORS[lv], created_at=at - timedelta(days=1)))
     session.flush()
+    if level == Level.county:
+        # Approved by the county the day before, as workflow.record_county_decision leaves a household: its payment
+        # start, review date and first amount period, so once its notice closes it is paid, reviewed and raised
+        # like any other (without them the demo's roster, payment runs and 提标 disagreed on who is in payment).
+        approved = at - timedelta(days=1)
+        day = clock.to_local(approved).date()
+        case.approved_at = approved
+        case.payment_start = entitlement.next_month(day)
+        case.next_review_due = workflow.add_months(day, workflow.REVIEW_MONTHS.get(case.category, 12))
+        entitlement.start_period(session, None, case, amount=amount, starts_on=case.payment_start,
+                                 change=AmountChange.approved, reason=OPINIONS[Level.county])
     return case
 
 
