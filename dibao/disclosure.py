@@ -241,10 +241,13 @@ def save_policy(session: Session, actor: User | None, county: Region,
 def present_roster(case: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[str, Any]:
     """A standing-roster line (公布: name, household size, amount — A 24) under a channel's policy.
 
-    Only those facts and the address go in; photo, income and opinion are not part of the roster.
+    Only those facts and the public address go in; photo, income and opinion are not part of the roster. The
+    roster has no end date, so even a channel that shows a notice's full address (the kiosk, the printed board:
+    seven days, inside the community) shows the roster's households at the public address's level (community or
+    building) and never the flat: the rules allow no unrelated information on it (A 24; E §4(2)).
     """
-    line = SimpleNamespace(head_name=case.head_name, address=case.address,
-                           public_address=case.public_address or case.region.name,
+    public_address = case.public_address or case.region.name
+    line = SimpleNamespace(head_name=case.head_name, address=public_address, public_address=public_address,
                            household_size=case.household_size, monthly_amount=case.monthly_amount)
     out = present(line, channel, policy)
     out.pop("household_income", None)

@@ -66,6 +66,10 @@ def test_roster_line_is_name_size_amount():
     assert disclosure.present_roster(case, Channel.web) == {
         "name": "张*明", "address": "某社区", "household_size": 2, "monthly_amount": "900.00"}
     assert "household_income" not in disclosure.present_roster(case, Channel.print)
+    # a notice's full address on the kiosk and the printed board; the standing roster's at most the public one
+    assert present(SimpleNamespace(**{**vars(SNAP), "address": "完整地址1单元"}), Channel.kiosk)["address"] == "完整地址1单元"
+    for channel in Channel:
+        assert disclosure.present_roster(case, channel).get("address") in (None, "某社区"), channel
 
 
 def _grid(**changes):
