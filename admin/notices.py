@@ -17,7 +17,7 @@ from admin import bp
 from admin.forms.notices import ComposeForm, ContentForm, WithdrawForm
 from dibao import clock, content, db, disclosure, i18n, notices, scope, workflow
 from dibao.disclosure import Channel, Field
-from dibao.errors import NotFound, parse_record_id
+from dibao.errors import Forbidden, NotFound, parse_record_id
 from dibao.web import render, submit
 
 
@@ -52,8 +52,11 @@ def notices_list():
         wanted = None
     batches = notices.staff_batches(db.session(), current_user, wanted)
     now = clock.now()
-    rows = [{"batch": b, "status": notices.batch_status(b, now), "time_left": notices.time_left(b.closes_at, now)}
-            for b in batches]
+    rows = []
+    for b in batches:  # a batch's households: the user's part of it, as its page lists them
+        shown = len(notices.visible_entries(current_user, b))
+        rows.append({"batch": b, "status": notices.batch_status(b, now), "time_left": notices.time_left(b.closes_at, now),
+                     "households": shown, "partial": shown < len(b.entries)})
     can_publish = current_user.role in notices.PUBLISHER_ROLES
     return render("admin/notices/list.html", rows=rows, current=wanted, statuses=notices.STATUS_LABELS,
                   level_labels=workflow.REVIEWER_LABELS, can_publish=can_publish)
@@ -66,12 +69,14 @@ def notice_detail(public_id: str):
     batch = notices.get_batch(sess, current_user, public_id)
     now = clock.now()
     # A community's staff see their own households of a town or county board, not their neighbours'.
-    entries = [{"entry": e, "status": notices.entry_status(e, now)} for e in batch.entries
-               if scope.can_see(current_user, e.region)]
+    visible = notices.visible_entries(current_user, batch)
+    entries = [{"entry": e, "status": notices.entry_status(e, now)} for e in visible]
+    # The withdraw forms only for whom the domain lets withdraw (the same rule the POST meets), else who may.
     return render("admin/notices/detail.html", batch=batch, entries=entries, state=notices.batch_status(batch, now),
                   statuses=notices.STATUS_LABELS, level_label=workflow.REVIEWER_LABELS[batch.level],
                   time_left=notices.time_left(batch.closes_at, now), form=WithdrawForm(),
-                  stage_labels=workflow.STAGE_LABELS)
+                  stage_labels=workflow.STAGE_LABELS, may_withdraw=notices.may_withdraw(current_user, batch),
+                  withdraw_refused=notices.WITHDRAW_REFUSED, partial=len(visible) < len(batch.entries))
 
 
 # --- compose → preview → publish / schedule -------------------------------------------------------------
@@ -179,7 +184,11 @@ def _withdraw(public_id: str, entry_public_id: str | None):
             raise NotFound(_l("没有找到该条公示。"))
         return notices.withdraw_entry(sess, current_user, entry, form.reason.data)
 
-    done = submit(form, change)
+    try:
+        done = submit(form, change)
+    except Forbidden as err:  # (a stale page or a hand-made post): the message on the page, as its other refusals
+        flash(str(err.message), "error")
+        return redirect(url_for("admin.notice_detail", public_id=public_id))
     if done.ok:
         flash(_("已撤回，相关案件回到待公示状态。"), "success")
     else:  # the detail page has the form; its message goes there as a flash

@@ -260,26 +260,32 @@ def roster_export(session: Session, user: User, params: dict) -> Iterator[Sheet]
 
 @export("notices", _l("公示批次和名单"))
 def notices_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
-    """Batches covering the user's region, and their entries in it (as the notice pages show staff)."""
+    """Batches covering the user's region, and their entries in it (as the notice pages show staff): a batch's
+    households are the user's part of it (a clerk's part of a town board), marked when it is a part."""
     batches = notices.staff_batches(session, user)
     now = clock.now()
     levels = workflow.REVIEWER_LABELS
+    whole, part = str(_l("全批")), str(_l("仅本辖区部分"))
+
+    def batch_rows():
+        for b in batches:
+            shown = len(notices.visible_entries(user, b))
+            yield (b.public_id, b.title, str(levels[b.level]), b.region.name, _local(b.opens_at), _local(b.closes_at),
+                   str(notices.STATUS_LABELS[notices.batch_status(b, now)]), shown,
+                   part if shown < len(b.entries) else whole, b.withdrawn_reason or "")
+
     yield Sheet(_l("公示批次"), [
         Col(_l("公示编号"), width=14), Col(_l("标题"), width=36), Col(_l("级别")), Col(_l("张贴地区")),
         Col(_l("开始时间"), DATETIME, 16), Col(_l("结束时间"), DATETIME, 16), Col(_l("状态")), Col(_l("户数"), NUMBER, 8),
-        Col(_l("撤回原因"), width=30)],
-        ((b.public_id, b.title, str(levels[b.level]), b.region.name, _local(b.opens_at), _local(b.closes_at),
-          str(notices.STATUS_LABELS[notices.batch_status(b, now)]), len(b.entries), b.withdrawn_reason or "")
-         for b in batches), len(batches))
+        Col(_l("范围"), width=14), Col(_l("撤回原因"), width=30)], batch_rows(), len(batches))
 
     def entries():
         for b in batches:
-            for e in b.entries:
-                if scope.can_see(user, e.region):
-                    yield (b.public_id, e.public_id, e.region.name, e.head_name, e.address, e.household_size,
-                           _money(e.household_income), _money(e.monthly_amount),
-                           str(workflow.DECISION_LABELS[e.opinion_decision]), e.opinion_text,
-                           str(notices.STATUS_LABELS[notices.entry_status(e, now)]), e.withdrawn_reason or "")
+            for e in notices.visible_entries(user, b):
+                yield (b.public_id, e.public_id, e.region.name, e.head_name, e.address, e.household_size,
+                       _money(e.household_income), _money(e.monthly_amount),
+                       str(workflow.DECISION_LABELS[e.opinion_decision]), e.opinion_text,
+                       str(notices.STATUS_LABELS[notices.entry_status(e, now)]), e.withdrawn_reason or "")
 
     yield Sheet(_l("公示名单"), [
         Col(_l("公示编号"), width=14), Col(_l("条目编号"), width=14), Col(_l("社区（村）")), Col(_l("户主")),

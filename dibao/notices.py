@@ -449,9 +449,28 @@ def get_batch(session: Session, user: User, public_id: str) -> NoticeBatch:
     return batch
 
 
+WITHDRAW_REFUSED = _l("只有发布公示的本级或上级工作人员可以撤回。")  # the refusal, and the pages' hint
+
+
 def _may_withdraw(user: User, batch: NoticeBatch) -> None:
     if user.role not in PUBLISHER_ROLES | {Role.admin} or not scope.can_see(user, batch.region):
-        raise Forbidden(_l("只有发布公示的本级或上级工作人员可以撤回。"))
+        raise Forbidden(WITHDRAW_REFUSED)
+
+
+def may_withdraw(user: User, batch: NoticeBatch) -> bool:
+    """Whether :func:`withdraw_batch` and :func:`withdraw_entry` would let ``user`` withdraw ``batch`` or an entry
+    of it (the one rule, :func:`_may_withdraw`, asked by the pages that offer the withdrawal)."""
+    try:
+        _may_withdraw(user, batch)
+    except Forbidden:
+        return False
+    return True
+
+
+def visible_entries(user: User, batch: NoticeBatch) -> list[NoticeEntry]:
+    """The entries of ``batch`` in ``user``'s scope, in board order: a community's staff see their own households
+    of a town or county board, not their neighbours' (the batch page, the list's and the export's counts)."""
+    return [e for e in batch.entries if scope.can_see(user, e.region)]
 
 
 def _reason(reason: str | None) -> str:

@@ -101,6 +101,27 @@ def test_notice_and_feedback_exports_hold_only_the_users_households(app, client,
     assert len(sheets["异议"]) == 1  # headers only
 
 
+def test_a_clerks_notice_export_counts_their_part_of_a_town_board(app, client, auth, world, session, households):
+    """户数 is the user's part of the board, as their entries sheet and the batch page show it, marked as a part."""
+    cases = [case_awaiting_notice(session, _region(session, world, name), Level.town, head_name=f"公示{i}",
+                                  id_number=valid_id(n=730 + i))
+             for i, name in enumerate(("comm_a1", "comm_a1", "comm_a2", "comm_a2", "comm_a2", "comm_a2"))]
+    notices.publish_batch(session, None, level=Level.town, region=_region(session, world, "town_a"), cases=cases,
+                          title="甲镇六户公示")
+    session.commit()
+    auth.login("staff_a1")
+    sheets, _job = export(app, client, "notices")
+    head, line = sheets["公示批次"]
+    assert head[7:9] == ["户数", "范围"]
+    assert line[7:9] == [2, "仅本辖区部分"]
+    assert len(sheets["公示名单"][1:]) == 2
+    auth.logout()
+    auth.login("town_a")
+    sheets, _job = export(app, client, "notices")
+    assert sheets["公示批次"][1][7:9] == [6, "全批"]
+    assert len(sheets["公示名单"][1:]) == 6
+
+
 def test_an_export_is_audited_and_its_file_is_its_starters_own(app, client, auth, world, session, households):
     auth.login("staff_a1")
     _sheets, job_id = export(app, client, "roster")
