@@ -34,7 +34,8 @@ from dibao.errors import Conflict, NotFound, Problems, collect
 from dibao.models import Decision, Level, NoticeEntry, Region, User
 from dibao.models.kiosk import Kiosk
 
-PAGE_SIZE = 4  # entries per page: fits both 1920×1080 (2×2) and 1080×1920 (1×4) at ≥ 28 px
+PAGE_SIZE = 2  # entries per page: two cards, side by side (landscape) or stacked (portrait), fit every entry's
+# full text at the kiosk's type (≥ 24 px) on a 1366×768 panel as on 1920×1080 and 1080×1920; four did not
 ROTATION_MIN = 5
 ROTATION_MAX = 600
 ROTATION_DEFAULT = 20
@@ -383,7 +384,7 @@ def open_entry(session: Session, kiosk: Kiosk, entry_public_id: str, at: datetim
 
 # --- more to show: announcements, the standing roster, fund totals (issue 14) --------------------------------
 
-ROSTER_PAGE_SIZE = 8  # rows of the standing roster per slide, at the kiosk's type size
+ROSTER_PAGE_SIZE = 4  # rows of the standing roster per slide: what fits at the kiosk's type (≥ 24 px) on 1366×768
 FUND_MONTHS = 6
 
 

@@ -93,9 +93,9 @@ def test_the_standing_roster_is_shown_as_the_kiosk_policy_allows(app, client, se
     session.commit()
     rotation = slides(client, kiosk)
     roster = [html for kind, html in rotation if kind == "roster"]
-    assert len(roster) == 2  # nine households, eight a page
+    assert kiosks.ROSTER_PAGE_SIZE == 4 and len(roster) == 3  # nine households, four a page
     assert "本社区共 9 户 18 人享受低保" in roster[0] and "刘桂芳" in roster[0] and "960.00" in roster[0]
-    assert "名单第 2 / 2 页" in roster[1] and "别处户" not in "".join(roster)
+    assert "名单第 3 / 3 页" in roster[2] and "别处户" not in "".join(roster)
     assert all(name in "".join(roster) for name in ("刘桂芳", "孙美玲", "徐建华"))
     # The admin hides names on the kiosk: the roster follows, names are nowhere on it.
     session.add(DisclosureRule(channel="kiosk", field="name", mode="hidden", updated_at=T0,

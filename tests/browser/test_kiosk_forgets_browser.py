@@ -170,7 +170,7 @@ def test_a_photo_answered_410_takes_its_entry_out_of_every_kept_copy(page, serve
 
 
 def test_a_shorter_rotation_drops_the_kept_slides_past_its_end(page, server, session, world):  # noqa: F811
-    batch = publish(session, world.regions["comm_a1"], NAMES[:9])  # four to a slide: three slides
+    batch = publish(session, world.regions["comm_a1"], NAMES[:5])  # two to a slide (kiosks.PAGE_SIZE): three slides
     kiosk = register(session, world.regions["comm_a1"], rotation_seconds=600)
     session.get(Kiosk, kiosk.id).rotation_seconds = 1  # shorter than the admin allows: quick rounds
     session.commit()
@@ -179,6 +179,6 @@ def test_a_shorter_rotation_drops_the_kept_slides_past_its_end(page, server, ses
                  .map(p => p.slice(p.lastIndexOf('/') + 1)).sort().join(','))"""
     _until(page, f"{kept}.then(slides => slides === '0,1,2')")  # a whole round kept
 
-    _withdraw(session, world, min(batch.entries, key=lambda e: e.position))  # eight left: two slides
+    _withdraw(session, world, min(batch.entries, key=lambda e: e.position))  # four left: two slides
     expect(page.locator("#k-slide")).to_have_attribute("data-total", "2", timeout=WAIT)
     _until(page, f"{kept}.then(slides => slides === '0,1')")  # slide 2 went, although its entry is open
