@@ -24,6 +24,7 @@ from admin.forms.cases import (
     AttachmentForm,
     CommunityReviewForm,
     CountyDecisionForm,
+    FlagsForm,
     GraceForm,
     HouseholdForm,
     IncomeForm,
@@ -86,7 +87,7 @@ def case_new():
         head_phone=form.head_phone.data, address=form.address.data, public_address=form.public_address.data,
         category=form.category.data, close_relative_of_staff=form.close_relative_of_staff.data,
         no_income_no_capacity_no_supporter=form.no_income_no_capacity_no_supporter.data,
-        special_case=form.special_case.data, head_age=form.head_age.data,
+        head_age=form.head_age.data,
         head_health=form.head_health.data or "",
         head_work_capacity=form.head_work_capacity.data,  # a choice: the domain checks it with the rest
     ))
@@ -160,6 +161,7 @@ def _detail_context(sess, case, **extra):
         attachment_form=extra.pop("attachment_form", None) or AttachmentForm(formdata=None),
         account_form=extra.pop("account_form", None) or _account_form(case),
         account_kind_labels=cases.ACCOUNT_KIND_LABELS, mask_account=identity.mask_account,
+        may_change_flags=cases.may_change_flags(current_user, case),
         confirm=ConfirmForm(), noindex=True, **extra,
     )
 
@@ -206,8 +208,29 @@ def case_edit(case_id: int):
     if done.ok:
         flash(_("家庭信息已保存。"), "success")
         return _back(case.id)
-    return render("admin/cases/step.html", form=form, case=case, status=done.status, title=_("修改家庭信息"),
+    # 特殊情况, and 近亲属备案 once set, are the county's (case_flags): shown as text, their value kept in a
+    # hidden input, so that saving the rest never changes them (a changed value is refused beside the field).
+    return render("admin/cases/edit.html", form=form, case=case, status=done.status, title=_("修改家庭信息"),
                   intro=_("户主姓名和身份证号码请在“家庭成员”中修改户主一行。"), submit=_("保存"))
+
+
+@bp.route("/cases/<int:case_id>/flags", methods=["GET", "POST"])
+@login_required
+def case_flags(case_id: int):
+    """The county's form for 近亲属备案 and 特殊情况 (a written reason to clear the one or change the other)."""
+    sess = db.session()
+    case = cases.get_case(sess, current_user, case_id)
+    cases.require_flags(current_user, case)  # 403 for the community, 409 for a closed case
+    form = FlagsForm(obj=case) if request.method == "GET" else FlagsForm()
+    done = submit(form, lambda sess: cases.update_flags(
+        sess, current_user, case, close_relative_of_staff=form.close_relative_of_staff.data,
+        special_case=form.special_case.data, reason=form.reason.data))
+    if done.ok:
+        flash(_("标记已保存。") if done.value else _("标记没有变化。"), "success")
+        return _back(case.id)
+    return render("admin/cases/step.html", form=form, case=case, status=done.status, title=_("近亲属备案和特殊情况"),
+                  intro=_("近亲属备案对象须有县级入户调查才能审批；取消备案、认定或取消特殊情况须写明理由，"
+                          "记入操作日志。"), submit=_("保存"))
 
 
 def _member_fields(form: MemberForm) -> dict:
@@ -396,7 +419,7 @@ def case_visit(case_id: int):
         workflow.record_home_visit(
             sess, current_user, case, visited_on=f.visited_on.data, housing=f.housing.data,
             inquiry=f.inquiry.data, notes=f.notes.data or "", family_signed=f.family_signed.data,
-            investigators=lines(f.investigators.data),
+            unsigned_reason=f.unsigned_reason.data or "", investigators=lines(f.investigators.data),
             neighbours=[workflow.Neighbour(n.form.name.data or "", n.form.relation.data or "",
                                            n.form.statement.data or "") for n in f.neighbours],
         )
@@ -481,9 +504,11 @@ def case_county_decision(case_id: int):
 
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
+    filed = workflow.last_feedback_filed(sess, case)
     return _step(case_id, Action.county_decision, CountyDecisionForm(), run, title=_("县级审批"),
                  message=_("审批结果已记录。"), computation=entitlement.compute_for(sess, case),
-                 county_visit=workflow.has_county_visit(sess, case))
+                 county_visit=workflow.has_county_visit(sess, case), feedback_filed=filed,
+                 visit_since_feedback=filed is not None and workflow.has_county_visit(sess, case, since=filed))
 
 
 @bp.route("/cases/<int:case_id>/reject", methods=["GET", "POST"])
@@ -535,11 +560,16 @@ def case_adjust(case_id: int):
 @bp.route("/cases/<int:case_id>/grace", methods=["GET", "POST"])
 @login_required
 def case_grace(case_id: int):
+    sess = db.session()
+    used = workflow.grace_months_used(sess, cases.get_case(sess, current_user, case_id))
+    left = max(workflow.MAX_GRACE_MONTHS - used, 0)
     return _step(case_id, Action.grace, GraceForm(),
                  lambda sess, case, f: workflow.start_grace(sess, current_user, case, months=f.months.data,
                                                             reason=f.reason.data),
                  title=_("设置渐退期"), message=_("已进入渐退期。"),
-                 intro=_("家庭成员就业后收入超过标准的，可给予不超过 6 个月的渐退期，期满后办理退保。"))
+                 intro=_("家庭成员就业后收入超过标准的，可给予不超过 6 个月的渐退期，期满后办理退保。")
+                 + (" " + _("该户本次批准以来已享受渐退期 %(used)d 个月，最多还可设置 %(left)d 个月。",
+                            used=used, left=left) if used else ""))
 
 
 @bp.route("/cases/<int:case_id>/exit", methods=["GET", "POST"])

@@ -83,7 +83,7 @@ def _detail(item, *, status: int = 200, decide_form=None, notify_form=None,
                   notify_form=notify_form or NotifyForm(), labels=_labels(), today=clock.today(),
                   overdue=feedback.is_overdue(item), must_notify=feedback.must_notify(item),
                   deadline_estimated=feedback.deadline_estimated(sess, item),
-                  can_decide=can_decide, contact=contact, confirm=ConfirmForm(),
+                  can_decide=can_decide, contact=contact, confirm=ConfirmForm(), min_check_notes=feedback.MIN_CHECK_NOTES,
                   decided=item.status == FeedbackStatus.decided)
 
 
@@ -166,7 +166,7 @@ def feedback_decide_together(entry_id: int):
         form.objection_ids.data = [item.id for item in items]
     done = submit(form, lambda sess: feedback.decide_together(
         sess, current_user, entry_id, form.objection_ids.data or [], form.outcome.data or "",
-        form.public_answer.data or ""))
+        form.public_answer.data or "", form.notes.data or ""))
     if done.ok:
         decided, moved = done.value
         flash(_("已一并办结 %(n)d 件异议，答复已公开。", n=len(decided)) + (
@@ -174,7 +174,8 @@ def feedback_decide_together(entry_id: int):
         return redirect(url_for("admin.feedback_inbox", kind="objection"), code=303)
     items = feedback.open_objections_on(db.session(), current_user, entry_id)
     return render("admin/feedback/together.html", items=items, entry=items[0].entry, form=form, status=done.status,
-                  labels=_labels(), can_decide=feedback.can_decide(current_user, items[0]))
+                  labels=_labels(), can_decide=feedback.can_decide(current_user, items[0]),
+                  min_check_notes=feedback.MIN_CHECK_NOTES)
 
 
 @bp.post("/feedback/report/<int:item_id>/contact")

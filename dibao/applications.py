@@ -387,6 +387,14 @@ def _require_handler(actor: User, application: Application) -> None:
 def accept(session: Session, actor: User, application: Application, *, media_dir: str) -> Case:
     """受理: register the ``applied`` case with the applicant, the members and the document photos."""
     _require_handler(actor, application)
+    with collect() as problems:  # one person, one open household: everyone of the application at once, each
+        # named (the accept button has no field to put a message beside); register_case and add_member check again
+        for name, id_number in [(application.head_name, application.head_id_number),
+                                *((m.name, m.id_number) for m in application.members)]:
+            try:
+                cases.check_one_household(session, actor, None, id_number)
+            except Conflict as err:
+                problems.add_error(Conflict(_l("%(name)s：%(message)s", name=name, message=err.message)))
     case = cases.register_case(
         session, actor, head_name=application.head_name, head_id_number=application.head_id_number,
         head_phone=application.head_phone, address=application.address,

@@ -193,6 +193,7 @@ KEY_LABELS = {
     "code": _l("代码"), "term": _l("任期"), "term_end": _l("任期截止"), "held_on": _l("会议日期"),
     "panel": _l("参加评议人数"), "attendees": _l("列席人数"), "others": _l("其他列席人员"), "asked_by": _l("质询人"),
     "investigators": _l("调查人员"), "neighbours": _l("走访邻居户数"), "county_level": _l("县级入户调查"),
+    "family_signed": _l("家庭已签字"), "unsigned_reason": _l("家庭未签字的原因"),
     "close_relative": _l("工作人员近亲属"), "special_case": _l("特殊情况"), "relation": _l("与户主关系"),
     "source": _l("来源"), "consent": _l("同意公示照片"), "bank": _l("开户银行"), "type": _l("文件类型"),
     "checked": _l("核查项目"), "confirmed": _l("同意"), "grace_until": _l("渐退期至"), "months": _l("月数"),

@@ -60,6 +60,7 @@ RELATIONS = ["本人", "配偶", "子女", "父母", "祖父母", "孙子女", "
 EVENT_LABELS = {
     "case_registered": _l("登记受理"),
     "case_updated": _l("修改家庭信息"),
+    "case_flags_changed": _l("县级修改近亲属备案或特殊情况标记"),
     "member_added": _l("添加家庭成员"),
     "member_updated": _l("修改家庭成员"),
     "member_removed": _l("删除家庭成员"),
@@ -151,6 +152,125 @@ def _refresh_amount(session: Session, case: Case) -> None:
     entitlement.refresh(session, case, update_payment=case.stage in workflow.UNDECIDED_STAGES)
 
 
+# --- one person, one open household (一人只能属于一户) -------------------------------------------------------
+
+def open_household_of(session: Session, id_number: str, *, excluding_case_id: int | None = None
+                      ) -> tuple[Case, bool] | None:
+    """The open case (any stage but rejected or exited) whose head or a member has ``id_number``, other than
+    ``excluding_case_id``, and whether the person is its head — found by the keyed hashes (blind index) the
+    case and member rows store. The one rule of registration, members, member changes and online applications;
+    the roster import checks the same in bulk (dibao.imports._check_database)."""
+    id_hash = blind_index(id_number)
+    conditions = [Case.stage.not_in(workflow.CLOSED_STAGES)]
+    if excluding_case_id is not None:
+        conditions.append(Case.id != excluding_case_id)
+    head = session.scalar(select(Case).where(Case.head_id_hash == id_hash, *conditions)
+                          .order_by(Case.id).limit(1))
+    if head is not None:
+        return head, True
+    member = session.scalar(select(Case).join(Member, Member.case_id == Case.id)
+                            .where(Member.id_number_hash == id_hash, *conditions).order_by(Case.id).limit(1))
+    return (member, False) if member is not None else None
+
+
+def _elsewhere(actor: User | None, holder: Region) -> str:
+    """Where the holding household is, for someone who may not open it: its town (乡镇/街道) when it is in the
+    actor's county, else its county — never its case number or community."""
+    county = scope.county_of(holder)
+    if actor is not None and scope.county_of(actor.region).id == county.id:
+        town = holder if holder.level == Level.town else holder.parent
+        while town is not None and town.level != Level.town:
+            town = town.parent
+        return (town or county).name
+    return county.name
+
+
+def check_one_household(session: Session, actor: User | None, case: Case | None, id_number: str | None, *,
+                        member: Member | None = None, field: str = "id_number") -> None:
+    """Refuse (Conflict beside ``field``) an ID number already in ``case`` (on a member other than ``member``)
+    or on the head or a member of another open household. Staff who may open the holding case are told its
+    number; others only the town (or county) it is in (the number would name a household outside their
+    region). Closed cases (rejected, exited) do not count."""
+    if not id_number:
+        return
+    if case is not None:
+        for other in case.members:
+            if other is not member and other.id_number == id_number:
+                raise Conflict(_l("该身份证号码已登记在本户（%(name)s），同一人不能重复登记。", name=other.name),
+                               field=field)
+        if (member is None or member.position != 0) and case.head_id_number == id_number:
+            raise Conflict(_l("该身份证号码已登记在本户（%(name)s），同一人不能重复登记。", name=case.head_name),
+                           field=field)
+    found = open_household_of(session, id_number, excluding_case_id=case.id if case is not None else None)
+    if found is None:
+        return
+    holder, as_head = found
+    if actor is not None and scope.can_see(actor, holder.region):
+        if as_head:
+            raise Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。", number=holder.number),
+                           field=field)
+        raise Conflict(_l("此人已是在册家庭（%(number)s）的成员，一人只能属于一户。", number=holder.number),
+                       field=field)
+    place = _elsewhere(actor, holder.region)
+    raise Conflict(_l("此人已是%(place)s另一户在办或在保家庭的户主或成员，一人只能属于一户；该户不在您的辖区，"
+                      "请与%(place)s核实。", place=place), field=field)
+
+
+# --- the close-relative and special-case flags (近亲属备案、特殊情况) ------------------------------------------
+# 近亲属 of case workers always get a county home visit (A 11, 20): any staff may set the flag, only the county
+# may clear it. 特殊情况 stretches the whole case from 30 to 45 working days (A 22): only the county decides.
+# Both with a written reason, in the audit event.
+
+COUNTY_ROLES = frozenset({Role.county_approver, Role.admin})
+
+
+def is_county_level(user: User) -> bool:
+    """The county civil-affairs bureau (审批) and the system admin, at county level."""
+    return user.role in COUNTY_ROLES and user.region.level == Level.county
+
+
+def may_change_flags(user: User, case: Case) -> bool:
+    return is_county_level(user) and case.stage in workflow.OPEN_STAGES and scope.can_see(user, case.region)
+
+
+def require_flags(actor: User, case: Case) -> None:
+    if not scope.can_see(actor, case.region):
+        raise NotFound(_l("没有找到该案件。"))
+    if not is_county_level(actor):
+        raise Forbidden(_l("近亲属备案的取消和特殊情况的认定由县级审批人员办理。"))
+    if case.stage not in workflow.OPEN_STAGES:
+        raise Conflict(_l("案件已办结，不能修改标记。"))
+
+
+def update_flags(session: Session, actor: User, case: Case, *, close_relative_of_staff: bool, special_case: bool,
+                 reason: str | None) -> list[str]:
+    """The county sets or clears 近亲属备案 and 特殊情况; clearing the one or changing the other needs a written
+    reason, kept in the audit event. Returns the names of what changed."""
+    db.locked(session, case)
+    require_flags(actor, case)
+    new = {"close_relative_of_staff": bool(close_relative_of_staff), "special_case": bool(special_case)}
+    changed = [name for name, value in new.items() if getattr(case, name) != value]
+    reason = (reason or "").strip()
+    with collect() as problems:
+        needs_reason = "special_case" in changed or (case.close_relative_of_staff
+                                                     and not new["close_relative_of_staff"])
+        if needs_reason and len(reason) < workflow.MIN_REASON:
+            problems.add("reason", _l("取消近亲属备案或更改特殊情况，须写明理由（至少 %(n)d 个字）。",
+                                      n=workflow.MIN_REASON))
+        elif len(reason) > 2000:
+            problems.add("reason", _l("内容太长，最多 %(n)d 个字。", n=2000))
+    if not changed:
+        return []
+    for name in changed:
+        setattr(case, name, new[name])
+    case.updated_at = clock.now()
+    session.flush()
+    audit.record(session, actor, "case_flags_changed", "case", case.id, region_id=case.region_id,
+                 details={"changed": changed, "close_relative": case.close_relative_of_staff,
+                          "special_case": case.special_case, "reason": reason})
+    return changed
+
+
 # --- registration and the household -------------------------------------------------------------------
 
 def register_case(
@@ -165,7 +285,6 @@ def register_case(
     category: int = 1,
     close_relative_of_staff: bool = False,
     no_income_no_capacity_no_supporter: bool = False,
-    special_case: bool = False,
     head_age: int | None,
     head_health: str = "",
     head_work_capacity: WorkCapacity | str = WorkCapacity.full,
@@ -183,12 +302,9 @@ def register_case(
         category = problems.check(workflow.check_category, category)
         head_age = problems.check(_age, head_age, field="head_age")
         head_work_capacity = problems.check(_work_capacity, head_work_capacity, field="head_work_capacity")
-        duplicate = id_number and session.scalar(
-            select(Case).where(Case.head_id_hash == blind_index(id_number), Case.stage.not_in(workflow.CLOSED_STAGES))
-        )
-        if duplicate:
-            problems.add_error(Conflict(_l("该身份证号已有在办或在保的案件（%(number)s），不能重复登记。",
-                                           number=duplicate.number), field="head_id_number"))
+        # the head of another open case, or a member of one: one person, one household
+        problems.check(check_one_household, session, actor, None, id_number, field="head_id_number")
+    # No ``special_case`` here: it is the county's to decide, with a reason (update_flags).
     now = clock.now()
     case = Case(
         number=_next_number(session, region), region=region, stage=Stage.applied, stage_changed_at=now,
@@ -196,7 +312,7 @@ def register_case(
         public_address=(public_address or "").strip()[:200] or region.name, category=category,
         close_relative_of_staff=close_relative_of_staff,
         no_income_no_capacity_no_supporter=no_income_no_capacity_no_supporter,
-        special_case=special_case, accepted_at=now, created_by_id=actor.id, created_at=now, updated_at=now,
+        accepted_at=now, created_by_id=actor.id, created_at=now, updated_at=now,
     )
     session.add(case)
     session.add(Member(case=case, position=0, name=head_name, relation="本人", age=head_age, id_number=id_number,
@@ -205,8 +321,7 @@ def register_case(
     session.flush()
     _refresh_amount(session, case)
     audit.record(session, actor, "case_registered", "case", case.id, region_id=region.id,
-                 details={"number": case.number, "close_relative": close_relative_of_staff,
-                          "special_case": special_case})
+                 details={"number": case.number, "close_relative": close_relative_of_staff})
     return case
 
 
@@ -223,9 +338,17 @@ def update_household(
     no_income_no_capacity_no_supporter: bool,
     special_case: bool,
 ) -> list[str]:
-    """Change the household's details; returns the names of what changed (also in the audit event)."""
+    """Change the household's details (the community's edit); returns the names of what changed (also in the
+    audit event). The community may set 近亲属备案 but not clear it, and not change 特殊情况: those are the
+    county's (:func:`update_flags`), refused here beside their fields with nothing written."""
     _require_edit(actor, case)
     with collect() as problems:  # every problem at once, before anything is written
+        if case.close_relative_of_staff and not close_relative_of_staff:
+            problems.add_error(Conflict(_l("近亲属备案对象须由县级入户调查，社区不能取消此标记；确需取消的，"
+                                           "请县级审批人员写明理由后取消。"), field="close_relative_of_staff"))
+        if bool(special_case) != case.special_case:
+            problems.add_error(Conflict(_l("“特殊情况”（办理时限延长至 45 个工作日）只能由县级审批人员认定或取消，"
+                                           "并写明理由。"), field="special_case"))
         new = {
             "head_phone": problems.check(normalise_phone, head_phone),
             "address": problems.check(_required, address, "address", _l("请填写家庭住址。"), 200),
@@ -263,7 +386,8 @@ def add_member(session: Session, actor: User, case: Case, *, name: str, relation
     """``deduction`` may be the text as typed: it is checked with the other fields."""
     _require_edit(actor, case)
     values = member_values(name=name, relation=relation, age=age, id_number=id_number, health=health,
-                           work_capacity=work_capacity, deduction=deduction, deduction_note=deduction_note, head=False)
+                           work_capacity=work_capacity, deduction=deduction, deduction_note=deduction_note, head=False,
+                           household=(session, actor, case, None))
     member = Member(case=case, position=max((m.position for m in case.members), default=-1) + 1, **values)
     session.add(member)
     session.flush()
@@ -274,9 +398,11 @@ def add_member(session: Session, actor: User, case: Case, *, name: str, relation
 
 
 def member_values(*, name, relation, age, id_number, health, work_capacity, deduction, deduction_note,
-                  head: bool) -> dict:
+                  head: bool, household: tuple[Session, User, Case, Member | None] | None = None) -> dict:
     """A member's fields checked all at once (one error with every problem), as the Member's column values.
-    ``head``: the row of the head of household (relation 本人), which no other member may take."""
+    ``head``: the row of the head of household (relation 本人), which no other member may take.
+    ``household``: (session, actor, case, the member edited or None) — the ID number is also checked against
+    this household's other members and every other open household (:func:`check_one_household`)."""
     with collect() as problems:
         values = {
             "name": problems.check(_required, normalise_name(name), "name", _l("请填写成员姓名。"), 50),
@@ -294,6 +420,11 @@ def member_values(*, name, relation, age, id_number, health, work_capacity, dedu
             problems.add("deduction_note", _l("扣减支出请注明原因（如因病、因残、就业成本）。"))
         if not head and values["relation"] == "本人":
             problems.add("relation", _l("户主已经登记，请选择与户主的关系。"))
+        if household is not None and values["id_number"]:
+            session, actor, case, member = household
+            if member is None or member.id_number != values["id_number"]:  # a new or changed number (one
+                # already on file is not re-checked: its other details stay editable)
+                problems.check(check_one_household, session, actor, case, values["id_number"], member=member)
     return values
 
 
@@ -302,7 +433,8 @@ def update_member(session: Session, actor: User, case: Case, member_id: int, **f
     member = get_member(case, member_id)
     if member.position == 0:
         fields["relation"] = "本人"
-    for name, value in member_values(**fields, head=member.position == 0).items():
+    for name, value in member_values(**fields, head=member.position == 0,
+                                     household=(session, actor, case, member)).items():
         setattr(member, name, value)
     if member.position == 0:
         case.head_name = member.name

@@ -58,6 +58,11 @@ MAX_ABOUT = 200  # a report's "被举报的人或单位" (the forms take their l
 ABOUT_TOO_LONG = _l("“被举报的人或单位”最多 %(n)d 个字。", n=MAX_ABOUT)
 MIN_DESCRIPTION = 5
 MIN_ANSWER = 5
+# A 19: an objection is decided on a new investigation or a community review, so its decision needs the check
+# written down — who checked, how, what was found (the heads of the lines, time and recorder, do not count).
+MIN_CHECK_NOTES = 10
+CHECK_NOTES_NEEDED = _l("对异议作出结论前，须记录核查情况：由谁核查、怎样核查（入户调查、走访邻居或民主评议）、核查到什么"
+                        "（至少 %(n)d 个字）。", n=MIN_CHECK_NOTES)
 PUBLIC_ACTOR = "群众"  # the audit log's actor for a public submission (the submitter's name stays private)
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -662,6 +667,20 @@ def _check_decision(problems: Problems, outcome: str, answer: str) -> Outcome | 
     return result
 
 
+_NOTE_HEAD = re.compile(r"【\d{4}-\d{2}-\d{2} \d{2}:\d{2} [^】]*】")
+
+
+def checked_length(check_notes: str | None, adding: str = "") -> int:
+    """How much the record of the check says (with ``adding`` about to be recorded): its characters other than
+    white space, without the head of each line (when, and who recorded it)."""
+    return sum(len("".join(_NOTE_HEAD.sub("", text).split())) for text in (check_notes or "", adding or ""))
+
+
+def check_notes_missing(item: Item, adding: str = "") -> bool:
+    """An objection cannot be decided (either way) before its check is written down (A 19); a report can."""
+    return isinstance(item, Objection) and checked_length(item.check_notes, _clean_text(adding)) < MIN_CHECK_NOTES
+
+
 def decide(session: Session, actor: User, item: Item, outcome: str, public_answer: str) -> str | None:
     """Decide with a public answer; for an objection, apply the effect on the entry and the case.
 
@@ -669,13 +688,16 @@ def decide(session: Session, actor: User, item: Item, outcome: str, public_answe
     the public answer as the reason (``notices.withdraw_for_objection``), and the case goes back to
     investigation and must be noticed again (``workflow.objection_upheld``). Not upheld: the hold ends; if the
     notice has already closed, the case moves on as the sweep would have moved it (``notices.release_case``).
-    Returns the case's new stage if it moved.
+    Returns the case's new stage if it moved. An objection needs its check recorded first
+    (:func:`record_check`, at least :data:`MIN_CHECK_NOTES` characters), whichever the outcome.
     """
     _require_open(item)
     _require_decider(actor, item)
     answer = _clean_text(public_answer)
     with collect() as problems:
         result = _check_decision(problems, outcome, answer)
+        if check_notes_missing(item):
+            problems.add("notes", CHECK_NOTES_NEEDED)
     assert result is not None  # (collect raised otherwise)
     now = clock.now()
     item.status = FeedbackStatus.decided
@@ -764,17 +786,25 @@ def open_objections_on(session: Session, user: User, entry_id: int) -> list[Obje
 
 
 def decide_together(session: Session, actor: User, entry_id: int, objection_ids: list[int], outcome: str,
-                    public_answer: str) -> tuple[list[Objection], str | None]:
+                    public_answer: str, notes: str = "") -> tuple[list[Objection], str | None]:
     """Close several objections against one entry with one decision and one public answer: each is decided
-    (and audited) as :func:`decide` would, so the case moves once, when the last hold ends."""
+    (and audited) as :func:`decide` would, so the case moves once, when the last hold ends. ``notes``, the check
+    that covered them all, is recorded on each (:func:`record_check`); each must then have its check written."""
     open_items = {item.id: item for item in open_objections_on(session, actor, entry_id)}
     chosen = [open_items[i] for i in dict.fromkeys(objection_ids) if i in open_items]
     for item in chosen:
         _require_decider(actor, item)
-    with collect() as problems:  # the objections ticked, the outcome and the answer: every problem at once
+    with collect() as problems:  # the objections ticked, the outcome, the check and the answer: all at once
         if len(chosen) != len(set(objection_ids)) or not chosen:
             problems.add("objection_ids", _l("请勾选这条公示下仍未办结的异议。"))
         _check_decision(problems, outcome, _clean_text(public_answer))
+        if len(_clean_text(notes)) > 4000:
+            problems.add("notes", _l("核查情况最多 4000 个字。"))
+        elif any(check_notes_missing(item, notes) for item in chosen):
+            problems.add("notes", CHECK_NOTES_NEEDED)
+    if _clean_text(notes):
+        for item in chosen:
+            record_check(session, actor, item, notes)
     moved: str | None = None
     for item in chosen:
         moved = decide(session, actor, item, outcome, public_answer) or moved
@@ -840,6 +870,12 @@ def handling_errors(session: Session, actor: User, item: Item, h: Handling) -> d
             others = {o.id for o in open_objections_on(session, actor, item.entry_id)} - {item.id}
             if not set(h.together) <= others:
                 errors["together"] = str(_l("请勾选这条公示下仍未办结的异议。"))
+    if deciding and "notes" not in errors and "together" not in errors:
+        decided = [item]  # the notes typed here are recorded on each objection decided with it
+        if h.together:
+            decided += [o for o in open_objections_on(session, actor, item.entry_id) if o.id in set(h.together)]
+        if any(check_notes_missing(one, notes) for one in decided):
+            errors["notes"] = str(CHECK_NOTES_NEEDED)
     return errors
 
 
@@ -857,10 +893,11 @@ def handle(session: Session, actor: User, item: Item, h: Handling) -> tuple[list
         raise HandlingInvalid(errors)
     if h.assignee_id is not None and (h.assignee_id or None) != item.assigned_to_id:
         assign(session, actor, item, h.assignee_id or None)
+    if h.together:  # (deciding: checked above) the check is recorded on each objection decided together
+        return decide_together(session, actor, item.entry_id, [item.id, *h.together], h.outcome, h.public_answer,
+                               h.notes)
     if _clean_text(h.notes):
         record_check(session, actor, item, h.notes)
     if not deciding:
         return [], None
-    if h.together:
-        return decide_together(session, actor, item.entry_id, [item.id, *h.together], h.outcome, h.public_answer)
     return [item], decide(session, actor, item, h.outcome, h.public_answer)

@@ -129,7 +129,8 @@ def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChang
         happened_on = problems.check(_date, happened_on, "happened_on")
         reason = problems.check(_reason, reason)
         problems.check(cases.member_values, name=name, relation=relation, age=age, id_number=id_number, health="",
-                       work_capacity=work_capacity, deduction=None, deduction_note="", head=False)
+                       work_capacity=work_capacity, deduction=None, deduction_note="", head=False,
+                       household=(session, actor, case, None))  # one person, one open household
     # cases.add_member / remove_member edit the household (community staff, open stages: MEMBER_CHANGE's rule),
     # refresh the computed amount and write their own audit event.
     member = cases.add_member(session, actor, case, name=name, relation=relation, age=age, id_number=id_number,

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from dibao import audit, clock, db, entitlement, jobs
+from dibao import audit, clock, db, entitlement, jobs, scope
 from dibao.crypto import blind_index
 from dibao.db import chunks
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
@@ -94,12 +94,6 @@ def months_between(first: date, stop: date) -> list[date]:
 
 
 # --- who may do what ----------------------------------------------------------------------------------------
-
-def _county_of(region: Region) -> Region:
-    while region.parent is not None:
-        region = region.parent
-    return region
-
 
 def get_run(session: Session, actor: User | None, run_id: int | None) -> PaymentRun:
     """A run is seen by every staff member of its county (a town sees its part of the lines, a community its
@@ -478,7 +472,7 @@ def refuse_line_edit(session: Session, actor: User, line: PaymentLine, **_change
 # --- reading ------------------------------------------------------------------------------------------------
 
 def runs(session: Session, actor: User) -> list[PaymentRun]:
-    county = _county_of(actor.region)
+    county = scope.county_of(actor.region)
     return list(session.scalars(select(PaymentRun).where(PaymentRun.county_id == county.id)
                                 .order_by(PaymentRun.month.desc())))
 
@@ -624,7 +618,7 @@ def reconcile(session: Session, run: PaymentRun, region: Region | None = None) -
 def current_state(session: Session, actor: User) -> tuple[date, PaymentRun | None, object]:
     """The dashboard panel: this month's run of the actor's county and its state's label."""
     month = entitlement.month_start(clock.today())
-    county = _county_of(actor.region)
+    county = scope.county_of(actor.region)
     run = session.scalar(select(PaymentRun).where(PaymentRun.county_id == county.id, PaymentRun.month == month))
     return month, run, STATUS_LABELS[run.status if run else None]
 
@@ -953,7 +947,7 @@ def paid_months(session: Session, region: Region | None) -> list[date]:
     stmt = (select(PaymentRun.month).join(PaymentLine, PaymentLine.run_id == PaymentRun.id)
             .where(PaymentLine.status == LineStatus.paid).distinct().order_by(PaymentRun.month.desc()))
     if region is not None:
-        stmt = stmt.where(PaymentRun.county_id == _county_of(region).id)
+        stmt = stmt.where(PaymentRun.county_id == scope.county_of(region).id)
     return list(session.scalars(stmt))
 
 

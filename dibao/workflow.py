@@ -15,7 +15,10 @@ The steps (DESIGN.md "The workflow"):
 Any review step may end in ``rejected`` with a written reason, recorded as that level's reject opinion.
 Guards: a home visit needs ≥ 2 investigators and ≥ 3 neighbour visits; each level's step needs the level
 below to have approved; an unresolved objection holds the case at every advance; a close relative of staff
-(近亲属) needs a county home visit before the county may approve.
+(近亲属) needs a county home visit before the county may approve, and so does a case with an objection or a
+report during its application (a county visit recorded after the latest one was filed, A 20). A home visit is
+signed by the family, or says why it was not (A 15–16). The grace periods of one approval add up to at most
+6 months (A 33).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -44,6 +47,7 @@ from dibao.models import (
     Level,
     Objection,
     Opinion,
+    Report,
     Role,
     Stage,
     User,
@@ -61,7 +65,7 @@ from dibao.models.records import (
     TownMeetingResult,
     VisitInvestigator,
 )
-from dibao.text import clean_line, normalise_name
+from dibao.text import clean_line, clean_text, normalise_name
 
 STAGE_LABELS = {
     Stage.applied: _l("已受理"),
@@ -509,10 +513,12 @@ def record_home_visit(
     inquiry: str,
     notes: str = "",
     family_signed: bool = False,
+    unsigned_reason: str | None = None,
     investigators: Sequence[str],
     neighbours: Sequence[Neighbour],
 ) -> HomeVisit:
-    """一看二问三走访. The first visit moves an accepted case into investigation."""
+    """一看二问三走访. The first visit moves an accepted case into investigation. The investigators and the family
+    sign the record (A 15–16): without ``family_signed``, ``unsigned_reason`` says why the family did not."""
     take(session, actor, case, Action.home_visit)
     with collect() as problems:  # every problem of the visit at once
         names = problems.check(_names, investigators, "investigators")
@@ -527,6 +533,10 @@ def record_home_visit(
         visited = _neighbours(problems, neighbours)
         housing = problems.check(_text, housing, field="housing", message=_l("请填写“一看”：住房和生活消费情况。"))
         inquiry = problems.check(_text, inquiry, field="inquiry", message=_l("请填写“二问”：就业、收入和健康情况。"))
+        unsigned_reason = None if family_signed else problems.check(
+            _text, clean_text(unsigned_reason), field="unsigned_reason", minimum=MIN_REASON, maximum=500,
+            message=_l("调查记录须由调查人员和申请家庭签字。家庭未签字的，请写明原因（如拒绝签字、无法签字及其缘由），至少 "
+                       "%(n)d 个字。", n=MIN_REASON))
         if visited_on is None:
             problems.add("visited_on", _l("请填写调查日期。"))
         elif visited_on > clock.today():
@@ -538,7 +548,7 @@ def record_home_visit(
         _not_held(session, case)
     visit = HomeVisit(
         case=case, visited_on=visited_on, housing=housing, inquiry=inquiry, notes=(notes or "").strip(),
-        family_signed=family_signed, county_level=actor.role == Role.county_approver
+        family_signed=bool(family_signed), unsigned_reason=unsigned_reason, county_level=actor.role == Role.county_approver
         and actor.region.level == Level.county,
         recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now(),
     )
@@ -548,7 +558,8 @@ def record_home_visit(
     session.add(visit)
     session.flush()
     details = {"visit": visit.id, "investigators": names, "neighbours": len(visited),
-               "county_level": visit.county_level}
+               "county_level": visit.county_level, "family_signed": visit.family_signed,
+               "unsigned_reason": unsigned_reason}
     if moves:
         _move(session, actor, case, Stage.investigating, action="home_visit_recorded", details=details)
         visit.created_at = case.stage_changed_at
@@ -769,9 +780,21 @@ def record_town_decision(
 
 # --- 县级审批 -----------------------------------------------------------------------------------------
 
-def has_county_visit(session: Session, case: Case) -> bool:
-    stmt = select(exists().where(HomeVisit.case_id == case.id, HomeVisit.county_level.is_(True)))
-    return bool(session.scalar(stmt))
+def has_county_visit(session: Session, case: Case, since: datetime | None = None) -> bool:
+    """Whether county staff recorded a home visit of the case (recorded at ``since`` or later, if given)."""
+    where = [HomeVisit.case_id == case.id, HomeVisit.county_level.is_(True)]
+    if since is not None:
+        where.append(HomeVisit.created_at >= since)
+    return bool(session.scalar(select(exists().where(*where))))
+
+
+def last_feedback_filed(session: Session, case: Case) -> datetime | None:
+    """When the latest objection or report about the case during this application (since it was accepted) was
+    filed; None if there was none. Whatever its outcome, the county must then visit the household (A 20)."""
+    filed = [session.scalar(select(func.max(model.created_at)).where(model.case_id == case.id,
+                                                                     model.created_at >= case.accepted_at))
+             for model in (Objection, Report)]
+    return max((at for at in filed if at is not None), default=None)
 
 
 def record_county_decision(
@@ -806,6 +829,10 @@ def record_county_decision(
         problems.check(entitlement.override_reason, override_amount, override_reason)
     if case.close_relative_of_staff and not has_county_visit(session, case):
         raise Conflict(_l("该户是工作人员近亲属备案对象，须由县级工作人员入户调查后才能审批。"))
+    filed = last_feedback_filed(session, case)
+    if filed is not None and not has_county_visit(session, case, since=filed):
+        raise Conflict(_l("该户在本次申请办理期间有群众异议或举报（最近一件于 %(day)s 收到），须由县级工作人员在此之后"
+                          "入户调查，才能审批同意。", day=clock.to_local(filed).date().isoformat()))
     # issue 10: the approval requires a completed 核对; a flagged 返贫 case the county's written decision
     from dibao import assets
 
@@ -914,21 +941,41 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
     return record
 
 
+def grace_months_used(session: Session, case: Case) -> int:
+    """The months of grace (渐退期) granted to the household since its current approval: the grants of one
+    approval add up to at most :data:`MAX_GRACE_MONTHS` (A 33), a grant after a declined exit proposal included.
+    A grant whose months are unknown (recorded before they were kept, without its audit event) counts in full."""
+    stmt = select(func.coalesce(func.sum(func.coalesce(CaseRecord.months, MAX_GRACE_MONTHS)), 0)).where(
+        CaseRecord.case_id == case.id, CaseRecord.kind == RecordKind.grace)
+    if case.approved_at is not None:
+        stmt = stmt.where(CaseRecord.created_at >= case.approved_at)
+    return int(session.scalar(stmt) or 0)
+
+
 def start_grace(session: Session, actor: User, case: Case, *, months: int | None, reason: str) -> CaseRecord:
-    """渐退期: payment continues for at most 6 months after a member found work, then the case exits."""
+    """渐退期: payment continues for at most 6 months after a member found work, then the case exits. The
+    grants since the household's approval add up to at most 6 months (a second grant only for what is left)."""
     take(session, actor, case, Action.grace)
+    if case.grace_until is not None:
+        raise Conflict(_l("该户已在渐退期内（至 %(day)s）。", day=case.grace_until.isoformat()))
+    used = grace_months_used(session, case)
+    left = max(MAX_GRACE_MONTHS - used, 0)
+    if left == 0:
+        raise Conflict(_l("该户本次批准以来已享受渐退期 %(used)d 个月，已达 %(n)d 个月的上限，不能再设置渐退期；"
+                          "收入超过标准的，请办理退保。", used=used, n=MAX_GRACE_MONTHS))
     with collect() as problems:  # every problem at once
         if months is None:
             problems.add("months", _l("请填写月数。"))
         elif not 1 <= months <= MAX_GRACE_MONTHS:
             problems.add("months", _l("渐退期为 1 至 %(n)d 个月。", n=MAX_GRACE_MONTHS))
+        elif months > left:
+            problems.add("months", _l("渐退期合计不超过 %(n)d 个月：该户本次批准以来已享受 %(used)d 个月，"
+                                      "最多还可设置 %(left)d 个月。", n=MAX_GRACE_MONTHS, used=used, left=left))
         reason = problems.check(_reason, reason)
-    if case.grace_until is not None:
-        raise Conflict(_l("该户已在渐退期内（至 %(day)s）。", day=case.grace_until.isoformat()))
     case.grace_until = add_months(clock.today(), months)
     case.next_review_due = case.grace_until
     case.updated_at = clock.now()
-    record = CaseRecord(case_id=case.id, kind=RecordKind.grace, findings=reason, author_id=actor.id,
+    record = CaseRecord(case_id=case.id, kind=RecordKind.grace, findings=reason, months=months, author_id=actor.id,
                          author_name=actor.display_name, created_at=clock.now())
     session.add(record)
     session.flush()

@@ -139,3 +139,9 @@ def at_the_same_moment(app, session, second) -> list[Conflict]:
     worker.join(60)
     assert not worker.is_alive()
     return refused
+
+
+def fresh(session: Session) -> None:
+    """Forget what the test's session holds: the next read sees what the requests committed."""
+    session.rollback()
+    session.expire_all()

@@ -186,7 +186,7 @@ def test_decide_together_collects_the_objections_outcome_and_answer(app, session
     town = user(session, world, "town_a")
     with app.test_request_context(), pytest.raises(Invalid) as caught:
         feedback.decide_together(session, town, entry.id, [ids[0], -1], "maybe", "")
-    assert [f for f, _m in caught.value.field_problems] == ["objection_ids", "outcome", "public_answer"]
+    assert [f for f, _m in caught.value.field_problems] == ["objection_ids", "outcome", "public_answer", "notes"]
     session.rollback()
     assert _decided(session) == [(i, FeedbackStatus.received) for i in ids]
 

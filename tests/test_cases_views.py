@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from dibao.models import AuditEvent, Case, Stage
 from dibao.models.records import Attachment, HomeVisit, Standard
-from tests.case_helpers import register, standard, to_stage, user, valid_id
+from tests.case_helpers import fresh, register, standard, to_stage, user, valid_id
 from tests.conftest import csrf_token
 from tests.factories import tiny_pdf
 
@@ -23,11 +23,6 @@ def seeded(session, world):
     session.commit()
     return world
 
-
-def fresh(session):
-    """Forget what the test's session holds: the next read sees what the requests committed."""
-    session.rollback()
-    session.expire_all()
 
 
 def _token(client, path):

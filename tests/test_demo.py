@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from dibao import audit, notices
 from dibao.demo import TOWNS
-from dibao.models import Case, Level, NoticeBatch, Region, Stage, User
+from dibao.models import AuditEvent, Case, Level, NoticeBatch, Region, Stage, User
 from dibao.models.kiosk import Kiosk
 from dibao.models.records import HomeVisit, ReviewResult, Standard, TownMeetingResult
 
@@ -42,6 +42,10 @@ def _cases_over_every_stage(session):
     assert session.scalar(select(Standard.monthly_amount).order_by(Standard.effective_from)) == 780
     communities = session.scalar(select(func.count(func.distinct(Case.region_id))).where(Case.id.in_(own)))
     assert communities >= 10
+    # a few special cases (45 working days), each decided by the county with its reason, as the rules want
+    special = session.scalars(select(Case.id).where(Case.special_case.is_(True))).all()
+    decided = session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "case_flags_changed")).all()
+    assert special and {str(i) for i in special} <= set(decided)
 
 
 def _boards(session, now):

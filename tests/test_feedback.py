@@ -106,6 +106,7 @@ def test_not_upheld_after_the_window_lets_the_case_continue(client, session, wor
     url = f"/admin/feedback/objection/{objection.id}"
     token = csrf_token(client, url)
     res = client.post(url + "/decide", data={"csrf_token": token, "outcome": "not_upheld",
+                                             "notes": "社区专干张三入户核实，走访三户邻居。",
                                              "public_answer": "经核查，该户收入情况属实，异议不成立。"})
     assert res.status_code == 303
     assert "乡镇审核" in client.get(url).get_data(as_text=True)  # the flash names the new stage
@@ -120,9 +121,12 @@ def test_not_upheld_during_the_window_leaves_the_case_in_notice(client, session,
     objection = session.scalar(select(Objection))
     auth.login("staff_a1")
     url = f"/admin/feedback/objection/{objection.id}"
-    client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "not_upheld",
-                                       "public_answer": "经核查，异议不成立。"})
+    res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "not_upheld",
+                                             "notes": "社区专干张三入户核实，走访三户邻居。",
+                                             "public_answer": "经核查，异议不成立。"})
+    assert res.status_code == 303
     session.rollback()  # a new snapshot (SQLite WAL keeps the old one while a transaction is open)
+    assert session.get(Objection, objection.id).status == FeedbackStatus.decided
     assert session.get(Objection, objection.id).case.stage == Stage.community_notice
 
 

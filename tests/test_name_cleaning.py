@@ -154,8 +154,16 @@ def _no_whole_name(html: str, first: str, second: str) -> None:
 
 
 def _kiosk_names(client, kiosk) -> list[str]:
-    return re.findall(r'<h3 class="k-name">([^<]+)</h3>', client.get(f"/kiosk/{kiosk.token}/slide/0")
-                      .get_data(as_text=True))
+    """The names on the kiosk's entry slides (a few entries a slide), in order, until the rotation comes round."""
+    names, seen = [], []
+    for slide in range(10):
+        page = re.findall(r'<h3 class="k-name">([^<]+)</h3>',
+                          client.get(f"/kiosk/{kiosk.token}/slide/{slide}").get_data(as_text=True))
+        if not page or page in seen:
+            break
+        seen.append(page)
+        names += page
+    return names
 
 
 def _mask_kiosk_names(session, world) -> None:

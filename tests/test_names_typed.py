@@ -51,7 +51,7 @@ def test_typed_names_are_stored_clean(app, session, world, case):
     with app.test_request_context():
         done = workflow.record_home_visit(
             session, user(session, world, "staff_a1"), case, visited_on=clock.today(), housing="两居室旧房",
-            inquiry="户主打零工", investigators=["张　三", "李\u200b四", "张三"],
+            inquiry="户主打零工", family_signed=True, investigators=["张　三", "李\u200b四", "张三"],
             neighbours=[Neighbour("王\u200b五", "对门\u3000 3栋201", "属实"), Neighbour("赵 六", "", "属实"),
                         Neighbour("ｓｕｎ  ｑｉ", "楼下", "属实")])
         session.commit()
@@ -76,7 +76,7 @@ def test_one_neighbour_typed_twice_is_refused_beside_its_row(app, session, world
     with app.test_request_context(), pytest.raises(Invalid) as caught:
         workflow.record_home_visit(
             session, user(session, world, "staff_a1"), case, visited_on=clock.today(), housing="两居室旧房",
-            inquiry="户主打零工", investigators=["张三", "李四"],
+            inquiry="户主打零工", family_signed=True, investigators=["张三", "李四"],
             neighbours=[Neighbour("王五", "对门", "属实"), Neighbour("王\u200b五", "对门", "属实"),
                         Neighbour("赵六", "楼下", "属实")])
     assert [field for field, _m in problems(caught.value)] == ["neighbours-1-name", "neighbours"]

@@ -45,6 +45,7 @@ def objection(client, session, world, **contact):
 def decide(client, item, outcome="not_upheld"):
     url = f"/admin/feedback/objection/{item.id}"
     res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": outcome,
+                                             "notes": "社区专干张三入户核实，走访三户邻居。",
                                              "public_answer": "经入户核查，该户收入情况属实，异议不成立。"})
     assert res.status_code == 303
     return url

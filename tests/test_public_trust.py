@@ -236,7 +236,7 @@ def test_an_upheld_objection_takes_the_entry_off_every_board_at_once(app, client
     auth.login("town_a")
     url = f"/admin/feedback/objection/{objection.id}"
     res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": outcome,
-                                             "public_answer": answer})
+                                             "notes": "乡镇干部王五入户核实，查看了营业执照。", "public_answer": answer})
     assert res.status_code == 303
     auth.logout()
 
@@ -263,8 +263,10 @@ def test_an_objection_not_upheld_leaves_the_entry_on_the_board(app, client, auth
     objection = session.scalar(select(Objection))
     auth.login("town_a")
     url = f"/admin/feedback/objection/{objection.id}"
-    client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "not_upheld",
-                                       "public_answer": "经核查，该户收入情况属实，异议不成立。"})
+    res = client.post(url + "/decide", data={"csrf_token": csrf_token(client, url), "outcome": "not_upheld",
+                                             "notes": "乡镇干部王五入户核实，走访三户邻居。",
+                                             "public_answer": "经核查，该户收入情况属实，异议不成立。"})
+    assert res.status_code == 303  # (decided, not refused)
     assert client.get(f"/notices/e/{entry.public_id}").status_code == 200
 
 

@@ -250,7 +250,10 @@ def test_the_open_cases_and_the_dashboard_follow_each_change_at_once(session, wo
     check("a week on: home visits overdue")
     cases.update_household(session, staff_a1, made[0], head_phone=None, address="新地址 1 号", public_address="",
                            category=3, close_relative_of_staff=False, no_income_no_capacity_no_supporter=False,
-                           special_case=True)
+                           special_case=False)
+    # 特殊情况 is the county's to decide (the community's edit cannot change it)
+    cases.update_flags(session, user(session, world, "county"), made[0], close_relative_of_staff=False,
+                       special_case=True, reason="家庭情况复杂，需延长办理时限。")
     check("edited: newest change, a special case")
     to_stage(session, world, made[1], Stage.investigating)
     check("home visit recorded")

@@ -132,7 +132,8 @@ def test_decide_together_matrix(client, auth, session, world, clock, who):
     assert page.status_code == (200 if who in SEES else 404)
     before = _state(session)
     res = client.post(url, data={"csrf_token": csrf_token(client, "/admin/"), "objection_ids": ids,
-                                 "outcome": "not_upheld", "public_answer": "经核查，该户情况属实，异议不成立。"})
+                                 "outcome": "not_upheld", "public_answer": "经核查，该户情况属实，异议不成立。",
+                                 "notes": "乡镇干部王五入户核实，走访三户邻居。"})
     after = _state(session)
     if who in DECIDES:
         assert res.status_code == 303
@@ -157,7 +158,8 @@ def test_decide_together_only_the_ticked_and_only_open_ones(client, auth, sessio
     assert res.status_code == 400 and "请勾选这条公示下仍未办结的异议" in res.get_data(as_text=True)
     assert _state(session) == before
     res = client.post(url, data={"csrf_token": token, "objection_ids": ids[:2], "outcome": "upheld",
-                                 "public_answer": "经入户核查，该户有经营收入未申报，异议成立。"})
+                                 "public_answer": "经入户核查，该户有经营收入未申报，异议成立。",
+                                 "notes": "乡镇干部王五入户核实，查看了营业执照。"})
     assert res.status_code == 303
     session.rollback()
     statuses = [session.get(Objection, i).status for i in ids]

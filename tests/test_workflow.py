@@ -322,8 +322,9 @@ HELD_STEPS = [
     (Stage.community_review, lambda s, w, c: community_review(s, w.staff, c)),
     (Stage.town_review, lambda s, w, c: workflow.record_town_check(s, w.town, c, "复查属实无误。")),
     (Stage.town_decision, lambda s, w, c: town_decision(s, w.town, c)),
-    (Stage.county_approval, lambda s, w, c: workflow.record_county_decision(
-        s, w.county, c, decision=Decision.approve, opinion="同意。")),
+    # (a case with an objection gets the county's home visit before its approval, A 20)
+    (Stage.county_approval, lambda s, w, c: (visit(s, w.county, c), workflow.record_county_decision(
+        s, w.county, c, decision=Decision.approve, opinion="同意。"))),
     (Stage.county_approval, lambda s, w, c: workflow.reject(s, w.county, c, "收入超过标准，不予批准")),
     (Stage.town_review, lambda s, w, c: workflow.send_back(s, w.town, c, "需要重新入户调查核实")),
 ]

@@ -32,14 +32,19 @@ DECISION_CHOICES = [SelectChoice(Decision.approve.value, _l("同意")),
                     SelectChoice(Decision.reject.value, _l("不同意"))]
 
 
+CLOSE_RELATIVE_LABEL = _l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）")
+
+
 class HouseholdFields:
     head_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=20)])
     address = StringField(_l("家庭住址（完整）"), validators=[Length(max=200)])
     public_address = StringField(_l("公示地址（到小区或楼栋）"), validators=[Optional(), Length(max=200)])
     category = SelectField(_l("分类管理"), coerce=record_id, choices=CATEGORY_CHOICES, default=1, validate_choice=False)
-    close_relative_of_staff = BooleanField(_l("家庭成员是经办人员或村（居）委会成员的近亲属（须县级入户调查）"))
+    close_relative_of_staff = BooleanField(CLOSE_RELATIVE_LABEL)
     no_income_no_capacity_no_supporter = BooleanField(_l("三无人员（无收入、无劳动能力、无赡养扶养抚养人）"))
-    special_case = BooleanField(_l("特殊情况（办理时限延长至 45 个工作日）"))
+
+
+SPECIAL_CASE_LABEL = _l("特殊情况（办理时限延长至 45 个工作日）")
 
 
 class RegisterForm(FlaskForm, HouseholdFields):
@@ -52,7 +57,18 @@ class RegisterForm(FlaskForm, HouseholdFields):
 
 
 class HouseholdForm(FlaskForm, HouseholdFields):
-    pass
+    # The community's edit: the page shows 特殊情况 (and a 近亲属备案 already set) as text with the value in a
+    # hidden input — the county decides them (FlagsForm); a changed value is refused beside the field.
+    special_case = BooleanField(SPECIAL_CASE_LABEL)
+
+
+class FlagsForm(FlaskForm):
+    """The county's form for 近亲属备案 and 特殊情况 (dibao.cases.update_flags)."""
+
+    close_relative_of_staff = BooleanField(CLOSE_RELATIVE_LABEL)
+    special_case = BooleanField(SPECIAL_CASE_LABEL)
+    reason = TextAreaField(_l("理由（取消近亲属备案、认定或取消特殊情况时必填，记入操作日志）"),
+                           validators=[Optional(), Length(max=2000)])
 
 
 class MemberForm(FlaskForm):
@@ -99,6 +115,8 @@ class VisitForm(FlaskForm):
     neighbours = FieldList(FormField(NeighbourForm), min_entries=4, max_entries=8)
     notes = TextAreaField(_l("调查笔录"), validators=[Optional(), Length(max=8000)])
     family_signed = BooleanField(_l("调查人员和申请家庭已在调查记录上签字"))
+    unsigned_reason = TextAreaField(_l("家庭未签字的原因（拒绝签字或无法签字时必填）"),
+                                    validators=[Optional(), Length(max=600)])
 
 
 class CommunityReviewForm(FlaskForm):
@@ -152,7 +170,7 @@ class AdjustForm(FlaskForm):
 
 
 class GraceForm(FlaskForm):
-    months = IntegerField(_l("渐退期（月，最多 6 个月）"), validators=[Optional()])
+    months = IntegerField(_l("渐退期（月；本次批准以来合计最多 6 个月）"), validators=[Optional()])
     reason = TextAreaField(_l("理由"), validators=[Length(max=4000)])
 
 

@@ -29,3 +29,4 @@ class DecideTogetherForm(DecideForm):
     """One decision for several objections against the same entry (duplicates)."""
 
     objection_ids = SelectMultipleField(_l("一并办结的异议"), coerce=record_id, validate_choice=False)
+    notes = TextAreaField(_l("核查情况（仅工作人员可见）"), validators=[Length(max=4200)])

@@ -109,9 +109,12 @@ def _one(session, fake, rng, community, target, index, county_user, now) -> Case
             public_address=f"{community.name}{street}{no}号", category=rng.choice([1, 1, 2, 2, 3, 4]),
             close_relative_of_staff=index % 17 == 5,
             no_income_no_capacity_no_supporter=size == 1 and index % 3 == 0,
-            special_case=index % 11 == 7, head_age=clock.today().year - birth.year,
+            head_age=clock.today().year - birth.year,
             head_health=rng.choice(["健康", "高血压", "糖尿病", "腿部残疾（三级）", "慢性肾病"]),
             head_work_capacity=rng.choice(list(WorkCapacity)))
+        if index % 11 == 7:  # a special case (45 working days) is the county's to decide, with a reason
+            cases.update_flags(session, county_user, case, close_relative_of_staff=case.close_relative_of_staff,
+                               special_case=True, reason="家庭成员多人患病，收入核实复杂，需延长办理时限。")
         relations = ["配偶", "子女", "父母"]
         for i in range(1, size):
             cases.add_member(session, staff, case, name=fake.name(), relation=relations[(i - 1) % 3],

@@ -33,6 +33,9 @@ class HomeVisit(Base):
     inquiry: Mapped[str] = mapped_column(Text)  # 二问: jobs, income, health
     notes: Mapped[str] = mapped_column(Text, default="")  # 笔录
     family_signed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the family did not sign the record (refused, could not): required when ``family_signed`` is False
+    # (A 15–16; NULL on visits recorded before it was asked).
+    unsigned_reason: Mapped[str | None] = mapped_column(Text)
     # Recorded by county staff: the county home visit that close-relative (近亲属) cases need.
     county_level: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -199,6 +202,8 @@ class CaseRecord(Base):
     category_after: Mapped[int | None] = mapped_column(Integer)
     amount_before: Mapped[Decimal | None] = mapped_column(Money)
     amount_after: Mapped[Decimal | None] = mapped_column(Money)
+    # A grace period's months as granted (the grants of one approval add up to at most 6, A 33).
+    months: Mapped[int | None] = mapped_column(Integer)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     author_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
