@@ -217,7 +217,7 @@ def review(session: Session, actor: User, case: Case, *, checked: Sequence[str],
             reason = problems.check(_text, reason, "reason",
                                     _l("建议调整金额或退保时，请写明理由（至少 %(n)d 个字）。", n=MIN_TEXT))
         findings = problems.check(_findings_required, findings)
-        problems.check(workflow.check_category, category)
+        problems.check(workflow.check_category, category, case.members)
         amount = problems.check(entitlement.parse_money, amount, field_name="amount", allow_empty=True)
     text = "、".join(str(CHECK_ITEMS[c]) for c in items)
     record = workflow.periodic_review(session, actor, case, findings=f"{_l('核查内容：')}{text}\n{findings}",

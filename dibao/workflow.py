@@ -45,12 +45,14 @@ from dibao.models import (
     Decision,
     FeedbackStatus,
     Level,
+    Member,
     Objection,
     Opinion,
     Report,
     Role,
     Stage,
     User,
+    WorkCapacity,
 )
 from dibao.models.records import (
     CaseRecord,
@@ -151,11 +153,37 @@ MIN_REASON = 4  # characters of a written reason
 MAX_VOTES = 99  # of one ballot of a community review panel
 
 
-def check_category(value: int | None) -> int:
-    """One of the four categories of 分类管理 (REVIEW_MONTHS), as chosen in a form or a filter."""
+def check_category(value: int | None, members: Iterable[Member] | None = None) -> int:
+    """One of the four categories of 分类管理 (REVIEW_MONTHS), as chosen in a form or a filter; with the
+    household's ``members``, also one it may have (:func:`least_category`)."""
     if value not in REVIEW_MONTHS:
         raise Invalid(_l("请选择分类（一至四类）。"), field="category")
+    if members is not None and int(value) < least_category(members):
+        raise Invalid(_l("该户有劳动年龄内有劳动能力的成员，或有经营、种养殖等不固定收入，按规定至少每半年复核一次"
+                         "（A 31）：请选择二类或以上。"), field="category")
     return int(value)
+
+
+WORKING_AGE = range(16, 60)  # 法定劳动年龄: from 16 to the retirement age
+IRREGULAR_INCOME = frozenset({"business", "farming"})  # 经营性、种养殖: income that moves with season and market
+
+
+def needs_half_yearly(members: Iterable[Member]) -> bool:
+    """A 31: a household with a member able to work, of working age, or with irregular income is reviewed at
+    least every six months; only the others (the old, the ill, the disabled, 三无) may be reviewed yearly."""
+    for member in members:
+        if (member.work_capacity == WorkCapacity.full and member.age is not None
+                and member.age in WORKING_AGE):
+            return True
+        if any(income.source in IRREGULAR_INCOME and income.monthly_amount
+               for income in getattr(member, "incomes", ())):
+            return True
+    return False
+
+
+def least_category(members: Iterable[Member]) -> int:
+    """The lowest category (the longest review interval) the household may have: 2 (half-yearly) or 1."""
+    return 2 if needs_half_yearly(members) else 1
 
 
 # --- who may do what, where ---------------------------------------------------------------------------
@@ -847,6 +875,8 @@ def record_county_decision(
     today = clock.today()
     case.approved_at = now
     case.payment_start = entitlement.next_month(today)
+    category_before = case.category
+    case.category = max(case.category or 1, least_category(case.members))  # A 31: the rule, not a yearly review
     case.next_review_due = add_months(today, REVIEW_MONTHS.get(case.category, 12))
     signed = _opinion(session, actor, case, Level.county, Decision.approve, opinion)
     entitlement.start_period(session, actor, case, amount=case.monthly_amount, starts_on=case.payment_start,
@@ -854,7 +884,8 @@ def record_county_decision(
     _move(session, actor, case, after_opinion(Level.county, levels), action="county_approved",
           details={"opinion": signed.id, "amount": str(case.monthly_amount),
                    "computed": str(result.computed), "override": str(override_amount) if override_amount else None,
-                   "payment_start": case.payment_start.isoformat()})
+                   "payment_start": case.payment_start.isoformat(),
+                   **({"category": [category_before, case.category]} if case.category != category_before else {})})
     return signed
 
 
@@ -890,7 +921,7 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
     with collect() as problems:  # both at once
         findings = problems.check(_text, findings, field="findings", minimum=MIN_REASON,
                                   message=_l("请填写复核情况（至少 %(n)d 个字）。", n=MIN_REASON))
-        problems.check(check_category, category)
+        problems.check(check_category, category, case.members)
     result = entitlement.refresh(session, case, update_payment=False)
     record = CaseRecord(case_id=case.id, kind=RecordKind.periodic_review, findings=findings,
                          category_before=case.category, category_after=category,

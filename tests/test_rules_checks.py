@@ -342,3 +342,41 @@ def test_the_migration_fills_in_the_months_of_earlier_grants(app, session, world
     assert session.scalar(select(CaseRecord.months).where(CaseRecord.case_id == case_id,
                                                           CaseRecord.kind == RecordKind.grace)) == 4
     assert workflow.grace_months_used(session, session.get(Case, case_id)) == 4
+
+
+# --- A 31: a household with a member able to work, or irregular income, is reviewed at least every 6 months ------
+
+def test_an_able_bodied_household_is_approved_half_yearly_even_if_registered_yearly(session, world, clock):
+    from dibao.models import WorkCapacity
+
+    standard(session, world)
+    able = register(session, user(session, world, "staff_a1"), category=1, head_age=40,
+                    head_work_capacity=WorkCapacity.full)
+    frail = register(session, user(session, world, "staff_a1"), category=1, head_age=78,
+                     head_work_capacity=WorkCapacity.none)
+    for case in (able, frail):
+        to_stage(session, world, case, Stage.active)
+    today = clock.now().date()
+    assert (able.category, able.next_review_due) == (2, workflow.add_months(today, 6))
+    assert (frail.category, frail.next_review_due) == (1, workflow.add_months(today, 12))
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "county_approved",
+                                                    AuditEvent.object_id == str(able.id)))
+    assert json.loads(event.details)["category"] == [1, 2]
+
+
+def test_a_review_may_not_make_an_able_bodied_or_irregular_income_household_yearly(session, world):
+    from dibao import cases
+    from dibao.models import WorkCapacity
+
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    case = active(session, world, head_age=70, head_work_capacity=WorkCapacity.none, income="")
+    reviews.review(session, staff, case, checked=["income"], findings="家庭情况无变化，收入稳定。", category=1)
+    assert case.category == 1  # the old and ill: yearly is allowed
+    cases.add_income(session, staff, case, case.members[0].id, source="business", amount="300.00")  # a stall
+    with pytest.raises(Invalid) as refused:
+        reviews.review(session, staff, case, checked=["income"], findings="摆摊收入，时有时无。", category=1)
+    assert refused.value.field == "category" and "至少每半年复核一次" in refused.value.message
+    assert workflow.least_category(case.members) == 2
+    reviews.review(session, staff, case, checked=["income"], findings="摆摊收入，时有时无。", category=2)
+    assert case.category == 2
