@@ -32,10 +32,24 @@ from admin.forms.household import (
     VerificationForm,
 )
 from admin.views import chosen_region
-from dibao import archive, assets, cases, clock, db, documents, entitlement, household, panel, scope, workflow
+from dibao import (
+    archive,
+    assets,
+    cases,
+    clock,
+    db,
+    documents,
+    entitlement,
+    household,
+    panel,
+    reviews,
+    scope,
+    workflow,
+)
 from dibao.errors import Invalid
 from dibao.models import Case, WorkCapacity
 from dibao.models.household import DocumentKind
+from dibao.models.management import ProposalSource
 from dibao.web import no_store, perform, render, safe_download_name, submit
 
 
@@ -237,7 +251,8 @@ def _changes_context(sess, case, forms):
     may_transfer = household.TRANSFER.allows(current_user, case)
     move.to_region_id.choices = [SelectChoice(r.id, r.full_name) for r in household.transfer_targets(
         sess, current_user, case)] if may_transfer else []
-    return dict(join_form=join, leave_form=leave, transfer_form=move,
+    proposed = [p for p in reviews.open_proposals(sess, case) if p.source == ProposalSource.member_change]
+    return dict(join_form=join, leave_form=leave, transfer_form=move, proposed=proposed,
                 changes=household.member_changes(sess, case), transfers=household.transfers(sess, case),
                 may_change=household.MEMBER_CHANGE.allows(current_user, case), may_transfer=may_transfer)
 
@@ -258,7 +273,7 @@ def household_member_join(case_id: int):
                                       work_capacity=WorkCapacity.none)
 
     return _post(case_id, CHANGES, _changes_context, "join_form", MemberJoinForm(), run,
-                 _("成员变化已登记，保障金额已重新核算。"), "#changes")
+                 _("成员变化已登记。在保家庭的保障金额如有变化，已报县民政局决定。"), "#changes")
 
 
 @bp.post("/cases/<int:case_id>/changes/leave")
@@ -273,7 +288,7 @@ def household_member_leave(case_id: int):
                                        happened_on=f.happened_on.data, reason=f.reason.data)
 
     return _post(case_id, CHANGES, _changes_context, "leave_form", form, run,
-                 _("成员变化已登记，保障金额已重新核算。"), "#changes")
+                 _("成员变化已登记。在保家庭的保障金额如有变化，已报县民政局决定。"), "#changes")
 
 
 @bp.post("/cases/<int:case_id>/transfer")

@@ -233,6 +233,7 @@ ACTION_KEY_LABELS = {
     ("document_issued", "kind"): _l("文书"), ("income_added", "source"): _l("收入来源"),
     ("income_removed", "source"): _l("收入来源"), ("case_transferred", "kind"): _l("迁移原因"),
     ("member_change_recorded", "kind"): _l("变化"), ("member_change_recorded", "name"): _l("成员姓名"),
+    ("member_change_recorded", "proposed"): _l("报县级决定的新金额"),
     ("asset_added", "kind"): _l("资产"), ("asset_removed", "kind"): _l("资产"), ("proposal_decided", "kind"): _l("建议"),
     ("contact_logged", "way"): _l("联系方式"), ("document_delivered", "way"): _l("送达方式"),
     ("periodic_review", "category"): _l("分类"), ("objection_submitted", "category"): _l("反映的问题"),

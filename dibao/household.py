@@ -94,6 +94,9 @@ def _reason(value: str | None) -> str:
     return value[:2000]
 
 
+APPROVED = frozenset({Stage.active, Stage.awaiting_county_notice, Stage.county_notice})  # with an amount in force
+
+
 def _apply_new_amount(session: Session, actor: User, case: Case, change: AmountChange, reason: str) -> tuple:
     """Recompute; an approved household gets the new amount from next month as a new period (never silently).
     Returns (amount before, amount after)."""
@@ -102,7 +105,7 @@ def _apply_new_amount(session: Session, actor: User, case: Case, change: AmountC
         entitlement.refresh(session, case, update_payment=True)
         return before, case.monthly_amount
     result = entitlement.refresh(session, case, update_payment=False)
-    if case.stage not in {Stage.active, Stage.awaiting_county_notice, Stage.county_notice}:
+    if case.stage not in APPROVED:
         return before, before
     after = result.amount
     if after is None or after == before:
@@ -166,8 +169,14 @@ def member_leaves(session: Session, actor: User, case: Case, member_id: int | No
 
 
 def _record(session, actor, case, kind, name, happened_on, reason) -> MemberChange:
-    before, after = _apply_new_amount(session, actor, case, AmountChange.household_changed,
-                                      f"{MEMBER_CHANGE_LABELS[kind]}：{name}。{reason}")
+    text = f"{MEMBER_CHANGE_LABELS[kind]}：{name}。{reason}"
+    proposal = None
+    if case.stage in APPROVED:
+        # The community records the change; the new amount is the county's to decide (A 32), by a proposal.
+        before = after = case.monthly_amount
+        proposal = reviews.propose_recomputed_amount(session, actor, case, text)
+    else:
+        before, after = _apply_new_amount(session, actor, case, AmountChange.household_changed, text)
     change = MemberChange(case_id=case.id, kind=kind, member_name=name, happened_on=happened_on, reason=reason,
                           size_after=len(case.members), amount_before=before, amount_after=after,
                           recorded_by_id=actor.id, recorded_by_name=actor.display_name, created_at=clock.now())
@@ -178,7 +187,8 @@ def _record(session, actor, case, kind, name, happened_on, reason) -> MemberChan
                  details={"change": change.id, "kind": kind.value, "name": name,
                           "happened_on": happened_on.isoformat(), "size": change.size_after,
                           "amount": [str(before) if before is not None else None,
-                                     str(after) if after is not None else None]})
+                                     str(after) if after is not None else None],
+                          **({"proposal": proposal.id, "proposed": str(proposal.amount)} if proposal else {})})
     return change
 
 

@@ -52,7 +52,8 @@ BUCKETS = {
 PROPOSAL_KIND_LABELS = {ProposalKind.exit: _l("建议退保"), ProposalKind.amount: _l("建议调整金额"),
                         ProposalKind.recheck: _l("须重新核查")}
 PROPOSAL_SOURCE_LABELS = {ProposalSource.review: _l("定期复核"), ProposalSource.grace_end: _l("渐退期满"),
-                          ProposalSource.death: _l("家庭成员死亡"), ProposalSource.campaign: _l("全面入户核查")}
+                          ProposalSource.death: _l("家庭成员死亡"), ProposalSource.campaign: _l("全面入户核查"),
+                          ProposalSource.member_change: _l("家庭成员变化")}
 CONTACT_WAY_LABELS = {ContactWay.visit: _l("入户走访"), ContactWay.phone: _l("电话联系"),
                       ContactWay.came_in: _l("来社区办事")}
 RECORD_LABELS = {
@@ -198,6 +199,28 @@ def _propose(session: Session, actor: User | None, case: Case, kind: ProposalKin
     session.add(proposal)
     session.flush()
     return proposal
+
+
+def propose_recomputed_amount(session: Session, actor: User, case: Case, reason: str) -> Proposal | None:
+    """A member change of an approved household (家庭成员变化): the amount its figures now give goes to the county
+    as a proposal, not into payment — raising or cutting a payment is the county's decision, with the reason told
+    to the family (A 32). One open proposal of this kind at a time: a later change updates it. None when the
+    amount does not change (an open proposal of this kind is then withdrawn: the household is back as paid)."""
+    result = entitlement.refresh(session, case, update_payment=False)
+    pending = next((p for p in open_proposals(session, case)
+                    if p.kind == ProposalKind.amount and p.source == ProposalSource.member_change), None)
+    if result.amount is None or result.amount == case.monthly_amount:
+        if pending is not None:
+            pending.status, pending.decided_at = ProposalStatus.declined, clock.now()
+            pending.decided_by_name = actor.display_name
+            pending.decision_note = str(_l("成员再次变化后金额与现发金额相同，无需调整。"))
+        return None
+    if pending is not None:
+        pending.amount = result.amount
+        pending.reason = f"{pending.reason}\n{reason}"[:2000]
+        session.flush()
+        return pending
+    return _propose(session, actor, case, ProposalKind.amount, ProposalSource.member_change, reason, result.amount)
 
 
 def review(session: Session, actor: User, case: Case, *, checked: Sequence[str], findings: str, category: int | None,

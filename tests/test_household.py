@@ -88,28 +88,47 @@ def test_who_may_transfer_where(session, w):
     assert scope.can_see(user(session, w, "staff_a2"), case.region)
 
 
-def test_a_birth_and_a_death_recompute_from_next_month(session, w):
+def test_a_birth_and_a_death_go_to_the_county_as_proposals_of_the_new_amount(session, w):
+    """The community records a member change of an approved household; the amount its figures now give goes to
+    the county as a proposal — raising or cutting a payment is the county's decision (A 32)."""
+    from dibao import clock, reviews
+    from dibao.models.management import Proposal, ProposalKind, ProposalSource, ProposalStatus
+
     case = _active(session, w)
     staff = user(session, w, "staff_a1")
+    approved = entitlement.periods(session, case)
     change = household.member_joins(session, staff, case, kind=MemberChangeKind.birth, happened_on=date(2026, 3, 2),
                                     reason="出生医学证明 No.123", name="李小宝", relation="孙子女", age=0)
     assert case.household_size == 3 and change.size_after == 3
-    assert (change.amount_before, change.amount_after) == (Decimal("960.00"), Decimal("1740.00"))  # 780 × 3 − 600
+    assert (change.amount_before, change.amount_after) == (Decimal("960.00"), Decimal("960.00"))  # paid as before
+    assert case.monthly_amount == Decimal("960.00") and entitlement.periods(session, case) == approved
+    [proposal] = reviews.open_proposals(session, case)
+    assert (proposal.kind, proposal.source, proposal.amount) == (ProposalKind.amount, ProposalSource.member_change,
+                                                                 Decimal("1740.00"))  # 780 × 3 − 600
+    with pytest.raises(Forbidden):
+        reviews.decide(session, staff, proposal, confirm=True, reason="新生儿随户")
+    reviews.decide(session, user(session, w, "county"), proposal, confirm=True, reason="新生儿随户，人口增加")
     period = entitlement.periods(session, case)[-1]
-    assert (period.change, period.starts_on, period.amount) == (AmountChange.household_changed, date(2026, 4, 1),
+    assert (period.change, period.starts_on, period.amount) == (AmountChange.adjusted, date(2026, 4, 1),
                                                                 Decimal("1740.00"))
     member = next(m for m in case.members if m.name == "李小1")
     change = household.member_leaves(session, staff, case, member.id, kind=MemberChangeKind.death,
                                      happened_on=date(2026, 3, 15), reason="死亡证明，2026年3月15日病故")
-    assert case.household_size == 2 and change.member_name == "李小1" and change.amount_after == Decimal("960.00")
+    assert case.household_size == 2 and change.member_name == "李小1" and change.amount_after == Decimal("1740.00")
     assert [c.kind for c in household.member_changes(session, case)] == [MemberChangeKind.birth,
                                                                         MemberChangeKind.death]
-    # A death, whichever screen records it, puts the household on the due list with a re-check (issue 10.4).
-    from dibao import clock
-    from dibao.models.management import Proposal, ProposalSource
-
+    # A death, whichever screen records it, puts the household on the due list with a re-check (issue 10.4),
+    # beside the proposal of the amount without the member.
     assert case.next_review_due == clock.today()
-    assert session.scalars(select(Proposal.source).where(Proposal.case_id == case.id)).all() == [ProposalSource.death]
+    assert {(p.source, p.status, p.amount) for p in session.scalars(select(Proposal).where(
+        Proposal.case_id == case.id))} == {
+        (ProposalSource.member_change, ProposalStatus.confirmed, Decimal("1740.00")),
+        (ProposalSource.member_change, ProposalStatus.open, Decimal("960.00")),
+        (ProposalSource.death, ProposalStatus.open, None)}
+    # Another change that brings the figures back to the amount paid withdraws the open proposal.
+    household.member_joins(session, staff, case, kind=MemberChangeKind.moved_in, happened_on=date(2026, 3, 16),
+                           reason="户口迁入", name="李小三", relation="子女", age=10)
+    assert [p.source for p in reviews.open_proposals(session, case)] == [ProposalSource.death]
     with pytest.raises(Conflict, match="户主"):
         household.member_leaves(session, staff, case, case.members[0].id, kind=MemberChangeKind.death,
                                 happened_on=date(2026, 3, 15), reason="户主病故，待变更户主")
@@ -143,7 +162,8 @@ def test_member_change_pages(client, auth, session, w):
         "age": "0", "reason": "出生医学证明"})
     assert res.status_code == 302
     page = client.get(f"/admin/cases/{case.id}/changes").get_data(as_text=True)
-    assert "李小宝" in page and "出生" in page and "960.00 → 1740.00" in page
+    assert "李小宝" in page and "出生" in page and "960.00 → 1740.00" not in page  # paid as before, until …
+    assert "核算的保障金额为 1740.00 元（现发 960.00 元），已报县民政局决定" in page  # … the county decides
 
 
 # --- item 10: the archive as a whole -------------------------------------------------------------------------------

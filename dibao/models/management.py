@@ -29,6 +29,7 @@ class ProposalSource(enum.StrEnum):
     grace_end = "grace_end"  # 渐退期满
     death = "death"  # 户主或成员死亡
     campaign = "campaign"  # 全面入户核查
+    member_change = "member_change"  # 家庭成员变化 of an approved household: the county decides the new amount
 
 
 class ProposalStatus(enum.StrEnum):
