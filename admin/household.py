@@ -167,7 +167,7 @@ def household_asset_delete(case_id: int, asset_id: int):
 def household_verification_add(case_id: int):
     def run(sess, case, f):
         return assets.request_verification(sess, current_user, case, requested_on=f.requested_on.data,
-                                           agencies=list(f.agencies.data or []) + lines(f.other_agencies.data))
+                                           authorised_on=f.authorised_on.data, agencies=list(f.agencies.data or []) + lines(f.other_agencies.data))
 
     return _post(case_id, ASSETS, _assets_context, "verification_form", VerificationForm(), run,
                  _("已发起家庭经济状况核对。"), "#verifications")

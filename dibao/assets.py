@@ -150,7 +150,9 @@ def assets_of(session: Session, case: Case) -> list[Asset]:
 # --- the verification (核对) ---------------------------------------------------------------------------------
 
 def request_verification(session: Session, actor: User, case: Case, *, requested_on: date | None,
-                         agencies: list[str]) -> Verification:
+                         authorised_on: date | None, agencies: list[str]) -> Verification:
+    """家庭经济状况核对 is asked of the agencies only with the family's written authorisation (授权书, A 14 and
+    B 11): the day its members signed it is required, on or before the request."""
     require(actor, case, REQUEST)
     with collect() as problems:  # every problem at once
         # Organisations, not persons: cleaned as a line (公安（车辆） keeps its brackets), each named once.
@@ -158,9 +160,14 @@ def request_verification(session: Session, actor: User, case: Case, *, requested
                                maximum=MAX_AGENCY)
         if requested_on is None or requested_on > clock.today():
             problems.add("requested_on", _l("请填写发起核对的日期（不能晚于今天）。"))
+        if authorised_on is None:
+            problems.add("authorised_on", _l("请填写家庭成员签署经济状况核对授权书的日期：没有书面授权，不能向各部门发起核对。"))
+        elif requested_on is not None and authorised_on > requested_on:
+            problems.add("authorised_on", _l("授权书须在发起核对之前（或当天）签署。"))
         if names is not None and not names:
             problems.add("agencies", _l("请选择或填写被核对的部门（至少一个）。"))
-    verification = Verification(case_id=case.id, requested_on=requested_on, agencies="\n".join(names),
+    verification = Verification(case_id=case.id, requested_on=requested_on, authorised_on=authorised_on,
+                                agencies="\n".join(names),
                                 requested_by_id=actor.id, requested_by_name=actor.display_name,
                                 created_at=clock.now())
     session.add(verification)
@@ -168,7 +175,7 @@ def request_verification(session: Session, actor: User, case: Case, *, requested
     session.flush()
     audit.record(session, actor, "verification_requested", "case", case.id, region_id=case.region_id,
                  details={"verification": verification.id, "agencies": names,
-                          "requested_on": requested_on.isoformat()})
+                          "requested_on": requested_on.isoformat(), "authorised_on": authorised_on.isoformat()})
     return verification
 
 

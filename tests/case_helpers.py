@@ -82,6 +82,7 @@ def verify(session: Session, actor: User, case: Case, *, result=None):
     from dibao.models.household import VerificationResult
 
     verification = assets.request_verification(session, actor, case, requested_on=clock.today(),
+                                               authorised_on=clock.today(),
                                                agencies=["不动产登记", "公安（车辆）", "银行（存款）"])
     return assets.record_result(session, actor, case, verification.id,
                                 result=result or VerificationResult.consistent, result_on=clock.today(),

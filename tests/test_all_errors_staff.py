@@ -345,7 +345,8 @@ STAFF_FORMS = {
         [("units", "1 至 99 之间的整数"), ("area", "金额格式不对")], Asset),
     "verification": ("staff_a1", _applied, "/admin/cases/{case}/verifications", {"requested_on": "",
                                                                                   "other_agencies": ""},
-                     [("requested_on", "请填写发起核对的日期"), ("agencies", "至少一个")], Verification),
+                     [("requested_on", "请填写发起核对的日期"), ("authorised_on", "没有书面授权"),
+                      ("agencies", "至少一个")], Verification),
     "asset limits": ("admin", None, "/admin/household/asset-limits", {
         "housing_units": "", "housing_area_per_person": "40", "vehicles": "100", "deposits_per_person": "很多"},
         [("housing_units", "0 至 99 之间的整数"), ("vehicles", "0 至 99 之间的整数"),

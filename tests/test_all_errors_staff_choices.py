@@ -87,7 +87,8 @@ def _panel_meeting(session, w):
 def _verification(session, w):
     made = _applied(session, w)
     made["verification"] = assets.request_verification(session, user(session, w, "staff_a1"), made["case"],
-                                                       requested_on=clock.today(), agencies=["不动产登记"])
+                                                       requested_on=clock.today(), authorised_on=clock.today(),
+                                                       agencies=["不动产登记"])
     return made
 
 

@@ -36,7 +36,8 @@ def _with_member(session, w):
 def _verification(session, w):
     case = register(session, user(session, w, "staff_a1"), members=1)
     verification = assets.request_verification(session, user(session, w, "staff_a1"), case,
-                                               requested_on=clock.today(), agencies=["不动产登记", "银行（存款）"])
+                                               requested_on=clock.today(), authorised_on=clock.today(),
+                                               agencies=["不动产登记", "银行（存款）"])
     return {"case": case, "verification": verification}
 
 

@@ -14,6 +14,7 @@ from dibao.models.household import AssetKind, VerificationResult
 from tests.case_helpers import region, register, standard, to_stage, town_decision, user
 from tests.conftest import csrf_token
 from tests.factories import tiny_pdf
+from tests.test_all_errors import field_error as error_beside
 
 
 @pytest.fixture
@@ -50,6 +51,7 @@ def test_county_approval_requires_a_completed_verification(session, w):
     session.rollback()
     town = user(session, w, "town_a")
     v = assets.request_verification(session, town, case, requested_on=date(2026, 3, 18),
+                                    authorised_on=date(2026, 3, 18),
                                     agencies=["不动产登记", "公安（车辆）"])
     session.commit()
     with pytest.raises(Conflict, match="核对"):  # a request without its result is not enough
@@ -121,6 +123,7 @@ def test_result_rules(session, w):
     case = register(session, user(session, w, "staff_a1"))
     town = user(session, w, "town_a")
     v = assets.request_verification(session, user(session, w, "staff_a1"), case, requested_on=date(2026, 3, 18),
+                                    authorised_on=date(2026, 3, 18),
                                     agencies=["银行（存款）"])
     with pytest.raises(Forbidden):  # the community asks; the result comes back to the town or the county
         assets.record_result(session, user(session, w, "staff_a1"), case, v.id,
@@ -179,17 +182,25 @@ def test_verification_with_its_document_through_the_pages(client, auth, session,
     session.commit()
     auth.login("staff_a1")
     token = csrf_token(client, f"/admin/cases/{case.id}/assets")
-    res = client.post(f"/admin/cases/{case.id}/verifications", data={
-        "csrf_token": token, "requested_on": "2026-03-18", "agencies": ["不动产登记", "税务"],
-        "other_agencies": "住建局"})
+    wanted = {"csrf_token": token, "requested_on": "2026-03-18", "agencies": ["不动产登记", "税务"],
+              "other_agencies": "住建局"}
+    # A 14, B 11: not without the family's written authorisation, signed before the request
+    res = client.post(f"/admin/cases/{case.id}/verifications", data=wanted)
+    assert res.status_code == 400 and "没有书面授权" in error_beside(res.get_data(as_text=True), "authorised_on")
+    res = client.post(f"/admin/cases/{case.id}/verifications", data={**wanted, "authorised_on": "2026-03-19"})
+    assert res.status_code == 400 and "之前" in error_beside(res.get_data(as_text=True), "authorised_on")
+    assert assets.verifications(session, case) == []
+    res = client.post(f"/admin/cases/{case.id}/verifications", data={**wanted, "authorised_on": "2026-03-17"})
     assert res.status_code == 302
     res = client.post(f"/admin/cases/{case.id}/verifications", data={"csrf_token": token,
                                                                      "requested_on": "2026-03-18"})
     assert res.status_code == 400 and "核对的部门" in res.get_data(as_text=True)
     page = client.get(f"/admin/cases/{case.id}/assets").get_data(as_text=True)
     assert "不动产登记、税务、住建局" in page and "登记核对结果" not in page  # the community cannot enter results
+    assert "授权书：家庭成员于 2026年3月17日 签署" in page
     auth.logout()
     auth.login("town_a")
+    session.rollback()  # a new snapshot: the requests since have committed
     verification_id = assets.verifications(session, case)[0].id
     pdf = tiny_pdf()
     res = client.post(f"/admin/cases/{case.id}/verifications/{verification_id}/result", data={

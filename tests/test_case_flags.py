@@ -15,6 +15,7 @@ from dibao.errors import Conflict, Forbidden, Invalid
 from dibao.models import AuditEvent, Case, Stage
 from tests.case_helpers import fresh, register, standard, to_stage, user, visit
 from tests.conftest import csrf_token
+from tests.test_all_errors import field_error
 
 
 @pytest.fixture
@@ -23,12 +24,6 @@ def w(session, world):
     session.commit()
     return world
 
-
-
-def field_error(page: str, field: str) -> str:
-    match = re.search(rf'<p class="error" id="{field}-err"[^>]*>(.*?)</p>', page, re.S)
-    assert match, f"no message beside {field}"
-    return match.group(1)
 
 
 def edit_form(client, case_id, **fields):

@@ -33,7 +33,7 @@ def _prepare_asset(session, world, case):
 
 def _prepare_request(session, world, case):
     v = assets.request_verification(session, user(session, world, "staff_a1"), case,
-                                    requested_on=date(2026, 3, 18), agencies=["税务"])
+                                    requested_on=date(2026, 3, 18), authorised_on=date(2026, 3, 18), agencies=["税务"])
     return {"v": v.id}
 
 
@@ -69,7 +69,8 @@ ACTIONS = {
     "asset_delete": (Stage.applied, _prepare_asset, "/cases/{c}/assets/{asset}/delete",
                      lambda t, x: {"csrf_token": t}, {"staff_a1", "town_a", "county"}),
     "verification_request": (Stage.applied, _nothing, "/cases/{c}/verifications", lambda t, x: {
-        "csrf_token": t, "requested_on": "2026-03-18", "agencies": ["税务"]}, {"staff_a1", "town_a", "county"}),
+        "csrf_token": t, "requested_on": "2026-03-18", "authorised_on": "2026-03-17", "agencies": ["税务"]},
+        {"staff_a1", "town_a", "county"}),
     "verification_result": (Stage.town_review, _prepare_request, "/cases/{c}/verifications/{v}/result",
                             lambda t, x: {"csrf_token": t, "result": "consistent", "result_on": "2026-03-18",
                                           "document": (io.BytesIO(PDF), "r.pdf")}, {"town_a", "county"}),

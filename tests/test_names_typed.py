@@ -172,10 +172,12 @@ def test_agencies_are_cleaned_as_organisations(app, session, world, case):
     staff = user(session, world, "staff_a1")
     with app.test_request_context():
         made = assets.request_verification(session, staff, case, requested_on=clock.today(),
+                                           authorised_on=clock.today(),
                                            agencies=["公安（车辆）", "公安（车辆）\u200b", "县　住建  局", "税务"])
         assert made.agency_list == ["公安（车辆）", "县 住建 局", "税务"]
         with pytest.raises(Invalid) as caught:
-            assets.request_verification(session, staff, case, requested_on=clock.today(), agencies=["\u200b"])
+            assets.request_verification(session, staff, case, requested_on=clock.today(),
+                                        authorised_on=clock.today(), agencies=["\u200b"])
         assert [field for field, _m in problems(caught.value)] == ["other_agencies"]
     session.rollback()
     assert count(session, Verification) == 0

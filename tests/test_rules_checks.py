@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 
 import pytest
@@ -25,14 +24,9 @@ from tests.conftest import csrf_token
 from tests.feedback_form_helpers import _objection
 from tests.feedback_helpers import open_entry
 from tests.review_helpers import active
+from tests.test_all_errors import field_error as error_beside
 
 CHECK = "乡镇干部王五、李六入户核实，走访三户邻居，查看了车辆登记。"
-
-
-def error_beside(html: str, field: str) -> str:
-    """The message the page shows beside one field (templates/_forms.html: ``<p id="{field}-err">``)."""
-    found = re.search(rf'<p class="error" id="{re.escape(field)}-err" role="alert">(.*?)</p>', html, re.S)
-    return found.group(1) if found else ""
 
 
 

@@ -44,6 +44,7 @@ class AssetForm(FlaskForm):
 
 class VerificationForm(FlaskForm):
     requested_on = DateField(_l("发起核对日期"), validators=[Optional()])
+    authorised_on = DateField(_l("家庭成员签署核对授权书的日期"), validators=[Optional()])
     agencies = MultiCheckboxField(_l("核对部门"), choices=[SelectChoice(a, a) for a in assets.AGENCIES])
     other_agencies = StringField(_l("其他部门（用顿号分隔）"), validators=[Optional(), Length(max=200)])
 

@@ -82,6 +82,9 @@ class Verification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id", ondelete="CASCADE"), index=True)
     requested_on: Mapped[date] = mapped_column(Date)
+    # the day the family's members signed the written authorisation (授权书) the check needs (A 14, B 11); NULL on
+    # requests recorded before it was asked for
+    authorised_on: Mapped[date | None] = mapped_column(Date)
     agencies: Mapped[str] = mapped_column(Text)  # one agency a line
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     requested_by_name: Mapped[str] = mapped_column(String(100))
