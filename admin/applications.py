@@ -37,7 +37,8 @@ def applications_inbox():
     if state not in STATES:
         state = "open"
     sess = db.session()
-    return render("admin/applications/inbox.html", items=applications.inbox(sess, current_user, state=state),
+    items = applications.inbox(sess, current_user, state=state)
+    return render("admin/applications/inbox.html", items=items, marks=applications.marks(sess, items),
                   state=state, states=STATES, counts=applications.counts(sess, current_user), today=clock.today(),
                   labels=applications.STATUS_LABELS, is_overdue=applications.is_overdue)
 
@@ -56,6 +57,7 @@ def _detail(application, *, status: int = 200, return_form: ReturnForm | None = 
                   confirm=ConfirmForm(), today=clock.today(), labels=applications.STATUS_LABELS,
                   document_labels=applications.DOCUMENT_LABELS, overdue=applications.is_overdue(application),
                   may_handle=applications.may_handle(current_user, application),
+                  duplicates=applications.duplicates(sess, current_user, application),
                   deliveries=notify.log_for(sess, "application", application.tracking_code))
 
 

@@ -23,10 +23,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
-from dibao import audit, cases, clock, db, feedback, identity, media, notify, scope, workdays
-from dibao.crypto import blind_index
+from dibao import audit, cases, clock, db, feedback, identity, media, notify, scope, workdays, workflow
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound, collect
-from dibao.models import Case, Level, Objection, Region, Report, Stage, User, WorkCapacity
+from dibao.models import Case, Level, Member, Objection, Region, Report, Stage, User, WorkCapacity
 from dibao.models.application import (
     Application,
     ApplicationDocument,
@@ -248,13 +247,12 @@ def submit(session: Session, inp: ApplicationInput, *, media_dir: str,
         for name, message in field_errors(session, inp).items():
             problems.add(name, message)
         uploads = problems.check(check_documents, inp) or []
-        if not problems.has("head_id_number"):
-            id_number = identity.normalise_id_number(inp.head_id_number)
-            waiting = session.scalar(select(Application.id).where(
-                Application.head_id_hash == blind_index(id_number), Application.status == ApplicationStatus.submitted))
-            if waiting is not None:
-                problems.add_error(Conflict(_l("这个身份证号已经有一份网上申请在等社区受理，请不要重复提交。需要补充的，"
-                                               "请拨打服务热线或到社区办理。"), field="head_id_number"))
+    # Nothing here looks at other applications, cases or the roster: the answer to the public never depends on
+    # what anyone else filed (who has applied, or is on the roster, is not for a stranger who knows an ID number
+    # to learn — nor may the first to type a number block its owner). Staff see other pending applications with
+    # the same number and an open household beside each application (``duplicates``), accept one and return the
+    # others; accepting a second is refused by the one-household rule.
+    id_number = identity.normalise_id_number(inp.head_id_number)
     region = _community(session, inp.region_code)
     now = clock.now()
     application = Application(
@@ -371,6 +369,75 @@ def get(session: Session, user: User, application_id: int) -> Application:
     return scope.get(session, user, Application, application_id, _l("没有找到这份申请。"))
 
 
+def _household_problems(session: Session, actor: User, application: Application) -> list[str]:
+    """The one-household rule (cases.check_one_household) for everyone of the application, each named: what
+    refuses its acceptance, told as the rule tells ``actor`` (a case number only where they may open it)."""
+    found = []
+    for name, id_number in [(application.head_name, application.head_id_number),
+                            *((m.name, m.id_number) for m in application.members)]:
+        try:
+            cases.check_one_household(session, actor, None, id_number)
+        except Conflict as err:
+            found.append(str(_l("%(name)s：%(message)s", name=name, message=err.message)))
+    return found
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """What staff must see before answering an application (never the public: the portal's answer does not
+    depend on it): the other applications with the same ID number that wait — those ``user`` may open, and where
+    the others are (town or county, as the one-household rule says it) — and the open households its people are
+    already in."""
+
+    waiting: list[Application]
+    elsewhere: list[str]
+    households: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.waiting or self.elsewhere or self.households)
+
+
+def duplicates(session: Session, user: User, application: Application) -> Duplicates:
+    if application.status != ApplicationStatus.submitted:
+        return Duplicates([], [], [])
+    others = session.scalars(select(Application).where(
+        Application.head_id_hash == application.head_id_hash, Application.id != application.id,
+        Application.status == ApplicationStatus.submitted).order_by(Application.created_at, Application.id)).all()
+    waiting = [a for a in others if scope.can_see(user, a.region)]
+    elsewhere = [cases.place_beyond(user, a.region) for a in others if not scope.can_see(user, a.region)]
+    return Duplicates(waiting, elsewhere, _household_problems(session, user, application))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An inbox row's warnings: how many other applications with the same ID number wait (anywhere), and
+    whether the number is already the head or a member of an open household."""
+
+    twins: int
+    in_household: bool
+
+
+def marks(session: Session, items: list[Application]) -> dict[int, Mark]:
+    """The warnings of the waiting applications among ``items`` (an inbox page), in three queries."""
+    waiting = [a for a in items if a.status == ApplicationStatus.submitted]
+    hashes = sorted({a.head_id_hash for a in waiting})
+    if not hashes:
+        return {}
+    counted: dict[str, int] = {}
+    held: set[str] = set()
+    for chunk in db.chunks(hashes):
+        counted.update(session.execute(
+            select(Application.head_id_hash, func.count(Application.id))
+            .where(Application.head_id_hash.in_(chunk), Application.status == ApplicationStatus.submitted)
+            .group_by(Application.head_id_hash)).all())
+        still_open = Case.stage.not_in(workflow.CLOSED_STAGES)
+        held.update(session.scalars(select(Case.head_id_hash).where(Case.head_id_hash.in_(chunk), still_open)))
+        held.update(session.scalars(select(Member.id_number_hash).join(Case, Member.case_id == Case.id)
+                                    .where(Member.id_number_hash.in_(chunk), still_open)))
+    found = {a.id: Mark(counted.get(a.head_id_hash, 1) - 1, a.head_id_hash in held) for a in waiting}
+    return {key: mark for key, mark in found.items() if mark.twins or mark.in_household}
+
+
 def may_handle(user: User, application: Application) -> bool:
     """Only the community's own staff accept or return (they register the case: dibao.cases.may_register)."""
     return cases.may_register(user) and user.region_id == application.region_id
@@ -389,12 +456,14 @@ def accept(session: Session, actor: User, application: Application, *, media_dir
     _require_handler(actor, application)
     with collect() as problems:  # one person, one open household: everyone of the application at once, each
         # named (the accept button has no field to put a message beside); register_case and add_member check again
-        for name, id_number in [(application.head_name, application.head_id_number),
-                                *((m.name, m.id_number) for m in application.members)]:
-            try:
-                cases.check_one_household(session, actor, None, id_number)
-            except Conflict as err:
-                problems.add_error(Conflict(_l("%(name)s：%(message)s", name=name, message=err.message)))
+        for message in _household_problems(session, actor, application):
+            problems.add_error(Conflict(message))
+        if problems and session.scalar(select(Application.id).where(
+                Application.head_id_hash == application.head_id_hash, Application.id != application.id,
+                Application.status == ApplicationStatus.accepted).limit(1)) is not None:
+            # the same person applied twice (or someone else used their number): say what to do with this one
+            problems.add_error(Conflict(_l("同一身份证号的另一份网上申请已经受理，这一份不能再受理。请核实后退回，"
+                                           "并写明原因。")))
     case = cases.register_case(
         session, actor, head_name=application.head_name, head_id_number=application.head_id_number,
         head_phone=application.head_phone, address=application.address,

@@ -173,7 +173,7 @@ def open_household_of(session: Session, id_number: str, *, excluding_case_id: in
     return (member, False) if member is not None else None
 
 
-def _elsewhere(actor: User | None, holder: Region) -> str:
+def place_beyond(actor: User | None, holder: Region) -> str:
     """Where the holding household is, for someone who may not open it: its town (乡镇/街道) when it is in the
     actor's county, else its county — never its case number or community."""
     county = scope.county_of(holder)
@@ -211,7 +211,7 @@ def check_one_household(session: Session, actor: User | None, case: Case | None,
                            field=field)
         raise Conflict(_l("此人已是在册家庭（%(number)s）的成员，一人只能属于一户。", number=holder.number),
                        field=field)
-    place = _elsewhere(actor, holder.region)
+    place = place_beyond(actor, holder.region)
     raise Conflict(_l("此人已是%(place)s另一户在办或在保家庭的户主或成员，一人只能属于一户；该户不在您的辖区，"
                       "请与%(place)s核实。", place=place), field=field)
 

@@ -15,7 +15,7 @@ from flask import current_app, jsonify, request, send_file
 from dibao import cache, clock, db, disclosure, notices
 from dibao.disclosure import Channel
 from dibao.errors import DomainError
-from dibao.web import json_error, problem_list
+from dibao.web import is_api, json_error, problem_list
 from portal import bp
 from portal.notices import (
     beyond_last,
@@ -54,6 +54,18 @@ def api_view(view):
         return response
 
     return wrapped
+
+
+@bp.after_request
+def _api_noindex(response):
+    """Every answer of the public API's routes (/api/v1: its listings carry people's masked names and addresses;
+    its errors, statistics and schema alike) says ``noindex`` itself, like the public pages of people: robots.txt
+    alone only asks crawlers not to fetch, and does not keep an answer found elsewhere out of an index. Set on
+    the app's every answer, 200, 304 or error, so the public cache's fast path (dibao.cache.FastPath), which
+    replays the headers of the app's own last 304 and 200, carries it too."""
+    if is_api():
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 def _iso(instant):
