@@ -911,19 +911,21 @@ def import_return(session: Session, actor: User | None, run: PaymentRun, data: b
 
 @dataclass
 class FundsTable:
-    """What the public sees of a month's payments: per community, households, persons and the total paid
-    (lines the bank confirmed) — no per-person data; cells of 1 or 2 households suppressed (dibao.stats)."""
+    """What the public sees of a month's payments: per sub-region of ``region`` (the counties; a county's towns;
+    a town's communities; a community alone), households, persons and the total paid (lines the bank confirmed)
+    — no per-person data. Suppressed as the public statistics are (:func:`dibao.stats.public_table`): cells of 1
+    or 2 households, the complement a total would give them away through, and a total hidden one level up."""
 
     region: Region | None
     month: date | None
     months: list[date]  # the months with paid lines, newest first
-    communities: list[Region]
-    cells: dict[int, object]  # community id → dibao.stats.PublicCell
+    regions: list[Region]  # the rows
+    cells: dict[int, object]  # row region id → dibao.stats.PublicCell
     total: object  # dibao.stats.PublicCell
 
 
-def _paid_cells(session: Session, region: Region | None, months: list[date] | None = None):
-    """(community id, month) → stats.Cell over the paid lines: a household counted once a month."""
+def _paid_rows(session: Session, region: Region | None, months: list[date] | None = None):
+    """(community id, community path, month, stats.Cell) over the paid lines: a household counted once a month."""
     from dibao import stats
 
     per_case = (select(PaymentLine.region_id.label("region_id"), PaymentRun.month.label("month"),
@@ -938,9 +940,46 @@ def _paid_cells(session: Session, region: Region | None, months: list[date] | No
     if months is not None:
         per_case = per_case.where(PaymentRun.month.in_(months))
     sub = per_case.subquery()
-    rows = session.execute(select(sub.c.region_id, sub.c.month, func.count(sub.c.case_id), func.sum(sub.c.persons),
-                                  func.sum(sub.c.paid)).group_by(sub.c.region_id, sub.c.month))
-    return {(rid, m): stats.Cell(n, int(p or 0), entitlement.summed_money(t)) for rid, m, n, p, t in rows}
+    rows = session.execute(
+        select(sub.c.region_id, Region.path, sub.c.month, func.count(sub.c.case_id), func.sum(sub.c.persons),
+               func.sum(sub.c.paid))
+        .join(Region, Region.id == sub.c.region_id).group_by(sub.c.region_id, Region.path, sub.c.month))
+    return [(rid, path, stats.as_date(m), stats.Cell(n, int(p or 0), entitlement.summed_money(t)))
+            for rid, path, m, n, p, t in rows]
+
+
+def _paid_cells(session: Session, region: Region | None, months: list[date] | None = None):
+    """(community id, month) → stats.Cell over the paid lines: a household counted once a month."""
+    return {(rid, m): cell for rid, _path, m, cell in _paid_rows(session, region, months)}
+
+
+def _paid_grid(rows, regions: list[Region]):
+    """:func:`_paid_rows` summed per row of a table (each community under the row whose path it is in)."""
+    from dibao import stats
+
+    find = stats._row_of(regions)
+    grid: dict = defaultdict(stats.Cell)
+    for _rid, path, m, cell in rows:
+        row = find(path)
+        if row is not None:
+            grid[(row, m)].add(cell)
+    return dict(grid)
+
+
+def _paid_figures(session: Session, months: list[date]):
+    """The paid lines as ``dibao.stats.public_table`` takes its figures (``grid_of``, ``totals_of``): the funds
+    tables are suppressed by the very rules, and the very code, of the public statistics, so where the paid
+    figures of a month are the statistics' figures the same regions are hidden for the same reasons."""
+    from dibao import stats
+
+    def grid_of(root: Region):
+        return _paid_grid(_paid_rows(session, root, months), stats._display_regions(session, root))
+
+    def totals_of(counties: list[Region]):
+        grid = _paid_grid(_paid_rows(session, None, months), counties)
+        return {county.id: {m: grid.get((county.id, m), stats.Cell()) for m in months} for county in counties}
+
+    return grid_of, totals_of
 
 
 def paid_months(session: Session, region: Region | None) -> list[date]:
@@ -952,41 +991,40 @@ def paid_months(session: Session, region: Region | None) -> list[date]:
 
 
 def public_funds(session: Session, region: Region | None, month: date | None = None) -> FundsTable:
-    """/funds/ and /api/v1/funds: ``month`` (default: the latest with paid lines) per community of ``region``."""
+    """/funds/ and /api/v1/funds: ``month`` (default: the latest with paid lines) per sub-region of ``region``.
+
+    Every table hides what :func:`dibao.stats.public_table` would hide of the same figures: a cell of 1 or 2
+    households; when that leaves one hidden cell beside a published total, the next smallest too; and a region
+    hidden in its parent's table keeps its total (and enough of its rows) hidden on its own page, so no total
+    minus its shown rows, at any level, gives a hidden cell back."""
     from dibao import stats
 
     months = paid_months(session, region)
     month = month or (months[0] if months else None)
-    stmt = select(Region).where(Region.level == Level.community).order_by(Region.path)
-    if region is not None:
-        stmt = stmt.where(Region.path.startswith(region.path, autoescape=True))
-    communities = list(session.scalars(stmt))
-    raw = _paid_cells(session, region, [month]) if month else {}
-    cells = {c.id: raw.get((c.id, month), stats.Cell()) for c in communities}
-    total = stats.Cell()
-    for cell in cells.values():
-        total.add(cell)
-    # Every table of this kind (all communities, a county's, a town's) lists the same communities, so each is
-    # shown or hidden alike in all of them: hidden only when small. Hiding a neighbour instead, as one table
-    # alone would, could differ between a county's table and a town's, and subtracting one from the other would
-    # give the small one away. A table with exactly one hidden community hides its total instead.
-    small = [cid for cid, cell in cells.items() if 0 < cell.households < stats.SMALL]
-    shown = stats.suppress(cells, total_hidden=len(small) == 1)
-    total_cell = (stats.PublicCell(0, 0, ZERO) if not total.households
-                  else stats.PublicCell(None, None, None, "complement") if len(small) == 1
-                  else stats.suppress({0: total})[0])
-    return FundsTable(region=region, month=month, months=months, communities=communities, cells=shown,
-                      total=total_cell)
+    if month is None:  # nothing paid yet: every row 0
+        rows = stats._display_regions(session, region)
+        return FundsTable(region=region, month=None, months=months, regions=rows,
+                          cells={r.id: stats.PublicCell(0, 0, ZERO) for r in rows}, total=stats.PublicCell(0, 0, ZERO))
+    grid_of, totals_of = _paid_figures(session, [month])
+    table = stats.public_table(session, region, month, 1, grid_of=grid_of, totals_of=totals_of)
+    return FundsTable(region=region, month=month, months=months, regions=table.regions, cells=table.cells[month],
+                      total=table.totals[month])
 
 
 def funds_totals(session: Session, region: Region) -> list[dict]:
-    """The kiosk's contract (dibao.kiosks.funds_totals): the community's paid monthly totals, newest first; a
-    month of fewer than 3 households is left out (it would single a household out)."""
+    """The kiosk's contract (dibao.kiosks.funds_totals): the community's paid monthly totals of the last 12 months
+    with paid lines, newest first — only those its own /funds/ page publishes: a month of fewer than 3
+    households, or in which the community is hidden in its town's table (to protect a neighbour), is left out."""
     from dibao import stats
 
-    cells = _paid_cells(session, region)
+    latest = paid_months(session, region)
+    if not latest:
+        return []
+    months = stats.month_list(latest[0])
+    grid_of, totals_of = _paid_figures(session, months)
+    table = stats.public_table(session, region, latest[0], len(months), grid_of=grid_of, totals_of=totals_of)
     out = [{"month": m, "households": c.households, "persons": c.persons, "amount": c.money}
-           for (rid, m), c in cells.items() if rid == region.id and c.households >= stats.SMALL]
+           for m in months if not (c := table.totals[m]).suppressed and c.households]
     return sorted(out, key=lambda row: row["month"], reverse=True)
 
 

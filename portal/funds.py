@@ -11,7 +11,7 @@ from dibao.errors import Invalid
 from dibao.web import render
 from portal import bp
 from portal.api import api_view
-from portal.notices import conditional, etag_of, region_or_404
+from portal.notices import _locale, conditional, etag_of, region_or_404
 
 
 def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
@@ -31,7 +31,9 @@ def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
 
 
 def _signature(table: payments.FundsTable, *extra) -> str:
-    cells = [f"{rid}:{c.households}:{c.persons}:{c.money}" for rid, c in table.cells.items()]
+    """The table's figures and marks (a suppressed cell's reason is what it shows); the page adds the language."""
+    cells = [f"{rid}:{c.households}:{c.persons}:{c.money}:{c.reason}"
+             for rid, c in [*table.cells.items(), ("total", table.total)]]
     return etag_of("funds", table.region.code if table.region else "*", table.month, *table.months, *extra, *cells)
 
 
@@ -43,7 +45,7 @@ def public_funds(code: str | None = None):
     def produce():
         return render("portal/funds/index.html", table=table, month_label=payments.month_label, small=stats.SMALL)[0]
 
-    return conditional(_signature(table, "page"), produce)
+    return conditional(_signature(table, "page", _locale()), produce)
 
 
 @bp.get("/api/v1/funds")
@@ -53,7 +55,8 @@ def api_funds():
 
     def number(cell) -> dict:
         return {"households": cell.households, "persons": cell.persons,
-                "amount": f"{cell.money:.2f}" if cell.money is not None else None, "suppressed": cell.suppressed}
+                "amount": f"{cell.money:.2f}" if cell.money is not None else None, "suppressed": cell.suppressed,
+                "suppressed_because": cell.reason}
 
     def produce():
         month = payments.month_label(table.month) if table.month else None
@@ -62,8 +65,8 @@ def api_funds():
             "month": month,
             "months": [payments.month_label(m) for m in table.months],
             "small_cell_threshold": stats.SMALL,
-            "rows": [{"region": {"code": c.code, "name": c.name}, "month": month, **number(table.cells[c.id])}
-                     for c in table.communities],
+            "rows": [{"region": {"code": r.code, "name": r.name}, "month": month, **number(table.cells[r.id])}
+                     for r in table.regions],
             "total": number(table.total),
         })
 

@@ -14,7 +14,7 @@ from dibao.models import Region
 from dibao.web import render
 from portal import bp
 from portal.api import api_view
-from portal.notices import conditional, etag_of, region_or_404
+from portal.notices import _locale, conditional, etag_of, region_or_404
 
 
 def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
@@ -68,7 +68,10 @@ def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> d
 
 
 def _signature(table: stats.PublicTable, *extra) -> str:
-    cells = [f"{m}:{rid}:{c.households}:{c.persons}:{c.money}" for m, col in table.cells.items() for rid, c in col.items()]
+    """The table's figures and marks (a suppressed cell's reason is what it shows, the totals too); the page adds
+    the language."""
+    cells = [f"{m}:{rid}:{c.households}:{c.persons}:{c.money}:{c.reason}"
+             for m, col in table.cells.items() for rid, c in [*col.items(), ("total", table.totals[m])]]
     return etag_of("stats", table.region.code if table.region else "*", *extra, *cells)
 
 
@@ -101,7 +104,7 @@ def public_stats(code: str | None = None):
         return render("portal/stats.html", table=table, last=last, latest=latest, month_label=stats.month_label,
                       chart=chart, bars=bars, small=stats.SMALL, locale=str(get_locale()))[0]
 
-    return conditional(_signature(table, "page", request.args.get("month", "")), produce)
+    return conditional(_signature(table, "page", request.args.get("month", ""), _locale()), produce)
 
 
 @bp.get("/api/v1/stats")

@@ -38,15 +38,20 @@ def paid(session, world, clock):
 
 
 def test_funds_page_shows_communities_not_people(client, session, world, paid):
-    page = client.get("/funds/").get_data(as_text=True)
+    """As /stats/: every county, a county's towns, a town's communities — down to each community's figures."""
+    page = client.get("/funds/100001").get_data(as_text=True)  # town 甲: its communities
     assert "2026-04" in page and "甲一社区" in page
     assert "3</td>" in page and "4</td>" in page  # 3 households, 4 persons
     assert "3120.00" in page  # 780 × 2 (1560) + 780 + 780
-    assert page.count("&lt;3") == 2  # 甲二社区's and 乙一社区's one household are not singled out
-    assert "4680.00" in page
-    for case in paid:
-        assert case.head_name not in page and case.head_id_number not in page
-        assert case.payment_account.number not in page and case.payment_account.number[-4:] not in page
+    assert page.count("&lt;3") == 1  # 甲二社区's one household is not singled out
+    county = client.get("/funds/100").get_data(as_text=True)
+    assert "甲镇" in county and "乙街道" in county and "4680.00" in county  # the county's total
+    assert county.count("&lt;3") == 1 and "3900.00" not in county  # 乙街道's one; 甲镇 hidden beside it
+    assert "测试县" in client.get("/funds/").get_data(as_text=True)
+    for text in (page, county, client.get("/funds/").get_data(as_text=True)):
+        for case in paid:
+            assert case.head_name not in text and case.head_id_number not in text
+            assert case.payment_account.number not in text and case.payment_account.number[-4:] not in text
     region_page = client.get("/funds/100001001").get_data(as_text=True)
     assert "甲一社区" in region_page and "甲二社区" not in region_page and "3120.00" in region_page
     assert client.get("/funds/nowhere").status_code == 404
@@ -54,21 +59,23 @@ def test_funds_page_shows_communities_not_people(client, session, world, paid):
 
 
 def test_funds_api(client, session, world, paid):
-    res = client.get("/api/v1/funds?region=100&month=2026-04")
+    res = client.get("/api/v1/funds?region=100001&month=2026-04")
     assert res.status_code == 200 and res.headers["Access-Control-Allow-Origin"] == "*"
     body = res.get_json()
     assert body["month"] == "2026-04" and body["months"] == ["2026-04"]
     rows = {row["region"]["code"]: row for row in body["rows"]}
     assert rows["100001001"] == {"region": {"code": "100001001", "name": "甲一社区"}, "month": "2026-04",
-                                 "households": 3, "persons": 4, "amount": "3120.00", "suppressed": False}
+                                 "households": 3, "persons": 4, "amount": "3120.00", "suppressed": False,
+                                 "suppressed_because": None}
     assert rows["100001002"]["suppressed"] is True and rows["100001002"]["amount"] is None
+    assert rows["100001002"]["suppressed_because"] == "small"
     text = res.get_data(as_text=True)
     for case in paid:
         assert case.head_name not in text and case.payment_account.number not in text
     assert client.get("/api/v1/funds?month=2026-4x").status_code == 400
     assert client.get("/api/v1/funds?region=nowhere").status_code == 404
     etag = res.headers["ETag"]
-    assert client.get("/api/v1/funds?region=100&month=2026-04",
+    assert client.get("/api/v1/funds?region=100001&month=2026-04",
                       headers={"If-None-Match": etag}).status_code == 304
 
 
@@ -89,9 +96,11 @@ def test_nothing_is_public_before_the_bank_confirms(client, session, world, paid
 
 
 def test_no_funds_table_can_be_subtracted_from_another_to_single_a_household_out(client, session, world, paid):
-    """A town's table beside the county's: each community is shown or hidden alike in every table, and a
-    table with exactly one hidden community does not publish its total (town 甲: 甲一社区's 3 households are
-    public in the county's table, so 甲's total would give away 甲二社区's one)."""
+    """A town's table beside the county's (suppressed as /stats/ is, dibao.stats.public_table): a region is
+    shown or hidden alike in every table it is in, and a table with exactly one hidden row does not publish its
+    total (town 甲 is hidden in the county's table beside 乙街道's one household, so 甲's own page keeps its total
+    hidden, or the county's total minus it would give 乙's household away). tests/test_funds_suppression.py
+    tries every subtraction."""
     tables = {}
     for code in (None, "100", "100001", "100002", "100001001", "100001002"):
         query = f"region={code}&month=2026-04" if code else "month=2026-04"
@@ -107,6 +116,7 @@ def test_no_funds_table_can_be_subtracted_from_another_to_single_a_household_out
     town = tables["100001"]
     assert town["total"]["suppressed"]
     assert [row["households"] for row in town["rows"]] == [3, None]  # 甲一 as in the county's table, 甲二 "<3"
-    assert tables["100"]["total"]["households"] == 5  # two hidden: the county's total stays public
+    assert tables["100"]["total"]["households"] == 5  # two towns hidden: the county's total stays public
+    assert [row["suppressed_because"] for row in tables["100"]["rows"]] == ["complement", "small"]
     page = client.get("/funds/100001").get_data(as_text=True)
     assert "3900.00" not in page and "3120.00" in page

@@ -93,7 +93,9 @@ def test_generate_check_approve_export_return_and_the_public_page(page, live_ser
     expect(page.locator(".payment-panel")).to_contain_text("银行已回盘")
     logout(page)
 
-    page.goto(f"{live_server.url}/funds/")
+    page.goto(f"{live_server.url}/funds/")  # every county; a county's towns; a town's communities (as /stats/)
+    page.locator("table.funds-table").get_by_role("link", name="测试县").click()
+    page.locator("table.funds-table").get_by_role("link", name="甲镇").click()
     table = page.locator("table.funds-table")
     row = table.locator("tr", has_text="甲一社区")
     expect(row).to_contain_text("3")
