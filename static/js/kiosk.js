@@ -5,6 +5,9 @@
 //   it, online or not; the clock is the browser's, corrected by the server's time (X-Server-Time);
 // - the last slide shown is kept in localStorage and a service worker (/kiosk/sw.js) keeps the shell,
 //   the assets and the slides, so a reload while offline shows the last content;
+// - the header's count of households on notice and the page numbers follow what is still shown: the page keeps
+//   the closing instants of each page it has shown, recounts and renumbers when entries close, and offline
+//   skips a page whose entries have all closed;
 // - tapping an entry shows it large with a big QR code; after 60 s without a touch the rotation is back;
 // - a closed entry is forgotten, not only hidden: cut out of the page, of the slide kept in localStorage and
 //   (a "prune" message with this page's clock) of every copy the service worker keeps, photos included.
@@ -77,6 +80,100 @@
     }
     if (stored.at - renderedAt > 2000) setOffline(true);
   }
+
+  // --- the count and the page numbers: what is still shown --------------------------------------------------
+  // A slide says how many households are on notice (data-open) and which page of how many it is (data-index,
+  // data-total), as the server counted when it rendered it; offline nobody recounts when entries close. So the
+  // page keeps, for each page of the rotation it has shown, the closing instants of the entries that page had
+  // (data-page-entries of them; numbers only, nothing of a household) in localStorage, and counts and numbers
+  // itself: each entry closed is one household less, a page with none left is not counted (and, offline, is
+  // skipped by the rotation). An entry the kept copy no longer has was cut out because it closed or went.
+  var PAGES = STORE + ":pages";
+  var pagesKept = (function () {
+    try { return JSON.parse(localStorage.getItem(PAGES) || "{}") || {}; } catch (e) { return {}; }
+  })();
+
+  function boardOf(slide) { return slide.dataset.open + "/" + slide.dataset.total; }
+
+  function learnSlide(slide) {
+    if (!slide || slide.dataset.open === undefined) return;
+    var board = boardOf(slide);
+    var pages = pagesKept[board] || {};
+    var n = Number(slide.dataset.pageEntries) || 0;
+    var closes = [];
+    slide.querySelectorAll(".k-entry[data-closes-at]").forEach(function (el) {
+      var at = Date.parse(el.dataset.closesAt);
+      closes.push(isNaN(at) ? 0 : at);
+    });
+    while (closes.length < n) closes.push(0); // cut out of the kept copy: closed (or withdrawn)
+    pages[slide.dataset.index] = { n: n, closes: closes.slice(0, n) };
+    // This board first, and at most two older ones (kept slides of an older board may still be shown offline).
+    var kept = {};
+    kept[board] = pages;
+    Object.keys(pagesKept).filter(function (k) { return k !== board; }).slice(0, 2).forEach(function (k) {
+      kept[k] = pagesKept[k];
+    });
+    pagesKept = kept;
+    try { localStorage.setItem(PAGES, JSON.stringify(kept)); } catch (e) { /* storage full or blocked */ }
+  }
+
+  function openOn(page, t) {
+    return page.closes.filter(function (at) { return at > t; }).length;
+  }
+
+  function pagesOf(slide) { return (slide && pagesKept[boardOf(slide)]) || {}; }
+
+  function recount(t) {
+    var slide = document.getElementById("k-slide");
+    if (!slide || slide.dataset.open === undefined) return;
+    var pages = pagesOf(slide);
+    var open = Number(slide.dataset.open) || 0;
+    var total = Number(slide.dataset.total) || 1;
+    var index = Number(slide.dataset.index) || 0;
+    var empty = 0, emptyBefore = 0;
+    Object.keys(pages).forEach(function (i) {
+      var page = pages[i];
+      if (!page.n || Number(i) >= total) return;
+      var left = openOn(page, t);
+      open -= page.n - left;
+      if (!left) {
+        empty += 1;
+        if (Number(i) < index) emptyBefore += 1;
+      }
+    });
+    var count = slide.querySelector(".k-slide-head h2 strong");
+    if (count) {
+      var shownHere = slide.querySelectorAll(".k-entry:not(.k-expired)").length;
+      var text = String(Math.max(open, shownHere));
+      if (count.textContent !== text) count.textContent = text;
+    }
+    var number = slide.querySelector(".k-page[data-page-words]");
+    if (number && empty < total) {
+      var words = number.dataset.pageWords.replace("1001", String(index + 1 - emptyBefore))
+        .replace("1002", String(total - empty));
+      if (number.textContent !== words) number.textContent = words;
+    }
+  }
+
+  // Offline, the rotation skips the pages whose entries have all closed (online the server pages anew).
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var d = evt.detail || {};
+    var m = /\/slide\/(\d+)$/.exec(d.path || "");
+    if (!m || !body.classList.contains("k-is-offline")) return;
+    var slide = document.getElementById("k-slide");
+    if (!slide || slide.dataset.open === undefined) return;
+    var pages = pagesOf(slide);
+    var total = Number(slide.dataset.total) || 1;
+    var t = now();
+    for (var step = 0; step < total; step++) {
+      var i = (Number(m[1]) + step) % total;
+      var page = pages[i];
+      if (!page || !page.n || openOn(page, t) > 0) {
+        if (step) d.path = d.path.slice(0, d.path.length - m[1].length) + i;
+        return;
+      }
+    }
+  });
 
   // --- offline mark ----------------------------------------------------------------------------------
   function setOffline(on) {
@@ -186,6 +283,7 @@
         if (head) head.hidden = true;
       }
     }
+    recount(t);
     var open = document.querySelector("#k-detail-body .k-entry");
     if (open && open.classList.contains("k-expired")) closeDetail();
     if (removed || t >= storedCloses) {
@@ -219,7 +317,7 @@
     var xhr = evt.detail.xhr;
     if (xhr.status === 404 && xhr.getResponseHeader("X-Kiosk-Status") === "not-registered") {
       evt.detail.shouldSwap = false;
-      try { localStorage.removeItem(STORE); } catch (e) { /* ignore */ }
+      try { localStorage.removeItem(STORE); localStorage.removeItem(PAGES); } catch (e) { /* ignore */ }
       window.location.reload();
       return;
     }
@@ -245,6 +343,7 @@
   });
 
   document.addEventListener("htmx:afterSwap", function () {
+    learnSlide(document.getElementById("k-slide")); // what the page had, before anything closed is cut out
     tick(); // an entry that closed meanwhile never shows, not even for a second
     var slide = document.getElementById("k-slide");
     if (slide) {
@@ -394,6 +493,7 @@
   })();
   window.dibaoKioskShown = shown; // for the browser tests
 
+  learnSlide(document.getElementById("k-slide"));
   tick();
   shown.restart();
   setInterval(tick, 1000);
