@@ -335,6 +335,7 @@ def _value_labels() -> dict[tuple[str, str] | str, dict]:
         ("announcement_published", "kind"): by_value(announcements.KIND_LABELS),
         ("payment_account_set", "kind"): by_value(cases.ACCOUNT_KIND_LABELS),
         ("standard_raise_detected", "status"): by_value(raises.STATUS_LABELS),
+        ("objection_submitted", "status"): by_value(feedback.STATUS_LABELS),  # over the cap: holds nothing yet
         ("session_ended", "reason"): SESSION_END_LABELS, ("logout", "reason"): SESSION_END_LABELS,
         ("user_updated", "password"): {"changed": _l("已修改")},
         ("panel_member_added", "role"): by_value(panel.ROLE_LABELS),

@@ -28,9 +28,11 @@ from dibao.identity import (
 from dibao.models import (
     AmountPeriod,
     Case,
+    FeedbackStatus,
     Level,
     Member,
     MemberIncome,
+    Objection,
     Region,
     Role,
     Stage,
@@ -626,6 +628,7 @@ class Archive:
     deadlines: list[Deadline]
     held: bool
     periods: list[AmountPeriod]
+    unheld_objections: int = 0  # open objections received over their network's cap: they hold nothing yet
 
 
 def archive(session: Session, case: Case) -> Archive:
@@ -646,7 +649,9 @@ def archive(session: Session, case: Case) -> Archive:
                    computation=entitlement.compute_for(session, case),
                    deadlines=deadlines(case, visits, workdays.calendar(session, case.region)),
                    held=workflow.is_held(session, case),
-                   periods=entitlement.periods(session, case))
+                   periods=entitlement.periods(session, case),
+                   unheld_objections=session.scalar(select(func.count(Objection.id)).where(
+                       Objection.case_id == case.id, Objection.status == FeedbackStatus.over_cap)) or 0)
 
 
 # --- deadlines in working days ------------------------------------------------------------------------

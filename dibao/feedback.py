@@ -8,12 +8,14 @@ the status and the published answer, never the submitter's text, name or phone.
 Staff handle both in their region's subtree: assign, record the check, decide with a public answer, and tell
 a real-name submitter the result (A 37). Deadlines are counted in Chinese working days. A report about staff
 conduct is handled one level above the office it is about and never by the staff it names; a reporter's name
-and phone are for the deciding level only. One client may hold only a few entries with open objections, and
+and phone are for the deciding level only. One client may hold only a few entries with open objections (past
+that, an objection is received but holds its case only once staff check it: :func:`check_hold`), and
 duplicate objections on an entry are closed together.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 import unicodedata
@@ -27,7 +29,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, db, identity, media, notices, notify, scope, workdays, workflow
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, TooMany, collect
+from dibao.errors import Conflict, Forbidden, Invalid, NotFound, Problems, collect
 from dibao.models import (
     Case,
     FeedbackStatus,
@@ -77,6 +79,7 @@ CATEGORY_LABELS = {
 }
 STATUS_LABELS = {
     FeedbackStatus.received: _l("已受理，等待核查"),
+    FeedbackStatus.over_cap: _l("已受理，等待核查（同一网络当天异议超过上限：开始核查前，案件不暂停推进）"),
     FeedbackStatus.checking: _l("正在核查"),
     FeedbackStatus.decided: _l("已办结"),
 }
@@ -304,19 +307,21 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
                      working_days: int = OBJECTION_WORKING_DAYS, client_key: str | None = None,
                      hold_cap: int | None = None) -> Receipt:
     """File an objection against an open entry. A second submit of the same form returns the first.
-    ``client_key``/``hold_cap``: how many entries one client may hold with open objections (:func:`check_hold`)."""
+    ``client_key``/``hold_cap``: how many entries one client may hold with open objections; past that the
+    objection is received all the same, as ``over_cap``, and holds the case only once staff check it
+    (:func:`check_hold`)."""
     key = _key(sub)
     existing = _existing(session, Objection, key)
     if existing is not None:
         return Receipt(existing, created=False)
     entry = notices.public_entry(session, entry_public_id)  # open, or 404/410 with nothing of the snapshot
     category, description, name, phone, real_name, photos = _validate(sub)  # the photos too
-    check_hold(session, entry, client_key, hold_cap)
+    holds = check_hold(session, entry, client_key, hold_cap)
     now = clock.now()
     objection = Objection(
         tracking_code=_unique_code(session), entry=entry, case_id=entry.case_id, region_id=entry.region_id,
         category=category, description=description, submitter_name=name, submitter_phone=phone,
-        real_name=real_name, status=FeedbackStatus.received,
+        real_name=real_name, status=FeedbackStatus.received if holds else FeedbackStatus.over_cap,
         deadline=add_working_days(clock.today(), working_days, workdays.calendar(session, entry.region)),
         created_at=now, idempotency_key=key, client_key=client_key,
     )
@@ -327,7 +332,7 @@ def submit_objection(session: Session, entry_public_id: str | None, sub: Submiss
                  region_id=objection.region_id, actor_name=PUBLIC_ACTOR,
                  details={"entry": entry.public_id, "batch": entry.batch.public_id, "case": entry.case_id,
                           "category": category.value, "real_name": real_name, "photos": len(sub.photos),
-                          "deadline": objection.deadline.isoformat()})
+                          "deadline": objection.deadline.isoformat(), "status": objection.status.value})
     return Receipt(objection, created=True)
 
 
@@ -335,6 +340,26 @@ def roster_cases(session: Session, region: Region) -> list[Case]:
     """The households on a community's standing roster (在保), for the report form's list."""
     stmt = select(Case).where(Case.region_id == region.id, Case.stage == Stage.active).order_by(Case.id)
     return list(session.scalars(stmt))
+
+
+ROSTER_REF_RE = re.compile(r"^h[0-9a-f]{24}$")
+
+
+def roster_ref(case: Case, secret: str) -> str:
+    """The report form's value for a household on the roster: not its case number (the roster and the API never
+    publish case numbers, so neither may a form's HTML) nor its row id, but a keyed hash of the case that only
+    the server can make and that is resolved against the community's roster alone (:func:`roster_case`)."""
+    digest = hmac.new(secret.encode(), f"report-roster:{case.id}".encode(), "sha256").hexdigest()
+    return f"h{digest[:24]}"
+
+
+def roster_case(session: Session, region: Region, ref: str | None, secret: str) -> Case | None:
+    """The household on ``region``'s roster whose :func:`roster_ref` is ``ref``; None for any other value (a
+    case number, a household off the roster or of another community, anything typed)."""
+    ref = (ref or "").strip()
+    if not ROSTER_REF_RE.match(ref):
+        return None
+    return next((c for c in roster_cases(session, region) if hmac.compare_digest(roster_ref(c, secret), ref)), None)
 
 
 def report_regions(session: Session) -> list[Region]:
@@ -356,9 +381,12 @@ def _report_subject(subject: str) -> ReportSubject:
 
 
 def check_report(session: Session, sub: Submission, *, subject: str, region_code: str | None,
-                 case_number: str | None = None, entry_public_id: str | None = None, about: str | None = None):
+                 case_number: str | None = None, entry_public_id: str | None = None, about: str | None = None,
+                 roster: tuple[str, str] | None = None):
     """Every check of a report, nothing written: one error with all its problems, or what :func:`submit_report`
-    stores (the form also asks when its own checks or a photo stop it before the submit)."""
+    stores (the form also asks when its own checks or a photo stop it before the submit). The household is
+    ``case_number`` (staff and the demo), or from the public form ``roster``: (the option's value, the key of
+    :func:`roster_ref`) — the form never carries a case number."""
     entry = notices.public_entry(session, entry_public_id) if entry_public_id else None  # closed: 410 at once
     with collect() as problems:  # every problem at once, before anything is written
         report_subject = problems.check(_report_subject, subject)
@@ -371,7 +399,11 @@ def check_report(session: Session, sub: Submission, *, subject: str, region_code
                 region = find_region(session, region_code)
             except NotFound as err:
                 problems.add("region", err.message)
-            if region is not None and report_subject == ReportSubject.recipient and case_number:
+            if region is not None and report_subject == ReportSubject.recipient and roster and roster[0]:
+                case = roster_case(session, region, roster[0], roster[1])
+                if case is None:
+                    problems.add("case", _l("所选家庭不在该社区的低保名单上，请重新选择。"))
+            elif region is not None and report_subject == ReportSubject.recipient and case_number:
                 case = session.scalar(select(Case).where(Case.number == case_number.strip()))
                 if case is None or case.stage != Stage.active or case.region_id != region.id:
                     problems.add("case", _l("所选家庭不在该社区的低保名单上，请重新选择。"))
@@ -389,15 +421,17 @@ def check_report(session: Session, sub: Submission, *, subject: str, region_code
 
 def submit_report(session: Session, sub: Submission, *, subject: str, region_code: str | None,
                   case_number: str | None = None, entry_public_id: str | None = None, about: str | None = None,
-                  media_dir: str, working_days: int = REPORT_WORKING_DAYS) -> Receipt:
-    """File a report about a recipient on the roster (or on a notice) or about staff conduct."""
+                  media_dir: str, working_days: int = REPORT_WORKING_DAYS,
+                  roster: tuple[str, str] | None = None) -> Receipt:
+    """File a report about a recipient on the roster (or on a notice) or about staff conduct (the household:
+    ``case_number`` or ``roster``, as :func:`check_report` takes them)."""
     key = _key(sub)
     existing = _existing(session, Report, key)
     if existing is not None:
         return Receipt(existing, created=False)
     entry, report_subject, region, case, about, validated = check_report(
         session, sub, subject=subject, region_code=region_code, case_number=case_number,
-        entry_public_id=entry_public_id, about=about)
+        entry_public_id=entry_public_id, about=about, roster=roster)
     category, description, name, phone, real_name, photos = validated
     now = clock.now()
     report = Report(
@@ -762,18 +796,25 @@ def reporter_contact(session: Session, actor: User, report: Report) -> tuple[str
 HOLD_WINDOW = timedelta(days=1)
 
 
-def check_hold(session: Session, entry: NoticeEntry, client_key: str | None, cap: int | None) -> None:
-    """An open objection holds its case, so one client may hold at most ``cap`` entries with open objections
-    filed in the last day (another objection to an entry the client already holds adds nothing)."""
+def check_hold(session: Session, entry: NoticeEntry, client_key: str | None, cap: int | None) -> bool:
+    """Whether a new objection from ``client_key`` against ``entry`` holds its case as soon as it is filed.
+
+    An open objection holds its case (``workflow.is_held``), so one client objecting to many entries could stop
+    many families' cases. The cap used to refuse the objection past ``cap`` entries a day, but a client is a
+    network — a community hall's Wi-Fi, a carrier's NAT — so whoever spent the cap silenced every neighbour on it
+    for a day of a 7-day window. Now nothing is refused: past the cap the objection is received, tracked,
+    answered and given its deadline like any other, but stored as ``over_cap``, which holds no case
+    (``Objection.HOLDING``) until staff record a check (it is then ``checking``, which holds). Both properties
+    stay: every resident's objection is received and answered, and one client holds at most ``cap`` entries by
+    objections filed in the last day. Another objection to an entry the client already holds adds nothing, so
+    it holds as the first one does."""
     if not client_key or not cap:
-        return
+        return True
     held = session.scalar(
         select(func.count(func.distinct(Objection.entry_id))).where(
-            Objection.client_key == client_key, Objection.status != FeedbackStatus.decided,
+            Objection.client_key == client_key, Objection.status.in_(Objection.HOLDING),
             Objection.created_at > clock.now() - HOLD_WINDOW, Objection.entry_id != entry.id))
-    if held >= cap:
-        raise TooMany(_l("从同一网络提出、仍在核查中的异议，一天内最多涉及 %(n)d 条公示。您已经提出的异议我们都会核查；"
-                         "如果还有其他情况，请明天再提，或者拨打服务热线反映。", n=cap), field="entry")
+    return held < cap
 
 
 def open_objections_on(session: Session, user: User, entry_id: int) -> list[Objection]:

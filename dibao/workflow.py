@@ -43,7 +43,6 @@ from dibao.models import (
     AmountChange,
     Case,
     Decision,
-    FeedbackStatus,
     Level,
     Member,
     Objection,
@@ -310,7 +309,7 @@ def after_opinion(level: Level, levels_with_notice: Iterable[Level]) -> Stage:
 def is_held(session: Session, case: Case) -> bool:
     """An unresolved objection holds the case: it may not advance until the objection is decided."""
     stmt = select(
-        exists().where(Objection.case_id == case.id, Objection.status != FeedbackStatus.decided)
+        exists().where(Objection.case_id == case.id, Objection.status.in_(Objection.HOLDING))
     )
     return bool(session.scalar(stmt))
 

@@ -271,12 +271,13 @@ def _report_page(form: ReportForm, status: int = 200, photos_lost: bool = False,
     policy = disclosure.load_policy(sess, region)
     roster = feedback.roster_cases(sess, region) if region is not None and entry is None else []
     choices = [SelectChoice("", _("不在名单中，或不清楚"))]
+    key = _roster_key()
     for case in roster:
         line = disclosure.present_roster(case, disclosure.Channel.web, policy)
         label = " · ".join(str(x) for x in (line.get("name"), line.get("address"),
                                             _("%(n)d 人", n=line["household_size"]) if "household_size" in line
                                             else None) if x)
-        choices.append(SelectChoice(case.number, label or _("第 %(n)d 户", n=len(choices))))
+        choices.append(SelectChoice(feedback.roster_ref(case, key), label or _("第 %(n)d 户", n=len(choices))))
     form.case.choices = choices
     return render("portal/feedback/report_form.html", form=form, status=status, photos_lost=photos_lost,
                   noindex=True, region=region, max_photos=feedback.MAX_PHOTOS,
@@ -316,9 +317,15 @@ def report_new():
     )
 
 
+def _roster_key() -> str:
+    # The key of the household options' values (feedback.roster_ref): the form shows no case number.
+    return str(current_app.secret_key)
+
+
 def _report_fields(form: ReportForm) -> dict:
-    return {"subject": form.subject.data or "", "region_code": form.region.data, "case_number": form.case.data or None,
-            "entry_public_id": form.entry.data or None, "about": form.about.data}
+    return {"subject": form.subject.data or "", "region_code": form.region.data,
+            "roster": (form.case.data or "", _roster_key()), "entry_public_id": form.entry.data or None,
+            "about": form.about.data}
 
 
 def _report_problems(form: ReportForm) -> dict[str, str]:

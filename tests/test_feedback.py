@@ -337,8 +337,8 @@ def test_report_about_a_recipient_on_the_roster(client, session, world, auth):
     page = client.get("/reports/new?region=100001002").get_data(as_text=True)
     assert "赵*海" in page and "赵大海" not in page
     data = {**form_fields(client, "/reports/new?region=100001002"), "subject": "recipient", "region": "100001002",
-            "case": case.number, "about": "", "category": "property", "description": "他家在县城有两套房。",
-            "name": "", "phone": "", "website": ""}
+            "case": _option_value(page, "赵*海"), "about": "", "category": "property",
+            "description": "他家在县城有两套房。", "name": "", "phone": "", "website": ""}
     assert client.post("/reports/new", data=data).status_code == 303
     code = receipt_code(client)
     report = session.scalar(select(Report).where(Report.tracking_code == code))
@@ -360,6 +360,53 @@ def test_report_about_a_recipient_on_the_roster(client, session, world, auth):
                                              "public_answer": "经核查属实，已启动复核。"})
     assert res.status_code == 303
     assert "举报属实" in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def _option_value(html: str, label: str) -> str:
+    """The value of the report form's household option whose label starts with ``label``."""
+    match = re.search(r'<option value="([^"]*)">' + re.escape(label), html)
+    assert match, html
+    return match.group(1)
+
+
+def test_report_form_options_carry_no_case_number_and_still_reach_the_case(client, session, world):
+    """The roster and the API never publish case numbers, so neither does the report form's list: each household's
+    option carries an opaque value, which the submit resolves against the community's roster."""
+    here = session.get(Region, world.regions["comm_a2"])
+    households = [make_case(session, here, stage=Stage.active, head_name=name, id_number=f"11010119500307{n:04d}")
+                  for n, name in enumerate(["赵大海", "钱小梅", "孙建国"])]
+    elsewhere = make_case(session, session.get(Region, world.regions["comm_a1"]), stage=Stage.active,
+                          head_name="周光明", id_number="110101195003079999")
+    session.commit()
+    pages = [client.get("/reports/new?region=100001002").get_data(as_text=True),
+             client.get("/reports/roster?region=100001002", headers={"HX-Request": "true"}).get_data(as_text=True)]
+    for page in pages:
+        assert "钱*梅" in page  # (the list is there, so the check below can fail)
+        values = re.findall(r'<option value="([^"]*)"', page)
+        for case in households:
+            assert case.number not in page and f'value="{case.id}"' not in page
+        assert not any(v.startswith(here.code) or "-D" in v for v in values), values
+    value = _option_value(pages[0], "钱*梅")
+    assert value == _option_value(pages[1], "钱*梅")
+
+    def send(case_value, description="他家在县城有两套房。"):
+        data = {**form_fields(client, "/reports/new?region=100001002"), "subject": "recipient", "region": "100001002",
+                "case": case_value, "about": "", "category": "property", "description": description,
+                "name": "", "phone": "", "website": ""}
+        return client.post("/reports/new", data=data)
+
+    assert send(value).status_code == 303
+    session.rollback()  # a new snapshot (SQLite WAL keeps the old one while a transaction is open)
+    report = session.scalar(select(Report).where(Report.tracking_code == receipt_code(client)))
+    assert report.case_id == households[1].id and report.region_id == here.id
+    # Only a value the form offered names a household: not a case number, nor another community's value.
+    other_value = _option_value(client.get("/reports/new?region=100001001").get_data(as_text=True), "周*明")
+    for bad in (households[0].number, str(households[0].id), other_value,
+                value[:-1] + ("1" if value.endswith("0") else "0")):
+        res = send(bad, description=f"试一试 {bad}")
+        assert res.status_code == 400 and "不在该社区的低保名单上" in res.get_data(as_text=True), bad
+    assert session.scalar(select(func.count()).select_from(Report)) == 1
+    assert elsewhere.number not in other_value
 
 
 def test_report_from_an_open_entry_and_not_from_a_closed_one(client, session, world, clock):

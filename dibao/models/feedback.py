@@ -25,6 +25,7 @@ class ReasonCategory(enum.StrEnum):
 
 class FeedbackStatus(enum.StrEnum):
     received = "received"  # 已受理
+    over_cap = "over_cap"  # 已受理, over its network's hold cap: holds no case until checked (feedback.check_hold)
     checking = "checking"  # 核查中
     decided = "decided"  # 已办结
 
@@ -84,15 +85,19 @@ class FeedbackItem:
 
 
 class Objection(FeedbackItem, Base):
-    """异议: against one notice entry, filed while its window is open. An open objection holds the case."""
+    """异议: against one notice entry, filed while its window is open. An open objection holds the case (one
+    received over its network's cap only once staff check it: dibao.feedback.check_hold)."""
 
     __tablename__ = "objection"
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("notice_entry.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("dibao_case.id"), index=True)
     # A keyed hash of the submitting client's address (never the address): how many entries one client holds
-    # with open objections is capped (dibao.feedback.hold_limit).
+    # with open objections is capped (dibao.feedback.check_hold).
     client_key: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    # The statuses in which an objection holds its case (workflow.is_held).
+    HOLDING: ClassVar[tuple[FeedbackStatus, ...]] = (FeedbackStatus.received, FeedbackStatus.checking)
 
     entry: Mapped[NoticeEntry] = relationship()
     case: Mapped[Case] = relationship()
