@@ -52,6 +52,7 @@ from dibao.workflow import Action
 
 HOME_VISIT_DAYS = 3  # 入户调查 within 3 working days of acceptance (A 15)
 COUNTY_DECISION_DAYS = 10  # county decision within 10 working days of receiving the town's report (A 20)
+REFUSAL_NOTICE_DAYS = 3  # 不予批准: the written reasons within 3 working days of the decision (A 21)
 WHOLE_CASE_DAYS = 30  # whole case within 30 working days (A 22)
 WHOLE_CASE_SPECIAL_DAYS = 45  # … 45 in special cases
 
@@ -647,7 +648,8 @@ def archive(session: Session, case: Case) -> Archive:
     return Archive(case=case, visits=visits, reviews=reviews, town_meetings=town, records=records,
                    attachments=attachments, events=audit.events_for(session, "case", case.id),
                    computation=entitlement.compute_for(session, case),
-                   deadlines=deadlines(case, visits, workdays.calendar(session, case.region)),
+                   deadlines=deadlines(case, visits, workdays.calendar(session, case.region),
+                                       refusal_notices=refusal_notices(session, [case.id])),
                    held=workflow.is_held(session, case),
                    periods=entitlement.periods(session, case),
                    unheld_objections=session.scalar(select(func.count(Objection.id)).where(
@@ -696,7 +698,10 @@ def decided_on(case: Case) -> date | None:
     return None
 
 
-def deadlines(case: Case, visits: list[HomeVisit], calendar: workdays.Calendar = workdays.PACKAGE) -> list[Deadline]:
+def deadlines(case: Case, visits: list[HomeVisit], calendar: workdays.Calendar = workdays.PACKAGE, *,
+              refusal_notices: dict[int, date] | None = None) -> list[Deadline]:
+    """The case's deadlines in working days. With ``refusal_notices`` (case id → the day its 不予批准告知书 was
+    issued, :func:`refusal_notices`), a rejected case also has the written refusal's deadline (A 21)."""
     today = clock.today()
     accepted = _local(case.accepted_at)
     if visits:
@@ -714,7 +719,24 @@ def deadlines(case: Case, visits: list[HomeVisit], calendar: workdays.Calendar =
     total = WHOLE_CASE_SPECIAL_DAYS if case.special_case else WHOLE_CASE_DAYS
     result.append(Deadline("whole", str(_l("全部办结（%(n)d 个工作日）", n=total)), accepted,
                            calendar.add_workdays(accepted, total), decided_on(case), today, calendar))
+    if refusal_notices is not None and case.stage == Stage.rejected:
+        rejected = _local(case.stage_changed_at)
+        result.append(Deadline("refusal", str(_l("书面告知不予批准的理由（%(n)d 个工作日）", n=REFUSAL_NOTICE_DAYS)),
+                               rejected, calendar.add_workdays(rejected, REFUSAL_NOTICE_DAYS),
+                               refusal_notices.get(case.id), today, calendar))
     return result
+
+
+def refusal_notices(session: Session, case_ids: list[int]) -> dict[int, date]:
+    """Case id → the day its first 不予批准告知书 was issued (the written refusal of A 21)."""
+    from dibao.models.household import Document, DocumentKind
+
+    out: dict[int, date] = {}
+    for chunk in db.chunks(sorted(set(case_ids))):
+        out.update(session.execute(select(Document.case_id, func.min(Document.issued_on))
+                                   .where(Document.case_id.in_(chunk), Document.kind == DocumentKind.rejection)
+                                   .group_by(Document.case_id)).all())
+    return out
 
 
 def _before(day: date) -> datetime:

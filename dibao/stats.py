@@ -315,11 +315,13 @@ def deadline_figures(session: Session, user: User, since: date) -> list[StepFigu
     calendar = workdays.calendar(session, user.region)  # the county's working days
     steps = {"home_visit": StepFigures("home_visit", str(_l("入户调查（3 个工作日内）"))),
              "whole": StepFigures("whole", str(_l("全部办结（30 / 45 个工作日内）"))),
-             "county": StepFigures("county", str(_l("县级审批（10 个工作日内，办理中）")))}
+             "county": StepFigures("county", str(_l("县级审批（10 个工作日内，办理中）"))),
+             "refusal": StepFigures("refusal", str(_l("书面告知不予批准的理由（3 个工作日内）")))}
+    refused = cases.refusal_notices(session, [case.id for case in rows if case.stage == Stage.rejected])
     for case in rows:
         visit = first_visit.get(case.id)
         visits = [_Visit(visit)] if visit else []
-        for deadline in cases.deadlines(case, visits, calendar):  # type: ignore[arg-type]
+        for deadline in cases.deadlines(case, visits, calendar, refusal_notices=refused):  # type: ignore[arg-type]
             step = steps[deadline.key]
             if deadline.done_on is None:
                 if deadline.overdue:

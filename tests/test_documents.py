@@ -139,3 +139,39 @@ def test_each_county_numbers_its_own(session, w):
     assert documents.issue(session, approver, case, DocumentKind.rejection).number == "另一县低保不批〔2026〕1号"
     with pytest.raises(NotFound):  # out of scope: the first county cannot issue for it
         documents.issue(session, user(session, w, "county"), case, DocumentKind.rejection)
+
+
+def test_the_written_refusal_has_its_three_working_days_on_the_case_page_and_in_the_statistics(
+        client, auth, session, w, clock):
+    """A 21: a rejection's reasons are told in writing within 3 working days; the case page shows that deadline
+    (overdue until the 不予批准告知书 is issued) and the statistics count it as a step."""
+    from datetime import timedelta
+
+    from dibao import cases, stats
+
+    case = register(session, user(session, w, "staff_a1"))
+    to_stage(session, w, case, Stage.town_review)
+    workflow.reject(session, user(session, w, "town_a"), case, "家庭有经营性收入未申报，经核实人均收入超过标准")
+    session.commit()
+    rejected_on = clock.now().date()
+    refusal = next(d for d in cases.archive(session, case).deadlines if d.key == "refusal")
+    due, workdays_after = refusal.due, refusal.calendar.workdays_between(rejected_on, refusal.due)
+    assert workdays_after == 3 and refusal.done_on is None and not refusal.overdue
+    assert all(d.key != "refusal" for d in cases.deadlines(case, []))  # only where the notices were looked up
+
+    clock.set(datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=UTC).replace(hour=2))
+    auth.login("town_a")
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "书面告知不予批准的理由（3 个工作日）已超期" in page
+    [step] = [s for s in stats.deadline_figures(session, user(session, w, "town_a"), rejected_on)
+              if s.key == "refusal"]
+    assert (step.open_overdue, step.on_time, step.late) == (1, 0, 0)
+
+    session.rollback()  # (a new snapshot: the page's request has written since)
+    documents.issue(session, user(session, w, "town_a"), case, DocumentKind.rejection)
+    session.commit()
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "书面告知不予批准的理由（3 个工作日）已超期" not in page
+    [step] = [s for s in stats.deadline_figures(session, user(session, w, "town_a"), rejected_on)
+              if s.key == "refusal"]
+    assert (step.open_overdue, step.late) == (0, 1)  # issued, a day late
