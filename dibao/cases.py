@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, text
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from dibao import audit, clock, db, entitlement, media, scope, workdays, workflow
@@ -188,6 +188,24 @@ def place_beyond(actor: User | None, holder: Region) -> str:
     return county.name
 
 
+PERSON_LOCK = 7203  # PostgreSQL's advisory locks of one person's saves (dibao.audit holds 7201, imports 7202)
+
+
+def _one_save_of_a_person_at_a_time(session: Session, id_number: str) -> None:
+    """Two saves of the same person at the same moment (two clerks, two communities) each checked the other's
+    household absent and both wrote it. On PostgreSQL the check takes a lock on the person to the end of its
+    transaction, so the second waits for the first to commit and then finds its household; and a share of the
+    imports' lock, so a save and a roster import do not pass each other either (dibao.imports). SQLite's writing
+    transactions already run one at a time (BEGIN IMMEDIATE, dibao.db)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    from dibao.imports import IMPORT_LOCK
+
+    person = int(blind_index(id_number)[:8], 16) - 2 ** 31  # the advisory key's second half: a signed int4
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:imports), pg_advisory_xact_lock(:kind, :person)"),
+                    {"imports": IMPORT_LOCK, "kind": PERSON_LOCK, "person": person})
+
+
 def check_one_household(session: Session, actor: User | None, case: Case | None, id_number: str | None, *,
                         member: Member | None = None, field: str = "id_number") -> None:
     """Refuse (Conflict beside ``field``) an ID number already in ``case`` (on a member other than ``member``)
@@ -204,6 +222,7 @@ def check_one_household(session: Session, actor: User | None, case: Case | None,
         if (member is None or member.position != 0) and case.head_id_number == id_number:
             raise Conflict(_l("该身份证号码已登记在本户（%(name)s），同一人不能重复登记。", name=case.head_name),
                            field=field)
+    _one_save_of_a_person_at_a_time(session, id_number)
     found = open_household_of(session, id_number, excluding_case_id=case.id if case is not None else None)
     if found is None:
         return

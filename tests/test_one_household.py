@@ -238,3 +238,18 @@ def test_a_closed_case_does_not_block(session, w, closed):
     assert rows_with(session, person) == 2
     new = register(session, user(session, w, "staff_a2"), head_id_number=old.head_id_number)  # as a head: accepted
     assert new.stage == Stage.applied
+
+
+def test_two_communities_registering_one_person_at_the_same_moment_make_one_household(app, session, w):
+    """Two clerks in two towns register the same person at the same moment: the second save waits for the first
+    (PostgreSQL: a lock on the person; SQLite: one writer at a time) and is then refused — before, each checked
+    the other's household absent and both were written."""
+    from tests.case_helpers import at_the_same_moment
+
+    person = valid_id("19650505")
+    register(session, user(session, w, "staff_a1"), head_id_number=person)  # not committed yet
+    refused = at_the_same_moment(app, session, lambda other: register(
+        other, other.get(type(user(session, w, "staff_b1")), w.users["staff_b1"]), head_id_number=person))
+    assert len(refused) == 1
+    fresh(session)
+    assert session.scalar(select(func.count(Case.id)).where(Case.head_id_hash == blind_index(person))) == 1
