@@ -21,6 +21,7 @@ from dibao.errors import Conflict, Forbidden, Invalid, NotFound, chosen, collect
 from dibao.identity import (
     is_valid_id_number,
     mask_account,
+    mask_id,
     normalise_account_number,
     normalise_id_number,
     normalise_phone,
@@ -186,6 +187,34 @@ def place_beyond(actor: User | None, holder: Region) -> str:
             town = town.parent
         return (town or county).name
     return county.name
+
+
+@dataclass(frozen=True)
+class SharedPerson:
+    masked_id: str  # as the case list shows an ID number
+    numbers: tuple[str, ...]  # the open cases that hold the person (head or member)
+
+
+def people_in_several_households(session: Session) -> list[SharedPerson]:
+    """Every person (by ID number) who is the head or a member of more than one open case: what
+    :func:`check_one_household` refuses from now on, found in data written before it did (or imported from an old
+    system) — for ``dibao check-households``. The head is member 0, so the members' hashes cover the heads."""
+    open_members = (select(Member.id_number_hash.label("person"), Case.id.label("case_id"))
+                    .join(Case, Member.case_id == Case.id)
+                    .where(Case.stage.not_in(workflow.CLOSED_STAGES), Member.id_number_hash.is_not(None))
+                    .distinct().subquery())
+    shared = select(open_members.c.person).group_by(open_members.c.person).having(func.count() > 1)
+    rows = session.execute(select(Member.id_number_hash, Member.id, Case.number)
+                           .join(Case, Member.case_id == Case.id)
+                           .where(Member.id_number_hash.in_(shared), Case.stage.not_in(workflow.CLOSED_STAGES))
+                           .order_by(Member.id_number_hash, Case.number)).all()
+    found: dict[str, tuple[int, list[str]]] = {}
+    for person, member_id, number in rows:
+        _first, numbers = found.setdefault(person, (member_id, []))
+        if number not in numbers:
+            numbers.append(number)
+    return [SharedPerson(mask_id(session.get(Member, member_id).id_number), tuple(numbers))
+            for member_id, numbers in found.values()]
 
 
 PERSON_LOCK = 7203  # PostgreSQL's advisory locks of one person's saves (dibao.audit holds 7201, imports 7202)

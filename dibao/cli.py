@@ -20,6 +20,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(check_households_command)
     app.cli.add_command(create_region_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
@@ -289,6 +290,24 @@ def _refusal(err, options: dict[str, str]) -> str:
     if len(problems) == 1:
         return str(err.message)
     return "\n".join(f"{options.get(field or '', '')} {message}".strip() for field, message in problems)
+
+
+@click.command("check-households")
+@with_appcontext
+def check_households_command() -> None:
+    """List every person who is the head or a member of more than one open case (一人只能属于一户; data from
+    before the rule or an old system); exit 1 if there is any. ID numbers are masked."""
+    from dibao import cases
+
+    shared = cases.people_in_several_households(db.session())
+    if not shared:
+        click.echo("every person is in one open household at most")
+        return
+    for person in shared:
+        click.echo(f"{person.masked_id}: {', '.join(person.numbers)}")
+    click.echo(f"{len(shared)} people in more than one open household: check each with the communities concerned",
+               err=True)
+    raise SystemExit(1)
 
 
 @click.command("create-user")
