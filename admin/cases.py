@@ -211,7 +211,8 @@ def case_edit(case_id: int):
     # 特殊情况, and 近亲属备案 once set, are the county's (case_flags): shown as text, their value kept in a
     # hidden input, so that saving the rest never changes them (a changed value is refused beside the field).
     return render("admin/cases/edit.html", form=form, case=case, status=done.status, title=_("修改家庭信息"),
-                  intro=_("户主姓名和身份证号码请在“家庭成员”中修改户主一行。"), submit=_("保存"))
+                  intro=_("户主姓名和身份证号码请在“家庭成员”中修改户主一行。"), submit=_("保存"),
+                  county_visit=None)  # (step.html's notices are the decisions')
 
 
 @bp.route("/cases/<int:case_id>/flags", methods=["GET", "POST"])
