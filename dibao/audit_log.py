@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dibao import cases, clock, i18n, scope
 from dibao.errors import Forbidden
-from dibao.models import AuditEvent, Case, Level, Region, Role, User
+from dibao.models import AuditEvent, Case, Region, Role, User
 
 PER_PAGE = 50
 
@@ -104,7 +104,7 @@ def action_label(action: str) -> str:
 
 def may_view(user: User) -> bool:
     """The county's administrators: the county civil-affairs bureau and the system admin."""
-    return user.role in (Role.county_approver, Role.admin) and user.region.level == Level.county
+    return cases.is_county_level(user)
 
 
 def require_view(user: User) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from dibao import audit, clock, db, entitlement, media, scope, workdays, workflow
 from dibao.crypto import blind_index
-from dibao.errors import Conflict, Forbidden, Invalid, NotFound, chosen, collect
+from dibao.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, chosen, collect
 from dibao.identity import (
     is_valid_id_number,
     mask_account,
@@ -182,7 +182,7 @@ def place_beyond(actor: User | None, holder: Region) -> str:
     actor's county, else its county — never its case number or community."""
     county = scope.county_of(holder)
     if actor is not None and scope.county_of(actor.region).id == county.id:
-        town = holder if holder.level == Level.town else holder.parent
+        town = holder
         while town is not None and town.level != Level.town:
             town = town.parent
         return (town or county).name
@@ -281,7 +281,12 @@ def is_county_level(user: User) -> bool:
 
 
 def may_change_flags(user: User, case: Case) -> bool:
-    return is_county_level(user) and case.stage in workflow.OPEN_STAGES and scope.can_see(user, case.region)
+    """Whether :func:`update_flags` would let ``user`` change the flags (the one rule, :func:`require_flags`)."""
+    try:
+        require_flags(user, case)
+    except DomainError:
+        return False
+    return True
 
 
 def require_flags(actor: User, case: Case) -> None:

@@ -94,9 +94,6 @@ def _reason(value: str | None) -> str:
     return value[:2000]
 
 
-APPROVED = frozenset({Stage.active, Stage.awaiting_county_notice, Stage.county_notice})  # with an amount in force
-
-
 def _apply_new_amount(session: Session, actor: User, case: Case, change: AmountChange, reason: str) -> tuple:
     """Recompute; an approved household gets the new amount from next month as a new period (never silently).
     Returns (amount before, amount after)."""
@@ -105,7 +102,7 @@ def _apply_new_amount(session: Session, actor: User, case: Case, change: AmountC
         entitlement.refresh(session, case, update_payment=True)
         return before, case.monthly_amount
     result = entitlement.refresh(session, case, update_payment=False)
-    if case.stage not in APPROVED:
+    if case.stage not in workflow.APPROVED_STAGES:
         return before, before
     after = result.amount
     if after is None or after == before:
@@ -171,7 +168,7 @@ def member_leaves(session: Session, actor: User, case: Case, member_id: int | No
 def _record(session, actor, case, kind, name, happened_on, reason) -> MemberChange:
     text = f"{MEMBER_CHANGE_LABELS[kind]}：{name}。{reason}"
     proposal = None
-    if case.stage in APPROVED:
+    if case.stage in workflow.APPROVED_STAGES:
         # The community records the change; the new amount is the county's to decide (A 32), by a proposal.
         before = after = case.monthly_amount
         proposal = reviews.propose_recomputed_amount(session, actor, case, text)

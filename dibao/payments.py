@@ -139,8 +139,8 @@ def _lines_in(region: Region):
 # --- generating a run ---------------------------------------------------------------------------------------
 
 def due_rows(county: Region, month: date, run_id: int):
-    """A select of the regular lines of ``county`` (or of a town or community's part of it) for ``month``: (run, case, town, community, category, persons,
-    amount, arrears, total, status). A household is due only with an approval in force that month, from the first
+    """A select of the regular lines of ``county`` (or of a town's or community's part of it) for ``month``:
+    (run, case, town, community, category, persons, amount, arrears, total, status). A household is due only with an approval in force that month, from the first
     month this system pays it (``payment_start``: an imported household's earlier months were the old system's)."""
     inf = entitlement.in_force(month).subquery()
     community = aliased(Region)

@@ -22,9 +22,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from dibao import audit, clock, db, entitlement, jobs, scope
+from dibao import audit, clock, db, entitlement, jobs, scope, workflow
 from dibao.errors import Conflict, Forbidden, NotFound
-from dibao.models import AmountChange, Case, Member, Region, Role, Stage, User
+from dibao.models import AmountChange, Case, Member, Region, Role, User
 from dibao.models.job import Job, JobStatus
 from dibao.models.management import RaiseStatus, StandardRaise
 from dibao.models.records import CaseRecord, RecordKind, Standard
@@ -76,16 +76,14 @@ class Preview:
         return entitlement.month_start(self.standard.effective_from)
 
 
-# The households a raise reaches: those in payment, and those the county has approved whose county notice is still
-# to come or running — they have their amount and its periods from the approval, and become active with them, so
-# a raise passing them by would leave them on the old standard for good (a raise is detected once).
-APPROVED_STAGES = (Stage.awaiting_county_notice, Stage.county_notice, Stage.active)
-
-
 def _governed(session: Session, standard: Standard) -> list[Case]:
-    """The approved households whose standard on its date is this one (a lower region's own standard wins)."""
+    """The approved households whose standard on its date is this one (a lower region's own standard wins): those
+    in payment, and those whose county notice is still to come or running — they become active with the amount
+    of their approval, so a raise passing them by would leave them on the old standard for good (a raise is
+    detected once)."""
     cases = session.scalars(select(Case).join(Region, Case.region_id == Region.id)
-                            .where(scope.subtree_condition(standard.region), Case.stage.in_(APPROVED_STAGES))
+                            .where(scope.subtree_condition(standard.region),
+                                   Case.stage.in_(workflow.APPROVED_STAGES))
                             .options(selectinload(Case.members).selectinload(Member.incomes))
                             .order_by(Region.path, Case.id))
     governs: dict[int, bool] = {}  # region id → whether this standard is its standard on the date (once a region)
@@ -220,7 +218,7 @@ def apply_lines(session: Session, actor: User | None, standard: Standard, lines:
     starts, entries = [], []
     for line in wanted:
         case = cases.get(line.case_id)
-        if case is None or case.stage not in APPROVED_STAGES:
+        if case is None or case.stage not in workflow.APPROVED_STAGES:
             continue
         before = case.monthly_amount
         if not line.fixed:

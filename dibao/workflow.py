@@ -116,6 +116,9 @@ UNDECIDED_STAGES = frozenset({
     Stage.community_notice, Stage.town_review, Stage.town_decision, Stage.awaiting_town_notice,
     Stage.town_notice, Stage.county_approval,
 })
+# Stages of a household the county has approved and not yet closed: it has its amount and its periods (paid once
+# active; before that its county notice is still to come or running).
+APPROVED_STAGES = frozenset({Stage.awaiting_county_notice, Stage.county_notice, Stage.active})
 # The level that owns a stage (its rejection is that level's opinion).
 STAGE_LEVEL = {
     Stage.applied: Level.community, Stage.investigating: Level.community, Stage.community_review: Level.community,
