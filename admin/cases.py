@@ -487,11 +487,33 @@ def case_town_decision(case_id: int):
         workflow.record_town_decision(sess, current_user, case, held_on=f.held_on.data, title=f.title.data,
                                       participants=lines(f.participants.data), decision=f.decision.data,
                                       opinion=f.opinion.data, override_reason=f.override_reason.data,
-                                      levels=_levels())
+                                      levels=_levels(), tier=_typed(f, "tier"), tier_reason=_typed(f, "tier_reason"))
 
     case = cases.get_case(db.session(), current_user, case_id)
+    computation = entitlement.compute_for(db.session(), case)
+    tier_fields(form, computation, "tier_reason")
     return _step(case_id, Action.town_decision, form, run, title=_("乡镇会议研究和审核意见"),
-                 message=_("乡镇审核意见已记录。"), computation=entitlement.compute_for(db.session(), case))
+                 message=_("乡镇审核意见已记录。"), computation=computation)
+
+
+def tier_fields(form, computation: entitlement.Computation, *names: str):
+    """The tier select (with ``names``' other fields) under a 分档 standard: its tiers offered, the household's
+    chosen; under a 差额 standard the fields are dropped (nothing to choose, nothing read)."""
+    if not computation.tiered:
+        for name in ("tier", *names):
+            delattr(form, name)
+        return
+    form.tier.choices = [SelectChoice("", _("请选择分档") if computation.tier_name is None else _("不变"))] + [
+        SelectChoice(name, _("%(name)s（标准的 %(share)d%%）", name=name, share=share))
+        for name, share in computation.tiers]
+    if request.method == "GET":
+        form.tier.data = ""
+
+
+def _typed(form, name: str) -> str | None:
+    """A field's data, None when the view dropped the field (WTForms leaves None in its place)."""
+    found = getattr(form, name, None)
+    return None if found is None else found.data
 
 
 @bp.route("/cases/<int:case_id>/county-decision", methods=["GET", "POST"])
@@ -501,13 +523,16 @@ def case_county_decision(case_id: int):
         workflow.record_county_decision(sess, current_user, case, decision=f.decision.data,
                                         opinion=f.opinion.data, override_amount=f.override_amount.data,
                                         override_reason=f.override_reason.data,
-                                        levels=_levels())
+                                        levels=_levels(), tier=_typed(f, "tier"), tier_reason=_typed(f, "tier_reason"))
 
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
     filed = workflow.last_feedback_filed(sess, case)
-    return _step(case_id, Action.county_decision, CountyDecisionForm(), run, title=_("县级审批"),
-                 message=_("审批结果已记录。"), computation=entitlement.compute_for(sess, case),
+    computation = entitlement.compute_for(sess, case)
+    form = CountyDecisionForm()
+    tier_fields(form, computation, "tier_reason")
+    return _step(case_id, Action.county_decision, form, run, title=_("县级审批"),
+                 message=_("审批结果已记录。"), computation=computation,
                  county_visit=workflow.has_county_visit(sess, case), feedback_filed=filed,
                  visit_since_feedback=filed is not None and workflow.has_county_visit(sess, case, since=filed))
 
@@ -550,12 +575,16 @@ def case_periodic_review(case_id: int):
 @login_required
 def case_adjust(case_id: int):
     def run(sess, case, f):
-        workflow.adjust_amount(sess, current_user, case, amount=f.amount.data, reason=f.reason.data)
+        workflow.adjust_amount(sess, current_user, case, amount=f.amount.data, reason=f.reason.data,
+                               tier=_typed(f, "tier"))
 
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
-    return _step(case_id, Action.adjust_amount, AdjustForm(), run, title=_("调整保障金额"),
-                 message=_("保障金额已调整。"), computation=entitlement.compute_for(sess, case))
+    computation = entitlement.compute_for(sess, case)
+    form = AdjustForm()
+    tier_fields(form, computation)
+    return _step(case_id, Action.adjust_amount, form, run, title=_("调整保障金额"),
+                 message=_("保障金额已调整。"), computation=computation)
 
 
 @bp.route("/cases/<int:case_id>/grace", methods=["GET", "POST"])
@@ -596,12 +625,15 @@ def standards():
     done = submit(form, lambda sess: entitlement.set_standard(
         sess, current_user, region=chosen_region(sess, form.region_id.data),
         amount=form.monthly_amount.data, effective_from=form.effective_from.data, note=form.note.data or "",
+        method=form.method.data or None,
+        tiers=[entitlement.TierRow(row.form.name.data, row.form.share.data) for row in form.tiers],
     ))
     if done.ok:
         flash(_("低保标准已保存。"), "success")
         return redirect(url_for("admin.standards"))
     return render("admin/cases/standards.html", form=form, items=entitlement.list_standards(sess, current_user),
                   today=clock.today(), is_admin=current_user.role == Role.admin, confirm=ConfirmForm(),
+                  method_labels=entitlement.METHOD_LABELS,
                   status=done.status)
 
 

@@ -30,6 +30,7 @@ EXTRA_LABELS = {
     "report_submitted": _l("收到举报"),
     "report_moved": _l("举报随家庭迁移"),
     "standard_set": _l("设置低保标准"),
+    "tier_chosen": _l("选择分档"),
     "standard_deleted": _l("删除低保标准"),
     "user_created": _l("创建账号"),
     "user_updated": _l("修改账号"),
@@ -64,6 +65,7 @@ EXTRA_LABELS = {
     "application_submitted": _l("收到网上申请"),
     "application_accepted": _l("受理网上申请"),
     "application_returned": _l("退回网上申请补充材料"),
+    "personal_data_erased": _l("按期删除个人信息（个人信息保护法第四十七条）"),
     "objection_assigned": _l("指派异议承办人"),
     "report_assigned": _l("指派举报承办人"),
     "objection_check_recorded": _l("记录异议核查情况"),
@@ -202,6 +204,7 @@ KEY_LABELS = {
     "status": _l("状态"), "units": _l("数量"), "area": _l("面积（平方米）"), "value": _l("价值（元）"),
     "agencies": _l("核对部门"), "requested_on": _l("发起日期"), "result": _l("核对结果"), "result_on": _l("结果日期"),
     "authorised_on": _l("授权书签署日期"),
+    "method": _l("计算方法"), "tiers": _l("分档"),
     "exceeds": _l("超标项目"), "effective_from": _l("执行日期"), "happened_on": _l("发生日期"),
     "size": _l("变化后家庭人数"), "moved_on": _l("迁移日期"), "unassigned": _l("取消原承办人"),
     "next_review_due": _l("下次复核日期"), "computed": _l("计算金额（元）"), "starts_on": _l("开始日期"),
@@ -214,7 +217,7 @@ KEY_LABELS = {
     "close_relative_of_staff": _l("工作人员近亲属"), "no_income_no_capacity_no_supporter": _l("三无人员"),
     "delivered_on": _l("送达日期"), "objection": _l("异议"), "override": _l("改定金额（元）"),
     "override_reason": _l("特殊情况说明"), "payment_start": _l("开始发放日期"), "payment_stops": _l("停发日期"),
-    "votes": _l("表决票数（同意、反对、弃权）"),
+    "votes": _l("表决票数（同意、反对、弃权）"), "retention_days": _l("保存期限（天）"),
 }
 # Where a key means something else for one action.
 ACTION_KEY_LABELS = {

@@ -8,6 +8,9 @@ the per-person figure first), in Decimal, rounded half up to 0.01 yuan.
 * Counted income excludes awards and scholarships, special-care pensions and assistance payments
   (REGULATIONS "Amount", A 13); each member's allowed costs (illness, disability, work) are deducted.
 * A 三无 household (no income, no work capacity, no supporter) gets the full standard for every member.
+* A county may calculate by tiers instead (分档, REGULATIONS "Amount", A 23): its standard lists tiers (一档, 二档…),
+  each a share of the standard per person, staff choose a household's tier with a written reason, and the amount
+  is ``standard × share × size``. Without a chosen tier there is no computed amount.
 * Staff may override the computed amount only with a written reason.
 * A household that does not qualify but whose income per person is below 1.5 × the standard is marginal
   (低保边缘).
@@ -26,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from dibao import audit, clock, scope
 from dibao.db import chunks
-from dibao.errors import Conflict, Invalid, collect
+from dibao.errors import Conflict, Invalid, Problems, collect
 from dibao.models import AmountChange, AmountPeriod, Case, Region, User
-from dibao.models.records import Standard
+from dibao.models.records import Standard, StandardMethod, StandardTier
+from dibao.text import clean_line
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -50,6 +54,11 @@ INCOME_SOURCES: dict[str, tuple[object, bool]] = {
 
 ADMIN_ONLY = _l("只有系统管理员可以设置低保标准。")
 MAX_STANDARD_NOTE = 200  # (Standard.note)
+MAX_TIER_NAME = 20  # (StandardTier.name, Case.tier_name)
+MAX_TIERS = 10
+MIN_TIER_REASON = 4  # as an override's reason
+
+METHOD_LABELS = {StandardMethod.gap: _l("差额"), StandardMethod.tiered: _l("分档")}
 
 
 def round_money(value: Decimal) -> Decimal:
@@ -132,6 +141,23 @@ class Computation:
     override: Decimal | None = None
     override_reason: str | None = None
     marginal: bool = False
+    # 分档: the standard's method; the household's tier (by name), its share (%) and the amount per person
+    method: StandardMethod = StandardMethod.gap
+    tiers: list[tuple[str, int]] = field(default_factory=list)  # the standard's tiers, (name, share %)
+    tier_name: str | None = None
+    tier_reason: str | None = None
+    tier_share: int | None = None
+    tier_per_person: Decimal | None = None
+
+    @property
+    def tiered(self) -> bool:
+        return self.method == StandardMethod.tiered
+
+    @property
+    def tier_missing(self) -> bool:
+        """Under 分档, no amount for want of a tier: none chosen yet, or one the standard in force does not have."""
+        return (self.tiered and self.standard is not None and self.size > 0 and self.computed is None
+                and not self.no_income_no_capacity_no_supporter and self.tier_share is None)
 
     @property
     def amount(self) -> Decimal | None:
@@ -152,11 +178,18 @@ class Computation:
 
 
 def compute(case: Case, standard: Decimal | None, *, standard_from: date | None = None,
-            standard_region: str = "") -> Computation:
+            standard_region: str = "", method: StandardMethod = StandardMethod.gap,
+            tiers: Sequence[tuple[str, int]] = ()) -> Computation:
+    """The amount under ``standard`` calculated by ``method``: 差额, or 分档 with the standard's ``tiers`` (name,
+    share %) and the case's tier chosen by name."""
     size = len(case.members)
+    method = StandardMethod(method)
     result = Computation(size=size, standard=standard, standard_from=standard_from,
                          standard_region=standard_region, no_income_no_capacity_no_supporter=case.no_income_no_capacity_no_supporter,
-                         override=case.override_amount, override_reason=case.override_reason)
+                         override=case.override_amount, override_reason=case.override_reason,
+                         method=method, tiers=list(tiers))
+    if result.tiered:
+        result.tier_name, result.tier_reason = case.tier_name, case.tier_reason
     for member in case.members:
         for income in member.incomes:
             counted = is_counted(income.source)
@@ -181,6 +214,22 @@ def compute(case: Case, standard: Decimal | None, *, standard_from: date | None 
         result.computed = round_money(standard * size)
         return result
     result.gap_per_person = max(standard - result.per_person, ZERO)
+    if result.tiered:
+        # 分档 changes how the amount is reckoned, not who qualifies (A 23): income per person at or above the
+        # standard gets nothing, whatever the tier, and may be marginal as under 差额.
+        if result.gap_per_person <= 0:
+            result.computed = ZERO
+            result.marginal = result.net_income < standard * MARGINAL_FACTOR * size
+            return result
+        # standard × share per person (to the cent, as the case page shows it), × household size; income decides
+        # the tier (staff's judgement), not the figure
+        share = dict(result.tiers).get(case.tier_name) if case.tier_name else None
+        if share is None:
+            return result
+        result.tier_share = share
+        result.tier_per_person = round_money(standard * share / 100)
+        result.computed = round_money(result.tier_per_person * size)
+        return result
     result.computed = max(round_money(standard * size - result.net_income), ZERO)
     if not result.qualifies and result.net_income < standard * MARGINAL_FACTOR * size:
         result.marginal = True
@@ -206,13 +255,18 @@ def find_standard(session: Session, region: Region, on: date) -> Standard | None
     return session.scalar(stmt)
 
 
-def compute_for(session: Session, case: Case, on: date | None = None) -> Computation:
-    on = on or clock.today()
-    standard = find_standard(session, case.region, on)
+def compute_under(case: Case, standard: Standard | None) -> Computation:
+    """:func:`compute` under a stored standard: its amount, method and tiers."""
     if standard is None:
         return compute(case, None)
     return compute(case, Decimal(standard.monthly_amount), standard_from=standard.effective_from,
-                   standard_region=standard.region.name)
+                   standard_region=standard.region.name, method=standard.method,
+                   tiers=[(tier.name, tier.share_percent) for tier in standard.tiers])
+
+
+def compute_for(session: Session, case: Case, on: date | None = None) -> Computation:
+    on = on or clock.today()
+    return compute_under(case, find_standard(session, case.region, on))
 
 
 def refresh(session: Session, case: Case, *, update_payment: bool) -> Computation:
@@ -245,6 +299,43 @@ def set_override(case: Case, amount: Decimal | None, reason: str | None) -> None
     case.override_reason = reason
 
 
+@dataclass
+class TierChoice:
+    """A tier staff chose for a household (分档), checked, with its written reason."""
+
+    name: str
+    reason: str
+
+
+def tier_choice(session: Session, case: Case, tier: str | None, reason: str | None) -> TierChoice | None:
+    """The tier typed (chosen) for ``case``, checked against the standard in force: one of its tiers, with a written
+    reason. None when nothing changes (no tier chosen, or the one the household has)."""
+    tier = clean_line(tier).strip()
+    if not tier or tier == case.tier_name:
+        return None
+    standard = find_standard(session, case.region, clock.today())
+    if standard is None or standard.method != StandardMethod.tiered:
+        raise Invalid(_l("本地区的低保标准按差额计算，不分档。"), field="tier")
+    if tier not in {t.name for t in standard.tiers}:
+        raise Invalid(_l("请从现行低保标准的分档中选择。"), field="tier")
+    reason = clean_line(reason).strip()
+    if len(reason) < MIN_TIER_REASON:
+        raise Invalid(_l("选择或改变分档必须写明理由（至少 %(n)d 个字）。", n=MIN_TIER_REASON), field="tier_reason")
+    if len(reason) > 2000:
+        raise Invalid(_l("内容太长，请精简到 %(n)d 字以内。", n=2000), field="tier_reason")
+    return TierChoice(tier, reason)
+
+
+def set_tier(session: Session, actor: User, case: Case, choice: TierChoice | None) -> None:
+    """Give ``case`` the tier ``choice`` (from :func:`tier_choice`; None: nothing changes), audited."""
+    if choice is None:
+        return
+    before = case.tier_name
+    case.tier_name, case.tier_reason = choice.name, choice.reason
+    audit.record(session, actor, "tier_chosen", "case", case.id, region_id=case.region_id,
+                 details={"before": before, "after": choice.name, "reason": choice.reason})
+
+
 def list_standards(session: Session, actor: User) -> list[Standard]:
     stmt = (
         select(Standard)
@@ -255,16 +346,89 @@ def list_standards(session: Session, actor: User) -> list[Standard]:
     return list(session.scalars(stmt))
 
 
+@dataclass
+class TierRow:
+    """One tier as typed in the standards form: a name and a share of the standard (%, 1–100)."""
+
+    name: str | None
+    share: str | int | None
+
+
+def parse_share(text: str | int | None, *, field_name: str) -> int:
+    """A tier's share of the standard as typed: a whole percentage from 1 to 100 ("70", "70%")."""
+    value = str(text if text is not None else "").strip().rstrip("%％").strip()
+    if not value:
+        raise Invalid(_l("请填写该档占低保标准的比例。"), field=field_name)
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 100:
+        raise Invalid(_l("比例须是 1 到 100 之间的整数（百分比），例如 70。"), field=field_name)
+    return int(value)
+
+
+def _tiers(problems: Problems, rows: Sequence[TierRow]) -> list[tuple[str, int]]:
+    """The tiers typed (rows with anything in them), checked: a name, unique, and a share of 1–100%."""
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        name = clean_line(row.name).strip()
+        share_typed = row.share if isinstance(row.share, int) else clean_line(row.share).strip()
+        if not name and share_typed in ("", None):
+            continue
+        if not name:
+            problems.add(f"tiers-{i}-name", _l("请填写分档名称，例如“一档”。"))
+        elif len(name) > MAX_TIER_NAME:
+            problems.add(f"tiers-{i}-name", _l("分档名称最多 %(n)d 个字。", n=MAX_TIER_NAME))
+        elif name in seen:
+            problems.add(f"tiers-{i}-name", _l("分档名称“%(name)s”重复了，各档名称须不同。", name=name))
+        seen.add(name)
+        share = problems.check(parse_share, share_typed, field_name=f"tiers-{i}-share")
+        if name and share is not None:
+            out.append((name, share))
+    if len(out) > MAX_TIERS:
+        problems.add("tiers", _l("最多设置 %(n)d 档。", n=MAX_TIERS))
+    return out
+
+
 def set_standard(session: Session, actor: User, *, region: Region | None, amount: Decimal | str | None,
-                 effective_from: date | None, note: str = "") -> Standard:
+                 effective_from: date | None, note: str = "", method: StandardMethod | str | None = None,
+                 tiers: Sequence[TierRow] = ()) -> Standard:
     """A new standard for ``region`` from ``effective_from``. ``amount`` as typed (checked by :func:`parse_money`)
     or a Decimal; every problem is reported at once, before anything is written. ``region`` None: none chosen, or
-    one the form's list does not offer."""
+    one the form's list does not offer.
+
+    ``method`` 差额 or 分档 (None or "": as the standard it follows, the one in force there on that date; 差额 when
+    there is none). A 分档 standard without ``tiers`` typed takes those of the standard it follows; with tiers, it
+    must keep every tier name of that standard, since a household's tier is kept by name (a 提标 must not leave a
+    household without one)."""
     scope.require_admin(actor, ADMIN_ONLY)
     if region is not None:
         scope.require_in_scope(actor, region)
     note = (note or "").strip()
+    follows = find_standard(session, region, effective_from) if region is not None and effective_from else None
+    followed_tiers = ([(t.name, t.share_percent) for t in follows.tiers]
+                      if follows is not None and follows.method == StandardMethod.tiered else [])
     with collect() as problems:
+        if method in (None, ""):
+            method = follows.method if follows is not None else StandardMethod.gap
+        elif method not in {m.value for m in StandardMethod}:
+            problems.add("method", _l("请选择计算方法：差额或分档。"))
+            method = None
+        if method is not None:
+            method = StandardMethod(method)
+        typed_tiers = _tiers(problems, tiers)
+        chosen_tiers: list[tuple[str, int]] = []
+        if method == StandardMethod.gap and typed_tiers:
+            problems.add("method", _l("按差额计算的标准不设分档：请清空各档，或将计算方法选为“分档”。"))
+        elif method == StandardMethod.tiered:
+            chosen_tiers = typed_tiers or followed_tiers
+            typed_any = any(clean_line(row.name).strip() or clean_line(str(row.share or "")).strip() for row in tiers)
+            if not chosen_tiers and not typed_any:  # (rows typed wrong say so beside them)
+                problems.add("tiers", _l("按分档计算时至少要设置一档（名称和占标准的比例）。"))
+            kept = {name for name, _share in chosen_tiers}
+            missing = [name for name, _share in followed_tiers if name not in kept]
+            if typed_tiers and missing:
+                problems.add("tiers", _l("新标准须保留现行标准的各档名称（各户按名称对应分档）：缺少%(names)s。",
+                                         names="、".join(missing)))
+
         if region is None:
             problems.add("region_id", _l("请选择适用区划。"))
         amount = problems.check(parse_money, amount, field_name="monthly_amount")
@@ -281,12 +445,22 @@ def set_standard(session: Session, actor: User, *, region: Region | None, amount
         if len(note) > MAX_STANDARD_NOTE:
             problems.add("note", _l("依据最多 %(n)d 个字。", n=MAX_STANDARD_NOTE))
     standard = Standard(region=region, monthly_amount=amount, effective_from=effective_from,
-                        note=note, created_by_id=actor.id, created_at=clock.now())
+                        note=note, method=method, created_by_id=actor.id, created_at=clock.now(),
+                        tiers=[StandardTier(position=i, name=name, share_percent=share)
+                               for i, (name, share) in enumerate(chosen_tiers)])
     session.add(standard)
     session.flush()
-    audit.record(session, actor, "standard_set", "standard", standard.id, region_id=region.id,
-                 details={"region": region.code, "amount": str(amount), "effective_from": effective_from.isoformat()})
+    details = {"region": region.code, "amount": str(amount), "effective_from": effective_from.isoformat(),
+               "method": method.value}
+    if chosen_tiers:
+        details["tiers"] = tier_summary(chosen_tiers)
+    audit.record(session, actor, "standard_set", "standard", standard.id, region_id=region.id, details=details)
     return standard
+
+
+def tier_summary(tiers: Sequence[tuple[str, int]]) -> str:
+    """"一档 100%、二档 70%": a standard's tiers in one line (the audit log and the standards list)."""
+    return "、".join(f"{name} {share}%" for name, share in tiers)
 
 
 def delete_standard(session: Session, actor: User, standard_id: int) -> None:

@@ -43,6 +43,7 @@ class Line:
     old: Decimal
     new: Decimal
     fixed: bool = False  # an override by staff: kept
+    no_tier: bool = False  # 分档 without a tier chosen: no computed amount, the current one kept
 
     @property
     def changed(self) -> bool:
@@ -100,15 +101,18 @@ def _governed(session: Session, standard: Standard) -> list[Case]:
 def compute(session: Session, standard: Standard) -> Preview:
     """Every governed household's amount now and under ``standard`` (no permission check: the sweep's too)."""
     result = Preview(standard=standard, previous=_previous(session, standard))
-    amount = Decimal(standard.monthly_amount)
     for case in _governed(session, standard):
         old = Decimal(case.monthly_amount or 0)
+        no_tier = False
         if case.override_amount is not None:
             new, fixed = Decimal(case.override_amount), True
         else:
-            new, fixed = entitlement.compute(case, amount).computed or Decimal("0.00"), False
+            # through compute(): the standard's method, and under 分档 the household's tier by name
+            computed = entitlement.compute_under(case, standard)
+            no_tier = computed.tier_missing
+            new, fixed = (old if no_tier else computed.computed or Decimal("0.00")), False
         result.lines.append(Line(case.id, case.number, case.head_name, case.region.name, case.household_size,
-                                 old, new, fixed))
+                                 old, new, fixed, no_tier))
     return result
 
 

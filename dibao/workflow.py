@@ -779,9 +779,13 @@ def record_town_decision(
     meeting: TownMeeting | None = None,
     levels: Iterable[Level] = ALL_LEVELS,
     override_reason: str | None = None,
+    tier: str | None = None,
+    tier_reason: str | None = None,
 ) -> Opinion:
     """The town meeting studies the household; its conclusion is the town's signed 审核意见 (an approval of a
-    household whose amount is 0 only with ``override_reason``, see :func:`approval_override`). Without
+    household whose amount is 0 only with ``override_reason``, see :func:`approval_override`). Under a 分档
+    standard an approval proposes the household's ``tier`` (with ``tier_reason``), so the notice that follows
+    shows an amount; the county may change it. Without
     ``meeting`` a new meeting is recorded from ``held_on``, ``title`` and ``participants``; with it (one sitting
     deciding several households) the household joins that meeting, which must be its town's."""
     take(session, actor, case, Action.town_decision)
@@ -796,6 +800,11 @@ def record_town_decision(
                                  message=_l("请填写审核意见；不同意时写明理由（至少 %(n)d 个字）。", n=MIN_REASON))
         override = (problems.check(approval_override, session, case, override_reason)
                     if decision == Decision.approve else None)
+        tier_choice = None
+        if decision == Decision.approve:
+            tier_choice = problems.check(entitlement.tier_choice, session, case, tier, tier_reason)
+            if tier_choice is None and entitlement.compute_for(session, case).tier_missing:
+                problems.add("tier", _l("本地区低保标准按分档计算：请选择该户的分档。"))
         if meeting is None:
             problems.check(_town_meeting_fields, held_on, title, participants)
     if meeting is None:
@@ -804,6 +813,9 @@ def record_town_decision(
     elif meeting.region_id != case.region.parent_id:
         raise Invalid(_l("一次乡镇会议只能研究本乡镇的家庭。"))
     session.add(TownMeetingResult(meeting=meeting, case=case, decision=decision, conclusion=opinion))
+    if tier_choice is not None:
+        entitlement.set_tier(session, actor, case, tier_choice)
+        entitlement.refresh(session, case, update_payment=True)  # the amount the notice will show
     return _meeting_decided(session, actor, case, Level.town, levels, decision, opinion, override,
                             "town_decision_recorded", {"meeting": meeting.id})
 
@@ -837,9 +849,12 @@ def record_county_decision(
     override_amount: Decimal | str | None = None,
     override_reason: str | None = None,
     levels: Iterable[Level] = ALL_LEVELS,
+    tier: str | None = None,
+    tier_reason: str | None = None,
 ) -> Opinion:
     """审批: approval fixes the amount, the start of payment (the month after) and the next review.
-    ``override_amount`` as typed (or given), checked with the opinion."""
+    ``override_amount`` as typed (or given), checked with the opinion; under a 分档 standard ``tier`` (a name of
+    its tiers) with ``tier_reason``, see :func:`entitlement.tier_choice`."""
     take(session, actor, case, Action.county_decision)
     _not_held(session, case)
     _require_approved(case, Level.town)
@@ -857,6 +872,7 @@ def record_county_decision(
         override_amount = problems.check(entitlement.parse_money, override_amount, field_name="override_amount",
                                          allow_empty=True)
         problems.check(entitlement.override_reason, override_amount, override_reason)
+        tier_choice = problems.check(entitlement.tier_choice, session, case, tier, tier_reason)
     if case.close_relative_of_staff and not has_county_visit(session, case):
         raise Conflict(_l("该户是工作人员近亲属备案对象，须由县级工作人员入户调查后才能审批。"))
     filed = last_feedback_filed(session, case)
@@ -867,10 +883,13 @@ def record_county_decision(
     from dibao import assets
 
     assets.approval_guard(session, case)
+    entitlement.set_tier(session, actor, case, tier_choice)
     entitlement.set_override(case, override_amount, override_reason)
     result = entitlement.refresh(session, case, update_payment=True)
     if result.standard is None:
         raise Conflict(_l("本地区还没有设置低保标准，无法核定金额；请管理员先设置低保标准。"))
+    if result.amount is None and result.tier_missing:
+        raise Invalid(_l("本地区低保标准按分档计算：请选择该户的分档。"), field="tier")
     if result.amount is None or result.amount <= 0:
         raise Conflict(_l("核算的保障金额为 0，家庭人均收入不低于低保标准，不能批准；如有特殊情况请写明理由调整金额。"))
     now = clock.now()
@@ -942,10 +961,11 @@ def periodic_review(session: Session, actor: User, case: Case, *, findings: str,
 
 
 def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal | str | None, reason: str,
-                  effective_from: date | None = None) -> CaseRecord:
+                  effective_from: date | None = None, tier: str | None = None) -> CaseRecord:
     """Raise or cut the payment of an active household: only with a written reason (A 32), from the first day
     of ``effective_from``'s month (default: next month; an earlier month is paid as arrears).
-    ``amount`` (as typed, or given) None applies the freshly computed amount."""
+    ``amount`` (as typed, or given) None applies the freshly computed amount; under a 分档 standard ``tier``
+    changes the household's tier (the adjustment's reason is its reason)."""
     take(session, actor, case, Action.adjust_amount)
     starts_on = entitlement.month_start(effective_from) if effective_from else entitlement.next_month(clock.today())
     with collect() as problems:  # every problem at once
@@ -954,9 +974,13 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
         if case.payment_start and starts_on < case.payment_start:
             problems.add("effective_from", _l("调整不能早于开始发放的月份（%(month)s）。",
                                               month=case.payment_start.isoformat()[:7]))
+        tier_choice = problems.check(entitlement.tier_choice, session, case, tier, reason) if reason else None
+    entitlement.set_tier(session, actor, case, tier_choice)
     entitlement.set_override(case, amount, reason)
     result = entitlement.refresh(session, case, update_payment=False)
     new_amount = result.amount
+    if new_amount is None and result.tier_missing:
+        raise Invalid(_l("本地区低保标准按分档计算：请选择该户的分档。"), field="tier")
     if result.standard is None or new_amount is None:
         raise Conflict(_l("本地区还没有设置低保标准，无法核定金额。"))
     before = case.monthly_amount

@@ -25,6 +25,7 @@ from admin.forms import record_id
 from dibao import cases, entitlement, workflow
 from dibao.forms import FlaskForm, Form
 from dibao.models import Decision, WorkCapacity
+from dibao.models.records import StandardMethod
 
 CATEGORY_CHOICES = [SelectChoice(k, v) for k, v in workflow.CATEGORY_LABELS.items()]
 CAPACITY_CHOICES = [SelectChoice(c.value, cases.WORK_CAPACITY_LABELS[c]) for c in WorkCapacity]
@@ -146,11 +147,17 @@ class TownDecisionForm(FlaskForm):
     opinion = TextAreaField(_l("乡镇审核意见（将随公示发布）"), validators=[Length(max=4000)])
     override_reason = TextAreaField(_l("特殊情况说明（核算金额为 0 仍同意时必填，将随公示公开）"),
                                     validators=[Optional(), Length(max=2000)])
+    # 分档 only (admin.cases.tier_fields): the town proposes the tier, so its notice shows the amount
+    tier = SelectField(_l("拟定分档"), validate_choice=False)
+    tier_reason = TextAreaField(_l("拟定分档的理由"), validators=[Optional(), Length(max=2000)])
 
 
 class CountyDecisionForm(FlaskForm):
     decision = RadioField(_l("审批结果"), choices=DECISION_CHOICES, default=Decision.approve.value, validate_choice=False)
     opinion = TextAreaField(_l("审批意见（不同意时写明理由）"), validators=[Length(max=4000)])
+    # 分档 only: the view drops both under a 差额 standard (admin.cases.tier_fields)
+    tier = SelectField(_l("分档"), validate_choice=False)
+    tier_reason = TextAreaField(_l("选择分档的理由"), validators=[Optional(), Length(max=2000)])
     override_amount = StringField(_l("调整后的月保障金额（元，不调整请留空）"), validators=[Optional(), Length(max=20)])
     override_reason = TextAreaField(_l("调整理由"), validators=[Optional(), Length(max=2000)])
 
@@ -165,6 +172,7 @@ class PeriodicReviewForm(FlaskForm):
 
 
 class AdjustForm(FlaskForm):
+    tier = SelectField(_l("分档（改变分档时选择，理由写在下面）"), validate_choice=False)  # 分档 only, as above
     amount = StringField(_l("新的月保障金额（元，留空则按最新收入重新核算）"), validators=[Optional(), Length(max=20)])
     reason = TextAreaField(_l("调整理由（将告知家庭）"), validators=[Length(max=4000)])
 
@@ -174,11 +182,23 @@ class GraceForm(FlaskForm):
     reason = TextAreaField(_l("理由"), validators=[Length(max=4000)])
 
 
+class TierForm(Form):
+    name = StringField(_l("分档名称"), validators=[Optional(), Length(max=40)])
+    share = StringField(_l("占标准的比例（%）"), validators=[Optional(), Length(max=10)])
+
+
+METHOD_CHOICES = [SelectChoice("", _l("沿用现行标准的计算方法和分档")),
+                  SelectChoice(StandardMethod.gap.value, _l("差额：(标准 − 家庭人均收入) × 人数")),
+                  SelectChoice(StandardMethod.tiered.value, _l("分档：标准 × 该档比例 × 人数"))]
+
+
 class StandardForm(FlaskForm):
     region_id = SelectField(_l("适用区划"), coerce=record_id, validate_choice=False)
     monthly_amount = StringField(_l("标准（元/人·月）"), validators=[Length(max=20)])  # required: the domain says so
     effective_from = DateField(_l("生效日期"), validators=[Optional()])
     note = StringField(_l("依据（文件名称、文号）"), validators=[Optional(), Length(max=200)])
+    method = SelectField(_l("计算方法"), choices=METHOD_CHOICES, validate_choice=False)
+    tiers = FieldList(FormField(TierForm), min_entries=5, max_entries=entitlement.MAX_TIERS)
 
 
 class PaymentAccountForm(FlaskForm):

@@ -123,6 +123,10 @@ class Case(Base):
     override_amount: Mapped[Decimal | None] = mapped_column(Money)
     override_reason: Mapped[str | None] = mapped_column(Text)
     monthly_amount: Mapped[Decimal | None] = mapped_column(Money)
+    # 分档: the tier staff chose (by name: it resolves against whichever standard is in force, also after a 提标),
+    # with their written reason; None under a 差额 standard or while none is chosen.
+    tier_name: Mapped[str | None] = mapped_column(String(20))
+    tier_reason: Mapped[str | None] = mapped_column(Text)
     household_income: Mapped[Decimal | None] = mapped_column(Money)  # counted monthly income of the household
     marginal: Mapped[bool] = mapped_column(Boolean, default=False)  # 低保边缘
 

@@ -209,8 +209,16 @@ class CaseRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class StandardMethod(enum.StrEnum):
+    """How a standard becomes a household's amount: the county's choice (REGULATIONS "Amount", A 23)."""
+
+    gap = "gap"  # 差额: (standard − income per person) × household size
+    tiered = "tiered"  # 分档: standard × the share of the household's tier × household size
+
+
 class Standard(Base):
-    """低保标准: yuan per person per month for a region (and its subtree) from an effective date."""
+    """低保标准: yuan per person per month for a region (and its subtree) from an effective date, with the way the
+    amount is calculated from it (差额 by default; 分档 with its tiers)."""
 
     __tablename__ = "dibao_standard"
     __table_args__ = (UniqueConstraint("region_id", "effective_from"),)
@@ -220,11 +228,30 @@ class Standard(Base):
     monthly_amount: Mapped[Decimal] = mapped_column(Money)
     effective_from: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(String(200), default="")  # e.g. the document that set it
+    method: Mapped[StandardMethod] = enum_column(StandardMethod, default=StandardMethod.gap, server_default="gap")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     region: Mapped[Region] = relationship()
     created_by: Mapped[User | None] = relationship()
+    tiers: Mapped[list[StandardTier]] = relationship(back_populates="standard", order_by="StandardTier.position",
+                                                     cascade="all, delete-orphan")
+
+
+class StandardTier(Base):
+    """分档: one tier of a tiered standard — a name (一档, 二档…) and the share of the standard each person of a
+    household in it gets. A household's tier is kept by name, so it still resolves under the next standard."""
+
+    __tablename__ = "dibao_standard_tier"
+    __table_args__ = (UniqueConstraint("standard_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("dibao_standard.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(20))
+    share_percent: Mapped[int] = mapped_column(Integer)  # 1–100: % of the standard per person
+
+    standard: Mapped[Standard] = relationship(back_populates="tiers")
 
 
 class Attachment(Base):

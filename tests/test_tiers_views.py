@@ -1,0 +1,156 @@
+"""分档 on the staff screens: the standards form (method, tier rows; bad input refused beside its field, nothing
+saved), the county decision's tier select, the case page's breakdown (「请选择分档」 until a tier is chosen); and
+nothing of a tier on the public pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from dibao import entitlement
+from dibao.models import AuditEvent, Case, Stage
+from dibao.models.records import Standard, StandardMethod, StandardTier
+from tests.case_helpers import fresh, region, register, to_stage, user
+from tests.conftest import csrf_token
+from tests.test_all_errors import field_error
+
+
+def _count(session, model) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def _tiered(session, world, amount="780.00"):
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal(amount), effective_from=date(2026, 1, 1), method="tiered",
+                             tiers=[entitlement.TierRow("一档", "100"), entitlement.TierRow("二档", "70"),
+                                    entitlement.TierRow("三档", "40")])
+
+
+def _post_standard(client, world, **fields):
+    data = {"csrf_token": csrf_token(client, "/admin/standards/"), "region_id": world.regions["county"],
+            "monthly_amount": "780", "effective_from": "2026-01-01", "note": "县政府文件", **fields}
+    return client.post("/admin/standards/", data=data)
+
+
+def test_the_standards_form_offers_the_method_and_tier_rows(client, auth, world):
+    auth.login("admin")
+    html = client.get("/admin/standards/").get_data(as_text=True)
+    assert 'name="method"' in html and "分档：标准 × 该档比例 × 人数" in html
+    assert 'name="tiers-0-name"' in html and 'name="tiers-4-share"' in html
+
+
+def test_bad_tiers_are_refused_beside_their_fields_and_nothing_is_saved(client, auth, session, world):
+    auth.login("admin")
+    before = (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent))
+    res = _post_standard(client, world, method="tiered", **{
+        "tiers-0-name": "一档", "tiers-0-share": "150", "tiers-1-name": "一档", "tiers-1-share": "70",
+        "tiers-2-name": "", "tiers-2-share": "40%"})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 400
+    assert "1 到 100 之间的整数" in field_error(html, "tiers-0-share")
+    assert "重复" in field_error(html, "tiers-1-name")
+    assert "请填写分档名称" in field_error(html, "tiers-2-name")
+    assert (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent)) == before
+
+    res = _post_standard(client, world, method="tiered")  # 分档 with no tier at all
+    html = res.get_data(as_text=True)
+    assert res.status_code == 400 and "至少要设置一档" in html
+    res = _post_standard(client, world, method="gap", **{"tiers-0-name": "一档", "tiers-0-share": "100"})
+    assert res.status_code == 400 and "不设分档" in field_error(res.get_data(as_text=True), "method")
+    assert (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent)) == before
+
+
+def test_good_tiers_are_saved_listed_and_audited(client, auth, session, world):
+    auth.login("admin")
+    res = _post_standard(client, world, method="tiered", **{
+        "tiers-0-name": "一档", "tiers-0-share": "100", "tiers-1-name": "二档", "tiers-1-share": "70%",
+        "tiers-2-name": " 三档 ", "tiers-2-share": "40"})
+    assert res.status_code == 302
+    fresh(session)
+    stored = session.scalar(select(Standard))
+    assert stored.method == StandardMethod.tiered
+    assert [(t.name, t.share_percent) for t in stored.tiers] == [("一档", 100), ("二档", 70), ("三档", 40)]
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "standard_set")) == 1
+    html = client.get("/admin/standards/").get_data(as_text=True)
+    assert "分档：一档 100%、二档 70%、三档 40%" in html
+
+
+def test_the_case_page_asks_for_a_tier_then_shows_the_arithmetic(client, auth, session, world, clock):
+    case = register(session, user(session, world, "staff_a1"), members=3)
+    to_stage(session, world, case, Stage.county_approval)
+    _tiered(session, world)  # (the county turned to 分档 after the town's decision)
+    session.commit()
+    auth.login("county")
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "请选择分档" in page and "计算方法：分档" in page and "核算金额 =" not in page
+
+    form = client.get(f"/admin/cases/{case.id}/county-decision").get_data(as_text=True)
+    assert 'name="tier"' in form and "二档（标准的 70%）" in form
+    token = csrf_token(client, f"/admin/cases/{case.id}/county-decision")
+    res = client.post(f"/admin/cases/{case.id}/county-decision", data={
+        "csrf_token": token, "decision": "approve", "opinion": "同意纳入低保。", "tier": "", "tier_reason": ""})
+    assert res.status_code == 400 and "请选择该户的分档" in field_error(res.get_data(as_text=True), "tier")
+    res = client.post(f"/admin/cases/{case.id}/county-decision", data={
+        "csrf_token": token, "decision": "approve", "opinion": "同意纳入低保。", "tier": "二档", "tier_reason": "短"})
+    assert res.status_code == 400 and "必须写明理由" in field_error(res.get_data(as_text=True), "tier_reason")
+    fresh(session)
+    assert session.get(Case, case.id).tier_name is None
+    res = client.post(f"/admin/cases/{case.id}/county-decision", data={
+        "csrf_token": token, "decision": "approve", "opinion": "同意纳入低保。", "tier": "二档",
+        "tier_reason": "家庭困难程度一般"})
+    assert res.status_code == 302
+    fresh(session)
+    stored = session.get(Case, case.id)
+    assert stored.tier_name == "二档" and stored.computed_amount == Decimal("1638.00")
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "请选择分档" not in page
+    assert "分档：二档，每人为低保标准的 70%" in page and "家庭困难程度一般" in page
+    assert "780.00 × 70% = 546.00 元/人；546.00 × 3 = 1638.00 元/月" in page
+
+
+def test_a_gap_county_sees_no_tier(client, auth, session, world, clock):
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("780.00"), effective_from=date(2026, 1, 1))
+    case = register(session, user(session, world, "staff_a1"))
+    to_stage(session, world, case, Stage.county_approval)
+    session.commit()
+    auth.login("county")
+    assert 'name="tier"' not in client.get(f"/admin/cases/{case.id}/county-decision").get_data(as_text=True)
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "计算方法：差额" in page and "请选择分档" not in page and "核算金额 = (780.00 − 300.00) × 2" in page
+
+
+def test_no_tier_on_the_public_pages(client, session, world, clock):
+    _tiered(session, world)
+    session.commit()
+    html = client.get("/policies/").get_data(as_text=True)
+    assert "780.00" in html
+    assert "二档" not in html and "分档" not in html
+
+
+def test_the_town_decision_form_proposes_the_tier(client, auth, session, world, clock):
+    _tiered(session, world)
+    case = register(session, user(session, world, "staff_a1"), members=3)
+    to_stage(session, world, case, Stage.town_decision)
+    session.commit()
+    auth.login("town_a")
+    url = f"/admin/cases/{case.id}/town-decision"
+    form = client.get(url).get_data(as_text=True)
+    assert 'name="tier"' in form and "拟定分档" in form and "三档（标准的 40%）" in form
+    data = {"csrf_token": csrf_token(client, url), "held_on": "2026-03-02", "title": "镇党委会议",
+            "participants": "书记\n镇长\n委员", "decision": "approve", "opinion": "经镇党委会议研究，同意。",
+            "tier": "", "tier_reason": ""}
+    res = client.post(url, data=data)
+    assert res.status_code == 400 and "请选择该户的分档" in field_error(res.get_data(as_text=True), "tier")
+    fresh(session)
+    assert session.get(Case, case.id).stage == Stage.town_decision
+    assert session.get(Case, case.id).tier_name is None
+    res = client.post(url, data={**data, "tier": "三档", "tier_reason": "有部分劳动收入"})
+    assert res.status_code == 302, res.get_data(as_text=True)
+    fresh(session)
+    stored = session.get(Case, case.id)
+    assert stored.tier_name == "三档" and stored.monthly_amount == Decimal("936.00")  # 780 × 40% × 3
+    assert "分档：三档，每人为低保标准的 40%" in client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
