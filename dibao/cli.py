@@ -29,6 +29,9 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(notices_group)
     app.cli.add_command(media_group)
+    from dibao.retention import retention_group  # PIPL Art. 47: erasing what served its purpose
+
+    app.cli.add_command(retention_group)
     from dibao.demo import seed_demo_command
 
     app.cli.add_command(seed_demo_command)

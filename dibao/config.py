@@ -96,4 +96,9 @@ def from_environment(instance_path: Path) -> dict:
         "PUBLIC_CACHE_BYTES": int(os.environ.get("DIBAO_PUBLIC_CACHE_MB") or 32) * 1024 * 1024,
         # Working days community staff have to accept or return an online application (网上申请).
         "APPLICATION_WORKING_DAYS": int(os.environ.get("DIBAO_APPLICATION_WORKING_DAYS") or 3),
+        # Days a closed objection's or report's contact and photos, and a returned online application's ID numbers,
+        # phones and photos, are kept once their purpose ended (told / decided / returned); then dibao.retention
+        # erases them (PIPL Art. 47). 185 covers the 60-day window for 行政复议 (行政复议法 Art. 20) and the
+        # 6 months for 行政诉讼 (行政诉讼法 Art. 46: 6 calendar months can be 184 days).
+        "RETENTION_DAYS": max(0, int(os.environ.get("DIBAO_RETENTION_DAYS") or 185)),
     }

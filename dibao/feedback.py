@@ -477,6 +477,7 @@ class PublicStatus:
     decided_at: Any
     about: str  # the notice title, or the report's subject kind
     real_name: bool
+    erased_at: Any = None  # when the contact and photos were erased (dibao.retention)
 
 
 def lookup(session: Session, code: str | None) -> PublicStatus:
@@ -494,7 +495,7 @@ def lookup(session: Session, code: str | None) -> PublicStatus:
     return PublicStatus(kind=item.kind, code=item.tracking_code, submitted_at=item.created_at, status=item.status,
                         deadline=item.deadline, outcome=item.outcome,
                         public_answer=item.public_answer if item.status == FeedbackStatus.decided else None,
-                        decided_at=item.decided_at, about=about, real_name=item.real_name)
+                        decided_at=item.decided_at, about=about, real_name=item.real_name, erased_at=item.erased_at)
 
 
 # --- the staff side ----------------------------------------------------------------------------------
@@ -785,6 +786,9 @@ def reporter_contact(session: Session, actor: User, report: Report) -> tuple[str
         raise NotFound(_l("没有找到这条记录。"))
     if not can_decide(actor, report):
         raise Forbidden(CONTACT_DECIDERS_ONLY)
+    if report.erased_at is not None:
+        raise Conflict(_l("举报人的联系方式已于 %(day)s 按《个人信息保护法》第四十七条删除。",
+                          day=clock.to_local(report.erased_at).date().isoformat()))
     if not report.real_name or not report.submitter_phone:
         raise Conflict(_l("这是匿名举报，没有联系方式。"))
     audit.record(session, actor, "report_contact_viewed", "report", report.tracking_code, region_id=report.region_id)

@@ -3,8 +3,9 @@
 Visibility never depends on it (an entry disappears at its closing second by itself, dibao.notices); the
 sweep only writes down what already happened: ``closing_recorded_at`` on the batch, and each case without
 an unresolved objection moves to its next stage (``workflow.notice_closed``). Held cases stay; a later
-sweep moves them once their objection is decided and not upheld. It also deletes the media files nothing
-references any more (``dibao media gc``; the app's own sweep at most hourly).
+sweep moves them once their objection is decided and not upheld. It also erases personal information whose
+purpose ended (``dibao retention run``) and deletes the media files nothing references any more
+(``dibao media gc``), both in the app's own sweep at most hourly.
 
 It runs in three ways, all safe together:
 
@@ -37,6 +38,7 @@ class SweepResult:
     closed: list[notices.Closing] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     media_deleted: list[str] = field(default_factory=list)  # files nothing references any more (media gc)
+    erased: int = 0  # items whose personal information was erased (dibao.retention)
 
     @property
     def moved(self) -> int:
@@ -83,9 +85,22 @@ def run_sweep(app: Flask, at: datetime | None = None, *, media_gc: bool = True) 
     _audit_checkpoint(app)
     _stats_summary(app)
     if media_gc:
+        result.erased = _retention(app)
         result.media_deleted = run_media_gc(app)
         _purge_job_files(app)
     return result
+
+
+def _retention(app: Flask) -> int:
+    """Personal information whose purpose ended (PIPL Art. 47), with the media gc (at most hourly in the app's own
+    sweep): nothing is due by the minute. A failure never stops the sweep; the next pass tries again."""
+    from dibao import retention
+
+    try:
+        return len(retention.run(app).erased)
+    except Exception:  # noqa: BLE001
+        log.exception("erasing expired personal information failed")
+        return 0
 
 
 def _purge_job_files(app: Flask) -> None:
@@ -191,7 +206,8 @@ def sweep_command() -> None:
 
     result = run_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"notice sweep: {len(result.closed)} batches closed, {result.moved} cases moved, "
-               f"{result.held} held by objections, {len(result.media_deleted)} unreferenced media files deleted")
+               f"{result.held} held by objections, {len(result.media_deleted)} unreferenced media files deleted, "
+               f"personal information of {result.erased} items erased")
 
 
 @click.group("media", help="Stored photos and documents.")

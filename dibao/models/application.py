@@ -40,9 +40,10 @@ class Application(Base):
     # The applicant: the head of household (户主), named like the Case columns they become. ID number and
     # phone are staff-only; the ID number is encrypted at rest and found by its keyed hash.
     head_name: Mapped[str] = mapped_column(String(50))
-    head_id_number: Mapped[str] = mapped_column(EncryptedString(), info={"blind_index": "head_id_hash"})
-    head_id_hash: Mapped[str] = mapped_column(String(64), index=True)
-    head_phone: Mapped[str] = mapped_column(String(20))
+    # Null only once erased (``erased_at``).
+    head_id_number: Mapped[str | None] = mapped_column(EncryptedString(), info={"blind_index": "head_id_hash"})
+    head_id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    head_phone: Mapped[str | None] = mapped_column(String(20))
     head_work_capacity: Mapped[WorkCapacity] = enum_column(WorkCapacity)
     email: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(200))
@@ -66,6 +67,9 @@ class Application(Base):
     return_items: Mapped[str | None] = mapped_column(Text)
     return_note: Mapped[str | None] = mapped_column(Text)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("dibao_case.id"), index=True)
+    # A returned application's ID numbers, phones, e-mail and photos, erased once their purpose ended (PIPL
+    # Art. 47, dibao.retention); region, status, dates and the reason stay for statistics.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     region: Mapped[Region] = relationship(lazy="joined")
     handled_by: Mapped[User | None] = relationship()
@@ -78,7 +82,7 @@ class Application(Base):
     kind = "application"
 
     @validates("head_id_number")
-    def _index_head_id(self, _key: str, value: str) -> str:
+    def _index_head_id(self, _key: str, value: str | None) -> str | None:
         self.head_id_hash = blind_index(value)
         return value
 

@@ -63,6 +63,9 @@ class FeedbackItem:
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When staff recorded having told a real-name submitter the result (A 37).
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the name, phone and evidence photos were erased once their purpose ended (PIPL Art. 47,
+    # dibao.retention); the description, check notes and answer stay as the case's archive.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     kind: ClassVar[str]
 

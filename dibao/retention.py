@@ -1,0 +1,225 @@
+"""Erasing personal information whose purpose has ended (PIPL Art. 47: 删除 when the purpose is achieved).
+
+Two kinds of record carry personal information that serves a purpose with an end:
+
+* objections and reports (异议、举报): the submitter's name and phone exist to tell a real-name submitter the
+  result (A 37), the evidence photos to check the claim. Once the item is decided and the submitter has been
+  told (``notified_at``) — or cannot be, being anonymous (then from ``decided_at``) — and the retention period
+  has passed, the name, the phone and the photos go. The description, the staff's check notes and the public
+  answer stay: they are the case's archive. The tracking code keeps working and says the contact was removed.
+* online applications (网上申请) that never became a case (``returned``): the applicant's ID number (and its
+  keyed hash), phone, e-mail, the proxy's phone, the members' ID numbers and the document photos go. Region,
+  status, dates, the names and the reason stay, for statistics. An accepted application is the case's archive
+  and is left alone.
+
+The phone or e-mail a notification was sent to goes with them (the delivery log keeps what was sent and when).
+
+The period is ``DIBAO_RETENTION_DAYS`` (``RETENTION_DAYS``, default 185: see dibao.config). Each erased item is
+its own short transaction, claimed by a conditional UPDATE (``erased_at IS NULL``), and writes one audit event
+(``personal_data_erased``: the item's kind and code, how many photos, the period — never the values), so a run
+beside another (the app's sweep, cron, ``dibao retention run``) erases each item once and a second run finds
+nothing. The files are deleted after the commit, and only when no other row names them (media keys are content
+hashes: the same photo may belong to two items); a file left behind by a failure is unreferenced and goes with
+the next ``dibao media gc``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from dibao import audit, clock, media
+from dibao.db import Base
+from dibao.models import Objection, Report
+from dibao.models.application import Application, ApplicationDocument, ApplicationMember, ApplicationStatus
+from dibao.models.feedback import Evidence, FeedbackStatus
+from dibao.models.notification import Notification
+
+log = logging.getLogger("dibao.retention")
+
+ACTION = "personal_data_erased"
+FEEDBACK_MODELS: dict[str, type[Objection] | type[Report]] = {"objection": Objection, "report": Report}
+
+
+@dataclass(frozen=True)
+class Due:
+    """An item whose personal information is due for erasure: what the CLI lists and the run erases."""
+
+    kind: str  # objection | report | application
+    id: int
+    code: str  # the tracking code
+    region_id: int
+    since: datetime  # when its purpose ended (told, decided or returned)
+
+
+@dataclass
+class RetentionResult:
+    due: list[Due] = field(default_factory=list)
+    erased: list[Due] = field(default_factory=list)  # empty on a dry run
+    files_deleted: list[str] = field(default_factory=list)
+
+
+def cutoff(at: datetime, days: int) -> datetime:
+    return at - timedelta(days=days)
+
+
+def due(session: Session, at: datetime, days: int) -> list[Due]:
+    """Everything whose purpose ended at least ``days`` before ``at`` and that still holds something to erase."""
+    before = cutoff(at, days)
+    found: list[Due] = []
+    for kind, model in FEEDBACK_MODELS.items():
+        parent = Evidence.objection_id if kind == "objection" else Evidence.report_id
+        # A real-name submitter must have been told; an anonymous one cannot be, so the decision ends it.
+        rows = session.execute(
+            select(model.id, model.tracking_code, model.region_id, model.real_name, model.notified_at,
+                   model.decided_at)
+            .where(model.status == FeedbackStatus.decided, model.erased_at.is_(None),
+                   or_(and_(model.real_name.is_(True), model.notified_at <= before),
+                       and_(model.real_name.is_(False), model.decided_at <= before)),
+                   or_(model.submitter_name.is_not(None), model.submitter_phone.is_not(None),
+                       exists().where(parent == model.id)))
+            .order_by(model.id))
+        for item_id, code, region_id, real_name, notified_at, decided_at in rows:
+            found.append(Due(kind, item_id, code, region_id, notified_at if real_name else decided_at))
+    rows = session.execute(
+        select(Application.id, Application.tracking_code, Application.region_id, Application.handled_at)
+        .where(Application.status == ApplicationStatus.returned, Application.case_id.is_(None),
+               Application.erased_at.is_(None), Application.handled_at <= before)
+        .order_by(Application.id))
+    found += [Due("application", item_id, code, region_id, handled_at) for item_id, code, region_id, handled_at in rows]
+    return found
+
+
+def erase(session: Session, item: Due, at: datetime, days: int) -> list[str] | None:
+    """Erase one item in the caller's transaction; its media keys (to delete once committed), or None when
+    another run erased it first."""
+    if item.kind == "application":
+        claimed = session.execute(
+            update(Application)
+            .where(Application.id == item.id, Application.erased_at.is_(None),
+                   Application.status == ApplicationStatus.returned, Application.case_id.is_(None))
+            .values(erased_at=at, head_id_number=None, head_id_hash=None, head_phone=None, email=None,
+                    proxy_phone=None)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            return None
+        session.execute(update(ApplicationMember).where(ApplicationMember.application_id == item.id)
+                        .values(id_number=None).execution_options(synchronize_session=False))
+        keys = list(session.scalars(select(ApplicationDocument.media_key)
+                                    .where(ApplicationDocument.application_id == item.id)))
+        session.execute(delete(ApplicationDocument).where(ApplicationDocument.application_id == item.id)
+                        .execution_options(synchronize_session=False))
+    else:
+        model = FEEDBACK_MODELS[item.kind]
+        claimed = session.execute(
+            update(model)
+            .where(model.id == item.id, model.erased_at.is_(None), model.status == FeedbackStatus.decided)
+            .values(erased_at=at, submitter_name=None, submitter_phone=None)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            return None
+        parent = Evidence.objection_id if item.kind == "objection" else Evidence.report_id
+        keys = list(session.scalars(select(Evidence.media_key).where(parent == item.id)))
+        session.execute(delete(Evidence).where(parent == item.id).execution_options(synchronize_session=False))
+    # Where its notifications went: the log keeps what was sent and when, not to whom.
+    session.execute(update(Notification)
+                    .where(Notification.object_type == item.kind, Notification.object_id == item.code)
+                    .values(recipient="").execution_options(synchronize_session=False))
+    audit.record(session, None, ACTION, item.kind, item.code, region_id=item.region_id,
+                 details={"photos": len(keys), "retention_days": days})
+    return keys
+
+
+def still_referenced(session: Session, keys: set[str]) -> set[str]:
+    """Which of ``keys`` some row still names (the columns dibao.media's garbage collection counts)."""
+    if not keys:
+        return set()
+    found: set[str] = set()
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if column.name in media.MEDIA_KEY_COLUMNS and (table.name, column.name) not in media.NOT_REFERENCES:
+                found.update(session.scalars(select(column).where(column.in_(sorted(keys))).distinct()))
+    return found
+
+
+def delete_files(media_dir: str, keys: set[str]) -> list[str]:
+    """Delete the stored files of ``keys`` (originals and renditions); their paths relative to ``media_dir``."""
+    deleted = []
+    for key in sorted(keys):
+        try:
+            paths = [media.media_path(media_dir, key)]
+        except media.MediaError:  # not a key this module wrote: nothing of ours to delete
+            continue
+        if key.endswith(".jpg"):
+            paths += [media.media_path(media_dir, key, rendition) for rendition in media.RENDITIONS]
+        for path in paths:
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                deleted.append(path.relative_to(Path(media_dir)).as_posix())
+    return deleted
+
+
+def run(app: Flask, at: datetime | None = None, *, dry_run: bool = False, days: int | None = None) -> RetentionResult:
+    """One pass: find what is due and (unless ``dry_run``) erase each item in its own transaction."""
+    at = at or clock.now()
+    days = app.config["RETENTION_DAYS"] if days is None else days
+    result = RetentionResult()
+    with app.extensions["dibao.sessions"]() as reader:
+        result.due = due(reader, at, days)
+    if dry_run:
+        return result
+    make_session = app.extensions["dibao.write_sessions"]
+    keys: set[str] = set()
+    for item in result.due:
+        with make_session() as session:
+            erased_keys = erase(session, item, at, days)
+            session.commit()
+        if erased_keys is not None:
+            result.erased.append(item)
+            keys.update(erased_keys)
+    if keys:
+        with app.extensions["dibao.sessions"]() as reader:
+            gone = keys - still_referenced(reader, keys)
+        result.files_deleted = delete_files(app.config["MEDIA_DIR"], gone)
+    if result.erased:
+        log.info("retention: personal information of %d items erased, %d files deleted",
+                 len(result.erased), len(result.files_deleted))
+    return result
+
+
+# --- CLI ----------------------------------------------------------------------------------------------------
+
+KIND_NAMES = {"objection": "异议", "report": "举报", "application": "网上申请"}
+
+
+@click.group("retention", help="Personal information whose purpose has ended (PIPL Art. 47).")
+def retention_group() -> None:
+    pass
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="only list what is due; change nothing")
+@with_appcontext
+def run_command(dry_run: bool) -> None:
+    """Erase the contact, ID numbers and photos of closed objections, reports and returned applications whose
+    retention period (DIBAO_RETENTION_DAYS) has passed; one audit event per item (idempotent)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    result = run(app, dry_run=dry_run)
+    for item in result.due:
+        click.echo(f"{KIND_NAMES[item.kind]} {item.code} (#{item.id}) {clock.to_local(item.since):%Y-%m-%d}")
+    days = app.config["RETENTION_DAYS"]
+    if dry_run:
+        click.echo(f"retention (dry run): {len(result.due)} items older than {days} days would be erased")
+    else:
+        click.echo(f"retention: {len(result.erased)} items erased, {len(result.files_deleted)} files deleted "
+                   f"(retention period {days} days)")
