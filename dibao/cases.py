@@ -438,12 +438,15 @@ def get_member(case: Case, member_id: int) -> Member:
 
 def add_member(session: Session, actor: User, case: Case, *, name: str, relation: str, age: int | None,
                id_number: str | None, health: str, work_capacity: WorkCapacity | str,
-               deduction: Decimal | str | None, deduction_note: str) -> Member:
-    """``deduction`` may be the text as typed: it is checked with the other fields."""
+               deduction: Decimal | str | None, deduction_note: str, household_checked: bool = False) -> Member:
+    """``deduction`` may be the text as typed: it is checked with the other fields. ``household_checked``: the
+    caller has just checked these fields with :func:`member_values` and the household, in this transaction
+    (a member joining checks them with the change's own), so one person, one household is not checked again —
+    the person's advisory lock that check took holds to the end of the transaction."""
     _require_edit(actor, case)
     values = member_values(name=name, relation=relation, age=age, id_number=id_number, health=health,
                            work_capacity=work_capacity, deduction=deduction, deduction_note=deduction_note, head=False,
-                           household=(session, actor, case, None))
+                           household=None if household_checked else (session, actor, case, None))
     member = Member(case=case, position=max((m.position for m in case.members), default=-1) + 1, **values)
     session.add(member)
     session.flush()

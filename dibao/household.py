@@ -132,9 +132,11 @@ def member_joins(session: Session, actor: User, case: Case, *, kind: MemberChang
                        work_capacity=work_capacity, deduction=None, deduction_note="", head=False,
                        household=(session, actor, case, None))  # one person, one open household
     # cases.add_member / remove_member edit the household (community staff, open stages: MEMBER_CHANGE's rule),
-    # refresh the computed amount and write their own audit event.
+    # refresh the computed amount and write their own audit event. The one-household check above holds the
+    # person's lock to the end of the transaction: add_member need not check (nor lock) again.
     member = cases.add_member(session, actor, case, name=name, relation=relation, age=age, id_number=id_number,
-                              health="", work_capacity=work_capacity, deduction=None, deduction_note="")
+                              health="", work_capacity=work_capacity, deduction=None, deduction_note="",
+                              household_checked=True)
     return _record(session, actor, case, kind, member.name, happened_on, reason)
 
 

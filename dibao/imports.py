@@ -4,8 +4,8 @@ The file is one row per person (the template's sheet "低保名册"): the rows o
 head of household's row (与户主关系 = 本人) carries the household's columns (community, address, category,
 approval date, amount, payment account). Every household becomes an active case (在保) in its community, with
 its members, incomes, payment account, the amount period payment runs read, and the next review on its
-category's schedule; each gets one audit event ``case_imported``, which is also its "imported" line in the
-archive.
+category's schedule (a category below the least A 31 allows the household is raised to it, with a warning);
+each gets one audit event ``case_imported``, which is also its "imported" line in the archive.
 
 Two steps, each a background job (dibao.jobs): the check (dry run) lists every problem by row and column and
 changes nothing; the import checks again (the database may have changed since) and writes everything in one
@@ -383,6 +383,11 @@ class PersonDraft:
     income_source: str
     id_hash: str | None = None  # the keyed hash of id_number (set by the database check, reused by the import)
 
+    @property
+    def incomes(self) -> tuple[SimpleNamespace, ...]:
+        """The one income the roster gives a person, as a Member's (what workflow.needs_half_yearly reads)."""
+        return (SimpleNamespace(source=self.income_source, monthly_amount=self.income),) if self.income else ()
+
 
 @dataclass
 class HouseholdDraft:
@@ -529,6 +534,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     for draft in drafts:
         for person in draft.members:
             person.id_hash = hashes.get(person.id_number) if person.id_number else None
+    _check_categories(drafts, out)
     _check_amounts(session, drafts, out)
     return drafts
 
@@ -717,6 +723,19 @@ def _check_database(session: Session, seen: dict[str, tuple[int, str]], out: _Ro
             out.error(row, "id_number", "member_two_households",
                       _l("此人已是在册家庭（%(number)s）的成员，一人只能属于一户。", number=members[id_hash]))
     return {id_number: id_hash for id_hash, (_row, id_number) in by_hash.items()}
+
+
+def _check_categories(drafts: list[HouseholdDraft], out: _Rows) -> None:
+    """A 31 (workflow.least_category): a category below the least the household may have is a warning, and the
+    household is imported with that least one, so its first review falls on the schedule the rule requires."""
+    for draft in drafts:
+        least = workflow.least_category(draft.members)
+        if draft.category < least:
+            out.warn(draft.head_row, "category", "category_raised",
+                     _l("分类为%(given)s，但该户有劳动年龄内有劳动能力的成员，或有经营、种养殖等不固定收入，按《最低生活保障"
+                        "审核确认办法》第三十一条应至少每半年复核一次；将导入为%(least)s。",
+                        given=workflow.CATEGORY_LABELS[draft.category], least=workflow.CATEGORY_LABELS[least]))
+            draft.category = least
 
 
 def _check_amounts(session: Session, drafts: list[HouseholdDraft], out: _Rows) -> None:

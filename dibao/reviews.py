@@ -68,6 +68,7 @@ EVENT_LABELS = {
     "review_recorded": _l("复核记录"), "proposal_decided": _l("县级对建议作出决定"), "grace_ended": _l("渐退期满，建议退保"),
     "death_recorded": _l("记录家庭成员死亡"), "contact_logged": _l("月联系"), "campaign_check_recorded": _l("全面入户核查"),
     "standard_raised": _l("提标，调整保障金额"),
+    "proposal_withdrawn": _l("撤回调整金额的建议（成员再次变化后金额不变）"),
 }
 # What a review looks at (recorded with its findings).
 CHECK_ITEMS = {
@@ -214,6 +215,9 @@ def propose_recomputed_amount(session: Session, actor: User, case: Case, reason:
             pending.status, pending.decided_at = ProposalStatus.declined, clock.now()
             pending.decided_by_name = actor.display_name
             pending.decision_note = str(_l("成员再次变化后金额与现发金额相同，无需调整。"))
+            # A state change of its own (the county's list loses it): its own event, beside the member change's.
+            audit.record(session, actor, "proposal_withdrawn", "case", case.id, region_id=case.region_id,
+                         details={"proposal": pending.id, "amount": str(pending.amount), "reason": pending.decision_note})
         return None
     if pending is not None:
         pending.amount = result.amount

@@ -2,6 +2,7 @@
 whole archive to another community: the scope follows the household, the amount is recomputed under the new
 region's standard as a new amount period, everything audited and in the archive."""
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -138,6 +139,38 @@ def test_a_birth_and_a_death_go_to_the_county_as_proposals_of_the_new_amount(ses
     with pytest.raises(Forbidden):
         household.member_joins(session, user(session, w, "county"), case, kind=MemberChangeKind.birth,
                                happened_on=date(2026, 3, 2), reason="出生医学证明", name="某", relation="子女", age=0)
+
+
+def test_withdrawing_a_member_change_proposal_is_its_own_audit_event(client, auth, session, w):
+    """A second member change that brings the amount back to what is paid withdraws the open proposal: a state
+    change of its own, audited with the case and who made it, and named in Chinese in the audit viewer and the
+    household's timeline."""
+    from dibao import reviews
+    from dibao.models.management import Proposal, ProposalStatus
+
+    case = _active(session, w)
+    staff = user(session, w, "staff_a1")
+    household.member_joins(session, staff, case, kind=MemberChangeKind.birth, happened_on=date(2026, 3, 2),
+                           reason="出生医学证明 No.123", name="李小宝", relation="孙子女", age=0)
+    [proposal] = reviews.open_proposals(session, case)
+    baby = next(m for m in case.members if m.name == "李小宝")
+    household.member_leaves(session, staff, case, baby.id, kind=MemberChangeKind.moved_out,
+                            happened_on=date(2026, 3, 10), reason="户口随母亲迁往外省")
+    session.commit()
+    assert session.get(Proposal, proposal.id).status == ProposalStatus.declined
+    assert reviews.open_proposals(session, case) == []
+    [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "proposal_withdrawn")).all()
+    assert (event.object_type, event.object_id, event.region_id) == ("case", str(case.id), case.region_id)
+    assert (event.actor_id, event.actor_name) == (staff.id, staff.display_name)
+    assert json.loads(event.details) == {"proposal": proposal.id, "amount": "1740.00",
+                                         "reason": "成员再次变化后金额与现发金额相同，无需调整。"}
+    auth.login("county")
+    page = client.get("/admin/audit/", query_string={"action": "proposal_withdrawn"}).get_data(as_text=True)
+    rows = page.split("<tbody>", 1)[1]
+    assert "撤回调整金额的建议（成员再次变化后金额不变）" in rows and "1740.00" in rows and staff.display_name in rows
+    assert "proposal_withdrawn" not in rows
+    timeline = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "撤回调整金额的建议（成员再次变化后金额不变）" in timeline
 
 
 def test_a_change_before_the_decision_only_updates_the_application(session, w):

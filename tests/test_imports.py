@@ -514,3 +514,49 @@ def test_digits_int_cannot_read_are_row_errors_not_a_failed_check(county, world,
     assert {(p.row, p.column, p.code) for p in report.problems} == {
         (3, "年龄", "invalid"), (4, "身份证号码", "id_check")}
     assert drafts == [] and _count(session, Case) == 0
+
+
+def test_a_category_the_half_yearly_rule_forbids_is_a_warning_and_imports_as_category_2(app, county, world, session,
+                                                                                      tmp_path, runner):
+    """A 31 (workflow.least_category): a household with a working-age member able to work, or with irregular income
+    (business, farming), is reviewed at least half-yearly. Category 1 in the file is a warning beside the row and
+    column, in the dry run and on the command line, and the household is imported as category 2, its first review
+    six months (not a year) from its approval."""
+    able = {"name": "李强", "id_number": person_id(62, "19900101"), "work_capacity": "有劳动能力", "age": ""}
+    rows = [
+        *household("1", "100001001", person_id(61), category="1", approved_on="2025-10-01", members=[able]),  # 2, 3
+        *household("2", "100001001", person_id(63), category="1", approved_on="2025-10-01", name="张经营",
+                   income="450", income_source="经营性收入"),  # row 4: a shop's income
+        *household("3", "100001001", person_id(64), category="1", approved_on="2025-10-01", name="王退休"),  # 5
+        *household("4", "100001001", person_id(65), category="3", approved_on="2025-10-01", name="赵季度",
+                   members=[{**able, "id_number": person_id(66, "19900101")}]),  # rows 6, 7: already more often
+    ]
+    path = write(tmp_path / "roster.xlsx", rows)
+    said = ("分类为一类（每年复核），但该户有劳动年龄内有劳动能力的成员，或有经营、种养殖等不固定收入，"
+            "按《最低生活保障审核确认办法》第三十一条应至少每半年复核一次；将导入为二类（每半年复核）。")
+    result = runner.invoke(args=["import", "roster", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "0 处错误" in result.output
+    assert f"提示  第 2 行  分类  {said}" in result.output and f"提示  第 4 行  分类  {said}" in result.output
+    assert "第 5 行  分类" not in result.output and "第 6 行  分类" not in result.output
+
+    check_id = _job_id(_upload(county, path))
+    _queue(app).drain()
+    report = imports.Report.from_dict(json.loads(session.get(Job, check_id).result))
+    assert report.ok
+    assert {(p.row, p.column, p.code) for p in report.warnings if p.column == "分类"} == {
+        (2, "分类", "category_raised"), (4, "分类", "category_raised")}
+    page = county.get(f"/admin/jobs/{check_id}").get_data(as_text=True)
+    assert "第三十一条应至少每半年复核一次；将导入为二类（每半年复核）" in page and "确认导入" in page
+    import_id = _job_id(county.post(f"/admin/jobs/{check_id}/confirm",
+                                    data={"csrf_token": csrf_token(county, "/admin/data/")}))
+    assert _queue(app).drain() == 1
+    _fresh(session)
+    assert session.get(Job, import_id).status == JobStatus.done
+    imported = {c.head_name: (c.category, c.next_review_due) for c in session.scalars(select(Case))}
+    assert imported == {
+        "李桂兰": (2, date(2026, 4, 1)),  # the file's 1 would have been 2026-10-01
+        "张经营": (2, date(2026, 4, 1)),
+        "王退休": (1, date(2026, 10, 1)),  # old, partly unable to work, a pension: yearly is allowed
+        "赵季度": (3, date(2026, 4, 1)),
+    }

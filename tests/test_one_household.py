@@ -189,6 +189,39 @@ def test_a_member_joining_who_belongs_to_another_household_is_refused(session, w
     assert session.scalar(select(func.count(MemberChange.id))) == 0
 
 
+def test_a_member_joining_is_checked_once_and_the_same_person_joining_elsewhere_at_that_moment_is_refused(
+        app, session, w, monkeypatch):
+    """member_joins checks its fields and the household together, then adds the member without checking the
+    person a second time; the lock that one check took on the person (PostgreSQL) still holds to the end of the
+    transaction, so a second community adding the same person at the same moment waits and is refused."""
+    from dibao.models import User
+    from tests.case_helpers import at_the_same_moment
+
+    first_staff, second_staff = user(session, w, "staff_a1"), user(session, w, "staff_b1")
+    first_home, second_home = register(session, first_staff), register(session, second_staff)
+    session.commit()
+    checked = []
+    check = cases.check_one_household
+    monkeypatch.setattr(cases, "check_one_household",
+                        lambda session, actor, case, id_number, **kw: checked.append(case.id) or check(
+                            session, actor, case, id_number, **kw))
+    person = valid_id("19880808")
+
+    def joins(sess, actor, case):
+        household.member_joins(sess, actor, case, kind=MemberChangeKind.marriage_in, happened_on=date(2026, 3, 1),
+                               reason="结婚登记，配偶户口迁入", name="孙丽", relation="配偶", age=37, id_number=person)
+
+    joins(session, first_staff, first_home)  # not committed yet
+    assert checked == [first_home.id]
+    refused = at_the_same_moment(app, session, lambda other: joins(other, other.get(User, second_staff.id),
+                                                                   other.get(Case, second_home.id)))
+    assert checked == [first_home.id, second_home.id]  # once a request
+    assert len(refused) == 1 and any(field == "id_number" for field, _message in refused[0].field_problems)
+    fresh(session)
+    assert rows_with(session, person) == 1
+    assert session.scalar(select(func.count(MemberChange.id))) == 1
+
+
 # --- online applications -----------------------------------------------------------------------------------
 
 def test_accepting_an_application_with_a_member_of_another_household_is_refused(app, client, session, w):
