@@ -322,15 +322,19 @@ def town_sitting():
     candidates = reviews.town_sitting_candidates(db.session(), current_user)
     chosen = [i for i in map(parse_record_id, request.form.getlist("include")) if i is not None]
     results = [reviews.TownSittingResult(cid, request.form.get(f"decision-{cid}", ""), _typed(f"opinion-{cid}"),
-                                         _typed(f"override-{cid}")) for cid in chosen]
+                                         _typed(f"override-{cid}"), _typed(f"tier-{cid}"), _typed(f"tier-reason-{cid}"))
+               for cid in chosen]
     done = submit(form, lambda sess: reviews.town_sitting(
         sess, current_user, held_on=form.held_on.data, title=form.title.data or "",
         participants=lines(form.participants.data), results=results, levels=case_views._levels()))
     if done.ok:
         flash(_("乡镇会议研究结果已记录，共 %(n)d 户。", n=len(done.value)), "success")
         return redirect(url_for("admin.town_sitting"))
+    # 分档 counties: each household's tiers to propose from (the standard in force for its community)
+    tiers = {c.id: computation.tiers for c in candidates
+             if (computation := entitlement.compute_for(db.session(), c)).tiered}
     return render("admin/management/town_sitting.html", form=form, candidates=candidates, chosen=set(chosen),
-                  values=request.form, status=done.status)
+                  values=request.form, status=done.status, tiers=tiers)
 
 
 # --- 11. the next step and the week ---------------------------------------------------------------------

@@ -776,6 +776,8 @@ class TownSittingResult:
     decision: str
     opinion: str
     override_reason: str = ""
+    tier: str = ""  # 分档 only: the tier the town proposes, with its reason (workflow.record_town_decision)
+    tier_reason: str = ""
 
 
 def town_sitting_candidates(session: Session, user: User) -> list[Case]:
@@ -804,6 +806,7 @@ def town_sitting(session: Session, actor: User, *, held_on: date | None, title: 
             meeting = workflow.new_town_meeting(session, actor, case.region.parent_id, held_on=held_on,
                                                 title=title, participants=participants)
         workflow.record_town_decision(session, actor, case, decision=decision, opinion=result.opinion,
-                                      meeting=meeting, levels=levels, override_reason=result.override_reason or None)
+                                      meeting=meeting, levels=levels, override_reason=result.override_reason or None,
+                                      tier=result.tier or None, tier_reason=result.tier_reason or None)
 
     return _each_household(session, actor, results, Action.town_decision, decide)

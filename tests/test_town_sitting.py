@@ -201,3 +201,40 @@ def test_every_households_problem_is_said_at_once_and_nothing_is_kept(session, w
     session.rollback()
     assert _counts(session) == before
     assert {session.get(Case, c.id).stage for c in (first, second, third)} == {Stage.town_decision}
+
+
+def test_a_tiered_countys_sitting_proposes_each_households_tier(client, auth, session, world, clock):
+    """分档: the sitting offers each household its tiers; an approval without one is refused in that household's row,
+    and with one each household's amount is its tier's, ready for the notice."""
+    from decimal import Decimal
+
+    from dibao import entitlement
+    from tests.case_helpers import region
+
+    first, second = _waiting(session, world)
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("780.00"), effective_from=today(), method="tiered",
+                             tiers=[entitlement.TierRow("一档", "100"), entitlement.TierRow("二档", "60")])
+    session.commit()
+    auth.login("town_a")
+    page = client.get("/admin/sittings/town").get_data(as_text=True)
+    assert f'name="tier-{first.id}"' in page and "二档（标准的 60%）" in page
+    token = csrf_token(client, "/admin/")
+    before = _snapshot(session, [first.id, second.id])
+    res = client.post("/admin/sittings/town", data=_form(token, [first, second], **{
+        f"tier-{first.id}": "一档", f"tier-reason-{first.id}": "无劳动能力，困难程度高"}))
+    body = res.get_data(as_text=True)
+    assert res.status_code == 400 and "请选择该户的分档" in body
+    at = body.index(f'value="{second.id}" id="inc-{second.id}"')
+    assert 'class="row-invalid"' in body[body.rindex("<tr", 0, at):body.index("</tr>", at)]
+    assert _snapshot(session, [first.id, second.id]) == before
+    res = client.post("/admin/sittings/town", data=_form(token, [first, second], **{
+        f"tier-{first.id}": "一档", f"tier-reason-{first.id}": "无劳动能力，困难程度高",
+        f"tier-{second.id}": "二档", f"tier-reason-{second.id}": "有少量劳动收入"}))
+    assert res.status_code == 302
+    session.rollback()
+    session.expire_all()
+    one, two = session.get(Case, first.id), session.get(Case, second.id)
+    size = one.household_size
+    assert (one.tier_name, one.monthly_amount) == ("一档", Decimal("780.00") * size)
+    assert (two.tier_name, two.monthly_amount) == ("二档", Decimal("468.00") * two.household_size)
