@@ -155,6 +155,17 @@ def steps(levels_with_notice: tuple[Level, ...]) -> list[dict]:
             for i, (title, text, level) in enumerate(STEPS, start=1)]
 
 
+def _method_text(standard: Standard) -> str:
+    """How the amount is reckoned under ``standard``: policy, so public (四公开) — a household's tier is not."""
+    from dibao import entitlement
+    from dibao.models.records import StandardMethod
+
+    if standard.method == StandardMethod.tiered:
+        return str(_l("分档：%(tiers)s（每人按标准的该档比例计发）",
+                      tiers=entitlement.tier_summary([(t.name, t.share_percent) for t in standard.tiers])))
+    return str(_l("差额：标准减家庭月人均收入，乘以家庭人数"))
+
+
 def standards(session: Session) -> list[dict]:
     """The 低保标准 in force today per region that has set one (the 四公开 page shows them)."""
     today = clock.today()
@@ -164,5 +175,6 @@ def standards(session: Session) -> list[dict]:
                               .order_by(Standard.effective_from.desc())):
         if st.region_id not in seen:
             seen.add(st.region_id)
-            rows.append({"region": st.region, "amount": st.monthly_amount, "since": st.effective_from})
+            rows.append({"region": st.region, "amount": st.monthly_amount, "since": st.effective_from,
+                         "method": _method_text(st)})
     return sorted(rows, key=lambda r: r["region"].path)

@@ -123,12 +123,17 @@ def test_a_gap_county_sees_no_tier(client, auth, session, world, clock):
     assert "计算方法：差额" in page and "请选择分档" not in page and "核算金额 = (780.00 − 300.00) × 2" in page
 
 
-def test_no_tier_on_the_public_pages(client, session, world, clock):
+def test_the_policy_page_publishes_the_method_but_no_households_tier(client, session, world, clock):
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "town_a"),
+                             amount=Decimal("700.00"), effective_from=date(2026, 1, 1))
     _tiered(session, world)
+    case = register(session, user(session, world, "staff_a1"), members=3, head_name="周秀英")
+    case.tier_name = "二档"
     session.commit()
     html = client.get("/policies/").get_data(as_text=True)
-    assert "780.00" in html
-    assert "二档" not in html and "分档" not in html
+    assert "780.00" in html and "分档：一档 100%、二档 70%、三档 40%" in html  # the county's policy (四公开)
+    assert "差额：标准减家庭月人均收入" in html  # the town's own standard
+    assert "周秀英" not in html
 
 
 def test_the_town_decision_form_proposes_the_tier(client, auth, session, world, clock):
