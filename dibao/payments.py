@@ -914,7 +914,8 @@ class FundsTable:
     """What the public sees of a month's payments: per sub-region of ``region`` (the counties; a county's towns;
     a town's communities; a community alone), households, persons and the total paid (lines the bank confirmed)
     — no per-person data. Suppressed as the public statistics are (:func:`dibao.stats.public_table`): cells of 1
-    or 2 households, the complement a total would give them away through, and a total hidden one level up."""
+    or 2 households, the complements a total would give them away through, and a total hidden one level up; and
+    every cell the statistics' table of the same region and month hides."""
 
     region: Region | None
     month: date | None
@@ -953,17 +954,13 @@ def _paid_cells(session: Session, region: Region | None, months: list[date] | No
     return {(rid, m): cell for rid, _path, m, cell in _paid_rows(session, region, months)}
 
 
-def _paid_grid(rows, regions: list[Region]):
-    """:func:`_paid_rows` summed per row of a table (each community under the row whose path it is in)."""
+def _paid_grid(session: Session, root: Region | None, months: list[date]):
+    """:func:`_paid_rows` as the rows of ``root``'s table (every county's without one), with what each row's own
+    table tells of it (``dibao.stats.Grid``)."""
     from dibao import stats
 
-    find = stats._row_of(regions)
-    grid: dict = defaultdict(stats.Cell)
-    for _rid, path, m, cell in rows:
-        row = find(path)
-        if row is not None:
-            grid[(row, m)].add(cell)
-    return dict(grid)
+    rows = _paid_rows(session, root, months)
+    return stats.grid_of_figures(session, root, months, ((path, m, cell) for _rid, path, m, cell in rows))
 
 
 def _paid_figures(session: Session, months: list[date]):
@@ -973,13 +970,28 @@ def _paid_figures(session: Session, months: list[date]):
     from dibao import stats
 
     def grid_of(root: Region):
-        return _paid_grid(_paid_rows(session, root, months), stats._display_regions(session, root))
+        return _paid_grid(session, root, months)
 
     def totals_of(counties: list[Region]):
-        grid = _paid_grid(_paid_rows(session, None, months), counties)
-        return {county.id: {m: grid.get((county.id, m), stats.Cell()) for m in months} for county in counties}
+        every = stats.totals_of_counties(_paid_grid(session, None, months), months)
+        return {county.id: every.get(county.id, stats.Totals()) for county in counties}
 
     return grid_of, totals_of
+
+
+def _statistics_beside(session: Session, month: date, n: int, grid_of=None, totals_of=None):
+    """The public statistics' table of a region for the same months, as ``dibao.stats.public_table`` takes it
+    (``beside``): a funds table hides every cell the statistics hide, or a cell hidden there as a complement
+    could be read here (the paid figures are mostly the figures in force) and undo it. ``grid_of``/``totals_of``:
+    how the statistics get their figures (``portal.stats``' cache), computed by default."""
+    from dibao import stats
+
+    memo: dict = {}
+
+    def beside(region: Region | None):
+        return stats.public_table(session, region, month, n, grid_of=grid_of, totals_of=totals_of, memo=memo)
+
+    return beside
 
 
 def paid_months(session: Session, region: Region | None) -> list[date]:
@@ -990,13 +1002,17 @@ def paid_months(session: Session, region: Region | None) -> list[date]:
     return list(session.scalars(stmt))
 
 
-def public_funds(session: Session, region: Region | None, month: date | None = None) -> FundsTable:
+def public_funds(session: Session, region: Region | None, month: date | None = None, *,
+                 statistics=None) -> FundsTable:
     """/funds/ and /api/v1/funds: ``month`` (default: the latest with paid lines) per sub-region of ``region``.
 
     Every table hides what :func:`dibao.stats.public_table` would hide of the same figures: a cell of 1 or 2
-    households; when that leaves one hidden cell beside a published total, the next smallest too; and a region
-    hidden in its parent's table keeps its total (and enough of its rows) hidden on its own page, so no total
-    minus its shown rows, at any level, gives a hidden cell back."""
+    households; while the hidden cells beside a published total could be told exactly, the next smallest too;
+    and a region hidden in its parent's table keeps its total (and enough of its rows) hidden on its own page,
+    so no total minus its shown rows, at any level, gives a hidden cell back. It also hides every cell the
+    statistics' table of that region and month hides, then checks its own columns again. ``statistics(month)``:
+    how those get their figures (``grid_of``, ``totals_of`` of ``public_table``; ``portal.stats`` passes its
+    cache's); by default they are counted."""
     from dibao import stats
 
     months = paid_months(session, region)
@@ -1006,7 +1022,9 @@ def public_funds(session: Session, region: Region | None, month: date | None = N
         return FundsTable(region=region, month=None, months=months, regions=rows,
                           cells={r.id: stats.PublicCell(0, 0, ZERO) for r in rows}, total=stats.PublicCell(0, 0, ZERO))
     grid_of, totals_of = _paid_figures(session, [month])
-    table = stats.public_table(session, region, month, 1, grid_of=grid_of, totals_of=totals_of)
+    table = stats.public_table(session, region, month, 1, grid_of=grid_of, totals_of=totals_of,
+                               beside=_statistics_beside(session, month, 1,
+                                                         *(statistics(month) if statistics else (None, None))))
     return FundsTable(region=region, month=month, months=months, regions=table.regions, cells=table.cells[month],
                       total=table.totals[month])
 
@@ -1022,7 +1040,8 @@ def funds_totals(session: Session, region: Region) -> list[dict]:
         return []
     months = stats.month_list(latest[0])
     grid_of, totals_of = _paid_figures(session, months)
-    table = stats.public_table(session, region, latest[0], len(months), grid_of=grid_of, totals_of=totals_of)
+    table = stats.public_table(session, region, latest[0], len(months), grid_of=grid_of, totals_of=totals_of,
+                               beside=_statistics_beside(session, latest[0], len(months)))
     out = [{"month": m, "households": c.households, "persons": c.persons, "amount": c.money}
            for m in months if not (c := table.totals[m]).suppressed and c.households]
     return sorted(out, key=lambda row: row["month"], reverse=True)

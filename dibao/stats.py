@@ -10,6 +10,7 @@ present ones (the history of members is not kept month by month).
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -341,14 +342,61 @@ class _Visit:
 
 
 # --- the public figures: small cells suppressed ----------------------------------------------------------
+#
+# What a visitor can work out decides what each table hides. A visitor reads every public table (every county;
+# a county's towns; a town's communities; a community alone), in both the statistics and the funds, and knows
+# these rules. Of a hidden cell they know bounds: "<3" is 1 or 2 households (0 to 2 where zeros are hidden
+# too), "*" is 3 or more and — the rules taking the smallest cell shown as the complement — no more than the
+# smallest cell still shown; a hidden row's own table adds what it shows of that row (its shown rows, and its
+# hidden rows' bounds). A published total bounds the sum of the hidden cells beside it. A column is *pinned*
+# when those bounds leave one hidden cell a single value — two "<3" beside a total that leaves 2 are 1 and 1;
+# "<3" and "*" beside a total that leaves 4 are 1 and 3 — and a table hides more until none is.
+
+INFINITE = math.inf  # no upper bound
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What a row's own table tells a visitor about the row, for the table one level up (read one level further
+    down, from the row's own rows): ``forced`` — that table cannot keep its small cells from being pinned while
+    the row's total is published, so the row must be hidden here too; ``low``/``high`` — the households a visitor
+    finds the row has, from its own table, when it is hidden here (its shown rows plus its hidden rows' bounds);
+    ``opened``: the same when that table is asked to leave it open above (``_column``'s ``open_``)."""
+    forced: bool
+    low: float
+    high: float
+    opened: tuple[float, float]
+
+
+class Grid(dict):
+    """(display region id, month) → :class:`Cell`: the figures of a table's rows, plain data (a cache keeps them).
+    ``rows``: the table's rows (zeros too), ``root``: its region's id; ``facts``: (row id, month) →
+    :class:`RowFacts` of the rows that have rows of their own. A plain dict is taken too (no facts: each hidden
+    row is bounded by its mark alone)."""
+
+    def __init__(self, *args, rows: list[int] | None = None, root: int | None = None,
+                 facts: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows, self.root, self.facts = rows, root, facts or {}
+
+
+class Totals(dict):
+    """month → a region's total :class:`Cell` (the sum of its table's rows); ``facts``: month → its
+    :class:`RowFacts` for the table one level up (every county's)."""
+
+    def __init__(self, *args, facts: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.facts = facts or {}
+
 
 @dataclass(frozen=True)
 class PublicCell:
     households: int | None  # None: suppressed
     persons: int | None
     money: Decimal | None
-    # Why a cell is not shown: "small" (1 or 2 households), or "complement" (hidden so that a total cannot give a
-    # small neighbour away; it is not small itself, so it does not say "<3").
+    # Why a cell is not shown: "small" (fewer than 3 households: 1 or 2 — or 0, where a column's zeros are hidden
+    # beside them so that a total cannot tell how many are not zero), or "complement" (3 or more, hidden so that
+    # a total cannot give a small neighbour away; it does not say "<3").
     reason: str | None = None
 
     @property
@@ -362,19 +410,127 @@ class PublicCell:
         return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
 
 
+def _pinned(bounds: list[tuple[float, float]], low: float, high: float) -> bool:
+    """Whether a visitor who knows that each hidden cell lies within its bounds, and their sum within
+    [low, high], can tell one of them exactly."""
+    least_sum = sum(lo for lo, _hi in bounds)
+    finite = [hi for _lo, hi in bounds if hi != INFINITE]
+    unbounded = len(bounds) - len(finite)
+    most_sum = sum(finite)
+    for lo, hi in bounds:
+        others_most = INFINITE if unbounded - (hi == INFINITE) else most_sum - (0 if hi == INFINITE else hi)
+        least = max(lo, low - others_most)
+        most = min(hi, high - (least_sum - lo))
+        if least >= most:
+            return True
+    return False
+
+
+@dataclass
+class _Column:
+    hidden: dict[int, str]  # row id → reason
+    bounds: dict[int, tuple[float, float]]  # row id → what a visitor can tell of a hidden row's households
+    hide_total: bool = False  # the column stays pinned whatever it hides: its total must be hidden too
+    opened: set[int] = field(default_factory=set)  # hidden rows whose own tables must leave them open above
+
+
+def _column(values: dict[int, int], *, total: tuple[float, float] | None,
+            facts: dict[int, RowFacts | None] | None = None, also: Iterable[int] = (),
+            blanket: bool = False, open_: bool = False) -> _Column:
+    """The rows of one column to hide, from their households. ``total``: None when the column's total is
+    published, else the bounds a visitor knows it within (it is hidden: a row hidden one level up, or a total
+    under 3); ``facts``: the rows' own tables (:class:`RowFacts`); ``also``: rows hidden whatever they hold (what
+    the statistics hide, in the funds' column); ``blanket``: every row "<3" (the column's total is under 3 and
+    more than one row is not zero, so no count of rows that are not zero may show).
+
+    With a published total: the small rows, the rows whose own tables force it and ``also``; then, while the
+    column is pinned, the smallest row still shown (>0); none left, a hidden row's own table is asked to leave
+    it open above (``opened``); then the zeros too ("<3", so which rows are empty is unknown — that always
+    unpins); no zeros either: ``hide_total``. With a hidden total the hidden cells must not be none (the shown
+    ones would add up to it): then the largest row, which no shown row bounds from above; ``open_`` (asked from
+    above) the same until one hidden row is unbounded above. What the column tells of its hidden total is its
+    row's :class:`RowFacts` in the table above, which sees to it that that pins nothing."""
+    facts = facts or {}
+    if blanket:
+        return _Column({rid: "small" for rid in values}, {rid: (0, SMALL - 1) for rid in values})
+    hidden = {rid: "small" for rid, v in values.items() if 0 < v < SMALL}
+    for rid, v in values.items():
+        if rid not in hidden and (rid in also or (v >= SMALL and (f := facts.get(rid)) is not None and f.forced)):
+            hidden[rid] = "complement" if v >= SMALL else "small"
+    zeros = any(values[rid] == 0 for rid in hidden)
+    largest: set[int] = set()  # complements taken from the top (below a hidden total)
+    opened: set[int] = set()
+
+    def shown() -> list[tuple[int, int]]:
+        return sorted((v, rid) for rid, v in values.items() if rid not in hidden and v > 0)
+
+    def bounds() -> dict[int, tuple[float, float]]:
+        rest = shown()
+        # The smallest cell still shown bounds every "*" a visitor may take for a complement chosen from the
+        # bottom; it holds for those that are no larger (others are hidden for another reason, and the visitor
+        # cannot tell which). One chosen from the top is at least the largest shown.
+        least, most = (rest[0][0], rest[-1][0]) if rest else (INFINITE, 0)
+        out = {}
+        for rid, reason in hidden.items():
+            if reason == "small":
+                out[rid] = (0 if zeros else 1, SMALL - 1)
+                continue
+            f = facts.get(rid)
+            lo, hi = (f.opened if rid in opened else (f.low, f.high)) if f is not None else (SMALL, INFINITE)
+            lo = max(lo, SMALL)
+            if rid in largest:
+                out[rid] = (max(lo, most), hi)
+            else:
+                out[rid] = (lo, min(hi, least) if total is None and values[rid] <= least else hi)
+        return out
+
+    if total is not None:
+        while (rest := shown()) and (not any(values[rid] for rid in hidden)
+                                     or open_ and all(hi != INFINITE for _lo, hi in bounds().values())):
+            hidden[rest[-1][1]] = "complement"
+            largest.add(rest[-1][1])
+        return _Column(hidden, bounds())
+    left = sum(values[rid] for rid in hidden)  # what the published total leaves for the hidden cells
+    while hidden and _pinned(list(bounds().values()), left, left):
+        rest = shown()
+        closed = [rid for rid in hidden if rid not in opened and (f := facts.get(rid)) is not None
+                  and f.opened != (f.low, f.high)]
+        if rest:
+            hidden[rest[0][1]] = "complement"
+            left += rest[0][0]
+        elif closed:
+            opened.add(closed[0])
+        elif not zeros and any(v == 0 for v in values.values()):
+            hidden.update({rid: "small" for rid, v in values.items() if v == 0})
+            zeros = True
+        else:
+            return _Column(hidden, bounds(), hide_total=True, opened=opened)
+    return _Column(hidden, bounds(), opened=opened)
+
+
+def _row_facts(values: dict[int, int], facts: dict[int, RowFacts | None]) -> RowFacts | None:
+    """A row's :class:`RowFacts` from its own table's column (``values``: its rows' households); None when it
+    has under 3 households (hidden as small, its own table shows no more than "<3" does)."""
+    if sum(values.values()) < SMALL:
+        return None
+
+    def interval(open_: bool) -> tuple[float, float]:
+        page = _column(values, total=(SMALL, INFINITE), facts=facts, open_=open_)
+        shown = sum(v for rid, v in values.items() if rid not in page.hidden)
+        return (shown + sum(lo for lo, _hi in page.bounds.values()),
+                shown + sum(hi for _lo, hi in page.bounds.values()))
+
+    return RowFacts(_column(values, total=None, facts=facts).hide_total, *interval(False), opened=interval(True))
+
+
 def suppress(cells: dict[int, Cell], *, total_hidden: bool = False) -> dict[int, PublicCell]:
     """A column of one month: a cell with 1 or 2 households is suppressed (households "<3", persons and money
-    not shown) so no household can be singled out; when exactly one cell of the column is suppressed, the next
-    smallest is too, or the total would give it away. With ``total_hidden`` (the column's total is not
-    published) one suppressed cell is enough, but not none: the cells would add up to the hidden total."""
-    small = {rid for rid, c in cells.items() if 0 < c.households < SMALL}
-    complement = set()
-    if len(small) == 1 and not total_hidden or not small and total_hidden:
-        others = sorted((c.households, rid) for rid, c in cells.items() if rid not in small and c.households > 0)
-        if others:
-            complement.add(others[0][1])
-    return {rid: PublicCell(None, None, None, "small") if rid in small
-            else PublicCell(None, None, None, "complement") if rid in complement
+    not shown) so no household can be singled out; while the published total would pin a suppressed cell (one
+    alone, two "<3" that it leaves 2 for …) the next smallest is too. With ``total_hidden`` (the column's total
+    is not published) one suppressed cell is enough, but not none: the cells would add up to the hidden total."""
+    column = _column({rid: c.households for rid, c in cells.items()},
+                     total=(SMALL, INFINITE) if total_hidden else None)
+    return {rid: PublicCell(None, None, None, column.hidden[rid]) if rid in column.hidden
             else PublicCell(c.households, c.persons, c.money) for rid, c in cells.items()}
 
 
@@ -385,81 +541,214 @@ class PublicTable:
     months: list[date]
     cells: dict[date, dict[int, PublicCell]]  # month → region id → cell
     totals: dict[date, PublicCell]
+    # month → region id → (low, high): what a visitor can tell of a hidden row (its own table starts from it)
+    bounds: dict[date, dict[int, tuple[float, float]]] = field(default_factory=dict)
+    opened: dict[date, set[int]] = field(default_factory=dict)  # month → rows whose tables leave them open above
 
     def rows(self) -> Iterable[tuple[Region, list[PublicCell]]]:
         for region in self.regions:
             yield region, [self.cells[m][region.id] for m in self.months]
 
 
-Grid = dict[tuple[int, date], Cell]  # (display region id, month) → cell: an overview's figures, plain data
-Totals = dict[date, Cell]  # month → a region's total
+class _Tree:
+    """The regions under a root (every region without one) and the households of each in each month, from
+    community figures: the rows of the root's table with their figures, and the :class:`RowFacts` of those rows
+    (read from their own rows, and theirs)."""
+
+    def __init__(self, session: Session, root: Region | None):
+        stmt = select(Region.id, Region.parent_id, Region.path).order_by(Region.code)
+        if root is not None:
+            stmt = stmt.where(scope.subtree_condition(root))
+        self.kids: dict[int | None, list[int]] = defaultdict(list)
+        self.id_of: dict[str, int] = {}
+        for region_id, parent_id, path in session.execute(stmt):
+            self.kids[parent_id].append(region_id)
+            self.id_of[path] = region_id
+        self.root = root
+        depth = root.path.count("/") - 1 if root is not None else 0
+        self.rows = (self.kids.get(root.id) or [root.id]) if root is not None else self.kids.get(None, [])
+        self.row_depth = depth + 1 if root is None or self.kids.get(root.id) else depth
+        self.households: dict[tuple[int, date], int] = defaultdict(int)
+        self._facts: dict[tuple[int, date], RowFacts | None] = {}
+
+    def grid(self, figures: Iterable[tuple[str, date, Cell]], months: list[date]) -> Grid:
+        """``figures``: (community path, month, cell), a community any number of times (one per category)."""
+        grid: dict[tuple[int, date], Cell] = defaultdict(Cell)
+        chains: dict[str, tuple[list[int], int | None]] = {}
+        for path, m, cell in figures:
+            if path not in chains:  # the regions a community is in (under the root), and its row of the table
+                parts = path.strip("/").split("/")
+                found = [(depth, self.id_of.get("/" + "/".join(parts[:depth]) + "/"))
+                         for depth in range(1, len(parts) + 1)]
+                chains[path] = ([rid for _d, rid in found if rid is not None],
+                                next((rid for d, rid in found if d == self.row_depth and rid is not None), None))
+            regions, row = chains[path]
+            for region_id in regions:
+                self.households[(region_id, m)] += cell.households
+            if row is not None:
+                grid[(row, m)].add(cell)
+        facts = {(row, m): f for row in self.rows for m in months if (f := self.facts(row, m)) is not None}
+        return Grid(grid, rows=list(self.rows), root=self.root.id if self.root else None, facts=facts)
+
+    def facts(self, region_id: int, m: date) -> RowFacts | None:
+        key = (region_id, m)
+        if key not in self._facts:
+            kids = self.kids.get(region_id)
+            self._facts[key] = _row_facts({k: self.households.get((k, m), 0) for k in kids},
+                                          {k: self.facts(k, m) for k in kids}) if kids else None
+        return self._facts[key]
 
 
-def public_grid(session: Session, root: Region, month: date, n: int = MONTHS) -> Grid:
-    """The figures behind a county's (or a town's) public table: plain data, so a cache may keep them
-    (``portal.stats`` keeps them under the county's public version)."""
-    return overview(session, root, month, n).grid
+def grid_of_figures(session: Session, root: Region | None, months: list[date],
+                    figures: Iterable[tuple[str, date, Cell]]) -> Grid:
+    """The :class:`Grid` of ``root``'s table (every county's without one) from figures per community —
+    (path, month, cell) — the statistics' or the funds' (``dibao.payments``)."""
+    return _Tree(session, root).grid(figures, months)
 
 
-def totals_of_grid(grid: Grid, months: list[date]) -> Totals:
-    """A region's monthly totals from its :func:`public_grid` (the sum of its rows)."""
-    out = {m: Cell() for m in months}
+def totals_of_grid(grid: Grid | dict, months: list[date]) -> Totals:
+    """A region's monthly totals from its :func:`public_grid` (the sum of its rows), with the region's
+    :class:`RowFacts` when the grid has its rows' (a plain dict: none)."""
+    out = Totals({m: Cell() for m in months})
     for (_row, m), cell in grid.items():
         if m in out:
             out[m].add(cell)
+    rows = getattr(grid, "rows", None)
+    if rows is not None and rows != [grid.root]:  # a region without rows of its own is its own one row
+        for m in months:
+            if (f := _row_facts({r: grid.get((r, m), Cell()).households for r in rows},
+                                {r: grid.facts.get((r, m)) for r in rows})) is not None:
+                out.facts[m] = f
     return out
 
 
-def county_totals(session: Session, month: date, n: int = MONTHS) -> dict[int, Totals]:
-    """Every county's monthly totals, from one overview of every county (one pass over the amount periods:
-    cheaper than one per county when many are asked at once)."""
-    data = overview(session, None, month, n)
-    return {county.id: {m: data.cell(county.id, m) for m in data.months} for county in data.regions}
+def _statistics(session: Session, root: Region | None, months: list[date], summary: bool) -> Grid:
+    """The statistics' :class:`Grid` of ``root``'s table: the figures per community, from the summary where it
+    holds them, live elsewhere (``dibao.stats_summary.figures``; read again if the summary moved under it, the
+    third time all live)."""
+    from dibao import stats_summary
+
+    for attempt in range(3):
+        rows = (stats_summary.figures(session, root, months) if summary and attempt < 2
+                else session.execute(_paid_by_month(months, root), execution_options={"yield_per": 2000}))
+        try:
+            return grid_of_figures(session, root, months, (
+                (path, as_date(m), Cell(int(households), int(persons), entitlement.summed_money(money)))
+                for m, _community, path, _category, households, persons, money in rows))
+        except stats_summary.Changed:
+            continue
+    raise AssertionError("unreachable: the third reading is live")  # pragma: no cover
+
+
+def public_grid(session: Session, root: Region, month: date, n: int = MONTHS, *, summary: bool = True) -> Grid:
+    """The figures behind a county's (or a town's) public table: plain data, so a cache may keep them
+    (``portal.stats`` keeps them under the county's public version). Read per community (a county's: a few
+    thousand rows), for the rows' :class:`RowFacts`."""
+    return _statistics(session, root, month_list(month, n), summary)
+
+
+def county_totals(session: Session, month: date, n: int = MONTHS, *, summary: bool = True) -> dict[int, Totals]:
+    """Every county's monthly totals and :class:`RowFacts`, from one reading of every community (one pass over
+    the amount periods: cheaper than one per county when many are asked at once)."""
+    months = month_list(month, n)
+    return totals_of_counties(_statistics(session, None, months, summary), months)
+
+
+def totals_of_counties(grid: Grid, months: list[date]) -> dict[int, Totals]:
+    """Every county's :class:`Totals` from the :class:`Grid` of every county's table."""
+    return {county: Totals({m: grid.get((county, m), Cell()) for m in months},
+                           facts={m: f for m in months if (f := grid.facts.get((county, m))) is not None})
+            for county in grid.rows}
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """How a region's row is hidden in its parent's table: the reason, what a visitor can tell of it, and
+    whether its own table must leave it open above."""
+    reason: str
+    low: float
+    high: float
+    open: bool = False
 
 
 def public_table(session: Session, region: Region | None, month: date, n: int = MONTHS, *,
                  grid_of: Callable[[Region], Grid] | None = None,
-                 totals_of: Callable[[list[Region]], dict[int, Totals]] | None = None) -> PublicTable:
+                 totals_of: Callable[[list[Region]], dict[int, Totals]] | None = None,
+                 beside: Callable[[Region | None], PublicTable] | None = None,
+                 memo: dict | None = None) -> PublicTable:
     """Per sub-region (towns of a county, or the counties) and month: what /stats/ and the API publish.
 
     A cache may pass how it gets the figures: ``grid_of(region)`` (:func:`public_grid` of a county or town) and
     ``totals_of(counties)`` (each county's :class:`Totals`, for the table of every county). By default they are
-    computed."""
+    computed. ``beside(region)``: another table of the same region and months whose hidden cells this one hides
+    too (the funds beside the statistics, ``dibao.payments``), or one could be read from the other. ``memo``
+    keeps the tables above (each is needed once per request)."""
+    memo = {} if memo is None else memo
+    key = region.id if region is not None else None
+    if key in memo:
+        return memo[key]
     regions = _display_regions(session, region)
     months = month_list(month, n)
     if region is not None:
         grid = grid_of(region) if grid_of else public_grid(session, region, month, n)
+        facts = getattr(grid, "facts", {})
     else:
         totals = totals_of(regions) if totals_of else county_totals(session, month, n)
         grid = {(county.id, m): cell for county in regions for m, cell in totals.get(county.id, {}).items()}
-    data = Overview(root=region, regions=regions, months=months, month=months[-1], grid=grid, by_category={})
+        facts = {(county.id, m): f for county in regions
+                 for m, f in getattr(totals.get(county.id), "facts", {}).items()}
     # A region's total is its row in the table one level up: hidden there, it stays hidden here, or a visitor
     # would subtract it from that table and find the cell it was hidden to protect.
-    above = _hidden_above(session, region, month, n, grid_of=grid_of, totals_of=totals_of)
-    cells: dict[date, dict[int, PublicCell]] = {}
-    totals: dict[date, PublicCell] = {}
-    for m in data.months:
-        column = {r.id: data.cell(r.id, m) for r in data.regions}
-        total = data.total(m)
-        hidden = above.get(m)
-        cells[m] = suppress(column, total_hidden=hidden is not None)
-        # A total of 1 or 2 households would single them out as much as a cell would.
-        totals[m] = (PublicCell(None, None, None, "small") if 0 < total.households < SMALL
-                     else PublicCell(None, None, None, hidden) if hidden is not None
-                     else PublicCell(total.households, total.persons, total.money))
-    return PublicTable(region=region, regions=regions, months=months, cells=cells, totals=totals)
+    above = _hidden_above(session, region, month, n, grid_of=grid_of, totals_of=totals_of, beside=beside,
+                          memo=memo)
+    other = beside(region) if beside is not None else None
+    table = PublicTable(region=region, regions=regions, months=months, cells={}, totals={})
+    for m in months:
+        column = {r.id: grid.get((r.id, m), Cell()) for r in regions}
+        values = {rid: c.households for rid, c in column.items()}
+        total = Cell()
+        for cell in column.values():
+            total.add(cell)
+        mark = above.get(m)
+        bounds = (mark.low, mark.high) if mark else (1, SMALL - 1) if 0 < total.households < SMALL else None
+        # Under a total known to be 1 or 2, two rows not zero would each be 1: every row "<3", zeros too; so
+        # below a row hidden that way (its low bound 0), where any row shown would tell it from a zero.
+        blanket = bounds is not None and (bounds[0] == 0 or (
+            bounds[1] < SMALL and sum(1 for v in values.values() if v > 0) > 1))
+        also = [rid for rid, c in other.cells[m].items() if c.suppressed] if other is not None else []
+        hidden = _column(values, total=bounds, facts={rid: facts.get((rid, m)) for rid in values}, also=also,
+                         blanket=blanket, open_=mark is not None and mark.open)
+        table.cells[m] = {rid: PublicCell(None, None, None, hidden.hidden[rid]) if rid in hidden.hidden
+                          else PublicCell(c.households, c.persons, c.money) for rid, c in column.items()}
+        table.bounds[m], table.opened[m] = hidden.bounds, hidden.opened
+        # A total of 1 or 2 households would single them out as much as a cell would. Below every county's
+        # table a total the column cannot do without is hidden by the table above (RowFacts.forced).
+        if mark is not None:
+            table.totals[m] = PublicCell(None, None, None, mark.reason)
+        elif 0 < total.households < SMALL:
+            table.totals[m] = PublicCell(None, None, None, "small")
+        elif region is None and total.households and (
+                hidden.hide_total or (other is not None and other.totals[m].suppressed)):
+            table.totals[m] = PublicCell(None, None, None, "complement")
+        else:
+            table.totals[m] = PublicCell(total.households, total.persons, total.money)
+    memo[key] = table
+    return table
 
 
 def _hidden_above(session: Session, region: Region | None, month: date, n: int, *,
                   grid_of: Callable[[Region], Grid] | None,
-                  totals_of: Callable[[list[Region]], dict[int, Totals]] | None) -> dict[date, str]:
+                  totals_of: Callable[[list[Region]], dict[int, Totals]] | None,
+                  beside: Callable[[Region | None], PublicTable] | None = None,
+                  memo: dict | None = None) -> dict[date, _Mark]:
     """The months in which ``region``'s row is suppressed in its parent's table (every county's, for a county),
-    with the reason; that table is itself made by these rules, up to every county's."""
+    with the reason and its bounds there; that table is itself made by these rules, up to every county's."""
     if region is None:
         return {}
-    parent = public_table(session, region.parent, month, n, grid_of=grid_of, totals_of=totals_of)
-    return {m: cell.reason for m in parent.months
-            if (cell := parent.cells[m].get(region.id)) is not None and cell.suppressed}
+    parent = public_table(session, region.parent, month, n, grid_of=grid_of, totals_of=totals_of, beside=beside,
+                          memo=memo)
+    return {m: _Mark(cell.reason or "complement", *parent.bounds[m][region.id], region.id in parent.opened[m])
+            for m in parent.months if (cell := parent.cells[m].get(region.id)) is not None and cell.suppressed}
 
 
 def month_label(month: date) -> str:

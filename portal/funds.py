@@ -10,6 +10,7 @@ from dibao import db, payments, stats
 from dibao.errors import Invalid
 from dibao.web import render
 from portal import bp
+from portal import stats as public_stats
 from portal.api import api_view
 from portal.notices import _locale, conditional, etag_of, region_or_404
 
@@ -27,7 +28,8 @@ def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
             if strict:  # the API's document promises YYYY-MM; the page forgives a bad filter
                 raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month") from None
             month = None
-    return payments.public_funds(db.session(), region, month)
+    # The statistics of the month shown, from their cache: the funds table hides what they hide.
+    return payments.public_funds(db.session(), region, month, statistics=public_stats.figures)
 
 
 def _signature(table: payments.FundsTable, *extra) -> str:

@@ -25,20 +25,30 @@ def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
     month = stats.parse_month(text, clock.today())
     if strict and text is not None and stats.month_label(month) != text.strip():
         raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month")
+    grid_of, totals_of = figures(month)
+    return stats.public_table(db.session(), region, month, grid_of=grid_of, totals_of=totals_of)
+
+
+def figures(month):
+    """How the statistics up to ``month`` get their figures in this request (``grid_of``, ``totals_of`` of
+    stats.public_table): from the public cache when it is on, else counted (both None). The funds pages use
+    it too: they hide what the statistics of their month hide (dibao.payments.public_funds)."""
     sess = db.session()
     store = cache.store(current_app)
     if store is None:
-        return stats.public_table(sess, region, month)
-    return stats.public_table(sess, region, month, grid_of=lambda root: _cached_grid(sess, store, root, month),
-                              totals_of=lambda counties: _cached_totals(sess, store, counties, month))
+        return None, None
+    return (lambda root: _cached_grid(sess, store, root, month),
+            lambda counties: _cached_totals(sess, store, counties, month))
 
 
 # The public statistics in the public cache, under their county's version (every change to a figure bumps it:
 # amount periods, members, households, regions — dibao.cache): at 1,000,000 households a county's figures take
-# 0.05–3 s to count, and a changed county is counted again alone.
+# 0.05–3 s to count, and a changed county is counted again alone. (The keys' "/2": the values carry what each
+# row's own table tells of it, stats.RowFacts, since; an older copy in Redis lacks it.)
 
 def _cached_grid(sess, store: cache.Store, root: Region, month) -> stats.Grid:
-    key = ("stats-grid", root.code, month.isoformat(), stats.MONTHS, cache.version(sess, cache.county_code(root.path)))
+    key = ("stats-grid/2", root.code, month.isoformat(), stats.MONTHS,
+           cache.version(sess, cache.county_code(root.path)))
     return store.fetch(key, lambda: stats.public_grid(sess, root, month))
 
 
@@ -47,7 +57,7 @@ def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> d
     too); several at once (a cold cache, a province-wide change) from one count of every county — one pass over
     the periods, where a count per county would make as many (41 s against 11 s for a province with nothing
     summarised)."""
-    keys = {county.id: ("stats-totals", county.code, month.isoformat(), stats.MONTHS,
+    keys = {county.id: ("stats-totals/2", county.code, month.isoformat(), stats.MONTHS,
                         cache.version(sess, county.code)) for county in counties}  # versions first, then figures
     out = {county_id: store.get(key) for county_id, key in keys.items()}
     missing = [county for county in counties if out[county.id] is None]
