@@ -10,7 +10,9 @@
 //   skips a page whose entries have all closed;
 // - tapping an entry shows it large with a big QR code; after 60 s without a touch the rotation is back;
 // - a closed entry is forgotten, not only hidden: cut out of the page, of the slide kept in localStorage and
-//   (a "prune" message with this page's clock) of every copy the service worker keeps, photos included.
+//   (a "prune" message with this page's clock) of every copy the service worker keeps, photos included;
+// - the resident chooses the text size (字号: 标准 / 大 / 特大) in the header, on this screen only, without a request;
+//   enlarged, a slide that no longer fits is shown in parts; after 3 minutes without a touch it is 标准 again.
 (function () {
   "use strict";
 
@@ -25,6 +27,9 @@
 
   var STORE = "kiosk:" + token;
   var IDLE_MS = 60 * 1000;
+  // A resident reads the rotation without touching it: the size they chose outlasts a few slides before the
+  // screen assumes they have gone.
+  var TEXT_SIZE_IDLE_MS = 3 * 60 * 1000;
   var timeZone = body.dataset.timezone || "Asia/Shanghai";
   var renderedAt = Number(body.dataset.serverNow) || 0;
 
@@ -284,6 +289,7 @@
       }
     }
     recount(t);
+    if (removed && textSize !== "standard") fit(); // the parts again, without what closed
     var open = document.querySelector("#k-detail-body .k-entry");
     if (open && open.classList.contains("k-expired")) closeDetail();
     if (removed || t >= storedCloses) {
@@ -325,7 +331,9 @@
       evt.detail.shouldSwap = false;
       evt.detail.isError = false;
       setOffline(true);
+      return;
     }
+    if (holding) evt.detail.shouldSwap = false; // this poll showed the slide's next part instead (fit, below)
   });
 
   document.addEventListener("htmx:afterRequest", function (evt) {
@@ -350,6 +358,7 @@
       save({ html: slide.outerHTML, at: now(), offset: offset, server: lastServer });
       storedCloses = pruneStored(now());
     }
+    fit(); // the new slide at the resident's text size
     shown.restart();
   });
 
@@ -370,6 +379,7 @@
   function touched() {
     clearTimeout(idleTimer);
     if (detail && !detail.hidden) idleTimer = setTimeout(closeDetail, IDLE_MS);
+    if (textSize !== "standard") keepTextSize();
   }
 
   function openDetail(entry) {
@@ -391,6 +401,8 @@
   document.addEventListener("keydown", touched, true);
   document.addEventListener("click", function (evt) {
     if (evt.target.closest("#k-detail-close")) { closeDetail(); return; }
+    var size = evt.target.closest("button[data-text-size]");
+    if (size) { setTextSize(size.dataset.textSize); return; }
     var entry = evt.target.closest("#k-slide .k-entry");
     if (entry) openDetail(entry);
   });
@@ -400,6 +412,133 @@
     var entry = evt.target.closest && evt.target.closest("#k-slide .k-entry");
     if (entry) { evt.preventDefault(); openDetail(entry); }
   });
+
+  // --- the resident's text size (字号, 适老化) ----------------------------------------------------------------
+  // The header's buttons put a class on <html> (static/css/kiosk.css scales the type by it): no request, so it works
+  // offline, and every slide swapped in takes it. The screen is shared: 3 minutes after the last touch
+  // view of an entry) it is back to 标准 for the next resident. Nothing is kept: a reload starts at 标准.
+  var TEXT_SIZES = { standard: null, large: "k-text-large", largest: "k-text-largest" };
+  var textSize = "standard";
+  var sizeTimer = null;
+
+  function setTextSize(size) {
+    if (!Object.prototype.hasOwnProperty.call(TEXT_SIZES, size)) size = "standard";
+    var root = document.documentElement;
+    root.classList.remove("k-text-large", "k-text-largest", "k-text-enlarged");
+    if (TEXT_SIZES[size]) root.classList.add(TEXT_SIZES[size], "k-text-enlarged");
+    document.querySelectorAll("button[data-text-size]").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.textSize === size));
+    });
+    var changed = size !== textSize;
+    textSize = size;
+    clearTimeout(sizeTimer);
+    if (size !== "standard") keepTextSize();
+    if (changed) fit();
+  }
+
+  function keepTextSize() {
+    clearTimeout(sizeTimer);
+    sizeTimer = setTimeout(function () { setTextSize("standard"); }, TEXT_SIZE_IDLE_MS);
+  }
+
+  // --- a slide in parts: enlarged, a slide may not fit the screen ---------------------------------------------
+  // It is then shown in parts, each for one rotation interval: as many of its entries, paragraphs, steps or roster
+  // rows (a note, a picture) as fit, in their order (kiosk.css stacks a page's entries in one column). The poll of
+  // each interval is still made (the kiosk stays "online" for the admin, dibao.kiosks.status), but while parts are
+  // left its answer is not swapped in and the next part shows instead: the slide is fetched again when its last
+  // part has had its time. Hidden parts carry .k-later (not on screen: not reported as shown, dibao.display).
+  var inParts = null; // { slide, groups: [[element, …], …], at: the part shown }
+  var holding = false;
+
+  function units(slide) {
+    var entries = slide.querySelectorAll(".k-entries > .k-entry:not(.k-expired)");
+    if (entries.length) return Array.prototype.slice.call(entries);
+    return Array.prototype.slice.call(slide.querySelectorAll(
+      ".k-info-body, .k-info-note, .k-steps > li, .k-roster tbody > tr, .k-announcement-picture"));
+  }
+
+  // Anything of the slide past its box, cut off by a box that clips, or wider than the screen.
+  function overflows(slide) {
+    if (document.documentElement.scrollWidth > window.innerWidth + 1) return true;
+    var box = slide.getBoundingClientRect();
+    var all = slide.querySelectorAll(":scope > *, .k-slide-head > *, .k-fallback-slot > *, .k-info > *, " +
+      ".k-announcement > * > *, .k-entry, .k-entry-text, .k-entry-side, .k-steps, .k-roster");
+    for (var i = 0; i < all.length; i++) {
+      var el = all[i];
+      if (!el.getClientRects().length) continue; // not displayed
+      var r = el.getBoundingClientRect();
+      if (r.top < box.top - 1 || r.bottom > box.bottom + 1 || r.left < box.left - 1 || r.right > box.right + 1) return true;
+      if (getComputedStyle(el).overflowY !== "visible" && el.scrollHeight > el.clientHeight + 1) return true;
+    }
+    return false;
+  }
+
+  function partWords(part, count) {
+    return (body.dataset.partWords || "1001 / 1002").replace("1001", String(part)).replace("1002", String(count));
+  }
+
+  function showPart(at) {
+    inParts.at = at;
+    inParts.groups.forEach(function (group, i) {
+      group.forEach(function (el) { el.classList.toggle("k-later", i !== at); });
+    });
+    if (inParts.mark) inParts.mark.setAttribute("data-part", partWords(at + 1, inParts.groups.length));
+    if (typeof shown !== "undefined") shown.restart(); // other entries on screen now
+  }
+
+  // Split the slide on screen into parts for the text size (none at 标准); keeps the part shown if it can.
+  function fit() {
+    var slide = document.getElementById("k-slide");
+    var at = inParts && inParts.slide === slide ? inParts.at : 0;
+    var had = inParts !== null;
+    inParts = null;
+    document.querySelectorAll("#k-slide .k-later").forEach(function (el) { el.classList.remove("k-later"); });
+    document.querySelectorAll("#k-slide [data-part]").forEach(function (el) { el.removeAttribute("data-part"); });
+    if (!slide || textSize === "standard") {
+      if (had && typeof shown !== "undefined") shown.restart();
+      return;
+    }
+    var list = units(slide);
+    if (list.length < 2) return;
+    // The part's words follow the page number (kiosk.css; its text is recount's): on screen, with the widest
+    // numbers, while the parts are measured.
+    var mark = slide.querySelector(".k-slide-head:not([hidden]) .k-page, :scope > .k-page");
+    if (mark) mark.setAttribute("data-part", partWords(list.length, list.length));
+    // As many as fit in each part, in their order (at least one).
+    var groups = [], group = [];
+    list.forEach(function (el) { el.classList.add("k-later"); });
+    list.forEach(function (el) {
+      el.classList.remove("k-later");
+      if (group.length && overflows(slide)) {
+        group.forEach(function (done) { done.classList.add("k-later"); });
+        groups.push(group);
+        group = [];
+      }
+      group.push(el);
+    });
+    groups.push(group);
+    list.forEach(function (el) { el.classList.remove("k-later"); });
+    if (groups.length < 2) {
+      if (mark) mark.removeAttribute("data-part");
+      return;
+    }
+    inParts = { slide: slide, groups: groups, at: 0, mark: mark };
+    showPart(Math.min(at, groups.length - 1));
+  }
+
+  // Each poll of the slide: its next part, if it has one, and its answer waits (the htmx:beforeSwap above).
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (!isSlideEvent(evt)) return;
+    var slide = document.getElementById("k-slide");
+    holding = !!inParts && inParts.slide === slide && inParts.at < inParts.groups.length - 1;
+    if (holding) showPart(inParts.at + 1);
+  });
+
+  // The fonts arriving, the offline mark taking a row, the screen turned: measure again.
+  if (document.fonts) document.fonts.addEventListener("loadingdone", function () { if (textSize !== "standard") fit(); });
+  if (window.ResizeObserver && document.getElementById("k-main")) {
+    new ResizeObserver(function () { if (textSize !== "standard") fit(); }).observe(document.getElementById("k-main"));
+  }
 
   // --- service worker: keeps the shell, assets and slides for a reload while offline ----------------------
   function registerWorker() {
@@ -436,7 +575,7 @@
       if (document.visibilityState === "hidden") return [];
       var open = document.querySelector("#k-detail-body .k-entry:not(.k-expired)");
       var scope = detail && !detail.hidden ? (open ? [open] : []) :
-        Array.prototype.slice.call(document.querySelectorAll("#k-slide .k-entry:not(.k-expired)"));
+        Array.prototype.slice.call(document.querySelectorAll("#k-slide .k-entry:not(.k-expired):not(.k-later)"));
       return scope.map(function (el) { return el.dataset.entry; }).filter(Boolean);
     }
 
@@ -495,6 +634,7 @@
 
   learnSlide(document.getElementById("k-slide"));
   tick();
+  fit(); // 标准: also takes off the marks of parts a slide restored from localStorage may carry
   shown.restart();
   setInterval(tick, 1000);
   setInterval(function () { forget(now()); }, 60 * 1000); // the worker has no clock of its own to wake it
