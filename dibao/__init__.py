@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.before_request(web.compressed_static)  # CSS, JS and SVG go out gzip-compressed (issue 14)
     app.after_request(web.vary_static)
+    app.url_defaults(web.static_fingerprint)  # a changed script or stylesheet gets a new URL (kiosks keep copies)
 
     from dibao.cli import register_commands
 

@@ -7,6 +7,7 @@ a request commits, and where a domain error becomes the form's message or the er
 from __future__ import annotations
 
 import gzip
+import hashlib
 import hmac
 import ipaddress
 import mimetypes
@@ -343,3 +344,32 @@ def vary_static(response):
     if request.endpoint == "static" and Path(request.path).suffix in COMPRESSIBLE:
         response.vary.add("Accept-Encoding")
     return response
+
+
+# --- static files, fingerprinted ------------------------------------------------------------------------------
+
+FINGERPRINTED = {".css", ".js"}  # what a page loads by URL; fonts are named by the CSS, relatively, and kept as named
+_fingerprints: dict[tuple[str, int, int], str] = {}
+
+
+def static_fingerprint(endpoint: str, values: dict[str, Any]) -> None:
+    """``url_for("static", filename=…)`` of a script or stylesheet carries ``?v=`` and a hash of the file's content.
+    A deploy then changes the URL of every file it changed, so no browser runs yesterday's script under today's
+    page — nor a kiosk, whose service worker answers static files from its own copy first (static/kiosk-sw.js)."""
+    if endpoint != "static" or "v" in values:
+        return
+    filename = values.get("filename")
+    if not isinstance(filename, str) or Path(filename).suffix not in FINGERPRINTED:
+        return
+    path = safe_join(current_app.static_folder or "", filename)
+    try:
+        stat = os.stat(path) if path is not None else None
+    except OSError:
+        return
+    if stat is None:
+        return
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    found = _fingerprints.get(key)
+    if found is None:
+        found = _fingerprints[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    values["v"] = found

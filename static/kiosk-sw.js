@@ -3,7 +3,8 @@
 // - /kiosk/<token> (the shell) and /kiosk/<token>/slide/<n>: network first; a good answer is kept; on a
 //   network error or a 5xx the kept copy is answered, marked "X-Kiosk-Offline: 1" (the page shows its
 //   offline mark); an answer "not registered" (404) forgets everything kept for that token;
-// - /static/… (CSS, JS, fonts): the kept copy at once, refreshed in the background.
+// - /static/… (CSS, JS, fonts): the kept copy at once, refreshed in the background; scripts and stylesheets are
+//   named with their content's hash (?v=), so a deploy's new version is fetched, and replaces the old one kept.
 // The page asks for its shell and assets to be kept as soon as the worker is ready ("precache").
 //
 // A closed notice is forgotten, not only hidden: nothing of a household stays in this cache past the closing
@@ -163,7 +164,11 @@ function precache(urls) {
       return cache.match(url).then(function (hit) {
         if (hit && url.indexOf("/static/") !== -1) return null; // assets: kept copy is refreshed on use
         return revalidate(cache, url).then(function (got) {
-          if (got.res.ok && !got.unchanged) return serial(function () { return cache.put(url, got.res); });
+          if (got.res.ok && !got.unchanged) {
+            return serial(function () {
+              return cache.put(url, got.res).then(function () { return dropOtherVersions(cache, url); });
+            });
+          }
           return null;
         }).catch(function () { return null; });
       });
@@ -279,12 +284,28 @@ function networkFirst(request, token) {
   });
 }
 
+// A script or stylesheet is named with its content's hash (?v=, dibao.web.static_fingerprint): a new version
+// replaces the older ones kept, so each deploy leaves one copy of each file here.
+function dropOtherVersions(cache, href) {
+  var url = new URL(href);
+  if (url.pathname.indexOf("/static/") !== 0 || !url.searchParams.has("v")) return Promise.resolve();
+  return cache.keys().then(function (requests) {
+    return Promise.all(requests.filter(function (kept) {
+      var other = new URL(kept.url);
+      return other.pathname === url.pathname && other.search !== url.search;
+    }).map(function (kept) { return cache.delete(kept); }));
+  });
+}
+
 function staleWhileRevalidate(event) {
   var request = event.request;
   return caches.open(CACHE).then(function (cache) {
     return cache.match(request, { ignoreVary: true }).then(function (hit) {
       var refresh = fetch(request).then(function (res) {
-        if (res.ok) return cache.put(request, res.clone()).then(function () { return res; });
+        if (res.ok) {
+          return cache.put(request, res.clone()).then(function () { return dropOtherVersions(cache, request.url); })
+            .then(function () { return res; });
+        }
         return res;
       });
       if (hit) {
