@@ -2,10 +2,12 @@
 
 The file is one row per person (the template's sheet "低保名册"): the rows of a household share its 户编号, the
 head of household's row (与户主关系 = 本人) carries the household's columns (community, address, category,
-approval date, amount, payment account). Every household becomes an active case (在保) in its community, with
-its members, incomes, payment account, the amount period payment runs read, and the next review on its
+approval date, amount, tier, payment account). Every household becomes an active case (在保) in its community,
+with its members, incomes, payment account, the amount period payment runs read, and the next review on its
 category's schedule (a category below the least A 31 allows the household is raised to it, with a warning);
-each gets one audit event ``case_imported``, which is also its "imported" line in the archive.
+each gets one audit event ``case_imported``, which is also its "imported" line in the archive. Where the standard
+in force for the community is 分档 (A 23), the household's tier is one of that standard's tiers, and its amount is
+checked under that tier.
 
 Two steps, each a background job (dibao.jobs): the check (dry run) lists every problem by row and column and
 changes nothing; the import checks again (the database may have changed since) and writes everything in one
@@ -72,12 +74,14 @@ from dibao.models import (
 )
 from dibao.models.job import Job, JobStatus
 from dibao.models.payment import AccountKind, PaymentAccount, PaymentRun
+from dibao.models.records import Standard, StandardMethod
 from dibao.text import clean_line, normalise_name
 
 MAX_ROWS = 200_000
 SHEET = "低保名册"
 ALLOWED_SUFFIXES = (".xlsx", ".xls", ".csv")
 IMPORT_REASON = "导入原有名册"
+TIER_REASON = f"{IMPORT_REASON}时的分档"  # the imported tier's written reason (as the override's below)
 AUDIT_CHUNK = 500  # audit events appended per round trip while importing
 
 
@@ -162,6 +166,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("public_address", "公示地址", "到小区或楼栋；不填按社区名称", head_only=True, width=16),
     Column("category", "分类", "1–4（一类每年复核、二类每半年、三类每季度、四类每月）", head_only=True, width=6,
            choices=("1", "2", "3", "4")),
+    Column("tier", "分档", "低保标准按分档计算的地区填写：该户所在的档，须是现行标准中的一档（如“二档”）；不填的按文件中的金额导入，"
+                           "导入后在案件页为该户选择分档。按差额计算的地区不填", head_only=True, width=8),
     Column("no_income_no_capacity_no_supporter", "三无人员", "是 / 否", head_only=True, width=8, choices=("是", "否")),
     Column("approved_on", "审批日期", "户主行必填：县级审批同意的日期，如 2024-06-15", head_only=True, width=12),
     Column("monthly_amount", "月保障金额（元）", "户主行必填：目前每月发放的金额", head_only=True, width=14),
@@ -403,6 +409,7 @@ class HouseholdDraft:
     amount: Decimal
     account: dict | None
     members: list[PersonDraft]
+    tier_name: str | None = None  # 分档: one of the tiers of the standard in force (None: none, or not tiered)
     computation: entitlement.Computation | None = None
 
 
@@ -464,6 +471,13 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
     communities = _communities(session, actor)
     sources = income_source_names()
     today = clock.today()
+    standards: dict[int, Standard | None] = {}
+
+    def standard_of(region: Region) -> Standard | None:
+        """The standard in force today for a community, looked up once a community (the tier and the amount)."""
+        if region.id not in standards:
+            standards[region.id] = entitlement.find_standard(session, region, today)
+        return standards[region.id]
 
     def get(row: list[Any], key: str) -> Any:
         """A cell as the file stores it (a number, a date): for the few checks that need more than its text."""
@@ -520,7 +534,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
                     seen_ids[person.id_number] = (number, key)
             members.append(person)
         if len(heads) == 1:
-            draft = _check_household(*heads[0], key, get, out, communities, members, today, phones)
+            draft = _check_household(*heads[0], key, get, out, communities, members, today, phones, standard_of)
             if draft is not None and len(members) == len(rows):  # every person of it checked out
                 drafts.append(draft)
         done += len(rows)
@@ -535,7 +549,7 @@ def _check_table(session: Session, actor: User | None, table: list[list[Any]], r
         for person in draft.members:
             person.id_hash = hashes.get(person.id_number) if person.id_number else None
     _check_categories(drafts, out)
-    _check_amounts(session, drafts, out)
+    _check_amounts(drafts, out, standard_of)
     return drafts
 
 
@@ -623,7 +637,7 @@ def _check_person(number: int, row: list[Any], text: dict[str, str], get, out: _
 def _check_household(number: int, row: list[Any], text: dict[str, str], key: str, get, out: _Rows,
                      communities: dict[str, Region],
                      members: list[PersonDraft], today: date, phones: Callable[[str], tuple[str | None, Any]],
-                     ) -> HouseholdDraft | None:
+                     standard_of: Callable[[Region], Standard | None]) -> HouseholdDraft | None:
     count = len(out.report.problems)
     code = text["community_code"]
     region = communities.get(code)
@@ -660,12 +674,46 @@ def _check_household(number: int, row: list[Any], text: dict[str, str], key: str
         out.error(number, "monthly_amount", "required" if not text["monthly_amount"] else "invalid",
                   err.message)
     account = _check_account(number, row, text, get, out)
-    if len(out.report.problems) > count or region is None or approved_on is None or amount is None:
+    tier = None
+    if region is not None:
+        tier = _check_tier(number, text["tier"], region, standard_of(region), bool(three_no), out)
+    failed = any(not p.warning for p in out.report.problems[count:])  # (a tier's warning still imports)
+    if failed or region is None or approved_on is None or amount is None:
         return None
     return HouseholdDraft(key=key, head_row=number, region=region, phone=phone, address=address[:200],
                           public_address=text["public_address"][:200] or region.name,
                           category=category or 1, no_income_no_capacity_no_supporter=bool(three_no),
-                          approved_on=approved_on, amount=amount, account=account, members=members)
+                          approved_on=approved_on, amount=amount, account=account, members=members, tier_name=tier)
+
+
+def _check_tier(number: int, written: str, region: Region, standard: Standard | None, three_no: bool,
+                out: _Rows) -> str | None:
+    """分档 (A 23): where the standard in force for the community is tiered, the household's tier is one of its
+    tiers by name (another name is an error, naming them); none is a warning — imported without a tier, paid the
+    file's amount, and the case page asks for one (a 三无 household gets the full standard whatever its tier, so
+    it is not asked). Elsewhere a tier written is a warning and is not imported."""
+    if standard is None or standard.method != StandardMethod.tiered:
+        if written and standard is None:
+            out.warn(number, "tier", "tier_ignored",
+                     _l("%(region)s还没有设置低保标准，无法核对分档；将不导入该户的分档。", region=region.name))
+        elif written:
+            out.warn(number, "tier", "tier_ignored",
+                     _l("%(region)s的低保标准按差额计算，不分档；将不导入该户的分档“%(tier)s”。",
+                        region=standard.region.name, tier=written))
+        return None
+    names = [tier.name for tier in standard.tiers]
+    if not written:
+        if not three_no:
+            out.warn(number, "tier", "tier_missing",
+                     _l("%(region)s的低保标准按分档计算，该户没有填分档：将按文件中的金额导入，不分档；导入后请在案件页为该户"
+                        "选择分档（%(names)s）。", region=standard.region.name, names="、".join(names)))
+        return None
+    if written not in names:
+        out.error(number, "tier", "tier_unknown",
+                  _l("分档“%(tier)s”不是%(region)s现行低保标准中的一档，应为：%(names)s。",
+                     tier=written, region=standard.region.name, names="、".join(names)))
+        return None
+    return written
 
 
 def _check_account(number: int, row: list[Any], text: dict[str, str], get, out: _Rows) -> dict | None:
@@ -738,27 +786,24 @@ def _check_categories(drafts: list[HouseholdDraft], out: _Rows) -> None:
             draft.category = least
 
 
-def _check_amounts(session: Session, drafts: list[HouseholdDraft], out: _Rows) -> None:
-    """The formula (dibao.entitlement) under the standard in force today: a different amount is a warning —
-    the file's amount is what the household is paid, and it is imported as an override with that reason."""
-    standards: dict[int, Any] = {}
+def _check_amounts(drafts: list[HouseholdDraft], out: _Rows, standard_of: Callable[[Region], Standard | None],
+                   ) -> None:
+    """The formula (dibao.entitlement) under the standard in force today, by its method (分档: under the household's
+    tier): a different amount is a warning — the file's amount is what the household is paid, and it is imported
+    as an override with that reason. A household of a tiered standard without a tier has no computed amount."""
     # Households with the same figures under the same standard compute alike: once each (the computation keeps
     # no names, see _as_case, and the import reads only its figures).
     computed_for: dict[tuple, entitlement.Computation] = {}
-    today = clock.today()
     for draft in drafts:
-        if draft.region.id not in standards:
-            standards[draft.region.id] = entitlement.find_standard(session, draft.region, today)
-        standard = standards[draft.region.id]
+        standard = standard_of(draft.region)
         if standard is None:
             out.warn(draft.head_row, "monthly_amount", "no_standard",
                      _l("%(region)s还没有设置低保标准，无法核对金额；将按文件中的金额导入。", region=draft.region.name))
             continue
-        figures = (standard.id, draft.no_income_no_capacity_no_supporter,
+        figures = (standard.id, draft.no_income_no_capacity_no_supporter, draft.tier_name,
                    tuple((m.income_source, str(m.income)) if m.income else None for m in draft.members))
         if figures not in computed_for:
-            computed_for[figures] = entitlement.compute(_as_case(draft), Decimal(standard.monthly_amount),
-                                                        standard_from=standard.effective_from)
+            computed_for[figures] = entitlement.compute_under(_as_case(draft), standard)
         draft.computation = computed_for[figures]
         computed = draft.computation.computed
         if computed is not None and computed != draft.amount:
@@ -775,7 +820,7 @@ def _as_case(draft: HouseholdDraft) -> SimpleNamespace:
                                if m.income else [])
                for m in draft.members]
     return SimpleNamespace(members=members, no_income_no_capacity_no_supporter=draft.no_income_no_capacity_no_supporter,
-                           override_amount=None, override_reason=None)
+                           override_amount=None, override_reason=None, tier_name=draft.tier_name, tier_reason=None)
 
 
 # --- importing -----------------------------------------------------------------------------------------------
@@ -848,6 +893,7 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
             "no_income_no_capacity_no_supporter": draft.no_income_no_capacity_no_supporter, "photo_consent": False,
             "computed_amount": computed, "override_amount": override,
             "override_reason": f"{IMPORT_REASON}时的核定金额" if override is not None else None,
+            "tier_name": draft.tier_name, "tier_reason": TIER_REASON if draft.tier_name else None,
             "monthly_amount": draft.amount,
             "household_income": entitlement.round_money(result.net_income) if result else None,
             "marginal": bool(result and result.marginal), "accepted_at": approved_at, "approved_at": approved_at,

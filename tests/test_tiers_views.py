@@ -159,3 +159,12 @@ def test_the_town_decision_form_proposes_the_tier(client, auth, session, world, 
     stored = session.get(Case, case.id)
     assert stored.tier_name == "三档" and stored.monthly_amount == Decimal("936.00")  # 780 × 40% × 3
     assert "分档：三档，每人为低保标准的 40%" in client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+
+
+def test_the_case_page_of_a_household_above_the_standard_asks_for_no_tier(client, auth, session, world, clock):
+    _tiered(session, world)
+    case = register(session, user(session, world, "staff_a1"), members=2, income="2000.00")  # 1000 each > 780
+    session.commit()
+    auth.login("staff_a1")
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "请选择分档" not in page and "不分档" in page and "核算金额为 0" in page
