@@ -10,20 +10,16 @@ are reachable by keyboard and axe finds nothing serious. Screenshots: test-artif
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
 import pytest
 from playwright.sync_api import expect
 
-from dibao import kiosks, notices
-from dibao.models import Level, Region, Stage
-from dibao.models.records import Standard
+from dibao import notices
+from dibao.models import Level, Region
 from tests.browser.axe import SERIOUS, ensure_axe, scan
 from tests.browser.test_kiosk_browser import WAIT, _kiosk, _until, _wait_for_worker, server  # noqa: F401 - fixture
-from tests.browser.test_kiosk_type_size_browser import _CHECK_JS, ADDRESS, NAMES, _announce
+from tests.browser.test_kiosk_type_size_browser import _CHECK_JS, ADDRESS, NAMES, around_the_notices
 from tests.conftest import T0
-from tests.factories import case_awaiting_notice, make_case
+from tests.factories import case_awaiting_notice
 from tests.kiosk_helpers import publish
 
 pytestmark = pytest.mark.browser
@@ -123,17 +119,8 @@ def _busy_and_quiet(session, world, live_app, monkeypatch):
     cases = [case_awaiting_notice(session, community, Level.community, head_name=n, address=ADDRESS) for n in NAMES]
     cases[0].opinions[0].text = OPINION  # a real panel's opinion: three lines at 特大
     notices.publish_batch(session, None, level=Level.community, region=community, cases=cases, title="社区初审公示")
-    for i, name in enumerate(["刘桂芳", "陈志明", "杨淑英", "黄德福", "赵玉兰", "周国强", "吴秀珍"]):
-        make_case(session, community, stage=Stage.active, head_name=name, members=1 + i % 3,
-                  amount=Decimal("1960.00"))
-    session.add(Standard(region=session.get(Region, world.regions["county"]), monthly_amount=Decimal("720.00"),
-                         effective_from=T0.date(), note="县政〔2026〕1号", created_at=T0))
-    session.commit()
-    with live_app.app_context():
-        _announce(session, world, live_app.config["MEDIA_DIR"])
-    monkeypatch.setattr(kiosks, "funds_totals", lambda _session, region: [
-        {"month": date(2026, m, 1), "households": 112, "persons": 245, "amount": Decimal("214800.00")}
-        for m in (3, 2, 1)] if region.id == community.id else [])
+    around_the_notices(session, world, live_app, monkeypatch, community,
+                       ["刘桂芳", "陈志明", "杨淑英", "黄德福", "赵玉兰", "周国强", "吴秀珍"])
     return community, empty
 
 

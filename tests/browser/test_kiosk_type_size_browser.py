@@ -111,6 +111,22 @@ def _check(page, what: str, screenshot_dir, name: str) -> float:
     return result["smallest"][0][0]
 
 
+def around_the_notices(session, world, live_app, monkeypatch, community, roster):
+    """Every other kind of slide of a busy kiosk: a standing roster of the households ``roster`` names, the
+    county's standard, an announcement with its ticker, and three months of the community's fund totals."""
+    for i, name in enumerate(roster):
+        make_case(session, community, stage=Stage.active, head_name=name, members=1 + i % 3,
+                  amount=Decimal("1960.00"))
+    session.add(Standard(region=session.get(Region, world.regions["county"]), monthly_amount=Decimal("720.00"),
+                         effective_from=T0.date(), note="县政〔2026〕1号", created_at=T0))
+    session.commit()
+    with live_app.app_context():
+        _announce(session, world, live_app.config["MEDIA_DIR"])
+    monkeypatch.setattr(kiosks, "funds_totals", lambda _session, region: [
+        {"month": date(2026, m, 1), "households": 112, "persons": 245, "amount": Decimal("214800.00")}
+        for m in (3, 2, 1)] if region.id == community.id else [])
+
+
 def _announce(session, world, media_dir):
     announcements.publish(
         session, session.get(User, world.users["admin"]), kind=AnnouncementKind.announcement,
@@ -130,17 +146,8 @@ def test_every_text_on_every_slide_is_24px_or_more_and_fits(page, server, sessio
     community = session.get(Region, world.regions["comm_a1"])
     empty = session.get(Region, world.regions["comm_a2"])
     publish(session, community.id, NAMES, address=ADDRESS)  # a full page, then one entry alone
-    for i, name in enumerate(["刘桂芳", "陈志明", "杨淑英", "黄德福", "赵玉兰", "周国强", "吴秀珍", "徐建华", "孙美玲"]):
-        make_case(session, community, stage=Stage.active, head_name=name, members=1 + i % 3,
-                  amount=Decimal("1960.00"))
-    session.add(Standard(region=session.get(Region, world.regions["county"]), monthly_amount=Decimal("720.00"),
-                         effective_from=T0.date(), note="县政〔2026〕1号", created_at=T0))
-    session.commit()
-    with live_app.app_context():
-        _announce(session, world, live_app.config["MEDIA_DIR"])
-    monkeypatch.setattr(kiosks, "funds_totals", lambda _session, region: [
-        {"month": date(2026, m, 1), "households": 112, "persons": 245, "amount": Decimal("214800.00")}
-        for m in (3, 2, 1)] if region.id == community.id else [])
+    around_the_notices(session, world, live_app, monkeypatch, community,
+                       ["刘桂芳", "陈志明", "杨淑英", "黄德福", "赵玉兰", "周国强", "吴秀珍", "徐建华", "孙美玲"])
     kiosk = _kiosk(session, community, rotation_seconds=600)
     quiet = _kiosk(session, empty, rotation_seconds=600)
     page.set_viewport_size({"width": width, "height": height})
