@@ -322,18 +322,22 @@ MEDIA_KEY_COLUMNS = ("photo_key", "media_key")  # the names a column holding a m
 NOT_REFERENCES = {("notice_entry", "photo_key")}  # see above
 
 
-def referenced_keys(session) -> set[str]:
+def referenced_keys(session, among: set[str] | None = None) -> set[str]:
     """Every media key some row still needs: every column named like a media key, in every table, except the
-    notice snapshots' photo (a new table with a ``photo_key`` or ``media_key`` column joins by itself)."""
+    notice snapshots' photo (a new table with a ``photo_key`` or ``media_key`` column joins by itself). With
+    ``among``, only which of those keys are still needed."""
     from sqlalchemy import select
 
     from dibao.db import Base
 
+    if among is not None and not among:
+        return set()
     keys: set[str] = set()
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
             if column.name in MEDIA_KEY_COLUMNS and (table.name, column.name) not in NOT_REFERENCES:
-                keys.update(k for k in session.scalars(select(column).where(column.is_not(None)).distinct()) if k)
+                found = column.is_not(None) if among is None else column.in_(sorted(among))
+                keys.update(k for k in session.scalars(select(column).where(found).distinct()) if k)
     return keys
 
 

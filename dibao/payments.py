@@ -949,11 +949,6 @@ def _paid_rows(session: Session, region: Region | None, months: list[date] | Non
             for rid, path, m, n, p, t in rows]
 
 
-def _paid_cells(session: Session, region: Region | None, months: list[date] | None = None):
-    """(community id, month) → stats.Cell over the paid lines: a household counted once a month."""
-    return {(rid, m): cell for rid, _path, m, cell in _paid_rows(session, region, months)}
-
-
 def _paid_grid(session: Session, root: Region | None, months: list[date]):
     """:func:`_paid_rows` as the rows of ``root``'s table (every county's without one), with what each row's own
     table tells of it (``dibao.stats.Grid``)."""

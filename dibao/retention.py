@@ -37,7 +37,6 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from dibao import audit, clock, media
-from dibao.db import Base
 from dibao.models import Objection, Report
 from dibao.models.application import Application, ApplicationDocument, ApplicationMember, ApplicationStatus
 from dibao.models.feedback import Evidence, FeedbackStatus
@@ -138,18 +137,6 @@ def erase(session: Session, item: Due, at: datetime, days: int) -> list[str] | N
     return keys
 
 
-def still_referenced(session: Session, keys: set[str]) -> set[str]:
-    """Which of ``keys`` some row still names (the columns dibao.media's garbage collection counts)."""
-    if not keys:
-        return set()
-    found: set[str] = set()
-    for table in Base.metadata.sorted_tables:
-        for column in table.columns:
-            if column.name in media.MEDIA_KEY_COLUMNS and (table.name, column.name) not in media.NOT_REFERENCES:
-                found.update(session.scalars(select(column).where(column.in_(sorted(keys))).distinct()))
-    return found
-
-
 def delete_files(media_dir: str, keys: set[str]) -> list[str]:
     """Delete the stored files of ``keys`` (originals and renditions); their paths relative to ``media_dir``."""
     deleted = []
@@ -187,7 +174,7 @@ def run(app: Flask, at: datetime | None = None, *, dry_run: bool = False, days: 
             keys.update(erased_keys)
     if keys:
         with app.extensions["dibao.sessions"]() as reader:
-            gone = keys - still_referenced(reader, keys)
+            gone = keys - media.referenced_keys(reader, among=keys)
         result.files_deleted = delete_files(app.config["MEDIA_DIR"], gone)
     if result.erased:
         log.info("retention: personal information of %d items erased, %d files deleted",

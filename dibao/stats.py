@@ -175,33 +175,46 @@ def overview(session: Session, root: Region | None, month: date, n: int = MONTHS
     The (community, month) pairs the summary holds come from it, the others are computed live
     (``dibao.stats_summary``); ``summary=False`` computes every pair live (what ``dibao stats verify`` and the
     tests compare with)."""
-    from dibao import stats_summary
 
     regions = _display_regions(session, root)
     find = _row_of(regions)
     months = month_list(month, n)
-    for attempt in range(3):
+
+    def add_up(rows) -> tuple[dict, dict]:
         grid: dict[tuple[int, date], Cell] = defaultdict(Cell)
         by_category: dict[tuple[int, int], Cell] = defaultdict(Cell)
-        # Streamed (a server-side cursor on PostgreSQL): a province's months × communities × categories are
-        # ~100,000 rows, which held at once raised a web worker's memory by ~30 MB (issue 13); summed as they come.
-        rows = stats_summary.figures(session, root, months, regions) if summary and attempt < 2 else session.execute(
-            _paid_by_month(months, root), execution_options={"yield_per": 2000})
+        for m, _community, path, category, households, persons, money in rows:
+            region_id = find(path)
+            if region_id is None:
+                continue
+            m = as_date(m)
+            cell = Cell(int(households), int(persons), entitlement.summed_money(money))
+            grid[(region_id, m)].add(cell)
+            if m == months[-1]:
+                by_category[(region_id, category)].add(cell)
+        return dict(grid), dict(by_category)
+
+    grid, by_category = _read_figures(session, root, months, summary, add_up, display=regions)
+    return Overview(root=root, regions=regions, months=months, month=months[-1], grid=grid,
+                    by_category=by_category)
+
+
+def _read_figures(session: Session, root: Region | None, months: list[date], summary: bool, consume,
+                  display: list[Region] | None = None):
+    """``consume(rows)`` of the figures per community (``dibao.stats_summary.figures``: from the summary where it
+    holds them, live elsewhere; ``summary=False`` all live), read again if the summary moved under the read, the
+    third time all live. Streamed (a server-side cursor on PostgreSQL): a province's months × communities ×
+    categories are ~100,000 rows, which held at once raised a web worker's memory by ~30 MB (issue 13)."""
+    from dibao import stats_summary
+
+    for attempt in range(3):
+        rows = (stats_summary.figures(session, root, months, display) if summary and attempt < 2
+                else session.execute(_paid_by_month(months, root), execution_options={"yield_per": 2000}))
         try:
-            for m, _community, path, category, households, persons, money in rows:
-                region_id = find(path)
-                if region_id is None:
-                    continue
-                m = as_date(m)
-                cell = Cell(int(households), int(persons), entitlement.summed_money(money))
-                grid[(region_id, m)].add(cell)
-                if m == months[-1]:
-                    by_category[(region_id, category)].add(cell)
-            break
-        except stats_summary.Changed:  # the summary moved under the read: again (the third time all live)
+            return consume(rows)
+        except stats_summary.Changed:
             continue
-    return Overview(root=root, regions=regions, months=months, month=months[-1], grid=dict(grid),
-                    by_category=dict(by_category))
+    raise AssertionError("unreachable: the third reading is live")  # pragma: no cover
 
 
 # --- flows: approvals, rejections, exits -----------------------------------------------------------------
@@ -623,21 +636,10 @@ def totals_of_grid(grid: Grid | dict, months: list[date]) -> Totals:
 
 
 def _statistics(session: Session, root: Region | None, months: list[date], summary: bool) -> Grid:
-    """The statistics' :class:`Grid` of ``root``'s table: the figures per community, from the summary where it
-    holds them, live elsewhere (``dibao.stats_summary.figures``; read again if the summary moved under it, the
-    third time all live)."""
-    from dibao import stats_summary
-
-    for attempt in range(3):
-        rows = (stats_summary.figures(session, root, months) if summary and attempt < 2
-                else session.execute(_paid_by_month(months, root), execution_options={"yield_per": 2000}))
-        try:
-            return grid_of_figures(session, root, months, (
-                (path, as_date(m), Cell(int(households), int(persons), entitlement.summed_money(money)))
-                for m, _community, path, _category, households, persons, money in rows))
-        except stats_summary.Changed:
-            continue
-    raise AssertionError("unreachable: the third reading is live")  # pragma: no cover
+    """The statistics' :class:`Grid` of ``root``'s table, from the figures per community (:func:`_read_figures`)."""
+    return _read_figures(session, root, months, summary, lambda rows: grid_of_figures(session, root, months, (
+        (path, as_date(m), Cell(int(households), int(persons), entitlement.summed_money(money)))
+        for m, _community, path, _category, households, persons, money in rows)))
 
 
 def public_grid(session: Session, root: Region, month: date, n: int = MONTHS, *, summary: bool = True) -> Grid:
