@@ -633,7 +633,7 @@ def standards():
         return redirect(url_for("admin.standards"))
     return render("admin/cases/standards.html", form=form, items=entitlement.list_standards(sess, current_user),
                   today=clock.today(), is_admin=current_user.role == Role.admin, confirm=ConfirmForm(),
-                  method_labels=entitlement.METHOD_LABELS,
+                  method_labels=entitlement.METHOD_LABELS, tier_summary=entitlement.tier_summary,
                   status=done.status)
 
 

@@ -162,7 +162,7 @@ def _method_text(standard: Standard) -> str:
 
     if standard.method == StandardMethod.tiered:
         return str(_l("分档：%(tiers)s（每人按标准的该档比例计发）",
-                      tiers=entitlement.tier_summary([(t.name, t.share_percent) for t in standard.tiers])))
+                      tiers=entitlement.tier_summary(standard.tier_shares)))
     return str(_l("差额：标准减家庭月人均收入，乘以家庭人数"))
 
 

@@ -59,6 +59,7 @@ MAX_TIERS = 10
 MIN_TIER_REASON = 4  # as an override's reason
 
 METHOD_LABELS = {StandardMethod.gap: _l("差额"), StandardMethod.tiered: _l("分档")}
+TIER_NEEDED = _l("本地区低保标准按分档计算：请选择该户的分档。")  # an approval or adjustment without a tier
 
 
 def round_money(value: Decimal) -> Decimal:
@@ -261,7 +262,7 @@ def compute_under(case: Case, standard: Standard | None) -> Computation:
         return compute(case, None)
     return compute(case, Decimal(standard.monthly_amount), standard_from=standard.effective_from,
                    standard_region=standard.region.name, method=standard.method,
-                   tiers=[(tier.name, tier.share_percent) for tier in standard.tiers])
+                   tiers=standard.tier_shares)
 
 
 def compute_for(session: Session, case: Case, on: date | None = None) -> Computation:
@@ -404,8 +405,7 @@ def set_standard(session: Session, actor: User, *, region: Region | None, amount
         scope.require_in_scope(actor, region)
     note = (note or "").strip()
     follows = find_standard(session, region, effective_from) if region is not None and effective_from else None
-    followed_tiers = ([(t.name, t.share_percent) for t in follows.tiers]
-                      if follows is not None and follows.method == StandardMethod.tiered else [])
+    followed_tiers = follows.tier_shares if follows is not None and follows.method == StandardMethod.tiered else []
     with collect() as problems:
         if method in (None, ""):
             method = follows.method if follows is not None else StandardMethod.gap

@@ -362,11 +362,11 @@ def static_fingerprint(endpoint: str, values: dict[str, Any]) -> None:
     if not isinstance(filename, str) or Path(filename).suffix not in FINGERPRINTED:
         return
     path = safe_join(current_app.static_folder or "", filename)
-    try:
-        stat = os.stat(path) if path is not None else None
-    except OSError:
+    if path is None:
         return
-    if stat is None:
+    try:
+        stat = os.stat(path)
+    except OSError:
         return
     key = (path, stat.st_mtime_ns, stat.st_size)
     found = _fingerprints.get(key)

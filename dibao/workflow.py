@@ -804,7 +804,7 @@ def record_town_decision(
         if decision == Decision.approve:
             tier_choice = problems.check(entitlement.tier_choice, session, case, tier, tier_reason)
             if tier_choice is None and entitlement.compute_for(session, case).tier_missing:
-                problems.add("tier", _l("本地区低保标准按分档计算：请选择该户的分档。"))
+                problems.add("tier", entitlement.TIER_NEEDED)
         if meeting is None:
             problems.check(_town_meeting_fields, held_on, title, participants)
     if meeting is None:
@@ -889,7 +889,7 @@ def record_county_decision(
     if result.standard is None:
         raise Conflict(_l("本地区还没有设置低保标准，无法核定金额；请管理员先设置低保标准。"))
     if result.amount is None and result.tier_missing:
-        raise Invalid(_l("本地区低保标准按分档计算：请选择该户的分档。"), field="tier")
+        raise Invalid(entitlement.TIER_NEEDED, field="tier")
     if result.amount is None or result.amount <= 0:
         raise Conflict(_l("核算的保障金额为 0，家庭人均收入不低于低保标准，不能批准；如有特殊情况请写明理由调整金额。"))
     now = clock.now()
@@ -980,7 +980,7 @@ def adjust_amount(session: Session, actor: User, case: Case, *, amount: Decimal 
     result = entitlement.refresh(session, case, update_payment=False)
     new_amount = result.amount
     if new_amount is None and result.tier_missing:
-        raise Invalid(_l("本地区低保标准按分档计算：请选择该户的分档。"), field="tier")
+        raise Invalid(entitlement.TIER_NEEDED, field="tier")
     if result.standard is None or new_amount is None:
         raise Conflict(_l("本地区还没有设置低保标准，无法核定金额。"))
     before = case.monthly_amount

@@ -237,6 +237,11 @@ class Standard(Base):
     tiers: Mapped[list[StandardTier]] = relationship(back_populates="standard", order_by="StandardTier.position",
                                                      cascade="all, delete-orphan")
 
+    @property
+    def tier_shares(self) -> list[tuple[str, int]]:
+        """Each tier as (name, share %), in order (none under 差额)."""
+        return [(tier.name, tier.share_percent) for tier in self.tiers]
+
 
 class StandardTier(Base):
     """分档: one tier of a tiered standard — a name (一档, 二档…) and the share of the standard each person of a

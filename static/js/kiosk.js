@@ -415,8 +415,8 @@
 
   // --- the resident's text size (字号, 适老化) ----------------------------------------------------------------
   // The header's buttons put a class on <html> (static/css/kiosk.css scales the type by it): no request, so it works
-  // offline, and every slide swapped in takes it. The screen is shared: 3 minutes after the last touch
-  // view of an entry) it is back to 标准 for the next resident. Nothing is kept: a reload starts at 标准.
+  // offline, and every slide swapped in takes it. The screen is shared: 3 minutes after the last touch it is back
+  // to 标准 for the next resident. Nothing is kept: a reload starts at 标准.
   var TEXT_SIZES = { standard: null, large: "k-text-large", largest: "k-text-largest" };
   var textSize = "standard";
   var sizeTimer = null;
@@ -431,8 +431,8 @@
     });
     var changed = size !== textSize;
     textSize = size;
-    clearTimeout(sizeTimer);
     if (size !== "standard") keepTextSize();
+    else clearTimeout(sizeTimer);
     if (changed) fit();
   }
 

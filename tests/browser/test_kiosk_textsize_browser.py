@@ -17,7 +17,13 @@ from dibao import notices
 from dibao.models import Level, Region
 from tests.browser.axe import SERIOUS, ensure_axe, scan
 from tests.browser.test_kiosk_browser import WAIT, _kiosk, _until, _wait_for_worker, server  # noqa: F401 - fixture
-from tests.browser.test_kiosk_type_size_browser import _CHECK_JS, ADDRESS, NAMES, around_the_notices
+from tests.browser.test_kiosk_type_size_browser import (
+    _CHECK_JS,
+    ADDRESS,
+    NAMES,
+    around_the_notices,
+    each_slide,
+)
 from tests.conftest import T0
 from tests.factories import case_awaiting_notice
 from tests.kiosk_helpers import publish
@@ -139,51 +145,44 @@ def test_the_largest_size_makes_entries_40px_and_every_slide_still_fits(page, se
     largest_px = LARGEST_PX if min(width, height) >= 1080 else 29
     kinds = set()
 
-    for kiosk in (busy, quiet):
-        page.goto(f"{server.url}/kiosk/{kiosk.token}")
-        total = int(page.locator("#k-slide").get_attribute("data-total"))
-        for index in range(total):
-            page.goto(f"{server.url}/kiosk/{kiosk.token}?p={index}")
-            slide = page.locator("#k-slide")
-            expect(slide).to_have_attribute("data-index", str(index))
-            kind = slide.get_attribute("data-kind")
-            kinds.add(kind)
-            name = f"{size}-{'busy' if kiosk is busy else 'quiet'}-{index}-{kind}"
-            assert _size(page) == "标准"
-            assert abs(page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") - standard_px) < 0.01
-            # (the standard size shows two lines of an opinion, then "…": the whole of it on a tap)
-            _fits(page, f"{kind} {index} standard", shots / f"{name}-standard.png", ("outside its box p.k-opinion",))
+    for kiosk, index, slide, kind in each_slide(page, server, (busy, quiet)):
+        kinds.add(kind)
+        name = f"{size}-{'busy' if kiosk is busy else 'quiet'}-{index}-{kind}"
+        assert _size(page) == "标准"
+        assert abs(page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") - standard_px) < 0.01
+        # (the standard size shows two lines of an opinion, then "…": the whole of it on a tap)
+        _fits(page, f"{kind} {index} standard", shots / f"{name}-standard.png", ("outside its box p.k-opinion",))
 
-            _choose(page, "特大")
-            smallest, text = page.evaluate(_SMALLEST_OUTSIDE_CONTROL)
-            assert smallest >= largest_px, (kind, smallest, text)  # every text but the control: ≥ 30 pt
+        _choose(page, "特大")
+        smallest, text = page.evaluate(_SMALLEST_OUTSIDE_CONTROL)
+        assert smallest >= largest_px, (kind, smallest, text)  # every text but the control: ≥ 30 pt
+        if kind == "entries":
+            sizes = page.evaluate(_ENTRY_TEXT)
+            assert sizes and min(sizes) >= largest_px, sizes
+        part_words = _part(page)
+        count = int(part_words.split("/")[1].split()[0]) if part_words else 1
+        everything, seen = [text for text, _ in page.evaluate(_UNITS)], []
+        for part in range(1, count + 1):
+            if part > 1:
+                page.locator(".k-clock").click()  # a touch: the size stays
+                page.clock.fast_forward(ROTATION * 1000)  # the next poll shows the next part, not the next slide
+                _until_part(page, f"第 {part} / {count} 部分")
+                expect(slide).to_have_attribute("data-index", str(index))
+            seen += [text for text, shown in page.evaluate(_UNITS) if shown]
+            _fits(page, f"{kind} {index} largest, part {part}/{count}", shots / f"{name}-largest-{part}.png")
             if kind == "entries":
-                sizes = page.evaluate(_ENTRY_TEXT)
-                assert sizes and min(sizes) >= largest_px, sizes
-            part_words = _part(page)
-            count = int(part_words.split("/")[1].split()[0]) if part_words else 1
-            everything, seen = [text for text, _ in page.evaluate(_UNITS)], []
-            for part in range(1, count + 1):
-                if part > 1:
-                    page.locator(".k-clock").click()  # a touch: the size stays
-                    page.clock.fast_forward(ROTATION * 1000)  # the next poll shows the next part, not the next slide
-                    _until_part(page, f"第 {part} / {count} 部分")
-                    expect(slide).to_have_attribute("data-index", str(index))
-                seen += [text for text, shown in page.evaluate(_UNITS) if shown]
-                _fits(page, f"{kind} {index} largest, part {part}/{count}", shots / f"{name}-largest-{part}.png")
-                if kind == "entries":
-                    assert page.evaluate(_ENTRY_TEXT) and min(page.evaluate(_ENTRY_TEXT)) >= largest_px
-            assert seen == everything, (kind, index)  # every entry, paragraph or row in its turn, none twice
-            if kind == "entries" and width > height:  # a card of 40 px text is half the landscape screen's height
-                assert count == len(everything) == page.locator("#k-slide .k-entry").count()
+                assert page.evaluate(_ENTRY_TEXT) and min(page.evaluate(_ENTRY_TEXT)) >= largest_px
+        assert seen == everything, (kind, index)  # every entry, paragraph or row in its turn, none twice
+        if kind == "entries" and width > height:  # a card of 40 px text is half the landscape screen's height
+            assert count == len(everything) == page.locator("#k-slide .k-entry").count()
 
-            if kind == "entries" and index == 0:  # the large view of a tapped entry, at 特大
-                page.locator("#k-slide .k-entry:visible").click()
-                expect(page.locator("#k-detail")).to_be_visible()
-                _fits(page, "detail at 特大", shots / f"{size}-detail-largest.png")
-                page.get_by_role("button", name="返回").click()
-                _choose(page, "大")
-                _fits(page, "entries at 大", shots / f"{name}-large.png")
+        if kind == "entries" and index == 0:  # the large view of a tapped entry, at 特大
+            page.locator("#k-slide .k-entry:visible").click()
+            expect(page.locator("#k-detail")).to_be_visible()
+            _fits(page, "detail at 特大", shots / f"{size}-detail-largest.png")
+            page.get_by_role("button", name="返回").click()
+            _choose(page, "大")
+            _fits(page, "entries at 大", shots / f"{name}-large.png")
     assert kinds == {"entries", "announcement", "roster", "funds", "policy", "procedure", "standard"}
 
 

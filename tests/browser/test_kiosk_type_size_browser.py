@@ -111,6 +111,18 @@ def _check(page, what: str, screenshot_dir, name: str) -> float:
     return result["smallest"][0][0]
 
 
+def each_slide(page, server, kiosks):  # noqa: F811 - server is the fixture's value
+    """Every slide of each kiosk, opened at it (?p=): (kiosk, index, the slide's locator, its kind)."""
+    for kiosk in kiosks:
+        page.goto(f"{server.url}/kiosk/{kiosk.token}")
+        total = int(page.locator("#k-slide").get_attribute("data-total"))
+        for index in range(total):
+            page.goto(f"{server.url}/kiosk/{kiosk.token}?p={index}")
+            slide = page.locator("#k-slide")
+            expect(slide).to_have_attribute("data-index", str(index))
+            yield kiosk, index, slide, slide.get_attribute("data-kind")
+
+
 def around_the_notices(session, world, live_app, monkeypatch, community, roster):
     """Every other kind of slide of a busy kiosk: a standing roster of the households ``roster`` names, the
     county's standard, an announcement with its ticker, and three months of the community's fund totals."""
@@ -154,24 +166,17 @@ def test_every_text_on_every_slide_is_24px_or_more_and_fits(page, server, sessio
     size = f"{width}x{height}"
     smallest, kinds = [], set()
 
-    for k in (kiosk, quiet):
-        page.goto(f"{server.url}/kiosk/{k.token}")
-        total = int(page.locator("#k-slide").get_attribute("data-total"))
-        for index in range(total):
-            page.goto(f"{server.url}/kiosk/{k.token}?p={index}")
-            slide = page.locator("#k-slide")
-            expect(slide).to_have_attribute("data-index", str(index))
-            kind = slide.get_attribute("data-kind")
-            kinds.add(kind)
-            count = page.locator("#k-slide .k-entry").count()
-            name = f"kiosk-type-{size}-{'quiet' if k is quiet else 'busy'}-{index}-{kind}.png"
-            smallest.append(_check(page, f"{kind} slide {index} ({count} entries)", screenshot_dir, name))
-            if kind == "entries" and index == 0:  # the large view of a tapped entry
-                page.locator("#k-slide .k-entry").first.click()
-                expect(page.locator("#k-detail")).to_be_visible()
-                smallest.append(_check(page, "detail", screenshot_dir, f"kiosk-type-{size}-detail.png"))
-                page.get_by_role("button", name="返回").click()
-                expect(page.locator("#k-detail")).to_be_hidden()
+    for k, index, _slide, kind in each_slide(page, server, (kiosk, quiet)):
+        kinds.add(kind)
+        count = page.locator("#k-slide .k-entry").count()
+        name = f"kiosk-type-{size}-{'quiet' if k is quiet else 'busy'}-{index}-{kind}.png"
+        smallest.append(_check(page, f"{kind} slide {index} ({count} entries)", screenshot_dir, name))
+        if kind == "entries" and index == 0:  # the large view of a tapped entry
+            page.locator("#k-slide .k-entry").first.click()
+            expect(page.locator("#k-detail")).to_be_visible()
+            smallest.append(_check(page, "detail", screenshot_dir, f"kiosk-type-{size}-detail.png"))
+            page.get_by_role("button", name="返回").click()
+            expect(page.locator("#k-detail")).to_be_hidden()
     assert kinds == {"entries", "announcement", "roster", "funds", "policy", "procedure", "standard"}
 
     flaky = _kiosk(session, community, rotation_seconds=2)  # polls soon, and finds the server gone
