@@ -35,11 +35,22 @@ def _cell_bounds(cell: dict, zeros_hidden: bool) -> tuple[float, float]:
     return (3, INF)
 
 
+def _sums(sources) -> list[tuple[str, list[str]]]:
+    """What each published table adds up: its region ("*" for every county) and its rows, a region's own row
+    (a community's page) excepted."""
+    sums = []
+    for source in sources:
+        for code, table in source.items():
+            parts = [r["region"]["code"] for r in table["rows"] if r["region"]["code"] != code]
+            if parts:
+                sums.append((code or "*", parts))
+    return sums
+
+
 def bounds(*sources: dict[str | None, dict]) -> dict[str, tuple[float, float]]:
     """Region code ("*": every county) → the (low, high) a visitor can tell of its households from every table
     of ``sources`` at once (several sources: the visitor takes the same region's figures for the same)."""
     known: dict[str, list[float]] = {}
-    sums: list[tuple[str, list[str]]] = []
 
     def narrow(code: str, low: float, high: float) -> bool:
         now = known.setdefault(code, [0, INF])
@@ -54,9 +65,7 @@ def bounds(*sources: dict[str | None, dict]) -> dict[str, tuple[float, float]]:
             for row in table["rows"]:
                 narrow(row["region"]["code"], *_cell_bounds(row, zeros_hidden))
             narrow(code or "*", *_cell_bounds(table["total"], zeros_hidden))
-            parts = [r["region"]["code"] for r in table["rows"] if r["region"]["code"] != code]
-            if parts:
-                sums.append((code or "*", parts))
+    sums = _sums(sources)
     changed = True
     while changed:
         changed = False
@@ -96,7 +105,6 @@ def subtracted(*sources: dict[str | None, dict]) -> dict[str, tuple]:
         return None if cell["suppressed"] else (cell["households"], cell["persons"], Decimal(cell["amount"]))
 
     known: dict[str, tuple] = {}
-    sums: list[tuple[str, list[str]]] = []
     for source in sources:
         for code, table in source.items():
             for row in table["rows"]:
@@ -104,9 +112,7 @@ def subtracted(*sources: dict[str | None, dict]) -> dict[str, tuple]:
                     known[row["region"]["code"]] = shown
             if (shown := figures(table["total"])) is not None:
                 known[code or "*"] = shown
-            parts = [r["region"]["code"] for r in table["rows"] if r["region"]["code"] != code]
-            if parts:
-                sums.append((code or "*", parts))
+    sums = _sums(sources)
     changed = True
     while changed:
         changed = False
