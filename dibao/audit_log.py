@@ -204,7 +204,7 @@ KEY_LABELS = {
     "status": _l("状态"), "units": _l("数量"), "area": _l("面积（平方米）"), "value": _l("价值（元）"),
     "agencies": _l("核对部门"), "requested_on": _l("发起日期"), "result": _l("核对结果"), "result_on": _l("结果日期"),
     "authorised_on": _l("授权书签署日期"),
-    "method": _l("计算方法"), "tiers": _l("分档"),
+    "method": _l("计算方法"), "tiers": _l("分档"), "tier": _l("分档"),
     "exceeds": _l("超标项目"), "effective_from": _l("执行日期"), "happened_on": _l("发生日期"),
     "size": _l("变化后家庭人数"), "moved_on": _l("迁移日期"), "unassigned": _l("取消原承办人"),
     "next_review_due": _l("下次复核日期"), "computed": _l("计算金额（元）"), "starts_on": _l("开始日期"),

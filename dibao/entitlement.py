@@ -256,6 +256,21 @@ def find_standard(session: Session, region: Region, on: date) -> Standard | None
     return session.scalar(stmt)
 
 
+def standards_in_force(session: Session, regions: Sequence[Region], on: date) -> dict[int, Standard | None]:
+    """:func:`find_standard` of many regions at once (region id → its standard on ``on``): the standards of every
+    region at or above them read in one pass, each region taking its nearest — a province's communities in a few
+    statements rather than one each."""
+    codes = sorted({code for region in regions for code in _ancestor_codes(region)})
+    latest: dict[str, Standard] = {}  # region code → its own latest standard on ``on``
+    for chunk in chunks(codes):
+        for found, code in session.execute(select(Standard, Region.code).join(Region, Standard.region_id == Region.id)
+                                           .where(Region.code.in_(chunk), Standard.effective_from <= on)):
+            if code not in latest or found.effective_from > latest[code].effective_from:
+                latest[code] = found
+    return {region.id: next((latest[code] for code in reversed(_ancestor_codes(region)) if code in latest), None)
+            for region in regions}
+
+
 def compute_under(case: Case, standard: Standard | None) -> Computation:
     """:func:`compute` under a stored standard: its amount, method and tiers."""
     if standard is None:

@@ -264,16 +264,18 @@ def template(session: Session, actor: User | None) -> bytes:
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
     required = book.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1, "text_wrap": True, "valign": "top"})
     text = book.add_format({"num_format": "@"})
+    tiers, one_set = _tiers_in_force(session, communities)
     sheet = book.add_worksheet(SHEET)
     for i, col in enumerate(COLUMNS):
         sheet.set_column(i, i, col.width, text if col.text else None)
         sheet.write_string(0, i, col.header, required if col.key in REQUIRED_HEADERS else head)
         if col.hint:
             sheet.write_comment(0, i, col.hint)
-        choices = col.choices() if callable(col.choices) else col.choices
+        choices = tiers if col.key == "tier" else col.choices() if callable(col.choices) else col.choices
         if choices:
             rule = {"validate": "list", "source": list(choices), "ignore_blank": True}
-            if not col.only_choices:  # e.g. 养老金 for 养老金、退休金: Excel only warns, the check decides
+            # e.g. 养老金 for 养老金、退休金; a tier of one county among several: Excel only warns, the check decides
+            if not col.only_choices or (col.key == "tier" and not one_set):
                 rule.update(error_type="warning", error_title=col.header,
                             error_message="不是下拉列表中的写法。列出几项的，可以只填其中一项（如“养老金”）；"
                                           "其他写法检查时会指出。")
@@ -296,7 +298,8 @@ def template(session: Session, actor: User | None) -> bytes:
     for i, col in enumerate(COLUMNS, start=1):
         need = "必填。" if col.key in REQUIRED_HEADERS else ""
         where = "只读户主行。" if col.head_only else ""
-        notes.write_row(i, 0, [col.header, f"{need}{where}{col.hint}", example.get(col.key, "")])
+        here = f"本辖区现行分档：{'、'.join(tiers)}。" if col.key == "tier" and tiers else ""
+        notes.write_row(i, 0, [col.header, f"{need}{where}{col.hint}{here}", example.get(col.key, "")])
     notes.write_string(len(COLUMNS) + 2, 0, "说明")
     notes.write_string(len(COLUMNS) + 2, 1, "每人一行；同一户的成员填相同的户编号。导入前系统先检查整个文件并列出每一处问题，"
                                             "没有问题才能确认导入；导入时全部成功或全部不导入。也可以另存为 CSV（UTF-8 或 GBK）后上传。")
@@ -310,6 +313,20 @@ def template(session: Session, actor: User | None) -> bytes:
         codes.write_row(i, 1, [region.name, region.parent.name if region.parent else ""])
     book.close()
     return out.getvalue()
+
+
+def _tiers_in_force(session: Session, communities: list[Region]) -> tuple[list[str], bool]:
+    """The 分档 column's drop-down: the tier names of the standards in force today for ``communities`` (each
+    once, in their standards' order), and whether they all have the same tiers (then Excel refuses other text;
+    under several counties' tiers it only warns, and the check decides by the household's community)."""
+    names: dict[str, None] = {}
+    sets = set()
+    for standard in entitlement.standards_in_force(session, communities, clock.today()).values():
+        if standard is not None and standard.method == StandardMethod.tiered:
+            shares = tuple(name for name, _share in standard.tier_shares)
+            sets.add(shares)
+            names.update(dict.fromkeys(shares))
+    return list(names), len(sets) == 1
 
 
 # --- reading the file ------------------------------------------------------------------------------------
@@ -947,7 +964,8 @@ def import_roster(session: Session, actor: User | None, path: Path, filename: st
         "number": row["number"], "job": job_id, "file": filename, "row": draft.head_row,
         "approved_on": draft.approved_on.isoformat(), "amount": str(draft.amount),
         "computed": str(row["computed_amount"]) if row["computed_amount"] is not None else None,
-        "members": len(draft.members)}) for case_id, draft, row in zip(case_ids, drafts, case_rows, strict=True)]
+        "members": len(draft.members), **({"tier": draft.tier_name} if draft.tier_name else {})})
+        for case_id, draft, row in zip(case_ids, drafts, case_rows, strict=True)]
     chunk = max(1, min(AUDIT_CHUNK, total // 10))  # at least ten steps of the progress bar
     for start in range(0, total, chunk):  # one audit event a household, appended a chunk at a time
         audit.append_many(session, actor, entries[start:start + chunk])

@@ -138,6 +138,18 @@ def test_standard_nearest_region_and_effective_date(session, world):
     assert entitlement.find_standard(session, comm_b1, date(2026, 2, 28)).monthly_amount == D("780.00")
     assert entitlement.find_standard(session, comm_b1, date(2026, 3, 1)).monthly_amount == D("820.00")
     assert entitlement.find_standard(session, comm_a1, date(2024, 12, 31)) is None
+    # Many regions at once give what each gives alone, on every date around the standards' own.
+    every = session.scalars(select(Region).order_by(Region.path)).all()
+    for on in (date(2024, 12, 31), date(2025, 1, 1), date(2025, 6, 1), date(2026, 1, 1), date(2026, 2, 28),
+               date(2026, 3, 1), date(2030, 1, 1)):
+        at_once = {rid: (found.monthly_amount if found else None)
+                   for rid, found in entitlement.standards_in_force(session, every, on).items()}
+        alone = {r.id: (found.monthly_amount if (found := entitlement.find_standard(session, r, on)) else None)
+                 for r in every}
+        assert at_once == alone, on
+    assert entitlement.standards_in_force(session, [comm_a1, comm_b1], date(2026, 3, 1)) == {
+        comm_a1.id: entitlement.find_standard(session, comm_a1, date(2026, 3, 1)),
+        comm_b1.id: entitlement.find_standard(session, town_b, date(2026, 3, 1))}
     with pytest.raises(Conflict):
         entitlement.set_standard(session, admin, region=county, amount=D("790.00"), effective_from=date(2026, 1, 1))
 

@@ -11,13 +11,15 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
 from dibao import entitlement, imports
 from dibao.errors import Invalid
-from dibao.models import AmountPeriod, Case
+from dibao.models import AmountPeriod, AuditEvent, Case
 from dibao.models.job import Job, JobStatus
 from tests.case_helpers import region, standard, user
 from tests.conftest import csrf_token
@@ -84,6 +86,45 @@ def test_the_template_has_the_tier_column_beside_the_category_and_explains_it(co
     assert "现行标准中的一档" in notes["分档"] and "按差额计算的地区不填" in notes["分档"]
 
 
+def _tier_list(client):
+    """The 分档 column's drop-down in the template (None: none) and the column's line in the notes sheet."""
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/admin/data/import/template.xlsx").data))
+    sheet = book["低保名册"]
+    column = get_column_letter([c.value for c in sheet[1]].index("分档") + 1)
+    found = [dv for dv in sheet.data_validations.dataValidation if f"{column}2" in dv.sqref]
+    notes = {row[0].value: row[1].value for row in book["填写说明"].iter_rows(min_row=2) if row[0].value}
+    return (found[0] if found else None), notes["分档"]
+
+
+def test_the_template_offers_the_tiers_in_force_in_the_users_area_as_a_drop_down(county, session, world):
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("760.00"), effective_from=date(2025, 1, 1))  # 差额: nothing to choose
+    session.commit()
+    listed, note = _tier_list(county)
+    assert listed is None and "本辖区现行分档" not in note
+
+    _tiered(session, world)  # from 2026-01-01, in force today
+    session.commit()
+    listed, note = _tier_list(county)
+    assert listed.type == "list" and listed.formula1.strip('"').split(",") == ["一档", "二档", "三档"]
+    assert listed.errorStyle in (None, "stop")  # one set of tiers: anything else is refused as it is typed
+    assert "本辖区现行分档：一档、二档、三档。" in note
+
+    # A town with a tier more, and the county's next standard not yet in force: the tiers in force in the
+    # county's communities, each once; two sets, so Excel only warns and the check decides by the community.
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "town_b"),
+                             amount=Decimal("800.00"), effective_from=date(2026, 2, 1), method="tiered",
+                             tiers=[*TIERS, entitlement.TierRow("四档", "20")])
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("820.00"), effective_from=date(2099, 1, 1), method="tiered",
+                             tiers=[*TIERS, entitlement.TierRow("五档", "10")])
+    session.commit()
+    listed, note = _tier_list(county)
+    assert listed.formula1.strip('"').split(",") == ["一档", "二档", "三档", "四档"]
+    assert listed.errorStyle == "warning"
+    assert "本辖区现行分档：一档、二档、三档、四档。" in note
+
+
 def test_a_tiered_county_imports_each_household_with_its_tier_and_checks_the_amount_under_it(
         app, county, world, session, tmp_path):
     _tiered(session, world)
@@ -121,6 +162,12 @@ def test_a_tiered_county_imports_each_household_with_its_tier_and_checks_the_amo
     cases = _cases(session)
     period = session.scalar(select(AmountPeriod).where(AmountPeriod.case_id == cases["王未分"].id))
     assert period.amount == Decimal("500.00")
+    # Each household's "imported" event says the tier it came in with (none where the file had none).
+    events = {name: json.loads(session.scalar(select(AuditEvent.details).where(
+        AuditEvent.action == "case_imported", AuditEvent.object_id == str(cases[name].id))) or "{}")
+        for name in cases}
+    assert {name: d.get("tier") for name, d in events.items()} == {
+        "张二档": "二档", "王未分": None, "赵三无": None, "钱一档": "一档"}
 
     page = county.get(f"/admin/cases/{cases['张二档'].id}").get_data(as_text=True)
     assert "请选择分档" not in page
