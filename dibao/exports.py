@@ -294,13 +294,30 @@ def notices_export(session: Session, user: User, params: dict) -> Iterator[Sheet
         Col(_l("撤回原因"), width=30)], entries())
 
 
-def _feedback_rows(items, labels, outcome_labels):
+def _feedback_rows(user: User, items, contact, labels, outcome_labels):
+    """The rows of the items ``user`` may open (``feedback.can_see``: never a report about the user, whatever
+    its region), with the submitter as ``contact(item)`` gives it."""
     for item in items:
+        if not feedback.can_see(user, item):
+            continue
         yield (item.tracking_code, item.region.name, str(feedback.CATEGORY_LABELS[item.category]), item.description,
-               item.submitter_name or "" if item.real_name else "", item.submitter_phone or "" if item.real_name else "",
-               _local(item.created_at), item.deadline, str(feedback.STATUS_LABELS[item.status]),
+               *contact(item), _local(item.created_at), item.deadline, str(feedback.STATUS_LABELS[item.status]),
                str(outcome_labels[item.outcome]) if item.outcome else "", item.public_answer or "",
                _local(item.decided_at), *labels(item))
+
+
+def _objector(item: Objection) -> tuple[str, str]:
+    """An objection's real-name submitter as its page shows them to everyone who handles it."""
+    return (item.submitter_name or "", item.submitter_phone or "") if item.real_name else ("", "")
+
+
+def _reporter(item: Report) -> tuple[str, str]:
+    """A reporter's name and phone are not exported: the deciding level alone reads them, one audited look at a
+    time on the report's page (``feedback.reporter_contact``), so a sheet passed around cannot expose them."""
+    return (str(REPORTER_ON_PAGE), "") if item.real_name and item.erased_at is None else ("", "")
+
+
+REPORTER_ON_PAGE = _l("实名（姓名和电话只在举报页面由作出结论的一级查看）")
 
 
 FEEDBACK_COLUMNS = [
@@ -316,10 +333,10 @@ def feedback_export(session: Session, user: User, params: dict) -> Iterator[Shee
     objections = select(Objection).where(Objection.region_id.in_(in_scope)).order_by(Objection.created_at)
     reports = select(Report).where(Report.region_id.in_(in_scope)).order_by(Report.created_at)
     yield Sheet(_l("异议"), [*FEEDBACK_COLUMNS, Col(_l("公示户主")), Col(_l("案卷号"), width=24)],
-                _feedback_rows(session.scalars(objections.execution_options(yield_per=500)),
+                _feedback_rows(user, session.scalars(objections.execution_options(yield_per=500)), _objector,
                                lambda o: (o.entry.head_name, o.case.number), feedback.OUTCOME_LABELS))
     yield Sheet(_l("举报"), [*FEEDBACK_COLUMNS, Col(_l("举报对象")), Col(_l("涉及家庭")), Col(_l("被举报的人或单位"))],
-                _feedback_rows(session.scalars(reports.execution_options(yield_per=500)),
+                _feedback_rows(user, session.scalars(reports.execution_options(yield_per=500)), _reporter,
                                lambda r: (str(feedback.SUBJECT_LABELS[r.subject]),
                                           f"{r.case.head_name} {r.case.number}" if r.case else "", r.about or ""),
                                feedback.REPORT_OUTCOME_LABELS))

@@ -97,8 +97,38 @@ def test_notice_and_feedback_exports_hold_only_the_users_households(app, client,
     assert [r[3] for r in sheets["公示名单"][1:]] == ["公示甲一"]  # not the neighbouring community's household
     sheets, _job = export(app, client, "feedback")
     assert [r[3] for r in sheets["举报"][1:]] == ["甲一的举报"]
-    assert sheets["举报"][1][4:6] == ["王实名", "13700001111"]
+    # A reporter's name and phone are read on the report's page, by the deciding level, one audited look at a
+    # time: never in a sheet (the clerk's page does not show them either).
+    assert sheets["举报"][1][4:6] == ["实名（姓名和电话只在举报页面由作出结论的一级查看）", ""]
     assert len(sheets["异议"]) == 1  # headers only
+
+
+def test_the_feedback_export_holds_no_report_about_the_user_and_no_reporters_contact(
+        app, client, auth, world, session, households):
+    """A report about the county office's staff is handled above them: the county approver cannot open it, so
+    their export does not list it; the county's system admin, who handles it, gets it without the reporter's
+    name and phone (who reads them on the page is recorded)."""
+    from dibao import feedback
+
+    feedback.submit_report(session, feedback.Submission(category="other", description="县审批人员吃拿卡要。",
+                                                        name="孙实名", phone="13933334444"),
+                           subject="staff", region_code="100", about="县审批", media_dir="")
+    feedback.submit_report(session, feedback.Submission(category="favouritism", description="这户有两辆车。",
+                                                        name="钱举报", phone="13911112222"),
+                           subject="recipient", region_code="100001001",
+                           case_number=households["comm_a1"].number, about=None, media_dir="")
+    session.commit()
+    auth.login("county")
+    sheets, _job = export(app, client, "feedback")
+    assert [r[3] for r in sheets["举报"][1:]] == ["这户有两辆车。"]
+    flat = repr(sheets)
+    assert "吃拿卡要" not in flat and "孙实名" not in flat and "钱举报" not in flat and "1391111" not in flat
+    auth.logout()
+    auth.login("admin")
+    sheets, _job = export(app, client, "feedback")
+    assert sorted(r[3] for r in sheets["举报"][1:]) == ["县审批人员吃拿卡要。", "这户有两辆车。"]
+    flat = repr(sheets)
+    assert "孙实名" not in flat and "13933334444" not in flat and "钱举报" not in flat and "13911112222" not in flat
 
 
 def test_a_clerks_notice_export_counts_their_part_of_a_town_board(app, client, auth, world, session, households):
