@@ -19,11 +19,13 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, g, make_response, render_template, request, send_file
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import safe_join
 
 from dibao import db
-from dibao.errors import DomainError, parse_record_id
+from dibao.errors import Conflict, DomainError, parse_record_id
 
 
 def is_htmx() -> bool:
@@ -116,8 +118,16 @@ def perform(change: Callable[[Session], T], form: Any | None = None) -> Outcome[
     """
     session = db.session()
     try:
-        value = change(session)
-        session.commit()
+        try:
+            value = change(session)
+            session.commit()
+        except IntegrityError as err:
+            if not _lost_a_race(err):
+                raise
+            # A twin committed between the domain's own check and this write (a double click, two clerks at
+            # once) and the database's unique constraint refused this one: a conflict to show, not a fault.
+            session.rollback()
+            raise Conflict(SAVED_BY_SOMEONE_ELSE) from err
     except DomainError as err:
         session.rollback()
         if form is None or err.status in (403, 404):
@@ -128,6 +138,16 @@ def perform(change: Callable[[Session], T], form: Any | None = None) -> Outcome[
         session.rollback()
         raise
     return Outcome(value=value)
+
+
+SAVED_BY_SOMEONE_ELSE = _l("同样的内容刚刚已由另一次提交保存（可能是重复点击或他人同时操作），本次未保存。请刷新页面查看。")
+
+
+def _lost_a_race(err: IntegrityError) -> bool:
+    """Whether the database refused a row for a unique constraint (SQLite's message; PostgreSQL's SQLSTATE
+    23505) — what a concurrent twin causes; any other integrity error is a fault and stays one."""
+    orig = err.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
 
 
 def submit(form: Any, change: Callable[[Session], T]) -> Outcome[T]:
