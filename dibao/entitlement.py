@@ -149,6 +149,9 @@ class Computation:
     tier_reason: str | None = None
     tier_share: int | None = None
     tier_per_person: Decimal | None = None
+    # under 差额: the tier the household keeps by name from an earlier 分档 standard, not applied now (it applies
+    # again should 分档 return with a tier of that name; the case page says so)
+    dormant_tier: str | None = None
 
     @property
     def tiered(self) -> bool:
@@ -191,6 +194,8 @@ def compute(case: Case, standard: Decimal | None, *, standard_from: date | None 
                          method=method, tiers=list(tiers))
     if result.tiered:
         result.tier_name, result.tier_reason = case.tier_name, case.tier_reason
+    elif standard is not None:
+        result.dormant_tier = case.tier_name
     for member in case.members:
         for income in member.incomes:
             counted = is_counted(income.source)
@@ -243,8 +248,9 @@ def _ancestor_codes(region: Region) -> list[str]:
     return [code for code in region.path.split("/") if code]
 
 
-def find_standard(session: Session, region: Region, on: date) -> Standard | None:
-    """The standard in force for ``region`` on ``on``: the nearest region up the tree that has one."""
+def find_standard(session: Session, region: Region, on: date, *, excluding: int | None = None) -> Standard | None:
+    """The standard in force for ``region`` on ``on``: the nearest region up the tree that has one. ``excluding``:
+    a standard's id to leave out (the one a set standard follows, as if it were being set now)."""
     codes = _ancestor_codes(region)
     stmt = (
         select(Standard)
@@ -253,6 +259,8 @@ def find_standard(session: Session, region: Region, on: date) -> Standard | None
         .order_by(func.length(Region.path).desc(), Standard.effective_from.desc())
         .limit(1)
     )
+    if excluding is not None:
+        stmt = stmt.where(Standard.id != excluding)
     return session.scalar(stmt)
 
 
@@ -414,7 +422,9 @@ def set_standard(session: Session, actor: User, *, region: Region | None, amount
     ``method`` 差额 or 分档 (None or "": as the standard it follows, the one in force there on that date; 差额 when
     there is none). A 分档 standard without ``tiers`` typed takes those of the standard it follows; with tiers, it
     must keep every tier name of that standard, since a household's tier is kept by name (a 提标 must not leave a
-    household without one)."""
+    household without one). Looking forward the same: a 分档 standard already set that will follow the new one
+    (:func:`_followers`: scheduled later in the region, or a region below's first own standard) must keep every
+    tier name of the new one, or households given a new tier in between would lose it on that date."""
     scope.require_admin(actor, ADMIN_ONLY)
     if region is not None:
         scope.require_in_scope(actor, region)
@@ -443,6 +453,15 @@ def set_standard(session: Session, actor: User, *, region: Region | None, amount
             if typed_tiers and missing:
                 problems.add("tiers", _l("新标准须保留现行标准的各档名称（各户按名称对应分档）：缺少%(names)s。",
                                          names="、".join(missing)))
+            if region is not None and effective_from is not None and chosen_tiers:
+                for later in _followers(session, region, effective_from):
+                    later_names = {t.name for t in later.tiers}
+                    dropped = [name for name, _share in chosen_tiers if name not in later_names]
+                    if later.method == StandardMethod.tiered and dropped:
+                        problems.add("tiers", _l(
+                            "%(day)s 起执行的%(region)s低保标准已经设定，它须保留新标准的各档名称（各户按名称对应分档，"
+                            "否则选了这些档的家庭到时将没有分档）：它缺少%(names)s。请不设这些档，或先删除那条标准再重新设置。",
+                            day=later.effective_from.isoformat(), region=later.region.name, names="、".join(dropped)))
 
         if region is None:
             problems.add("region_id", _l("请选择适用区划。"))
@@ -471,6 +490,27 @@ def set_standard(session: Session, actor: User, *, region: Region | None, amount
         details["tiers"] = tier_summary(chosen_tiers)
     audit.record(session, actor, "standard_set", "standard", standard.id, region_id=region.id, details=details)
     return standard
+
+
+def _followers(session: Session, region: Region, day: date) -> list[Standard]:
+    """The standards already set that a new standard for ``region`` from ``day`` would come before: those whose
+    standard in force just before them (:func:`find_standard` on their date, themselves left out — what
+    :func:`set_standard` would find had they been set after it) would be the new one. Of ``region`` and each region
+    below it only the first standard from ``day`` on can be one (a later one follows that first); a region below
+    follows the new one only while neither it nor a region between has a standard of its own by then."""
+    first: dict[int, Standard] = {}  # region id → its first standard from ``day`` on
+    for found in session.scalars(select(Standard).join(Region, Standard.region_id == Region.id)
+                                 .where(scope.subtree_condition(region), Standard.effective_from >= day)
+                                 .order_by(Standard.effective_from, Standard.id)):
+        if not (found.region_id == region.id and found.effective_from == day):  # (that one is refused as a clash)
+            first.setdefault(found.region_id, found)
+    followers = []
+    for later in first.values():
+        before = find_standard(session, later.region, later.effective_from, excluding=later.id)
+        # find_standard's order: the nearest region, then the latest date
+        if before is None or (len(region.path), day) > (len(before.region.path), before.effective_from):
+            followers.append(later)
+    return sorted(followers, key=lambda s: (s.effective_from, s.region.path))
 
 
 def tier_summary(tiers: Sequence[tuple[str, int]]) -> str:

@@ -136,6 +136,80 @@ def test_a_new_standard_follows_the_tiers_of_the_one_it_replaces(session, world)
     assert "缺少一档、二档、三档" in str(refused.value.field_problems)
 
 
+TWO = [entitlement.TierRow("一档", "100"), entitlement.TierRow("二档", "70")]
+WITH_THIRD = [*TWO, entitlement.TierRow("三档", "40")]
+
+
+def _refused_tiers(session, world, **kwargs) -> list[str]:
+    """The messages beside the tier rows when a standard is refused; nothing of it is saved."""
+    standards, events = len(session.scalars(select(Standard)).all()), len(_events(session, "standard_set"))
+    with pytest.raises(Invalid) as refused:
+        _set(session, world, **kwargs)
+    session.rollback()
+    assert (len(session.scalars(select(Standard)).all()), len(_events(session, "standard_set"))) == (standards, events)
+    return [str(m) for f, m in refused.value.field_problems if f == "tiers"]
+
+
+def test_a_standard_set_before_a_scheduled_one_keeps_to_its_tier_names(session, world):
+    _set(session, world, tiers=TWO)
+    _set(session, world, day=date(2027, 1, 1), amount="850.00", tiers=())  # scheduled: 一档、二档 (followed)
+    session.commit()
+    # 三档 from 2026-07-01 would leave its households without a tier on 2027-01-01
+    [message] = _refused_tiers(session, world, day=date(2026, 7, 1), amount="800.00", tiers=WITH_THIRD)
+    assert "2027-01-01" in message and "测试县" in message and "缺少三档" in message
+    # the same names, new shares: fine; and after the scheduled one nothing follows
+    between = _set(session, world, day=date(2026, 7, 1), amount="800.00",
+                   tiers=[entitlement.TierRow("一档", "100"), entitlement.TierRow("二档", "75")])
+    assert [t.name for t in between.tiers] == ["一档", "二档"]
+    assert [t.name for t in _set(session, world, day=date(2027, 7, 1), tiers=WITH_THIRD).tiers] == ["一档", "二档", "三档"]
+
+
+def test_only_the_next_scheduled_standard_is_the_one_that_follows(session, world):
+    _set(session, world, tiers=TWO)
+    _set(session, world, day=date(2026, 9, 1), tiers=WITH_THIRD)  # keeps 一档、二档, adds 三档
+    _set(session, world, day=date(2027, 1, 1), tiers=())  # follows 2026-09-01: 一档、二档、三档
+    session.commit()
+    # 三档 from 2026-07-01: the next one (2026-09-01) has it, so nobody loses it
+    assert [t.name for t in _set(session, world, day=date(2026, 7, 1), tiers=WITH_THIRD).tiers][-1] == "三档"
+    session.commit()
+    [message] = _refused_tiers(session, world, day=date(2026, 8, 1),
+                               tiers=[*WITH_THIRD, entitlement.TierRow("四档", "20")])
+    assert "2026-09-01" in message and "缺少四档" in message and "2027-01-01" not in message
+
+
+def test_a_town_s_own_scheduled_standard_follows_a_new_county_one(session, world):
+    _set(session, world, tiers=TWO)
+    _set(session, world, day=date(2027, 1, 1), tiers=(), where="town_a")  # 甲镇's first own: the county's tiers
+    session.commit()
+    [message] = _refused_tiers(session, world, day=date(2026, 7, 1), tiers=WITH_THIRD)
+    assert "2027-01-01" in message and "甲镇" in message and "缺少三档" in message
+
+
+def test_a_town_with_a_standard_of_its_own_already_does_not_follow_the_county(session, world):
+    _set(session, world, tiers=TWO)
+    _set(session, world, day=date(2026, 2, 1), tiers=TWO, where="town_a")
+    _set(session, world, day=date(2027, 1, 1), tiers=(), where="town_a")  # follows 甲镇's 2026-02-01
+    session.commit()
+    assert len(_set(session, world, day=date(2026, 7, 1), tiers=WITH_THIRD).tiers) == 3
+
+
+def test_a_later_gap_standard_asks_nothing_of_the_tiers(session, world):
+    _set(session, world, tiers=TWO)
+    _set(session, world, day=date(2027, 1, 1), method="gap", tiers=())
+    session.commit()
+    assert len(_set(session, world, day=date(2026, 7, 1), tiers=WITH_THIRD).tiers) == 3
+
+
+def test_under_a_gap_standard_the_household_s_tier_is_kept_and_said_to_be_dormant():
+    case = tier_case("二档")
+    gap = entitlement.compute(case, D("780.00"))
+    assert gap.dormant_tier == "二档" and gap.tier_name is None and gap.computed == D("1740.00")
+    again = entitlement.compute(case, D("780.00"), method=StandardMethod.tiered, tiers=TIERS)
+    assert again.dormant_tier is None and (again.tier_name, again.computed) == ("二档", D("1638.00"))
+    assert entitlement.compute(tier_case(None), D("780.00")).dormant_tier is None
+    assert entitlement.compute(case, None).dormant_tier is None  # no standard: nothing computed at all
+
+
 # --- a case's tier: chosen with the amount, audited ----------------------------------------------------
 
 def _approval_ready(session, world, tier=None, **kwargs):

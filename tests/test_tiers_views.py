@@ -168,3 +168,36 @@ def test_the_case_page_of_a_household_above_the_standard_asks_for_no_tier(client
     auth.login("staff_a1")
     page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
     assert "请选择分档" not in page and "不分档" in page and "核算金额为 0" in page
+
+
+def test_a_tier_a_scheduled_standard_lacks_is_refused_on_the_form(client, auth, session, world):
+    auth.login("admin")
+    two = {"tiers-0-name": "一档", "tiers-0-share": "100", "tiers-1-name": "二档", "tiers-1-share": "70"}
+    assert _post_standard(client, world, method="tiered", **two).status_code == 302
+    assert _post_standard(client, world, method="tiered", effective_from="2027-01-01", **two).status_code == 302
+    before = (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent))
+    res = _post_standard(client, world, method="tiered", effective_from="2026-07-01",
+                         **two, **{"tiers-2-name": "三档", "tiers-2-share": "40"})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 400
+    assert "2027-01-01 起执行的测试县低保标准已经设定" in html and "缺少三档" in html
+    assert (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent)) == before
+
+
+def test_the_case_page_under_a_gap_standard_says_the_tier_is_dormant(client, auth, session, world, clock):
+    _tiered(session, world)
+    case = register(session, user(session, world, "staff_a1"), members=3)
+    case.tier_name, case.tier_reason = "二档", "家庭困难程度一般"  # chosen under 分档
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("800.00"), effective_from=date(2026, 3, 1), method="gap")
+    session.commit()
+    auth.login("staff_a1")
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert "计算方法：差额" in page and "请选择分档" not in page
+    assert "该户原定分档“二档”：现行标准按差额计算，此档暂不适用" in page
+    assert session.get(Case, case.id).tier_name == "二档"  # kept: it applies again should 分档 return with it
+    entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                             amount=Decimal("850.00"), effective_from=date(2026, 7, 1), method="tiered",
+                             tiers=[entitlement.TierRow("一档", "100"), entitlement.TierRow("二档", "70")])
+    later = entitlement.compute_for(session, session.get(Case, case.id), date(2026, 7, 1))
+    assert (later.tier_name, later.computed) == ("二档", Decimal("1785.00"))  # 850 × 70% × 3
