@@ -167,8 +167,9 @@ def is_overdue(item: Item, today: date | None = None) -> bool:
 
 
 def must_notify(item: Item) -> bool:
-    """A real-name submitter who has not yet been told the decided result."""
-    return item.real_name and item.status == FeedbackStatus.decided and item.notified_at is None
+    """A real-name submitter who has not yet been told the decided result (and still can be: not erased)."""
+    return (item.real_name and item.status == FeedbackStatus.decided and item.notified_at is None
+            and item.erased_at is None)
 
 
 # --- choosing an entry to object to ------------------------------------------------------------------
@@ -590,7 +591,7 @@ def inbox(session: Session, user: User, *, kind: str | None = None, state: str =
             stmt = stmt.where(model.deadline < today)
         if state == "notify":
             stmt = stmt.where(model.status == FeedbackStatus.decided, model.real_name.is_(True),
-                              model.notified_at.is_(None))
+                              model.notified_at.is_(None), model.erased_at.is_(None))
         if state == "decided":
             stmt = stmt.where(model.status == FeedbackStatus.decided)
         items.extend(i for i in session.scalars(stmt.limit(500)) if not is_about(user, i))

@@ -210,6 +210,8 @@ def retry(session: Session, actor: User, row: Notification) -> Notification:
     """Staff send a failed (or still waiting) message again now."""
     if row.status == DeliveryStatus.sent:
         raise Conflict(_l("这条通知已经发送成功。"))
+    if not row.recipient:
+        raise Conflict(_l("收件号码或邮箱已按《个人信息保护法》第四十七条删除，无法重发。"))
     row.status = DeliveryStatus.pending
     row.next_attempt_at = clock.now()
     audit.record(session, actor, "notification_retried", "notification", row.id, region_id=row.region_id,
@@ -233,17 +235,21 @@ def item_of(session: Session, row: Notification) -> tuple[str, int] | None:
     return None
 
 
+def _to_act_on(actor: User) -> tuple:
+    """Failed messages staff can still do something about: not those whose recipient was erased (dibao.retention;
+    they stay in the item's delivery log)."""
+    return (Notification.status == DeliveryStatus.failed, Notification.recipient != "",
+            Notification.region_id.in_(scope.region_ids_in_scope(actor)))
+
+
 def failed_count(session: Session, actor: User) -> int:
     from sqlalchemy import func
 
-    stmt = select(func.count(Notification.id)).where(Notification.status == DeliveryStatus.failed,
-                                                     Notification.region_id.in_(scope.region_ids_in_scope(actor)))
-    return session.scalar(stmt) or 0
+    return session.scalar(select(func.count(Notification.id)).where(*_to_act_on(actor))) or 0
 
 
 def failures(session: Session, actor: User, limit: int = 200) -> list[Notification]:
-    stmt = (select(Notification).where(Notification.status == DeliveryStatus.failed,
-                                       Notification.region_id.in_(scope.region_ids_in_scope(actor)))
+    stmt = (select(Notification).where(*_to_act_on(actor))
             .order_by(Notification.last_attempt_at.desc()).limit(limit))
     return list(session.scalars(stmt))
 
@@ -251,7 +257,12 @@ def failures(session: Session, actor: User, limit: int = 200) -> list[Notificati
 # --- sending (outside any request: the sweep and the CLI) -----------------------------------------------------
 
 class DeliveryError(Exception):
-    """One attempt failed; the message says why (kept in the log for staff)."""
+    """One attempt failed; the message says why (kept in the log for staff).
+
+    The message never holds the recipient: it is stored in ``last_error`` and shown in the delivery log, and
+    it must go when the number or address is erased (dibao.retention). A server's own wording often quotes
+    the address (``SMTPRecipientsRefused`` is ``{'wang@example.com': (550, b'5.1.1 <wang@example.com> …')}``),
+    so only a short description of our own and the server's code are kept (:func:`delivery_error`)."""
 
 
 def due_ids(session: Session, at: datetime, settings: Settings, limit: int = 100) -> list[int]:
@@ -259,7 +270,8 @@ def due_ids(session: Session, at: datetime, settings: Settings, limit: int = 100
     if not channels:
         return []
     stmt = (select(Notification.id).where(Notification.status == DeliveryStatus.pending,
-                                          Notification.next_attempt_at <= at, Notification.channel.in_(channels))
+                                          Notification.next_attempt_at <= at, Notification.channel.in_(channels),
+                                          Notification.recipient != "")  # erased (dibao.retention): nowhere to send
             .order_by(Notification.next_attempt_at, Notification.id).limit(limit))
     return list(session.scalars(stmt))
 
@@ -297,7 +309,7 @@ def send_sms(row: Notification, settings: Settings) -> None:
     except urllib.error.HTTPError as err:
         raise DeliveryError(f"短信网关返回 HTTP {err.code}") from None
     except (urllib.error.URLError, OSError) as err:
-        raise DeliveryError(f"无法连接短信网关：{getattr(err, 'reason', err)}") from None
+        raise DeliveryError(f"无法连接短信网关（{_connection_problem(err)}）") from None
     if not 200 <= status < 300:
         raise DeliveryError(f"短信网关返回 HTTP {status}")
 
@@ -322,7 +334,49 @@ def send_email(row: Notification, settings: Settings) -> None:
                 server.login(settings.smtp_user, settings.smtp_password or "")
             server.send_message(message)
     except (smtplib.SMTPException, OSError) as err:
-        raise DeliveryError(f"邮件服务器：{err}") from None
+        raise DeliveryError(_smtp_problem(err)) from None
+
+
+def _smtp_problem(err: smtplib.SMTPException | OSError) -> str:
+    """What went wrong with the mail server, in a few words and its reply code (never its text: it quotes the
+    recipient's address)."""
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        codes = sorted({str(code) for code, _text in err.recipients.values()})
+        return f"邮件服务器拒收（{'、'.join(codes)}）" if codes else "邮件服务器拒收"
+    if isinstance(err, smtplib.SMTPSenderRefused):
+        return f"邮件服务器拒绝发件地址（{err.smtp_code}）"
+    if isinstance(err, smtplib.SMTPAuthenticationError):
+        return f"邮件服务器登录失败（{err.smtp_code}）"
+    if isinstance(err, smtplib.SMTPDataError):
+        return f"邮件服务器拒收（{err.smtp_code}）"
+    if isinstance(err, smtplib.SMTPResponseException):
+        return f"邮件服务器返回错误（{err.smtp_code}）"
+    if isinstance(err, smtplib.SMTPServerDisconnected):
+        return "邮件服务器断开了连接"
+    if isinstance(err, smtplib.SMTPException):
+        return f"邮件服务器出错（{type(err).__name__}）"
+    return f"无法连接邮件服务器（{_connection_problem(err)}）"
+
+
+def _connection_problem(err: OSError) -> str:
+    """A connection failure in a few words: timeout, refused, TLS, or the error's class."""
+    for cause in (err, getattr(err, "reason", None)):  # urllib wraps the socket error in ``reason``
+        if isinstance(cause, TimeoutError):
+            return "超时"
+        if isinstance(cause, ConnectionRefusedError):
+            return "连接被拒绝"
+        if isinstance(cause, ssl.SSLError):
+            return "加密连接失败"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[:200]
+    return type(err).__name__
+
+
+def delivery_error(row: Notification, text: str) -> str:
+    """``text`` with the recipient taken out, should it still be there (the last guard: see DeliveryError)."""
+    if row.recipient:
+        text = re.sub(re.escape(row.recipient), "***", text, flags=re.IGNORECASE)
+    return text
 
 
 SENDERS: dict[NotifyChannel, Callable[[Notification, Settings], None]] = {
@@ -391,7 +445,7 @@ def run(make_session: Callable[[], Session], settings: Settings, at: datetime | 
             SENDERS[row.channel](row, settings)
             error = None
         except DeliveryError as err:
-            error = str(err)
+            error = delivery_error(row, str(err))
             log.warning("notification %s (%s) failed: %s", row.id, row.channel.value, error)
         with make_session() as session:
             row = record_result(session, notification_id, error, at)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 
@@ -35,16 +37,24 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
 
+@contextmanager
+def serving(mailbox: Mailbox) -> Iterator[Mailbox]:
+    """``mailbox`` (a :class:`Mailbox` or a subclass answering otherwise) served by aiosmtpd on its port."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(mailbox, hostname=mailbox.host, port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
 @pytest.fixture
 def smtp_server():
     """An aiosmtpd SMTP server on a free local port; ``.messages`` holds what it received."""
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox("127.0.0.1", _free_port())
-    controller = Controller(mailbox, hostname=mailbox.host, port=mailbox.port)
-    controller.start()
-    yield mailbox
-    controller.stop()
+    with serving(Mailbox("127.0.0.1", _free_port())) as mailbox:
+        yield mailbox
 
 
 @dataclass
