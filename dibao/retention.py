@@ -13,9 +13,10 @@ Two kinds of record carry personal information that serves a purpose with an end
   public answer stay: they are the case's archive. The tracking code keeps working and says the contact was
   removed.
 * online applications (网上申请) that never became a case (``returned``): the applicant's ID number (and its
-  keyed hash), phone, e-mail, the proxy's phone, the members' ID numbers and the document photos go. Region,
-  status, dates, the names and the reason stay, for statistics. An accepted application is the case's archive
-  and is left alone.
+  keyed hash), phone, e-mail and address, the proxy's name and phone, the members' names and ID numbers and the
+  document photos go, and the applicant's name is masked as the open web shows names (张*明: the staff's list
+  stays readable, the person is not named). Region, status, dates, the members' relations and ages and the
+  reason stay, for statistics. An accepted application is the case's archive and is left alone.
 
 The phone or e-mail a notification was sent to goes with them, and so does its delivery error (written before
 dibao.notify kept the address out of it, a mail server's refusal quoted the address): ``last_error`` is replaced
@@ -45,7 +46,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from dibao import audit, clock, media
+from dibao import audit, clock, disclosure, media
 from dibao.models import Objection, Report
 from dibao.models.application import Application, ApplicationDocument, ApplicationMember, ApplicationStatus
 from dibao.models.feedback import Evidence, FeedbackStatus
@@ -131,17 +132,18 @@ def erase(session: Session, item: Due, at: datetime, days: int) -> list[str] | N
     if item.again:
         return _erase_leftovers(session, item, days)
     if item.kind == "application":
+        name = session.scalar(select(Application.head_name).where(Application.id == item.id)) or ""
         claimed = session.execute(
             update(Application)
             .where(Application.id == item.id, Application.erased_at.is_(None),
                    Application.status == ApplicationStatus.returned, Application.case_id.is_(None))
             .values(erased_at=at, head_id_number=None, head_id_hash=None, head_phone=None, email=None,
-                    proxy_phone=None)
+                    proxy_phone=None, head_name=disclosure.mask_name(name), address="", proxy_name=None)
             .execution_options(synchronize_session=False))
         if claimed.rowcount != 1:
             return None
         session.execute(update(ApplicationMember).where(ApplicationMember.application_id == item.id)
-                        .values(id_number=None).execution_options(synchronize_session=False))
+                        .values(id_number=None, name="").execution_options(synchronize_session=False))
         keys = list(session.scalars(select(ApplicationDocument.media_key)
                                     .where(ApplicationDocument.application_id == item.id)))
         session.execute(delete(ApplicationDocument).where(ApplicationDocument.application_id == item.id)

@@ -252,9 +252,13 @@ def test_a_returned_application_is_erased_after_the_period(app, client, session,
     assert session.scalar(select(func.count(ApplicationDocument.id))
                           .where(ApplicationDocument.application_id == item.id)) == 0
     assert not any(p.exists() for k in keys for p in _files(app, k))
-    # Kept for statistics: where, what became of it, when, and why they applied.
+    # Kept for statistics: where, what became of it, when, and why they applied; the name masked as the open
+    # web shows it, the address and the members' names gone.
     assert (item.region_id, item.status, item.reason) == (world.regions["comm_a1"], ApplicationStatus.returned,
                                                           "老伴去年去世，我一个人靠种菜生活。")
+    assert (item.head_name, item.address, item.proxy_name) == ("王*兰", "", None)
+    assert session.scalars(select(ApplicationMember.name)
+                           .where(ApplicationMember.application_id == item.id)).all() == [""]
     assert item.created_at is not None and item.handled_at is not None
     assert set(session.scalars(select(Notification.recipient)
                                .where(Notification.object_id == item.tracking_code))) == {""}
@@ -266,7 +270,8 @@ def test_a_returned_application_is_erased_after_the_period(app, client, session,
     html = client.get(f"/admin/applications/{item.id}").get_data(as_text=True)
     assert "身份证号码、联系方式与材料照片已于" in html and "按《个人信息保护法》第四十七条删除" in html
     assert "13812345678" not in html and "wang@example.com" not in html and "13700002222" not in html
-    assert "None" not in html
+    assert "王秀兰" not in html and "幸福路" not in html and "王小红" not in html and "王小军" not in html
+    assert "王*兰" in html and "None" not in html
 
 
 @pytest.mark.parametrize("answer", ["accept", None])
