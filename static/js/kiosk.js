@@ -188,26 +188,25 @@
   }
 
   // --- header clock ------------------------------------------------------------------------------------
-  var dateFmt, timeFmt;
+  // In the server's words (templates/kiosk/display.html: dibao.i18n.localdate, the locale's long date then the
+  // weekday, and localtime "clock"): "2026年3月18日 星期三" and "09:05", in the page's language and the deployment's zone.
+  var dateFmt, dayFmt, timeFmt;
   try {
-    dateFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: timeZone, year: "numeric", month: "2-digit", day: "2-digit", weekday: "long" });
-    timeFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  } catch (e) { dateFmt = timeFmt = null; }
-
-  function parts(fmt, d) {
-    var out = {};
-    fmt.formatToParts(d).forEach(function (p) { out[p.type] = p.value; });
-    return out;
-  }
+    var lang = document.documentElement.lang || "zh-CN";
+    dateFmt = new Intl.DateTimeFormat(lang, { timeZone: timeZone, year: "numeric", month: "long", day: "numeric" });
+    dayFmt = new Intl.DateTimeFormat(lang, { timeZone: timeZone, weekday: "long" });
+    timeFmt = new Intl.DateTimeFormat(lang, { timeZone: timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  } catch (e) { dateFmt = dayFmt = timeFmt = null; }
 
   function tickClock(t) {
     if (!dateFmt) return;
     var d = new Date(t);
-    var dp = parts(dateFmt, d);
     var dateEl = document.getElementById("k-date");
     var timeEl = document.getElementById("k-time");
-    if (dateEl) dateEl.textContent = dp.year + "年" + dp.month + "月" + dp.day + "日 " + dp.weekday;
-    if (timeEl) timeEl.textContent = timeFmt.format(d);
+    var date = dateFmt.format(d) + " " + dayFmt.format(d);
+    var time = timeFmt.format(d);
+    if (dateEl && dateEl.textContent !== date) dateEl.textContent = date;
+    if (timeEl && timeEl.textContent !== time) timeEl.textContent = time;
   }
 
   // --- the time left, in the portal's words -------------------------------------------------------------
@@ -385,9 +384,7 @@
   function openDetail(entry) {
     if (!detail) return;
     var copy = entry.cloneNode(true);
-    copy.removeAttribute("tabindex");
-    copy.removeAttribute("role");
-    copy.removeAttribute("aria-haspopup");
+    copy.querySelectorAll(".k-open").forEach(function (button) { button.remove(); }); // open already
     detailBody.innerHTML = "";
     detailBody.appendChild(copy);
     detail.hidden = false;
@@ -406,11 +403,9 @@
     var entry = evt.target.closest("#k-slide .k-entry");
     if (entry) openDetail(entry);
   });
+  // From the keyboard: the card's button (Enter or Space click it, as any button), Escape closes.
   document.addEventListener("keydown", function (evt) {
-    if (evt.key === "Escape") { closeDetail(); return; }
-    if (evt.key !== "Enter" && evt.key !== " ") return;
-    var entry = evt.target.closest && evt.target.closest("#k-slide .k-entry");
-    if (entry) { evt.preventDefault(); openDetail(entry); }
+    if (evt.key === "Escape") closeDetail();
   });
 
   // --- the resident's text size (字号, 适老化) ----------------------------------------------------------------

@@ -236,6 +236,51 @@ def test_a_tap_shows_the_entry_large_and_60_seconds_idle_return_to_the_rotation(
     expect(detail).to_be_hidden()
 
 
+def test_an_entry_is_one_button_a_finger_or_the_keyboard_opens(page, server, session, world):
+    """The card is a real button's (templates/kiosk/_entry.html): named by its household, reached with Tab, opened with
+    Enter or Space; and a tap anywhere on the card — its corners, its photo's place, its QR code — opens it too."""
+    region = session.get(Region, world.regions["comm_a1"])
+    _publish(session, region, NAMES[:2])
+    kiosk = _kiosk(session, region, rotation_seconds=600)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"{server.url}/kiosk/{kiosk.token}")
+    detail = page.locator("#k-detail")
+    card = page.locator("#k-slide .k-entry").first
+    button = page.get_by_role("button", name=f"查看{NAMES[0]}的公示详情")
+    expect(button).to_have_attribute("aria-haspopup", "dialog")
+    assert page.locator("#k-slide [role]:not(button, [role=marquee])").count() == 0  # no article posing as one
+    inner, outer = button.bounding_box(), card.bounding_box()  # the whole card is the button's, inside its frame
+    assert all(abs(inner[k] - outer[k]) <= 4 for k in ("x", "y", "width", "height")), (inner, outer)
+
+    for _ in range(12):  # Tab, as a keyboard user does, past the header's buttons to the first entry
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('#k-slide .k-entry:first-child .k-open')"):
+            break
+    else:
+        raise AssertionError("the entry is not reachable with Tab")
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert ring == "solid"  # the focus shows, as the card's frame
+    for key in ("Enter", " "):
+        page.keyboard.press(key)
+        expect(detail).to_be_visible()
+        expect(detail.locator(".k-name")).to_have_text(NAMES[0])
+        assert page.locator("#k-detail-body button").count() == 0  # the copy has no button of its own
+        assert page.evaluate("document.activeElement.id") == "k-detail-close"
+        page.keyboard.press("Escape")
+        expect(detail).to_be_hidden()
+        button.focus()
+
+    box = card.bounding_box()
+    qr = card.locator(".k-qr").bounding_box()
+    for x, y in ((box["x"] + 8, box["y"] + 8), (box["x"] + box["width"] - 8, box["y"] + box["height"] - 8),
+                 (qr["x"] + qr["width"] / 2, qr["y"] + qr["height"] / 2)):
+        page.mouse.click(x, y)
+        expect(detail).to_be_visible()
+        expect(detail.locator(".k-name")).to_have_text(NAMES[0])
+        page.get_by_role("button", name="返回").click()
+        expect(detail).to_be_hidden()
+
+
 _CONTRAST_JS = """() => {
   const lum = (rgb) => {
     const [r, g, b] = rgb.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {

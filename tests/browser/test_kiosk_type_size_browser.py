@@ -40,6 +40,7 @@ _CHECK_JS = """([minPx, minLine]) => {
   const W = innerWidth, H = innerHeight, problems = [], sizes = [];
   const shown = (el) => el.checkVisibility({visibilityProperty: true, opacityProperty: true});
   const inline = (el) => getComputedStyle(el).display === 'inline';
+  const boxless = (el) => inline(el) || getComputedStyle(el).display === 'contents';  // its children's box counts
   const label = (el, text) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${text}"`;
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node; (node = walker.nextNode());) {
@@ -68,7 +69,7 @@ _CHECK_JS = """([minPx, minLine]) => {
       }
       let outside = null;
       for (let a = block; a && a !== document.documentElement; a = a.parentElement) {
-        if (inline(a) || (ticker && ticker.contains(a) && a !== ticker)) continue;
+        if (boxless(a) || (ticker && ticker.contains(a) && a !== ticker)) continue;
         const b = a.getBoundingClientRect();
         const sideways = !ticker && (r.left < b.left - 1 || r.right > b.right + 1);
         if (sideways || r.top < b.top - slack || r.bottom > b.bottom + slack) { outside = a; break; }
