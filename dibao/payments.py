@@ -913,9 +913,9 @@ def import_return(session: Session, actor: User | None, run: PaymentRun, data: b
 class FundsTable:
     """What the public sees of a month's payments: per sub-region of ``region`` (the counties; a county's towns;
     a town's communities; a community alone), households, persons and the total paid (lines the bank confirmed)
-    — no per-person data. Suppressed as the public statistics are (:func:`dibao.stats.public_table`): cells of 1
-    or 2 households, the complements a total would give them away through, and a total hidden one level up; and
-    every cell the statistics' table of the same region and month hides."""
+    — no per-person data. Suppressed together with the public statistics (:func:`dibao.stats.public_tables`):
+    cells of 1 or 2 households, the complements a total would give them away through, and a total hidden one
+    level up — the same cells and totals in the funds' table as in the statistics' of the same region and month."""
 
     region: Region | None
     month: date | None
@@ -949,44 +949,47 @@ def _paid_rows(session: Session, region: Region | None, months: list[date] | Non
             for rid, path, m, n, p, t in rows]
 
 
-def _paid_grid(session: Session, root: Region | None, months: list[date]):
-    """:func:`_paid_rows` as the rows of ``root``'s table (every county's without one), with what each row's own
-    table tells of it (``dibao.stats.Grid``)."""
+def paid_grid(session: Session, root: Region | None, month: date, n: int = 12):
+    """:func:`_paid_rows` of the ``n`` months up to ``month`` as the rows of ``root``'s table (every county's
+    without one), with what each row's own table tells of it (``dibao.stats.Grid``): plain data, which
+    ``portal.stats`` keeps in the public cache beside the statistics' grid, under the county's version (every
+    payment change bumps every county's, ``dibao.cache``)."""
     from dibao import stats
 
+    months = stats.month_list(month, n)
     rows = _paid_rows(session, root, months)
     return stats.grid_of_figures(session, root, months, ((path, m, cell) for _rid, path, m, cell in rows))
 
 
-def _paid_figures(session: Session, months: list[date]):
-    """The paid lines as ``dibao.stats.public_table`` takes its figures (``grid_of``, ``totals_of``): the funds
-    tables are suppressed by the very rules, and the very code, of the public statistics, so where the paid
-    figures of a month are the statistics' figures the same regions are hidden for the same reasons."""
+def paid_county_totals(session: Session, month: date, n: int = 12) -> dict:
+    """Every county's paid monthly totals and ``dibao.stats.RowFacts`` (``dibao.stats.Totals``), from one reading."""
     from dibao import stats
 
-    def grid_of(root: Region):
-        return _paid_grid(session, root, months)
+    return stats.totals_of_counties(paid_grid(session, None, month, n), stats.month_list(month, n))
+
+
+def _paid_figures(session: Session, month: date, n: int):
+    """The paid lines as ``dibao.stats.public_tables`` takes a set of figures (``grid_of``, ``totals_of``), counted."""
+    from dibao import stats
 
     def totals_of(counties: list[Region]):
-        every = stats.totals_of_counties(_paid_grid(session, None, months), months)
+        every = paid_county_totals(session, month, n)
         return {county.id: every.get(county.id, stats.Totals()) for county in counties}
 
-    return grid_of, totals_of
+    return (lambda root: paid_grid(session, root, month, n)), totals_of
 
 
-def _statistics_beside(session: Session, month: date, n: int, grid_of=None, totals_of=None):
-    """The public statistics' table of a region for the same months, as ``dibao.stats.public_table`` takes it
-    (``beside``): a funds table hides every cell the statistics hide, or a cell hidden there as a complement
-    could be read here (the paid figures are mostly the figures in force) and undo it. ``grid_of``/``totals_of``:
-    how the statistics get their figures (``portal.stats``' cache), computed by default."""
-    from dibao import stats
+STATISTICS, FUNDS = 0, 1  # the tables of dibao.stats.public_tables with public_figures' sets
 
-    memo: dict = {}
 
-    def beside(region: Region | None):
-        return stats.public_table(session, region, month, n, grid_of=grid_of, totals_of=totals_of, memo=memo)
-
-    return beside
+def public_figures(session: Session, month: date, n: int) -> list:
+    """What every public table of the ``n`` months up to ``month`` is suppressed with, as
+    ``dibao.stats.public_tables`` takes it: the statistics' figures (amounts in force, ``STATISTICS``) and the
+    funds' (the paid lines, ``FUNDS``), both counted. The two tables hide the same cells and totals: the paid
+    figures are mostly the figures in force, so a cell hidden in one and shown in the other would be read off
+    the other and undo the first's suppression (a complement the funds hide for a small paid cell, a cell small
+    only in the funds — 3 in force, 2 paid). ``portal.stats`` passes the same from its cache."""
+    return [(None, None), _paid_figures(session, month, n)]
 
 
 def paid_months(session: Session, region: Region | None) -> list[date]:
@@ -998,16 +1001,14 @@ def paid_months(session: Session, region: Region | None) -> list[date]:
 
 
 def public_funds(session: Session, region: Region | None, month: date | None = None, *,
-                 statistics=None) -> FundsTable:
+                 figures=None) -> FundsTable:
     """/funds/ and /api/v1/funds: ``month`` (default: the latest with paid lines) per sub-region of ``region``.
 
-    Every table hides what :func:`dibao.stats.public_table` would hide of the same figures: a cell of 1 or 2
-    households; while the hidden cells beside a published total could be told exactly, the next smallest too;
-    and a region hidden in its parent's table keeps its total (and enough of its rows) hidden on its own page,
-    so no total minus its shown rows, at any level, gives a hidden cell back. It also hides every cell the
-    statistics' table of that region and month hides, then checks its own columns again. ``statistics(month)``:
-    how those get their figures (``grid_of``, ``totals_of`` of ``public_table``; ``portal.stats`` passes its
-    cache's); by default they are counted."""
+    Suppressed together with the public statistics of that region and month (``dibao.stats.public_tables``):
+    a cell of 1 or 2 households; while the hidden cells beside a published total could be told exactly, the
+    next smallest too; a region hidden in its parent's table keeps its total (and enough of its rows) hidden on
+    its own page; and whatever either table hides, both hide. ``figures(month, n)``: the sets of figures
+    (:func:`public_figures`; ``portal.stats`` passes its cache's); by default they are counted."""
     from dibao import stats
 
     months = paid_months(session, region)
@@ -1016,29 +1017,26 @@ def public_funds(session: Session, region: Region | None, month: date | None = N
         rows = stats._display_regions(session, region)
         return FundsTable(region=region, month=None, months=months, regions=rows,
                           cells={r.id: stats.PublicCell(0, 0, ZERO) for r in rows}, total=stats.PublicCell(0, 0, ZERO))
-    grid_of, totals_of = _paid_figures(session, [month])
-    table = stats.public_table(session, region, month, 1, grid_of=grid_of, totals_of=totals_of,
-                               beside=_statistics_beside(session, month, 1,
-                                                         *(statistics(month) if statistics else (None, None))))
+    table = stats.public_tables(session, region, month, 1,
+                                figure_sets=(figures or public_figures)(session, month, 1))[FUNDS]
     return FundsTable(region=region, month=month, months=months, regions=table.regions, cells=table.cells[month],
                       total=table.totals[month])
 
 
 def funds_totals(session: Session, region: Region) -> list[dict]:
     """The kiosk's contract (dibao.kiosks.funds_totals): the community's paid monthly totals of the last 12 months
-    with paid lines, newest first — only those its own /funds/ page publishes: a month of fewer than 3
-    households, or in which the community is hidden in its town's table (to protect a neighbour), is left out."""
+    with paid lines, newest first — only those its own /funds/ page publishes (the same joint suppression, month
+    by month): a month of fewer than 3 households, or in which the community is hidden in its town's table (to
+    protect a neighbour, in the funds or in the statistics), is left out."""
     from dibao import stats
 
     latest = paid_months(session, region)
     if not latest:
         return []
-    months = stats.month_list(latest[0])
-    grid_of, totals_of = _paid_figures(session, months)
-    table = stats.public_table(session, region, latest[0], len(months), grid_of=grid_of, totals_of=totals_of,
-                               beside=_statistics_beside(session, latest[0], len(months)))
+    table = stats.public_tables(session, region, latest[0], stats.MONTHS,
+                                figure_sets=public_figures(session, latest[0], stats.MONTHS))[FUNDS]
     out = [{"month": m, "households": c.households, "persons": c.persons, "amount": c.money}
-           for m in months if not (c := table.totals[m]).suppressed and c.households]
+           for m in table.months if not (c := table.totals[m]).suppressed and c.households]
     return sorted(out, key=lambda row: row["month"], reverse=True)
 
 

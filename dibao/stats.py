@@ -445,16 +445,19 @@ class _Column:
     bounds: dict[int, tuple[float, float]]  # row id → what a visitor can tell of a hidden row's households
     hide_total: bool = False  # the column stays pinned whatever it hides: its total must be hidden too
     opened: set[int] = field(default_factory=set)  # hidden rows whose own tables must leave them open above
+    largest: set[int] = field(default_factory=set)  # complements taken from the top (below a hidden total)
 
 
 def _column(values: dict[int, int], *, total: tuple[float, float] | None,
             facts: dict[int, RowFacts | None] | None = None, also: Iterable[int] = (),
-            blanket: bool = False, open_: bool = False) -> _Column:
+            blanket: bool = False, open_: bool = False, top: Iterable[int] = ()) -> _Column:
     """The rows of one column to hide, from their households. ``total``: None when the column's total is
     published, else the bounds a visitor knows it within (it is hidden: a row hidden one level up, or a total
     under 3); ``facts``: the rows' own tables (:class:`RowFacts`); ``also``: rows hidden whatever they hold (what
-    the statistics hide, in the funds' column); ``blanket``: every row "<3" (the column's total is under 3 and
-    more than one row is not zero, so no count of rows that are not zero may show).
+    the other tables of the same region and month hide, :func:`public_tables`); ``top``: of those, the rows an
+    earlier round took from the top (their bounds stay "at least the largest shown"); ``blanket``: every row "<3"
+    (the column's total is under 3 and more than one row is not zero, so no count of rows that are not zero may
+    show).
 
     With a published total: the small rows, the rows whose own tables force it and ``also``; then, while the
     column is pinned, the smallest row still shown (>0); none left, a hidden row's own table is asked to leave
@@ -471,7 +474,7 @@ def _column(values: dict[int, int], *, total: tuple[float, float] | None,
         if rid not in hidden and (rid in also or (v >= SMALL and (f := facts.get(rid)) is not None and f.forced)):
             hidden[rid] = "complement" if v >= SMALL else "small"
     zeros = any(values[rid] == 0 for rid in hidden)
-    largest: set[int] = set()  # complements taken from the top (below a hidden total)
+    largest = {rid for rid in top if hidden.get(rid) == "complement"}  # complements taken from the top
     opened: set[int] = set()
 
     def shown() -> list[tuple[int, int]]:
@@ -502,7 +505,7 @@ def _column(values: dict[int, int], *, total: tuple[float, float] | None,
                                      or open_ and all(hi != INFINITE for _lo, hi in bounds().values())):
             hidden[rest[-1][1]] = "complement"
             largest.add(rest[-1][1])
-        return _Column(hidden, bounds())
+        return _Column(hidden, bounds(), largest=largest)
     left = sum(values[rid] for rid in hidden)  # what the published total leaves for the hidden cells
     while hidden and _pinned(list(bounds().values()), left, left):
         rest = shown()
@@ -517,8 +520,8 @@ def _column(values: dict[int, int], *, total: tuple[float, float] | None,
             hidden.update({rid: "small" for rid, v in values.items() if v == 0})
             zeros = True
         else:
-            return _Column(hidden, bounds(), hide_total=True, opened=opened)
-    return _Column(hidden, bounds(), opened=opened)
+            return _Column(hidden, bounds(), hide_total=True, opened=opened, largest=largest)
+    return _Column(hidden, bounds(), opened=opened, largest=largest)
 
 
 def _row_facts(values: dict[int, int], facts: dict[int, RowFacts | None]) -> RowFacts | None:
@@ -673,84 +676,141 @@ class _Mark:
     open: bool = False
 
 
+FigureSet = tuple  # (grid_of, totals_of) of public_tables: how one kind of figures is read
+
+
 def public_table(session: Session, region: Region | None, month: date, n: int = MONTHS, *,
                  grid_of: Callable[[Region], Grid] | None = None,
                  totals_of: Callable[[list[Region]], dict[int, Totals]] | None = None,
-                 beside: Callable[[Region | None], PublicTable] | None = None,
                  memo: dict | None = None) -> PublicTable:
-    """Per sub-region (towns of a county, or the counties) and month: what /stats/ and the API publish.
+    """One kind of figures alone, suppressed by its own cells (:func:`public_tables` of one set). What the public
+    sees is suppressed together with the funds (``dibao.payments.public_figures``)."""
+    return public_tables(session, region, month, n, figure_sets=[(grid_of, totals_of)], memo=memo)[0]
 
-    A cache may pass how it gets the figures: ``grid_of(region)`` (:func:`public_grid` of a county or town) and
-    ``totals_of(counties)`` (each county's :class:`Totals`, for the table of every county). By default they are
-    computed. ``beside(region)``: another table of the same region and months whose hidden cells this one hides
-    too (the funds beside the statistics, ``dibao.payments``), or one could be read from the other. ``memo``
-    keeps the tables above (each is needed once per request)."""
+
+def public_tables(session: Session, region: Region | None, month: date, n: int = MONTHS, *,
+                  figure_sets: list[FigureSet], memo: dict | None = None) -> list[PublicTable]:
+    """Per sub-region (towns of a county, or the counties) and month: what /stats/ and the API publish, and
+    /funds/ — one table per set of figures (the statistics', the funds'), all hiding the same cells and the same
+    totals, at every level: where the figures of one kind are mostly those of another (the households paid are
+    mostly those in force), a cell one table hides and another shows would be read off the other.
+
+    Each set is ``(grid_of, totals_of)``: ``grid_of(region)`` (:func:`public_grid` of a county or town) and
+    ``totals_of(counties)`` (each county's :class:`Totals`, for the table of every county); None computes the
+    statistics (a cache passes its own). A month's column of each table is suppressed with what the others hide
+    forced hidden too (``_column``'s ``also``), again until none grows (:func:`_joint_column`); columns are per
+    month, so a month's tables are the same whichever months are asked with it. ``memo`` keeps the tables above
+    (each is needed once per request; one memo per list of sets)."""
     memo = {} if memo is None else memo
     key = region.id if region is not None else None
     if key in memo:
         return memo[key]
     regions = _display_regions(session, region)
     months = month_list(month, n)
-    if region is not None:
-        grid = grid_of(region) if grid_of else public_grid(session, region, month, n)
-        facts = getattr(grid, "facts", {})
-    else:
-        totals = totals_of(regions) if totals_of else county_totals(session, month, n)
-        grid = {(county.id, m): cell for county in regions for m, cell in totals.get(county.id, {}).items()}
-        facts = {(county.id, m): f for county in regions
-                 for m, f in getattr(totals.get(county.id), "facts", {}).items()}
+    figures = [_table_figures(session, region, regions, month, n, grid_of, totals_of)
+               for grid_of, totals_of in figure_sets]
     # A region's total is its row in the table one level up: hidden there, it stays hidden here, or a visitor
     # would subtract it from that table and find the cell it was hidden to protect.
-    above = _hidden_above(session, region, month, n, grid_of=grid_of, totals_of=totals_of, beside=beside,
-                          memo=memo)
-    other = beside(region) if beside is not None else None
-    table = PublicTable(region=region, regions=regions, months=months, cells={}, totals={})
+    above = _hidden_above(session, region, month, n, figure_sets=figure_sets, memo=memo)
+    tables = [PublicTable(region=region, regions=regions, months=months, cells={}, totals={}) for _ in figures]
     for m in months:
-        column = {r.id: grid.get((r.id, m), Cell()) for r in regions}
-        values = {rid: c.households for rid, c in column.items()}
-        total = Cell()
-        for cell in column.values():
-            total.add(cell)
-        mark = above.get(m)
-        bounds = (mark.low, mark.high) if mark else (1, SMALL - 1) if 0 < total.households < SMALL else None
-        # Under a total known to be 1 or 2, two rows not zero would each be 1: every row "<3", zeros too; so
-        # below a row hidden that way (its low bound 0), where any row shown would tell it from a zero.
-        blanket = bounds is not None and (bounds[0] == 0 or (
-            bounds[1] < SMALL and sum(1 for v in values.values() if v > 0) > 1))
-        also = [rid for rid, c in other.cells[m].items() if c.suppressed] if other is not None else []
-        hidden = _column(values, total=bounds, facts={rid: facts.get((rid, m)) for rid in values}, also=also,
-                         blanket=blanket, open_=mark is not None and mark.open)
-        table.cells[m] = {rid: PublicCell(None, None, None, hidden.hidden[rid]) if rid in hidden.hidden
-                          else PublicCell(c.households, c.persons, c.money) for rid, c in column.items()}
-        table.bounds[m], table.opened[m] = hidden.bounds, hidden.opened
-        # A total of 1 or 2 households would single them out as much as a cell would. Below every county's
-        # table a total the column cannot do without is hidden by the table above (RowFacts.forced).
-        if mark is not None:
-            table.totals[m] = PublicCell(None, None, None, mark.reason)
-        elif 0 < total.households < SMALL:
-            table.totals[m] = PublicCell(None, None, None, "small")
-        elif region is None and total.households and (
-                hidden.hide_total or (other is not None and other.totals[m].suppressed)):
-            table.totals[m] = PublicCell(None, None, None, "complement")
-        else:
-            table.totals[m] = PublicCell(total.households, total.persons, total.money)
-    memo[key] = table
-    return table
+        columns = [{r.id: grid.get((r.id, m), Cell()) for r in regions} for grid, _facts in figures]
+        sums = []
+        for column in columns:
+            total = Cell()
+            for cell in column.values():
+                total.add(cell)
+            sums.append(total)
+        marks = [marked.get(m) for marked in above]
+        hidden, hide_total = _joint_column([{rid: c.households for rid, c in column.items()} for column in columns],
+                                           [total.households for total in sums], marks,
+                                           [{rid: facts.get((rid, m)) for rid in column}
+                                            for column, (_grid, facts) in zip(columns, figures, strict=True)],
+                                           every_county=region is None)
+        for table, column, total, mark, done in zip(tables, columns, sums, marks, hidden, strict=True):
+            table.cells[m] = {rid: PublicCell(None, None, None, done.hidden[rid]) if rid in done.hidden
+                              else PublicCell(c.households, c.persons, c.money) for rid, c in column.items()}
+            table.bounds[m], table.opened[m] = done.bounds, done.opened
+            # A total of 1 or 2 households would single them out as much as a cell would. Below every county's
+            # table a total the column cannot do without is hidden by the table above (RowFacts.forced).
+            if mark is not None:
+                table.totals[m] = PublicCell(None, None, None, mark.reason)
+            elif hide_total:
+                table.totals[m] = PublicCell(None, None, None, "small" if total.households < SMALL else "complement")
+            else:
+                table.totals[m] = PublicCell(total.households, total.persons, total.money)
+    memo[key] = tables
+    return tables
+
+
+def _table_figures(session: Session, region: Region | None, regions: list[Region], month: date, n: int,
+                   grid_of: Callable[[Region], Grid] | None,
+                   totals_of: Callable[[list[Region]], dict[int, Totals]] | None) -> tuple[dict, dict]:
+    """One set's figures of ``region``'s table: (row id, month) → :class:`Cell`, and → the row's :class:`RowFacts`."""
+    if region is not None:
+        grid = grid_of(region) if grid_of else public_grid(session, region, month, n)
+        return grid, getattr(grid, "facts", {})
+    totals = totals_of(regions) if totals_of else county_totals(session, month, n)
+    return ({(county.id, m): cell for county in regions for m, cell in totals.get(county.id, {}).items()},
+            {(county.id, m): f for county in regions for m, f in getattr(totals.get(county.id), "facts", {}).items()})
+
+
+def _joint_column(values: list[dict[int, int]], totals: list[int], marks: list[_Mark | None],
+                  facts: list[dict[int, RowFacts | None]], *, every_county: bool) -> tuple[list[_Column], bool]:
+    """One month's column of each set of figures (``values``: row id → households, ``totals`` their sums,
+    ``marks`` the region's row hidden one level up — the same rows in every set, the tables above being joint),
+    all hiding the same rows: each set's column (``_column``) with the rows any other hides forced hidden too,
+    round after round until none grows (they only grow: it ends). A set with nothing in the month (no paid
+    lines) adds nothing: its rows hidden are the others' ("<3": they are 0). Also whether the total is hidden
+    though no mark says so: under 3 in a set, or — every county's — a column that stays pinned."""
+    sets = range(len(values))
+    active = [k for k in sets if totals[k]] or list(sets)
+    hidden_total = any(mark is not None for mark in marks) or any(0 < totals[k] < SMALL for k in active)
+
+    def bounds_of(k: int) -> tuple[float, float] | None:
+        if (mark := marks[k]) is not None:
+            return mark.low, mark.high
+        if 0 < totals[k] < SMALL:
+            return 1, SMALL - 1
+        return (SMALL, INFINITE) if hidden_total else None  # hidden for another set's sake: 3 or more
+
+    union: set[int] = set()
+    top: dict[int, set[int]] = {k: set() for k in active}
+    done: dict[int, _Column] = {}
+    while True:
+        for k in active:
+            bounds = bounds_of(k)
+            # Under a total known to be 1 or 2, two rows not zero would each be 1: every row "<3", zeros too; so
+            # below a row hidden that way (its low bound 0), where any row shown would tell it from a zero.
+            blanket = bounds is not None and (bounds[0] == 0 or (
+                bounds[1] < SMALL and sum(1 for v in values[k].values() if v > 0) > 1))
+            done[k] = _column(values[k], total=bounds, facts=facts[k], also=union, blanket=blanket,
+                              open_=marks[k] is not None and marks[k].open, top=top[k])
+            top[k] |= done[k].largest
+        grown = set(union).union(*(done[k].hidden for k in active))
+        finished = grown == union or len(active) == 1
+        union = grown
+        if finished:
+            break
+    for k in sets:
+        if k not in done:  # nothing in the month: every row 0
+            done[k] = _Column({rid: "small" for rid in union}, {rid: (0, SMALL - 1) for rid in union})
+    hide_total = hidden_total and all(mark is None for mark in marks) or every_county and any(
+        done[k].hide_total for k in active)
+    return [done[k] for k in sets], hide_total
 
 
 def _hidden_above(session: Session, region: Region | None, month: date, n: int, *,
-                  grid_of: Callable[[Region], Grid] | None,
-                  totals_of: Callable[[list[Region]], dict[int, Totals]] | None,
-                  beside: Callable[[Region | None], PublicTable] | None = None,
-                  memo: dict | None = None) -> dict[date, _Mark]:
-    """The months in which ``region``'s row is suppressed in its parent's table (every county's, for a county),
-    with the reason and its bounds there; that table is itself made by these rules, up to every county's."""
+                  figure_sets: list[FigureSet], memo: dict | None = None) -> list[dict[date, _Mark]]:
+    """For each set of figures, the months in which ``region``'s row is suppressed in its parent's table (every
+    county's, for a county), with the reason and its bounds there; those tables are themselves made by these
+    rules, up to every county's."""
     if region is None:
-        return {}
-    parent = public_table(session, region.parent, month, n, grid_of=grid_of, totals_of=totals_of, beside=beside,
-                          memo=memo)
-    return {m: _Mark(cell.reason or "complement", *parent.bounds[m][region.id], region.id in parent.opened[m])
-            for m in parent.months if (cell := parent.cells[m].get(region.id)) is not None and cell.suppressed}
+        return [{} for _ in figure_sets]
+    parents = public_tables(session, region.parent, month, n, figure_sets=figure_sets, memo=memo)
+    return [{m: _Mark(cell.reason or "complement", *parent.bounds[m][region.id], region.id in parent.opened[m])
+             for m in parent.months if (cell := parent.cells[m].get(region.id)) is not None and cell.suppressed}
+            for parent in parents]
 
 
 def month_label(month: date) -> str:

@@ -28,8 +28,8 @@ def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
             if strict:  # the API's document promises YYYY-MM; the page forgives a bad filter
                 raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month") from None
             month = None
-    # The statistics of the month shown, from their cache: the funds table hides what they hide.
-    return payments.public_funds(db.session(), region, month, statistics=public_stats.figures)
+    # Suppressed with the statistics of the month shown, both from the public cache (shared with /stats/).
+    return payments.public_funds(db.session(), region, month, figures=public_stats.figure_sets)
 
 
 def _signature(table: payments.FundsTable, *extra) -> str:

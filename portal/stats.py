@@ -4,11 +4,14 @@ open-data API (/api/v1/stats)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from dibao import cache, charts, clock, db, stats
+from dibao import cache, charts, clock, db, payments, stats
 from dibao.errors import Invalid
 from dibao.models import Region
 from dibao.web import render
@@ -25,51 +28,68 @@ def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
     month = stats.parse_month(text, clock.today())
     if strict and text is not None and stats.month_label(month) != text.strip():
         raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month")
-    grid_of, totals_of = figures(month)
-    return stats.public_table(db.session(), region, month, grid_of=grid_of, totals_of=totals_of)
+    tables = stats.public_tables(db.session(), region, month, figure_sets=figure_sets(db.session(), month))
+    return tables[payments.STATISTICS]
 
 
-def figures(month):
-    """How the statistics up to ``month`` get their figures in this request (``grid_of``, ``totals_of`` of
-    stats.public_table): from the public cache when it is on, else counted (both None). The funds pages use
-    it too: they hide what the statistics of their month hide (dibao.payments.public_funds)."""
-    sess = db.session()
+def figure_sets(sess, month, n: int = stats.MONTHS) -> list:
+    """What the public tables up to ``month`` are suppressed with in this request (dibao.payments.public_figures:
+    the statistics' figures and the funds', stats.public_tables' ``figure_sets``): from the public cache when it
+    is on (12 months up to ``month`` whatever ``n``: /stats/ and the funds page of that month share them), else
+    counted. /funds/ takes it too (dibao.payments.public_funds): both hide the same cells."""
     store = cache.store(current_app)
     if store is None:
-        return None, None
-    return (lambda root: _cached_grid(sess, store, root, month),
-            lambda counties: _cached_totals(sess, store, counties, month))
+        return payments.public_figures(sess, month, n)
+    return [(lambda root, kind=kind: _cached_grid(sess, store, kind, root, month),
+             lambda counties, kind=kind: _cached_totals(sess, store, kind, counties, month))
+            for kind in (_STATISTICS, _FUNDS)]
 
 
-# The public statistics in the public cache, under their county's version (every change to a figure bumps it:
-# amount periods, members, households, regions — dibao.cache): at 1,000,000 households a county's figures take
-# 0.05–3 s to count, and a changed county is counted again alone. (The keys' "/2": the values carry what each
-# row's own table tells of it, stats.RowFacts, since; an older copy in Redis lacks it.)
+# The public figures in the public cache, under their county's version (every change to a figure bumps it:
+# amount periods, members, households, regions — and every payment table bumps every county's, dibao.cache): at
+# 1,000,000 households a county's figures take 0.05–3 s to count, and a changed county is counted again alone.
+# (The statistics' keys' "/2": the values carry what each row's own table tells of it, stats.RowFacts, since; an
+# older copy in Redis lacks it.) The funds' figures (the paid lines) the same way, beside them.
 
-def _cached_grid(sess, store: cache.Store, root: Region, month) -> stats.Grid:
-    key = ("stats-grid/2", root.code, month.isoformat(), stats.MONTHS,
+@dataclass(frozen=True)
+class _Kind:
+    grid_key: str
+    totals_key: str
+    grid: Callable  # (session, root, month) → stats.Grid of 12 months up to month
+    every_county: Callable  # (session, month) → every county's stats.Totals
+
+
+_STATISTICS = _Kind("stats-grid/2", "stats-totals/2", lambda sess, root, month: stats.public_grid(sess, root, month),
+                    lambda sess, month: stats.county_totals(sess, month))
+_FUNDS = _Kind("funds-grid/1", "funds-totals/1",
+               lambda sess, root, month: payments.paid_grid(sess, root, month, stats.MONTHS),
+               lambda sess, month: payments.paid_county_totals(sess, month, stats.MONTHS))
+
+
+def _cached_grid(sess, store: cache.Store, kind: _Kind, root: Region, month) -> stats.Grid:
+    key = (kind.grid_key, root.code, month.isoformat(), stats.MONTHS,
            cache.version(sess, cache.county_code(root.path)))
-    return store.fetch(key, lambda: stats.public_grid(sess, root, month))
+    return store.fetch(key, lambda: kind.grid(sess, root, month))
 
 
-def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> dict[int, stats.Totals]:
+def _cached_totals(sess, store: cache.Store, kind: _Kind, counties: list[Region], month) -> dict[int, stats.Totals]:
     """Each county's totals: from the cache; a county missing alone from its own figures (the county page's
     too); several at once (a cold cache, a province-wide change) from one count of every county — one pass over
     the periods, where a count per county would make as many (41 s against 11 s for a province with nothing
     summarised)."""
-    keys = {county.id: ("stats-totals/2", county.code, month.isoformat(), stats.MONTHS,
+    keys = {county.id: (kind.totals_key, county.code, month.isoformat(), stats.MONTHS,
                         cache.version(sess, county.code)) for county in counties}  # versions first, then figures
     out = {county_id: store.get(key) for county_id, key in keys.items()}
     missing = [county for county in counties if out[county.id] is None]
     if len(missing) == 1:
         county = missing[0]
-        out[county.id] = stats.totals_of_grid(_cached_grid(sess, store, county, month), stats.month_list(month))
+        out[county.id] = stats.totals_of_grid(_cached_grid(sess, store, kind, county, month), stats.month_list(month))
         store.set(keys[county.id], out[county.id])
     elif missing:
-        with store.single_flight(("stats-county-totals", month.isoformat())):  # one province-wide count at a time
+        with store.single_flight((kind.totals_key, month.isoformat())):  # one province-wide count at a time
             late = {county.id: store.get(keys[county.id]) for county in missing}  # counted while this waited
             if any(value is None for value in late.values()):
-                counted = stats.county_totals(sess, month)
+                counted = kind.every_county(sess, month)
                 late = {county.id: counted.get(county.id, {}) for county in missing}
                 for county in missing:
                     store.set(keys[county.id], late[county.id])

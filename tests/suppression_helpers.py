@@ -55,6 +55,8 @@ def bounds(*sources: dict[str | None, dict]) -> dict[str, tuple[float, float]]:
     def narrow(code: str, low: float, high: float) -> bool:
         now = known.setdefault(code, [0, INF])
         new = [max(now[0], low), min(now[1], high)]
+        if new[0] > new[1]:  # no number fits: a guess was wrong (read_across), and tells nothing more here
+            return False
         changed = new != now
         known[code] = new
         return changed
@@ -126,3 +128,31 @@ def subtracted(*sources: dict[str | None, dict]) -> dict[str, tuple]:
                 known[whole] = tuple(sum(known[p][i] for p in parts) for i in range(3))
                 changed = True
     return known
+
+
+def read_across(primary: dict[str | None, dict], other: dict[str | None, dict],
+                same: set[str] | None = None) -> dict[str | None, dict]:
+    """``primary``'s tables as a visitor reads them with ``other``'s of the same month beside them (the funds
+    beside the statistics, or the other way): where the paid figures are the figures in force — the usual case,
+    everyone in force paid — a region ``primary`` hides and ``other`` shows (a row, or a table's total) is
+    taken for ``other``'s number. ``same``: the regions ("*" every county) whose figures are in fact the same
+    on both sides — the visitor who guesses right, the worst case (a test knows them); None: every region.
+    What :func:`pinned` and :func:`subtracted` then find of the cells still hidden is what the two sides
+    together give away (nothing, when both hide the same cells)."""
+    shown: dict[str, dict] = {}
+    for code, table in other.items():
+        for row in table["rows"]:
+            if not row["suppressed"]:
+                shown[row["region"]["code"]] = row
+        if not table["total"]["suppressed"]:
+            shown[code or "*"] = table["total"]
+
+    def guess(code: str, cell: dict) -> dict:
+        if not cell["suppressed"] or code not in shown or same is not None and code not in same:
+            return cell
+        return {**cell, **{k: shown[code][k] for k in ("households", "persons", "amount")},
+                "suppressed": False, "suppressed_because": None}
+
+    return {code: {"rows": [guess(row["region"]["code"], row) for row in table["rows"]],
+                   "total": guess(code or "*", table["total"])}
+            for code, table in primary.items()}

@@ -228,9 +228,9 @@ def test_an_etag_of_one_language_is_not_good_for_the_other(client, audit_county,
 
 
 # 甲镇's four communities: households in force in March, and how many of them the bank paid (the others' lines
-# failed). The statistics hide 甲一 (2) and the next smallest, 甲二 (4); the funds, of their own, would hide 甲一
-# and 甲四 (3 paid, their smallest) — and show 甲二's 4, which the statistics' 17 − 5 − 6 − 4 turns into 甲一's 2
-# (and its persons and yuan, the same way). Hiding 甲二 beside 甲一 is enough for the funds' own total: 甲四 shows.
+# failed). The statistics, of their own, would hide 甲一 (2) and the next smallest, 甲二 (4); the funds 甲一 and
+# 甲四 (3 paid, their smallest) — and show 甲二's 4, which the statistics' 17 − 5 − 6 − 4 turns into 甲一's 2
+# (and its persons and yuan, the same way). Suppressed together, both hide all three: 甲三 alone shows.
 DIFFERING = {"100001001": (2, 2), "100001002": (4, 4), "100001003": (5, 5), "100001004": (6, 3)}
 
 
@@ -260,10 +260,12 @@ def test_funds_hide_every_cell_the_statistics_hide_when_the_paid_figures_differ(
     funds = api_tables(client, "/api/v1/funds", codes, MONTH)
     theirs = {r["region"]["code"]: r for r in public["100001"]["rows"]}
     mine = {r["region"]["code"]: r for r in funds["100001"]["rows"]}
-    assert {code for code, r in theirs.items() if r["suppressed"]} == {"100001001", "100001002"}
+    assert {code for code, r in theirs.items() if r["suppressed"]} == {"100001001", "100001002", "100001004"}
+    assert {code for code, r in mine.items() if r["suppressed"]} == {"100001001", "100001002", "100001004"}
     assert public["100001"]["total"]["households"] == 17 and funds["100001"]["total"]["households"] == 14
     assert mine["100001002"]["suppressed"] and mine["100001002"]["amount"] is None  # the statistics' complement
-    assert mine["100001004"]["households"] == 3 and mine["100001003"]["households"] == 5
+    assert theirs["100001004"]["suppressed_because"] == "complement"  # the funds' complement (6 in force, 3 paid)
+    assert mine["100001003"]["households"] == 5 and theirs["100001003"]["households"] == 5
     # The visitor's subtraction, taking a paid figure for the same as the one in force: the statistics' total
     # minus what they show, minus what the funds show of the cells they hide — nothing of those is shown.
     assert not [code for code, r in theirs.items() if r["suppressed"] and not mine[code]["suppressed"]]
