@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_babel import lazy_gettext as _l
 
-from dibao import db, payments, stats
+from dibao import clock, db, payments, stats
 from dibao.errors import Invalid
 from dibao.web import render
 from portal import bp
@@ -28,6 +28,8 @@ def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
             if strict:  # the API's document promises YYYY-MM; the page forgives a bad filter
                 raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month") from None
             month = None
+    if month is not None and month > stats.parse_month(None, clock.today()):
+        month = None  # nothing is paid for a month to come: the latest paid, as without a month
     # Suppressed with the statistics of the month shown, both from the public cache (shared with /stats/).
     return payments.public_funds(db.session(), region, month, figures=public_stats.figure_sets)
 

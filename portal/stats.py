@@ -28,6 +28,9 @@ def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
     month = stats.parse_month(text, clock.today())
     if strict and text is not None and stats.month_label(month) != text.strip():
         raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month")
+    # Up to this month at most: a later month would publish what is decided but not yet in force (an exit, a
+    # cut from next month) before it happens. The answer's months say which were given.
+    month = min(month, stats.parse_month(None, clock.today()))
     tables = stats.public_tables(db.session(), region, month, figure_sets=figure_sets(db.session(), month))
     return tables[payments.STATISTICS]
 

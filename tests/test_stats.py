@@ -125,3 +125,24 @@ def test_staff_figures_are_within_the_users_scope_and_the_same_as_xlsx(app, clie
     first = sheets["2026-03 在保户数、人数和保障金（按地区）"]
     assert first[0] == ["地区", "户数", "人数", "保障金（元）"]
     assert first[1] == ["甲一社区", 3.0, 6.0, 1500.0]
+
+
+def test_the_public_figures_stop_at_this_month(client, session, world):
+    """An exit decided with a later month (the amount 0 from May) is not published before May: asked for June on
+    18 March, the table ends with March; the funds page of a month to come shows the latest paid instead."""
+    from datetime import date
+
+    from dibao import entitlement
+
+    households = _paid(session, world, "comm_a1", 4, since=date(2025, 10, 1))
+    _paid(session, world, "comm_a2", 4, since=date(2025, 10, 1))
+    entitlement.start_period(session, None, households[0], amount=Decimal("0"), starts_on=date(2026, 5, 1),
+                             change=entitlement.AmountChange.exited)
+    session.commit()
+    answer = client.get("/api/v1/stats?region=100001&month=2026-06").get_json()
+    assert answer["months"][-1] == "2026-03" and len(answer["months"]) == stats.MONTHS
+    mine = {row["month"]: row["households"] for row in answer["rows"] if row["region"]["code"] == "100001001"}
+    assert max(mine) == "2026-03" and mine["2026-03"] == 4 and mine["2025-10"] == 4
+    page = client.get("/stats/100001?month=2026-06").get_data(as_text=True)
+    assert "2026-03" in page and "2026-05" not in page and "2026-06" not in page
+    assert client.get("/api/v1/funds?region=100001&month=2026-06").get_json()["month"] is None  # nothing paid
