@@ -238,6 +238,13 @@ def save_policy(session: Session, actor: User | None, county: Region,
     return load_policy(session, county)
 
 
+def totals_shown(policy: Policy, channel: Channel) -> tuple[bool, bool]:
+    """Whether ``channel`` may show totals of persons and of money where ``policy`` holds: only where it shows each
+    household's size and amount — a total over one household, or the difference of two totals (a month and the
+    next, a region and its rows), is that household's. The roster's totals, the statistics, the funds."""
+    return (policy.mode(channel, Field.household_size) == "show", policy.mode(channel, Field.amount) == "show")
+
+
 def present_roster(case: Any, channel: Channel, policy: Policy = DEFAULT) -> dict[str, Any]:
     """A standing-roster line (公布: name, household size, amount — A 24) under a channel's policy.
 

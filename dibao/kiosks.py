@@ -415,7 +415,8 @@ def roster_slides(session: Session, region: Region, pol: disclosure.Policy) -> l
         return []
     lines = [disclosure.present_roster(case, disclosure.Channel.kiosk, pol) for case in cases]
     pages = math.ceil(len(lines) / ROSTER_PAGE_SIZE)
-    persons = sum(case.household_size for case in cases)
+    shown, _money = disclosure.totals_shown(pol, disclosure.Channel.kiosk)
+    persons = sum(case.household_size for case in cases) if shown else None
     return [("roster", {"rows": lines[i * ROSTER_PAGE_SIZE:(i + 1) * ROSTER_PAGE_SIZE], "page": i + 1,
                         "pages": pages, "households": len(cases), "persons": persons}) for i in range(pages)]
 
@@ -435,12 +436,15 @@ def funds_totals(session: Session, region: Region) -> list[dict[str, Any]]:
     return list(provider(session, region)) if provider is not None else []
 
 
-def funds_slides(session: Session, region: Region) -> list[tuple[str, dict[str, Any]]]:
+def funds_slides(session: Session, region: Region, pol: disclosure.Policy) -> list[tuple[str, dict[str, Any]]]:
+    """The community's paid months; persons and money as the kiosk's disclosure allows (``totals_shown``)."""
     totals = funds_totals(session, region)[:FUND_MONTHS]
     if not totals:
         return []
-    rows = [{"month": t["month"].isoformat(), "households": int(t["households"]), "persons": int(t["persons"]),
-             "amount": f"{Decimal(t['amount']):.2f}"} for t in totals]
+    persons, money = disclosure.totals_shown(pol, disclosure.Channel.kiosk)
+    rows = [{"month": t["month"].isoformat(), "households": int(t["households"]),
+             "persons": int(t["persons"]) if persons else None,
+             "amount": f"{Decimal(t['amount']):.2f}" if money else None} for t in totals]
     return [("funds", {"rows": rows})]
 
 
@@ -448,7 +452,7 @@ def extra_slides(session: Session, region: Region, at: datetime,
                  pol: disclosure.Policy) -> list[tuple[str, dict[str, Any]]]:
     """What a kiosk shows after the notice pages (or the policy slides): announcements, roster, fund totals."""
     return announcement_slides(session, region, at) + roster_slides(session, region, pol) + funds_slides(
-        session, region)
+        session, region, pol)
 
 
 def current_announcement(session: Session, kiosk: Kiosk, public_id: str, at: datetime | None = None):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -924,6 +924,12 @@ class FundsTable:
     cells: dict[int, object]  # row region id → dibao.stats.PublicCell
     total: object  # dibao.stats.PublicCell
 
+    def withheld(self, persons: bool, money: bool) -> FundsTable:
+        """The table as a channel may publish it (``disclosure.totals_shown``: persons and money only where the
+        county shows each household's size and amount)."""
+        return replace(self, cells={rid: c.withheld(persons, money) for rid, c in self.cells.items()},
+                       total=self.total.withheld(persons, money))
+
 
 def _paid_rows(session: Session, region: Region | None, months: list[date] | None = None):
     """(community id, community path, month, stats.Cell) over the paid lines: a household counted once a month."""
@@ -1012,7 +1018,8 @@ def public_funds(session: Session, region: Region | None, month: date | None = N
     from dibao import stats
 
     months = paid_months(session, region)
-    month = month or (months[0] if months else None)
+    if month not in months:  # none asked, or a month nothing was paid in (to come, or before the first run)
+        month = months[0] if months else None
     if month is None:  # nothing paid yet: every row 0
         rows = stats._display_regions(session, region)
         return FundsTable(region=region, month=None, months=months, regions=rows,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -420,7 +420,15 @@ class PublicCell:
         if self.households is None:
             return f"<{SMALL}" if what == "households" and self.reason == "small" else "*" if what == "households" else "—"
         value = getattr(self, what)
+        if value is None:  # not published where the county's disclosure hides sizes or amounts (withheld)
+            return "—"
         return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
+
+    def withheld(self, persons: bool, money: bool) -> PublicCell:
+        """The cell with its persons and money kept only where shown (``disclosure.totals_shown``)."""
+        if persons and money:
+            return self
+        return replace(self, persons=self.persons if persons else None, money=self.money if money else None)
 
 
 def _pinned(bounds: list[tuple[float, float]], low: float, high: float) -> bool:
@@ -564,6 +572,14 @@ class PublicTable:
     def rows(self) -> Iterable[tuple[Region, list[PublicCell]]]:
         for region in self.regions:
             yield region, [self.cells[m][region.id] for m in self.months]
+
+    def withheld(self, persons: bool, money: bool) -> PublicTable:
+        """The table as a channel may publish it (:meth:`PublicCell.withheld` of every cell and total)."""
+        if persons and money:
+            return self
+        return replace(self, cells={m: {rid: c.withheld(persons, money) for rid, c in col.items()}
+                                    for m, col in self.cells.items()},
+                       totals={m: c.withheld(persons, money) for m, c in self.totals.items()})
 
 
 class _Tree:

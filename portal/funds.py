@@ -6,16 +6,17 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_babel import lazy_gettext as _l
 
-from dibao import clock, db, payments, stats
+from dibao import db, disclosure, payments, stats
+from dibao.disclosure import Channel
 from dibao.errors import Invalid
 from dibao.web import render
 from portal import bp
 from portal import stats as public_stats
 from portal.api import api_view
-from portal.notices import _locale, conditional, etag_of, region_or_404
+from portal.notices import _locale, conditional, etag_of, policy, region_or_404
 
 
-def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
+def _table(code: str | None, channel: Channel, *, strict: bool = False) -> payments.FundsTable:
     region = region_or_404(code)
     text = request.args.get("month")
     month = None
@@ -28,10 +29,10 @@ def _table(code: str | None, *, strict: bool = False) -> payments.FundsTable:
             if strict:  # the API's document promises YYYY-MM; the page forgives a bad filter
                 raise Invalid(_l("月份应写成“年-月”，例如 2026-03。"), field="month") from None
             month = None
-    if month is not None and month > stats.parse_month(None, clock.today()):
-        month = None  # nothing is paid for a month to come: the latest paid, as without a month
-    # Suppressed with the statistics of the month shown, both from the public cache (shared with /stats/).
-    return payments.public_funds(db.session(), region, month, figures=public_stats.figure_sets)
+    # Suppressed with the statistics of the month shown, both from the public cache (shared with /stats/); a month
+    # nothing was paid in shows the latest paid. Persons and money as the channel's disclosure allows.
+    table = payments.public_funds(db.session(), region, month, figures=public_stats.figure_sets)
+    return table.withheld(*disclosure.totals_shown(policy(region), channel))
 
 
 def _signature(table: payments.FundsTable, *extra) -> str:
@@ -44,7 +45,7 @@ def _signature(table: payments.FundsTable, *extra) -> str:
 @bp.get("/funds/")
 @bp.get("/funds/<code>")
 def public_funds(code: str | None = None):
-    table = _table(code)
+    table = _table(code, Channel.web)
 
     def produce():
         return render("portal/funds/index.html", table=table, month_label=payments.month_label, small=stats.SMALL)[0]
@@ -55,7 +56,7 @@ def public_funds(code: str | None = None):
 @bp.get("/api/v1/funds")
 @api_view
 def api_funds():
-    table = _table(request.args.get("region"), strict=True)
+    table = _table(request.args.get("region"), Channel.api, strict=True)
 
     def number(cell) -> dict:
         return {"households": cell.households, "persons": cell.persons,

@@ -324,9 +324,9 @@ def roster_line(line: notices.RosterLine, channel: Channel, pol: disclosure.Poli
 def roster_totals_shown(totals: notices.RosterTotals, channel: Channel, pol: disclosure.Policy) -> dict:
     """The whole roster's figures as the channel may show them: persons and money only where the policy shows
     each household's size and amount (a community of one household would otherwise give them away)."""
-    return {"households": totals.households,
-            "persons": totals.persons if pol.mode(channel, disclosure.Field.household_size) == "show" else None,
-            "amount": f"{totals.amount:.2f}" if pol.mode(channel, disclosure.Field.amount) == "show" else None}
+    persons, money = disclosure.totals_shown(pol, channel)
+    return {"households": totals.households, "persons": totals.persons if persons else None,
+            "amount": f"{totals.amount:.2f}" if money else None}
 
 
 def roster_totals(region: Region | None) -> notices.RosterTotals:

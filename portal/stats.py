@@ -11,18 +11,20 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from dibao import cache, charts, clock, db, payments, stats
+from dibao import cache, charts, clock, db, disclosure, payments, stats
+from dibao.disclosure import Channel
 from dibao.errors import Invalid
 from dibao.models import Region
 from dibao.web import render
 from portal import bp
 from portal.api import api_view
-from portal.notices import _locale, conditional, etag_of, region_or_404
+from portal.notices import _locale, conditional, etag_of, policy, region_or_404
 
 
-def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
-    """The table of a region up to a month. The page forgives a bad ``month`` (it is a filter); the API, whose
-    document promises YYYY-MM, refuses one with a 400."""
+def _table(code: str | None, channel: Channel, *, strict: bool = False) -> stats.PublicTable:
+    """The table of a region up to a month, as ``channel`` may publish it (persons and money only where the
+    county's disclosure shows each household's size and amount). The page forgives a bad ``month`` (it is a
+    filter); the API, whose document promises YYYY-MM, refuses one with a 400."""
     region = region_or_404(code)
     text = request.args.get("month")
     month = stats.parse_month(text, clock.today())
@@ -32,7 +34,7 @@ def _table(code: str | None, *, strict: bool = False) -> stats.PublicTable:
     # cut from next month) before it happens. The answer's months say which were given.
     month = min(month, stats.parse_month(None, clock.today()))
     tables = stats.public_tables(db.session(), region, month, figure_sets=figure_sets(db.session(), month))
-    return tables[payments.STATISTICS]
+    return tables[payments.STATISTICS].withheld(*disclosure.totals_shown(policy(region), channel))
 
 
 def figure_sets(sess, month, n: int = stats.MONTHS) -> list:
@@ -120,7 +122,7 @@ def _drawn(cell: stats.PublicCell) -> int | charts.Hidden:
 @bp.get("/stats/")
 @bp.get("/stats/<code>")
 def public_stats(code: str | None = None):
-    table = _table(code)
+    table = _table(code, Channel.web)
     last = table.months[-1]
     labels = [stats.month_label(m) for m in table.months]
     households = _("户数")
@@ -143,7 +145,7 @@ def public_stats(code: str | None = None):
 @bp.get("/api/v1/stats")
 @api_view
 def api_stats():
-    table = _table(request.args.get("region"), strict=True)
+    table = _table(request.args.get("region"), Channel.api, strict=True)
 
     def number(cell: stats.PublicCell) -> dict:
         return {"households": cell.households, "persons": cell.persons,

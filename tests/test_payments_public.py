@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
-from dibao import cases, kiosks, payments
+from dibao import cases, disclosure, kiosks, payments
 from dibao.identity import with_luhn_digit
 from dibao.models import Region, Stage
 from dibao.models.payment import AccountKind, LineStatus, PaymentLine
@@ -87,7 +87,7 @@ def test_the_kiosk_gets_its_communitys_totals(session, world, paid):
     community = session.get(Region, world.regions["comm_a1"])
     assert payments.funds_totals(session, community) == [
         {"month": datetime(2026, 4, 1).date(), "households": 3, "persons": 4, "amount": Decimal("3120.00")}]
-    assert kiosks.funds_slides(session, community) == [
+    assert kiosks.funds_slides(session, community, disclosure.DEFAULT) == [
         ("funds", {"rows": [{"month": "2026-04-01", "households": 3, "persons": 4, "amount": "3120.00"}]})]
     assert payments.funds_totals(session, session.get(Region, world.regions["comm_a2"])) == []  # one household
 
@@ -127,3 +127,51 @@ def test_no_funds_table_can_be_subtracted_from_another_to_single_a_household_out
     assert [row["suppressed_because"] for row in tables["100"]["rows"]] == ["complement", "small"]
     page = client.get("/funds/100001").get_data(as_text=True)
     assert "3900.00" not in page and "3120.00" in page
+
+
+def _hide_sizes_and_amounts(session, world, channels) -> None:
+    """The county's disclosure hides each household's size and amount on ``channels`` (the rest as by default)."""
+    from dibao.disclosure import Channel, Field
+
+    rules = {ch: dict(disclosure.DEFAULT_POLICY[ch]) for ch in Channel}
+    for ch in channels:
+        rules[ch][Field.household_size] = rules[ch][Field.amount] = "hidden"
+    disclosure.save_policy(session, user(session, world, "admin"), session.get(Region, world.regions["county"]),
+                           rules)
+    session.commit()
+
+
+def test_where_the_county_hides_sizes_and_amounts_no_public_figure_shows_persons_or_money(
+        client, session, world, paid):
+    """A total of persons or money over a few households, or the difference of two months' totals, gives a
+    household's size and amount away: where the county's disclosure hides those on a channel, the statistics,
+    the funds and the kiosk's slides of that channel show households alone (the roster's totals already did)."""
+    from dibao.disclosure import Channel
+
+    _hide_sizes_and_amounts(session, world, [Channel.web, Channel.api])
+    stats_api = client.get("/api/v1/stats?region=100001").get_json()
+    assert any(row["households"] for row in stats_api["rows"])  # the counts stay
+    assert all(row["persons"] is None and row["amount"] is None for row in [*stats_api["rows"], *stats_api["totals"]])
+    funds_api = client.get("/api/v1/funds?region=100001").get_json()
+    assert funds_api["month"] == "2026-04" and [r["households"] for r in funds_api["rows"]][0] == 3
+    assert all(r["persons"] is None and r["amount"] is None for r in [*funds_api["rows"], funds_api["total"]])
+    for page in (client.get("/stats/100001").get_data(as_text=True), client.get("/funds/100001").get_data(as_text=True)):
+        assert "3120.00" not in page and "None" not in page and "—" in page
+    # The kiosk's channel still shows them (the policy hides them on the web and the API only) …
+    community = session.get(Region, world.regions["comm_a1"])
+    pol = disclosure.load_policy(session, community)
+    [(_kind, funds)] = kiosks.funds_slides(session, community, pol)
+    assert funds["rows"][0]["persons"] == 4 and funds["rows"][0]["amount"] == "3120.00"
+    # … until the county hides them there too: then its slides show households alone.
+    _hide_sizes_and_amounts(session, world, list(Channel))
+    pol = disclosure.load_policy(session, community)
+    [(_kind, funds)] = kiosks.funds_slides(session, community, pol)
+    assert funds["rows"] == [{"month": "2026-04-01", "households": 3, "persons": None, "amount": None}]
+    [(_kind, roster)] = kiosks.roster_slides(session, community, pol)
+    assert roster["households"] == 3 and roster["persons"] is None
+
+
+def test_a_month_nothing_was_paid_in_shows_the_latest_paid(client, session, world, paid):
+    """Not a table of zeros beside the statistics' marks: the month asked for had no payment at all."""
+    answer = client.get("/api/v1/funds?region=100001&month=2025-01").get_json()
+    assert answer["month"] == "2026-04" and [r["households"] for r in answer["rows"]][0] == 3
