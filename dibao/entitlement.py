@@ -18,7 +18,7 @@ the per-person figure first), in Decimal, rounded half up to 0.01 yuan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -248,9 +248,11 @@ def _ancestor_codes(region: Region) -> list[str]:
     return [code for code in region.path.split("/") if code]
 
 
-def find_standard(session: Session, region: Region, on: date, *, excluding: int | None = None) -> Standard | None:
+def find_standard(session: Session, region: Region, on: date, *,
+                  excluding: int | Collection[int] | None = None) -> Standard | None:
     """The standard in force for ``region`` on ``on``: the nearest region up the tree that has one. ``excluding``:
-    a standard's id to leave out (the one a set standard follows, as if it were being set now)."""
+    a standard's id (or ids) to leave out (the one a set standard follows, as if it were being set now; and one
+    about to be deleted)."""
     codes = _ancestor_codes(region)
     stmt = (
         select(Standard)
@@ -260,7 +262,7 @@ def find_standard(session: Session, region: Region, on: date, *, excluding: int 
         .limit(1)
     )
     if excluding is not None:
-        stmt = stmt.where(Standard.id != excluding)
+        stmt = stmt.where(Standard.id.not_in([excluding] if isinstance(excluding, int) else list(excluding)))
     return session.scalar(stmt)
 
 
@@ -498,17 +500,37 @@ def _followers(session: Session, region: Region, day: date) -> list[Standard]:
     :func:`set_standard` would find had they been set after it) would be the new one. Of ``region`` and each region
     below it only the first standard from ``day`` on can be one (a later one follows that first); a region below
     follows the new one only while neither it nor a region between has a standard of its own by then."""
-    first: dict[int, Standard] = {}  # region id → its first standard from ``day`` on
-    for found in session.scalars(select(Standard).join(Region, Standard.region_id == Region.id)
-                                 .where(scope.subtree_condition(region), Standard.effective_from >= day)
-                                 .order_by(Standard.effective_from, Standard.id)):
-        if not (found.region_id == region.id and found.effective_from == day):  # (that one is refused as a clash)
-            first.setdefault(found.region_id, found)
     followers = []
-    for later in first.values():
+    # (one of ``region`` on ``day`` itself is refused as a clash)
+    for later in _firsts(session, region, day, lambda found: found.region_id == region.id
+                         and found.effective_from == day):
         before = find_standard(session, later.region, later.effective_from, excluding=later.id)
         # find_standard's order: the nearest region, then the latest date
         if before is None or (len(region.path), day) > (len(before.region.path), before.effective_from):
+            followers.append(later)
+    return sorted(followers, key=lambda s: (s.effective_from, s.region.path))
+
+
+def _firsts(session: Session, region: Region, day: date, skip: Callable[[Standard], bool]) -> list[Standard]:
+    """Of ``region`` and each region below it, the first standard from ``day`` on (those ``skip`` says, left out):
+    the only ones that can follow a standard of ``region`` from ``day`` (a later one follows that first)."""
+    first: dict[int, Standard] = {}
+    for found in session.scalars(select(Standard).join(Region, Standard.region_id == Region.id)
+                                 .where(scope.subtree_condition(region), Standard.effective_from >= day)
+                                 .order_by(Standard.effective_from, Standard.id)):
+        if not skip(found):
+            first.setdefault(found.region_id, found)
+    return list(first.values())
+
+
+def _followers_of(session: Session, standard: Standard) -> list[Standard]:
+    """The standards already set that follow ``standard``: those whose standard just before them
+    (:func:`find_standard` on their date, themselves left out) is it — of its region and each region below only
+    the first standard from its date on can be one (as in :func:`_followers`)."""
+    followers = []
+    for later in _firsts(session, standard.region, standard.effective_from, lambda found: found.id == standard.id):
+        before = find_standard(session, later.region, later.effective_from, excluding=later.id)
+        if before is not None and before.id == standard.id:
             followers.append(later)
     return sorted(followers, key=lambda s: (s.effective_from, s.region.path))
 
@@ -519,11 +541,30 @@ def tier_summary(tiers: Sequence[tuple[str, int]]) -> str:
 
 
 def delete_standard(session: Session, actor: User, standard_id: int) -> None:
-    """Only a standard that has not yet taken effect may be removed (past ones are history)."""
+    """Only a standard that has not yet taken effect may be removed (past ones are history), and only while each
+    分档 standard that followed it keeps the tier names of the one it would then follow (:func:`_followers_of`)."""
     scope.require_admin(actor, ADMIN_ONLY)
     standard = scope.get(session, actor, Standard, standard_id, _l("没有找到该标准。"))
     if standard.effective_from <= clock.today():
         raise Conflict(_l("已经生效的标准不能删除；如需调整，请新增一条标准。"))
+    # Without it, each standard that followed it follows the one before it: a 分档 one must then keep that one's
+    # tier names (as set_standard asks of a standard set after another), or its households would lose their tier.
+    for later in _followers_of(session, standard):
+        if later.method != StandardMethod.tiered:
+            continue
+        before = find_standard(session, later.region, later.effective_from, excluding=(later.id, standard.id))
+        if before is None or before.method != StandardMethod.tiered:
+            continue
+        later_names = {t.name for t in later.tiers}
+        lacking = [t.name for t in before.tiers if t.name not in later_names]
+        if lacking:
+            raise Conflict(_l(
+                "不能删除这条标准：%(day)s 起执行的%(region)s低保标准按分档计算，删除后它将接续 %(before_day)s 起执行的"
+                "%(before_region)s低保标准，却缺少其中的%(names)s（各户按名称对应分档，选了这些档的家庭到时将没有分档）。"
+                "请先删除那条标准，再按需要重新设置。",
+                day=later.effective_from.isoformat(), region=later.region.name,
+                before_day=before.effective_from.isoformat(), before_region=before.region.name,
+                names="、".join(lacking)))
     audit.record(session, actor, "standard_deleted", "standard", standard.id, region_id=standard.region_id,
                  details={"amount": str(standard.monthly_amount),
                           "effective_from": standard.effective_from.isoformat()})

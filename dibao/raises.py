@@ -10,6 +10,9 @@
   refused.
 
 A household with an amount fixed by staff (an override with its written reason) keeps it; the preview shows it.
+Under 分档 the preview shows the tier each household is computed under, marked when it was chosen under an earlier
+standard and carried over by name (revived, when 分档 returns after a 差额 period), and lists apart the households
+given no tier — none chosen, or one the standard lacks: they keep their amount until staff choose one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dibao.errors import Conflict, Forbidden, NotFound
 from dibao.models import AmountChange, Case, Member, Region, Role, User
 from dibao.models.job import Job, JobStatus
 from dibao.models.management import RaiseStatus, StandardRaise
-from dibao.models.records import CaseRecord, RecordKind, Standard
+from dibao.models.records import CaseRecord, RecordKind, Standard, StandardMethod
 
 STATUS_LABELS = {RaiseStatus.pending: _l("待确认"), RaiseStatus.applied: _l("已调整"),
                  RaiseStatus.unchanged: _l("无需调整")}
@@ -44,6 +47,13 @@ class Line:
     new: Decimal
     fixed: bool = False  # an override by staff: kept
     no_tier: bool = False  # 分档 without a tier chosen: no computed amount, the current one kept
+    # 分档: the tier the new amount is computed under (by name). ``tier_carried``: it was chosen under an earlier
+    # standard and carried over by name (the standard before this one had it, or was not 分档); ``tier_revived``:
+    # that earlier standard was 差额 — the tier was kept, dormant, through the 差额 period and applies again
+    tier: str | None = None
+    tier_carried: bool = False
+    tier_revived: bool = False
+    lacking_tier: str | None = None  # the household's tier (by name) that this standard lacks: no_tier too
 
     @property
     def changed(self) -> bool:
@@ -63,6 +73,12 @@ class Preview:
     @property
     def changed(self) -> list[Line]:
         return [line for line in self.lines if line.changed]
+
+    @property
+    def without_tier(self) -> list[Line]:
+        """The households 分档 gives no new amount for want of a tier — none chosen, or one this standard lacks:
+        they keep their amount, to be fixed (a tier chosen under this standard) before the county confirms."""
+        return [line for line in self.lines if line.no_tier]
 
     @property
     def total_before(self) -> Decimal:
@@ -101,18 +117,30 @@ def _governed(session: Session, standard: Standard) -> list[Case]:
 def compute(session: Session, standard: Standard) -> Preview:
     """Every governed household's amount now and under ``standard`` (no permission check: the sweep's too)."""
     result = Preview(standard=standard, previous=_previous(session, standard))
+    before: dict[int, Standard | None] = {}  # region id → the standard this one follows there
     for case in _governed(session, standard):
         old = Decimal(case.monthly_amount or 0)
-        no_tier = False
+        line = Line(case.id, case.number, case.head_name, case.region.name, case.household_size, old, old)
         if case.override_amount is not None:
-            new, fixed = Decimal(case.override_amount), True
+            line.new, line.fixed = Decimal(case.override_amount), True
         else:
             # through compute(): the standard's method, and under 分档 the household's tier by name
             computed = entitlement.compute_under(case, standard)
-            no_tier = computed.tier_missing
-            new, fixed = (old if no_tier else computed.computed or Decimal("0.00")), False
-        result.lines.append(Line(case.id, case.number, case.head_name, case.region.name, case.household_size,
-                                 old, new, fixed, no_tier))
+            line.no_tier = computed.tier_missing
+            line.new = old if line.no_tier else computed.computed or Decimal("0.00")
+            if line.no_tier and case.tier_name:
+                line.lacking_tier = case.tier_name
+            elif computed.tier_share is not None:
+                line.tier = computed.tier_name
+                if case.region_id not in before:
+                    before[case.region_id] = entitlement.find_standard(session, case.region, standard.effective_from,
+                                                                       excluding=standard.id)
+                earlier = before[case.region_id]
+                line.tier_revived = earlier is not None and earlier.method != StandardMethod.tiered
+                # a name the standard before lacks was chosen under this one (since its date), not carried over
+                line.tier_carried = (line.tier_revived or earlier is None
+                                     or line.tier in {name for name, _share in earlier.tier_shares})
+        result.lines.append(line)
     return result
 
 

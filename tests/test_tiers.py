@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from dibao import entitlement, raises, workflow
-from dibao.errors import Invalid
+from dibao.errors import Conflict, Invalid
 from dibao.models import AuditEvent, Case, Decision, Stage
 from dibao.models.records import Standard, StandardMethod, StandardTier
 from tests.case_helpers import region, register, to_stage, town_decision, user, verify
@@ -198,6 +198,63 @@ def test_a_later_gap_standard_asks_nothing_of_the_tiers(session, world):
     _set(session, world, day=date(2027, 1, 1), method="gap", tiers=())
     session.commit()
     assert len(_set(session, world, day=date(2026, 7, 1), tiers=WITH_THIRD).tiers) == 3
+
+
+# --- deleting a scheduled standard keeps the chain of tier names ------------------------------------------
+
+def _delete(session, world, standard):
+    entitlement.delete_standard(session, user(session, world, "admin"), standard.id)
+
+
+def _refused_deletion(session, world, standard) -> str:
+    """The message refusing to delete ``standard``; nothing is deleted, nothing audited."""
+    standards, tiers = len(session.scalars(select(Standard)).all()), len(session.scalars(select(StandardTier)).all())
+    with pytest.raises(Conflict) as refused:
+        _delete(session, world, standard)
+    session.rollback()
+    assert session.get(Standard, standard.id) is not None
+    assert (len(session.scalars(select(Standard)).all()),
+            len(session.scalars(select(StandardTier)).all())) == (standards, tiers)
+    assert _events(session, "standard_deleted") == []
+    return str(refused.value.message)
+
+
+def test_deleting_a_scheduled_gap_standard_a_later_tiered_one_followed_is_refused(session, world):
+    _set(session, world, tiers=WITH_THIRD)  # in force: 一档、二档、三档
+    gap = _set(session, world, day=date(2026, 7, 1), method="gap", tiers=())
+    _set(session, world, day=date(2027, 1, 1), tiers=TWO)  # after a gap one: any names
+    session.commit()
+    # without the gap one, 2027-01-01 would follow 2026-01-01 and its 三档 households would lose their tier
+    message = _refused_deletion(session, world, gap)
+    assert "2027-01-01 起执行的测试县低保标准" in message and "缺少其中的三档" in message
+    assert "2026-01-01" in message
+
+
+def test_deleting_the_county_standard_a_town_s_first_own_one_followed_is_refused(session, world):
+    _set(session, world, tiers=WITH_THIRD)
+    gap = _set(session, world, day=date(2026, 7, 1), method="gap", tiers=())
+    _set(session, world, day=date(2027, 1, 1), tiers=TWO, where="town_a")  # 甲镇's first own, after the gap one
+    session.commit()
+    message = _refused_deletion(session, world, gap)
+    assert "2027-01-01 起执行的甲镇低保标准" in message and "缺少其中的三档" in message
+
+
+def test_a_harmless_deletion_still_deletes_and_is_audited(session, world):
+    _set(session, world, tiers=TWO)
+    between = _set(session, world, day=date(2026, 7, 1), tiers=WITH_THIRD)  # adds 三档
+    last = _set(session, world, day=date(2027, 1, 1), tiers=())  # follows it: 一档、二档、三档
+    gap = _set(session, world, day=date(2027, 7, 1), method="gap", tiers=())
+    _set(session, world, day=date(2028, 1, 1), tiers=WITH_THIRD)  # after the gap one, keeps every name anyway
+    _set(session, world, day=date(2027, 9, 1), tiers=WITH_THIRD, where="town_a")  # 甲镇's first own: follows the gap
+    session.commit()
+    # 2027-01-01 then follows 2026-01-01 (一档、二档): it has both; 2028-01-01 and 甲镇's 2027-09-01 follow
+    # 2027-01-01: they have all three
+    for standard in (between, gap):
+        _delete(session, world, standard)
+        session.commit()
+        assert session.get(Standard, standard.id) is None
+    assert len(_events(session, "standard_deleted")) == 2
+    assert [t.name for t in session.get(Standard, last.id).tiers] == ["一档", "二档", "三档"]
 
 
 def test_under_a_gap_standard_the_household_s_tier_is_kept_and_said_to_be_dormant():

@@ -201,3 +201,102 @@ def test_the_case_page_under_a_gap_standard_says_the_tier_is_dormant(client, aut
                              tiers=[entitlement.TierRow("一档", "100"), entitlement.TierRow("二档", "70")])
     later = entitlement.compute_for(session, session.get(Case, case.id), date(2026, 7, 1))
     assert (later.tier_name, later.computed) == ("二档", Decimal("1785.00"))  # 850 × 70% × 3
+
+
+def test_deleting_a_standard_a_later_tiered_one_needs_is_refused_with_its_names(client, auth, session, world):
+    auth.login("admin")
+    three = {"tiers-0-name": "一档", "tiers-0-share": "100", "tiers-1-name": "二档", "tiers-1-share": "70",
+             "tiers-2-name": "三档", "tiers-2-share": "40"}
+    assert _post_standard(client, world, method="tiered", **three).status_code == 302
+    assert _post_standard(client, world, method="gap", effective_from="2026-07-01", monthly_amount="800").status_code == 302
+    assert _post_standard(client, world, method="tiered", effective_from="2027-01-01",
+                          **{k: v for k, v in three.items() if not k.startswith("tiers-2")}).status_code == 302
+    session.rollback()
+    gap = session.scalar(select(Standard).where(Standard.effective_from == date(2026, 7, 1)))
+    before = (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent))
+    res = client.post(f"/admin/standards/{gap.id}/delete", data={"csrf_token": csrf_token(client, "/admin/standards/")})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 409
+    assert "不能删除这条标准：2027-01-01 起执行的测试县低保标准按分档计算" in html and "缺少其中的三档" in html
+    assert (_count(session, Standard), _count(session, StandardTier), _count(session, AuditEvent)) == before
+
+
+# --- the 提标 preview: the tier each household is computed under, carried over or revived by name ------------
+
+def _standard(session, world, day, amount, method, *names):
+    shares = {"一档": "100", "二档": "70", "三档": "40", "四档": "20"}
+    return entitlement.set_standard(session, user(session, world, "admin"), region=region(session, world, "county"),
+                                    amount=Decimal(amount), effective_from=day, method=method,
+                                    tiers=[entitlement.TierRow(name, shares[name]) for name in names])
+
+
+def _households(session, world, *tiers):
+    """Households in payment (960.00 a month under 780 差额: 2 people, 600 income), each given ``tiers``' name."""
+    out = []
+    for tier in tiers:
+        case = to_stage(session, world, register(session, user(session, world, "staff_a1")), Stage.active)
+        case.tier_name, case.tier_reason = tier, ("按困难程度评定" if tier else None)
+        out.append(case)
+    session.commit()
+    return out
+
+
+def _raise_page(client, auth, session, clock, standard) -> str:
+    from datetime import UTC, datetime
+
+    from dibao import raises
+    from dibao.models.management import StandardRaise
+
+    clock.set(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
+    raises.detect(session)
+    session.commit()
+    item = session.scalar(select(StandardRaise).where(StandardRaise.standard_id == standard.id))
+    auth.login("county")
+    return client.get(f"/admin/raises/{item.id}").get_data(as_text=True)
+
+
+def _row(html: str, number: str) -> str:
+    """The preview table's row of the household ``number``."""
+    table = html.split('id="raise-lines"', 1)[1].split("</table>", 1)[0]
+    [row] = [row for row in table.split("<tr>") if f">{number}</a>" in row]
+    return row
+
+
+def test_the_raise_preview_shows_revived_tiers_and_lists_households_the_new_standard_has_no_tier_for(
+        client, auth, session, world, clock):
+    _standard(session, world, date(2025, 1, 1), "700.00", "tiered", "一档", "二档", "三档")  # 分档 once
+    _standard(session, world, date(2026, 1, 1), "780.00", "gap")  # then 差额: the tiers dormant
+    revived, lacking, none = _households(session, world, "二档", "三档", None)
+    back = _standard(session, world, date(2026, 7, 1), "850.00", "tiered", "一档", "二档")  # 分档 again, no 三档
+    session.commit()
+    html = _raise_page(client, auth, session, clock, back)
+
+    row = _row(html, revived.number)
+    assert "二档" in row and "恢复：差额期间保留的原定分档" in row
+    assert "960.00" in row and "1190.00" in row  # 850 × 70% × 2
+    row = _row(html, lacking.number)
+    assert "“三档”（新标准没有此档）" in row and "新标准没有该户的分档，不变" in row and "1190.00" not in row
+    row = _row(html, none.number)
+    assert "未选择分档，不变" in row and "恢复" not in row
+    # listed apart, so the county can give them a tier before confirming
+    section = html.split('id="raise-without-tier"', 1)[1].split("</section>", 1)[0]
+    assert "以下 2 户按新标准没有可用的分档" in section
+    assert f">{lacking.number}</a>" in section and "原定分档“三档”，新标准没有此档" in section
+    assert f">{none.number}</a>" in section and "未选择分档" in section
+    assert f">{revived.number}</a>" not in section
+
+
+def test_the_raise_preview_marks_a_tier_carried_over_from_the_standard_before(client, auth, session, world, clock):
+    _standard(session, world, date(2026, 1, 1), "780.00", "gap")
+    kept, new_name = _households(session, world, "二档", "四档")
+    _standard(session, world, date(2026, 2, 1), "780.00", "tiered", "一档", "二档", "三档")
+    raised = _standard(session, world, date(2026, 7, 1), "850.00", "tiered", "一档", "二档", "三档", "四档")
+    session.commit()
+    html = _raise_page(client, auth, session, clock, raised)
+
+    row = _row(html, kept.number)
+    assert "二档" in row and "沿用：此前标准下选定" in row and "恢复" not in row and "1190.00" in row
+    # 四档 is new with this standard: chosen under it, not carried over
+    row = _row(html, new_name.number)
+    assert "四档" in row and "沿用" not in row and "恢复" not in row and "340.00" in row  # 850 × 20% × 2
+    assert 'id="raise-without-tier"' not in html
