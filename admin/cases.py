@@ -178,17 +178,21 @@ def _back(case_id: int, anchor: str = ""):
     return redirect(url_for("admin.case_detail", case_id=case_id) + (f"#{anchor}" if anchor else ""))
 
 
-def _archive_post(case_id: int, form_name: str, form, run: Callable, message: str, anchor: str):
-    """A small form on the archive page: on error the page is shown again with the message by the form."""
+def _archive_post(case_id: int, form_name: str | None, form, run: Callable, message: str, anchor: str):
+    """A small form on the archive page: on error the page is shown again with the message by the form. A delete
+    button (``form_name`` None, a ConfirmForm) is not the section's form: its refusal is shown above the page."""
     sess = db.session()
     case = cases.get_case(sess, current_user, case_id)
     done = submit(form, lambda sess: run(sess, case))
     if done.ok:
         flash(message, "success")
         return _back(case.id, anchor)
+    if form_name is None:
+        for text in [*form.form_errors, *(e for field in form for e in field.errors)]:
+            flash(text, "error")
     sess.refresh(case)
     return render("admin/cases/detail.html", status=done.status,
-                  **_detail_context(sess, case, **{form_name: form}))
+                  **_detail_context(sess, case, **({form_name: form} if form_name else {})))
 
 
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -278,7 +282,7 @@ def case_member_edit(case_id: int, member_id: int):
 @login_required
 def case_member_delete(case_id: int, member_id: int):
     form = ConfirmForm()
-    return _archive_post(case_id, "member_form", form,
+    return _archive_post(case_id, None, form,
                          lambda sess, case: cases.remove_member(sess, current_user, case, member_id),
                          _("已删除该家庭成员。"), "members")
 
@@ -298,7 +302,7 @@ def case_income_add(case_id: int, member_id: int):
 @bp.post("/cases/<int:case_id>/incomes/<int:income_id>/delete")
 @login_required
 def case_income_delete(case_id: int, income_id: int):
-    return _archive_post(case_id, "income_form", ConfirmForm(),
+    return _archive_post(case_id, None, ConfirmForm(),
                          lambda sess, case: cases.remove_income(sess, current_user, case, income_id),
                          _("已删除该笔收入。"), "members")
 
@@ -320,7 +324,7 @@ def case_photo(case_id: int):
 @bp.post("/cases/<int:case_id>/photo/delete")
 @login_required
 def case_photo_delete(case_id: int):
-    return _archive_post(case_id, "photo_form", ConfirmForm(),
+    return _archive_post(case_id, None, ConfirmForm(),
                          lambda sess, case: cases.remove_photo(sess, current_user, case),
                          _("已删除户照片。"), "photo")
 
