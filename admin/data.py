@@ -14,6 +14,7 @@ from admin import bp
 from admin.forms import ConfirmForm
 from admin.forms.data import ImportForm
 from dibao import db, exports, imports, jobs
+from dibao.errors import Forbidden
 from dibao.models.job import Job
 from dibao.web import no_store, perform, render, submit
 
@@ -76,6 +77,7 @@ def job(job_id: int):
     kept = exports.file_path(jobs.files_dir(current_app), item) is not None  # deleted after FILES_KEPT_DAYS
     return render("admin/data/job.html", fragment="admin/data/_job.html", view=shown, job=item, report=report,
                   confirm=ConfirmForm(), kind_label=_kind_label(item), exports=exports.EXPORTS, file_kept=kept,
+                  may_download=exports.may_download(current_user, item), scope_changed=exports.SCOPE_CHANGED,
                   kept_days=jobs.FILES_KEPT_DAYS)
 
 
@@ -113,6 +115,8 @@ def import_confirm(job_id: int):
 @login_required
 def job_file(job_id: int):
     item = _job(job_id)
+    if not exports.may_download(current_user, item):
+        raise Forbidden(exports.SCOPE_CHANGED)
     path = exports.file_path(jobs.files_dir(current_app), item)
     if path is None:
         abort(404)

@@ -16,6 +16,7 @@ the case page); the scope is the user's region, as everywhere. Each export write
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -89,8 +90,21 @@ def start(session: Session, actor: User, name: str, params: dict) -> Job:
     if spec is None:
         raise NotFound(_l("没有这种导出。"))
     kept = {k: str(params[k])[:100] for k in spec.filters if params.get(k) not in (None, "")}
-    return jobs.start(session, actor, "export", {"export": name, "filters": kept},
+    return jobs.start(session, actor, "export", {"export": name, "filters": kept, "role": actor.role.value},
                       title=str(_l("导出：%(label)s", label=spec.label)))
+
+
+def may_download(user: User, job: Job) -> bool:
+    """An export's file holds what its starter could see: they download it only while they still can — the same
+    role, its region still in their scope. A clerk moved to another community, or given another role, no longer
+    takes the old community's ID numbers home (the file stays on the server for FILES_KEPT_DAYS)."""
+    role = json.loads(job.params or "{}").get("role")
+    if role is not None and role != user.role.value:
+        return False
+    return job.region is None or scope.can_see(user, job.region)
+
+
+SCOPE_CHANGED = _l("您的岗位或辖区已经变更，不能再下载变更前导出的文件；如还需要，请重新导出。")
 
 
 def write_xlsx(path: Path, sheets: Iterable[Sheet], progress: Callable[..., None] | None = None) -> int:

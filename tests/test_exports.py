@@ -186,3 +186,30 @@ def test_the_roster_export_streams_rows_from_the_database(app, session, world, h
         assert sheet.total == 3
         first = next(iter(sheet.rows))
         assert first[9] == float(Decimal("1290.00")) and first[3] == "户主a1"
+
+
+@pytest.mark.parametrize("change", ["region", "role"])
+def test_a_file_is_not_downloaded_after_its_starter_lost_the_scope_it_was_made_under(
+        app, client, auth, world, session, households, change):
+    """A clerk moved to another community, or given another role, keeps no way to the old community's ID numbers:
+    the file stays on the server for its days, but neither the job page nor the download gives it."""
+    from dibao import accounts
+    from dibao.models import Role, User
+
+    auth.login("staff_a1")
+    sheets, job_id = export(app, client, "roster")
+    assert [r[3] for r in sheets["在保家庭名册"][1:]] == ["户主a1"]
+    clerk = session.get(User, world.users["staff_a1"])
+    accounts.update_user(session, session.get(User, world.users["admin"]), clerk, display_name=clerk.display_name,
+                         role=Role.community_staff if change == "region" else Role.supervisor,
+                         region=_region(session, world, "comm_b1") if change == "region" else clerk.region,
+                         active=True)
+    session.commit()
+    page = client.get(f"/admin/jobs/{job_id}")
+    if change == "role":  # the supervision group opens nothing but its payments
+        assert page.status_code == 403
+    else:
+        assert "不能再下载变更前导出的文件" in page.get_data(as_text=True)
+        assert "下载 Excel" not in page.get_data(as_text=True)
+    file = client.get(f"/admin/jobs/{job_id}/file")
+    assert file.status_code == 403 and valid_id(n=700) not in file.get_data(as_text=True)
