@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from dibao import cases, clock, i18n, scope
 from dibao.errors import Forbidden
@@ -137,8 +137,12 @@ class Results:
 
 def _scoped(user: User):
     in_scope = AuditEvent.region_id.in_(scope.region_ids_in_scope(user))
-    # Events tied to no region (accounts, the command line) belong to the system admin's view.
-    return or_(in_scope, AuditEvent.region_id.is_(None)) if user.role == Role.admin else in_scope
+    # Events tied to no region (a sign-in with an unknown name — its typed text and address —, the command line's
+    # key rotations) are the whole deployment's: its system admin's view, where one region holds every other.
+    # Where several counties stand side by side, no county's admin reads the others' (nor the operator's).
+    whole = (user.role == Role.admin and user.region.parent_id is None
+             and object_session(user).scalar(select(func.count(Region.id)).where(Region.parent_id.is_(None))) == 1)
+    return or_(in_scope, AuditEvent.region_id.is_(None)) if whole else in_scope
 
 
 def actions(session: Session, user: User) -> list[str]:
@@ -218,6 +222,8 @@ KEY_LABELS = {
     "delivered_on": _l("送达日期"), "objection": _l("异议"), "override": _l("改定金额（元）"),
     "override_reason": _l("特殊情况说明"), "payment_start": _l("开始发放日期"), "payment_stops": _l("停发日期"),
     "votes": _l("表决票数（同意、反对、弃权）"), "retention_days": _l("保存期限（天）"),
+    "notifications": _l("清除收件人的通知条数"), "client_key": _l("清除来源标识"),
+    "completing_an_earlier_erasure": _l("补删此前遗留的信息"),
 }
 # Where a key means something else for one action.
 ACTION_KEY_LABELS = {

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from tests.case_helpers import register, user
+from tests.conftest import csrf_token
 
 
 def _rows(html: str) -> int:
@@ -88,3 +89,21 @@ def test_the_chain_status_is_shown_and_a_tampered_event_named(client, auth, worl
     session.commit()
     chain = client.get("/admin/audit/chain", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "哈希链断裂" in chain
+
+
+def test_a_sign_in_with_an_unknown_name_is_read_by_the_whole_deployments_admin_alone(
+        client, auth, world, session, make_region, make_user):
+    """Its typed name (perhaps a password typed in the wrong box) and address belong to no county: the admin of
+    the deployment's one top region reads it; where counties stand side by side, no county's admin does."""
+    from dibao.models import Role
+
+    client.post("/admin/login", data={"username": "MyP@ssw0rd2026", "password": "x",
+                                      "csrf_token": csrf_token(client, "/admin/login")})
+    auth.login("admin")
+    assert "myp@ssw0rd2026" in client.get("/admin/audit/").get_data(as_text=True).lower()
+    auth.logout()
+    admin2 = make_user("admin2", Role.admin, make_region("200", "另一县"))
+    for username in ("admin", admin2):
+        auth.login(username)
+        assert "myp@ssw0rd" not in client.get("/admin/audit/").get_data(as_text=True).lower()
+        auth.logout()
