@@ -64,7 +64,9 @@ def _context(run, **extra):
         by_town=payments.totals(sess, current_user, run, "town"),
         by_community=payments.totals(sess, current_user, run, "community"),
         by_category=payments.totals(sess, current_user, run, "category"),
-        checks=payments.town_checks(sess, run), recon=payments.reconcile(sess, run),
+        checks=payments.town_checks(sess, run, current_user),
+        # the supervision group: its community's part of the reconciliation, not the county's
+        recon=None if scope.watches_payments_only(current_user) else payments.reconcile(sess, run),
         questions=payments.questions(sess, current_user, run), status_labels=payments.STATUS_LABELS,
         line_labels=payments.LINE_STATUS_LABELS, month=payments.month_label(run.month),
         may_manage=payments.can_manage(current_user, run), is_town=current_user.role == Role.town_reviewer,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
@@ -553,9 +554,17 @@ def shares(session: Session, actor: User, runs: list[PaymentRun]) -> dict[int, S
     return parts
 
 
-def town_checks(session: Session, run: PaymentRun) -> list[PaymentTownCheck]:
-    return list(session.scalars(select(PaymentTownCheck).where(PaymentTownCheck.run_id == run.id)
-                                .order_by(PaymentTownCheck.town_id)))
+def town_checks(session: Session, run: PaymentRun, actor: User | None = None) -> list:
+    """Each town's check of the run. A supervision group's member (residents of one community,
+    ``scope.watches_payments_only``) reads its own town's state alone, without the note: the town staff's free
+    text may name households of other communities."""
+    checks = list(session.scalars(select(PaymentTownCheck).where(PaymentTownCheck.run_id == run.id)
+                                  .order_by(PaymentTownCheck.town_id)))
+    if actor is None or not scope.watches_payments_only(actor):
+        return checks
+    return [SimpleNamespace(town_id=c.town_id, town=c.town, checked_at=c.checked_at,
+                            checked_by_name=c.checked_by_name, note=None)
+            for c in checks if c.town_id == actor.region.parent_id]
 
 
 # --- reconciliation (对账) -----------------------------------------------------------------------------------

@@ -214,3 +214,25 @@ def test_a_towns_part_is_reconciled_on_its_own(client, auth, session, world, clo
     auth.login("county")
     page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
     assert "对账不一致，请核查。" in page and "全县对账" not in page and "部分</h3>" not in page
+
+
+def test_the_supervision_group_reads_its_towns_state_not_the_towns_notes_nor_the_countys_sums(
+        client, auth, session, world, household):
+    """Residents of one community: a town reviewer's note is staff's free text and may name households of other
+    communities; the county's reconciliation is more than their part (found by this stop's second audit)."""
+    from dibao import payments
+    from tests.case_helpers import user
+
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    payments.check_town(session, user(session, world, "town_a"), run, note="甲二社区刘某某户收入有变，已核实。")
+    session.commit()
+    auth.login("sup_a1")
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert "甲镇：已核对" in page.replace("\n", "")
+    assert "刘某某" not in page and "乙街道" not in page and "全县对账" not in page
+    assert "甲一社区部分" in page  # its own part of the reconciliation
+    _post(client, "/admin/logout")
+    auth.login("county")
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert "刘某某" in page, page[page.find("乡镇核对"):page.find("乡镇核对") + 400]
+    assert "对账一致" in page  # staff read them as before
