@@ -966,9 +966,9 @@ def _paid_rows(session: Session, region: Region | None, months: list[date] | Non
 
 def paid_grid(session: Session, root: Region | None, month: date, n: int = 12):
     """:func:`_paid_rows` of the ``n`` months up to ``month`` as the rows of ``root``'s table (every county's
-    without one), with what each row's own table tells of it (``dibao.stats.Grid``): plain data, which
-    ``portal.stats`` keeps in the public cache beside the statistics' grid, under the county's version (every
-    payment change bumps every county's, ``dibao.cache``)."""
+    without one), with what each row's own table tells of it in the funds alone (``dibao.stats.Grid``); the
+    public tables take it with the statistics' (:func:`public_grids`), which ``portal.stats`` keeps in the public
+    cache under the county's version (every payment change bumps every county's, ``dibao.cache``)."""
     from dibao import stats
 
     months = stats.month_list(month, n)
@@ -983,28 +983,56 @@ def paid_county_totals(session: Session, month: date, n: int = 12) -> dict:
     return stats.totals_of_counties(paid_grid(session, None, month, n), stats.month_list(month, n))
 
 
-def _paid_figures(session: Session, month: date, n: int):
-    """The paid lines as ``dibao.stats.public_tables`` takes a set of figures (``grid_of``, ``totals_of``), counted."""
+STATISTICS, FUNDS = 0, 1  # the tables of dibao.stats.public_tables with public_figures' sets
+
+
+def public_grids(session: Session, root: Region, month: date, n: int = 12) -> list:
+    """The ``dibao.stats.Grid`` of ``root``'s table in the statistics (``STATISTICS``: ``stats.public_grid``)
+    and in the funds (``FUNDS``: :func:`paid_grid`), each row's ``stats.RowFacts`` read jointly from both
+    (``stats.joint_grids``): a row whose own joint table cannot keep its cells from being pinned beside its
+    total — where neither table alone would be (3 and 3 in force, 3 and 2 paid: the funds hide both, the
+    statistics' total of 6 then says each is 3) — is hidden one level up. Plain data, which ``portal.stats``
+    keeps in the public cache under the county's version."""
     from dibao import stats
 
-    def totals_of(counties: list[Region]):
-        every = paid_county_totals(session, month, n)
-        return {county.id: every.get(county.id, stats.Totals()) for county in counties}
-
-    return (lambda root: paid_grid(session, root, month, n)), totals_of
+    return stats.joint_grids([stats.public_grid(session, root, month, n), paid_grid(session, root, month, n)],
+                             stats.month_list(month, n))
 
 
-STATISTICS, FUNDS = 0, 1  # the tables of dibao.stats.public_tables with public_figures' sets
+def public_county_totals(session: Session, month: date, n: int = 12) -> list:
+    """Every county's ``dibao.stats.Totals`` in the statistics and in the funds (as :func:`public_grids`), each
+    county's ``RowFacts`` read jointly, from one reading of each."""
+    from dibao import stats
+
+    return stats.joint_totals([stats.county_totals(session, month, n), paid_county_totals(session, month, n)],
+                              stats.month_list(month, n))
 
 
 def public_figures(session: Session, month: date, n: int) -> list:
     """What every public table of the ``n`` months up to ``month`` is suppressed with, as
     ``dibao.stats.public_tables`` takes it: the statistics' figures (amounts in force, ``STATISTICS``) and the
-    funds' (the paid lines, ``FUNDS``), both counted. The two tables hide the same cells and totals: the paid
-    figures are mostly the figures in force, so a cell hidden in one and shown in the other would be read off
-    the other and undo the first's suppression (a complement the funds hide for a small paid cell, a cell small
-    only in the funds — 3 in force, 2 paid). ``portal.stats`` passes the same from its cache."""
-    return [(None, None), _paid_figures(session, month, n)]
+    funds' (the paid lines, ``FUNDS``), both counted (:func:`public_grids`, :func:`public_county_totals`, each
+    once per root). The two tables hide the same cells and totals: the paid figures are mostly the figures in
+    force, so a cell hidden in one and shown in the other would be read off the other and undo the first's
+    suppression (a complement the funds hide for a small paid cell, a cell small only in the funds — 3 in
+    force, 2 paid). ``portal.stats`` passes the same from its cache."""
+    from dibao import stats
+
+    grids: dict = {}
+    every: list = []
+
+    def grids_of(root: Region) -> list:
+        if root.id not in grids:
+            grids[root.id] = public_grids(session, root, month, n)
+        return grids[root.id]
+
+    def totals_of(k: int, counties: list[Region]) -> dict:
+        if not every:
+            every.append(public_county_totals(session, month, n))
+        return {county.id: every[0][k].get(county.id, stats.Totals()) for county in counties}
+
+    return [((lambda root, k=k: grids_of(root)[k]), (lambda counties, k=k: totals_of(k, counties)))
+            for k in (STATISTICS, FUNDS)]
 
 
 def paid_months(session: Session, region: Region | None) -> list[date]:

@@ -374,7 +374,9 @@ class RowFacts:
     down, from the row's own rows): ``forced`` — that table cannot keep its small cells from being pinned while
     the row's total is published, so the row must be hidden here too; ``low``/``high`` — the households a visitor
     finds the row has, from its own table, when it is hidden here (its shown rows plus its hidden rows' bounds);
-    ``opened``: the same when that table is asked to leave it open above (``_column``'s ``open_``)."""
+    ``opened``: the same when that table is asked to leave it open above (``_column``'s ``open_``). Where
+    several sets of figures are suppressed together, read from the row's own joint table (:func:`_row_facts`,
+    :func:`joint_grids`): its cells may be pinned beside its total though neither set alone would pin them."""
     forced: bool
     low: float
     high: float
@@ -385,21 +387,32 @@ class Grid(dict):
     """(display region id, month) → :class:`Cell`: the figures of a table's rows, plain data (a cache keeps them).
     ``rows``: the table's rows (zeros too), ``root``: its region's id; ``facts``: (row id, month) →
     :class:`RowFacts` of the rows that have rows of their own. A plain dict is taken too (no facts: each hidden
-    row is bounded by its mark alone)."""
+    row is bounded by its mark alone). ``subtree``: the regions under the root and the households of each, as
+    read (:class:`Subtree`), until :func:`joint_grids` reads the facts of several sets at once — the grids it
+    gives, which a cache keeps, hold none."""
 
     def __init__(self, *args, rows: list[int] | None = None, root: int | None = None,
-                 facts: dict | None = None, **kwargs):
+                 facts: dict | None = None, subtree: Subtree | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.rows, self.root, self.facts = rows, root, facts or {}
+        self.rows, self.root, self.facts, self.subtree = rows, root, facts or {}, subtree
 
 
 class Totals(dict):
     """month → a region's total :class:`Cell` (the sum of its table's rows); ``facts``: month → its
-    :class:`RowFacts` for the table one level up (every county's)."""
+    :class:`RowFacts` for the table one level up (every county's); ``subtree`` as :class:`Grid`'s, the region's
+    own the same (every county's read at once: theirs)."""
 
-    def __init__(self, *args, facts: dict | None = None, **kwargs):
+    def __init__(self, *args, facts: dict | None = None, subtree: Subtree | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.facts = facts or {}
+        self.facts, self.subtree = facts or {}, subtree
+
+
+@dataclass(frozen=True)
+class Subtree:
+    """The regions under a table's root (``kids``: region id → its rows' ids, None → the counties) and the
+    households of each in each month of one set of figures (``households``: (region id, month) → households)."""
+    kids: dict
+    households: dict
 
 
 @dataclass(frozen=True)
@@ -532,19 +545,60 @@ def _column(values: dict[int, int], *, total: tuple[float, float] | None,
     return _Column(hidden, bounds(), opened=opened, largest=largest)
 
 
-def _row_facts(values: dict[int, int], facts: dict[int, RowFacts | None]) -> RowFacts | None:
-    """A row's :class:`RowFacts` from its own table's column (``values``: its rows' households); None when it
-    has under 3 households (hidden as small, its own table shows no more than "<3" does)."""
-    if sum(values.values()) < SMALL:
-        return None
+def _row_facts(values: list[dict[int, int]], facts: list[dict[int, RowFacts | None]]) -> list[RowFacts | None]:
+    """A row's :class:`RowFacts` in each set of figures, from its own table's column in each (``values[k]``: its
+    rows' households in set k, ``facts[k]`` theirs), that table being suppressed jointly as
+    :func:`public_tables` does (:func:`_joint_column`): ``forced`` when any set's column, hiding what every set
+    hides, stays pinned beside a published total (the same in every set: the tables above are joint too);
+    low/high from each set's column of the joint table with the total hidden, ``opened`` the same with that
+    set's column asked to leave it open. None for a set in which the row has under 3 households (hidden as
+    small, its own table shows no more than "<3" does). One set alone: that set's own suppression."""
+    sets = range(len(values))
+    sums = [sum(v.values()) for v in values]
+    if all(total < SMALL for total in sums):
+        return [None for _k in sets]
+    published, _hide = _joint_column(values, sums, [None for _k in sets], facts, every_county=False)
+    forced = any(column.hide_total for column in published)
 
-    def interval(open_: bool) -> tuple[float, float]:
-        page = _column(values, total=(SMALL, INFINITE), facts=facts, open_=open_)
-        shown = sum(v for rid, v in values.items() if rid not in page.hidden)
-        return (shown + sum(lo for lo, _hi in page.bounds.values()),
-                shown + sum(hi for _lo, hi in page.bounds.values()))
+    def intervals(open_: int | None) -> list[tuple[float, float]]:
+        # Hidden one level up: "<3" in a set under 3 (1 or 2: its narrowest, so the bounds found are the
+        # narrowest its table may give — what the table above takes for them is then never more than a
+        # visitor can tell), "*" in the others.
+        marks = [_Mark("small", 1, SMALL - 1) if sums[k] < SMALL else _Mark("complement", SMALL, INFINITE, open_ == k)
+                 for k in sets]
+        pages, _hide = _joint_column(values, sums, marks, facts, every_county=False)
+        out = []
+        for page, column in zip(pages, values, strict=True):
+            shown = sum(v for rid, v in column.items() if rid not in page.hidden)
+            out.append((shown + sum(lo for lo, _hi in page.bounds.values()),
+                        shown + sum(hi for _lo, hi in page.bounds.values())))
+        return out
 
-    return RowFacts(_column(values, total=None, facts=facts).hide_total, *interval(False), opened=interval(True))
+    closed = intervals(None)
+    return [RowFacts(forced, *closed[k], opened=intervals(k)[k]) if sums[k] >= SMALL else None for k in sets]
+
+
+class _Facts:
+    """The :class:`RowFacts` of every region of a tree in each set of figures, read jointly (:func:`_row_facts`)
+    from the households of each region's rows, and theirs: ``kids`` region id → its rows' ids, ``households[k]``
+    (region id, month) → households in set k."""
+
+    def __init__(self, kids: dict, households: list[dict]):
+        self.kids, self.households = kids, households
+        self._memo: dict[tuple[int, date], list[RowFacts | None]] = {}
+
+    def of(self, region_id: int, m: date) -> list[RowFacts | None]:
+        key = (region_id, m)
+        if key not in self._memo:
+            kids = self.kids.get(region_id)
+            if not kids:
+                self._memo[key] = [None for _set in self.households]
+            else:
+                below = {kid: self.of(kid, m) for kid in kids}
+                self._memo[key] = _row_facts(
+                    [{kid: households.get((kid, m), 0) for kid in kids} for households in self.households],
+                    [{kid: below[kid][k] for kid in kids} for k in range(len(self.households))])
+        return self._memo[key]
 
 
 def suppress(cells: dict[int, Cell], *, total_hidden: bool = False) -> dict[int, PublicCell]:
@@ -601,7 +655,6 @@ class _Tree:
         self.rows = (self.kids.get(root.id) or [root.id]) if root is not None else self.kids.get(None, [])
         self.row_depth = depth + 1 if root is None or self.kids.get(root.id) else depth
         self.households: dict[tuple[int, date], int] = defaultdict(int)
-        self._facts: dict[tuple[int, date], RowFacts | None] = {}
 
     def grid(self, figures: Iterable[tuple[str, date, Cell]], months: list[date]) -> Grid:
         """``figures``: (community path, month, cell), a community any number of times (one per category)."""
@@ -619,16 +672,11 @@ class _Tree:
                 self.households[(region_id, m)] += cell.households
             if row is not None:
                 grid[(row, m)].add(cell)
-        facts = {(row, m): f for row in self.rows for m in months if (f := self.facts(row, m)) is not None}
-        return Grid(grid, rows=list(self.rows), root=self.root.id if self.root else None, facts=facts)
-
-    def facts(self, region_id: int, m: date) -> RowFacts | None:
-        key = (region_id, m)
-        if key not in self._facts:
-            kids = self.kids.get(region_id)
-            self._facts[key] = _row_facts({k: self.households.get((k, m), 0) for k in kids},
-                                          {k: self.facts(k, m) for k in kids}) if kids else None
-        return self._facts[key]
+        subtree = Subtree(self.kids, self.households)
+        found = _Facts(subtree.kids, [subtree.households])
+        facts = {(row, m): f for row in self.rows for m in months if (f := found.of(row, m)[0]) is not None}
+        return Grid(grid, rows=list(self.rows), root=self.root.id if self.root else None, facts=facts,
+                    subtree=subtree)
 
 
 def grid_of_figures(session: Session, root: Region | None, months: list[date],
@@ -641,16 +689,60 @@ def grid_of_figures(session: Session, root: Region | None, months: list[date],
 def totals_of_grid(grid: Grid | dict, months: list[date]) -> Totals:
     """A region's monthly totals from its :func:`public_grid` (the sum of its rows), with the region's
     :class:`RowFacts` when the grid has its rows' (a plain dict: none)."""
-    out = Totals({m: Cell() for m in months})
-    for (_row, m), cell in grid.items():
-        if m in out:
-            out[m].add(cell)
-    rows = getattr(grid, "rows", None)
-    if rows is not None and rows != [grid.root]:  # a region without rows of its own is its own one row
+    return totals_of_grids([grid], months)[0]
+
+
+def totals_of_grids(grids: list[Grid | dict], months: list[date]) -> list[Totals]:
+    """:func:`totals_of_grid` of a region's grid in each set of figures, its :class:`RowFacts` read jointly
+    (the grids' rows' facts being joint too: :func:`joint_grids`)."""
+    out = [Totals({m: Cell() for m in months}) for _grid in grids]
+    for totals, grid in zip(out, grids, strict=True):
+        for (_row, m), cell in grid.items():
+            if m in totals:
+                totals[m].add(cell)
+    rows = getattr(grids[0], "rows", None)
+    if rows is not None and rows != [grids[0].root] and all(getattr(g, "rows", None) == rows for g in grids):
+        # (a region without rows of its own is its own one row)
         for m in months:
-            if (f := _row_facts({r: grid.get((r, m), Cell()).households for r in rows},
-                                {r: grid.facts.get((r, m)) for r in rows})) is not None:
-                out.facts[m] = f
+            found = _row_facts([{r: grid.get((r, m), Cell()).households for r in rows} for grid in grids],
+                               [{r: grid.facts.get((r, m)) for r in rows} for grid in grids])
+            for totals, f in zip(out, found, strict=True):
+                if f is not None:
+                    totals.facts[m] = f
+    return out
+
+
+def joint_grids(grids: list[Grid], months: list[date]) -> list[Grid]:
+    """The grids of one table in each set of figures (:func:`grid_of_figures` of the same root and months), each
+    with its rows' :class:`RowFacts` read jointly from every set's households (:func:`_row_facts`): what the
+    joint tables of :func:`public_tables` take. Plain data, without the subtrees (a cache keeps them). A grid
+    without its subtree (a plain dict) keeps the facts it has."""
+    if len(grids) < 2 or any(getattr(grid, "subtree", None) is None for grid in grids):
+        return grids
+    found = _Facts(grids[0].subtree.kids, [grid.subtree.households for grid in grids])
+    return [Grid(grid, rows=grid.rows, root=grid.root,
+                 facts={(row, m): f for row in grid.rows for m in months if (f := found.of(row, m)[k]) is not None})
+            for k, grid in enumerate(grids)]
+
+
+def joint_totals(totals: list[dict[int, Totals]], months: list[date]) -> list[dict[int, Totals]]:
+    """Every county's :class:`Totals` in each set of figures (:func:`county_totals` and the like, read at once:
+    the counties' subtrees kept), each county's :class:`RowFacts` read jointly from every set's households —
+    what every county's joint table takes. Without the subtrees (a cache keeps them)."""
+    if len(totals) < 2:
+        return totals
+    counties = sorted({county for per_set in totals for county in per_set})
+    out: list[dict[int, Totals]] = [{} for _set in totals]
+    subtrees = [next((t.subtree for t in per_set.values() if getattr(t, "subtree", None) is not None), None)
+                for per_set in totals]
+    found = (_Facts(subtrees[0].kids, [subtree.households for subtree in subtrees])
+             if all(subtree is not None for subtree in subtrees) else None)
+    for county in counties:
+        for k, per_set in enumerate(totals):
+            mine = per_set.get(county, Totals())
+            facts = ({m: f for m in months if (f := found.of(county, m)[k]) is not None} if found is not None
+                     else mine.facts)
+            out[k][county] = Totals({m: mine.get(m, Cell()) for m in months}, facts=facts)
     return out
 
 
@@ -678,7 +770,8 @@ def county_totals(session: Session, month: date, n: int = MONTHS, *, summary: bo
 def totals_of_counties(grid: Grid, months: list[date]) -> dict[int, Totals]:
     """Every county's :class:`Totals` from the :class:`Grid` of every county's table."""
     return {county: Totals({m: grid.get((county, m), Cell()) for m in months},
-                           facts={m: f for m in months if (f := grid.facts.get((county, m))) is not None})
+                           facts={m: f for m in months if (f := grid.facts.get((county, m))) is not None},
+                           subtree=getattr(grid, "subtree", None))
             for county in grid.rows}
 
 
@@ -713,10 +806,11 @@ def public_tables(session: Session, region: Region | None, month: date, n: int =
 
     Each set is ``(grid_of, totals_of)``: ``grid_of(region)`` (:func:`public_grid` of a county or town) and
     ``totals_of(counties)`` (each county's :class:`Totals`, for the table of every county); None computes the
-    statistics (a cache passes its own). A month's column of each table is suppressed with what the others hide
-    forced hidden too (``_column``'s ``also``), again until none grows (:func:`_joint_column`); columns are per
-    month, so a month's tables are the same whichever months are asked with it. ``memo`` keeps the tables above
-    (each is needed once per request; one memo per list of sets)."""
+    statistics (a cache passes its own; with several sets the grids' :class:`RowFacts` are read from them all:
+    :func:`joint_grids`, :func:`joint_totals`). A month's column of each table is suppressed with what the
+    others hide forced hidden too (``_column``'s ``also``), again until none grows (:func:`_joint_column`);
+    columns are per month, so a month's tables are the same whichever months are asked with it. ``memo`` keeps
+    the tables above (each is needed once per request; one memo per list of sets)."""
     memo = {} if memo is None else memo
     key = region.id if region is not None else None
     if key in memo:

@@ -4,9 +4,6 @@ open-data API (/api/v1/stats)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -45,57 +42,59 @@ def figure_sets(sess, month, n: int = stats.MONTHS) -> list:
     store = cache.store(current_app)
     if store is None:
         return payments.public_figures(sess, month, n)
-    return [(lambda root, kind=kind: _cached_grid(sess, store, kind, root, month),
-             lambda counties, kind=kind: _cached_totals(sess, store, kind, counties, month))
-            for kind in (_STATISTICS, _FUNDS)]
+    grids: dict = {}
+    totals: dict = {}
+
+    def grids_of(root: Region) -> list:
+        if root.id not in grids:
+            grids[root.id] = _cached_grids(sess, store, root, month)
+        return grids[root.id]
+
+    def totals_of(counties: list[Region]) -> dict:
+        key = tuple(county.id for county in counties)
+        if key not in totals:
+            totals[key] = _cached_totals(sess, store, counties, month)
+        return totals[key]
+
+    return [(lambda root, k=k: grids_of(root)[k],
+             lambda counties, k=k: {county_id: pair[k] for county_id, pair in totals_of(counties).items()})
+            for k in (payments.STATISTICS, payments.FUNDS)]
 
 
 # The public figures in the public cache, under their county's version (every change to a figure bumps it:
 # amount periods, members, households, regions — and every payment table bumps every county's, dibao.cache): at
 # 1,000,000 households a county's figures take 0.05–3 s to count, and a changed county is counted again alone.
-# (The statistics' keys' "/2": the values carry what each row's own table tells of it, stats.RowFacts, since; an
-# older copy in Redis lacks it.) The funds' figures (the paid lines) the same way, beside them.
-
-@dataclass(frozen=True)
-class _Kind:
-    grid_key: str
-    totals_key: str
-    grid: Callable  # (session, root, month) → stats.Grid of 12 months up to month
-    every_county: Callable  # (session, month) → every county's stats.Totals
+# One value holds both sets — the statistics' and the funds' (the paid lines), payments.STATISTICS and FUNDS —
+# for what each row's own table tells of it (stats.RowFacts) is read from both at once: the keys before
+# ("stats-grid/2", "funds-grid/1" and their totals) held each set's own facts.
+_GRIDS, _TOTALS = "public-grids/1", "public-totals/1"
 
 
-_STATISTICS = _Kind("stats-grid/2", "stats-totals/2", lambda sess, root, month: stats.public_grid(sess, root, month),
-                    lambda sess, month: stats.county_totals(sess, month))
-_FUNDS = _Kind("funds-grid/1", "funds-totals/1",
-               lambda sess, root, month: payments.paid_grid(sess, root, month, stats.MONTHS),
-               lambda sess, month: payments.paid_county_totals(sess, month, stats.MONTHS))
+def _cached_grids(sess, store: cache.Store, root: Region, month) -> list[stats.Grid]:
+    key = (_GRIDS, root.code, month.isoformat(), stats.MONTHS, cache.version(sess, cache.county_code(root.path)))
+    return store.fetch(key, lambda: payments.public_grids(sess, root, month, stats.MONTHS))
 
 
-def _cached_grid(sess, store: cache.Store, kind: _Kind, root: Region, month) -> stats.Grid:
-    key = (kind.grid_key, root.code, month.isoformat(), stats.MONTHS,
-           cache.version(sess, cache.county_code(root.path)))
-    return store.fetch(key, lambda: kind.grid(sess, root, month))
-
-
-def _cached_totals(sess, store: cache.Store, kind: _Kind, counties: list[Region], month) -> dict[int, stats.Totals]:
-    """Each county's totals: from the cache; a county missing alone from its own figures (the county page's
-    too); several at once (a cold cache, a province-wide change) from one count of every county — one pass over
-    the periods, where a count per county would make as many (41 s against 11 s for a province with nothing
-    summarised)."""
-    keys = {county.id: (kind.totals_key, county.code, month.isoformat(), stats.MONTHS,
+def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> dict[int, list[stats.Totals]]:
+    """Each county's totals in both sets: from the cache; a county missing alone from its own figures (the
+    county page's too); several at once (a cold cache, a province-wide change) from one count of every county —
+    one pass over the periods, where a count per county would make as many (41 s against 11 s for a province
+    with nothing summarised)."""
+    keys = {county.id: (_TOTALS, county.code, month.isoformat(), stats.MONTHS,
                         cache.version(sess, county.code)) for county in counties}  # versions first, then figures
     out = {county_id: store.get(key) for county_id, key in keys.items()}
     missing = [county for county in counties if out[county.id] is None]
     if len(missing) == 1:
         county = missing[0]
-        out[county.id] = stats.totals_of_grid(_cached_grid(sess, store, kind, county, month), stats.month_list(month))
+        out[county.id] = stats.totals_of_grids(_cached_grids(sess, store, county, month), stats.month_list(month))
         store.set(keys[county.id], out[county.id])
     elif missing:
-        with store.single_flight((kind.totals_key, month.isoformat())):  # one province-wide count at a time
+        with store.single_flight((_TOTALS, month.isoformat())):  # one province-wide count at a time
             late = {county.id: store.get(keys[county.id]) for county in missing}  # counted while this waited
             if any(value is None for value in late.values()):
-                counted = kind.every_county(sess, month)
-                late = {county.id: counted.get(county.id, {}) for county in missing}
+                counted = payments.public_county_totals(sess, month, stats.MONTHS)
+                late = {county.id: [per_set.get(county.id, stats.Totals()) for per_set in counted]
+                        for county in missing}
                 for county in missing:
                     store.set(keys[county.id], late[county.id])
             out.update(late)

@@ -4,10 +4,13 @@ level: the paid figures are mostly the figures in force, so a cell one side hide
 read off the other (tests/suppression_helpers.read_across) and undo the first side's suppression. Two ways it
 did, each with the smallest data that shows it; then a small tree of regions with a month paid in full, a month
 with failed lines and a month without a run, every table compared month by month, and the kiosk's funds slide
-with the community's page."""
+with the community's page; a town whose own joint table cannot publish its total though neither side alone
+would pin a cell (each row's stats.RowFacts are read from both sides), and a search over small random trees."""
 
 from __future__ import annotations
 
+import os
+import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,11 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from dibao import entitlement, payments, stats
-from dibao.models import Region, Stage
+from dibao.models import Level, Region, Stage
 from dibao.models.payment import LineStatus, PaymentLine, PaymentRun, RunStatus
 from tests.case_helpers import valid_id
 from tests.factories import make_case
-from tests.suppression_helpers import pinned, read_across, subtracted, tables
+from tests.suppression_helpers import hidden_codes, pinned, read_across, subtracted, tables
 
 MARCH = "2026-03"
 
@@ -261,3 +264,132 @@ def test_a_failed_line_moves_the_cached_statistics_too(client, session, world, m
     assert _hidden(public)["100001"] == ({"100001001", "100001002"}, False)
     assert _hidden(funds) == _hidden(public)
     assert public["100001"]["total"]["households"] == 12 and funds["100001"]["total"]["households"] == 11
+
+
+# 4. A town's own joint table forces its total hidden where neither side alone would. 甲镇: 甲一 3 households in
+# force, 3 paid; 甲二 3 in force, 2 paid. The funds hide 甲二 "<3" and 甲一 with it (5 − 3 would leave 2); the
+# statistics then hide both as "*" — 3 or more each — and a published 6 says each is 3. Neither side alone
+# forces 甲镇's total hidden (the statistics alone hide nothing), so before the rows' facts were read from both
+# sides 甲镇 stayed in the county's table and its page published 6. Now 甲镇 is hidden there (乙街道 beside it),
+# and its page, its total hidden, needs no more than 甲二.
+
+BOTH_FORCE = {"100001001": (3, 3), "100001002": (3, 2), "100002001": (4, 4)}
+
+
+def test_a_towns_total_its_joint_table_cannot_publish_is_hidden_in_the_countys(client, session, world):
+    _households(session, BOTH_FORCE, {date(2026, 3, 1): 1})
+    codes = [None, "100", "100001", "100002", *BOTH_FORCE]
+    funds, public = _both(client, codes)
+    assert _hidden(public)["100001"] == ({"100001002"}, True)  # its total hidden, 甲二 alone is enough
+    assert _hidden(public)["100"] == ({"100001", "100002"}, False)  # 乙街道 its complement
+    assert _hidden(funds) == _hidden(public)
+    assert pinned(public) == {} and pinned(funds) == {}
+    same = _same(BOTH_FORCE, 1)
+    assert pinned(read_across(public, funds, same)) == {} and pinned(read_across(funds, public, same)) == {}
+
+
+# 5. A search over small trees of regions: one or two counties of one to three towns of one to four communities,
+# each community with a few households in force and as many paid or fewer (failed lines). Every table of both
+# sides, from the domain directly (the figures given per community, as the caches hold them): no hidden cell is
+# told by bounds or by subtraction, on either side, nor reading one side across the other.
+
+SEARCH_MONTH = date(2026, 3, 1)
+
+
+def _random_tree(rng) -> dict[str, tuple[int, int]]:
+    """community code → (households in force, households paid); towns and counties are the codes' prefixes."""
+    out = {}
+    for county in range(rng.randint(1, 2)):
+        for town in range(rng.randint(1, 3)):
+            for community in range(rng.randint(1, 4)):
+                in_force = rng.choice((0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 8))
+                paid = in_force if rng.random() < 0.6 else rng.randint(0, in_force)
+                out[f"{county + 7}00{town + 1:03d}{community + 1:03d}"] = (in_force, paid)
+    return out
+
+
+def _published(session, layout: dict[str, tuple[int, int]]) -> tuple[dict, dict]:
+    """Every table of both sides (funds, statistics) of ``layout``, as /api/v1/funds and /api/v1/stats give a
+    month, each saying whether its column hid a zero (the visitor who knows that reads its "<3" as 0 to 2)."""
+    made: dict[str, Region] = {}
+    for code in sorted({c[:n] for c in layout for n in (3, 6, 9)}):
+        parent = made.get(code[:-3]) if len(code) > 3 else None
+        level = {3: Level.county, 6: Level.town, 9: Level.community}[len(code)]
+        made[code] = Region(code=code, name=code, level=level, parent=parent,
+                            path=(parent.path if parent else "/") + code + "/")
+        session.add(made[code])
+    session.flush()
+    months = [SEARCH_MONTH]
+    truth = [{code: sum(layout[c][k] for c in layout if c.startswith(code)) for code in made} for k in (0, 1)]
+
+    figures = [[(made[c].path, SEARCH_MONTH, stats.Cell(v[k], 2 * v[k], Decimal(500 * v[k])))
+                for c, v in layout.items() if v[k]] for k in (0, 1)]
+    grids: dict = {}
+
+    def grids_of(root):  # as dibao.payments.public_grids reads them, from the figures per community
+        if root.id not in grids:
+            grids[root.id] = stats.joint_grids([stats.grid_of_figures(session, root, months, f) for f in figures],
+                                               months)
+        return grids[root.id]
+
+    every = stats.joint_totals([stats.totals_of_counties(stats.grid_of_figures(session, None, months, f), months)
+                                for f in figures], months)
+    figure_sets = [(lambda root, k=k: grids_of(root)[k],
+                    lambda counties, k=k: {county.id: every[k].get(county.id, stats.Totals()) for county in counties})
+                   for k in (0, 1)]
+    for county in (r for r in made.values() if r.parent is None):  # a county's own figures tell the same
+        assert [t.facts for t in stats.totals_of_grids(grids_of(county), months)] == [
+            every[k][county.id].facts for k in (0, 1)]
+    memo: dict = {}
+    sides: list[dict] = [{}, {}]
+    for region in [None, *made.values()]:
+        both = stats.public_tables(session, region, SEARCH_MONTH, 1, figure_sets=figure_sets, memo=memo)
+        for k, table in enumerate(both):
+            def number(cell, code):
+                return {"households": cell.households, "persons": cell.persons,
+                        "amount": f"{cell.money:.2f}" if cell.money is not None else None,
+                        "suppressed": cell.suppressed, "suppressed_because": cell.reason,
+                        "region": {"code": code}}
+            column = table.cells[SEARCH_MONTH]
+            sides[k][region.code if region else None] = {
+                "rows": [number(column[r.id], r.code) for r in table.regions],
+                "total": number(table.totals[SEARCH_MONTH], None),
+                "zeros_hidden": any(column[r.id].suppressed and truth[k][r.code] == 0 for r in table.regions)}
+    return sides[1], sides[0]
+
+
+def _leaks(funds: dict, public: dict, same: set[str]) -> list[str]:
+    """What a visitor tells of the cells hidden: by bounds or by subtraction, one side alone or read across the
+    other. (A region under a published total of 0 is 0, and says so: the funds of a town nobody was paid in
+    hide the rows the statistics hide, as "<3", and their rows below — nobody is singled out.)"""
+    out = []
+    if _hidden(funds) != _hidden(public):
+        out.append(f"hidden differ: funds {_hidden(funds)} statistics {_hidden(public)}")
+    for name, mine, theirs in (("funds", funds, public), ("statistics", public, funds)):
+        empty = tuple(code or "" for code, table in mine.items() if table["total"]["households"] == 0)
+        for how, source in (("alone", mine), ("across", read_across(mine, theirs, same))):
+            hidden = hidden_codes(mine)
+            if found := {code: v for code, v in pinned(source).items() if not (v == 0 and code.startswith(empty))}:
+                out.append(f"{name} {how}: pinned {found}")
+            if found := {code: v for code, v in subtracted(source).items() if code in hidden}:
+                out.append(f"{name} {how}: subtracted {found}")
+    return out
+
+
+def test_no_small_tree_leaves_a_hidden_cell_to_either_side(session):
+    """300 trees (a few seconds; SEARCH_SEED and SEARCH_TREES search further). Before the rows' facts were read
+    from both sides, 7 of them leaked — the first, 甲镇's 3 and 3 in force, 3 and 2 paid, as in 4."""
+    rng = random.Random(int(os.environ.get("SEARCH_SEED", "20261128")))
+    trees = int(os.environ.get("SEARCH_TREES", "300"))
+    leaking = []
+    for _ in range(trees):
+        layout = _random_tree(rng)
+        funds, public = _published(session, layout)
+        same = {"*"} | {code[:n] for code in layout for n in (3, 6, 9)}
+        for code, (in_force, paid) in layout.items():
+            if in_force != paid:
+                same -= {"*", code[:3], code[:6], code}
+        if found := _leaks(funds, public, same):
+            leaking.append((layout, found))
+        session.rollback()
+    assert not leaking, f"{len(leaking)} of {trees} trees leak; the first: {leaking[0]}"
