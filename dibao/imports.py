@@ -52,6 +52,7 @@ from dibao import (
     jobs,
     roster_summary,
     scope,
+    sheets,
     stats_summary,
     workflow,
 )
@@ -79,7 +80,8 @@ from dibao.text import clean_line, normalise_name
 
 MAX_ROWS = 200_000
 SHEET = "低保名册"
-ALLOWED_SUFFIXES = (".xlsx", ".xls", ".csv")
+UPLOAD_KINDS = _l("请上传 Excel（.xlsx）或 CSV 文件；旧版 .xls 请在 Excel 或 WPS 中另存为 .xlsx。")
+ALLOWED_SUFFIXES = (".xlsx", ".csv")  # not .xls: calamine's reader of it cannot be sized first (dibao.sheets)
 IMPORT_REASON = "导入原有名册"
 TIER_REASON = f"{IMPORT_REASON}时的分档"  # the imported tier's written reason (as the override's below)
 AUDIT_CHUNK = 500  # audit events appended per round trip while importing
@@ -344,15 +346,41 @@ def read_table(path: Path, filename: str) -> list[list[Any]]:
                 continue
         else:
             raise Invalid(_l("无法识别 CSV 文件的编码，请另存为 UTF-8 或 GBK 编码。"), field="file")
-        return list(csv.reader(io.StringIO(text)))
+        return _csv_rows(text)
     if suffix not in ALLOWED_SUFFIXES:
-        raise Invalid(_l("请上传 Excel（.xlsx、.xls）或 CSV 文件。"), field="file")
+        raise Invalid(UPLOAD_KINDS, field="file")
+    sheets.check_xlsx(path, max_rows=MAX_ROWS + 1)  # before calamine: a sheet too large aborts the process
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheet = book.get_sheet_by_name(SHEET) if SHEET in book.sheet_names else book.get_sheet_by_index(0)
         return sheet.to_python(skip_empty_area=False)
     except (CalamineError, OSError, ValueError):
         raise Invalid(_l("文件打不开或已损坏，请确认是 Excel 或 CSV 文件。"), field="file") from None
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The CSV's rows, refusing (as dibao.sheets does for xlsx) content past MAX_ROWS rows or sheets.MAX_COLUMNS
+    columns: blank lines and empty trailing cells are not kept, so a file of commas or line breaks stays small."""
+    rows: list[list[str]] = []
+    blank = 0
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            while row and not row[-1].strip():
+                row.pop()
+            if not row:
+                blank += 1
+                continue
+            if number > MAX_ROWS + 1:
+                raise Invalid(_l("一次最多导入 %(n)d 行，请分批导入。", n=MAX_ROWS), field="file")
+            if len(row) > sheets.MAX_COLUMNS:
+                raise Invalid(_l("表格第 %(col)s 列有内容，超过了 %(max)d 列的上限，未读取该文件。请删去多余的列。",
+                                 col=sheets.column_name(len(row)), max=sheets.MAX_COLUMNS), field="file")
+            rows.extend([] for _ in range(blank))
+            blank = 0
+            rows.append(row)
+    except csv.Error:
+        raise Invalid(_l("文件打不开或已损坏，请确认是 Excel 或 CSV 文件。"), field="file") from None
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -980,7 +1008,7 @@ def save_upload(files: Path, data: bytes, filename: str) -> str:
     """Keep an uploaded file for its jobs (the check and the import read the same bytes)."""
     suffix = Path(filename or "").suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
-        raise Invalid(_l("请上传 Excel（.xlsx、.xls）或 CSV 文件。"), field="file")
+        raise Invalid(UPLOAD_KINDS, field="file")
     if not data:
         raise Invalid(_l("请选择要上传的文件。"), field="file")
     name = f"uploads/{secrets.token_hex(12)}{suffix}"

@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from dibao import audit, clock, db, entitlement, jobs, scope
+from dibao import audit, clock, db, entitlement, jobs, scope, sheets
 from dibao.crypto import blind_index
 from dibao.db import chunks
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
@@ -786,12 +786,41 @@ def export_bank_file(session: Session, actor: User | None, run: PaymentRun) -> b
     return out.getvalue()
 
 
+RETURN_MAX_ROWS = 200_000  # lines of one run: a county of 200,000 households, several times the largest county's
+RETURN_MAX_COLUMNS = 40  # the bank layout's 12 columns, the bank's result and reason, and the bank's own additions
+RETURN_PROBLEMS_SHOWN = 200  # the first problems listed; the rest are counted
+RETURN_CELL_SHOWN = 40  # characters of a cell echoed in a problem
+
+
+class ReturnProblems(list):
+    """The problems of a return file: the first RETURN_PROBLEMS_SHOWN of them; ``total`` counts them all."""
+
+    total = 0
+
+    def add(self, message: str) -> None:
+        self.total += 1
+        if len(self) < RETURN_PROBLEMS_SHOWN:
+            self.append(message)
+
+    def listed(self) -> ReturnProblems:
+        """The list as shown: with a last line counting those left out."""
+        if self.total > len(self):
+            self.append(str(_l("还有 %(n)d 处问题未列出。", n=self.total - len(self))))
+        return self
+
+
 class ReturnRefused(Invalid):
     """The bank's return file does not match the run: nothing was changed; ``problems`` lists why."""
 
     def __init__(self, problems: list[str]):
-        super().__init__(_l("回盘文件与发放名册不符（%(n)d 处），未做任何更改。", n=len(problems)), field="file")
+        total = getattr(problems, "total", len(problems))
+        super().__init__(_l("回盘文件与发放名册不符（%(n)d 处），未做任何更改。", n=total), field="file")
         self.problems = problems
+
+
+def _shown(text: str) -> str:
+    """A cell of the bank's file as a problem echoes it: its first RETURN_CELL_SHOWN characters."""
+    return text if len(text) <= RETURN_CELL_SHOWN else text[:RETURN_CELL_SHOWN] + "…"
 
 
 @dataclass
@@ -816,7 +845,13 @@ def check_return(session: Session, actor: User | None, run: PaymentRun, data: by
 
     run = get_run(session, actor, run.id)
     _require_county(actor, run.county)
-    problems: list[str] = []
+    problems = ReturnProblems()
+    try:  # before calamine: a sheet too large aborts the process (dibao.sheets)
+        sheets.check_xlsx(data, max_rows=RETURN_MAX_ROWS + 2, max_columns=RETURN_MAX_COLUMNS)
+    except sheets.Unreadable:
+        return [], [str(_l("无法读取该文件，请上传银行返回的 Excel（.xlsx）回盘文件。"))]
+    except Invalid as err:  # too large
+        return [], [str(err.message)]
     try:
         rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(skip_empty_area=False)
     except (CalamineError, ValueError, TypeError, OSError, IndexError, Exception):  # noqa: B014 (any unreadable file)
@@ -826,15 +861,16 @@ def check_return(session: Session, actor: User | None, run: PaymentRun, data: by
     head = [_cell(v) for v in rows[0]]
     file_month = head[1] if len(head) > 1 else ""
     if file_month != month_label(run.month):
-        problems.append(str(_l("文件的发放月份为“%(got)s”，本名册为 %(want)s。", got=file_month or "?",
-                               want=month_label(run.month))))
+        problems.add(str(_l("文件的发放月份为“%(got)s”，本名册为 %(want)s。", got=_shown(file_month) or "?",
+                            want=month_label(run.month))))
     headers = [_cell(v) for v in rows[1]]
     wanted = {"line": str(BANK_COLUMNS["line"]), "account": str(BANK_COLUMNS["account"]),
               "amount": str(BANK_COLUMNS["amount"]), "result": str(RESULT_HEADER), "reason": str(REASON_HEADER)}
     cols = {k: headers.index(h) for k, h in wanted.items() if h in headers}
     missing = [wanted[k] for k in wanted if k not in cols and k != "reason"]
     if missing:
-        return [], problems + [str(_l("文件缺少这些列：%(cols)s。", cols="、".join(missing)))]
+        problems.add(str(_l("文件缺少这些列：%(cols)s。", cols="、".join(missing))))
+        return [], problems.listed()
     lines_by_id = {line.id: line for line in session.scalars(select(PaymentLine).where(PaymentLine.run_id == run.id))}
     accounts = {a.case_id: a.number_hash for a in session.scalars(
         select(PaymentAccount).where(PaymentAccount.case_id.in_({line.case_id for line in lines_by_id.values()})))}
@@ -853,41 +889,41 @@ def check_return(session: Session, actor: User | None, run: PaymentRun, data: by
         try:
             line_id = int(get(row, "line"))
         except ValueError:
-            problems.append(f"{where}：{_l('流水号不对')}（{get(row, 'line') or '?'}）")
+            problems.add(f"{where}：{_l('流水号不对')}（{_shown(get(row, 'line')) or '?'}）")
             continue
         line = lines_by_id.get(line_id)
         if line is None:
-            problems.append(f"{where}：{_l('流水号 %(id)s 不在本名册中', id=line_id)}")
+            problems.add(f"{where}：{_l('流水号 %(id)s 不在本名册中', id=_shown(str(line_id)))}")
             continue
         if line_id in seen:
-            problems.append(f"{where}：{_l('流水号 %(id)s 重复', id=line_id)}")
+            problems.add(f"{where}：{_l('流水号 %(id)s 重复', id=line_id)}")
             continue
         seen.add(line_id)
         account = get(row, "account").replace(" ", "")
         if (blind_index(account) if account else None) != accounts.get(line.case_id):
-            problems.append(f"{where}：{_l('账号与名册不符（未知账号）')}")
+            problems.add(f"{where}：{_l('账号与名册不符（未知账号）')}")
         try:
             amount = Decimal(get(row, "amount") or "x").quantize(Decimal("0.01"))
         except InvalidOperation:
-            problems.append(f"{where}：{_l('金额不对')}")
+            problems.add(f"{where}：{_l('金额不对')}")
             continue
         file_total += amount
         if amount != line.total:
-            problems.append(f"{where}：{_l('金额 %(got)s 与名册的 %(want)s 不符', got=amount, want=line.total)}")
+            problems.add(f"{where}：{_l('金额 %(got)s 与名册的 %(want)s 不符', got=amount, want=line.total)}")
         result = get(row, "result").lower()
         if result in PAID_WORDS:
             parsed.append(ReturnRow(line_id, True, ""))
         elif result in FAILED_WORDS:
             parsed.append(ReturnRow(line_id, False, get(row, "reason")[:200] or str(_l("银行未注明原因"))))
         else:
-            problems.append(f"{where}：{_l('发放结果应为“成功”或“失败”')}（{result or _l('空')}）")
+            problems.add(f"{where}：{_l('发放结果应为“成功”或“失败”')}（{_shown(result) or _l('空')}）")
     absent = [i for i in lines_by_id if i not in seen]
     if absent:
-        problems.append(str(_l("名册中有 %(n)d 行不在文件中（流水号 %(ids)s）。", n=len(absent),
+        problems.add(str(_l("名册中有 %(n)d 行不在文件中（流水号 %(ids)s）。", n=len(absent),
                                ids="、".join(str(i) for i in absent[:20]) + ("…" if len(absent) > 20 else ""))))
     if file_total != run.total:
-        problems.append(str(_l("文件金额合计 %(got)s 元，与名册合计 %(want)s 元不符。", got=file_total, want=run.total)))
-    return parsed, problems
+        problems.add(str(_l("文件金额合计 %(got)s 元，与名册合计 %(want)s 元不符。", got=file_total, want=run.total)))
+    return parsed, problems.listed()
 
 
 def import_return(session: Session, actor: User | None, run: PaymentRun, data: bytes) -> dict:

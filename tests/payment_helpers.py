@@ -59,3 +59,28 @@ def approve(session, world, run: PaymentRun) -> PaymentRun:
     payments.approve(session, session.get(User, world.users["county"]), run)
     session.commit()
     return run
+
+
+def approved_run(session, world, clock) -> PaymentRun:
+    """Three households of 甲一社区 with bank cards; April's run checked and approved (committed)."""
+    from datetime import UTC, datetime
+
+    from dibao import cases
+    from dibao.models import Region, Stage
+    from dibao.models.payment import AccountKind
+    from tests.case_helpers import register, standard, to_stage, user
+
+    standard(session, world)
+    staff = user(session, world, "staff_a1")
+    for i in range(3):
+        case = register(session, staff, head_name=f"户主{i}", income="0.00", members=1)
+        to_stage(session, world, case, Stage.active, levels=())
+        cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name="农商银行",
+                                  holder_name=case.head_name, number=luhn(f"62220202001122334{i}"))
+    session.commit()
+    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
+    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
+    payments.check_town(session, user(session, world, "town_a"), run)
+    payments.approve(session, user(session, world, "county"), run)
+    session.commit()
+    return run

@@ -248,12 +248,14 @@ def test_only_the_county_imports_and_only_into_its_own_communities(app, client, 
                        data={"csrf_token": csrf_token(client, "/admin/data/")}).status_code == 404
 
 
-def test_an_upload_that_is_not_a_spreadsheet_is_refused_with_a_message(county, tmp_path, session):
-    path = tmp_path / "notes.txt"
-    path.write_text("hello")
+@pytest.mark.parametrize("name", ["notes.txt", "old.xls"])
+def test_an_upload_that_is_not_a_spreadsheet_is_refused_with_a_message(county, tmp_path, session, name):
+    """An old .xls too, at once: calamine's reader of it cannot be sized before it reads (dibao.sheets)."""
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 508 if name.endswith(".xls") else b"hello")
     response = _upload(county, path)
     assert response.status_code == 400
-    assert "请上传 Excel（.xlsx、.xls）或 CSV 文件" in response.get_data(as_text=True)
+    assert "请上传 Excel（.xlsx）或 CSV 文件；旧版 .xls 请在 Excel 或 WPS 中另存为 .xlsx。" in response.get_data(as_text=True)
     assert _count(session, Job) == 0
 
 

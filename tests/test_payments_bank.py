@@ -10,32 +10,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from dibao import accounts, cases, payments
+from dibao import accounts, payments
 from dibao.errors import Conflict, Forbidden, Invalid, NotFound
-from dibao.models import Region, Role, Stage
-from dibao.models.payment import AccountKind, LineStatus, PaymentLine, PaymentRun, RunStatus
-from tests.case_helpers import register, standard, to_stage, user
+from dibao.models import Role
+from dibao.models.payment import LineStatus, PaymentLine, PaymentRun, RunStatus
+from tests.case_helpers import user
 from tests.conftest import csrf_token
-from tests.payment_helpers import answer, luhn, read
+from tests.payment_helpers import answer, approved_run, luhn, read
 
 
 @pytest.fixture
 def run(session, world, clock):
     """Three households with bank cards; April's run approved."""
-    standard(session, world)
-    staff = user(session, world, "staff_a1")
-    for i in range(3):
-        case = register(session, staff, head_name=f"户主{i}", income="0.00", members=1)
-        to_stage(session, world, case, Stage.active, levels=())
-        cases.set_payment_account(session, staff, case, kind=AccountKind.bank_card, bank_name="农商银行",
-                                  holder_name=case.head_name, number=luhn(f"62220202001122334{i}"))
-    session.commit()
-    clock.set(datetime(2026, 4, 5, 2, 0, tzinfo=UTC))
-    run = payments.generate(session, None, session.get(Region, world.regions["county"]), "2026-04")
-    payments.check_town(session, user(session, world, "town_a"), run)
-    payments.approve(session, user(session, world, "county"), run)
-    session.commit()
-    return run
+    return approved_run(session, world, clock)
 
 
 def _lines(session, run):

@@ -7,4 +7,4 @@ from dibao.forms import FlaskForm
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("名册文件（Excel .xlsx / .xls 或 CSV）"))
+    file = FileField(_l("名册文件（Excel .xlsx 或 CSV）"))
