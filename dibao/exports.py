@@ -356,6 +356,71 @@ def feedback_export(session: Session, user: User, params: dict) -> Iterator[Shee
                                feedback.REPORT_OUTCOME_LABELS))
 
 
+@export("payment_run", _l("发放明细"), filters=("run", "region", "status"))
+def payment_run_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
+    """A payment run's lines as its page lists them — the user's part, the page's community and status — with the
+    accounts masked as there."""
+    from dibao import payments
+    from dibao.models.payment import LineStatus, PaymentLine
+
+    run = payments.get_run(session, user, parse_record_id(params.get("run")))
+    status = params.get("status")
+    where = payments.line_conditions(user, run, region_id=parse_record_id(params.get("region")),
+                                     status=LineStatus(status) if status in LineStatus.__members__ else None)
+    stmt = (select(Case.number, Case.head_name, Region.name, PaymentLine.category, PaymentLine.persons,
+                   PaymentLine.amount, PaymentLine.arrears, PaymentLine.carried_from_id, PaymentLine.total,
+                   PaymentAccount.number, PaymentLine.status, PaymentLine.bank_reason)
+            .join(Case, Case.id == PaymentLine.case_id).join(Region, Region.id == PaymentLine.region_id)
+            .outerjoin(PaymentAccount, PaymentAccount.case_id == PaymentLine.case_id)
+            .where(*where).order_by(PaymentLine.region_id, PaymentLine.id))
+    total = session.scalar(select(func.count(PaymentLine.id)).where(*where)) or 0
+    carried, missing = str(_l("（上月失败结转）")), str(_l("未登记"))
+
+    def rows():
+        for (number, head, community, category, persons, amount, arrears, carried_from, line_total, account,
+             line_status, reason) in _stream(session, stmt):
+            yield (number, head, community, category, persons, _money(amount),
+                   _money(arrears), carried if carried_from else "", _money(line_total),
+                   mask_account(account) if account else missing,
+                   str(payments.LINE_STATUS_LABELS[line_status]), reason or "")
+
+    yield Sheet(_l("%(month)s 发放明细", month=payments.month_label(run.month)), [
+        Col(_l("案卷号"), width=24), Col(_l("户主")), Col(_l("社区（村）")), Col(_l("分类"), NUMBER, 6),
+        Col(_l("人数"), NUMBER, 6), Col(_l("当月金额（元）"), MONEY, 14), Col(_l("补发/结转（元）"), MONEY, 14),
+        Col(_l("结转"), width=16), Col(_l("合计（元）"), MONEY, 12), Col(_l("发放账户"), width=24),
+        Col(_l("状态")), Col(_l("银行反馈原因"), width=30)], rows(), total)
+
+
+@export("reviews", _l("复核工作清单"), filters=("bucket", "category", "community"))
+def reviews_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
+    """The review worklist with its page's bucket, category and community: every household of it (the page shows
+    the first 500), with its open proposals counted."""
+    from dibao import reviews
+    from dibao.models.management import Proposal, ProposalStatus
+
+    bucket = params.get("bucket") if params.get("bucket") in reviews.BUCKETS else "due"
+    category = parse_record_id(params.get("category"))
+    where = reviews.worklist_conditions(user, bucket=bucket, category=category if category in (1, 2, 3, 4) else None,
+                                        community_id=parse_record_id(params.get("community")))
+    proposals = (select(func.count(Proposal.id)).where(Proposal.case_id == Case.id,
+                                                       Proposal.status == ProposalStatus.open)
+                 .correlate(Case).scalar_subquery())
+    stmt = (select(Case.number, Case.head_name, Region.name, Case.category, Case.next_review_due, proposals)
+            .join(Region, Region.id == Case.region_id).where(*where).order_by(*reviews.worklist_order()))
+    total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
+    today = clock.today()
+    yes, no = str(_l("是")), str(_l("否"))
+
+    def rows():
+        for number, head, community, category_, due, open_proposals in _stream(session, stmt):
+            yield (number, head, community, category_, due, yes if due is not None and due < today else no,
+                   open_proposals or 0)
+
+    yield Sheet(_l("复核工作清单（%(bucket)s）", bucket=reviews.BUCKETS[bucket]), [
+        Col(_l("案卷号"), width=24), Col(_l("户主")), Col(_l("社区（村）")), Col(_l("分类"), NUMBER, 6),
+        Col(_l("应复核日期"), DATE), Col(_l("已逾期"), width=8), Col(_l("待决定的提议"), NUMBER, 12)], rows(), total)
+
+
 @export("stats", _l("统计"), filters=("month",))
 def stats_export(session: Session, user: User, params: dict) -> Iterator[Sheet]:
     """The statistics page's figures, one sheet each, with the same numbers as its tables."""

@@ -478,15 +478,22 @@ def runs(session: Session, actor: User) -> list[PaymentRun]:
                                 .order_by(PaymentRun.month.desc())))
 
 
+def line_conditions(actor: User | None, run: PaymentRun, *, region_id: int | None = None,
+                    status: LineStatus | None = None) -> list:
+    """The lines of ``run`` a page (or its export) lists: the actor's part, a community, a status."""
+    conditions = [PaymentLine.run_id == run.id, _lines_in_scope(actor)]
+    if region_id:
+        conditions.append(PaymentLine.region_id == region_id)
+    if status:
+        conditions.append(PaymentLine.status == status)
+    return conditions
+
+
 def lines(session: Session, actor: User, run: PaymentRun, *, region_id: int | None = None,
           status: LineStatus | None = None, limit: int | None = 500) -> list[PaymentLine]:
     run = get_run(session, actor, run.id)
-    stmt = select(PaymentLine).where(PaymentLine.run_id == run.id, _lines_in_scope(actor))
-    if region_id:
-        stmt = stmt.where(PaymentLine.region_id == region_id)
-    if status:
-        stmt = stmt.where(PaymentLine.status == status)
-    stmt = stmt.order_by(PaymentLine.region_id, PaymentLine.id)
+    stmt = (select(PaymentLine).where(*line_conditions(actor, run, region_id=region_id, status=status))
+            .order_by(PaymentLine.region_id, PaymentLine.id))
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))

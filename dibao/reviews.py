@@ -155,22 +155,35 @@ class Worklist:
     by_category: dict[int, int]
 
 
+def worklist_conditions(user: User, *, bucket: str = "due", category: int | None = None,
+                        community_id: int | None = None, today: date | None = None) -> list:
+    """The households a worklist (or its export) lists: in the user's scope, in the bucket, in a community and
+    a category when chosen."""
+    conditions = [_in_scope(user), bucket_condition(bucket, today or clock.today())]
+    if community_id:
+        conditions.append(Case.region_id == community_id)
+    if category:
+        conditions.append(Case.category == category)
+    return conditions
+
+
+def worklist_order() -> tuple:
+    """Soonest due first, those without a date last."""
+    return Case.next_review_due.is_(None), Case.next_review_due, Case.id
+
+
 def worklist(session: Session, user: User, *, bucket: str = "due", category: int | None = None,
              community_id: int | None = None, limit: int = 500) -> Worklist:
     """The households to review in the user's scope: due now, overdue or due within 30 days, by category."""
     today = clock.today()
-    condition = bucket_condition(bucket, today)
-    base = [_in_scope(user), condition]
-    if community_id:
-        base.append(Case.region_id == community_id)
+    base = worklist_conditions(user, bucket=bucket, community_id=community_id, today=today)
     if category is not None:
         workflow.check_category(category)
     by_category = dict(session.execute(select(Case.category, func.count(Case.id)).where(*base)
                                        .group_by(Case.category)).all())
     if category:
         base.append(Case.category == category)
-    stmt = (select(Case).where(*base).options(selectinload(Case.members))
-            .order_by(Case.next_review_due.is_(None), Case.next_review_due, Case.id).limit(limit))
+    stmt = select(Case).where(*base).options(selectinload(Case.members)).order_by(*worklist_order()).limit(limit)
     cases = list(session.scalars(stmt))
     proposals: dict[int, list[Proposal]] = {}
     if cases:

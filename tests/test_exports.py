@@ -213,3 +213,59 @@ def test_a_file_is_not_downloaded_after_its_starter_lost_the_scope_it_was_made_u
         assert "下载 Excel" not in page.get_data(as_text=True)
     file = client.get(f"/admin/jobs/{job_id}/file")
     assert file.status_code == 403 and valid_id(n=700) not in file.get_data(as_text=True)
+
+
+def test_the_review_worklist_exports_with_its_filters_within_the_users_scope(
+        app, client, auth, world, session, households):
+    """Every household of the worklist the page shows (its bucket, category and community), overdue marked; a
+    clerk's sheet holds their community alone. The page offers the button with its filters."""
+    from datetime import timedelta
+
+    for name, days in (("comm_a1", -3), ("comm_a2", -40), ("comm_b1", 10)):
+        households[name].next_review_due = clock.today() + timedelta(days=days)
+    session.commit()
+    auth.login("county")
+    page = client.get("/admin/reviews/?bucket=due").get_data(as_text=True)
+    assert "/admin/data/exports/reviews" in page and 'name="bucket" value="due"' in page
+    sheets, _job = export(app, client, "reviews", bucket="due")
+    [(title, rows)] = sheets.items()
+    assert title.startswith("复核工作清单")
+    assert rows[0] == ["案卷号", "户主", "社区（村）", "分类", "应复核日期", "已逾期", "待决定的提议"]
+    # Soonest due first: 甲二 (40 days late), then 甲一 (3); 乙一 is not due yet.
+    assert [(r[1], r[2], r[5]) for r in rows[1:]] == [("户主a2", "甲二社区", "是"), ("户主a1", "甲一社区", "是")]
+    sheets, _job = export(app, client, "reviews", bucket="soon")
+    assert [r[1] for r in next(iter(sheets.values()))[1:]] == ["户主b1"]
+    sheets, _job = export(app, client, "reviews", bucket="due", community=str(world.regions["comm_a1"]))
+    assert [r[1] for r in next(iter(sheets.values()))[1:]] == ["户主a1"]
+    auth.logout()
+    auth.login("staff_a2")
+    sheets, _job = export(app, client, "reviews", bucket="due")
+    assert [r[1] for r in next(iter(sheets.values()))[1:]] == ["户主a2"]
+
+
+def test_a_payment_runs_lines_export_as_the_run_page_lists_them(app, client, auth, world, session, clock):
+    """The whole run (the page shows 500 lines), the user's part of it, accounts masked as on the page."""
+    from dibao import payments
+    from dibao.models.payment import LineStatus, PaymentLine
+    from tests.payment_helpers import approved_run
+
+    run = approved_run(session, world, clock)
+    first = session.scalars(select(PaymentLine).where(PaymentLine.run_id == run.id).order_by(PaymentLine.id)).first()
+    first.status, first.bank_reason = LineStatus.failed, "账户已冻结"
+    session.commit()
+    auth.login("county")
+    page = client.get(f"/admin/payments/{run.id}").get_data(as_text=True)
+    assert "/admin/data/exports/payment_run" in page
+    sheets, _job = export(app, client, "payment_run", run=str(run.id))
+    [(title, rows)] = sheets.items()
+    assert title == f"{payments.month_label(run.month)} 发放明细"
+    assert sorted(r[1] for r in rows[1:]) == ["户主0", "户主1", "户主2"]
+    assert all(r[9].startswith("6222 ****") for r in rows[1:]) and "6222020200112233" not in str(rows)
+    failed = first.case.head_name
+    assert [r[10:] for r in rows[1:] if r[1] == failed] == [["发放失败", "账户已冻结"]]
+    sheets, _job = export(app, client, "payment_run", run=str(run.id), status="failed")
+    assert [r[1] for r in next(iter(sheets.values()))[1:]] == [failed]
+    auth.logout()
+    auth.login("staff_a2")  # a community with no line in the run: its part is empty
+    sheets, _job = export(app, client, "payment_run", run=str(run.id))
+    assert len(next(iter(sheets.values()))) == 1
