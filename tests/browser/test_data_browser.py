@@ -42,7 +42,7 @@ def test_upload_dry_run_report_then_confirm_with_the_progress_bar_moving(page, l
 
     # A file with a problem first: the report names the row and the column; nothing can be confirmed.
     bad = write(tmp_path / "有错误的名册.xlsx", household("1", "999999999", person_id(3)))
-    page.get_by_label("名册文件（Excel .xlsx / .xls 或 CSV）").set_input_files(str(bad))
+    page.get_by_label("名册文件（Excel .xlsx 或 CSV）").set_input_files(str(bad))
     page.get_by_role("button", name="上传并检查").click()
     expect(page.locator("table.import-problems")).to_contain_text("社区代码 999999999 不存在")
     row = page.locator("table.import-problems tbody tr").first
@@ -56,7 +56,7 @@ def test_upload_dry_run_report_then_confirm_with_the_progress_bar_moving(page, l
     rows[0]["monthly_amount"] = "400.00"
     good = write(tmp_path / "原有名册.xlsx", rows)
     page.get_by_role("link", name="重新上传").click()
-    page.get_by_label("名册文件（Excel .xlsx / .xls 或 CSV）").set_input_files(str(good))
+    page.get_by_label("名册文件（Excel .xlsx 或 CSV）").set_input_files(str(good))
     page.get_by_role("button", name="上传并检查").click()
     expect(page.get_by_text("检查通过。确认后将导入 60 户、120 人")).to_be_visible()
     expect(page.locator("table.import-problems")).to_contain_text("与按标准核算的 330.00 元不一致")
