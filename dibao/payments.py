@@ -1059,22 +1059,38 @@ def public_figures(session: Session, month: date, n: int) -> list:
     force, so a cell hidden in one and shown in the other would be read off the other and undo the first's
     suppression (a complement the funds hide for a small paid cell, a cell small only in the funds — 3 in
     force, 2 paid). ``portal.stats`` passes the same from its cache."""
+    return figure_sets(lambda root: public_grids(session, root, month, n),
+                       lambda counties: per_county(public_county_totals(session, month, n), counties))
+
+
+def per_county(every: list[dict], counties: list[Region]) -> dict:
+    """County id → its ``dibao.stats.Totals`` in each set, from each set's every-county totals."""
     from dibao import stats
 
-    grids: dict = {}
-    every: list = []
+    return {county.id: [per_set.get(county.id, stats.Totals()) for per_set in every] for county in counties}
 
-    def grids_of(root: Region) -> list:
+
+def figure_sets(grids_of: Callable[[Region], list], totals_of: Callable[[list[Region]], dict]) -> list:
+    """``dibao.stats.public_tables``' ``figure_sets`` from readings of both sets at once: ``grids_of(root)``
+    (the two grids, :func:`public_grids`) and ``totals_of(counties)`` (county id → the two ``Totals``), each
+    read once per root, or list of counties, in a request — counted (:func:`public_figures`) or from the public
+    cache (``portal.stats``)."""
+    grids: dict = {}
+    totals: dict = {}
+
+    def grids_at(root: Region) -> list:
         if root.id not in grids:
-            grids[root.id] = public_grids(session, root, month, n)
+            grids[root.id] = grids_of(root)
         return grids[root.id]
 
-    def totals_of(k: int, counties: list[Region]) -> dict:
-        if not every:
-            every.append(public_county_totals(session, month, n))
-        return {county.id: every[0][k].get(county.id, stats.Totals()) for county in counties}
+    def totals_at(counties: list[Region]) -> dict:
+        key = tuple(county.id for county in counties)
+        if key not in totals:
+            totals[key] = totals_of(counties)
+        return totals[key]
 
-    return [((lambda root, k=k: grids_of(root)[k]), (lambda counties, k=k: totals_of(k, counties)))
+    return [(lambda root, k=k: grids_at(root)[k],
+             lambda counties, k=k: {county_id: pair[k] for county_id, pair in totals_at(counties).items()})
             for k in (STATISTICS, FUNDS)]
 
 

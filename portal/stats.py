@@ -42,23 +42,8 @@ def figure_sets(sess, month, n: int = stats.MONTHS) -> list:
     store = cache.store(current_app)
     if store is None:
         return payments.public_figures(sess, month, n)
-    grids: dict = {}
-    totals: dict = {}
-
-    def grids_of(root: Region) -> list:
-        if root.id not in grids:
-            grids[root.id] = _cached_grids(sess, store, root, month)
-        return grids[root.id]
-
-    def totals_of(counties: list[Region]) -> dict:
-        key = tuple(county.id for county in counties)
-        if key not in totals:
-            totals[key] = _cached_totals(sess, store, counties, month)
-        return totals[key]
-
-    return [(lambda root, k=k: grids_of(root)[k],
-             lambda counties, k=k: {county_id: pair[k] for county_id, pair in totals_of(counties).items()})
-            for k in (payments.STATISTICS, payments.FUNDS)]
+    return payments.figure_sets(lambda root: _cached_grids(sess, store, root, month),
+                                lambda counties: _cached_totals(sess, store, counties, month))
 
 
 # The public figures in the public cache, under their county's version (every change to a figure bumps it:
@@ -92,9 +77,7 @@ def _cached_totals(sess, store: cache.Store, counties: list[Region], month) -> d
         with store.single_flight((_TOTALS, month.isoformat())):  # one province-wide count at a time
             late = {county.id: store.get(keys[county.id]) for county in missing}  # counted while this waited
             if any(value is None for value in late.values()):
-                counted = payments.public_county_totals(sess, month, stats.MONTHS)
-                late = {county.id: [per_set.get(county.id, stats.Totals()) for per_set in counted]
-                        for county in missing}
+                late = payments.per_county(payments.public_county_totals(sess, month, stats.MONTHS), missing)
                 for county in missing:
                     store.set(keys[county.id], late[county.id])
             out.update(late)
